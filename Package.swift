@@ -1,0 +1,63 @@
+// swift-tools-version: 6.1
+// The lane controller agent for radiation portal monitors, its hardware simulator and tests.
+import PackageDescription
+
+let package = Package(
+    name: "LaneController",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lane-agent", targets: ["lane-agent"]),
+        .executable(name: "lane-sim", targets: ["lane-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, through their pkg-config files; the shims re-export what Swift cannot import.
+        .systemLibrary(
+            name: "CModbus", path: "Sources/CModbus", pkgConfig: "libmodbus",
+            providers: [.apt(["libmodbus-dev"])]),
+        .systemLibrary(
+            name: "CGPIOD", path: "Sources/CGPIOD", pkgConfig: "libgpiod",
+            providers: [.apt(["libgpiod-dev"])]),
+
+        // The detection engine: pure Swift, no Foundation, no C, no allocation after init.
+        .target(name: "LaneCore", path: "Sources/LaneCore"),
+        // Lane trace and decision JSON Lines (shared/contracts/lane-trace.md): pure Swift.
+        .target(name: "LaneTrace", dependencies: ["LaneCore"], path: "Sources/LaneTrace"),
+        // The only module that calls C: Modbus, GPIO, clocks, ptys.
+        .target(name: "LaneHAL", dependencies: ["CModbus", "CGPIOD", "LaneCore"], path: "Sources/LaneHAL"),
+        // Wiring: board profile -> hardware -> engine -> outputs and decisions.
+        .target(
+            name: "LaneAgent",
+            dependencies: ["LaneCore", "LaneTrace", "LaneHAL", .product(name: "Yams", package: "Yams")],
+            path: "Sources/LaneAgent"),
+        .executableTarget(
+            name: "lane-agent",
+            dependencies: ["LaneAgent", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/lane-agent"),
+
+        // The hardware simulator: lane physics (pure) and the process that serves it.
+        .target(
+            name: "LaneSimCore", dependencies: ["LaneTrace", .product(name: "Yams", package: "Yams")],
+            path: "HardwareSim/Sources/LaneSimCore"),
+        .executableTarget(
+            name: "lane-sim",
+            dependencies: [
+                "LaneSimCore", "LaneHAL", "CModbus",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "HardwareSim/Sources/lane-sim"),
+
+        .testTarget(name: "LaneCoreTests", dependencies: ["LaneCore"], path: "Tests/LaneCoreTests"),
+        .testTarget(name: "LaneTraceTests", dependencies: ["LaneTrace", "LaneCore"], path: "Tests/LaneTraceTests"),
+        .testTarget(
+            name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneSimCore", "LaneTrace", "LaneCore"],
+            path: "Tests/LaneAgentTests"),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["CModbus", "LaneTrace", "LaneAgent"],
+            path: "Tests/IntegrationTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,70 @@
+// The engine's verdict on one occupancy (shared/contracts/lane-trace.md, "Decision").
+
+/// Faults that bear on detection, as bits (stable: they are written into records).
+public struct Faults: Sendable, Equatable {
+    public var bits: UInt32
+    public init(bits: UInt32 = 0) { self.bits = bits }
+
+    public static let backgroundNotReady = Faults(bits: 1 << 0)
+    public static let backgroundHigh = Faults(bits: 1 << 1)
+    public static let backgroundLow = Faults(bits: 1 << 2)
+    public static let panelSilent = Faults(bits: 1 << 3)
+    public static let panelStatus = Faults(bits: 1 << 4)
+    public static let beamStuck = Faults(bits: 1 << 5)
+
+    public var isEmpty: Bool { bits == 0 }
+    public func contains(_ f: Faults) -> Bool { bits & f.bits == f.bits }
+    public mutating func insert(_ f: Faults) { bits |= f.bits }
+
+    public static let bitCount = 6
+
+    /// The name of fault bit `bit`, for logs and JSON.
+    public static func name(bit: Int) -> StaticString {
+        switch bit {
+        case 0: return "backgroundNotReady"
+        case 1: return "backgroundHigh"
+        case 2: return "backgroundLow"
+        case 3: return "panelSilent"
+        case 4: return "panelStatus"
+        case 5: return "beamStuck"
+        default: return "unknown"
+        }
+    }
+}
+
+public struct Decision: Sendable, Equatable {
+    public var occupancy: UInt32 = 0
+    public var startUs: Int64 = 0
+    public var endUs: Int64 = 0
+    /// Measured speed in mm/s from the beam edges, or nil when it could not be measured.
+    public var speedMmPerS: Int64? = nil
+    /// True when beam 1 was interrupted before beam 0 (vehicle backing through the portal).
+    public var reverse: Bool = false
+    public var gammaAlarm = false
+    public var neutronAlarm = false
+    public var normSuspect = false
+    public var container: ContainerNumber? = nil
+
+    /// The most significant gamma window: sigma (Q8), group (0 all, 1 pillar A, 2 pillar B),
+    /// its counts, its expected background (Q16) and threshold (Q16).
+    public var gammaMaxSigmaQ8: Int64 = 0
+    public var gammaMaxGroup: Int = 0
+    public var gammaMaxCounts: Int64 = 0
+    public var gammaMaxBackgroundQ16: Int64 = 0
+    public var gammaMaxThresholdQ16: Int64 = 0
+    /// Low-window share of that window's excess (Q16), when it had an excess.
+    public var gammaMaxLowShareQ16: Int64 = 0
+    public var neutronMaxSigmaQ8: Int64 = 0
+    public var neutronMaxCounts: Int64 = 0
+    public var neutronMaxBackgroundQ16: Int64 = 0
+    public var gammaWindowSamples: Int = 0
+    public var neutronWindowSamples: Int = 0
+    /// Background used, all gamma panels, Q16 counts per nominal interval.
+    public var gammaBackgroundQ16: Int64 = 0
+    public var samples: Int = 0
+    public var faults = Faults()
+    /// The trace or the run ended before the occupancy did.
+    public var truncated = false
+
+    public init() {}
+}

@@ -1,0 +1,53 @@
+// Fixed-point arithmetic for the alarm path. Every rate, threshold and sigma is a scaled
+// integer so that the same trace gives the same decisions, bit for bit, on every CPU.
+//
+// Conventions (the suffix names the scale):
+//   Q16: value * 65536, Q8: value * 256.
+//   Division truncates toward zero unless a function says otherwise.
+
+/// The largest integer r with r * r <= n (floor of the square root), exact for every UInt64.
+@inlinable
+public func integerSquareRoot(_ n: UInt64) -> UInt64 {
+    if n < 2 { return n }
+    // Newton's iteration from an over-estimate converges monotonically down to floor(sqrt(n)).
+    let bits = 64 - n.leadingZeroBitCount
+    var x: UInt64 = 1 << UInt64((bits + 1) / 2)
+    while true {
+        let y = (x + n / x) >> 1
+        if y >= x { return x }
+        x = y
+    }
+}
+
+/// Integer square root of a non-negative Int64 (negative input is a programmer error).
+@inlinable
+public func integerSquareRoot(_ n: Int64) -> Int64 {
+    precondition(n >= 0, "square root of a negative number")
+    return Int64(integerSquareRoot(UInt64(n)))
+}
+
+/// A Q8 value (sigma, n) written as a decimal with two places, e.g. 1792 -> "7.00".
+/// Rounds half away from zero. Returns ASCII bytes in `out`, for the embedded side.
+public enum Q8 {
+    public static let one: Int64 = 256
+
+    /// Converts tenths (e.g. 70 for 7.0) to Q8, rounding half up.
+    @inlinable
+    public static func fromTenths(_ tenths: Int64) -> Int64 { (tenths * 256 + 5) / 10 }
+
+    /// Hundredths of a Q8 value, rounded half away from zero (for display).
+    @inlinable
+    public static func hundredths(_ q8: Int64) -> Int64 {
+        q8 >= 0 ? (q8 * 100 + 128) >> 8 : -((-q8 * 100 + 128) >> 8)
+    }
+}
+
+public enum Q16 {
+    public static let one: Int64 = 65536
+
+    /// Hundredths of a Q16 value, rounded half away from zero (for display).
+    @inlinable
+    public static func hundredths(_ q16: Int64) -> Int64 {
+        q16 >= 0 ? (q16 * 100 + 32768) >> 16 : -((-q16 * 100 + 32768) >> 16)
+    }
+}

@@ -1,0 +1,39 @@
+// What the engine consumes: panel counts per sample interval, beam edges, container numbers.
+
+/// The most detector columns a lane can have. Buffers are sized for it at compile time.
+public let panelCountMax = 8
+
+/// One value per panel, fixed size (no allocation).
+public typealias PanelValues = InlineArray<8, UInt32>
+
+/// Counts accumulated by every panel over one sample interval ending at `tUs`.
+public struct LaneSample: Sendable {
+    /// End of the interval, microseconds on the monotonic clock.
+    public var tUs: Int64
+    /// Length of the interval, microseconds (a missed poll makes it longer; counts cover it all).
+    public var intervalUs: Int64
+    public var gamma: PanelValues
+    public var gammaLow: PanelValues
+    public var neutron: PanelValues
+
+    public init(tUs: Int64, intervalUs: Int64) {
+        self.tUs = tUs
+        self.intervalUs = intervalUs
+        self.gamma = PanelValues(repeating: 0)
+        self.gammaLow = PanelValues(repeating: 0)
+        self.neutron = PanelValues(repeating: 0)
+    }
+}
+
+/// An edge of an occupancy beam: beam 0 is on the entry side, beam 1 on the exit side.
+public struct BeamEdge: Sendable, Equatable {
+    public var tUs: Int64
+    public var beam: Int
+    public var blocked: Bool
+
+    public init(tUs: Int64, beam: Int, blocked: Bool) {
+        self.tUs = tUs
+        self.beam = beam
+        self.blocked = blocked
+    }
+}

@@ -1,0 +1,105 @@
+// A detector panel's register map, as data (Boards/panels/*.yaml): where the counters and the
+// health words sit in one block of input registers, and the word order of 32-bit values.
+
+public struct PanelRegisterMap: Sendable, Equatable {
+    public enum WordOrder: Sendable, Equatable { case highFirst, lowFirst }
+    public var name: String
+    /// One read of `readCount` input registers (function 0x04) from `readStart` gets everything.
+    public var readStart: Int
+    public var readCount: Int
+    public var wordOrder: WordOrder
+    /// Offsets inside the block (register units).
+    public var gammaTotal: Int
+    public var gammaLow: Int
+    public var neutron: Int
+    public var uptimeMs: Int
+    public var status: Int
+    public var highVoltage: Int
+    public var temperature: Int
+    public var firmware: Int
+    /// Status bits: which must be set for a healthy panel.
+    public var statusOkMask: UInt16
+    /// Tamper bit (door open).
+    public var tamperMask: UInt16
+    /// The command holding register and its self-test value.
+    public var commandRegister: Int
+    public var selfTestValue: UInt16
+
+    public init(name: String, readStart: Int, readCount: Int, wordOrder: WordOrder, gammaTotal: Int, gammaLow: Int,
+                neutron: Int, uptimeMs: Int, status: Int, highVoltage: Int, temperature: Int, firmware: Int,
+                statusOkMask: UInt16, tamperMask: UInt16, commandRegister: Int, selfTestValue: UInt16) {
+        self.name = name; self.readStart = readStart; self.readCount = readCount; self.wordOrder = wordOrder
+        self.gammaTotal = gammaTotal; self.gammaLow = gammaLow; self.neutron = neutron; self.uptimeMs = uptimeMs
+        self.status = status; self.highVoltage = highVoltage; self.temperature = temperature; self.firmware = firmware
+        self.statusOkMask = statusOkMask; self.tamperMask = tamperMask
+        self.commandRegister = commandRegister; self.selfTestValue = selfTestValue
+    }
+
+    /// The reference panel of shared/contracts/panel-modbus.md.
+    public static let referencePanelV1 = PanelRegisterMap(
+        name: "reference-panel-v1", readStart: 0, readCount: 12, wordOrder: .highFirst,
+        gammaTotal: 0, gammaLow: 2, neutron: 4, uptimeMs: 6, status: 8, highVoltage: 9, temperature: 10, firmware: 11,
+        statusOkMask: 0x7, tamperMask: 0x8, commandRegister: 259, selfTestValue: 0xA5A5)
+
+    /// Largest offset used + width, for validation against `readCount`.
+    public var highestOffsetUsed: Int {
+        max(gammaTotal + 1, gammaLow + 1, neutron + 1, uptimeMs + 1, status, highVoltage, temperature, firmware)
+    }
+
+    @inline(__always)
+    func u32(_ r: UnsafePointer<UInt16>, _ off: Int) -> UInt32 {
+        let a = UInt32(r[off]), b = UInt32(r[off + 1])
+        return wordOrder == .highFirst ? (a << 16) | b : (b << 16) | a
+    }
+
+    /// Decodes one block read.
+    public func decode(_ r: UnsafePointer<UInt16>) -> PanelReading {
+        PanelReading(
+            gammaTotal: u32(r, gammaTotal), gammaLow: u32(r, gammaLow), neutron: u32(r, neutron),
+            uptimeMs: u32(r, uptimeMs), status: r[status], highVoltage: r[highVoltage],
+            temperatureDeci: Int16(bitPattern: r[temperature]), firmware: r[firmware])
+    }
+}
+
+/// One panel's registers at one poll: free-running counters and health words.
+public struct PanelReading: Sendable, Equatable {
+    public var gammaTotal: UInt32 = 0
+    public var gammaLow: UInt32 = 0
+    public var neutron: UInt32 = 0
+    public var uptimeMs: UInt32 = 0
+    public var status: UInt16 = 0
+    public var highVoltage: UInt16 = 0
+    public var temperatureDeci: Int16 = 0
+    public var firmware: UInt16 = 0
+    public init(gammaTotal: UInt32 = 0, gammaLow: UInt32 = 0, neutron: UInt32 = 0, uptimeMs: UInt32 = 0, status: UInt16 = 0,
+                highVoltage: UInt16 = 0, temperatureDeci: Int16 = 0, firmware: UInt16 = 0) {
+        self.gammaTotal = gammaTotal; self.gammaLow = gammaLow; self.neutron = neutron; self.uptimeMs = uptimeMs
+        self.status = status; self.highVoltage = highVoltage; self.temperatureDeci = temperatureDeci; self.firmware = firmware
+    }
+}
+
+/// Counts between two readings of the same free-running counters. Counters wrap at 2^32
+/// (wrapping subtraction handles that); a panel restart (uptime going backwards) restarts the
+/// counters at zero, so the new values are the counts since the restart, never a huge delta.
+public struct CounterDelta: Sendable, Equatable {
+    public var gamma: UInt32
+    public var gammaLow: UInt32
+    public var neutron: UInt32
+    public var intervalMs: UInt32
+    public var restarted: Bool
+
+    public init(from old: PanelReading, to new: PanelReading) {
+        let elapsed = new.uptimeMs &- old.uptimeMs
+        // Uptime going back (a restart) shows as a wrapped difference above 2^31 ms (24 days).
+        if elapsed > UInt32(Int32.max) {
+            gamma = new.gammaTotal; gammaLow = new.gammaLow; neutron = new.neutron
+            intervalMs = new.uptimeMs; restarted = true
+        } else {
+            gamma = new.gammaTotal &- old.gammaTotal
+            gammaLow = new.gammaLow &- old.gammaLow
+            neutron = new.neutron &- old.neutron
+            intervalMs = elapsed; restarted = false
+        }
+        if gammaLow > gamma { gammaLow = gamma }
+    }
+}

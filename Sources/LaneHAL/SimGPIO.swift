@@ -1,0 +1,124 @@
+// The simulator's virtual GPIO service (docs/SIM-GPIO.md): a Unix stream socket carrying text
+// lines. The simulator sends `EDGE <beam> <1|0> <tUs>` (1 = interrupted, tUs on CLOCK_MONOTONIC);
+// the agent sends `SET <output> <1|0>`. Non-blocking both ways: the tick never waits on it.
+
+import LaneCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class SimGPIOClient: DigitalLines {
+    public let path: String
+    var fd: Int32 = -1
+    var inbox = [UInt8](repeating: 0, count: 8192)
+    var inboxCount = 0
+    var lastAttemptUs: Int64 = -1_000_000_000
+    public private(set) var dropCount = 0
+    public private(set) var connectCount = 0
+    var outputs = [Int8](repeating: -1, count: LaneOutput.allCases.count)
+
+    public init(path: String) { self.path = path }
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    public var isConnected: Bool { fd >= 0 }
+
+    /// Connects if not connected, at most once a second; never blocks for long (a local socket).
+    public func ensureConnected() {
+        if fd >= 0 { return }
+        let now = MonotonicClock.nowUs()
+        if now - lastAttemptUs < 1_000_000 { return }
+        lastAttemptUs = now
+        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard s >= 0 else { return }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { Glibc.close(s); return }
+        withUnsafeMutableBytes(of: &addr.sun_path) { p in
+            for (i, b) in bytes.enumerated() { p[i] = b }
+            p[bytes.count] = 0
+        }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if rc != 0 { Glibc.close(s); return }
+        fd = s
+        inboxCount = 0
+        connectCount += 1
+        for i in outputs.indices { outputs[i] = -1 }  // resend every output after a reconnect
+    }
+
+    func disconnect() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
+
+    public func drainEdges(into buffer: inout EdgeBuffer) -> Int {
+        ensureConnected()
+        guard fd >= 0 else { return 0 }
+        var dropped = 0
+        while true {
+            if inboxCount == inbox.count { inboxCount = 0; dropCount += 1 }  // a line too long: discard
+            let n = inbox.withUnsafeMutableBytes { p in read(fd, p.baseAddress! + inboxCount, p.count - inboxCount) }
+            if n > 0 { inboxCount += n; continue }
+            if n == 0 { disconnect(); break }
+            if errno == EINTR { continue }
+            if errno != EAGAIN && errno != EWOULDBLOCK { disconnect() }
+            break
+        }
+        // Parse complete lines.
+        var start = 0
+        var i = 0
+        while i < inboxCount {
+            if inbox[i] == 0x0A {
+                if let e = parseEdge(start, i) {
+                    if !buffer.append(e) { dropped += 1 }
+                }
+                start = i + 1
+            }
+            i += 1
+        }
+        if start > 0 {
+            let rest = inboxCount - start
+            for k in 0..<rest { inbox[k] = inbox[start + k] }
+            inboxCount = rest
+        }
+        dropCount += dropped
+        return dropped
+    }
+
+    /// `EDGE <beam> <level> <tUs>`; other lines (HELLO) are ignored.
+    func parseEdge(_ a: Int, _ b: Int) -> BeamEdge? {
+        guard b - a > 5, inbox[a] == 0x45, inbox[a + 1] == 0x44, inbox[a + 2] == 0x47, inbox[a + 3] == 0x45, inbox[a + 4] == 0x20 else {
+            return nil
+        }
+        var fields: [Int64] = [0, 0, 0]
+        var f = 0
+        var digits = 0
+        var k = a + 5
+        while k < b && f < 3 {
+            let c = inbox[k]
+            if c >= 0x30 && c <= 0x39 {
+                fields[f] = fields[f] * 10 + Int64(c - 0x30)
+                digits += 1
+            } else if c == 0x20 {
+                if digits > 0 { f += 1; digits = 0 }
+            } else if c != 0x0D {
+                return nil
+            }
+            k += 1
+        }
+        if digits > 0 { f += 1 }
+        guard f == 3, fields[0] <= 1, fields[1] <= 1 else { return nil }
+        return BeamEdge(tUs: fields[2], beam: Int(fields[0]), blocked: fields[1] == 1)
+    }
+
+    public func set(_ output: LaneOutput, _ on: Bool) {
+        let v: Int8 = on ? 1 : 0
+        if outputs[output.rawValue] == v { return }
+        guard fd >= 0 else { return }
+        let line = "SET \(output.name) \(on ? 1 : 0)\n"
+        let n = line.utf8CString.withUnsafeBufferPointer { p in write(fd, p.baseAddress!, p.count - 1) }
+        if n == line.utf8.count { outputs[output.rawValue] = v } else { dropCount += 1 }
+    }
+}

@@ -1,0 +1,99 @@
+// Writers for trace lines and decision lines. Numbers derived from fixed-point values are
+// printed from integers (hundredths), so the text is the same on every CPU.
+
+import LaneCore
+
+/// Decimal text of `hundredths / 100` with two places, e.g. 221 -> "2.21", -5 -> "-0.05".
+public func decimal2(_ hundredths: Int64) -> String {
+    let neg = hundredths < 0
+    let a = neg ? -hundredths : hundredths
+    let frac = a % 100
+    return (neg ? "-" : "") + String(a / 100) + "." + (frac < 10 ? "0" : "") + String(frac)
+}
+
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 {
+                let hex = String(u.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+    }
+    return out + "\""
+}
+
+extension ContainerNumber {
+    public var text: String {
+        var s = ""
+        for i in 0..<count { s.unicodeScalars.append(Unicode.Scalar(bytes[i])) }
+        return s
+    }
+}
+
+public enum TraceWriter {
+    public static func header(_ h: TraceHeader) -> String {
+        var s = "{\"format\":\"lane-trace\",\"version\":1,\"sampleIntervalMs\":\(h.sampleIntervalMs),\"panels\":\(h.panels)"
+        let mm = h.beamSpacingMm
+        s += ",\"beamSpacingM\":" + String(mm / 1000) + "." + String(1000 + mm % 1000).dropFirst()
+        if !h.panelLabels.isEmpty { s += ",\"panelLabels\":[" + h.panelLabels.map(jsonString).joined(separator: ",") + "]" }
+        return s + "}"
+    }
+
+    public static func beam(_ e: BeamEdge) -> String {
+        "{\"tUs\":\(e.tUs),\"beam\":\(e.beam),\"blocked\":\(e.blocked)}"
+    }
+
+    public static func counts(tUs: Int64, panels: Int, gamma: PanelValues, gammaLow: PanelValues, neutron: PanelValues) -> String {
+        func list(_ v: PanelValues) -> String {
+            var s = "["
+            for p in 0..<panels { s += (p == 0 ? "" : ",") + String(v[p]) }
+            return s + "]"
+        }
+        return "{\"tUs\":\(tUs),\"gamma\":\(list(gamma)),\"gammaLow\":\(list(gammaLow)),\"neutron\":\(list(neutron))}"
+    }
+
+    public static func container(tUs: Int64, _ c: ContainerNumber) -> String {
+        "{\"tUs\":\(tUs),\"container\":\(jsonString(c.text))}"
+    }
+}
+
+public enum DecisionWriter {
+    static let groupNames = ["all", "pillarA", "pillarB"]
+
+    /// One decision as a JSON line: the contract's fields first, then fields for people.
+    public static func json(_ d: Decision, settings: EngineSettings) -> String {
+        var s = "{\"occupancy\":\(d.occupancy),\"startUs\":\(d.startUs),\"endUs\":\(d.endUs)"
+        if let v = d.speedMmPerS { s += ",\"speedMps\":" + decimal2((v + 5) / 10) } else { s += ",\"speedMps\":null" }
+        s += ",\"gammaAlarm\":\(d.gammaAlarm),\"neutronAlarm\":\(d.neutronAlarm),\"normSuspect\":\(d.normSuspect)"
+        s += ",\"container\":" + (d.container.map { jsonString($0.text) } ?? "null")
+        s += ",\"gammaMaxSigma\":" + decimal2(Q8.hundredths(d.gammaMaxSigmaQ8))
+        s += ",\"gammaMaxGroup\":\"\(groupNames[d.gammaMaxGroup])\""
+        s += ",\"gammaMaxCounts\":\(d.gammaMaxCounts)"
+        s += ",\"gammaBackgroundInWindow\":" + decimal2(Q16.hundredths(d.gammaMaxBackgroundQ16))
+        s += ",\"gammaThreshold\":" + decimal2(Q16.hundredths(d.gammaMaxThresholdQ16))
+        s += ",\"gammaLowShare\":" + decimal2(Q16.hundredths(d.gammaMaxLowShareQ16))
+        s += ",\"neutronMaxSigma\":" + decimal2(Q8.hundredths(d.neutronMaxSigmaQ8))
+        s += ",\"neutronMaxCounts\":\(d.neutronMaxCounts)"
+        s += ",\"gammaWindowS\":" + decimal2(Int64(d.gammaWindowSamples) * settings.sampleIntervalUs / 10_000)
+        s += ",\"neutronWindowS\":" + decimal2(Int64(d.neutronWindowSamples) * settings.sampleIntervalUs / 10_000)
+        s += ",\"gammaBackgroundCps\":" + decimal2(Q16.hundredths(d.gammaBackgroundQ16 * 1_000_000 / settings.sampleIntervalUs))
+        s += ",\"samples\":\(d.samples),\"reverse\":\(d.reverse),\"truncated\":\(d.truncated)"
+        s += ",\"faults\":["
+        var first = true
+        for bit in 0..<Faults.bitCount where d.faults.bits & (1 << UInt32(bit)) != 0 {
+            s += (first ? "" : ",") + "\"" + Faults.name(bit: bit).description + "\""
+            first = false
+        }
+        return s + "]}"
+    }
+}
