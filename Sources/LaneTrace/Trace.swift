@@ -31,6 +31,10 @@ public struct TraceError: Error, Sendable, CustomStringConvertible {
     public var line: Int
     public var message: String
     public var description: String { "line \(line): \(message)" }
+    public init(line: Int, message: String) {
+        self.line = line
+        self.message = message
+    }
 }
 
 /// Reads a trace line by line. The first line must be the header.

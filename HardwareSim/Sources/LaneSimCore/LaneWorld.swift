@@ -1,0 +1,247 @@
+// The lane's physics: vehicles moving through the portal (steady, stop-and-go, parked, queued),
+// occupancy beams, panel counts from background (drift, suppression by vehicles) and sources
+// (inverse square with the panel's cosine, cargo attenuation, energy-window split), Poisson
+// noise from a seeded generator. Times are seconds from the scenario's start.
+
+import Foundation
+import LaneCore
+
+/// Where things are: x along the lane (vehicles drive towards +x), 0 at the portal's centre;
+/// y across the lane; z height. Beam 0 at x = -spacing/2, beam 1 at +spacing/2.
+struct Panel {
+    var y: Double
+    var z: Double
+}
+
+/// A vehicle's motion as piecewise-constant-speed segments (no acceleration: speeds are exact).
+struct Trajectory {
+    /// (start time, front position at that time, speed) in time order.
+    var segments: [(t: Double, x: Double, v: Double)]
+
+    func front(at t: Double) -> Double {
+        var seg = segments[0]
+        for s in segments where s.t <= t { seg = s }
+        return seg.x + seg.v * (t - seg.t)
+    }
+
+    /// The first time the front reaches position x (motion never goes backwards).
+    func time(frontAt x: Double) -> Double {
+        for (i, s) in segments.enumerated() {
+            let end = i + 1 < segments.count ? segments[i + 1].t : Double.infinity
+            if x <= s.x { return i == 0 && s.v > 0 ? s.t - (s.x - x) / s.v : s.t }
+            if s.v > 0 {
+                let t = s.t + (x - s.x) / s.v
+                if t <= end { return t }
+            }
+        }
+        return .infinity
+    }
+}
+
+public struct VehicleTruth: Sendable {
+    public var vehicle: Int
+    public var container: String?
+    /// When the front reaches beam 0, and when the rear clears beam 1 (scenario seconds).
+    public var entryS: Double
+    public var exitS: Double
+    public var speedMps: Double
+    public var motion: Motion
+    public var stopS: Double
+    public var queueS: Double
+    public var sources: [SourceSpec]
+    public var threat: Bool { sources.contains { $0.type.isThreat } }
+    public var norm: Bool { sources.contains { $0.type == .norm } }
+
+    /// One JSON line for the ground-truth file; times on the same clock as the trace.
+    public func json(originUs: Int64) -> String {
+        let src = sources.map { "{\"type\":\"\($0.type.rawValue)\",\"strength\":\($0.strength)}" }.joined(separator: ",")
+        return "{\"vehicle\":\(vehicle),\"entryUs\":\(originUs + Int64(entryS * 1e6)),\"exitUs\":\(originUs + Int64(exitS * 1e6)),"
+            + "\"speedMps\":\(speedMps),\"motion\":\"\(motion.rawValue)\",\"stopS\":\(stopS),\"queueS\":\(queueS),"
+            + "\"threat\":\(threat),\"norm\":\(norm),\"container\":\(container.map { "\"\($0)\"" } ?? "null"),\"sources\":[\(src)]}"
+    }
+}
+
+public final class LaneWorld {
+    public let scenario: Scenario
+    public var panelCount: Int { scenario.lane.panels }
+    let panels: [Panel]
+    let trajectories: [Trajectory]
+    public let truths: [VehicleTruth]
+    /// Every beam edge of the scenario, in time order (seconds).
+    public let edges: [(t: Double, beam: Int, blocked: Bool)]
+    public let durationS: Double
+    var rng: SeededRandom
+
+    /// Free-running counters, as the panels hold them (wrap at 2^32).
+    public private(set) var gammaTotal: [UInt32]
+    public private(set) var gammaLow: [UInt32]
+    public private(set) var neutron: [UInt32]
+    public private(set) var timeS: Double = 0
+    /// Self-test pulser: end time per panel.
+    var pulserUntilS: [Double]
+
+    public init(scenario: Scenario, counterStart: UInt32 = 0) {
+        self.scenario = scenario
+        let lane = scenario.lane
+        let half = lane.portalWidthM / 2
+        panels = [Panel(y: -half, z: 2.0), Panel(y: -half, z: 0.8), Panel(y: half, z: 2.0), Panel(y: half, z: 0.8)]
+        rng = SeededRandom(seed: scenario.seed)
+        let b0 = -lane.beamSpacingM / 2
+        var trajs: [Trajectory] = []
+        var truths: [VehicleTruth] = []
+        for v in scenario.vehicles {
+            var segs: [(t: Double, x: Double, v: Double)] = []
+            var entry = v.at
+            if v.queueS > 0 {
+                // Drives up to its waiting place 0.5 m short of beam 0, waits, then drives on.
+                let wait = b0 - 0.5
+                segs.append((v.at - 60, wait - v.speed * 60, v.speed))
+                segs.append((v.at, wait, 0))
+                segs.append((v.at + v.queueS, wait, v.speed))
+                entry = v.at + v.queueS + 0.5 / v.speed
+            } else {
+                segs.append((v.at - 60, b0 - v.speed * 60, v.speed))
+            }
+            if v.motion != .steady {
+                // stopAndGo: the front stops 2 m past the portal centre; parked: the load is centred.
+                let stopFront = v.motion == .parked ? v.cabLengthM + v.gapM + v.trailerLengthM / 2 : 2.0
+                let last = segs[segs.count - 1]
+                let tStop = last.t + (stopFront - last.x) / last.v
+                segs.append((tStop, stopFront, 0))
+                segs.append((tStop + v.stopS, stopFront, v.speed))
+            }
+            let traj = Trajectory(segments: segs)
+            trajs.append(traj)
+            let exit = traj.time(frontAt: -b0 + v.lengthM)
+            truths.append(VehicleTruth(
+                vehicle: truths.count + 1, container: v.container, entryS: entry, exitS: exit, speedMps: v.speed,
+                motion: v.motion, stopS: v.stopS, queueS: v.queueS, sources: v.sources))
+        }
+        trajectories = trajs
+        self.truths = truths
+
+        // Beam intervals per vehicle: the cab and the trailer block a beam; the gap does not.
+        var intervals: [[(Double, Double)]] = [[], []]
+        for (k, v) in scenario.vehicles.enumerated() {
+            let traj = trajs[k]
+            for beam in 0..<2 {
+                let xb = beam == 0 ? b0 : -b0
+                let parts: [(Double, Double)] = v.gapM > 0 && v.trailerLengthM > 0
+                    ? [(0, v.cabLengthM), (v.cabLengthM + v.gapM, v.lengthM)] : [(0, v.lengthM)]
+                for (front, rear) in parts {
+                    intervals[beam].append((traj.time(frontAt: xb + front), traj.time(frontAt: xb + rear)))
+                }
+            }
+        }
+        var edges: [(t: Double, beam: Int, blocked: Bool)] = []
+        for beam in 0..<2 {
+            let sorted = intervals[beam].sorted { $0.0 < $1.0 }
+            var merged: [(Double, Double)] = []
+            for iv in sorted {
+                if let last = merged.last, iv.0 <= last.1 { merged[merged.count - 1].1 = max(last.1, iv.1) } else { merged.append(iv) }
+            }
+            for (a, b) in merged {
+                edges.append((a, beam, true))
+                if b.isFinite { edges.append((b, beam, false)) }
+            }
+        }
+        self.edges = edges.sorted { $0.t < $1.t || ($0.t == $1.t && $0.beam < $1.beam) }
+        durationS = scenario.durationS ?? ((truths.map(\.exitS).max() ?? 0) + 10)
+        gammaTotal = Array(repeating: counterStart, count: lane.panels)
+        gammaLow = Array(repeating: counterStart, count: lane.panels)
+        neutron = Array(repeating: counterStart, count: lane.panels)
+        pulserUntilS = Array(repeating: -1, count: lane.panels)
+    }
+
+    /// Background suppression at time t: the strongest of the vehicles in or near the portal.
+    func suppression(at t: Double) -> Double {
+        var s = 0.0
+        for (k, v) in scenario.vehicles.enumerated() {
+            let f = trajectories[k].front(at: t)
+            let overlap = max(0, min(f, 5) - max(f - v.lengthM, -5))
+            s = max(s, (v.shielding ?? scenario.lane.shielding) * min(1, overlap / 4))
+        }
+        return s
+    }
+
+    /// Expected rates (counts/s) at time t for panel p: gamma low, gamma high, neutron.
+    func rates(at t: Double, panel p: Int) -> (low: Double, high: Double, neutron: Double) {
+        let lane = scenario.lane
+        let drift = 1 + lane.driftFraction * sin(2 * Double.pi * t / lane.driftPeriodS)
+        let bg = lane.backgroundCps[p] * drift * (1 - suppression(at: t))
+        var low = bg * lane.backgroundLowFraction
+        var high = bg - low
+        var n = lane.neutronBackgroundCps[p]
+        let panel = panels[p]
+        for (k, v) in scenario.vehicles.enumerated() where !v.sources.isEmpty {
+            let f = trajectories[k].front(at: t)
+            if f < -40 || f - v.lengthM > 40 { continue }
+            for s in v.sources {
+                // NORM is a load spread along its length: 8 point sources sharing its strength.
+                let points = s.type == .norm ? 8 : 1
+                for i in 0..<points {
+                    let along = points == 1 ? s.positionM : s.positionM - s.lengthM / 2 + s.lengthM * (Double(i) + 0.5) / Double(points)
+                    let x = f - along
+                    let dy = abs(panel.y - s.offsetM), dz = panel.z - s.heightM
+                    let d2 = x * x + dy * dy + dz * dz
+                    let d = max(d2.squareRoot(), 0.3)
+                    let g = (dy / d) / (d * d)
+                    let r = s.strength / Double(points) * g
+                    if s.type.gamma {
+                        let att = r * v.attenuation
+                        low += att * s.type.lowFraction
+                        high += att * (1 - s.type.lowFraction)
+                    }
+                    if s.type.neutron { n += r * 0.9 }
+                }
+            }
+        }
+        if t < pulserUntilS[p] { low += 500; high += 500 }
+        return (low, high, n)
+    }
+
+    /// Advances to time t, adding Poisson counts for the interval (rates at its midpoint).
+    public func advance(to t: Double) {
+        let dt = t - timeS
+        guard dt > 0 else { return }
+        let mid = timeS + dt / 2
+        for p in 0..<panelCount {
+            let r = rates(at: mid, panel: p)
+            let lo = rng.poisson(r.low * dt)
+            let hi = rng.poisson(r.high * dt)
+            gammaLow[p] &+= lo
+            gammaTotal[p] &+= lo &+ hi
+            neutron[p] &+= rng.poisson(r.neutron * dt)
+        }
+        timeS = t
+    }
+
+    /// The panel's pulser adds 1,000 gamma counts/s for 2 s (reference panel command 0xA5A5).
+    public func startSelfTest(panel p: Int) { pulserUntilS[p] = timeS + 2 }
+
+    /// Command 0x5A5A: the counters start again from zero.
+    public func resetCounters(panel p: Int) {
+        gammaTotal[p] = 0; gammaLow[p] = 0; neutron[p] = 0
+    }
+
+    /// Beam states at time t (true = interrupted).
+    public func beams(at t: Double) -> (Bool, Bool) {
+        var state = (false, false)
+        for e in edges where e.t <= t {
+            if e.beam == 0 { state.0 = e.blocked } else { state.1 = e.blocked }
+        }
+        return state
+    }
+
+    public func traceHeader(sampleIntervalMs: Int64 = 100) -> TraceHeaderInfo {
+        TraceHeaderInfo(sampleIntervalMs: sampleIntervalMs, panels: panelCount,
+                        beamSpacingMm: Int64((scenario.lane.beamSpacingM * 1000).rounded()), panelLabels: scenario.lane.panelLabels)
+    }
+}
+
+public struct TraceHeaderInfo: Sendable {
+    public var sampleIntervalMs: Int64
+    public var panels: Int
+    public var beamSpacingMm: Int64
+    public var panelLabels: [String]
+}

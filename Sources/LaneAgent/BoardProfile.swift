@@ -1,0 +1,251 @@
+// Board profiles (Boards/*.yaml, docs/BOARD-PROFILES.md): which lane this is, how the panels
+// are reached, which GPIO lines carry the beams and the outputs, the geometry and the detection
+// settings. A broken profile is refused before anything starts, with the file, line and key.
+
+import Foundation
+import LaneCore
+import LaneHAL
+import Yams
+
+public struct BoardProfile: Sendable {
+    public enum GPIO: Sendable, Equatable {
+        case sim(socket: String)
+        case gpiod(GPIODConfig)
+    }
+
+    public var file: String
+    public var board: String
+    public var site: String
+    public var laneID: String
+    public var panelLabels: [String]
+    public var unitIDs: [Int]
+    public var registerMap: PanelRegisterMap
+    public var transport: ModbusTransport
+    public var timeouts: ModbusTimeouts
+    /// A panel is reported silent after this many failed polls in a row.
+    public var panelSilentAfterPolls: Int
+    public var gpio: GPIO
+    public var engine: EngineSettings
+    public var sirenUs: Int64
+    public var alarmLightHoldUs: Int64
+
+    /// Loads and validates a profile file.
+    public static func load(path: String) throws -> BoardProfile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ProfileError("\(path): cannot read the board profile (does the file exist?)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw ProfileError("\(path): the file is not UTF-8 text") }
+        return try parse(text, file: path, mapDirectory: (path as NSString).deletingLastPathComponent + "/panels")
+    }
+
+    public static func parse(_ text: String, file: String, mapDirectory: String) throws -> BoardProfile {
+        let root = try YAMLSection.root(file: file, text: text)
+        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs"])
+        let board = try root.string("board")
+
+        let lane = try root.section("lane")!
+        try lane.onlyKeys(["site", "id"])
+        let site = try lane.string("site")
+        let laneID = try lane.string("id")
+
+        let panels = try root.section("panels")!
+        try panels.onlyKeys(["count", "labels", "pillars", "unitIds", "registerMap"])
+        let count = try panels.int("count", 1...panelCountMax)
+        var labels: [String] = []
+        if let nodes = try panels.list("labels", required: false) {
+            guard nodes.count == count else { throw panels.error("labels", "has \(nodes.count) labels for \(count) panels", at: panels.value("labels")) }
+            for n in nodes { labels.append(try panels.scalar("labels", n, "a label")) }
+        } else {
+            labels = (0..<count).map { "P\($0 + 1)" }
+        }
+        var engine = EngineSettings()
+        engine.panelCount = count
+        if let nodes = try panels.list("pillars", required: false) {
+            guard nodes.count == count else { throw panels.error("pillars", "has \(nodes.count) entries for \(count) panels", at: panels.value("pillars")) }
+            for (i, n) in nodes.enumerated() {
+                let s = try panels.scalar("pillars", n, "A or B")
+                guard s == "A" || s == "B" else { throw panels.error("pillars", "entry \(i + 1) is '\(s)'; each panel is on pillar A or B", at: n) }
+                engine.pillarOfPanel[i] = s == "A" ? 0 : 1
+            }
+        } else {
+            for i in 0..<count { engine.pillarOfPanel[i] = i < (count + 1) / 2 ? 0 : 1 }
+        }
+        var unitIDs: [Int] = Array(1...count)
+        if let nodes = try panels.list("unitIds", required: false) {
+            guard nodes.count == count else { throw panels.error("unitIds", "has \(nodes.count) ids for \(count) panels", at: panels.value("unitIds")) }
+            unitIDs = try nodes.map { try panels.int("unitIds", $0, 1...247) }
+            guard Set(unitIDs).count == count else { throw panels.error("unitIds", "unit ids must be different", at: panels.value("unitIds")) }
+        }
+        let mapName = try panels.string("registerMap", default: "reference-panel-v1")
+        let registerMap = try loadRegisterMap(name: mapName, directory: mapDirectory, from: panels)
+
+        let modbus = try root.section("modbus")!
+        let transportName = try modbus.oneOf("transport", ["tcp", "rtu"])
+        let transport: ModbusTransport
+        if transportName == "tcp" {
+            try modbus.onlyKeys(["transport", "host", "port", "responseTimeoutMs", "byteTimeoutMs", "panelSilentAfterPolls"])
+            transport = .tcp(host: try modbus.string("host"), port: try modbus.int("port", 1...65535, default: 502))
+        } else {
+            try modbus.onlyKeys(["transport", "device", "baud", "parity", "dataBits", "stopBits", "responseTimeoutMs",
+                                 "byteTimeoutMs", "panelSilentAfterPolls"])
+            let baud = try modbus.int("baud", 1200...921_600, default: 115_200)
+            let parity = try modbus.oneOf("parity", ["none", "even", "odd"], default: "none")
+            transport = .rtu(
+                device: try modbus.string("device"), baud: baud,
+                parity: parity == "none" ? UInt8(ascii: "N") : parity == "even" ? UInt8(ascii: "E") : UInt8(ascii: "O"),
+                dataBits: try modbus.int("dataBits", 7...8, default: 8), stopBits: try modbus.int("stopBits", 1...2, default: 1))
+        }
+        let responseMs = try modbus.int("responseTimeoutMs", 5...1000, default: 30)
+        let byteMs = try modbus.int("byteTimeoutMs", 1...1000, default: 10)
+        let silentAfter = try modbus.int("panelSilentAfterPolls", 1...600, default: 10)
+
+        let gpioSection = try root.section("gpio")!
+        let driver = try gpioSection.oneOf("driver", ["sim", "gpiod"])
+        let gpio: GPIO
+        if driver == "sim" {
+            try gpioSection.onlyKeys(["driver", "socket"])
+            gpio = .sim(socket: try gpioSection.string("socket"))
+        } else {
+            try gpioSection.onlyKeys(["driver", "chip", "beams", "beamActiveLow", "outputs"])
+            let beams = try gpioSection.list("beams")!
+            guard beams.count == 2 else { throw gpioSection.error("beams", "give the line offsets of the 2 beams (entry, exit)", at: gpioSection.value("beams")) }
+            let offsets = try beams.map { try gpioSection.int("beams", $0, 0...1023) }
+            guard offsets[0] != offsets[1] else { throw gpioSection.error("beams", "the two beams must be on different lines", at: gpioSection.value("beams")) }
+            let outs = try gpioSection.section("outputs")!
+            try outs.onlyKeys(LaneOutput.allCases.map(\.name))
+            var outputOffsets: [LaneOutputOffset] = []
+            for o in LaneOutput.allCases where outs.value(o.name) != nil {
+                let off = try outs.int(o.name, 0...1023)
+                if offsets.contains(off) || outputOffsets.contains(where: { $0.offset == off }) {
+                    throw outs.error(o.name, "line \(off) is already used by another beam or output", at: outs.value(o.name))
+                }
+                outputOffsets.append(LaneOutputOffset(output: o, offset: off))
+            }
+            gpio = .gpiod(GPIODConfig(chip: try gpioSection.string("chip"), beamOffsets: offsets,
+                                      beamActiveLow: try gpioSection.bool("beamActiveLow", default: true), outputOffsets: outputOffsets))
+        }
+
+        if let geometry = try root.section("geometry", required: false) {
+            try geometry.onlyKeys(["beamSpacingM"])
+            engine.beamSpacingMm = Int64((try geometry.double("beamSpacingM", 0.1...20) * 1000).rounded())
+        }
+        if let det = try root.section("detection", required: false) {
+            try applyDetection(det, to: &engine)
+        }
+        var sirenUs: Int64 = 5_000_000, holdUs: Int64 = 10_000_000
+        if let outputs = try root.section("outputs", required: false) {
+            try outputs.onlyKeys(["sirenS", "alarmLightHoldS"])
+            sirenUs = Int64(try outputs.double("sirenS", 0...600, default: 5) * 1e6)
+            holdUs = Int64(try outputs.double("alarmLightHoldS", 0...3600, default: 10) * 1e6)
+        }
+        if let problem = engine.firstProblem() {
+            throw ProfileError("\(file): detection settings are inconsistent: \(problem)")
+        }
+        return BoardProfile(
+            file: file, board: board, site: site, laneID: laneID, panelLabels: labels, unitIDs: unitIDs,
+            registerMap: registerMap, transport: transport,
+            timeouts: ModbusTimeouts(responseUs: responseMs * 1000, byteUs: byteMs * 1000),
+            panelSilentAfterPolls: silentAfter, gpio: gpio, engine: engine, sirenUs: sirenUs, alarmLightHoldUs: holdUs)
+    }
+
+    static let detectionKeys = [
+        "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "neutronWindowS", "neutronSigma",
+        "neutronMinExcessCounts", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin",
+        "gammaCeilingSigma", "gammaBackgroundHighCps", "gammaBackgroundLowCps",
+    ]
+
+    /// Detection settings; seconds become sample counts at the sample interval (rounded).
+    static func applyDetection(_ det: YAMLSection, to e: inout EngineSettings) throws {
+        try det.onlyKeys(detectionKeys)
+        let intervalMs = try det.int("sampleIntervalMs", 10...1000, default: 100)
+        e.sampleIntervalUs = Int64(intervalMs) * 1000
+        func samples(_ k: String, _ d: Double, max: Int) throws -> Int {
+            let s = try det.double(k, 0.01...3600, default: d)
+            let n = Int((s * 1000 / Double(intervalMs)).rounded())
+            guard n >= 1 && n <= max else {
+                throw det.error(k, "\(s) s is \(n) samples at \(intervalMs) ms; allowed 1 to \(max) samples", at: det.value(k))
+            }
+            return n
+        }
+        e.holdInUs = Int64(try det.double("holdInS", 0...60, default: 2) * 1e6)
+        e.gammaWindowSamples = try samples("gammaWindowS", 1.0, max: EngineSettings.windowSamplesMax)
+        e.gammaSigmaQ8 = Int64((try det.double("gammaSigma", 1...50, default: 7) * 256).rounded())
+        e.neutronWindowSamples = try samples("neutronWindowS", 2.0, max: EngineSettings.windowSamplesMax)
+        e.neutronSigmaQ8 = Int64((try det.double("neutronSigma", 1...50, default: 6) * 256).rounded())
+        e.neutronExcessMin = Int64(try det.int("neutronMinExcessCounts", 0...10_000, default: 4))
+        e.backgroundWarmupSamples = try samples("backgroundWarmupS", 6.4, max: 100_000)
+        e.backgroundReadySamples = min(e.backgroundReadySamples, e.backgroundWarmupSamples)
+        let tau = try samples("backgroundTimeConstantS", 25.6, max: 65_536)
+        e.backgroundShift = max(1, Int((log2(Double(tau))).rounded()))
+        e.normDiscrimination = try det.bool("normDiscrimination", default: true)
+        e.normLowShareMinQ16 = Int64((try det.double("normLowShareMin", 0...1, default: 0.6) * 65536).rounded())
+        e.gammaCeilingSigmaQ8 = Int64((try det.double("gammaCeilingSigma", 1...1000, default: 30) * 256).rounded())
+        if e.gammaCeilingSigmaQ8 < e.gammaSigmaQ8 {
+            throw det.error("gammaCeilingSigma", "must not be below gammaSigma", at: det.value("gammaCeilingSigma"))
+        }
+        e.gammaBackgroundHighCps = Int64(try det.int("gammaBackgroundHighCps", 0...10_000_000, default: 0))
+        e.gammaBackgroundLowCps = Int64(try det.int("gammaBackgroundLowCps", 0...10_000_000, default: 0))
+        if e.gammaBackgroundHighCps > 0 && e.gammaBackgroundHighCps <= e.gammaBackgroundLowCps {
+            throw det.error("gammaBackgroundHighCps", "must be above gammaBackgroundLowCps", at: det.value("gammaBackgroundHighCps"))
+        }
+    }
+
+    /// Register maps are data: `<board dir>/panels/<name>.yaml`; the reference map is also built in.
+    static func loadRegisterMap(name: String, directory: String, from s: YAMLSection) throws -> PanelRegisterMap {
+        let path = directory + "/" + name + ".yaml"
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            if name == PanelRegisterMap.referencePanelV1.name { return .referencePanelV1 }
+            throw s.error("registerMap", "no register map '\(name)' (looked for \(path))", at: s.value("registerMap"))
+        }
+        return try parseRegisterMap(text, file: path)
+    }
+
+    public static func parseRegisterMap(_ text: String, file: String) throws -> PanelRegisterMap {
+        let root = try YAMLSection.root(file: file, text: text)
+        try root.onlyKeys(["name", "inputRegisters", "wordOrder", "fields", "status", "command"])
+        let input = try root.section("inputRegisters")!
+        try input.onlyKeys(["start", "count"])
+        let start = try input.int("start", 0...65535)
+        let count = try input.int("count", 1...125)
+        let order = try root.oneOf("wordOrder", ["highFirst", "lowFirst"])
+        let f = try root.section("fields")!
+        let names = ["gammaTotal", "gammaLow", "neutron", "uptimeMs", "status", "highVoltage", "temperature", "firmware"]
+        try f.onlyKeys(names)
+        var off: [String: Int] = [:]
+        for n in names {
+            let wide = ["gammaTotal", "gammaLow", "neutron", "uptimeMs"].contains(n)
+            off[n] = try f.int(n, 0...(count - (wide ? 2 : 1)))
+        }
+        let st = try root.section("status")!
+        try st.onlyKeys(["okMask", "tamperMask"])
+        let cmd = try root.section("command")!
+        try cmd.onlyKeys(["register", "selfTest"])
+        return PanelRegisterMap(
+            name: try root.string("name"), readStart: start, readCount: count, wordOrder: order == "highFirst" ? .highFirst : .lowFirst,
+            gammaTotal: off["gammaTotal"]!, gammaLow: off["gammaLow"]!, neutron: off["neutron"]!, uptimeMs: off["uptimeMs"]!,
+            status: off["status"]!, highVoltage: off["highVoltage"]!, temperature: off["temperature"]!, firmware: off["firmware"]!,
+            statusOkMask: UInt16(try st.int("okMask", 0...0xFFFF)), tamperMask: UInt16(try st.int("tamperMask", 0...0xFFFF)),
+            commandRegister: try cmd.int("register", 0...65535), selfTestValue: UInt16(try cmd.int("selfTest", 0...0xFFFF)))
+    }
+}
+
+extension EngineSettings.Problem: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .panelCount: return "panel count out of range"
+        case .pillar: return "a panel's pillar is not A or B"
+        case .beamSpacing: return "geometry.beamSpacingM out of range"
+        case .holdIn: return "detection.holdInS out of range"
+        case .sampleInterval: return "detection.sampleIntervalMs out of range"
+        case .gammaWindow: return "detection.gammaWindowS out of range"
+        case .gammaSigma: return "detection.gammaSigma out of range"
+        case .neutronWindow: return "detection.neutronWindowS out of range"
+        case .neutronSigma: return "detection.neutronSigma out of range"
+        case .neutronExcess: return "detection.neutronMinExcessCounts out of range"
+        case .background: return "detection.backgroundWarmupS / backgroundTimeConstantS out of range"
+        case .normShare: return "detection.normLowShareMin out of range"
+        case .ceiling: return "detection.gammaCeilingSigma is below gammaSigma"
+        case .faultLimits: return "detection.gammaBackgroundHighCps must be above gammaBackgroundLowCps"
+        }
+    }
+}
