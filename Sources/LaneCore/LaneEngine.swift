@@ -155,8 +155,9 @@ public struct LaneEngine: Sendable {
     func backgroundFaults() -> Faults {
         var f = Faults()
         if !background.isReady(settings) { f.insert(.backgroundNotReady); return f }
-        let cps = background.gammaSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
-            * 1_000_000 / settings.sampleIntervalUs >> 16
+        // Note: Swift's >> binds tighter than * and /, hence the parentheses.
+        let cps = (background.gammaSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
+            * 1_000_000 / settings.sampleIntervalUs) >> 16
         if settings.gammaBackgroundHighCps > 0 && cps > settings.gammaBackgroundHighCps { f.insert(.backgroundHigh) }
         if settings.gammaBackgroundLowCps > 0 && cps < settings.gammaBackgroundLowCps { f.insert(.backgroundLow) }
         return f

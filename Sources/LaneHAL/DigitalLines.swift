@@ -48,4 +48,9 @@ public struct EdgeBuffer: Sendable {
         return true
     }
     public mutating func removeAll() { count = 0 }
+    public mutating func swapAt(_ i: Int, _ j: Int) {
+        let t = edges[i]
+        edges[i] = edges[j]
+        edges[j] = t
+    }
 }

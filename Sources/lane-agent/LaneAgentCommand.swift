@@ -5,6 +5,9 @@ import ArgumentParser
 import Foundation
 import LaneAgent
 import LaneCore
+import LaneHAL
+import LaneTrace
+import Synchronization
 
 @main
 struct LaneAgentCommand: ParsableCommand {
@@ -68,7 +71,75 @@ struct CheckBoard: ParsableCommand {
 }
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Screen the lane described by a board profile.")
+    static let configuration = CommandConfiguration(
+        abstract: "Screen the lane described by a board profile: decisions as JSON Lines on standard output, the log on standard error.")
+
     @Option(help: "The board profile (YAML).") var board: String
-    func run() throws {}
+    @Option(help: "Stop after this many seconds (default: run until SIGINT or SIGTERM).") var duration: Double?
+    @Option(help: "Override the profile's Modbus TCP port.") var modbusPort: Int?
+    @Option(help: "Override the profile's Modbus RTU serial device.") var modbusDevice: String?
+    @Option(help: "Override the profile's simulator GPIO socket.") var gpioSocket: String?
+
+    func run() throws {
+        var profile = try loadBoard(board)
+        if let port = modbusPort {
+            guard case let .tcp(host, _) = profile.transport else { throw ValidationError("--modbus-port: \(board) does not use Modbus TCP") }
+            guard (1...65535).contains(port) else { throw ValidationError("--modbus-port must be 1...65535") }
+            profile.transport = .tcp(host: host, port: port)
+        }
+        if let dev = modbusDevice {
+            guard case let .rtu(_, baud, parity, dataBits, stopBits) = profile.transport else {
+                throw ValidationError("--modbus-device: \(board) does not use Modbus RTU")
+            }
+            profile.transport = .rtu(device: dev, baud: baud, parity: parity, dataBits: dataBits, stopBits: stopBits)
+        }
+        if let sock = gpioSocket {
+            guard case .sim = profile.gpio else { throw ValidationError("--gpio-socket: \(board) does not use the simulator's GPIO") }
+            profile.gpio = .sim(socket: sock)
+        }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        installStopSignals()
+        let log = AgentLog()
+        let runner: LaneRunner
+        do {
+            runner = try LaneRunner(profile: profile, stop: { stopRequested.load(ordering: .relaxed) }, log: log.line)
+        } catch let e as ProfileError {
+            log.line(e.message)
+            throw ExitCode(2)
+        }
+        let gpioText: String
+        switch profile.gpio {
+        case let .sim(socket): gpioText = "simulator GPIO at \(socket)"
+        case let .gpiod(c): gpioText = "GPIO chip \(c.chip), beams on lines \(c.beamOffsets)"
+        }
+        log.line("board \(profile.board) (\(profile.site)/\(profile.laneID)): \(profile.engine.panelCount) panels, \(describe(profile.transport)), \(gpioText); tick \(profile.engine.sampleIntervalUs / 1000) ms")
+        let writerDone = DispatchSemaphore(value: 0)
+        let writer = DecisionPrinter(settings: profile.engine, log: log)
+        let queue = runner.events
+        Thread.detachNewThread {
+            while true {
+                if let e = queue.pop(timeoutS: 0.2) { writer.handle(e); continue }
+                if writerStop.load(ordering: .relaxed) { break }
+            }
+            writerDone.signal()
+        }
+        do {
+            try runner.run(durationUs: duration.map { Int64($0 * 1e6) })
+        } catch {
+            log.line("\(error)")
+            throw ExitCode(1)
+        }
+        writerStop.store(true, ordering: .relaxed)
+        writerDone.wait()
+        let s = runner.stats
+        log.line("stopped: \(s.ticks) ticks, \(s.missedTicks) missed, max lateness \(s.maxLatenessUs) us, \(s.decisions) occupancies, \(queue.dropped) events dropped, \(s.edgeDrops) edges dropped")
+    }
+}
+
+func describe(_ t: ModbusTransport) -> String {
+    switch t {
+    case let .tcp(host, port): return "Modbus TCP \(host):\(port)"
+    case let .rtu(device, baud, parity, dataBits, stopBits):
+        return "Modbus RTU \(device) \(baud) \(dataBits)\(Character(Unicode.Scalar(parity)))\(stopBits)"
+    }
 }

@@ -77,6 +77,8 @@ public final class LaneWorld {
     public private(set) var gammaLow: [UInt32]
     public private(set) var neutron: [UInt32]
     public private(set) var timeS: Double = 0
+    /// Added to the panels' uptime clock (to test its wrap-around at 2^32 ms).
+    public var uptimeOffsetMs: UInt32 = 0
     /// Self-test pulser: end time per panel.
     var pulserUntilS: [Double]
 
@@ -218,6 +220,12 @@ public final class LaneWorld {
 
     /// The panel's pulser adds 1,000 gamma counts/s for 2 s (reference panel command 0xA5A5).
     public func startSelfTest(panel p: Int) { pulserUntilS[p] = timeS + 2 }
+
+    /// Carries another world's counters over (a scenario played again keeps counting).
+    public func continueCounters(from other: LaneWorld) {
+        gammaTotal = other.gammaTotal; gammaLow = other.gammaLow; neutron = other.neutron
+        uptimeOffsetMs = other.uptimeOffsetMs
+    }
 
     /// Command 0x5A5A: the counters start again from zero.
     public func resetCounters(panel p: Int) {

@@ -1,3 +1,43 @@
 import ArgumentParser
-struct Serve: ParsableCommand { func run() throws {} }
-struct Demo: ParsableCommand { func run() throws {} }
+import Foundation
+import LaneHAL
+import LaneSimCore
+
+/// Options shared by `serve` and `demo`.
+struct ServeOptions: ParsableArguments {
+    @Option(help: "Scenario file (YAML).") var scenario: String = "HardwareSim/scenarios/demo.yaml"
+    @Option(help: "Modbus TCP port on 127.0.0.1 (0 = no TCP).") var tcpPort: Int = 1502
+    @Option(help: "Serve Modbus RTU on a pseudo-terminal and link its agent-side device here.") var rtuLink: String?
+    @Option(help: "Unix socket of the virtual GPIO service.") var gpioSocket: String = "/tmp/lane-sim/gpio.sock"
+    @Option(help: "Write the lane trace of what was played (JSON Lines).") var trace: String?
+    @Option(help: "Write the ground truth, one JSON line per vehicle.") var truth: String?
+    @Option(help: "Start the panels' counters at this value (to exercise wrap-around at 2^32).") var counterStart: UInt32 = 0
+    @Option(help: "Start the panels' uptime clocks at this many ms.") var uptimeStartMs: UInt32 = 0
+    @Option(help: "Override the scenario's seed.") var seed: UInt64?
+    @Flag(help: "Play the scenario again (new seed each round) instead of stopping.") var keepRunning = false
+
+    func makeSimulator(quiet: Bool = false) throws -> Simulator {
+        var s = try loadScenario(scenario)
+        if let seed { s.seed = seed }
+        guard (0...65535).contains(tcpPort) else { throw ValidationError("--tcp-port must be 0...65535") }
+        let o = SimOptions(
+            tcpPort: tcpPort == 0 ? nil : tcpPort, rtuLink: rtuLink, gpioSocket: gpioSocket, tracePath: trace, truthPath: truth,
+            counterStart: counterStart, uptimeOffsetMs: uptimeStartMs, keepRunning: keepRunning, quiet: quiet)
+        return Simulator(scenario: s, options: o)
+    }
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Play a scenario in real time and serve it over Modbus and the GPIO socket (default).")
+
+    @OptionGroup var options: ServeOptions
+    @Option(help: "Stay up this many seconds after the scenario ends.") var linger: Double = 2
+
+    func run() throws {
+        let sim = try options.makeSimulator()
+        try sim.start()
+        while !sim.isFinished { usleep(50_000) }
+        usleep(useconds_t(max(0, linger) * 1e6))
+    }
+}

@@ -1,0 +1,219 @@
+// The panels' Modbus servers, through libmodbus: Modbus TCP (one connection at a time, the unit
+// id selects the panel) and Modbus RTU on a pseudo-terminal the simulator creates. libmodbus's
+// RTU receive filters on one unit id, so RTU frames are delimited here (by function code and
+// length, CRC checked) and answered with modbus_reply for whichever panel they address.
+
+import CModbus
+import Foundation
+import LaneHAL
+import LaneSimCore
+
+/// Register images of every panel, refreshed from the world before each reply.
+final class PanelBank: @unchecked Sendable {
+    var world: LaneWorld
+    let lock: NSLock
+    var mappings: [UnsafeMutablePointer<modbus_mapping_t>] = []
+    let startMs: Int64
+    static let identification = "LANESIM RP-1 1.0"
+    var commandsSeen = 0
+
+    init(world: LaneWorld, lock: NSLock) {
+        self.world = world
+        self.lock = lock
+        startMs = MonotonicClock.nowUs() / 1000
+        for _ in 0..<world.panelCount {
+            // Input registers 0..11, holding registers 256..259 (reference-panel-v1).
+            let m = modbus_mapping_new_start_address(0, 0, 0, 0, 256, 4, 0, 12)!
+            let h = lane_mapping_registers(m)!
+            h[0] = 30; h[1] = 250; h[2] = 1000; h[3] = 0
+            mappings.append(m)
+        }
+    }
+
+    /// Unit ids 1...N; anything else is not on the bus.
+    func mapping(unit: Int) -> UnsafeMutablePointer<modbus_mapping_t>? {
+        unit >= 1 && unit <= mappings.count ? mappings[unit - 1] : nil
+    }
+
+    /// Copies the world's counters into the panel's input registers (high word first). Call locked.
+    func refresh(panel p: Int) {
+        let r = lane_mapping_input_registers(mappings[p])!
+        func put(_ off: Int, _ v: UInt32) { r[off] = UInt16(v >> 16); r[off + 1] = UInt16(v & 0xFFFF) }
+        put(0, world.gammaTotal[p])
+        put(2, world.gammaLow[p])
+        put(4, world.neutron[p])
+        put(6, UInt32(truncatingIfNeeded: MonotonicClock.nowUs() / 1000 - startMs + Int64(world.uptimeOffsetMs)))
+        r[8] = 0x07  // gamma ok, neutron ok, high voltage ok
+        r[9] = 1000
+        r[10] = UInt16(bitPattern: Int16(215))
+        r[11] = 0x0100
+    }
+
+    /// Checks a write to the command register before it is applied: only the two commands exist.
+    /// Returns the exception code to answer with, or nil.
+    func checkWrite(_ req: UnsafePointer<UInt8>, offset: Int, length: Int) -> Int32? {
+        let fc = req[offset]
+        func be(_ i: Int) -> Int { Int(req[offset + i]) << 8 | Int(req[offset + i + 1]) }
+        if fc == 0x06 && length >= offset + 5 {
+            if be(1) == 259 && !Self.isCommand(be(3)) { return Int32(MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE) }
+        } else if fc == 0x10 && length >= offset + 6 {
+            let start = be(1), count = be(3)
+            if start <= 259 && 259 < start + count && length >= offset + 6 + 2 * (259 - start) + 2 {
+                if !Self.isCommand(be(6 + 2 * (259 - start))) { return Int32(MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE) }
+            }
+        }
+        return nil
+    }
+
+    static func isCommand(_ v: Int) -> Bool { v == 0xA5A5 || v == 0x5A5A }
+
+    /// Acts on a command the reply has just written, and makes the register read back 0.
+    func applyCommand(panel p: Int) {
+        let h = lane_mapping_registers(mappings[p])!
+        switch h[3] {
+        case 0xA5A5: world.startSelfTest(panel: p); commandsSeen += 1
+        case 0x5A5A: world.resetCounters(panel: p); commandsSeen += 1
+        default: break
+        }
+        h[3] = 0
+    }
+
+    /// Serves one request (complete ADU in `req`) on `ctx`. Returns false when nothing was sent.
+    func serve(ctx: OpaquePointer, req: UnsafeMutablePointer<UInt8>, length: Int, unit: Int, isRTU: Bool) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard let m = mapping(unit: unit) else { return false }  // not on the bus: silence
+        let offset = Int(modbus_get_header_length(ctx))
+        let fc = req[offset]
+        if fc == 0x11 { return reportServerID(ctx: ctx, req: req, unit: unit, isRTU: isRTU) }
+        if let exc = checkWrite(req, offset: offset, length: length) {
+            return modbus_reply_exception(ctx, req, UInt32(exc)) > 0
+        }
+        refresh(panel: unit - 1)
+        let rc = modbus_reply(ctx, req, Int32(length), m)
+        if fc == 0x06 || fc == 0x10 { applyCommand(panel: unit - 1) }
+        return rc > 0
+    }
+
+    /// Function 0x11 answered with our own identification (libmodbus's names libmodbus).
+    func reportServerID(ctx: OpaquePointer, req: UnsafeMutablePointer<UInt8>, unit: Int, isRTU: Bool) -> Bool {
+        let data: [UInt8] = [UInt8(unit), 0xFF] + Array(Self.identification.utf8)
+        var pdu: [UInt8] = [0x11, UInt8(data.count)] + data
+        var adu: [UInt8]
+        if isRTU {
+            adu = [UInt8(unit)] + pdu
+            let crc = crc16(adu)
+            adu += [UInt8(crc & 0xFF), UInt8(crc >> 8)]
+        } else {
+            let len = pdu.count + 1
+            adu = [req[0], req[1], 0, 0, UInt8(len >> 8), UInt8(len & 0xFF), UInt8(unit)]
+            adu += pdu
+        }
+        pdu.removeAll()
+        let fd = modbus_get_socket(ctx)
+        return adu.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) } == adu.count
+    }
+}
+
+/// Modbus RTU CRC-16 (polynomial 0xA001 reflected, initial 0xFFFF).
+func crc16(_ bytes: [UInt8]) -> UInt16 {
+    var crc: UInt16 = 0xFFFF
+    for b in bytes {
+        crc ^= UInt16(b)
+        for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xA001 : crc >> 1 }
+    }
+    return crc
+}
+
+enum ModbusServers {
+    /// Serves Modbus TCP on 127.0.0.1:port, forever, one client at a time.
+    static func serveTCP(port: Int, bank: PanelBank, log: @escaping (String) -> Void) throws {
+        guard let ctx = modbus_new_tcp("127.0.0.1", Int32(port)) else { throw SimError("cannot create the Modbus TCP context") }
+        var listener = modbus_tcp_listen(ctx, 1)
+        guard listener >= 0 else { throw SimError("cannot listen on 127.0.0.1:\(port): \(String(cString: modbus_strerror(errno)))") }
+        let query = UnsafeMutablePointer<UInt8>.allocate(capacity: Int(MODBUS_TCP_MAX_ADU_LENGTH))
+        startThread(name: "modbus") {
+            while true {
+                guard modbus_tcp_accept(ctx, &listener) >= 0 else { continue }
+                log("modbus tcp: client connected")
+                while true {
+                    let n = modbus_receive(ctx, query)
+                    if n < 0 { break }
+                    if n == 0 { continue }
+                    let unit = Int(query[Int(modbus_get_header_length(ctx)) - 1])
+                    _ = bank.serve(ctx: ctx, req: query, length: Int(n), unit: unit, isRTU: false)
+                }
+                log("modbus tcp: client disconnected")
+                close(modbus_get_socket(ctx))
+                modbus_set_socket(ctx, -1)
+            }
+        }
+    }
+
+    /// Creates a pseudo-terminal, links its agent-side device at `link`, and serves Modbus RTU
+    /// on it forever. Returns the device path.
+    static func serveRTU(link: String, bank: PanelBank, log: @escaping (String) -> Void) throws -> String {
+        var master: Int32 = -1, slave: Int32 = -1
+        guard openpty(&master, &slave, nil, nil, nil) == 0 else { throw SimError("openpty: \(String(cString: strerror(errno)))") }
+        let device = String(cString: ttyname(slave))
+        var tio = termios()
+        tcgetattr(slave, &tio)
+        cfmakeraw(&tio)
+        tcsetattr(slave, TCSANOW, &tio)
+        // The simulator keeps the agent side open too, so the master never sees a hang-up while
+        // the agent restarts.
+        unlink(link)
+        guard symlink(device, link) == 0 else { throw SimError("cannot link \(link) -> \(device): \(String(cString: strerror(errno)))") }
+        guard let ctx = modbus_new_rtu(device, 115200, CChar(UInt8(ascii: "N")), 8, 1) else { throw SimError("cannot create the RTU context") }
+        modbus_set_socket(ctx, master)
+        startThread(name: "modbus") {
+            _ = slave
+            var buf = [UInt8](repeating: 0, count: 512)
+            var count = 0
+            var lastByteUs: Int64 = 0
+            var pfd = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
+            while true {
+                let rc = poll(&pfd, 1, 20)
+                if rc > 0 {
+                    let n = buf.withUnsafeMutableBytes { read(master, $0.baseAddress! + count, $0.count - count) }
+                    if n > 0 { count += n; lastByteUs = MonotonicClock.nowUs() }
+                    if count == buf.count { count = 0 }
+                } else if count > 0 && MonotonicClock.nowUs() - lastByteUs > 20_000 {
+                    log("modbus rtu: discarded \(count) bytes of an incomplete frame")
+                    count = 0
+                }
+                // Take every complete frame from the front of the buffer.
+                while count >= 4 {
+                    let fc = buf[1]
+                    var need: Int
+                    switch fc {
+                    case 0x01...0x06: need = 8
+                    case 0x0F, 0x10: need = count >= 7 ? 9 + Int(buf[6]) : Int.max
+                    case 0x07, 0x11: need = 4
+                    default: need = count  // unknown function: the whole burst
+                    }
+                    if count < need { break }
+                    let frame = Array(buf[0..<need])
+                    let crc = crc16(Array(frame[0..<(need - 2)]))
+                    if UInt16(frame[need - 2]) | UInt16(frame[need - 1]) << 8 != crc {
+                        log("modbus rtu: bad CRC, discarding \(count) bytes")
+                        count = 0
+                        break
+                    }
+                    var req = frame
+                    _ = req.withUnsafeMutableBufferPointer { p in
+                        bank.serve(ctx: ctx, req: p.baseAddress!, length: need, unit: Int(frame[0]), isRTU: true)
+                    }
+                    buf.replaceSubrange(0..<need, with: [])
+                    buf.append(contentsOf: [UInt8](repeating: 0, count: need))
+                    count -= need
+                }
+            }
+        }
+        return device
+    }
+}
+
+struct SimError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,154 @@
+// The simulator process's core: plays the world in real time on the monotonic clock, serves
+// it over Modbus and the GPIO socket, and writes the lane trace and ground truth it played.
+
+import Foundation
+import LaneCore
+import LaneHAL
+import LaneSimCore
+import LaneTrace
+
+struct SimOptions {
+    var tcpPort: Int? = 1502
+    var rtuLink: String? = nil
+    var gpioSocket = "/tmp/lane-sim/gpio.sock"
+    var tracePath: String? = nil
+    var truthPath: String? = nil
+    var counterStart: UInt32 = 0
+    var uptimeOffsetMs: UInt32 = 0
+    var keepRunning = false
+    var quiet = false
+}
+
+final class Simulator: @unchecked Sendable {
+    let scenario: Scenario
+    let options: SimOptions
+    let lock = NSLock()
+    private(set) var world: LaneWorld
+    let bank: PanelBank
+    var gpio: GPIOService!
+    private(set) var originUs: Int64 = 0
+    private(set) var truths: [VehicleTruth] = []
+    /// Absolute (monotonic) origin of each truth's round.
+    private(set) var truthOrigins: [Int64] = []
+    var traceSink: LineSink?
+    var truthSink: LineSink?
+    var onOutput: (String, Bool, Int64) -> Void = { _, _, _ in }
+    private(set) var finished = false
+    private(set) var rtuDevice: String?
+
+    init(scenario: Scenario, options: SimOptions) {
+        self.scenario = scenario
+        self.options = options
+        world = LaneWorld(scenario: scenario, counterStart: options.counterStart)
+        world.uptimeOffsetMs = options.uptimeOffsetMs
+        bank = PanelBank(world: world, lock: lock)
+    }
+
+    func log(_ s: String) {
+        if options.quiet { return }
+        let t = Double(MonotonicClock.nowUs() - originUs) / 1e6
+        FileHandle.standardError.write(Data(String(format: "[lane-sim %7.2fs] %@\n", t, s).utf8))
+    }
+
+    func start() throws {
+        let dir = (options.gpioSocket as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        if let l = options.rtuLink {
+            try? FileManager.default.createDirectory(atPath: (l as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        }
+        gpio = try GPIOService(path: options.gpioSocket)
+        gpio.onOutput = { [unowned self] name, on in
+            self.log("output \(name) \(on ? "ON" : "off")")
+            self.onOutput(name, on, MonotonicClock.nowUs())
+        }
+        if let port = options.tcpPort {
+            try ModbusServers.serveTCP(port: port, bank: bank, log: { [unowned self] in self.log($0) })
+            log("serving \(world.panelCount) panels over Modbus TCP on 127.0.0.1:\(port) (unit ids 1-\(world.panelCount))")
+        }
+        if let link = options.rtuLink {
+            rtuDevice = try ModbusServers.serveRTU(link: link, bank: bank, log: { [unowned self] in self.log($0) })
+            log("serving Modbus RTU on \(rtuDevice!) (agent side linked at \(link))")
+        }
+        log("GPIO service on \(options.gpioSocket)")
+        if let p = options.tracePath { traceSink = try LineSink(path: p) }
+        if let p = options.truthPath { truthSink = try LineSink(path: p) }
+        originUs = MonotonicClock.nowUs()
+        beginRound(world, originUs: originUs)
+        startThread(name: "physics") { [self] in self.loop() }
+    }
+
+    func beginRound(_ w: LaneWorld, originUs: Int64) {
+        for t in w.truths {
+            truths.append(t)
+            truthOrigins.append(originUs)
+            truthSink?.write(t.json(originUs: originUs))
+        }
+        truthSink?.flush()
+        if let sink = traceSink, truths.count == w.truths.count {
+            let h = w.traceHeader()
+            sink.write(TraceWriter.header(TraceHeader(sampleIntervalMs: h.sampleIntervalMs, panels: h.panels,
+                                                      beamSpacingMm: h.beamSpacingMm, panelLabels: h.panelLabels)))
+        }
+        log("scenario '\(scenario.name ?? "unnamed")' seed \(w.scenario.seed): \(w.truths.count) vehicles over \(Int(w.durationS)) s")
+    }
+
+    /// 10 ms physics steps on the absolute monotonic grid; a counts line every 100 ms.
+    func loop() {
+        var round = 0
+        var roundOrigin = originUs
+        var step: Int64 = 0
+        var edgeIndex = 0
+        var last = (world.gammaTotal, world.gammaLow, world.neutron)
+        while true {
+            step += 1
+            let tUs = roundOrigin + step * 10_000
+            MonotonicClock.sleep(untilUs: tUs)
+            let t = Double(step) * 0.01
+            lock.lock()
+            world.advance(to: t)
+            while edgeIndex < world.edges.count, world.edges[edgeIndex].t <= t {
+                let e = world.edges[edgeIndex]
+                edgeIndex += 1
+                guard e.t >= 0 else { continue }
+                let eUs = roundOrigin + Int64((e.t * 1e6).rounded())
+                gpio.edge(beam: e.beam, blocked: e.blocked, tUs: eUs)
+                traceSink?.write(TraceWriter.beam(BeamEdge(tUs: eUs, beam: e.beam, blocked: e.blocked)))
+            }
+            if step % 10 == 0, let sink = traceSink {
+                var g = PanelValues(repeating: 0), l = PanelValues(repeating: 0), n = PanelValues(repeating: 0)
+                for p in 0..<world.panelCount {
+                    g[p] = world.gammaTotal[p] &- last.0[p]
+                    l[p] = world.gammaLow[p] &- last.1[p]
+                    n[p] = world.neutron[p] &- last.2[p]
+                }
+                last = (world.gammaTotal, world.gammaLow, world.neutron)
+                sink.write(TraceWriter.counts(tUs: tUs, panels: world.panelCount, gamma: g, gammaLow: l, neutron: n))
+            }
+            let done = t >= world.durationS
+            if done && options.keepRunning {
+                round += 1
+                var next = scenario
+                next.seed = scenario.seed &+ UInt64(round)
+                let w = LaneWorld(scenario: next)
+                w.continueCounters(from: world)
+                world = w
+                bank.world = w
+                roundOrigin = tUs
+                step = 0
+                edgeIndex = 0
+                beginRound(w, originUs: roundOrigin)
+            }
+            lock.unlock()
+            gpio.poll(nowUs: MonotonicClock.nowUs())
+            if done && !options.keepRunning {
+                traceSink?.close()
+                truthSink?.close()
+                lock.lock(); finished = true; lock.unlock()
+                log("scenario finished")
+                return
+            }
+        }
+    }
+
+    var isFinished: Bool { lock.lock(); defer { lock.unlock() }; return finished }
+}

@@ -1,0 +1,203 @@
+// `lane-agent run`: the 100 ms tick on an absolute monotonic timer. Each tick drains the beam
+// edges, takes the poll thread's latest panel snapshot, runs the engine, sets the outputs and
+// hands events to a bounded queue that a writer thread prints. The tick never waits on I/O.
+
+import Foundation
+import LaneCore
+import LaneHAL
+import LaneTrace
+
+public enum AgentEvent: Sendable {
+    case started(occupancy: UInt32, tUs: Int64)
+    case alarm(occupancy: UInt32, gamma: Bool, neutron: Bool)
+    case decision(Decision)
+}
+
+/// A bounded queue from the tick to the writer thread; a full queue drops and counts.
+public final class EventQueue: @unchecked Sendable {
+    let lock = NSCondition()
+    var items: [AgentEvent?]
+    var head = 0, count = 0
+    public private(set) var dropped = 0
+
+    public init(capacity: Int) { items = Array(repeating: nil, count: capacity) }
+
+    public func push(_ e: AgentEvent) {
+        lock.lock()
+        if count == items.count { dropped += 1 } else {
+            items[(head + count) % items.count] = e
+            count += 1
+            lock.signal()
+        }
+        lock.unlock()
+    }
+
+    /// Waits up to `timeoutS` for an event.
+    public func pop(timeoutS: Double) -> AgentEvent? {
+        lock.lock(); defer { lock.unlock() }
+        if count == 0 { _ = lock.wait(until: Date(timeIntervalSinceNow: timeoutS)) }
+        guard count > 0 else { return nil }
+        let e = items[head]
+        items[head] = nil
+        head = (head + 1) % items.count
+        count -= 1
+        return e
+    }
+}
+
+public struct RunStats: Sendable {
+    public var ticks: Int64 = 0
+    public var missedTicks: Int64 = 0
+    public var maxLatenessUs: Int64 = 0
+    public var edgeDrops = 0
+    public var decisions = 0
+}
+
+public final class LaneRunner: @unchecked Sendable {
+    public let profile: BoardProfile
+    let lines: DigitalLines
+    let poller: PanelPoller
+    public let events = EventQueue(capacity: 256)
+    public private(set) var stats = RunStats()
+    let stopFlag: @Sendable () -> Bool
+
+    public init(profile: BoardProfile, stop: @escaping @Sendable () -> Bool, log: @escaping (String) -> Void) throws {
+        self.profile = profile
+        self.stopFlag = stop
+        switch profile.gpio {
+        case let .sim(socket):
+            let c = SimGPIOClient(path: socket)
+            c.ensureConnected()
+            lines = c
+        case let .gpiod(cfg):
+            do { lines = try GPIODLines(cfg) } catch { throw ProfileError("\(profile.file): gpio: \(error.message)") }
+        }
+        poller = PanelPoller(profile: profile, log: log)
+    }
+
+    /// Runs until `stop` says so or `durationUs` has passed. Blocks the calling thread (the tick).
+    public func run(durationUs: Int64?) throws {
+        let settings = profile.engine
+        var engine = LaneEngine(settings: settings)
+        let period = settings.sampleIntervalUs
+        let origin = MonotonicClock.nowUs()
+        try poller.start(originUs: origin, stop: stopFlag)
+
+        // Everything the tick touches is allocated here, before the first tick.
+        let n = settings.panelCount
+        var slots = Array(repeating: PanelSlot(), count: n)
+        var used = Array(repeating: PanelSlot(), count: n)
+        var edges = EdgeBuffer()
+        var lastSampleUs: Int64 = -1
+        var lastOccupancy: UInt32 = 0
+        var alarmReported = (gamma: false, neutron: false)
+        var gammaLightUntilUs: Int64 = 0, neutronLightUntilUs: Int64 = 0
+        var sirenUntilUs: Int64 = 0, cameraUntilUs: Int64 = 0
+        var k: Int64 = 0
+
+        for o in LaneOutput.allCases { lines.set(o, false) }
+        while !stopFlag() {
+            k += 1
+            let deadline = origin + k * period
+            if let d = durationUs, deadline - origin > d { break }
+            MonotonicClock.sleep(untilUs: deadline)
+            let now = MonotonicClock.nowUs()
+            let late = now - deadline
+            stats.ticks += 1
+            if late > stats.maxLatenessUs { stats.maxLatenessUs = late }
+            if late >= period {  // whole periods lost: count them and keep the grid
+                stats.missedTicks += late / period
+                k += late / period
+            }
+
+            // 1. Beam edges, oldest first (two lines may interleave).
+            edges.removeAll()
+            stats.edgeDrops += lines.drainEdges(into: &edges)
+            sortEdges(&edges)
+            for i in 0..<edges.count {
+                if let d = engine.beamEdge(edges.edges[i]) { finished(d) }
+            }
+
+            // 2. Counts since the last sample, from the poll thread's snapshot.
+            poller.snapshot(into: &slots)
+            var sample = LaneSample(tUs: 0, intervalUs: 0)
+            var fresh = 0
+            var faults = Faults()
+            var newestUs: Int64 = 0
+            for p in 0..<n {
+                let s = slots[p]
+                if s.consecutiveErrors >= profile.panelSilentAfterPolls || s.sequence == 0 { faults.insert(.panelSilent) }
+                if s.sequence != 0 && s.reading.status & profile.registerMap.statusOkMask != profile.registerMap.statusOkMask {
+                    faults.insert(.panelStatus)
+                }
+                if s.sequence != used[p].sequence {
+                    if used[p].sequence != 0 {
+                        let d = CounterDelta(from: used[p].reading, to: s.reading)
+                        sample.gamma[p] = d.gamma
+                        sample.gammaLow[p] = d.gammaLow
+                        sample.neutron[p] = d.neutron
+                        fresh += 1
+                    }
+                    used[p] = s
+                    if s.polledUs > newestUs { newestUs = s.polledUs }
+                }
+            }
+            engine.hardwareFaults = faults
+            if fresh > 0 {
+                sample.tUs = newestUs
+                sample.intervalUs = lastSampleUs < 0 ? period : newestUs - lastSampleUs
+                if sample.intervalUs <= 0 { sample.intervalUs = period }
+                lastSampleUs = newestUs
+                if let d = engine.sample(sample) { finished(d) }
+            } else if let d = engine.sample(LaneSample(tUs: now, intervalUs: period)) {
+                // No panel answered: an empty sample keeps the occupancy's hold-in running.
+                finished(d)
+            }
+
+            // 3. Events and outputs.
+            if engine.isOccupied && engine.occupancyCount != lastOccupancy {
+                lastOccupancy = engine.occupancyCount
+                alarmReported = (false, false)
+                cameraUntilUs = now + 500_000
+                events.push(.started(occupancy: lastOccupancy, tUs: engine.currentOccupancyStartUs ?? now))
+            }
+            if engine.gammaAlarmActive || engine.neutronAlarmActive {
+                if (engine.gammaAlarmActive && !alarmReported.gamma) || (engine.neutronAlarmActive && !alarmReported.neutron) {
+                    if !alarmReported.gamma && !alarmReported.neutron { sirenUntilUs = now + profile.sirenUs }
+                    alarmReported = (alarmReported.gamma || engine.gammaAlarmActive, alarmReported.neutron || engine.neutronAlarmActive)
+                    events.push(.alarm(occupancy: lastOccupancy, gamma: engine.gammaAlarmActive, neutron: engine.neutronAlarmActive))
+                }
+            }
+            if engine.gammaAlarmActive { gammaLightUntilUs = now + profile.alarmLightHoldUs }
+            if engine.neutronAlarmActive { neutronLightUntilUs = now + profile.alarmLightHoldUs }
+            lines.set(.gammaLight, now < gammaLightUntilUs)
+            lines.set(.neutronLight, now < neutronLightUntilUs)
+            lines.set(.siren, now < sirenUntilUs)
+            lines.set(.camera, now < cameraUntilUs)
+            lines.set(.faultLight, !faults.isEmpty || !engine.background.isReady(settings))
+        }
+        if let d = engine.finish(atUs: MonotonicClock.nowUs()) { finished(d) }
+        for o in LaneOutput.allCases { lines.set(o, false) }
+    }
+
+    func finished(_ d: Decision) {
+        stats.decisions += 1
+        events.push(.decision(d))
+    }
+
+    /// Insertion sort by time: at most a few edges per tick, no allocation.
+    func sortEdges(_ b: inout EdgeBuffer) {
+        guard b.count > 1 else { return }
+        var tmp = EdgeBuffer()
+        for i in 0..<b.count {
+            let e = b.edges[i]
+            _ = tmp.append(e)
+            var j = tmp.count - 1
+            while j > 0 && tmp.edges[j - 1].tUs > e.tUs {
+                tmp.swapAt(j, j - 1)
+                j -= 1
+            }
+        }
+        b = tmp
+    }
+}

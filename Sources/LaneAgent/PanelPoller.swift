@@ -1,0 +1,127 @@
+// The poll thread: owns the one libmodbus context and reads every panel once per tick, just
+// before the tick, into a snapshot the tick copies without waiting on I/O.
+
+import Foundation
+import LaneCore
+import LaneHAL
+
+/// One panel's latest poll, as the tick sees it.
+public struct PanelSlot: Sendable {
+    public var reading = PanelReading()
+    /// Increments with every successful poll (0: never read).
+    public var sequence: UInt64 = 0
+    public var polledUs: Int64 = 0
+    public var pollDurationUs: Int64 = 0
+    public var consecutiveErrors = 0
+    public var errors = 0
+    public var timeouts = 0
+    public var badCRCs = 0
+    public var exceptions = 0
+    public var lastError = ""
+    public init() {}
+}
+
+public final class PanelPoller: @unchecked Sendable {
+    let profile: BoardProfile
+    let lock = NSLock()
+    private var slots: [PanelSlot]
+    private(set) var connectFailures = 0
+    let periodUs: Int64
+    /// Polls start this long before each tick so the tick gets fresh counts.
+    let leadUs: Int64 = 30_000
+    var log: (String) -> Void
+
+    public init(profile: BoardProfile, log: @escaping (String) -> Void) {
+        self.profile = profile
+        self.log = log
+        slots = Array(repeating: PanelSlot(), count: profile.engine.panelCount)
+        periodUs = profile.engine.sampleIntervalUs
+    }
+
+    /// Copies the slots into `out` (preallocated by the caller: no allocation here).
+    public func snapshot(into out: inout [PanelSlot]) {
+        lock.lock()
+        for i in 0..<slots.count { out[i] = slots[i] }
+        lock.unlock()
+    }
+
+    /// Starts the poll thread, aligned to the tick grid that starts at `originUs`.
+    public func start(originUs: Int64, stop: @escaping @Sendable () -> Bool) throws {
+        let client = try ModbusClient(profile.transport, timeouts: profile.timeouts)
+        startThread(name: "modbus-poll") { [self] in self.loop(client: client, originUs: originUs, stop: stop) }
+    }
+
+    func loop(client: ModbusClient, originUs: Int64, stop: () -> Bool) {
+        let map = profile.registerMap
+        let regs = UnsafeMutablePointer<UInt16>.allocate(capacity: map.readCount)
+        var k: Int64 = 1
+        var lastConnectUs: Int64 = -10_000_000
+        var reportedDown = false
+        while !stop() {
+            var at = originUs + k * periodUs - leadUs
+            let now = MonotonicClock.nowUs()
+            if at < now - periodUs {  // fell behind (a long outage): skip to the next slot
+                k = (now - originUs + leadUs) / periodUs + 1
+                at = originUs + k * periodUs - leadUs
+            }
+            MonotonicClock.sleep(untilUs: at)
+            k += 1
+            if !client.connected {
+                if MonotonicClock.nowUs() - lastConnectUs < 1_000_000 { markAllFailed("not connected"); continue }
+                lastConnectUs = MonotonicClock.nowUs()
+                do {
+                    try client.connect()
+                    log("connected to \(client.describe())")
+                    reportedDown = false
+                } catch {
+                    connectFailures += 1
+                    if !reportedDown { log("\(error) (retrying every second)"); reportedDown = true }
+                    markAllFailed("\(error)")
+                    continue
+                }
+            }
+            for (i, unit) in profile.unitIDs.enumerated() {
+                let t0 = MonotonicClock.nowUs()
+                do {
+                    try client.readInputRegisters(unit: unit, address: map.readStart, count: map.readCount, into: regs)
+                    let reading = map.decode(regs)
+                    let t1 = MonotonicClock.nowUs()
+                    lock.lock()
+                    slots[i].reading = reading
+                    slots[i].sequence += 1
+                    slots[i].polledUs = t1
+                    slots[i].pollDurationUs = t1 - t0
+                    slots[i].consecutiveErrors = 0
+                    lock.unlock()
+                } catch {
+                    lock.lock()
+                    slots[i].errors += 1
+                    slots[i].consecutiveErrors += 1
+                    switch error.kind {
+                    case .timeout: slots[i].timeouts += 1
+                    case .badCRC: slots[i].badCRCs += 1
+                    case .exception: slots[i].exceptions += 1
+                    default: break
+                    }
+                    let first = slots[i].consecutiveErrors == profile.panelSilentAfterPolls
+                    slots[i].lastError = error.message
+                    lock.unlock()
+                    if first { log("panel \(profile.panelLabels[i]) (unit \(unit)) silent: \(error.message)") }
+                    if error.kind == .connection { client.close(); break }
+                    client.flush()
+                }
+            }
+        }
+        client.close()
+    }
+
+    func markAllFailed(_ why: String) {
+        lock.lock()
+        for i in slots.indices {
+            slots[i].errors += 1
+            slots[i].consecutiveErrors += 1
+            slots[i].lastError = why
+        }
+        lock.unlock()
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import LaneAgent
+import LaneCore
+import LaneHAL
+import LaneTrace
+import Synchronization
+
+let stopRequested = Atomic<Bool>(false)
+let writerStop = Atomic<Bool>(false)
+
+/// SIGINT and SIGTERM ask the tick loop to finish the current occupancy and stop.
+func installStopSignals() {
+    let handler: @convention(c) (Int32) -> Void = { _ in stopRequested.store(true, ordering: .relaxed) }
+    signal(SIGINT, handler)
+    signal(SIGTERM, handler)
+    signal(SIGPIPE, SIG_IGN)
+}
+
+/// The human log on standard error, with the time since start.
+final class AgentLog: @unchecked Sendable {
+    let startUs = MonotonicClock.nowUs()
+    let lock = NSLock()
+    func line(_ s: String) {
+        let t = Double(MonotonicClock.nowUs() - startUs) / 1e6
+        let text = String(format: "[lane-agent %7.2fs] ", t) + s + "\n"
+        lock.lock()
+        FileHandle.standardError.write(Data(text.utf8))
+        lock.unlock()
+    }
+}
+
+/// Prints decisions: JSON Lines on standard output (the contract's format), a summary in the log.
+final class DecisionPrinter: @unchecked Sendable {
+    let settings: EngineSettings
+    let log: AgentLog
+    init(settings: EngineSettings, log: AgentLog) {
+        self.settings = settings
+        self.log = log
+    }
+
+    func handle(_ e: AgentEvent) {
+        switch e {
+        case let .started(occ, _):
+            log.line("occupancy \(occ) started")
+        case let .alarm(occ, gamma, neutron):
+            log.line("occupancy \(occ): \([gamma ? "GAMMA" : nil, neutron ? "NEUTRON" : nil].compactMap { $0 }.joined(separator: " + ")) ALARM")
+        case let .decision(d):
+            FileHandle.standardOutput.write(Data((DecisionWriter.json(d, settings: settings) + "\n").utf8))
+            let speed = d.speedMmPerS.map { decimal2(($0 + 5) / 10) + " m/s" } ?? "speed unknown"
+            var verdict = [String]()
+            if d.gammaAlarm { verdict.append("GAMMA ALARM") }
+            if d.neutronAlarm { verdict.append("NEUTRON ALARM") }
+            if d.normSuspect { verdict.append("NORM suspected (no alarm)") }
+            if verdict.isEmpty { verdict.append("clear") }
+            let counts = "\(d.gammaMaxCounts) counts vs threshold \(decimal2(Q16.hundredths(d.gammaMaxThresholdQ16))) (\(decimal2(Q8.hundredths(d.gammaMaxSigmaQ8))) sigma)"
+            log.line("occupancy \(d.occupancy) ended: \(speed), \(verdict.joined(separator: ", ")); gamma \(counts)"
+                + (d.container.map { ", container \($0.text)" } ?? "") + (d.faults.isEmpty ? "" : ", faults 0x\(String(d.faults.bits, radix: 16))"))
+        }
+    }
+}
