@@ -1,0 +1,317 @@
+// Proves the engine's pieces on hand-made inputs: background gating and warm-up, the occupancy
+// state machine (hold-in, hitch gap, repeated levels), speed from edge timestamps, the gross-count
+// test with its threshold, NORM discrimination and the neutron test.
+
+import LaneCore
+import Testing
+
+/// A lane with a steady background: `cps` per panel, `lowShare` in the low window, exact counts
+/// (no noise), so every threshold can be computed by hand.
+struct FlatLane {
+    var engine: LaneEngine
+    var t: Int64 = 0
+    var cps: UInt32 = 400
+    var lowPercent: UInt32 = 55
+    var neutronPerSample: UInt32 = 0
+    var decisions: [Decision] = []
+
+    init(settings: EngineSettings = EngineSettings()) { engine = LaneEngine(settings: settings) }
+
+    mutating func tick(extraGamma: UInt32 = 0, extraLowPercent: UInt32 = 80, extraNeutron: UInt32 = 0) {
+        t += 100_000
+        var s = LaneSample(tUs: t, intervalUs: 100_000)
+        for p in 0..<4 {
+            let g = cps / 10 + extraGamma
+            s.gamma[p] = g
+            s.gammaLow[p] = cps / 10 * lowPercent / 100 + extraGamma * extraLowPercent / 100
+            s.neutron[p] = neutronPerSample + extraNeutron
+        }
+        if let d = engine.sample(s) { decisions.append(d) }
+    }
+
+    mutating func ticks(_ n: Int, extraGamma: UInt32 = 0, extraLowPercent: UInt32 = 80, extraNeutron: UInt32 = 0) {
+        for _ in 0..<n { tick(extraGamma: extraGamma, extraLowPercent: extraLowPercent, extraNeutron: extraNeutron) }
+    }
+
+    mutating func edge(_ beam: Int, _ blocked: Bool, at us: Int64) {
+        if let d = engine.beamEdge(BeamEdge(tUs: us, beam: beam, blocked: blocked)) { decisions.append(d) }
+    }
+
+    /// A vehicle passing both beams at `speedMmPerS`, `lengthMm` long, starting now.
+    mutating func pass(speedMmPerS: Int64, lengthMm: Int64 = 16_000, spacingMm: Int64 = 1_500) -> (start: Int64, end: Int64) {
+        let t0 = t + 50_000
+        let dt1 = spacingMm * 1_000_000 / speedMmPerS
+        let dur = lengthMm * 1_000_000 / speedMmPerS
+        edge(0, true, at: t0)
+        // Advance through the passage, applying edges in time order.
+        var pending: [(Int64, Int, Bool)] = [(t0 + dt1, 1, true), (t0 + dur, 0, false), (t0 + dt1 + dur, 1, false)]
+        while !pending.isEmpty {
+            let next = pending.removeFirst()
+            while t + 100_000 <= next.0 { tick() }
+            edge(next.1, next.2, at: next.0)
+        }
+        return (t0, t0 + dt1 + dur)
+    }
+}
+
+@Suite struct BackgroundTests {
+    @Test("background is learned exactly from a flat empty lane and is ready after the ready count")
+    func learnsFlatBackground() {
+        var lane = FlatLane()
+        lane.ticks(19)
+        #expect(!lane.engine.background.isReady(lane.engine.settings))
+        lane.ticks(300)
+        #expect(lane.engine.background.isReady(lane.engine.settings))
+        // 400 cps per panel = 40 counts per 100 ms sample, in Q16.
+        #expect(lane.engine.background.gammaQ16[0] == 40 << 16)
+        #expect(lane.engine.background.gammaLowQ16[0] == 22 << 16)
+    }
+
+    @Test("background is frozen during an occupancy and its hold-in, and learned again after")
+    func frozenWhileOccupied() {
+        var lane = FlatLane()
+        lane.ticks(200)
+        let before = lane.engine.background.gammaQ16[0]
+        lane.edge(0, true, at: lane.t + 10)
+        lane.ticks(50, extraGamma: 100)  // a strong source in the portal
+        #expect(lane.engine.background.gammaQ16[0] == before)
+        lane.edge(0, false, at: lane.t + 10)
+        lane.ticks(19, extraGamma: 100)  // still inside the 2 s hold-in
+        #expect(lane.engine.background.gammaQ16[0] == before)
+        lane.ticks(5)
+        #expect(lane.decisions.count == 1)
+        #expect(lane.engine.background.gammaQ16[0] == before)  // flat again: nothing to learn
+        lane.ticks(5, extraGamma: 10)
+        #expect(lane.engine.background.gammaQ16[0] > before)
+    }
+
+    @Test("a panel fault stops learning (a silent panel must not teach a zero background)")
+    func faultStopsLearning() {
+        var lane = FlatLane()
+        lane.ticks(200)
+        let before = lane.engine.background.gammaQ16[0]
+        lane.engine.hardwareFaults = .panelSilent
+        lane.cps = 0
+        lane.ticks(100)
+        #expect(lane.engine.background.gammaQ16[0] == before)
+    }
+}
+
+@Suite struct OccupancyTests {
+    @Test("one vehicle gives one decision whose end is the last clear plus the hold-in")
+    func holdIn() {
+        var lane = FlatLane()
+        lane.ticks(100)
+        let (start, lastClear) = lane.pass(speedMmPerS: 2_200)
+        lane.ticks(25)
+        #expect(lane.decisions.count == 1)
+        #expect(lane.decisions[0].startUs == start)
+        #expect(lane.decisions[0].endUs == lastClear + 2_000_000)
+        #expect(!lane.decisions[0].truncated)
+    }
+
+    @Test("a hitch gap that clears both beams for less than the hold-in does not split the vehicle")
+    func hitchGap() {
+        var lane = FlatLane()
+        lane.ticks(100)
+        let t0 = lane.t + 10_000
+        lane.edge(0, true, at: t0)
+        lane.edge(1, true, at: t0 + 680_000)
+        lane.ticks(30)
+        lane.edge(0, false, at: lane.t + 1)
+        lane.edge(1, false, at: lane.t + 2)    // cab gone: both beams clear
+        lane.ticks(8)                           // 0.8 s gap
+        lane.edge(0, true, at: lane.t + 1)      // trailer
+        lane.edge(1, true, at: lane.t + 600_000)
+        lane.ticks(60)
+        lane.edge(0, false, at: lane.t + 1)
+        lane.edge(1, false, at: lane.t + 2)
+        lane.ticks(25)
+        #expect(lane.decisions.count == 1)
+        let expected: Int64 = 1_500 * 1_000_000 / 680_000
+        #expect(lane.decisions[0].speedMmPerS == expected)
+    }
+
+    @Test("a clear longer than the hold-in ends the occupancy; the next break starts a new one")
+    func twoVehicles() {
+        var lane = FlatLane()
+        lane.ticks(100)
+        _ = lane.pass(speedMmPerS: 3_000)
+        lane.ticks(30)
+        _ = lane.pass(speedMmPerS: 3_000)
+        lane.ticks(30)
+        #expect(lane.decisions.map(\.occupancy) == [1, 2])
+    }
+
+    @Test("a beam break after the hold-in expired, before the next sample, closes the old occupancy first")
+    func breakAfterExpiry() {
+        var lane = FlatLane()
+        lane.ticks(100)
+        lane.edge(0, true, at: lane.t + 1)
+        lane.ticks(5)
+        lane.edge(0, false, at: lane.t + 1)
+        let clear = lane.t + 1
+        lane.ticks(19)
+        lane.edge(0, true, at: clear + 2_000_000)  // exactly at the end of the hold-in
+        #expect(lane.decisions.count == 1)
+        #expect(lane.decisions[0].endUs == clear + 2_000_000)
+        #expect(lane.engine.isOccupied)
+    }
+
+    @Test("repeated levels are not edges; an unknown beam is ignored")
+    func repeatedLevels() {
+        var lane = FlatLane()
+        lane.ticks(100)
+        lane.edge(0, false, at: lane.t)
+        lane.edge(2, true, at: lane.t)
+        #expect(!lane.engine.isOccupied)
+        lane.edge(0, true, at: lane.t + 1)
+        lane.edge(0, true, at: lane.t + 2)
+        #expect(lane.engine.occupancyCount == 1)
+    }
+
+    @Test("input that ends inside an occupancy gives a truncated decision")
+    func truncated() {
+        var lane = FlatLane()
+        lane.ticks(100)
+        lane.edge(0, true, at: lane.t + 1)
+        lane.ticks(10)
+        let d = lane.engine.finish(atUs: lane.t)
+        #expect(d?.truncated == true && d?.endUs == lane.t)
+    }
+}
+
+@Suite struct SpeedTests {
+    @Test("speed comes from the edge timestamps, not the tick, within 1 mm/s at 0.5 to 30 m/s")
+    func speedFromEdges() {
+        for mmPerS: Int64 in [500, 1_000, 2_200, 4_500, 30_000] {
+            var lane = FlatLane()
+            lane.ticks(100)
+            _ = lane.pass(speedMmPerS: mmPerS)
+            lane.ticks(30)
+            let measured = lane.decisions[0].speedMmPerS!
+            #expect(abs(measured - mmPerS) <= 1, "\(mmPerS) mm/s measured as \(measured)")
+            #expect(!lane.decisions[0].reverse)
+        }
+    }
+
+    @Test("a vehicle breaking beam 1 first is reversing; one beam only gives no speed")
+    func reverseAndUnknown() {
+        var lane = FlatLane()
+        lane.ticks(100)
+        lane.edge(1, true, at: lane.t + 1)
+        lane.edge(0, true, at: lane.t + 750_001)
+        lane.ticks(20)
+        lane.edge(1, false, at: lane.t)
+        lane.edge(0, false, at: lane.t + 1)
+        lane.ticks(25)
+        #expect(lane.decisions[0].reverse)
+        #expect(lane.decisions[0].speedMmPerS == 2_000)
+        lane.edge(0, true, at: lane.t + 1)
+        lane.ticks(20)
+        lane.edge(0, false, at: lane.t + 1)
+        lane.ticks(25)
+        #expect(lane.decisions[1].speedMmPerS == nil)
+    }
+}
+
+@Suite struct AlarmTests {
+    /// Background 4 x 40 counts per sample: a 10-sample window expects B = 1600, sqrt 40, so the
+    /// 7-sigma threshold is 1880 counts: an excess of 280, 7 per panel per sample.
+    @Test("the gross-count test alarms just above B + 7 sqrt(B) and not at it")
+    func threshold() {
+        var quiet = FlatLane()
+        quiet.ticks(300)
+        quiet.edge(0, true, at: quiet.t + 1)
+        quiet.ticks(15, extraGamma: 7)  // 10 x 4 x 7 = 280: C = 1880, not above
+        quiet.edge(0, false, at: quiet.t + 1)
+        quiet.ticks(25)
+        #expect(!quiet.decisions[0].gammaAlarm)
+        #expect(quiet.decisions[0].gammaMaxCounts == 1880)
+        #expect(quiet.decisions[0].gammaMaxThresholdQ16 == 1880 << 16)
+
+        var loud = FlatLane()
+        loud.ticks(300)
+        loud.edge(0, true, at: loud.t + 1)
+        loud.ticks(15, extraGamma: 8)  // C = 1920 > 1880
+        loud.edge(0, false, at: loud.t + 1)
+        loud.ticks(25)
+        #expect(loud.decisions[0].gammaAlarm)
+        #expect(loud.decisions[0].gammaMaxSigmaQ8 == (320 << 16) / (40 << 8))  // 8.0 sigma
+    }
+
+    @Test("a source on one pillar alarms on that pillar's test before the sum's")
+    func pillarTest() {
+        var lane = FlatLane()
+        lane.ticks(300)
+        lane.edge(0, true, at: lane.t + 1)
+        // Pillar A: B = 800, sqrt 28.28, threshold 998; add 200 counts per window on panels 0 and 1.
+        for _ in 0..<15 {
+            lane.t += 100_000
+            var s = LaneSample(tUs: lane.t, intervalUs: 100_000)
+            for p in 0..<4 {
+                s.gamma[p] = 40 + (p < 2 ? 10 : 0)
+                s.gammaLow[p] = 22 + (p < 2 ? 8 : 0)
+            }
+            _ = lane.engine.sample(s)
+        }
+        #expect(lane.engine.gammaAlarmActive)  // sum: 1800 < 1880, pillar A: 1000 > 998
+    }
+
+    @Test("a hard-spectrum excess is NORM-suspect without alarm; a soft one alarms; a huge hard one alarms")
+    func normDiscrimination() {
+        func run(extra: UInt32, lowPercent: UInt32) -> Decision {
+            var lane = FlatLane()
+            lane.ticks(300)
+            lane.edge(0, true, at: lane.t + 1)
+            lane.ticks(15, extraGamma: extra, extraLowPercent: lowPercent)
+            lane.edge(0, false, at: lane.t + 1)
+            lane.ticks(25)
+            return lane.decisions[0]
+        }
+        let norm = run(extra: 20, lowPercent: 35)
+        #expect(!norm.gammaAlarm && norm.normSuspect)
+        let cs = run(extra: 20, lowPercent: 80)
+        #expect(cs.gammaAlarm && !cs.normSuspect)
+        let hot = run(extra: 40, lowPercent: 35)  // 1600 excess = 40 sigma, above the 30-sigma ceiling
+        #expect(hot.gammaAlarm && !hot.normSuspect)
+    }
+
+    @Test("the neutron test needs both the sigma and the minimum excess")
+    func neutron() {
+        var lane = FlatLane()
+        lane.neutronPerSample = 0
+        lane.ticks(300)
+        lane.edge(0, true, at: lane.t + 1)
+        lane.ticks(3, extraNeutron: 1)  // 12 counts over a zero background (floor 1): alarms
+        lane.edge(0, false, at: lane.t + 1)
+        lane.ticks(25)
+        #expect(lane.decisions[0].neutronAlarm)
+
+        var few = FlatLane()
+        few.ticks(300)
+        few.edge(0, true, at: few.t + 1)
+        few.t += 100_000
+        var s = LaneSample(tUs: few.t, intervalUs: 100_000)
+        for p in 0..<4 { s.gamma[p] = 40; s.gammaLow[p] = 22 }
+        s.neutron[0] = 3  // 3 counts: below the minimum excess of 4
+        _ = few.engine.sample(s)
+        few.edge(0, false, at: few.t + 1)
+        few.ticks(25)
+        #expect(!few.decisions[0].neutronAlarm)
+    }
+
+    @Test("the same input gives the same decisions, field for field")
+    func deterministic() {
+        func run() -> [Decision] {
+            var lane = FlatLane()
+            lane.ticks(300)
+            _ = lane.pass(speedMmPerS: 2_200)
+            lane.ticks(30)
+            _ = lane.pass(speedMmPerS: 1_000)
+            lane.ticks(30)
+            return lane.decisions
+        }
+        #expect(run() == run())
+    }
+}

@@ -1,0 +1,72 @@
+// Proves the integer square root is the exact floor of the square root, and the fixed-point
+// display helpers round as documented.
+
+import LaneCore
+import Testing
+
+@Suite struct FixedPointTests {
+    @Test("integerSquareRoot is floor(sqrt(n)) for every n below 70,000 and around every perfect square edge")
+    func squareRootExact() {
+        for n in UInt64(0)..<70_000 {
+            let r = integerSquareRoot(n)
+            #expect(r * r <= n && (r + 1) * (r + 1) > n, "n = \(n), r = \(r)")
+        }
+        for r in [UInt64(1 << 20), 123_456_789, 4_294_967_295] {
+            #expect(integerSquareRoot(r * r) == r)
+            #expect(integerSquareRoot(r * r - 1) == r - 1)
+            #expect(integerSquareRoot(r * r + 2 * r) == r)
+        }
+        #expect(integerSquareRoot(UInt64.max) == 4_294_967_295)
+    }
+
+    @Test("Q8 and Q16 hundredths round half away from zero")
+    func rounding() {
+        #expect(Q8.hundredths(7 * 256) == 700)
+        #expect(Q8.hundredths(-256) == -100)
+        #expect(Q8.hundredths(1) == 0)   // 0.0039 -> 0.00
+        #expect(Q8.hundredths(2) == 1)   // 0.0078 -> 0.01
+        #expect(Q16.hundredths(65_536 * 3 / 2) == 150)
+        #expect(Q8.fromTenths(70) == 1792)
+    }
+}
+
+@Suite struct ContainerNumberTests {
+    @Test("ISO 6346 check digits: known good numbers pass, a changed digit or letter fails")
+    func checkDigit() {
+        for good in ["CSQU3054383", "MSCU1234566", "TGHU4581235"] {
+            #expect(ContainerNumber(ascii: Array(good.utf8))!.hasValidCheckDigit, "\(good)")
+        }
+        for bad in ["CSQU3054384", "CSQV3054383", "CSQU305438", "1SQU3054383"] {
+            #expect(!(ContainerNumber(ascii: Array(bad.utf8))?.hasValidCheckDigit ?? false), "\(bad)")
+        }
+    }
+
+    @Test("container numbers are 1 to 16 printable ASCII bytes")
+    func storage() {
+        #expect(ContainerNumber(ascii: Array("".utf8)) == nil)
+        #expect(ContainerNumber(ascii: Array("A B".utf8)) == nil)
+        #expect(ContainerNumber(ascii: Array("ABCDEFGHIJKLMNOPQ".utf8)) == nil)
+        #expect(ContainerNumber(ascii: Array("ABCDEFGHIJKLMNOP".utf8))?.count == 16)
+    }
+}
+
+@Suite struct SampleRingTests {
+    @Test("the ring sums exactly the newest samples, across wrap-around")
+    func sums() {
+        var ring = SampleRing()
+        for i in 1...100 {
+            var e = WindowEntry()
+            e.gamma[0] = Int64(i)
+            e.neutron = 1
+            e.intervalUs = 100_000
+            ring.push(e)
+            let w = min(10, i)
+            let s = ring.sum(window: 10)
+            #expect(s.samples == w)
+            #expect(s.gamma[0] == Int64((i - w + 1...i).reduce(0, +)))
+            #expect(s.intervalUs == Int64(w) * 100_000)
+        }
+        #expect(ring.sum(window: 64).samples == 64)
+        #expect(ring.sum(window: 64).gamma[0] == Int64((37...100).reduce(0, +)))
+    }
+}
