@@ -53,9 +53,36 @@ struct JSONScanner {
         throw .syntax("unterminated string")
     }
 
+    /// A string with its escapes decoded (\" \\ \/ \b \f \n \r \t \uXXXX).
     mutating func string() throws(Failure) -> String {
         let r = try rawString()
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self)
+        var out: [UInt8] = []
+        out.reserveCapacity(r.count)
+        var k = r.lowerBound
+        while k < r.upperBound {
+            let b = bytes[k]
+            guard b == 0x5C else { out.append(b); k += 1; continue }
+            guard k + 1 < r.upperBound else { throw .syntax("bad escape at column \(k + 1)") }
+            let e = bytes[k + 1]
+            k += 2
+            switch e {
+            case 0x22, 0x5C, 0x2F: out.append(e)
+            case 0x62: out.append(0x08)
+            case 0x66: out.append(0x0C)
+            case 0x6E: out.append(0x0A)
+            case 0x72: out.append(0x0D)
+            case 0x74: out.append(0x09)
+            case 0x75:
+                guard k + 4 <= r.upperBound,
+                      let v = UInt32(String(decoding: UnsafeBufferPointer(rebasing: bytes[k..<(k + 4)]), as: UTF8.self), radix: 16),
+                      let scalar = Unicode.Scalar(v)
+                else { throw .syntax("bad \\u escape at column \(k - 1)") }
+                out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                k += 4
+            default: throw .syntax("bad escape '\\\(Character(Unicode.Scalar(e)))' at column \(k - 1)")
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     func equals(_ r: Range<Int>, _ s: StaticString) -> Bool {

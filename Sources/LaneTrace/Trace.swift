@@ -174,9 +174,9 @@ public struct TraceReader {
                 neutron = try counts(&s, "neutron")
             } else if s.equals(key, "container") {
                 if s.peek() == 0x6E, s.matchWord("null") { return }
-                let r = try s.rawString()
-                containerText = String(decoding: UnsafeBufferPointer(rebasing: s.bytes[r]), as: UTF8.self)
-                container = ContainerNumber(ascii: UnsafeBufferPointer(rebasing: s.bytes[r]))
+                let text = try s.string()
+                containerText = text
+                container = ContainerNumber(ascii: Array(text.utf8))
             } else {
                 try s.skipValue()
             }

@@ -1,0 +1,150 @@
+// Proves the trace reader accepts the contract's examples, ignores unknown keys, and refuses
+// every malformed line with a message naming the line and the problem; and that the writers
+// produce lines the reader reads back unchanged.
+
+import LaneCore
+import LaneTrace
+import Testing
+
+let header = #"{"format":"lane-trace","version":1,"sampleIntervalMs":100,"panels":4,"beamSpacingM":1.5,"panelLabels":["MU","ML","SU","SL"]}"#
+
+func read(_ lines: [String]) throws(TraceError) -> [TraceEvent] {
+    var r = TraceReader()
+    var out: [TraceEvent] = []
+    for l in lines { if let e = try r.read(line: l) { out.append(e) } }
+    return out
+}
+
+func error(_ lines: [String]) -> TraceError? {
+    do { _ = try read(lines); return nil } catch { return error }
+}
+
+@Suite struct TraceReaderTests {
+    @Test("the contract's example lines parse to the expected events")
+    func contractExamples() throws {
+        let events = try read([
+            header,
+            #"{"tUs":1234567,"beam":0,"blocked":true}"#,
+            #"{"tUs":1300000,"gamma":[210,198,205,220],"gammaLow":[130,121,126,139],"neutron":[0,1,0,0]}"#,
+            #"{"tUs":1412000,"container":"MSCU1234565"}"#,
+        ])
+        #expect(events.count == 3)
+        guard case let .beam(e) = events[0] else { Issue.record("not a beam line"); return }
+        #expect(e == BeamEdge(tUs: 1_234_567, beam: 0, blocked: true))
+        guard case let .counts(t, g, l, n) = events[1] else { Issue.record("not a counts line"); return }
+        #expect(t == 1_300_000 && g[3] == 220 && l[0] == 130 && n[1] == 1)
+        guard case let .container(_, c) = events[2] else { Issue.record("not a container line"); return }
+        #expect(c.text == "MSCU1234565")
+    }
+
+    @Test("unknown keys, nested values and blank lines are ignored; a line of only unknown keys is skipped")
+    func unknownKeys() throws {
+        let events = try read([
+            #"{"format":"lane-trace","version":1,"site":{"a":[1,{"b":null}]},"sampleIntervalMs":100,"panels":2,"beamSpacingM":1.5}"#,
+            "",
+            #"{"tUs":5,"beam":1,"blocked":false,"note":"x\"y","weights":[1.5,-2e3,true]}"#,
+            #"{"tUs":6,"tamper":true}"#,
+        ])
+        #expect(events.count == 2)
+        guard case .ignored(6) = events[1] else { Issue.record("expected an ignored line"); return }
+    }
+
+    @Test("every malformed header is refused with a reason", arguments: [
+        (#"{"tUs":1,"beam":0,"blocked":true}"#, "first line must be the trace header"),
+        (#"{"format":"other","version":1}"#, "expected \"lane-trace\""),
+        (#"{"format":"lane-trace","version":2,"sampleIntervalMs":100,"panels":4,"beamSpacingM":1.5}"#, "version 2 is not supported"),
+        (#"{"format":"lane-trace","version":1,"panels":4,"beamSpacingM":1.5}"#, "sampleIntervalMs"),
+        (#"{"format":"lane-trace","version":1,"sampleIntervalMs":100,"panels":9,"beamSpacingM":1.5}"#, "\"panels\" must be"),
+        (#"{"format":"lane-trace","version":1,"sampleIntervalMs":100,"panels":4}"#, "beamSpacingM\" is missing"),
+        (#"{"format":"lane-trace","version":1,"sampleIntervalMs":100,"panels":2,"beamSpacingM":1.5,"panelLabels":["a"]}"#, "1 labels for 2 panels"),
+        (#"{"format":"lane-trace","version":1.5}"#, "whole number"),
+        ("not json", "expected '{'"),
+    ])
+    func badHeaders(line: String, expected: String) {
+        let e = error([line])
+        #expect(e?.line == 1)
+        #expect(e?.message.contains(expected) == true, "\(e?.message ?? "accepted")")
+    }
+
+    @Test("every malformed event line is refused with its line number and a reason", arguments: [
+        (#"{"beam":0,"blocked":true}"#, "\"tUs\" is missing"),
+        (#"{"tUs":-5,"beam":0,"blocked":true}"#, "negative"),
+        (#"{"tUs":10,"beam":2,"blocked":true}"#, "beam 2 does not exist"),
+        (#"{"tUs":10,"beam":0}"#, "without \"blocked\""),
+        (#"{"tUs":10,"beam":0,"blocked":"yes"}"#, "expected true or false"),
+        (#"{"tUs":10,"gamma":[1,2,3],"gammaLow":[1,2,3],"neutron":[0,0,0]}"#, "gamma has 3 values"),
+        (#"{"tUs":10,"gamma":[1,2,3,4],"gammaLow":[1,2,3,5],"neutron":[0,0,0,0]}"#, "gammaLow[3] = 5 exceeds"),
+        (#"{"tUs":10,"gamma":[1,2,3,4],"neutron":[0,0,0,0]}"#, "without \"gammaLow\""),
+        (#"{"tUs":10,"gamma":[1,2,3,-4],"gammaLow":[1,2,3,0],"neutron":[0,0,0,0]}"#, "is not a count"),
+        (#"{"tUs":10,"gamma":[1,2,3,4.5],"gammaLow":[1,2,3,0],"neutron":[0,0,0,0]}"#, "whole number"),
+        (#"{"tUs":10,"gamma":[1,2,3,4],"gammaLow":[1,2,3,4],"neutron":[0,0,0,0],"beam":0,"blocked":true}"#, "not several"),
+        (#"{"tUs":10,"container":"ABC DEF"}"#, "printable ASCII"),
+        (#"{"tUs":10,"beam":0,"blocked":true"#, "unterminated object"),
+        (#"{"tUs":10,"beam":0,"blocked":true} x"#, "after the object"),
+        (#"{"tUs":99999999999999999999}"#, "too large"),
+        (#"{"tUs":5,"beam":0,"blocked":true}"#, "goes back in time"),
+    ])
+    func badEvents(line: String, expected: String) {
+        let e = error([header, #"{"tUs":7,"beam":1,"blocked":false}"#, line])
+        #expect(e?.line == 3)
+        #expect(e?.message.contains(expected) == true, "\(e?.message ?? "accepted")")
+    }
+
+    @Test("binary garbage in a line is refused, not crashed on")
+    func garbage() {
+        var r = TraceReader()
+        _ = try? r.read(line: header)
+        let bytes: [UInt8] = [0x7B, 0x22, 0x00, 0xFF, 0x22, 0x3A, 0x01]
+        do {
+            _ = try bytes.withUnsafeBufferPointer { p throws(TraceError) in try r.read(line: p) }
+            Issue.record("garbage accepted")
+        } catch {
+            #expect(error.line == 2)
+        }
+    }
+
+    @Test("writers produce lines the reader reads back to the same events")
+    func roundTrip() throws {
+        var g = PanelValues(repeating: 0), l = PanelValues(repeating: 0), n = PanelValues(repeating: 0)
+        g[0] = 4_294_967_295; l[0] = 7; n[3] = 2
+        let lines = [
+            TraceWriter.header(TraceHeader(sampleIntervalMs: 100, panels: 4, beamSpacingMm: 1_525, panelLabels: ["a", "b\"", "c", "d"])),
+            TraceWriter.beam(BeamEdge(tUs: 1, beam: 1, blocked: true)),
+            TraceWriter.counts(tUs: 2, panels: 4, gamma: g, gammaLow: l, neutron: n),
+            TraceWriter.container(tUs: 3, ContainerNumber(ascii: Array("CSQU3054383".utf8))!),
+        ]
+        var r = TraceReader()
+        var events: [TraceEvent] = []
+        for line in lines { if let e = try r.read(line: line) { events.append(e) } }
+        #expect(r.header == TraceHeader(sampleIntervalMs: 100, panels: 4, beamSpacingMm: 1_525, panelLabels: ["a", "b\"", "c", "d"]))
+        guard case let .counts(_, g2, l2, n2) = events[1] else { Issue.record("counts lost"); return }
+        #expect(g2[0] == 4_294_967_295 && l2[0] == 7 && n2[3] == 2)
+    }
+}
+
+@Suite struct DecisionWriterTests {
+    @Test("a decision line carries the contract's fields first, in order, with the stated formats")
+    func contractFields() {
+        var d = Decision()
+        d.occupancy = 1
+        d.startUs = 1_234_567
+        d.endUs = 9_876_543
+        d.speedMmPerS = 2_214
+        d.gammaAlarm = true
+        d.container = ContainerNumber(ascii: Array("MSCU1234565".utf8))
+        let line = DecisionWriter.json(d, settings: EngineSettings())
+        #expect(line.hasPrefix(#"{"occupancy":1,"startUs":1234567,"endUs":9876543,"speedMps":2.21,"gammaAlarm":true,"neutronAlarm":false,"normSuspect":false,"container":"MSCU1234565","#))
+        d.speedMmPerS = nil
+        d.container = nil
+        let line2 = DecisionWriter.json(d, settings: EngineSettings())
+        #expect(line2.contains(#""speedMps":null"#) && line2.contains(#""container":null"#))
+    }
+
+    @Test("decimal2 prints hundredths exactly")
+    func decimals() {
+        #expect(decimal2(221) == "2.21")
+        #expect(decimal2(5) == "0.05")
+        #expect(decimal2(-5) == "-0.05")
+        #expect(decimal2(100) == "1.00")
+    }
+}
