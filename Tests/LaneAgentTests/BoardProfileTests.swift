@@ -1,0 +1,119 @@
+// Proves the board profile loader accepts the shipped profiles and refuses every broken one
+// before anything starts, naming the file, the line, the key and what is wrong.
+
+import Foundation
+import LaneAgent
+import LaneCore
+import LaneHAL
+import Testing
+
+/// The package root (tests run from it under `swift test`; LANE_ROOT overrides).
+let packageRoot: String = {
+    if let r = ProcessInfo.processInfo.environment["LANE_ROOT"] { return r }
+    var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir.path
+}()
+
+let simProfile = try! String(contentsOfFile: packageRoot + "/Boards/sim.yaml", encoding: .utf8)
+
+func parse(_ text: String) throws -> BoardProfile {
+    try BoardProfile.parse(text, file: "test.yaml", mapDirectory: packageRoot + "/Boards/panels")
+}
+
+func profileError(_ text: String) -> String? {
+    do { _ = try parse(text); return nil } catch { return "\(error)" }
+}
+
+@Suite struct BoardProfileTests {
+    @Test("every profile in Boards/ loads, and the sim profile says what the simulator serves")
+    func shippedProfiles() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: packageRoot + "/Boards").filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 3)
+        for f in files { _ = try BoardProfile.load(path: packageRoot + "/Boards/" + f) }
+        let sim = try BoardProfile.load(path: packageRoot + "/Boards/sim.yaml")
+        #expect(sim.transport == .tcp(host: "127.0.0.1", port: 1502))
+        #expect(sim.timeouts == ModbusTimeouts(responseUs: 30_000, byteUs: 10_000))
+        #expect(sim.registerMap == .referencePanelV1)
+        #expect(sim.engine.gammaSigmaQ8 == 1792 && sim.engine.gammaWindowSamples == 10 && sim.engine.holdInUs == 2_000_000)
+        let pi = try BoardProfile.load(path: packageRoot + "/Boards/rpi4-rs485.yaml")
+        guard case let .gpiod(cfg) = pi.gpio else { Issue.record("rpi4 profile does not use libgpiod"); return }
+        #expect(cfg.beamOffsets == [17, 27] && cfg.outputOffsets.count == 5)
+        guard case .rtu(device: "/dev/ttyAMA0", baud: 115_200, parity: UInt8(ascii: "N"), dataBits: 8, stopBits: 1) = pi.transport else {
+            Issue.record("rpi4 transport"); return
+        }
+    }
+
+    @Test("a broken profile is refused with file, line, key and the problem", arguments: [
+        ("  port: 1502", "  port: 70000", "test.yaml:16:9: modbus.port: 70000 is out of range (1 to 65535)"),
+        ("  port: 1502", "  port: fifteen", "modbus.port: expected a whole number, found 'fifteen'"),
+        ("  port: 1502", "  prot: 1502", "modbus.prot: unknown key (did you mean 'port'?)"),
+        ("  gammaSigma: 7.0", "  gammaSigma: -3", "detection.gammaSigma: -3 is out of range"),
+        ("  gammaWindowS: 1.0", "  gammaWindowS: 9", "detection.gammaWindowS: 9.0 s is 90 samples at 100 ms; allowed 1 to 64 samples"),
+        ("  transport: tcp", "  transport: udp", "modbus.transport: 'udp' is not one of: tcp, rtu"),
+        ("  labels: [MU, ML, SU, SL]     # main pillar upper/lower, second pillar upper/lower", "  labels: [MU, ML]", "panels.labels: has 2 labels for 4 panels"),
+        ("  pillars: [A, A, B, B]", "  pillars: [A, A, B, C]", "panels.pillars: entry 4 is 'C'"),
+        ("  unitIds: [1, 2, 3, 4]", "  unitIds: [1, 2, 2, 4]", "unit ids must be different"),
+        ("  registerMap: reference-panel-v1", "  registerMap: acme-9000", "no register map 'acme-9000'"),
+        ("  driver: sim", "  driver: gpiod", "gpio.socket: unknown key"),
+        ("  gammaCeilingSigma: 30", "  gammaCeilingSigma: 5", "must not be below gammaSigma"),
+        ("  gammaBackgroundLowCps: 400", "  gammaBackgroundLowCps: 5000", "must be above gammaBackgroundLowCps"),
+        ("  normDiscrimination: true", "  normDiscrimination: maybe", "expected true or false, found 'maybe'"),
+        ("lane:\n  site: DEMO-PORT", "lane:\n  site: [a, b]", "lane.site: expected text, found a list"),
+        ("board: sim", "board: sim\nboard: again", "board: the key appears twice"),
+        ("gpio:\n  driver: sim\n  socket: /tmp/lane-sim/gpio.sock", "gpio: 5", "test.yaml:20:7: gpio must be a mapping"),
+        ("  host: 127.0.0.1", "  host: 127.0.0.1\n   bad: [", "not valid YAML"),
+    ])
+    func brokenProfiles(find: String, replace: String, expected: String) throws {
+        #expect(simProfile.contains(find), "the fixture lost '\(find)'")
+        let message = profileError(simProfile.replacingOccurrences(of: find, with: replace))
+        #expect(message?.contains(expected) == true, "got: \(message ?? "accepted")")
+        #expect(message?.hasPrefix("test.yaml") == true)
+    }
+
+    @Test("a missing section or key is named")
+    func missing() {
+        let noModbus = simProfile.components(separatedBy: "\n").filter { !$0.hasPrefix("modbus:") && !$0.hasPrefix("  transport") }
+            .joined(separator: "\n")
+        #expect(profileError(noModbus)?.contains("unknown key") == true || profileError(noModbus)?.contains("modbus") == true)
+        #expect(profileError("board: x\n")?.contains("lane: required section is missing") == true)
+        #expect(profileError("")?.contains("the file is empty") == true)
+        #expect(throws: ProfileError.self) { try BoardProfile.load(path: "/nonexistent/board.yaml") }
+    }
+
+    @Test("a register map file with a field outside its block is refused")
+    func registerMap() throws {
+        let text = try String(contentsOfFile: packageRoot + "/Boards/panels/reference-panel-v1.yaml", encoding: .utf8)
+        #expect(try BoardProfile.parseRegisterMap(text, file: "m.yaml") == .referencePanelV1)
+        let bad = text.replacingOccurrences(of: "  firmware: 11", with: "  firmware: 12")
+        #expect(throws: ProfileError.self) { try BoardProfile.parseRegisterMap(bad, file: "m.yaml") }
+        let low = text.replacingOccurrences(of: "wordOrder: highFirst", with: "wordOrder: lowFirst")
+        #expect(try BoardProfile.parseRegisterMap(low, file: "m.yaml").wordOrder == .lowFirst)
+    }
+}
+
+@Suite struct CounterDeltaTests {
+    @Test("deltas wrap at 2^32, and a panel restart gives the counts since the restart, not a huge number")
+    func wrapAndRestart() {
+        let a = PanelReading(gammaTotal: 4_294_967_290, gammaLow: 4_294_967_295, neutron: 10, uptimeMs: 4_294_967_200)
+        let b = PanelReading(gammaTotal: 30, gammaLow: 20, neutron: 12, uptimeMs: 4)
+        let d = CounterDelta(from: a, to: b)  // uptime wrapped too: 100 ms later
+        #expect(d.gamma == 36 && d.gammaLow == 21 && d.neutron == 2 && d.intervalMs == 100 && !d.restarted)
+        let restarted = PanelReading(gammaTotal: 50, gammaLow: 20, neutron: 1, uptimeMs: 120)
+        let r = CounterDelta(from: PanelReading(gammaTotal: 9_000_000, gammaLow: 5_000_000, neutron: 70, uptimeMs: 3_600_000), to: restarted)
+        #expect(r.restarted && r.gamma == 50 && r.gammaLow == 20 && r.neutron == 1)
+    }
+
+    @Test("the reference map decodes high word first; a low-first map swaps")
+    func decode() {
+        var regs: [UInt16] = [0x0001, 0x0002, 0, 5, 0, 0, 0xFFFF, 0xFFFE, 7, 1000, UInt16(bitPattern: -15), 0x0100]
+        let r = regs.withUnsafeMutableBufferPointer { PanelRegisterMap.referencePanelV1.decode($0.baseAddress!) }
+        #expect(r.gammaTotal == 0x0001_0002 && r.gammaLow == 5 && r.uptimeMs == 0xFFFF_FFFE && r.temperatureDeci == -15)
+        var m = PanelRegisterMap.referencePanelV1
+        m.wordOrder = .lowFirst
+        let l = regs.withUnsafeMutableBufferPointer { m.decode($0.baseAddress!) }
+        #expect(l.gammaTotal == 0x0002_0001)
+    }
+}

@@ -1,0 +1,93 @@
+// Proves replay on traces the simulator wrote: the planted sources alarm, clean trucks do not,
+// NORM is recognised, the hitch gap does not split a truck, speeds are exact; a malformed line
+// stops the replay with its line number after the decisions before it.
+
+import Foundation
+import LaneAgent
+import LaneCore
+import LaneSimCore
+import LaneTrace
+import Testing
+
+/// Writes `lines` to a temporary file and replays it; returns the decisions and the error.
+func replay(_ lines: [String], board: BoardProfile? = nil) -> (decisions: [[String: Any]], error: Error?) {
+    let path = NSTemporaryDirectory() + "replay-\(UUID().uuidString).jsonl"
+    FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let fd = open(path, O_RDONLY)
+    defer { close(fd) }
+    var out: [[String: Any]] = []
+    do {
+        try Replay.run(fd: fd, board: board) { out.append(try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]) }
+        return (out, nil)
+    } catch {
+        return (out, error)
+    }
+}
+
+func simulatedTrace(_ scenario: Scenario) -> (lines: [String], truths: [VehicleTruth]) {
+    var lines: [String] = []
+    let truths = TraceGenerator.generate(LaneWorld(scenario: scenario)) { lines.append($0) }
+    return (lines, truths)
+}
+
+@Suite struct ReplayTests {
+    @Test("the demo scenario's trace: source alarms, NORM recognised, neutron source alarms, clean quiet, speeds exact")
+    func demoScenario() throws {
+        let scenario = try Scenario.load(path: packageRoot + "/HardwareSim/scenarios/demo.yaml")
+        let (lines, truths) = simulatedTrace(scenario)
+        let (decisions, error) = replay(lines)
+        #expect(error == nil)
+        #expect(decisions.count == truths.count, "one occupancy per vehicle: hitch gaps must not split trucks")
+        for (d, t) in zip(decisions, truths) {
+            let gamma = d["gammaAlarm"] as! Bool, neutron = d["neutronAlarm"] as! Bool, norm = d["normSuspect"] as! Bool
+            let label = "vehicle \(t.vehicle) \(t.sources.map(\.type.rawValue))"
+            #expect(gamma == t.sources.contains { $0.type.isThreat && $0.type.gamma }, "\(label): gamma")
+            #expect(neutron == t.sources.contains { $0.type.neutron }, "\(label): neutron")
+            #expect(norm == (t.norm && !t.threat), "\(label): NORM")
+            let speed = (d["speedMps"] as! NSNumber).doubleValue
+            #expect(abs(speed - t.speedMps) / t.speedMps < 0.05, "\(label): speed \(speed) vs \(t.speedMps)")
+            #expect((d["container"] as? String) == t.container)
+            let start = (d["startUs"] as! NSNumber).int64Value
+            #expect(abs(start - Int64(t.entryS * 1e6)) < 1_000, "\(label): the occupancy starts at the first beam break")
+        }
+    }
+
+    @Test("replaying the same trace twice gives byte-identical decisions")
+    func deterministic() throws {
+        let scenario = try Scenario.load(path: packageRoot + "/HardwareSim/scenarios/demo.yaml")
+        let (lines, _) = simulatedTrace(scenario)
+        let a = replay(lines).decisions.map { try! JSONSerialization.data(withJSONObject: $0, options: .sortedKeys) }
+        let b = replay(lines).decisions.map { try! JSONSerialization.data(withJSONObject: $0, options: .sortedKeys) }
+        #expect(a == b && !a.isEmpty)
+    }
+
+    @Test("a malformed line ends the replay with its line number, after the decisions before it")
+    func malformedMidway() throws {
+        let scenario = try Scenario.load(path: packageRoot + "/HardwareSim/scenarios/demo.yaml")
+        var (lines, _) = simulatedTrace(scenario)
+        let cut = lines.count * 3 / 5
+        lines.insert(#"{"tUs":1,"gamma":[1,2,3,4]}"#, at: cut)
+        let (decisions, error) = replay(lines)
+        #expect(!decisions.isEmpty && decisions.count < 10)
+        let e = try #require(error as? TraceError)
+        #expect(e.line == cut + 1)
+    }
+
+    @Test("an empty trace and a trace without header are refused")
+    func empty() {
+        #expect((replay([]).error as? TraceError)?.message.contains("empty") == true)
+        #expect((replay([#"{"tUs":1}"#]).error as? TraceError)?.message.contains("header") == true)
+    }
+
+    @Test("a board profile's detection settings apply to replay: a 50-sigma threshold silences the planted source")
+    func boardSettings() throws {
+        let scenario = try Scenario.load(path: packageRoot + "/HardwareSim/scenarios/demo.yaml")
+        let (lines, _) = simulatedTrace(scenario)
+        let deaf = try parse(simProfile.replacingOccurrences(of: "gammaSigma: 7.0", with: "gammaSigma: 50")
+            .replacingOccurrences(of: "gammaCeilingSigma: 30", with: "gammaCeilingSigma: 60"))
+        let decisions = replay(lines, board: deaf).decisions
+        #expect(decisions.count == 10)
+        #expect(!decisions.contains { $0["gammaAlarm"] as! Bool })
+    }
+}
