@@ -1,0 +1,102 @@
+// Process helpers for the integration tests: the real executables, started as separate
+// processes, talking real Modbus (TCP, RTU on a pty) and the GPIO socket.
+
+import Foundation
+import Testing
+
+let packageRoot: String = {
+    var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir.path
+}()
+
+/// Where `swift build` put the executables: next to the test bundle, or LANE_BIN_DIR.
+let binDir: String = {
+    if let d = ProcessInfo.processInfo.environment["LANE_BIN_DIR"] { return d }
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path,
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent().path,
+        packageRoot + "/.build/debug",
+    ]
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0 + "/lane-agent") } ?? packageRoot + "/.build/debug"
+}()
+
+/// A scratch directory per test, removed by nobody (under /tmp, small).
+func scratch(_ name: String) -> String {
+    let d = NSTemporaryDirectory() + "lane-it-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+}
+
+/// A free TCP port on loopback (bound and released; the simulator binds it right after).
+func freePort() -> Int {
+    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(s) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+final class Child {
+    let process = Process()
+    let stdoutPath: String
+    let stderrPath: String
+
+    init(_ executable: String, _ args: [String], dir: String, name: String, stdin: String? = nil) throws {
+        stdoutPath = dir + "/\(name).out"
+        stderrPath = dir + "/\(name).err"
+        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: binDir + "/" + executable)
+        process.arguments = args
+        process.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
+        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        process.standardInput = stdin.map { FileHandle(forReadingAtPath: $0)! } ?? FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits for exit, at most `timeoutS`; kills the process after that.
+    @discardableResult
+    func wait(timeoutS: Double) -> Int32 {
+        let deadline = Date(timeIntervalSinceNow: timeoutS)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        if process.isRunning { process.terminate(); usleep(500_000); if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func stop() { if process.isRunning { process.terminate() }; process.waitUntilExit() }
+
+    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    func jsonLines() -> [[String: Any]] {
+        stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+}
+
+/// Waits until `path` exists (a socket or a link the simulator makes).
+func waitFor(_ path: String, timeoutS: Double = 10) -> Bool {
+    let deadline = Date(timeIntervalSinceNow: timeoutS)
+    while Date() < deadline {
+        if FileManager.default.fileExists(atPath: path) { return true }
+        usleep(20_000)
+    }
+    return false
+}
+
+func readJSONLines(_ path: String) -> [[String: Any]] {
+    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n")
+        .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+}
+
+func int64(_ v: Any?) -> Int64 { (v as? NSNumber)?.int64Value ?? -1 }
+func double(_ v: Any?) -> Double { (v as? NSNumber)?.doubleValue ?? .nan }
