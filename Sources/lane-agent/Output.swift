@@ -10,6 +10,12 @@ let writerStop = Atomic<Bool>(false)
 
 /// SIGINT and SIGTERM ask the tick loop to finish the current occupancy and stop.
 func installStopSignals() {
+    // A parent may hand us these signals blocked (process spawners do): unblock them first.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
     let handler: @convention(c) (Int32) -> Void = { _ in stopRequested.store(true, ordering: .relaxed) }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)

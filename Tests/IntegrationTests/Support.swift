@@ -73,7 +73,10 @@ final class Child {
         return process.terminationStatus
     }
 
-    func stop() { if process.isRunning { process.terminate() }; process.waitUntilExit() }
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
 
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }

@@ -150,5 +150,12 @@ final class Simulator: @unchecked Sendable {
         }
     }
 
+    /// Writes out what the trace and truth sinks hold (on an early stop).
+    func flushFiles() {
+        lock.lock(); defer { lock.unlock() }
+        traceSink?.flush()
+        truthSink?.flush()
+    }
+
     var isFinished: Bool { lock.lock(); defer { lock.unlock() }; return finished }
 }

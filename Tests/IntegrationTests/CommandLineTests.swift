@@ -1,0 +1,61 @@
+// Proves what a technician or integrator sees at the command line: a broken board profile stops
+// `run` and `check-board` before anything starts, with the file, line and key; a malformed
+// trace stops `replay` with the line number after printing the decisions before it; the
+// simulator refuses a broken scenario by file and key; `replay -` reads standard input.
+
+import Foundation
+import Testing
+
+@Suite struct CommandLineTests {
+    @Test("run and check-board refuse a broken profile with file, line and key, exit status 2")
+    func brokenBoard() throws {
+        let dir = scratch("cli-board")
+        let text = try String(contentsOfFile: packageRoot + "/Boards/sim.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "gammaSigma: 7.0", with: "gammaSigma: seven")
+        try text.write(toFile: dir + "/broken.yaml", atomically: true, encoding: .utf8)
+        for args in [["check-board", dir + "/broken.yaml"], ["run", "--board", dir + "/broken.yaml", "--duration", "5"]] {
+            let p = try Child("lane-agent", args, dir: dir, name: args[0])
+            #expect(p.wait(timeoutS: 20) == 2)
+            #expect(p.stderr.contains("broken.yaml:"), "\(p.stderr)")
+            #expect(p.stderr.contains("detection.gammaSigma: expected a number, found 'seven'"), "\(p.stderr)")
+            #expect(p.stdout.isEmpty)
+        }
+        let missing = try Child("lane-agent", ["check-board", dir + "/nope.yaml"], dir: dir, name: "missing")
+        #expect(missing.wait(timeoutS: 20) == 2)
+        #expect(missing.stderr.contains("nope.yaml: cannot read the board profile"))
+    }
+
+    @Test("replay stops at a malformed line with its number, after the decisions before it; - reads stdin")
+    func replayErrors() throws {
+        let dir = scratch("cli-replay")
+        let gen = try Child("lane-sim", ["trace", "--scenario", "HardwareSim/scenarios/e2e.yaml", "--out", dir + "/t.jsonl"], dir: dir, name: "gen")
+        #expect(gen.wait(timeoutS: 30) == 0, "\(gen.stderr)")
+        var lines = try String(contentsOfFile: dir + "/t.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        let whole = try Child("lane-agent", ["replay", "-"], dir: dir, name: "stdin", stdin: dir + "/t.jsonl")
+        #expect(whole.wait(timeoutS: 30) == 0)
+        #expect(whole.jsonLines().count == 4)
+        #expect(whole.stderr.isEmpty)
+        lines.insert(#"{"tUs":99000000,"beam":7,"blocked":true}"#, at: 400)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/bad.jsonl", atomically: true, encoding: .utf8)
+        let bad = try Child("lane-agent", ["replay", dir + "/bad.jsonl"], dir: dir, name: "bad")
+        #expect(bad.wait(timeoutS: 30) == 1)
+        #expect(bad.stderr.contains("line 401: beam 7 does not exist"), "\(bad.stderr)")
+        #expect(bad.jsonLines().count == 2, "the decisions before line 401 are printed")
+        let none = try Child("lane-agent", ["replay", dir + "/absent.jsonl"], dir: dir, name: "absent")
+        #expect(none.wait(timeoutS: 20) == 2)
+        #expect(none.stderr.contains("cannot open the trace"))
+    }
+
+    @Test("the simulator refuses a broken scenario naming the file and the key")
+    func brokenScenario() throws {
+        let dir = scratch("cli-scenario")
+        try "seed: 1\nvehicles:\n  - {at: 5, speed: 99}\n".write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let p = try Child("lane-sim", ["trace", "--scenario", dir + "/s.yaml"], dir: dir, name: "sim")
+        #expect(p.wait(timeoutS: 20) != 0)
+        #expect(p.stderr.contains("s.yaml: vehicles[0].speed: must be 0.1...30 m/s"), "\(p.stderr)")
+        try "seed: 1\nvehicles:\n  - {speed: 2}\n".write(toFile: dir + "/m.yaml", atomically: true, encoding: .utf8)
+        let q = try Child("lane-sim", ["trace", "--scenario", dir + "/m.yaml"], dir: dir, name: "sim2")
+        #expect(q.wait(timeoutS: 20) != 0)
+        #expect(q.stderr.contains("vehicles[0].at: required key is missing"), "\(q.stderr)")
+    }
+}
