@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The house rule: LaneCore builds in Embedded Swift with no allocations (and imports no
+# Foundation and no C). Compiles it for this host and for aarch64 bare metal.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if grep -nE '^\s*import\s+(Foundation|Glibc|C[A-Z][A-Za-z]+)' Sources/LaneCore/*.swift; then
+  echo "check-embedded: LaneCore must not import Foundation or C modules" >&2
+  exit 1
+fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for target in "" aarch64-none-none-elf; do
+  swiftc ${target:+-target $target} -enable-experimental-feature Embedded -no-allocations -wmo -parse-as-library \
+    -module-name LaneCore -c Sources/LaneCore/*.swift -o "$out/LaneCore.o"
+  echo "check-embedded: LaneCore builds in Embedded Swift, -no-allocations, for ${target:-this host}"
+done
