@@ -87,17 +87,30 @@ final class DemoView: @unchecked Sendable {
         lock.lock(); outputsSeen.append(name); lock.unlock()
     }
 
-    /// The truth vehicle overlapping the occupancy most.
+    /// The truth vehicles overlapping the occupancy (two vehicles closer than the hold-in are one
+    /// occupancy, as on a real lane), merged into one truth: their sources together.
     func truth(for d: [String: Any]) -> (Int, VehicleTruth)? {
         guard let s = (d["startUs"] as? NSNumber)?.int64Value, let e = (d["endUs"] as? NSNumber)?.int64Value else { return nil }
-        var best: (Int, VehicleTruth, Int64)? = nil
+        var hits: [(Int, VehicleTruth)] = []
         for (i, t) in simulator.truths.enumerated() {
             let o = simulator.truthOrigins[i]
             let a = o + Int64(t.entryS * 1e6), b = o + Int64(t.exitS * 1e6)
-            let overlap = min(b, e) - max(a, s)
-            if overlap > 0 && overlap > (best?.2 ?? 0) { best = (i, t, overlap) }
+            if min(b, e) - max(a, s) > 0 { hits.append((i, t)) }
         }
-        return best.map { ($0.0, $0.1) }
+        guard var merged = hits.first else { return nil }
+        for h in hits.dropFirst() {
+            merged.1.sources += h.1.sources
+            let names = [merged.1.container, h.1.container].compactMap { $0 }
+            merged.1.container = names.isEmpty ? nil : names.joined(separator: "+")
+        }
+        if hits.count > 1 { mergedVehicles[merged.0] = hits.map { $0.0 } }
+        return merged
+    }
+
+    var mergedVehicles: [Int: [Int]] = [:]
+
+    func vehicleLabel(_ i: Int) -> String {
+        (mergedVehicles[i] ?? [i]).map { String($0 + 1) }.joined(separator: "+")
     }
 
     static func describe(_ t: VehicleTruth) -> String {
@@ -131,25 +144,27 @@ final class DemoView: @unchecked Sendable {
         let speed = (d["speedMps"] as? NSNumber).map { String(format: "%.2f", $0.doubleValue) } ?? "?"
         let verdict = [(d["gammaAlarm"] as? Bool ?? false) ? "GAMMA ALARM" : nil, (d["neutronAlarm"] as? Bool ?? false) ? "NEUTRON ALARM" : nil,
                        (d["normSuspect"] as? Bool ?? false) ? "NORM suspect" : nil].compactMap { $0 }
-        print(String(format: "occupancy %2d  %5@ m/s (true %4.2f)  gamma %5d vs threshold %7.1f (%6.2f sigma)  neutron %3d (%5.2f sigma)  -> %@",
-                     (d["occupancy"] as? NSNumber)?.intValue ?? 0, speed, t?.1.speedMps ?? 0,
+        print(String(format: "occupancy %2d  ", (d["occupancy"] as? NSNumber)?.intValue ?? 0) + pad(speed, 5, right: true)
+            + String(format: " m/s (true %4.2f)  gamma %5d vs threshold %7.1f (%6.2f sigma)  neutron %3d (%5.2f sigma)  -> ",
+                     t?.1.speedMps ?? 0,
                      (d["gammaMaxCounts"] as? NSNumber)?.intValue ?? 0, (d["gammaThreshold"] as? NSNumber)?.doubleValue ?? 0,
                      (d["gammaMaxSigma"] as? NSNumber)?.doubleValue ?? 0, (d["neutronMaxCounts"] as? NSNumber)?.intValue ?? 0,
-                     (d["neutronMaxSigma"] as? NSNumber)?.doubleValue ?? 0, verdict.isEmpty ? "clear" : verdict.joined(separator: " + ")))
-        print("              truth: vehicle \(t.map { String($0.0 + 1) } ?? "-"), \(t.map { Self.describe($0.1) } ?? "no vehicle")  =>  \(Self.outcome(d, t?.1))")
+                     (d["neutronMaxSigma"] as? NSNumber)?.doubleValue ?? 0) + (verdict.isEmpty ? "clear" : verdict.joined(separator: " + ")))
+        print("              truth: vehicle \(t.map { vehicleLabel($0.0) } ?? "-"), \(t.map { Self.describe($0.1) } ?? "no vehicle")  =>  \(Self.outcome(d, t?.1))")
         fflush(nil)
     }
 
     func table() {
         lock.lock(); defer { lock.unlock() }
         print("\nDecisions against ground truth")
-        print("vehicle  container     truth                        true m/s  measured  decision                 outcome")
+        print(pad("vehicle", 7) + "  " + pad("container", 12) + "  " + pad("truth", 28) + "  " + pad("true m/s", 8) + "  "
+            + pad("measured", 8) + "  " + pad("decision", 23) + "  outcome")
         var matched = Set<Int>()
         var detected = 0, threats = 0, falseAlarms = 0, normQuiet = 0, norms = 0
         var worstSpeedError = 0.0
         for d in decisions {
             let t = truth(for: d)
-            if let t { matched.insert(t.0) }
+            if let t { for v in mergedVehicles[t.0] ?? [t.0] { matched.insert(v) } }
             let g = d["gammaAlarm"] as? Bool ?? false, n = d["neutronAlarm"] as? Bool ?? false
             let verdict = [g ? "GAMMA" : nil, n ? "NEUTRON" : nil, (d["normSuspect"] as? Bool ?? false) ? "norm" : nil].compactMap { $0 }
             let measured = (d["speedMps"] as? NSNumber)?.doubleValue
@@ -162,14 +177,24 @@ final class DemoView: @unchecked Sendable {
                 if t.1.norm && !t.1.threat { norms += 1; if !g { normQuiet += 1 } }
             }
             if o.contains("FALSE") { falseAlarms += 1 }
-            print(String(format: "%7@  %-12@  %-28@  %8@  %8@  %-23@  %@",
-                         t.map { String($0.0 + 1) } ?? "-", t?.1.container ?? "-", t.map { Self.describe($0.1) } ?? "no vehicle",
-                         t.map { String(format: "%.2f", $0.1.speedMps) } ?? "-", measured.map { String(format: "%.2f", $0) } ?? "-",
-                         verdict.isEmpty ? "clear" : verdict.joined(separator: "+"), o))
+            print(pad(t.map { vehicleLabel($0.0) } ?? "-", 7, right: true) + "  " + pad(t?.1.container ?? "-", 12) + "  "
+                + pad(t.map { Self.describe($0.1) } ?? "no vehicle", 28) + "  "
+                + pad(t.map { String(format: "%.2f", $0.1.speedMps) } ?? "-", 8, right: true) + "  "
+                + pad(measured.map { String(format: "%.2f", $0) } ?? "-", 8, right: true) + "  "
+                + pad(verdict.isEmpty ? "clear" : verdict.joined(separator: "+"), 23) + "  " + o)
         }
         let unseen = simulator.truths.indices.filter { !matched.contains($0) && simulator.truths[$0].exitS * 1e6 < Double(MonotonicClock.nowUs() - simulator.truthOrigins[$0]) }
-        for i in unseen { print(String(format: "%7d  %-12@  %-28@  no occupancy decided", i + 1, simulator.truths[i].container ?? "-", Self.describe(simulator.truths[i]))) }
+        for i in unseen {
+            print(pad(String(i + 1), 7, right: true) + "  " + pad(simulator.truths[i].container ?? "-", 12) + "  "
+                + pad(Self.describe(simulator.truths[i]), 28) + "  no occupancy decided")
+        }
         print("\nthreats detected \(detected)/\(threats), false alarms \(falseAlarms), NORM loads without a gamma alarm \(normQuiet)/\(norms), "
             + "vehicles without a decision \(unseen.count), worst speed error \(String(format: "%.1f", worstSpeedError * 100)) %")
     }
+}
+
+/// Pads to a column width (String(format:) cannot pad %@ on Linux).
+func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+    let fill = String(repeating: " ", count: max(0, width - s.count))
+    return right ? fill + s : s + fill
 }
