@@ -5,22 +5,7 @@ import LaneHAL
 import LaneTrace
 import Synchronization
 
-let stopRequested = Atomic<Bool>(false)
 let writerStop = Atomic<Bool>(false)
-
-/// SIGINT and SIGTERM ask the tick loop to finish the current occupancy and stop.
-func installStopSignals() {
-    // A parent may hand us these signals blocked (process spawners do): unblock them first.
-    var set = sigset_t()
-    sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
-    pthread_sigmask(SIG_UNBLOCK, &set, nil)
-    let handler: @convention(c) (Int32) -> Void = { _ in stopRequested.store(true, ordering: .relaxed) }
-    signal(SIGINT, handler)
-    signal(SIGTERM, handler)
-    signal(SIGPIPE, SIG_IGN)
-}
 
 /// The human log on standard error, with the time since start.
 final class AgentLog: @unchecked Sendable {

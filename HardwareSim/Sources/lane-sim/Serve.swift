@@ -4,22 +4,6 @@ import LaneHAL
 import LaneSimCore
 import Synchronization
 
-let simStopRequested = Atomic<Bool>(false)
-
-/// SIGINT and SIGTERM end the run after the trace and truth files are flushed. A parent may hand
-/// the signals over blocked (process spawners do): unblock them first.
-func installSimStopSignals() {
-    var set = sigset_t()
-    sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
-    pthread_sigmask(SIG_UNBLOCK, &set, nil)
-    let handler: @convention(c) (Int32) -> Void = { _ in simStopRequested.store(true, ordering: .relaxed) }
-    signal(SIGINT, handler)
-    signal(SIGTERM, handler)
-    signal(SIGPIPE, SIG_IGN)
-}
-
 /// Options shared by `serve` and `demo`.
 struct ServeOptions: ParsableArguments {
     @Option(help: "Scenario file (YAML).") var scenario: String = "HardwareSim/scenarios/demo.yaml"
@@ -52,13 +36,13 @@ struct Serve: ParsableCommand {
     @Option(help: "Stay up this many seconds after the scenario ends.") var linger: Double = 2
 
     func run() throws {
-        installSimStopSignals()
+        installStopSignals()
         let sim = try options.makeSimulator()
         try sim.start()
-        while !sim.isFinished && !simStopRequested.load(ordering: .relaxed) { usleep(50_000) }
+        while !sim.isFinished && !stopRequested.load(ordering: .relaxed) { usleep(50_000) }
         if sim.isFinished {
             var left = max(0, linger)
-            while left > 0 && !simStopRequested.load(ordering: .relaxed) { usleep(50_000); left -= 0.05 }
+            while left > 0 && !stopRequested.load(ordering: .relaxed) { usleep(50_000); left -= 0.05 }
         }
         sim.flushFiles()
     }
