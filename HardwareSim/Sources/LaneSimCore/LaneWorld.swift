@@ -167,7 +167,7 @@ public final class LaneWorld {
     }
 
     /// Expected rates (counts/s) at time t for panel p: gamma low, gamma high, neutron.
-    func rates(at t: Double, panel p: Int) -> (low: Double, high: Double, neutron: Double) {
+    public func rates(at t: Double, panel p: Int) -> (low: Double, high: Double, neutron: Double) {
         let lane = scenario.lane
         let drift = 1 + lane.driftFraction * sin(2 * Double.pi * t / lane.driftPeriodS)
         let bg = lane.backgroundCps[p] * drift * (1 - suppression(at: t))

@@ -1,19 +1,22 @@
-// Plays a scenario on simulated time (no waits) and writes its lane trace: beam edges, one
-// counts line per sample interval, container numbers as the gate OCR would read them.
+// Plays a scenario on simulated time (no waits): beam edges, one sample of counts per sample
+// interval, container numbers as the gate OCR would read them. The trace writer and the
+// evaluation both consume these events.
 
 import Foundation
 import LaneCore
 import LaneTrace
 
+public enum LaneEvent: Sendable {
+    case beam(BeamEdge)
+    case sample(LaneSample)
+    case container(tUs: Int64, ContainerNumber)
+}
+
 public enum TraceGenerator {
-    /// Writes the trace to `emit` line by line; returns the ground truth.
-    /// - Parameter originUs: the trace's time of the scenario's start.
-    @discardableResult
-    public static func generate(_ world: LaneWorld, sampleIntervalMs: Int64 = 100, originUs: Int64 = 0,
-                                emit: (String) -> Void) -> [VehicleTruth] {
-        let h = world.traceHeader(sampleIntervalMs: sampleIntervalMs)
-        emit(TraceWriter.header(TraceHeader(sampleIntervalMs: h.sampleIntervalMs, panels: h.panels,
-                                            beamSpacingMm: h.beamSpacingMm, panelLabels: h.panelLabels)))
+    /// Plays the world from its current time to its end, in time order.
+    /// - Parameter originUs: the events' time of the scenario's start.
+    public static func play(_ world: LaneWorld, sampleIntervalMs: Int64 = 100, originUs: Int64 = 0,
+                            emit: (LaneEvent) -> Void) {
         // The OCR reads the container number half a second after the front passes beam 0.
         var ocr: [(t: Double, c: ContainerNumber)] = world.truths.compactMap { tr in
             guard let text = tr.container, let c = ContainerNumber(ascii: Array(text.utf8)) else { return nil }
@@ -25,6 +28,7 @@ public enum TraceGenerator {
         let n = world.panelCount
         var lastG = world.gammaTotal, lastL = world.gammaLow, lastN = world.neutron
         let stepS = Double(sampleIntervalMs) / 1000
+        let intervalUs = sampleIntervalMs * 1000
         var k: Int64 = 1
         func us(_ t: Double) -> Int64 { originUs + Int64((t * 1e6).rounded()) }
         while true {
@@ -32,23 +36,40 @@ public enum TraceGenerator {
             if t > world.durationS + 1e-9 { break }
             while edgeIndex < world.edges.count, world.edges[edgeIndex].t <= t {
                 let e = world.edges[edgeIndex]
-                if e.t >= 0 { emit(TraceWriter.beam(BeamEdge(tUs: us(e.t), beam: e.beam, blocked: e.blocked))) }
+                if e.t >= 0 { emit(.beam(BeamEdge(tUs: us(e.t), beam: e.beam, blocked: e.blocked))) }
                 edgeIndex += 1
             }
             while ocrIndex < ocr.count, ocr[ocrIndex].t <= t {
-                if ocr[ocrIndex].t >= 0 { emit(TraceWriter.container(tUs: us(ocr[ocrIndex].t), ocr[ocrIndex].c)) }
+                if ocr[ocrIndex].t >= 0 { emit(.container(tUs: us(ocr[ocrIndex].t), ocr[ocrIndex].c)) }
                 ocrIndex += 1
             }
             world.advance(to: t)
-            var g = PanelValues(repeating: 0), l = PanelValues(repeating: 0), nn = PanelValues(repeating: 0)
+            var s = LaneSample(tUs: originUs + k * intervalUs, intervalUs: intervalUs)
             for p in 0..<n {
-                g[p] = world.gammaTotal[p] &- lastG[p]
-                l[p] = world.gammaLow[p] &- lastL[p]
-                nn[p] = world.neutron[p] &- lastN[p]
+                s.gamma[p] = world.gammaTotal[p] &- lastG[p]
+                s.gammaLow[p] = world.gammaLow[p] &- lastL[p]
+                s.neutron[p] = world.neutron[p] &- lastN[p]
             }
             lastG = world.gammaTotal; lastL = world.gammaLow; lastN = world.neutron
-            emit(TraceWriter.counts(tUs: originUs + k * sampleIntervalMs * 1000, panels: n, gamma: g, gammaLow: l, neutron: nn))
+            emit(.sample(s))
             k += 1
+        }
+    }
+
+    /// Writes the world's lane trace line by line; returns the ground truth.
+    @discardableResult
+    public static func generate(_ world: LaneWorld, sampleIntervalMs: Int64 = 100, originUs: Int64 = 0,
+                                emit: (String) -> Void) -> [VehicleTruth] {
+        let h = world.traceHeader(sampleIntervalMs: sampleIntervalMs)
+        emit(TraceWriter.header(TraceHeader(sampleIntervalMs: h.sampleIntervalMs, panels: h.panels,
+                                            beamSpacingMm: h.beamSpacingMm, panelLabels: h.panelLabels)))
+        let n = world.panelCount
+        play(world, sampleIntervalMs: sampleIntervalMs, originUs: originUs) { e in
+            switch e {
+            case let .beam(b): emit(TraceWriter.beam(b))
+            case let .container(t, c): emit(TraceWriter.container(tUs: t, c))
+            case let .sample(s): emit(TraceWriter.counts(tUs: s.tUs, panels: n, gamma: s.gamma, gammaLow: s.gammaLow, neutron: s.neutron))
+            }
         }
         return world.truths
     }
