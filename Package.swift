@@ -45,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "lane-sim",
             dependencies: [
-                "LaneSimCore", "LaneHAL", "CModbus",
+                "LaneSimCore", "LaneHAL", "CModbus", "LaneAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "HardwareSim/Sources/lane-sim"),

@@ -11,7 +11,7 @@ struct LaneSim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lane-sim",
         abstract: "Hardware simulator for the lane controller: panels over Modbus, beams and outputs over a GPIO socket.",
-        subcommands: [Serve.self, Trace.self, Demo.self],
+        subcommands: [Serve.self, Trace.self, Demo.self, Eval.self],
         defaultSubcommand: Serve.self)
 }
 

@@ -1,0 +1,130 @@
+// The detectors compared in the evaluation, all fed the same events: this engine; a VM-250-style
+// baseline; the percent-of-background rule; and the matched-filter bound told the true path.
+
+import Foundation
+import LaneCore
+
+public struct PassVerdict: Sendable {
+    public var gamma = false
+    public var neutron = false
+    public var normSuspect = false
+}
+
+/// This engine, with the given settings, run exactly as `replay` runs it.
+struct EngineDetector {
+    let settings: EngineSettings
+
+    func run(_ events: [LaneEvent]) -> PassVerdict {
+        var engine = LaneEngine(settings: settings)
+        var v = PassVerdict()
+        func take(_ d: Decision?) {
+            guard let d else { return }
+            v.gamma = v.gamma || d.gammaAlarm
+            v.neutron = v.neutron || d.neutronAlarm
+            v.normSuspect = v.normSuspect || d.normSuspect
+        }
+        var last: Int64 = 0
+        for e in events {
+            switch e {
+            case let .beam(b): take(engine.beamEdge(b)); last = b.tUs
+            case let .sample(s): take(engine.sample(s)); last = s.tUs
+            case let .container(_, c): engine.container(c)
+            }
+        }
+        take(engine.finish(atUs: last))
+        return v
+    }
+}
+
+/// Shared shape of the two simple baselines: 200 ms intervals (two samples), all panels summed,
+/// background the mean of the last 20 s of unoccupied intervals, occupancy from the beams with
+/// a 2 s hold-in, a 5-interval (1 s) sliding sum tested during the occupancy.
+struct SimpleBaseline {
+    enum Rule { case sigma(Double), percent(Double) }
+    let rule: Rule
+
+    func run(_ events: [LaneEvent]) -> PassVerdict {
+        var v = PassVerdict()
+        var blocked = [false, false]
+        var lastClearUs: Int64 = -1
+        var occupied = false
+        var g = 0.0, n = 0.0, half = 0
+        var intervals: [(g: Double, n: Double, occ: Bool)] = []
+        var bgG: [Double] = [], bgN: [Double] = []
+        for e in events {
+            switch e {
+            case let .beam(b):
+                blocked[b.beam] = b.blocked
+                if b.blocked { occupied = true } else if !blocked[0] && !blocked[1] { lastClearUs = b.tUs }
+            case let .sample(s):
+                for p in 0..<4 { g += Double(s.gamma[p]); n += Double(s.neutron[p]) }
+                half += 1
+                if half < 2 { continue }
+                let inPortal = blocked[0] || blocked[1] || (occupied && s.tUs < lastClearUs + 2_000_000)
+                if !inPortal { occupied = false }
+                intervals.append((g, n, inPortal))
+                if !inPortal {
+                    bgG.append(g); bgN.append(n)
+                    if bgG.count > 100 { bgG.removeFirst(); bgN.removeFirst() }
+                } else if intervals.count >= 5 && bgG.count >= 10 {
+                    let c = intervals.suffix(5).reduce(0) { $0 + $1.g }
+                    let cn = intervals.suffix(5).reduce(0) { $0 + $1.n }
+                    let b = bgG.reduce(0, +) / Double(bgG.count) * 5
+                    let bn = max(1, bgN.reduce(0, +) / Double(bgN.count) * 5)
+                    switch rule {
+                    case let .sigma(k): if c > b + k * b.squareRoot() { v.gamma = true }
+                    case let .percent(f): if c > f * b { v.gamma = true }
+                    }
+                    if cn > bn + 6 * bn.squareRoot() && cn - bn >= 4 { v.neutron = true }
+                }
+                g = 0; n = 0; half = 0
+            case .container: break
+            }
+        }
+        return v
+    }
+}
+
+/// The Neyman-Pearson bound (DOMAIN.md): a detector told, per sample, panel and energy window,
+/// the background `b` and the source's expected counts `s`. Gaussian approximation of the
+/// log-likelihood-ratio statistic; the probability of detection at false-alarm probability `a`.
+enum MatchedFilter {
+    static func pd(world: LaneWorld, bare: LaneWorld, neutron: Bool, falseAlarm: Double) -> Double {
+        var m0 = 0.0, v0 = 0.0, m1 = 0.0, v1 = 0.0
+        let dt = 0.1
+        var t = dt / 2
+        while t < world.durationS {
+            for p in 0..<world.panelCount {
+                let with = world.rates(at: t, panel: p), without = bare.rates(at: t, panel: p)
+                let channels: [(Double, Double)] = neutron
+                    ? [(with.neutron * dt, without.neutron * dt)]
+                    : [(with.low * dt, without.low * dt), (with.high * dt, without.high * dt)]
+                for (w, b0) in channels {
+                    let s = w - b0
+                    guard s > 1e-9, b0 > 1e-12 else { continue }
+                    let l = log(1 + s / b0)
+                    m0 += b0 * l - s
+                    v0 += b0 * l * l
+                    m1 += (b0 + s) * l - s
+                    v1 += (b0 + s) * l * l
+                }
+            }
+            t += dt
+        }
+        guard v1 > 0 else { return 0 }
+        let z = normalQuantile(1 - falseAlarm)
+        return normalCDF((m1 - m0 - z * v0.squareRoot()) / v1.squareRoot())
+    }
+
+    static func normalCDF(_ x: Double) -> Double { 0.5 * erfc(-x / 2.0.squareRoot()) }
+
+    /// Inverse of the normal CDF by bisection (only a few calls).
+    static func normalQuantile(_ p: Double) -> Double {
+        var lo = -10.0, hi = 10.0
+        for _ in 0..<100 {
+            let mid = (lo + hi) / 2
+            if normalCDF(mid) < p { lo = mid } else { hi = mid }
+        }
+        return (lo + hi) / 2
+    }
+}

@@ -1,0 +1,151 @@
+// Runs the suite on every detector (in parallel over passes, each pass seeded on its own, so
+// the result does not depend on scheduling) and aggregates: probability of detection against
+// strength, MDS95, false alarms per 1,000 clean occupancies, NORM alarm share.
+
+import Foundation
+import LaneCore
+
+public enum DetectorName: String, CaseIterable, Sendable, Codable {
+    case engine = "this engine"
+    case vm250 = "VM-250-style (1 s, 7 sigma)"
+    case percent = "1.2 x background"
+    case bound = "matched-filter bound"
+}
+
+public struct PassResult: Sendable {
+    public var spec: PassSpec
+    public var verdicts: [DetectorName: PassVerdict]
+    public var boundPd: Double
+}
+
+public struct CellKey: Hashable, Sendable {
+    public var kind: ThreatKind
+    public var profile: SpeedProfile
+    public init(kind: ThreatKind, profile: SpeedProfile) {
+        self.kind = kind
+        self.profile = profile
+    }
+}
+
+public struct EvalReport: Sendable {
+    public var config: EvalConfig
+    public var passes: Int
+    public var seconds: Double
+    /// Pd per detector per cell per strength index.
+    public var pd: [CellKey: [DetectorName: [Double]]]
+    public var mds95: [CellKey: [DetectorName: Double?]]
+    /// Gamma and neutron false alarms per class: (alarms, passes) per detector.
+    public var falseAlarms: [CleanClass: [DetectorName: (gamma: Int, neutron: Int, passes: Int)]]
+    public var normAlarms: [DetectorName: (alarms: Int, suspect: Int, passes: Int)]
+}
+
+public enum Evaluation {
+    public static func run(config: EvalConfig, settings: EngineSettings, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) -> EvalReport {
+        let started = Date()
+        let specs = Suite.passes(config)
+        let results = UnsafeMutableBufferPointer<PassResult?>.allocate(capacity: specs.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        let box = ResultsBox(results)
+        let done = ProgressCounter()
+        let chunk = 64
+        DispatchQueue.concurrentPerform(iterations: (specs.count + chunk - 1) / chunk) { c in
+            for i in (c * chunk)..<min(specs.count, (c + 1) * chunk) {
+                box.set(i, runPass(specs[i], config: config, settings: settings))
+            }
+            progress(done.add(min(chunk, specs.count - c * chunk)), specs.count)
+        }
+        let all = results.map { $0! }
+        return aggregate(all, config: config, seconds: Date().timeIntervalSince(started))
+    }
+
+    static func runPass(_ spec: PassSpec, config: EvalConfig, settings: EngineSettings) -> PassResult {
+        let (scenario, bare) = Suite.scenario(spec, config)
+        var events: [LaneEvent] = []
+        events.reserveCapacity(Int(scenario.durationS ?? 100) * 10 + 16)
+        TraceGenerator.play(LaneWorld(scenario: scenario)) { events.append($0) }
+        var verdicts: [DetectorName: PassVerdict] = [:]
+        verdicts[.engine] = EngineDetector(settings: settings).run(events)
+        verdicts[.vm250] = SimpleBaseline(rule: .sigma(7)).run(events)
+        verdicts[.percent] = SimpleBaseline(rule: .percent(1.2)).run(events)
+        var bound = 0.0
+        if case let .threat(kind, _) = spec.kind {
+            bound = MatchedFilter.pd(world: LaneWorld(scenario: scenario), bare: LaneWorld(scenario: bare),
+                                     neutron: kind.isNeutron, falseAlarm: config.boundFalseAlarm)
+        }
+        return PassResult(spec: spec, verdicts: verdicts, boundPd: bound)
+    }
+
+    static func aggregate(_ results: [PassResult], config: EvalConfig, seconds: Double) -> EvalReport {
+        var pd: [CellKey: [DetectorName: [Double]]] = [:]
+        var counts: [CellKey: [DetectorName: [(Double, Int)]]] = [:]
+        var fa: [CleanClass: [DetectorName: (gamma: Int, neutron: Int, passes: Int)]] = [:]
+        var norm: [DetectorName: (alarms: Int, suspect: Int, passes: Int)] = [:]
+        for r in results {
+            switch r.spec.kind {
+            case let .threat(kind, si):
+                let key = CellKey(kind: kind, profile: r.spec.profile)
+                for d in DetectorName.allCases {
+                    var row = counts[key, default: [:]][d, default: Array(repeating: (0, 0), count: kind.strengths.count)]
+                    let hit: Double
+                    if d == .bound { hit = r.boundPd } else {
+                        let v = r.verdicts[d]!
+                        hit = (kind.isNeutron ? v.neutron : v.gamma) ? 1 : 0
+                    }
+                    row[si].0 += hit
+                    row[si].1 += 1
+                    counts[key, default: [:]][d] = row
+                }
+            case let .clean(cls):
+                for d in DetectorName.allCases where d != .bound {
+                    let v = r.verdicts[d]!
+                    var x = fa[cls, default: [:]][d, default: (0, 0, 0)]
+                    x.gamma += v.gamma ? 1 : 0
+                    x.neutron += v.neutron ? 1 : 0
+                    x.passes += 1
+                    fa[cls, default: [:]][d] = x
+                }
+            case .norm:
+                for d in DetectorName.allCases where d != .bound {
+                    let v = r.verdicts[d]!
+                    var x = norm[d, default: (0, 0, 0)]
+                    x.alarms += v.gamma ? 1 : 0
+                    x.suspect += v.normSuspect ? 1 : 0
+                    x.passes += 1
+                    norm[d] = x
+                }
+            }
+        }
+        var mds: [CellKey: [DetectorName: Double?]] = [:]
+        for (key, rows) in counts {
+            for (d, row) in rows {
+                let p = row.map { $0.1 > 0 ? $0.0 / Double($0.1) : 0 }
+                pd[key, default: [:]][d] = p
+                mds[key, default: [:]][d] = mds95(strengths: key.kind.strengths, pd: p)
+            }
+        }
+        return EvalReport(config: config, passes: results.count, seconds: seconds, pd: pd, mds95: mds, falseAlarms: fa, normAlarms: norm)
+    }
+
+    /// The smallest strength detected 95 % of the time: the first crossing of 0.95, interpolated
+    /// in log strength between the tested strengths (DOMAIN.md). nil when never reached.
+    public static func mds95(strengths: [Double], pd: [Double]) -> Double? {
+        guard let i = pd.firstIndex(where: { $0 >= 0.95 }) else { return nil }
+        if i == 0 { return strengths[0] }
+        let (p0, p1) = (pd[i - 1], pd[i])
+        let f = p1 > p0 ? (0.95 - p0) / (p1 - p0) : 1
+        return exp(log(strengths[i - 1]) + f * (log(strengths[i]) - log(strengths[i - 1])))
+    }
+}
+
+final class ResultsBox: @unchecked Sendable {
+    let p: UnsafeMutableBufferPointer<PassResult?>
+    init(_ p: UnsafeMutableBufferPointer<PassResult?>) { self.p = p }
+    func set(_ i: Int, _ r: PassResult) { p[i] = r }  // each index written by one thread only
+}
+
+final class ProgressCounter: @unchecked Sendable {
+    let lock = NSLock()
+    var n = 0
+    func add(_ k: Int) -> Int { lock.lock(); defer { lock.unlock() }; n += k; return n }
+}

@@ -1,0 +1,184 @@
+// The evaluation report: Markdown for people, JSON for tools, SVG curves of Pd against strength.
+
+import Foundation
+
+extension EvalReport {
+    static func fmt(_ x: Double?) -> String {
+        guard let x else { return "> max" }
+        return x >= 100 ? String(format: "%.0f", x) : String(format: "%.1f", x)
+    }
+    static func pct(_ a: Int, _ n: Int) -> String { n == 0 ? "-" : String(format: "%.1f %%", 100 * Double(a) / Double(n)) }
+    static func per1000(_ a: Int, _ n: Int) -> String { n == 0 ? "-" : String(format: "%.1f", 1000 * Double(a) / Double(n)) }
+
+    public struct GoalCheck: Sendable { public var goal: String; public var measured: String; public var met: Bool }
+
+    public var goals: [GoalCheck] {
+        var out: [GoalCheck] = []
+        let fa = falseAlarms.values.reduce((0, 0, 0)) { acc, m in
+            let e = m[.engine] ?? (0, 0, 0)
+            return (acc.0 + e.gamma, acc.1 + e.neutron, acc.2 + e.passes)
+        }
+        out.append(GoalCheck(goal: "gamma false alarms <= 1 per 1,000 clean occupancies (queued and parked included)",
+                             measured: "\(fa.0) in \(fa.2) (\(Self.per1000(fa.0, fa.2)) per 1,000)",
+                             met: Double(fa.0) / Double(max(fa.2, 1)) <= 0.001))
+        out.append(GoalCheck(goal: "neutron false alarms <= 1 per 10,000 clean occupancies",
+                             measured: "\(fa.1) in \(fa.2)" + (fa.2 < 30_000 ? " (too few passes to show 1/10,000: rule of three needs 30,000)" : ""),
+                             met: fa.1 == 0 && fa.2 >= 30_000))
+        let ne = normAlarms[.engine] ?? (0, 0, 0), nb = normAlarms[.vm250] ?? (0, 0, 0)
+        let reduction = nb.alarms > 0 ? 1 - Double(ne.alarms) / Double(nb.alarms) : 0
+        out.append(GoalCheck(goal: "NORM gamma alarms at least 90 % fewer than the VM-250-style baseline",
+                             measured: "\(ne.alarms) vs \(nb.alarms) of \(ne.passes): \(String(format: "%.0f", reduction * 100)) % fewer",
+                             met: reduction >= 0.9))
+        var worse: [String] = []
+        var worseBound: [String] = []
+        for kind in ThreatKind.allCases {
+            for profile in SpeedProfile.allCases {
+                let m = mds95[CellKey(kind: kind, profile: profile)] ?? [:]
+                let e = m[.engine] ?? nil, b = m[.vm250] ?? nil, f = m[.bound] ?? nil
+                if let e, let b, e >= b { worse.append("\(kind.label) \(profile.label)") }
+                if e == nil && b != nil { worse.append("\(kind.label) \(profile.label)") }
+                if let e, let f, e > 1.3 * f { worseBound.append("\(kind.label) \(profile.label) (\(Self.fmt(e / f))x)") }
+                if e == nil { worseBound.append("\(kind.label) \(profile.label) (never 95 %)") }
+            }
+        }
+        out.append(GoalCheck(goal: "MDS95 below the baseline's at every speed, for every source type",
+                             measured: worse.isEmpty ? "all cells" : "not in: " + worse.joined(separator: "; "), met: worse.isEmpty))
+        out.append(GoalCheck(goal: "MDS95 within 1.3 x of the matched-filter bound",
+                             measured: worseBound.isEmpty ? "all cells" : "\(worseBound.count) cells outside: " + worseBound.prefix(12).joined(separator: "; ") + (worseBound.count > 12 ? " ..." : ""),
+                             met: worseBound.isEmpty))
+        let pk = mds95[CellKey(kind: .cs137, profile: .parked)] ?? [:]
+        if let e = pk[.engine] ?? nil, let b = pk[.vm250] ?? nil {
+            out.append(GoalCheck(goal: "parked: MDS95 at least 3 x smaller than the baseline's (Cs-137)",
+                                 measured: "\(Self.fmt(b / e)) x", met: b / e >= 3))
+        } else {
+            out.append(GoalCheck(goal: "parked: MDS95 at least 3 x smaller than the baseline's (Cs-137)", measured: "not reached", met: false))
+        }
+        var ratios: [String] = []
+        var ok = true
+        for profile in SpeedProfile.allCases {
+            let clean = pd[CellKey(kind: .cs137, profile: profile)]?[.engine] ?? []
+            let inNorm = pd[CellKey(kind: .cs137InNorm, profile: profile)]?[.engine] ?? []
+            let a = clean.reduce(0, +), b = inNorm.reduce(0, +)
+            let r = a > 0 ? b / a : 0
+            if r < 0.9 { ok = false }
+            ratios.append("\(profile.label) \(String(format: "%.2f", r))")
+        }
+        out.append(GoalCheck(goal: "a threat inside NORM cargo detected at least 90 % as often as in clean cargo",
+                             measured: ratios.joined(separator: ", "), met: ok))
+        return out
+    }
+
+    public func markdown(settingsText: String, command: String, pictures: [String]) -> String {
+        var s = "# Detection evaluation\n\n"
+        s += "Reproduce with `\(command)`.\n\n"
+        s += "Seed \(config.seed), \(passes) passes (\(config.passesPerCell) per source type, speed and strength; \(config.cleanPasses) clean; \(config.normPasses) NORM), "
+        s += String(format: "%.1f s.", seconds) + " Engine settings: \(settingsText).\n\n"
+        s += "Strength: net counts per second at 1 m from a panel face, before cargo attenuation (DOMAIN.md). "
+        s += "MDS95: the strength detected in 95 % of passes, interpolated in log strength; `> max` when never reached. "
+        s += "The bound holds a false-alarm probability of \(config.boundFalseAlarm) per occupancy.\n\n"
+        s += "## Goals\n\n| goal | measured | met |\n| --- | --- | --- |\n"
+        for g in goals { s += "| \(g.goal) | \(g.measured) | \(g.met ? "yes" : "**no**") |\n" }
+        s += "\n## MDS95 by source type and speed\n\n"
+        for kind in ThreatKind.allCases {
+            s += "### \(kind.label)\n\n| speed | " + DetectorName.allCases.map(\.rawValue).joined(separator: " | ") + " | engine / VM-250 | engine / bound |\n"
+            s += "| --- |" + String(repeating: " ---: |", count: DetectorName.allCases.count + 2) + "\n"
+            for profile in SpeedProfile.allCases {
+                let m = mds95[CellKey(kind: kind, profile: profile)] ?? [:]
+                let e = m[.engine] ?? nil, b = m[.vm250] ?? nil, f = m[.bound] ?? nil
+                s += "| \(profile.label) | " + DetectorName.allCases.map { Self.fmt(m[$0] ?? nil) }.joined(separator: " | ")
+                s += " | " + (e != nil && b != nil ? String(format: "%.2f", e! / b!) : "-")
+                s += " | " + (e != nil && f != nil ? String(format: "%.2f", e! / f!) : "-") + " |\n"
+            }
+            s += "\n"
+        }
+        s += "## False alarms per 1,000 clean occupancies\n\n| traffic | passes | " + DetectorName.allCases.dropLast().map { "\($0.rawValue) gamma | neutron" }.joined(separator: " | ") + " |\n"
+        s += "| --- | ---: |" + String(repeating: " ---: | ---: |", count: DetectorName.allCases.count - 1) + "\n"
+        for cls in CleanClass.allCases {
+            guard let m = falseAlarms[cls] else { continue }
+            let n = m[.engine]?.passes ?? 0
+            s += "| \(cls.rawValue) | \(n) | " + DetectorName.allCases.dropLast().map { d in
+                let x = m[d] ?? (0, 0, 0)
+                return "\(Self.per1000(x.gamma, x.passes)) | \(Self.per1000(x.neutron, x.passes))"
+            }.joined(separator: " | ") + " |\n"
+        }
+        s += "\n## NORM containers\n\n| detector | gamma alarms | share | NORM recognised (no alarm) |\n| --- | ---: | ---: | ---: |\n"
+        for d in DetectorName.allCases.dropLast() {
+            let x = normAlarms[d] ?? (0, 0, 0)
+            s += "| \(d.rawValue) | \(x.alarms) of \(x.passes) | \(Self.pct(x.alarms, x.passes)) | \(d == .engine ? String(x.suspect) : "-") |\n"
+        }
+        s += "\n## Probability of detection against strength\n\n"
+        for p in pictures { s += "![\(p)](\(p))\n\n" }
+        for kind in ThreatKind.allCases {
+            s += "### \(kind.label)\n\n| speed | detector | " + kind.strengths.map { Self.fmt($0) }.joined(separator: " | ") + " |\n"
+            s += "| --- | --- |" + String(repeating: " ---: |", count: kind.strengths.count) + "\n"
+            for profile in SpeedProfile.allCases {
+                for d in DetectorName.allCases {
+                    let row = pd[CellKey(kind: kind, profile: profile)]?[d] ?? []
+                    s += "| \(profile.label) | \(d.rawValue) | " + row.map { String(format: "%.2f", $0) }.joined(separator: " | ") + " |\n"
+                }
+            }
+            s += "\n"
+        }
+        return s
+    }
+
+    public func json() -> String {
+        var root: [String: Any] = ["seed": config.seed, "passes": passes, "seconds": seconds]
+        var cells: [[String: Any]] = []
+        for kind in ThreatKind.allCases {
+            for profile in SpeedProfile.allCases {
+                let key = CellKey(kind: kind, profile: profile)
+                var c: [String: Any] = ["source": kind.rawValue, "speed": profile.label, "strengths": kind.strengths]
+                for d in DetectorName.allCases {
+                    c[d.rawValue] = ["pd": pd[key]?[d] ?? [], "mds95": (mds95[key]?[d] ?? nil) as Any? ?? NSNull()]
+                }
+                cells.append(c)
+            }
+        }
+        root["cells"] = cells
+        root["falseAlarms"] = Dictionary(uniqueKeysWithValues: falseAlarms.map { cls, m in
+            (cls.rawValue, Dictionary(uniqueKeysWithValues: m.map { ($0.key.rawValue, ["gamma": $0.value.gamma, "neutron": $0.value.neutron, "passes": $0.value.passes]) }))
+        })
+        root["norm"] = Dictionary(uniqueKeysWithValues: normAlarms.map { ($0.key.rawValue, ["alarms": $0.value.alarms, "suspect": $0.value.suspect, "passes": $0.value.passes]) })
+        root["goals"] = goals.map { ["goal": $0.goal, "measured": $0.measured, "met": $0.met] }
+        let data = try! JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Pd against strength (log axis) for one source type, one panel per speed, a line per detector.
+    public func svg(kind: ThreatKind) -> String {
+        let w = 260.0, h = 180.0, ml = 40.0, mb = 30.0, cols = 3
+        let profiles = SpeedProfile.allCases
+        let rows = (profiles.count + cols - 1) / cols
+        let width = Double(cols) * (w + ml) + 20, height = Double(rows) * (h + mb + 30) + 40
+        let colors: [DetectorName: String] = [.engine: "#d62728", .vm250: "#1f77b4", .percent: "#2ca02c", .bound: "#555555"]
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"18\" font-size=\"14\">\(kind.label): probability of detection against strength (counts/s at 1 m)</text>\n"
+        let xs = kind.strengths.map { log($0) }
+        let x0 = xs.first!, x1 = xs.last!
+        for (i, profile) in profiles.enumerated() {
+            let ox = 10 + ml + Double(i % cols) * (w + ml), oy = 40 + Double(i / cols) * (h + mb + 30)
+            s += "<text x=\"\(ox)\" y=\"\(oy - 6)\">\(profile.label)</text>\n"
+            s += "<rect x=\"\(ox)\" y=\"\(oy)\" width=\"\(w)\" height=\"\(h)\" fill=\"none\" stroke=\"#999\"/>\n"
+            for (k, st) in kind.strengths.enumerated() where k % 2 == 0 {
+                let x = ox + (xs[k] - x0) / (x1 - x0) * w
+                s += "<text x=\"\(x)\" y=\"\(oy + h + 14)\" text-anchor=\"middle\">\(Self.fmt(st))</text>\n"
+            }
+            for y in [0.0, 0.5, 0.95, 1.0] {
+                let yy = oy + h - y * h
+                s += "<line x1=\"\(ox)\" x2=\"\(ox + w)\" y1=\"\(yy)\" y2=\"\(yy)\" stroke=\"#eee\"/><text x=\"\(ox - 4)\" y=\"\(yy + 4)\" text-anchor=\"end\">\(y)</text>\n"
+            }
+            for d in DetectorName.allCases {
+                guard let row = pd[CellKey(kind: kind, profile: profile)]?[d], !row.isEmpty else { continue }
+                let pts = row.enumerated().map { k, p in "\(ox + (xs[k] - x0) / (x1 - x0) * w),\(oy + h - p * h)" }.joined(separator: " ")
+                s += "<polyline fill=\"none\" stroke=\"\(colors[d]!)\" stroke-width=\"2\"\(d == .bound ? " stroke-dasharray=\"4,3\"" : "") points=\"\(pts)\"/>\n"
+            }
+        }
+        var lx = 10.0
+        for d in DetectorName.allCases {
+            s += "<rect x=\"\(lx)\" y=\"\(height - 16)\" width=\"12\" height=\"4\" fill=\"\(colors[d]!)\"/><text x=\"\(lx + 16)\" y=\"\(height - 11)\">\(d.rawValue)</text>\n"
+            lx += 200
+        }
+        return s + "</svg>\n"
+    }
+}
