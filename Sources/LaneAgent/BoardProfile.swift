@@ -151,7 +151,8 @@ public struct BoardProfile: Sendable {
     static let detectionKeys = [
         "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "neutronWindowS", "neutronSigma",
         "neutronMinExcessCounts", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin",
-        "gammaCeilingSigma", "gammaBackgroundHighCps", "gammaBackgroundLowCps",
+        "gammaCeilingSigma", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
+        "backgroundSlowTimeConstantS", "dwellIntegration", "suppressionMinCounts", "backgroundUncertainty",
     ]
 
     /// Detection settings; seconds become sample counts at the sample interval (rounded).
@@ -177,6 +178,13 @@ public struct BoardProfile: Sendable {
         e.backgroundReadySamples = min(e.backgroundReadySamples, e.backgroundWarmupSamples)
         let tau = try samples("backgroundTimeConstantS", 25.6, max: 65_536)
         e.backgroundShift = max(1, Int((log2(Double(tau))).rounded()))
+        e.viewLengthMm = Int64((try det.double("viewLengthM", 0...50, default: 4.5) * 1000).rounded())
+        e.gammaWindowSamplesMin = try samples("gammaWindowMinS", 0.5, max: EngineSettings.windowSamplesMax)
+        let slowTau = try samples("backgroundSlowTimeConstantS", 204.8, max: 1 << 20)
+        e.backgroundSlowShift = max(e.backgroundShift, Int((log2(Double(slowTau))).rounded()))
+        e.dwellIntegration = try det.bool("dwellIntegration", default: true)
+        e.backgroundUncertainty = try det.bool("backgroundUncertainty", default: true)
+        e.suppressionCountsMin = Int64(try det.int("suppressionMinCounts", 1...1_000_000_000, default: 200))
         e.normDiscrimination = try det.bool("normDiscrimination", default: true)
         e.normLowShareMinQ16 = Int64((try det.double("normLowShareMin", 0...1, default: 0.6) * 65536).rounded())
         e.gammaCeilingSigmaQ8 = Int64((try det.double("gammaCeilingSigma", 1...1000, default: 30) * 256).rounded())

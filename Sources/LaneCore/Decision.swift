@@ -58,6 +58,12 @@ public struct Decision: Sendable, Equatable {
     public var neutronMaxCounts: Int64 = 0
     public var neutronMaxBackgroundQ16: Int64 = 0
     public var gammaWindowSamples: Int = 0
+    /// Length of the most significant gamma window (the speed window or the whole occupancy).
+    public var gammaMaxWindowSamples: Int = 0
+    /// Estimated background suppression by the vehicle, Q16 (65536 = none).
+    public var suppressionQ16: Int64 = 65_536
+    /// True when the window was set from the measured speed (else the default window).
+    public var gammaWindowFromSpeed = false
     public var neutronWindowSamples: Int = 0
     /// Background used, all gamma panels, Q16 counts per nominal interval.
     public var gammaBackgroundQ16: Int64 = 0

@@ -11,8 +11,13 @@ public struct EngineSettings: Sendable {
     /// The occupancy lasts this long after the last beam clears (VM-250 `SG1` hold-in 10 x 200 ms).
     public var holdInUs: Int64 = 2_000_000
 
-    /// Gross-count test over the sliding window: alarm if C > B + n*sqrt(B).
+    /// Gross-count test over the sliding window: alarm if C > B + n*sqrt(B). The window is
+    /// `gammaWindowSamples` until the speed is measured, then the time the vehicle takes to travel
+    /// `viewLengthMm` (the length of lane over which a panel sees a point source well), clamped
+    /// to `gammaWindowSamplesMin`...`windowSamplesMax`. 0 turns speed compensation off.
     public var gammaWindowSamples: Int = 10
+    public var viewLengthMm: Int64 = 4_500
+    public var gammaWindowSamplesMin: Int = 5
     public var gammaSigmaQ8: Int64 = 7 * 256
     /// Neutron test: its own, longer window, its own n, and a minimum excess in counts so that
     /// a near-zero background cannot alarm on a couple of counts.
@@ -25,6 +30,11 @@ public struct EngineSettings: Sendable {
     public var backgroundWarmupSamples: Int = 64
     public var backgroundReadySamples: Int = 20
     public var backgroundShift: Int = 8
+    /// A second, slow average (time constant 2^backgroundSlowShift samples). Tests use the larger
+    /// of the two, per channel: a vehicle queued near the portal depresses the background by
+    /// about 15 %, the fast average follows that dip, the slow one barely does, so the dip cannot
+    /// turn the next occupancy into a false alarm.
+    public var backgroundSlowShift: Int = 11
 
     /// NORM discrimination from the energy windows: an excess whose low-window share is below
     /// this is NORM-like and does not raise the gamma alarm, unless its significance reaches
@@ -33,6 +43,16 @@ public struct EngineSettings: Sendable {
     public var normLowShareMinQ16: Int64 = 39_322  // 0.60
     public var gammaCeilingSigmaQ8: Int64 = 30 * 256
 
+    /// Background suppression is estimated from the high energy window once the occupancy has
+    /// this many high-window counts (below, no correction).
+    public var suppressionCountsMin: Int64 = 200
+    /// Integrate the whole occupancy as well as the speed window: a vehicle standing in the
+    /// portal is tested over its whole dwell, with the threshold growing as sqrt(B).
+    public var dwellIntegration: Bool = true
+    /// Count the learned background's own statistical uncertainty in the threshold (it matters
+    /// for long windows: a dwell of a minute holds ~100,000 counts).
+    public var backgroundUncertainty: Bool = true
+
     /// Background fault limits, counts per second summed over all gamma panels (0 = off).
     public var gammaBackgroundHighCps: Int64 = 0
     public var gammaBackgroundLowCps: Int64 = 0
@@ -40,7 +60,7 @@ public struct EngineSettings: Sendable {
     public init() {}
 
     /// Ring capacity of the sliding windows, in samples.
-    public static let windowSamplesMax = 64
+    public static let windowSamplesMax = 128
 
     public enum Problem: Sendable, Equatable {
         case panelCount, pillar, beamSpacing, holdIn, sampleInterval, gammaWindow, gammaSigma,
@@ -55,12 +75,15 @@ public struct EngineSettings: Sendable {
         if holdInUs < 0 || holdInUs > 60_000_000 { return .holdIn }
         if sampleIntervalUs < 10_000 || sampleIntervalUs > 1_000_000 { return .sampleInterval }
         if gammaWindowSamples < 1 || gammaWindowSamples > Self.windowSamplesMax { return .gammaWindow }
+        if viewLengthMm < 0 || viewLengthMm > 50_000 || gammaWindowSamplesMin < 1 || gammaWindowSamplesMin > Self.windowSamplesMax {
+            return .gammaWindow
+        }
         if gammaSigmaQ8 < 256 || gammaSigmaQ8 > 50 * 256 { return .gammaSigma }
         if neutronWindowSamples < 1 || neutronWindowSamples > Self.windowSamplesMax { return .neutronWindow }
         if neutronSigmaQ8 < 256 || neutronSigmaQ8 > 50 * 256 { return .neutronSigma }
         if neutronExcessMin < 0 || neutronExcessMin > 10_000 { return .neutronExcess }
         if backgroundReadySamples < 1 || backgroundWarmupSamples < backgroundReadySamples
-            || backgroundShift < 1 || backgroundShift > 16
+            || backgroundShift < 1 || backgroundShift > 16 || backgroundSlowShift < backgroundShift || backgroundSlowShift > 20
         {
             return .background
         }

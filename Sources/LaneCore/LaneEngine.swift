@@ -27,6 +27,13 @@ public struct LaneEngine: Sendable {
     var groupMask: InlineArray<3, UInt32> = [0, 0, 0]
     var groupCount = 1
     var lastSampleUs: Int64 = -1
+    /// The occupancy so far, per group: counts and expected background (Q16), for the
+    /// integration that grows with the dwell and for the suppression estimate.
+    var occGamma: InlineArray<3, Int64> = [0, 0, 0]
+    var occLow: InlineArray<3, Int64> = [0, 0, 0]
+    var occExpectedQ16: InlineArray<3, Int64> = [0, 0, 0]
+    var occLowExpectedQ16: InlineArray<3, Int64> = [0, 0, 0]
+    var occShieldedSamples = 0
 
     public init(settings: EngineSettings) {
         precondition(settings.firstProblem() == nil, "engine settings must be validated first")
@@ -96,6 +103,7 @@ public struct LaneEngine: Sendable {
         }
         for p in 0..<settings.panelCount { entry.neutron += Int64(s.neutron[p]) }
         entry.intervalUs = s.intervalUs > 0 ? s.intervalUs : settings.sampleIntervalUs
+        entry.shielded = state == .occupied ? 1 : 0
         ring.push(entry)
         lastSampleUs = s.tUs
 
@@ -104,6 +112,19 @@ public struct LaneEngine: Sendable {
         } else {
             current.samples += 1
             current.faults.insert(hardwareFaults)
+            let nominal = settings.sampleIntervalUs
+            // The dwell integration and the suppression estimate take only the samples while a
+            // beam is interrupted: in the hold-in the vehicle is leaving and shields less and less.
+            if entry.shielded == 1 {
+                occShieldedSamples += 1
+            }
+            for g in 0..<groupCount where entry.shielded == 1 {
+                let mask = groupMask[g]
+                occGamma[g] += entry.gamma[g]
+                occLow[g] += entry.gammaLow[g]
+                occExpectedQ16[g] += background.gammaSumQ16(mask: mask, panelCount: settings.panelCount) * entry.intervalUs / nominal
+                occLowExpectedQ16[g] += background.gammaLowSumQ16(mask: mask, panelCount: settings.panelCount) * entry.intervalUs / nominal
+            }
             test()
         }
         return finished
@@ -137,6 +158,11 @@ public struct LaneEngine: Sendable {
         current.neutronMaxSigmaQ8 = Int64.min
         pendingContainer = nil
         firstBlockUs = [-1, -1]
+        occGamma = [0, 0, 0]
+        occLow = [0, 0, 0]
+        occExpectedQ16 = [0, 0, 0]
+        occLowExpectedQ16 = [0, 0, 0]
+        occShieldedSamples = 0
     }
 
     mutating func finish(endUs: Int64, truncated: Bool) -> Decision {
@@ -171,47 +197,93 @@ public struct LaneEngine: Sendable {
         current.reverse = dt < 0
         let span = dt < 0 ? -dt : dt
         current.speedMmPerS = span == 0 ? nil : settings.beamSpacingMm * 1_000_000 / span
+        // Speed compensation: the window covers the time the vehicle takes to travel the view length.
+        if let v = current.speedMmPerS, v > 0, settings.viewLengthMm > 0 {
+            var w = (settings.viewLengthMm * 1_000_000 / v + settings.sampleIntervalUs / 2) / settings.sampleIntervalUs
+            if w < Int64(settings.gammaWindowSamplesMin) { w = Int64(settings.gammaWindowSamplesMin) }
+            if w > Int64(EngineSettings.windowSamplesMax) { w = Int64(EngineSettings.windowSamplesMax) }
+            current.gammaWindowSamples = Int(w)
+            current.gammaWindowFromSpeed = true
+            let nw = current.gammaWindowSamples > settings.neutronWindowSamples ? current.gammaWindowSamples : settings.neutronWindowSamples
+            current.neutronWindowSamples = nw
+        }
     }
 
     // MARK: tests
 
-    /// Runs the gross-count test on every group and the neutron test on the newest windows.
+    /// Background suppression by the vehicle in the portal, Q16 (65536 = none), estimated from
+    /// the high energy window over the occupancy so far (sources barely touch it; shielding lowers
+    /// both windows alike). Never above 1: an excess in the high window is not shielding. Returns
+    /// the high-window counts it rests on (0: too few to use, the factor is then 1).
+    func suppression() -> (factorQ16: Int64, highCounts: Int64) {
+        let high = occGamma[0] - occLow[0]
+        let expected = occExpectedQ16[0] - occLowExpectedQ16[0]
+        guard high >= settings.suppressionCountsMin, expected > 0 else { return (65_536, 0) }
+        let r = (high << 32) / expected
+        return (r < 65_536 ? r : 65_536, high)
+    }
+
+    /// The counts the learned background of `group` effectively averages (an exponential average
+    /// weighs about 2 x its time constant of samples), for the uncertainty it adds. When the
+    /// suppression estimate corrects the window, the level common to all panels is re-measured
+    /// and only the group's share relative to the whole lane remains uncertain (none for the
+    /// whole lane).
+    func learnedCounts(group g: Int, corrected: Bool) -> Int64 {
+        if !settings.backgroundUncertainty || (corrected && g == 0) { return 0 }
+        let perSample = background.gammaSumQ16(mask: groupMask[g], panelCount: settings.panelCount) >> 16
+        let window = Int64(1) << Int64(settings.backgroundShift + 1)
+        let n = Int64(background.samplesLearned) < window ? Int64(background.samplesLearned) : window
+        var counts = perSample * n
+        if corrected {
+            // Relative part only: 1/N_g - 1/N_all = (1 - N_g/N_all) / N_g.
+            let all = background.gammaSumQ16(mask: groupMask[0], panelCount: settings.panelCount) >> 16
+            if all > perSample { counts = counts * all / (all - perSample) } else { return 0 }
+        }
+        return counts > 0 ? counts : 1
+    }
+
+    /// Runs the gross-count tests (the speed window, and the whole occupancy when it is longer)
+    /// on every group and the neutron test on the newest windows.
     mutating func test() {
         let n = settings.panelCount
         let nominal = settings.sampleIntervalUs
-        let gw = ring.sum(window: settings.gammaWindowSamples)
-        if gw.samples == settings.gammaWindowSamples {
+        let (r, high) = suppression()
+        current.suppressionQ16 = r
+        let gw = ring.sum(window: current.gammaWindowSamples)
+        if gw.samples == current.gammaWindowSamples {
             for g in 0..<groupCount {
                 let mask = groupMask[g]
                 // Expected background over the window's actual length, Q16 counts.
                 let b = background.gammaSumQ16(mask: mask, panelCount: n) * gw.intervalUs / nominal
                 let bLow = background.gammaLowSumQ16(mask: mask, panelCount: n) * gw.intervalUs / nominal
-                let c = gw.gamma[g]
-                let sqrtB = integerSquareRoot(b > 0 ? b : 1)  // Q8
-                let threshold = b + settings.gammaSigmaQ8 * sqrtB
-                let excess = (c << 16) - b
-                let sigma = excess / sqrtB
-                if sigma > current.gammaMaxSigmaQ8 {
-                    current.gammaMaxSigmaQ8 = sigma
-                    current.gammaMaxGroup = g
-                    current.gammaMaxCounts = c
-                    current.gammaMaxBackgroundQ16 = b
-                    current.gammaMaxThresholdQ16 = threshold
-                    let lowExcess = (gw.gammaLow[g] << 16) - bLow
-                    current.gammaMaxLowShareQ16 = excess > 0 ? max(0, lowExcess) * 65_536 / excess : 0
-                }
-                if (c << 16) > threshold {
-                    let lowExcess = (gw.gammaLow[g] << 16) - bLow
-                    let lowShare = max(0, lowExcess) * 65_536 / excess
-                    let threatLike = !settings.normDiscrimination
-                        || lowShare >= settings.normLowShareMinQ16
-                        || sigma >= settings.gammaCeilingSigmaQ8
-                    if threatLike { current.gammaAlarm = true } else { current.normSuspect = true }
-                }
+                // Correct for suppression only when the vehicle shielded the panels for the whole
+                // window: the correction must never lower the background below what it was.
+                let full = gw.shielded == Int64(gw.samples)
+                grossTest(group: g, counts: gw.gamma[g], low: gw.gammaLow[g], expectedQ16: b, lowExpectedQ16: bLow,
+                          suppressionQ16: full ? r : 65_536, highCounts: full ? high : 0, samples: gw.samples, ceiling: false,
+                          learnedCounts: learnedCounts(group: g, corrected: full && high > 0))
             }
         }
-        let nw = ring.sum(window: settings.neutronWindowSamples)
-        if nw.samples == settings.neutronWindowSamples {
+        // The ceiling: a significance above which anything alarms, whatever its spectrum (Co-60 is
+        // hard too). Held on the fixed default window, so that a long window over a distributed
+        // NORM load does not reach it by length alone.
+        let cw = ring.sum(window: settings.gammaWindowSamples)
+        if cw.samples == settings.gammaWindowSamples {
+            for g in 0..<groupCount {
+                let b = background.gammaSumQ16(mask: groupMask[g], panelCount: n) * cw.intervalUs / nominal
+                let sd = integerSquareRoot(b > 0 ? b : 1)
+                if ((cw.gamma[g] << 16) - b) / sd >= settings.gammaCeilingSigmaQ8 { current.gammaAlarm = true }
+            }
+        }
+        if occShieldedSamples > current.gammaWindowSamples && settings.dwellIntegration {
+            for g in 0..<groupCount {
+                grossTest(group: g, counts: occGamma[g], low: occLow[g], expectedQ16: occExpectedQ16[g],
+                          lowExpectedQ16: occLowExpectedQ16[g], suppressionQ16: r, highCounts: high,
+                          samples: occShieldedSamples, ceiling: false, learnedCounts: learnedCounts(group: g, corrected: high > 0))
+            }
+        }
+        let nw = ring.sum(window: current.neutronWindowSamples)
+        if nw.samples == current.neutronWindowSamples {
             let b = background.neutronSumQ16(mask: groupMask[0], panelCount: n) * nw.intervalUs / nominal
             // A floor of one count keeps the test meaningful while the learned rate is near zero.
             let bFloor = b > 65_536 ? b : 65_536
@@ -226,6 +298,51 @@ public struct LaneEngine: Sendable {
             if excess > settings.neutronSigmaQ8 * sqrtB && excess >= settings.neutronExcessMin << 16 {
                 current.neutronAlarm = true
             }
+        }
+    }
+
+    /// One gross-count test: C > B' + n sqrt(V), where B' = B x R (R the suppression estimate)
+    /// and V the variance of C - B' when R comes from the occupancy's high-window counts H over
+    /// samples that include the window's (Poisson, first order):
+    ///     V = B' + B'^2 / H - 2 B'^2 / Bo',
+    /// Bo' the occupancy's corrected expected counts (the window's high counts are part of H, so
+    /// their noise partly cancels). Without an estimate (H = 0) V = B'.
+    /// An excess over threshold raises the gamma alarm when threat-like (low-window share of the
+    /// excess at least `normLowShareMin`, or significance at the ceiling), else NORM suspicion.
+    mutating func grossTest(group g: Int, counts c: Int64, low: Int64, expectedQ16 b0: Int64, lowExpectedQ16 bLow0: Int64,
+                            suppressionQ16 r: Int64, highCounts high: Int64, samples: Int, ceiling: Bool, learnedCounts: Int64) {
+        let b = (b0 >> 8) * r >> 8
+        let bLow = (bLow0 >> 8) * r >> 8
+        var variance = b > 0 ? b : 1
+        if high > 0 {
+            let square = (b >> 8) * (b >> 8)  // Q16
+            let occupancyExpected = ((occExpectedQ16[0] >> 8) * r >> 8) >> 16  // counts, all panels
+            variance += square / high
+            if occupancyExpected > 0 { variance -= 2 * (square / occupancyExpected) }
+            if variance < (b > 0 ? b : 1) / 4 { variance = (b > 0 ? b : 1) / 4 }  // guard: never below B/4
+        }
+        // The learned background is itself an estimate: its relative variance is 1 / (the counts
+        // it averaged), and a window of B counts carries B^2 times that.
+        if learnedCounts > 0 { variance += (b >> 8) * (b >> 8) / learnedCounts }
+        let sd = integerSquareRoot(variance)  // Q8
+        let threshold = b + settings.gammaSigmaQ8 * sd
+        let excess = (c << 16) - b
+        let sigma = excess / sd
+        let lowExcess = (low << 16) - bLow
+        let lowShare = excess > 0 ? (lowExcess > 0 ? lowExcess : 0) * 65_536 / excess : 0
+        if sigma > current.gammaMaxSigmaQ8 {
+            current.gammaMaxSigmaQ8 = sigma
+            current.gammaMaxGroup = g
+            current.gammaMaxCounts = c
+            current.gammaMaxBackgroundQ16 = b
+            current.gammaMaxThresholdQ16 = threshold
+            current.gammaMaxLowShareQ16 = lowShare
+            current.gammaMaxWindowSamples = samples
+        }
+        if (c << 16) > threshold {
+            let threatLike = !settings.normDiscrimination || lowShare >= settings.normLowShareMinQ16
+                || (ceiling && sigma >= settings.gammaCeilingSigmaQ8)
+            if threatLike { current.gammaAlarm = true } else { current.normSuspect = true }
         }
     }
 }

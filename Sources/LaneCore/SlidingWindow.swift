@@ -9,6 +9,8 @@ public struct WindowEntry: Sendable {
     public var gammaLow: InlineArray<3, Int64> = InlineArray(repeating: 0)
     public var neutron: Int64 = 0
     public var intervalUs: Int64 = 0
+    /// 1 when a beam was interrupted at this sample (the vehicle shields the panels fully).
+    public var shielded: Int64 = 0
     public init() {}
 }
 
@@ -18,13 +20,14 @@ public struct WindowSum: Sendable {
     public var gammaLow: InlineArray<3, Int64> = InlineArray(repeating: 0)
     public var neutron: Int64 = 0
     public var intervalUs: Int64 = 0
+    public var shielded: Int64 = 0
     public var samples: Int = 0
     public init() {}
 }
 
 public struct SampleRing: Sendable {
-    public static let capacity = 64
-    var entries: InlineArray<64, WindowEntry> = InlineArray(repeating: WindowEntry())
+    public static let capacity = 128
+    var entries: InlineArray<128, WindowEntry> = InlineArray(repeating: WindowEntry())
     var next = 0
     public private(set) var count = 0
 
@@ -55,6 +58,7 @@ public struct SampleRing: Sendable {
             }
             s.neutron += e.neutron
             s.intervalUs += e.intervalUs
+            s.shielded += e.shielded
         }
         s.samples = n
         return s

@@ -85,6 +85,9 @@ public enum DecisionWriter {
         s += ",\"neutronMaxSigma\":" + decimal2(Q8.hundredths(d.neutronMaxSigmaQ8))
         s += ",\"neutronMaxCounts\":\(d.neutronMaxCounts)"
         s += ",\"gammaWindowS\":" + decimal2(Int64(d.gammaWindowSamples) * settings.sampleIntervalUs / 10_000)
+        s += ",\"gammaMaxWindowS\":" + decimal2(Int64(d.gammaMaxWindowSamples) * settings.sampleIntervalUs / 10_000)
+        s += ",\"suppression\":" + decimal2(Q16.hundredths(d.suppressionQ16))
+        s += ",\"gammaWindowReason\":\"" + (d.gammaWindowFromSpeed ? "speed" : "default") + "\""
         s += ",\"neutronWindowS\":" + decimal2(Int64(d.neutronWindowSamples) * settings.sampleIntervalUs / 10_000)
         s += ",\"gammaBackgroundCps\":" + decimal2(Q16.hundredths(d.gammaBackgroundQ16 * 1_000_000 / settings.sampleIntervalUs))
         s += ",\"samples\":\(d.samples),\"reverse\":\(d.reverse),\"truncated\":\(d.truncated)"

@@ -51,7 +51,7 @@ func profileError(_ text: String) -> String? {
         ("  port: 1502", "  port: fifteen", "modbus.port: expected a whole number, found 'fifteen'"),
         ("  port: 1502", "  prot: 1502", "modbus.prot: unknown key (did you mean 'port'?)"),
         ("  gammaSigma: 7.0", "  gammaSigma: -3", "detection.gammaSigma: -3 is out of range"),
-        ("  gammaWindowS: 1.0", "  gammaWindowS: 9", "detection.gammaWindowS: 9.0 s is 90 samples at 100 ms; allowed 1 to 64 samples"),
+        ("  gammaWindowS: 1.0", "  gammaWindowS: 20", "detection.gammaWindowS: 20.0 s is 200 samples at 100 ms; allowed 1 to 128 samples"),
         ("  transport: tcp", "  transport: udp", "modbus.transport: 'udp' is not one of: tcp, rtu"),
         ("  labels: [MU, ML, SU, SL]     # main pillar upper/lower, second pillar upper/lower", "  labels: [MU, ML]", "panels.labels: has 2 labels for 4 panels"),
         ("  pillars: [A, A, B, B]", "  pillars: [A, A, B, C]", "panels.pillars: entry 4 is 'C'"),

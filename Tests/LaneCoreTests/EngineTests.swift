@@ -17,6 +17,17 @@ struct FlatLane {
 
     init(settings: EngineSettings = EngineSettings()) { engine = LaneEngine(settings: settings) }
 
+    /// The classic fixed-window test alone: no suppression estimate, no dwell integration, no
+    /// speed window, so thresholds can be computed by hand.
+    static var classic: EngineSettings {
+        var s = EngineSettings()
+        s.suppressionCountsMin = Int64.max
+        s.dwellIntegration = false
+        s.viewLengthMm = 0
+        s.backgroundUncertainty = false
+        return s
+    }
+
     mutating func tick(extraGamma: UInt32 = 0, extraLowPercent: UInt32 = 80, extraNeutron: UInt32 = 0) {
         t += 100_000
         var s = LaneSample(tUs: t, intervalUs: 100_000)
@@ -220,7 +231,7 @@ struct FlatLane {
     /// 7-sigma threshold is 1880 counts: an excess of 280, 7 per panel per sample.
     @Test("the gross-count test alarms just above B + 7 sqrt(B) and not at it")
     func threshold() {
-        var quiet = FlatLane()
+        var quiet = FlatLane(settings: FlatLane.classic)
         quiet.ticks(300)
         quiet.edge(0, true, at: quiet.t + 1)
         quiet.ticks(15, extraGamma: 7)  // 10 x 4 x 7 = 280: C = 1880, not above
@@ -230,7 +241,7 @@ struct FlatLane {
         #expect(quiet.decisions[0].gammaMaxCounts == 1880)
         #expect(quiet.decisions[0].gammaMaxThresholdQ16 == 1880 << 16)
 
-        var loud = FlatLane()
+        var loud = FlatLane(settings: FlatLane.classic)
         loud.ticks(300)
         loud.edge(0, true, at: loud.t + 1)
         loud.ticks(15, extraGamma: 8)  // C = 1920 > 1880
@@ -242,7 +253,7 @@ struct FlatLane {
 
     @Test("a source on one pillar alarms on that pillar's test before the sum's")
     func pillarTest() {
-        var lane = FlatLane()
+        var lane = FlatLane(settings: FlatLane.classic)
         lane.ticks(300)
         lane.edge(0, true, at: lane.t + 1)
         // Pillar A: B = 800, sqrt 28.28, threshold 998; add 200 counts per window on panels 0 and 1.
@@ -261,7 +272,7 @@ struct FlatLane {
     @Test("a hard-spectrum excess is NORM-suspect without alarm; a soft one alarms; a huge hard one alarms")
     func normDiscrimination() {
         func run(extra: UInt32, lowPercent: UInt32) -> Decision {
-            var lane = FlatLane()
+            var lane = FlatLane(settings: FlatLane.classic)
             lane.ticks(300)
             lane.edge(0, true, at: lane.t + 1)
             lane.ticks(15, extraGamma: extra, extraLowPercent: lowPercent)
@@ -313,5 +324,101 @@ struct FlatLane {
             return lane.decisions
         }
         #expect(run() == run())
+    }
+}
+
+@Suite struct SuppressionTests {
+    /// The vehicle shields the panels by 15 % (both windows) while a beam is interrupted, and
+    /// carries a small soft source: an excess of 4 counts per panel per sample, 3.2 in the low
+    /// window. Uncorrected, the shielding deficit (6 per panel per sample) hides it.
+    func pass(_ settings: EngineSettings) -> Decision {
+        var lane = FlatLane(settings: settings)
+        lane.ticks(300)
+        lane.edge(0, true, at: lane.t + 1)
+        lane.edge(1, true, at: lane.t + 680_000)
+        for _ in 0..<120 {
+            lane.t += 100_000
+            var s = LaneSample(tUs: lane.t, intervalUs: 100_000)
+            for p in 0..<4 {
+                s.gamma[p] = 34 + 4      // 40 x 0.85, plus the source
+                s.gammaLow[p] = 19 + 3   // 22 x 0.85 rounded down, plus 80 % of the source
+            }
+            _ = lane.engine.sample(s)
+        }
+        lane.edge(0, false, at: lane.t + 1)
+        lane.edge(1, false, at: lane.t + 2)
+        lane.ticks(25)  // the hold-in: the vehicle has gone, the background is back to normal
+        return lane.decisions[0]
+    }
+
+    @Test("the suppression estimate from the high window recovers a source the shielding hides")
+    func recovers() {
+        let corrected = pass(EngineSettings())
+        #expect(corrected.gammaAlarm)
+        #expect(corrected.suppressionQ16 < 60_000 && corrected.suppressionQ16 > 55_000)  // 15 / 18 = 0.83
+        let classic = pass(FlatLane.classic)
+        #expect(!classic.gammaAlarm)
+    }
+
+    @Test("a shielding vehicle with no source never alarms, through its hold-in, corrected or not")
+    func noFalseAlarm() {
+        var lane = FlatLane()
+        lane.ticks(300)
+        lane.edge(0, true, at: lane.t + 1)
+        lane.edge(1, true, at: lane.t + 680_000)
+        for _ in 0..<600 {  // a minute parked
+            lane.t += 100_000
+            var s = LaneSample(tUs: lane.t, intervalUs: 100_000)
+            for p in 0..<4 { s.gamma[p] = 34; s.gammaLow[p] = 19 }
+            _ = lane.engine.sample(s)
+        }
+        lane.edge(0, false, at: lane.t + 1)
+        lane.edge(1, false, at: lane.t + 2)
+        lane.ticks(25)
+        #expect(!lane.decisions[0].gammaAlarm && !lane.decisions[0].normSuspect)
+    }
+
+    @Test("a parked vehicle is integrated over its dwell: a source too weak for any 1 s window is found")
+    func dwell() {
+        func parked(_ settings: EngineSettings) -> Decision {
+            var lane = FlatLane(settings: settings)
+            lane.ticks(300)
+            lane.edge(0, true, at: lane.t + 1)
+            lane.edge(1, true, at: lane.t + 680_000)
+            for i in 0..<600 {
+                lane.t += 100_000
+                var s = LaneSample(tUs: lane.t, intervalUs: 100_000)
+                for p in 0..<4 {
+                    let extra: UInt32 = i % 2 == 0 ? 2 : 1  // 1.5 counts per panel per sample, all low
+                    s.gamma[p] = 40 + extra
+                    s.gammaLow[p] = 22 + extra
+                }
+                _ = lane.engine.sample(s)
+            }
+            lane.edge(0, false, at: lane.t + 1)
+            lane.edge(1, false, at: lane.t + 2)
+            lane.ticks(25)
+            return lane.decisions[0]
+        }
+        var noDwell = EngineSettings()
+        noDwell.dwellIntegration = false
+        #expect(!parked(noDwell).gammaAlarm)
+        let d = parked(EngineSettings())
+        #expect(d.gammaAlarm)
+        #expect(d.gammaMaxWindowSamples > 500)
+    }
+}
+
+@Suite struct SpeedWindowTests {
+    @Test("the window follows the measured speed: view length / speed, clamped")
+    func window() {
+        for (mmPerS, samples) in [(500, 90), (2_200, 20), (4_500, 10), (30_000, 5)] as [(Int64, Int)] {
+            var lane = FlatLane()
+            lane.ticks(100)
+            _ = lane.pass(speedMmPerS: mmPerS)
+            lane.ticks(30)
+            #expect(lane.decisions[0].gammaWindowSamples == samples, "\(mmPerS) mm/s")
+            #expect(lane.decisions[0].gammaWindowFromSpeed)
+        }
     }
 }

@@ -14,6 +14,7 @@ struct Eval: ParsableCommand {
     @Option(help: "NORM passes.") var norm: Int = 1000
     @Option(help: "A board profile whose detection settings the engine uses (default: the shipped defaults).") var board: String?
     @Option(help: "Directory for the report (report.md, report.json, pd-*.svg).") var out: String = "out/eval"
+    @Option(help: "Write the trace of every clean or NORM pass the engine alarmed on into this directory.") var falseAlarmTraces: String?
 
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
@@ -26,6 +27,10 @@ struct Eval: ParsableCommand {
         config.passesPerCell = passesPerCell
         config.cleanPasses = clean
         config.normPasses = norm
+        if let dir = falseAlarmTraces {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            config.falseAlarmTraceDirectory = dir
+        }
         let report = Evaluation.run(config: config, settings: settings) { done, total in
             if done % 2048 < 64 || done == total { FileHandle.standardError.write(Data("eval: \(done)/\(total) passes\n".utf8)) }
         }

@@ -48,13 +48,29 @@ public enum Evaluation {
         defer { results.deallocate() }
         let box = ResultsBox(results)
         let done = ProgressCounter()
+        // Worker threads with a large stack: the engine keeps its windows inline (no heap), and
+        // debug builds copy it around; dispatch's worker stacks are too small for that.
         let chunk = 64
-        DispatchQueue.concurrentPerform(iterations: (specs.count + chunk - 1) / chunk) { c in
-            for i in (c * chunk)..<min(specs.count, (c + 1) * chunk) {
-                box.set(i, runPass(specs[i], config: config, settings: settings))
+        let chunks = (specs.count + chunk - 1) / chunk
+        let next = ProgressCounter()
+        let finished = DispatchGroup()
+        for _ in 0..<max(1, ProcessInfo.processInfo.activeProcessorCount) {
+            finished.enter()
+            let t = Thread {
+                while true {
+                    let c = next.add(1) - 1
+                    if c >= chunks { break }
+                    for i in (c * chunk)..<min(specs.count, (c + 1) * chunk) {
+                        box.set(i, runPass(specs[i], config: config, settings: settings))
+                    }
+                    progress(done.add(min(chunk, specs.count - c * chunk)), specs.count)
+                }
+                finished.leave()
             }
-            progress(done.add(min(chunk, specs.count - c * chunk)), specs.count)
+            t.stackSize = 64 << 20
+            t.start()
         }
+        finished.wait()
         let all = results.map { $0! }
         return aggregate(all, config: config, seconds: Date().timeIntervalSince(started))
     }
@@ -68,6 +84,16 @@ public enum Evaluation {
         verdicts[.engine] = EngineDetector(settings: settings).run(events)
         verdicts[.vm250] = SimpleBaseline(rule: .sigma(7)).run(events)
         verdicts[.percent] = SimpleBaseline(rule: .percent(1.2)).run(events)
+        if let dir = config.falseAlarmTraceDirectory, verdicts[.engine]!.gamma || verdicts[.engine]!.neutron {
+            var name: String? = nil
+            if case let .clean(cls) = spec.kind { name = "false-alarm-\(cls.rawValue)" }
+            if case .norm = spec.kind { name = "norm-alarm" }
+            if let name {
+                var text = ""
+                TraceGenerator.generate(LaneWorld(scenario: scenario)) { text += $0 + "\n" }
+                try? text.write(toFile: dir + "/\(name)-\(spec.seed).jsonl", atomically: true, encoding: .utf8)
+            }
+        }
         var bound = 0.0
         if case let .threat(kind, _) = spec.kind {
             bound = MatchedFilter.pd(world: LaneWorld(scenario: scenario), bare: LaneWorld(scenario: bare),

@@ -65,6 +65,9 @@ public struct EvalConfig: Sendable {
     public var warmupS = 40.0
     /// Per-occupancy false-alarm probability the matched-filter bound is held to.
     public var boundFalseAlarm = 1e-3
+    /// When set, the trace of every clean pass on which this engine alarmed is written here, for
+    /// `lane-agent replay` and a look at why.
+    public var falseAlarmTraceDirectory: String? = nil
     public init() {}
 }
 
