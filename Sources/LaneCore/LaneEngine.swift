@@ -34,6 +34,8 @@ public struct LaneEngine: Sendable {
     var occExpectedQ16: InlineArray<3, Int64> = [0, 0, 0]
     var occLowExpectedQ16: InlineArray<3, Int64> = [0, 0, 0]
     var occShieldedSamples = 0
+    var occNeutron: Int64 = 0
+    var occNeutronExpectedQ16: Int64 = 0
 
     public init(settings: EngineSettings) {
         precondition(settings.firstProblem() == nil, "engine settings must be validated first")
@@ -117,6 +119,9 @@ public struct LaneEngine: Sendable {
             // beam is interrupted: in the hold-in the vehicle is leaving and shields less and less.
             if entry.shielded == 1 {
                 occShieldedSamples += 1
+                occNeutron += entry.neutron
+                occNeutronExpectedQ16 += background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
+                    * entry.intervalUs / nominal
             }
             for g in 0..<groupCount where entry.shielded == 1 {
                 let mask = groupMask[g]
@@ -163,6 +168,8 @@ public struct LaneEngine: Sendable {
         occExpectedQ16 = [0, 0, 0]
         occLowExpectedQ16 = [0, 0, 0]
         occShieldedSamples = 0
+        occNeutron = 0
+        occNeutronExpectedQ16 = 0
     }
 
     mutating func finish(endUs: Int64, truncated: Bool) -> Decision {
@@ -285,19 +292,37 @@ public struct LaneEngine: Sendable {
         let nw = ring.sum(window: current.neutronWindowSamples)
         if nw.samples == current.neutronWindowSamples {
             let b = background.neutronSumQ16(mask: groupMask[0], panelCount: n) * nw.intervalUs / nominal
-            // A floor of one count keeps the test meaningful while the learned rate is near zero.
-            let bFloor = b > 65_536 ? b : 65_536
-            let sqrtB = integerSquareRoot(bFloor)
-            let excess = (nw.neutron << 16) - b
-            let sigma = excess / sqrtB
-            if sigma > current.neutronMaxSigmaQ8 {
-                current.neutronMaxSigmaQ8 = sigma
-                current.neutronMaxCounts = nw.neutron
-                current.neutronMaxBackgroundQ16 = b
-            }
-            if excess > settings.neutronSigmaQ8 * sqrtB && excess >= settings.neutronExcessMin << 16 {
-                current.neutronAlarm = true
-            }
+            neutronTest(counts: nw.neutron, expectedQ16: b)
+        }
+        // The neutron dwell integration: the whole shielded part of the occupancy.
+        if settings.dwellIntegration && occShieldedSamples > current.neutronWindowSamples {
+            neutronTest(counts: occNeutron, expectedQ16: occNeutronExpectedQ16)
+        }
+    }
+
+    /// The neutron test: C - B > n sqrt(V) and C - B >= the minimum excess, with V = B (floored at
+    /// one count, so a near-zero learned rate cannot alarm on a couple of counts) plus the learned
+    /// background's own uncertainty over long windows.
+    mutating func neutronTest(counts c: Int64, expectedQ16 b: Int64) {
+        var variance = b > 65_536 ? b : 65_536
+        if settings.backgroundUncertainty {
+            let window = Int64(1) << Int64(settings.backgroundShift + 1)
+            let learned = Int64(background.samplesLearned) < window ? Int64(background.samplesLearned) : window
+            let perSample = background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
+            // Relative variance of the learned rate: 1 / (counts averaged) = 65536 / (perSampleQ16 x n).
+            let averagedQ16 = perSample * learned
+            if averagedQ16 > 0 { variance += (b >> 8) * (b >> 8) / (averagedQ16 >> 16 > 0 ? averagedQ16 >> 16 : 1) }
+        }
+        let sd = integerSquareRoot(variance)
+        let excess = (c << 16) - b
+        let sigma = excess / sd
+        if sigma > current.neutronMaxSigmaQ8 {
+            current.neutronMaxSigmaQ8 = sigma
+            current.neutronMaxCounts = c
+            current.neutronMaxBackgroundQ16 = b
+        }
+        if excess > settings.neutronSigmaQ8 * sd && excess >= settings.neutronExcessMin << 16 {
+            current.neutronAlarm = true
         }
     }
 
