@@ -17,7 +17,7 @@ public struct Background: Sendable {
     /// Counts scaled to the nominal interval, Q16: (counts << 16) * nominal / interval, truncated.
     @inlinable
     static func normalizedQ16(_ counts: UInt32, intervalUs: Int64, nominalUs: Int64) -> Int64 {
-        (Int64(counts) << 16) * nominalUs / intervalUs
+        (Int64(counts) &<< 16) * nominalUs / intervalUs
     }
 
     /// Learns one empty-lane sample: a running mean during warm-up, then an exponential average
@@ -47,7 +47,7 @@ public struct Background: Sendable {
             return old + (x - old) / Int64(n + 1)
         }
         let s = Int64(shift)
-        return old + ((x - old + (1 << (s - 1))) >> s)
+        return old + ((x - old + (1 &<< (s - 1))) &>> s)
     }
 
     public func isReady(_ settings: EngineSettings) -> Bool {
@@ -59,7 +59,7 @@ public struct Background: Sendable {
     @inlinable
     func sum(_ fast: InlineArray<8, Int64>, _ slow: InlineArray<8, Int64>, mask: UInt32, panelCount: Int) -> Int64 {
         var total: Int64 = 0
-        for p in 0..<panelCount where mask & (1 << UInt32(p)) != 0 { total += fast[p] > slow[p] ? fast[p] : slow[p] }
+        for p in 0..<panelCount where mask & (1 &<< UInt32(p)) != 0 { total += fast[p] > slow[p] ? fast[p] : slow[p] }
         return total
     }
 

@@ -5,12 +5,12 @@ public struct Faults: Sendable, Equatable {
     public var bits: UInt32
     public init(bits: UInt32 = 0) { self.bits = bits }
 
-    public static let backgroundNotReady = Faults(bits: 1 << 0)
-    public static let backgroundHigh = Faults(bits: 1 << 1)
-    public static let backgroundLow = Faults(bits: 1 << 2)
-    public static let panelSilent = Faults(bits: 1 << 3)
-    public static let panelStatus = Faults(bits: 1 << 4)
-    public static let beamStuck = Faults(bits: 1 << 5)
+    public static let backgroundNotReady = Faults(bits: 1 &<< 0)
+    public static let backgroundHigh = Faults(bits: 1 &<< 1)
+    public static let backgroundLow = Faults(bits: 1 &<< 2)
+    public static let panelSilent = Faults(bits: 1 &<< 3)
+    public static let panelStatus = Faults(bits: 1 &<< 4)
+    public static let beamStuck = Faults(bits: 1 &<< 5)
 
     public var isEmpty: Bool { bits == 0 }
     public func contains(_ f: Faults) -> Bool { bits & f.bits == f.bits }

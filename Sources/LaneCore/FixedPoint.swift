@@ -11,9 +11,9 @@ public func integerSquareRoot(_ n: UInt64) -> UInt64 {
     if n < 2 { return n }
     // Newton's iteration from an over-estimate converges monotonically down to floor(sqrt(n)).
     let bits = 64 - n.leadingZeroBitCount
-    var x: UInt64 = 1 << UInt64((bits + 1) / 2)
+    var x: UInt64 = 1 &<< UInt64((bits + 1) / 2)
     while true {
-        let y = (x + n / x) >> 1
+        let y = (x + n / x) &>> 1
         if y >= x { return x }
         x = y
     }
@@ -38,7 +38,7 @@ public enum Q8 {
     /// Hundredths of a Q8 value, rounded half away from zero (for display).
     @inlinable
     public static func hundredths(_ q8: Int64) -> Int64 {
-        q8 >= 0 ? (q8 * 100 + 128) >> 8 : -((-q8 * 100 + 128) >> 8)
+        q8 >= 0 ? (q8 * 100 + 128) &>> 8 : -((-q8 * 100 + 128) &>> 8)
     }
 }
 
@@ -48,6 +48,6 @@ public enum Q16 {
     /// Hundredths of a Q16 value, rounded half away from zero (for display).
     @inlinable
     public static func hundredths(_ q16: Int64) -> Int64 {
-        q16 >= 0 ? (q16 * 100 + 32768) >> 16 : -((-q16 * 100 + 32768) >> 16)
+        q16 >= 0 ? (q16 * 100 + 32768) &>> 16 : -((-q16 * 100 + 32768) &>> 16)
     }
 }

@@ -43,8 +43,8 @@ public struct LaneEngine: Sendable {
         var all: UInt32 = 0
         var pillars: InlineArray<2, UInt32> = [0, 0]
         for p in 0..<settings.panelCount {
-            all |= 1 << UInt32(p)
-            pillars[Int(settings.pillarOfPanel[p])] |= 1 << UInt32(p)
+            all |= 1 &<< UInt32(p)
+            pillars[Int(settings.pillarOfPanel[p])] |= 1 &<< UInt32(p)
         }
         groupMask[0] = all
         if pillars[0] != 0 && pillars[1] != 0 {
@@ -98,7 +98,7 @@ public struct LaneEngine: Sendable {
         var entry = WindowEntry()
         for g in 0..<groupCount {
             let mask = groupMask[g]
-            for p in 0..<settings.panelCount where mask & (1 << UInt32(p)) != 0 {
+            for p in 0..<settings.panelCount where mask & (1 &<< UInt32(p)) != 0 {
                 entry.gamma[g] += Int64(s.gamma[p])
                 entry.gammaLow[g] += Int64(s.gammaLow[p])
             }
@@ -190,7 +190,7 @@ public struct LaneEngine: Sendable {
         if !background.isReady(settings) { f.insert(.backgroundNotReady); return f }
         // Note: Swift's >> binds tighter than * and /, hence the parentheses.
         let cps = (background.gammaSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
-            * 1_000_000 / settings.sampleIntervalUs) >> 16
+            * 1_000_000 / settings.sampleIntervalUs) &>> 16
         if settings.gammaBackgroundHighCps > 0 && cps > settings.gammaBackgroundHighCps { f.insert(.backgroundHigh) }
         if settings.gammaBackgroundLowCps > 0 && cps < settings.gammaBackgroundLowCps { f.insert(.backgroundLow) }
         return f
@@ -226,7 +226,7 @@ public struct LaneEngine: Sendable {
         let high = occGamma[0] - occLow[0]
         let expected = occExpectedQ16[0] - occLowExpectedQ16[0]
         guard high >= settings.suppressionCountsMin, expected > 0 else { return (65_536, 0) }
-        let r = (high << 32) / expected
+        let r = (high &<< 32) / expected
         return (r < 65_536 ? r : 65_536, high)
     }
 
@@ -237,13 +237,13 @@ public struct LaneEngine: Sendable {
     /// whole lane).
     func learnedCounts(group g: Int, corrected: Bool) -> Int64 {
         if !settings.backgroundUncertainty || (corrected && g == 0) { return 0 }
-        let perSample = background.gammaSumQ16(mask: groupMask[g], panelCount: settings.panelCount) >> 16
-        let window = Int64(1) << Int64(settings.backgroundShift + 1)
+        let perSample = background.gammaSumQ16(mask: groupMask[g], panelCount: settings.panelCount) &>> 16
+        let window = Int64(1) &<< Int64(settings.backgroundShift + 1)
         let n = Int64(background.samplesLearned) < window ? Int64(background.samplesLearned) : window
         var counts = perSample * n
         if corrected {
             // Relative part only: 1/N_g - 1/N_all = (1 - N_g/N_all) / N_g.
-            let all = background.gammaSumQ16(mask: groupMask[0], panelCount: settings.panelCount) >> 16
+            let all = background.gammaSumQ16(mask: groupMask[0], panelCount: settings.panelCount) &>> 16
             if all > perSample { counts = counts * all / (all - perSample) } else { return 0 }
         }
         return counts > 0 ? counts : 1
@@ -279,7 +279,7 @@ public struct LaneEngine: Sendable {
             for g in 0..<groupCount {
                 let b = background.gammaSumQ16(mask: groupMask[g], panelCount: n) * cw.intervalUs / nominal
                 let sd = integerSquareRoot(b > 0 ? b : 1)
-                if ((cw.gamma[g] << 16) - b) / sd >= settings.gammaCeilingSigmaQ8 { current.gammaAlarm = true }
+                if ((cw.gamma[g] &<< 16) - b) / sd >= settings.gammaCeilingSigmaQ8 { current.gammaAlarm = true }
             }
         }
         if occShieldedSamples > current.gammaWindowSamples && settings.dwellIntegration {
@@ -306,22 +306,22 @@ public struct LaneEngine: Sendable {
     mutating func neutronTest(counts c: Int64, expectedQ16 b: Int64) {
         var variance = b > 65_536 ? b : 65_536
         if settings.backgroundUncertainty {
-            let window = Int64(1) << Int64(settings.backgroundShift + 1)
+            let window = Int64(1) &<< Int64(settings.backgroundShift + 1)
             let learned = Int64(background.samplesLearned) < window ? Int64(background.samplesLearned) : window
             let perSample = background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
             // Relative variance of the learned rate: 1 / (counts averaged) = 65536 / (perSampleQ16 x n).
             let averagedQ16 = perSample * learned
-            if averagedQ16 > 0 { variance += (b >> 8) * (b >> 8) / (averagedQ16 >> 16 > 0 ? averagedQ16 >> 16 : 1) }
+            if averagedQ16 > 0 { variance += (b &>> 8) * (b &>> 8) / (averagedQ16 &>> 16 > 0 ? averagedQ16 &>> 16 : 1) }
         }
         let sd = integerSquareRoot(variance)
-        let excess = (c << 16) - b
+        let excess = (c &<< 16) - b
         let sigma = excess / sd
         if sigma > current.neutronMaxSigmaQ8 {
             current.neutronMaxSigmaQ8 = sigma
             current.neutronMaxCounts = c
             current.neutronMaxBackgroundQ16 = b
         }
-        if excess > settings.neutronSigmaQ8 * sd && excess >= settings.neutronExcessMin << 16 {
+        if excess > settings.neutronSigmaQ8 * sd && excess >= settings.neutronExcessMin &<< 16 {
             current.neutronAlarm = true
         }
     }
@@ -336,24 +336,24 @@ public struct LaneEngine: Sendable {
     /// excess at least `normLowShareMin`, or significance at the ceiling), else NORM suspicion.
     mutating func grossTest(group g: Int, counts c: Int64, low: Int64, expectedQ16 b0: Int64, lowExpectedQ16 bLow0: Int64,
                             suppressionQ16 r: Int64, highCounts high: Int64, samples: Int, ceiling: Bool, learnedCounts: Int64) {
-        let b = (b0 >> 8) * r >> 8
-        let bLow = (bLow0 >> 8) * r >> 8
+        let b = (b0 &>> 8) * r &>> 8
+        let bLow = (bLow0 &>> 8) * r &>> 8
         var variance = b > 0 ? b : 1
         if high > 0 {
-            let square = (b >> 8) * (b >> 8)  // Q16
-            let occupancyExpected = ((occExpectedQ16[0] >> 8) * r >> 8) >> 16  // counts, all panels
+            let square = (b &>> 8) * (b &>> 8)  // Q16
+            let occupancyExpected = ((occExpectedQ16[0] &>> 8) * r &>> 8) &>> 16  // counts, all panels
             variance += square / high
             if occupancyExpected > 0 { variance -= 2 * (square / occupancyExpected) }
             if variance < (b > 0 ? b : 1) / 4 { variance = (b > 0 ? b : 1) / 4 }  // guard: never below B/4
         }
         // The learned background is itself an estimate: its relative variance is 1 / (the counts
         // it averaged), and a window of B counts carries B^2 times that.
-        if learnedCounts > 0 { variance += (b >> 8) * (b >> 8) / learnedCounts }
+        if learnedCounts > 0 { variance += (b &>> 8) * (b &>> 8) / learnedCounts }
         let sd = integerSquareRoot(variance)  // Q8
         let threshold = b + settings.gammaSigmaQ8 * sd
-        let excess = (c << 16) - b
+        let excess = (c &<< 16) - b
         let sigma = excess / sd
-        let lowExcess = (low << 16) - bLow
+        let lowExcess = (low &<< 16) - bLow
         let lowShare = excess > 0 ? (lowExcess > 0 ? lowExcess : 0) * 65_536 / excess : 0
         if sigma > current.gammaMaxSigmaQ8 {
             current.gammaMaxSigmaQ8 = sigma
@@ -364,7 +364,7 @@ public struct LaneEngine: Sendable {
             current.gammaMaxLowShareQ16 = lowShare
             current.gammaMaxWindowSamples = samples
         }
-        if (c << 16) > threshold {
+        if (c &<< 16) > threshold {
             let threatLike = !settings.normDiscrimination || lowShare >= settings.normLowShareMinQ16
                 || (ceiling && sigma >= settings.gammaCeilingSigmaQ8)
             if threatLike { current.gammaAlarm = true } else { current.normSuspect = true }
