@@ -6,7 +6,7 @@
 # BinaryInteger.words there (Swift 6.3.1); see the real-time and ARM issue.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if grep -nE '^\s*import\s+(Foundation|Glibc|C[A-Z][A-Za-z]+)' Sources/LaneCore/*.swift; then
+if grep -rnE '^\s*import\s+(Foundation|Glibc|C[A-Z][A-Za-z]+)' Sources/LaneCore; then
   echo "check-embedded: LaneCore must not import Foundation or C modules" >&2
   exit 1
 fi
@@ -14,6 +14,6 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for target in "" aarch64-none-none-elf; do
   swiftc ${target:+-target $target} -enable-experimental-feature Embedded -no-allocations -wmo -parse-as-library \
-    -module-name LaneCore -c Sources/LaneCore/*.swift -o "$out/LaneCore.o"
+    -module-name LaneCore -c $(find Sources/LaneCore -name "*.swift" | sort) -o "$out/LaneCore.o"
   echo "check-embedded: LaneCore builds in Embedded Swift, -no-allocations, for ${target:-this host}"
 done

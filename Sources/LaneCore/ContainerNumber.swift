@@ -25,6 +25,19 @@ public struct ContainerNumber: Sendable, Equatable {
         return true
     }
 
+    /// The same from `count` bytes at `p`.
+    public init?(ascii p: UnsafePointer<UInt8>, count n: Int) {
+        bytes = InlineArray(repeating: 0)
+        count = 0
+        guard n >= 1 && n <= Self.capacity else { return nil }
+        for i in 0..<n {
+            let b = p[i]
+            guard b >= 0x21, b <= 0x7E else { return nil }
+            bytes[i] = b
+        }
+        count = n
+    }
+
     /// True for four letters, six digits and the matching ISO 6346 check digit.
     public var hasValidCheckDigit: Bool {
         guard count == 11 else { return false }

@@ -1,0 +1,243 @@
+// Frames (docs/RECORDS.md):
+//     0xA7 | version (1) | kind | bodyLength (varint) | body | CRC-32C (4 bytes, little-endian)
+//     body = sequence (varint) | monotonicUs (zigzag) | wallUs (zigzag, 0 unknown) | payload
+// The CRC covers everything after the magic byte up to the end of the body.
+
+public enum RecordFormat {
+    public static let magic: UInt8 = 0xA7
+    public static let version: UInt8 = 1
+    public static let bodyMax = 4096
+    /// The largest frame: magic, version, kind, 2-byte length, body, CRC.
+    public static let frameMax = 1 + 1 + 1 + 2 + bodyMax + 4
+}
+
+public struct RecordEncoder {
+    var body: InlineArray<4096, UInt8> = InlineArray(repeating: 0)
+
+    public init() {}
+
+    /// Encodes one frame into `out`; returns its length, or nil when `out` is too small or the
+    /// body exceeds `RecordFormat.bodyMax`.
+    public mutating func encode(_ record: Record, header: FrameHeader, into out: UnsafeMutablePointer<UInt8>, capacity: Int) -> Int? {
+        let bodyCount: Int? = withUnsafeMutableBytes(of: &body) { raw -> Int? in
+            let p = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var w = ByteWriter(p, capacity: RecordFormat.bodyMax)
+            w.varint(header.sequence)
+            w.signed(header.monotonicUs)
+            w.signed(header.wallUs)
+            Self.payload(record, &w)
+            return w.overflow ? nil : w.count
+        }
+        guard let n = bodyCount else { return nil }
+        var f = ByteWriter(out, capacity: capacity)
+        f.byte(RecordFormat.magic)
+        f.byte(RecordFormat.version)
+        f.byte(record.kind.rawValue)
+        f.varint(UInt64(n))
+        for i in 0..<n { f.byte(body[i]) }
+        if f.overflow { return nil }
+        let crc = CRC32C.update(0, out + 1, f.count - 1)
+        f.u32le(crc)
+        return f.overflow ? nil : f.count
+    }
+
+    static func payload(_ record: Record, _ w: inout ByteWriter) {
+        switch record {
+        case let .samples(b):
+            w.byte(UInt8(truncatingIfNeeded: b.panels))
+            w.byte(UInt8(truncatingIfNeeded: b.count))
+            w.varint(UInt64(bitPattern: b.nominalIntervalUs))
+            w.signed(b.firstTUs)
+            for s in 0..<b.count {
+                w.signed(b.intervalUs(sample: s) - b.nominalIntervalUs)
+                for p in 0..<b.panels {
+                    for c in 0..<3 {
+                        let v = Int64(b.value(sample: s, panel: p, channel: c))
+                        if s == 0 { w.varint(UInt64(bitPattern: v)) } else { w.signed(v - Int64(b.value(sample: s - 1, panel: p, channel: c))) }
+                    }
+                }
+            }
+        case let .occupancy(d):
+            w.varint(UInt64(d.occupancy))
+            w.signed(d.startUs)
+            w.signed(d.endUs - d.startUs)
+            w.signed(d.speedMmPerS ?? -1)
+            var flags: UInt8 = 0
+            if d.gammaAlarm { flags |= 1 }
+            if d.neutronAlarm { flags |= 2 }
+            if d.normSuspect { flags |= 4 }
+            if d.reverse { flags |= 8 }
+            if d.truncated { flags |= 16 }
+            if d.gammaWindowFromSpeed { flags |= 32 }
+            w.byte(flags)
+            w.signed(d.gammaMaxSigmaQ8)
+            w.byte(UInt8(truncatingIfNeeded: d.gammaMaxGroup))
+            w.signed(d.gammaMaxCounts)
+            w.signed(d.gammaMaxBackgroundQ16)
+            w.signed(d.gammaMaxThresholdQ16)
+            w.signed(d.gammaMaxLowShareQ16)
+            w.signed(d.neutronMaxSigmaQ8)
+            w.signed(d.neutronMaxCounts)
+            w.signed(d.neutronMaxBackgroundQ16)
+            w.varint(UInt64(d.gammaWindowSamples))
+            w.varint(UInt64(d.gammaMaxWindowSamples))
+            w.varint(UInt64(d.neutronWindowSamples))
+            w.signed(d.gammaBackgroundQ16)
+            w.signed(d.suppressionQ16)
+            w.varint(UInt64(d.samples))
+            w.varint(UInt64(d.faults.bits))
+            if let c = d.container {
+                w.byte(UInt8(truncatingIfNeeded: c.count))
+                for i in 0..<c.count { w.byte(c.bytes[i]) }
+            } else {
+                w.byte(0)
+            }
+        case let .alarm(a):
+            w.varint(UInt64(a.occupancy))
+            w.byte(a.kind)
+            w.signed(a.tUs)
+            w.signed(a.sigmaQ8)
+        case let .background(b):
+            w.byte(UInt8(truncatingIfNeeded: b.panels))
+            for p in 0..<b.panels {
+                w.signed(b.gammaQ16[p])
+                w.signed(b.gammaLowQ16[p])
+                w.signed(b.neutronQ16[p])
+            }
+        case let .fault(f):
+            w.varint(UInt64(f.bits))
+            w.varint(UInt64(f.changed))
+            w.byte(f.panel)
+        case let .audit(a):
+            text(a.user, &w)
+            text(a.action, &w)
+            text(a.oldValue, &w)
+            text(a.newValue, &w)
+        case let .heartbeat(h):
+            text(h.softwareVersion, &w)
+            w.varint(h.profileHash)
+            w.varint(h.uptimeS)
+            w.varint(h.ticks)
+            w.varint(h.missedTicks)
+            w.varint(h.maxLatenessUs)
+        }
+    }
+
+    static func text(_ t: ShortText, _ w: inout ByteWriter) {
+        w.byte(UInt8(truncatingIfNeeded: t.count))
+        for i in 0..<t.count { w.byte(t[i]) }
+    }
+}
+
+/// Parses a frame's body (after the length, before the CRC) into its header and record.
+public enum RecordParser {
+    public static func parse(kind: UInt8, body p: UnsafePointer<UInt8>, count n: Int) throws(RecordError) -> (FrameHeader, Record) {
+        var r = ByteReader(p, count: n)
+        let header = FrameHeader(sequence: try r.varint(), monotonicUs: try r.signed(), wallUs: try r.signed())
+        guard let k = RecordKind(rawValue: kind) else { throw .unknownKind(kind) }
+        let record: Record
+        switch k {
+        case .samples:
+            let panels = Int(try r.byte())
+            let count = Int(try r.byte())
+            guard panels >= 1 && panels <= panelCountMax && count >= 1 && count <= SampleBatch.samplesMax else { throw .valueOutOfRange }
+            var b = SampleBatch(panels: panels, nominalIntervalUs: Int64(bitPattern: try r.bounded(60_000_000)))
+            let first = try r.signed()
+            var t = first
+            for s in 0..<count {
+                var sample = LaneSample(tUs: 0, intervalUs: b.nominalIntervalUs + (try r.signed()))
+                if s > 0 { t += sample.intervalUs }
+                sample.tUs = t
+                for p in 0..<panels {
+                    for c in 0..<3 {
+                        var v: Int64
+                        if s == 0 { v = Int64(bitPattern: try r.bounded(UInt64(UInt32.max))) } else {
+                            v = Int64(b.value(sample: s - 1, panel: p, channel: c)) + (try r.signed())
+                        }
+                        guard v >= 0 && v <= Int64(UInt32.max) else { throw .valueOutOfRange }
+                        let u = UInt32(truncatingIfNeeded: v)
+                        if c == 0 { sample.gamma[p] = u } else if c == 1 { sample.gammaLow[p] = u } else { sample.neutron[p] = u }
+                    }
+                }
+                _ = b.append(sample)
+            }
+            b.firstTUs = first
+            record = .samples(b)
+        case .occupancy:
+            var d = Decision()
+            d.occupancy = UInt32(truncatingIfNeeded: try r.bounded(UInt64(UInt32.max)))
+            d.startUs = try r.signed()
+            d.endUs = d.startUs + (try r.signed())
+            let speed = try r.signed()
+            d.speedMmPerS = speed < 0 ? nil : speed
+            let flags = try r.byte()
+            d.gammaAlarm = flags & 1 != 0
+            d.neutronAlarm = flags & 2 != 0
+            d.normSuspect = flags & 4 != 0
+            d.reverse = flags & 8 != 0
+            d.truncated = flags & 16 != 0
+            d.gammaWindowFromSpeed = flags & 32 != 0
+            d.gammaMaxSigmaQ8 = try r.signed()
+            d.gammaMaxGroup = Int(try r.byte())
+            guard d.gammaMaxGroup < groupCountMax else { throw .valueOutOfRange }
+            d.gammaMaxCounts = try r.signed()
+            d.gammaMaxBackgroundQ16 = try r.signed()
+            d.gammaMaxThresholdQ16 = try r.signed()
+            d.gammaMaxLowShareQ16 = try r.signed()
+            d.neutronMaxSigmaQ8 = try r.signed()
+            d.neutronMaxCounts = try r.signed()
+            d.neutronMaxBackgroundQ16 = try r.signed()
+            d.gammaWindowSamples = Int(try r.bounded(UInt64(EngineSettings.windowSamplesMax)))
+            d.gammaMaxWindowSamples = Int(try r.bounded(UInt64(Int32.max)))
+            d.neutronWindowSamples = Int(try r.bounded(UInt64(EngineSettings.windowSamplesMax)))
+            d.gammaBackgroundQ16 = try r.signed()
+            d.suppressionQ16 = try r.signed()
+            d.samples = Int(try r.bounded(UInt64(Int32.max)))
+            d.faults = Faults(bits: UInt32(truncatingIfNeeded: try r.bounded(UInt64(UInt32.max))))
+            let n = Int(try r.byte())
+            guard n <= ContainerNumber.capacity, r.remaining >= n else { throw n > ContainerNumber.capacity ? .valueOutOfRange : .truncated }
+            if n > 0 {
+                d.container = ContainerNumber(ascii: r.base + r.offset, count: n)
+                if d.container == nil { throw .valueOutOfRange }
+                r.skip(n)
+            }
+            record = .occupancy(d)
+        case .alarm:
+            let a = AlarmRecord(occupancy: UInt32(truncatingIfNeeded: try r.bounded(UInt64(UInt32.max))), kind: try r.byte(),
+                                tUs: try r.signed(), sigmaQ8: try r.signed())
+            guard a.kind <= 1 else { throw .valueOutOfRange }
+            record = .alarm(a)
+        case .background:
+            let panels = Int(try r.byte())
+            guard panels >= 1 && panels <= panelCountMax else { throw .valueOutOfRange }
+            var b = BackgroundRecord(panels: panels)
+            for p in 0..<panels {
+                b.gammaQ16[p] = try r.signed()
+                b.gammaLowQ16[p] = try r.signed()
+                b.neutronQ16[p] = try r.signed()
+            }
+            record = .background(b)
+        case .fault:
+            let f = FaultRecord(bits: UInt32(truncatingIfNeeded: try r.bounded(UInt64(UInt32.max))),
+                                changed: UInt32(truncatingIfNeeded: try r.bounded(UInt64(UInt32.max))), panel: try r.byte())
+            record = .fault(f)
+        case .audit:
+            record = .audit(AuditRecord(user: try text(&r), action: try text(&r), oldValue: try text(&r), newValue: try text(&r)))
+        case .heartbeat:
+            record = .heartbeat(HeartbeatRecord(softwareVersion: try text(&r), profileHash: try r.varint(), uptimeS: try r.varint(),
+                                                ticks: try r.varint(), missedTicks: try r.varint(), maxLatenessUs: try r.varint()))
+        }
+        guard r.remaining == 0 else { throw .trailingBytes }
+        return (header, record)
+    }
+
+    static func text(_ r: inout ByteReader) throws(RecordError) -> ShortText {
+        let n = Int(try r.byte())
+        guard n <= ShortText.capacity else { throw .valueOutOfRange }
+        guard r.remaining >= n else { throw .truncated }
+        let t = ShortText(r.base + r.offset, count: n)
+        r.skip(n)
+        return t
+    }
+}
+

@@ -1,0 +1,180 @@
+// The lane's records (docs/RECORDS.md): one versioned binary encoding for everything the lane
+// reports. Fixed storage throughout, so the tick can build and encode them without allocating.
+
+/// Record kinds (stable numbers: they are on the wire and in journals).
+public enum RecordKind: UInt8, Sendable {
+    case samples = 1
+    case occupancy = 2
+    case alarm = 3
+    case background = 4
+    case fault = 5
+    case audit = 6
+    case heartbeat = 7
+}
+
+/// Raw counts of consecutive samples, for the analysts' baselines. Encoded as the first
+/// sample's values and then per-channel differences from the previous sample, zigzag varints:
+/// over an empty lane most differences fit one byte.
+public struct SampleBatch: Sendable {
+    public static let samplesMax = 16
+    public var panels: Int = 4
+    public var count: Int = 0
+    /// Nominal interval; each sample carries its deviation from it.
+    public var nominalIntervalUs: Int64 = 100_000
+    public var firstTUs: Int64 = 0
+    var intervals: InlineArray<16, Int64> = InlineArray(repeating: 0)
+    /// [sample][panel][channel: gamma, gammaLow, neutron], flattened.
+    var values: InlineArray<384, UInt32> = InlineArray(repeating: 0)
+
+    public init(panels: Int, nominalIntervalUs: Int64) {
+        self.panels = panels
+        self.nominalIntervalUs = nominalIntervalUs
+    }
+
+    public var isFull: Bool { count == Self.samplesMax }
+
+    /// Appends a sample; false when the batch is full.
+    public mutating func append(_ s: LaneSample) -> Bool {
+        guard count < Self.samplesMax else { return false }
+        if count == 0 { firstTUs = s.tUs }
+        intervals[count] = s.intervalUs
+        for p in 0..<panels {
+            let i = (count * panelCountMax + p) * 3
+            values[i] = s.gamma[p]
+            values[i + 1] = s.gammaLow[p]
+            values[i + 2] = s.neutron[p]
+        }
+        count += 1
+        return true
+    }
+
+    public func value(sample: Int, panel: Int, channel: Int) -> UInt32 { values[(sample * panelCountMax + panel) * 3 + channel] }
+    public func intervalUs(sample: Int) -> Int64 { intervals[sample] }
+
+    public mutating func removeAll() { count = 0 }
+}
+
+public struct AlarmRecord: Sendable, Equatable {
+    public var occupancy: UInt32
+    /// 0 gamma, 1 neutron.
+    public var kind: UInt8
+    public var tUs: Int64
+    public var sigmaQ8: Int64
+    public init(occupancy: UInt32, kind: UInt8, tUs: Int64, sigmaQ8: Int64) {
+        self.occupancy = occupancy; self.kind = kind; self.tUs = tUs; self.sigmaQ8 = sigmaQ8
+    }
+}
+
+public struct FaultRecord: Sendable, Equatable {
+    /// The fault bits now (see `Faults`), and which changed.
+    public var bits: UInt32
+    public var changed: UInt32
+    /// The panel concerned (255: the lane).
+    public var panel: UInt8
+    public init(bits: UInt32, changed: UInt32, panel: UInt8) { self.bits = bits; self.changed = changed; self.panel = panel }
+}
+
+/// Short text in fixed storage (user names, setting keys and values, versions).
+public struct ShortText: Sendable, Equatable {
+    public static let capacity = 64
+    var bytes: InlineArray<64, UInt8> = InlineArray(repeating: 0)
+    public private(set) var count = 0
+    public init() {}
+    public init(_ s: StaticString) {
+        let p = s.utf8Start
+        for i in 0..<(s.utf8CodeUnitCount < Self.capacity ? s.utf8CodeUnitCount : Self.capacity) { bytes[i] = p[i] }
+        count = s.utf8CodeUnitCount < Self.capacity ? s.utf8CodeUnitCount : Self.capacity
+    }
+    /// Takes at most 64 bytes.
+    public init(_ p: UnsafePointer<UInt8>, count n: Int) {
+        for i in 0..<(n < Self.capacity ? n : Self.capacity) { bytes[i] = p[i] }
+        count = n < Self.capacity ? n : Self.capacity
+    }
+    public subscript(i: Int) -> UInt8 { bytes[i] }
+    public static func == (a: ShortText, b: ShortText) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where a.bytes[i] != b.bytes[i] { return false }
+        return true
+    }
+}
+
+public struct AuditRecord: Sendable, Equatable {
+    public var user: ShortText
+    public var action: ShortText
+    public var oldValue: ShortText
+    public var newValue: ShortText
+    public init(user: ShortText, action: ShortText, oldValue: ShortText, newValue: ShortText) {
+        self.user = user; self.action = action; self.oldValue = oldValue; self.newValue = newValue
+    }
+}
+
+public struct HeartbeatRecord: Sendable, Equatable {
+    public var softwareVersion: ShortText
+    /// FNV-1a 64 of the board profile file's bytes.
+    public var profileHash: UInt64
+    public var uptimeS: UInt64
+    public var ticks: UInt64
+    public var missedTicks: UInt64
+    public var maxLatenessUs: UInt64
+    public init(softwareVersion: ShortText, profileHash: UInt64, uptimeS: UInt64, ticks: UInt64, missedTicks: UInt64, maxLatenessUs: UInt64) {
+        self.softwareVersion = softwareVersion; self.profileHash = profileHash; self.uptimeS = uptimeS
+        self.ticks = ticks; self.missedTicks = missedTicks; self.maxLatenessUs = maxLatenessUs
+    }
+}
+
+/// The learned background per panel (Q16 counts per nominal interval).
+public struct BackgroundRecord: Sendable, Equatable {
+    public var panels: Int
+    public var gammaQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    public var gammaLowQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    public var neutronQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    public init(panels: Int) { self.panels = panels }
+    public init(_ b: Background, panels: Int) {
+        self.panels = panels
+        for p in 0..<panels {
+            gammaQ16[p] = b.gammaQ16[p]
+            gammaLowQ16[p] = b.gammaLowQ16[p]
+            neutronQ16[p] = b.neutronQ16[p]
+        }
+    }
+    public static func == (a: BackgroundRecord, b: BackgroundRecord) -> Bool {
+        guard a.panels == b.panels else { return false }
+        for p in 0..<a.panels where a.gammaQ16[p] != b.gammaQ16[p] || a.gammaLowQ16[p] != b.gammaLowQ16[p] || a.neutronQ16[p] != b.neutronQ16[p] {
+            return false
+        }
+        return true
+    }
+}
+
+public enum Record: Sendable {
+    case samples(SampleBatch)
+    case occupancy(Decision)
+    case alarm(AlarmRecord)
+    case background(BackgroundRecord)
+    case fault(FaultRecord)
+    case audit(AuditRecord)
+    case heartbeat(HeartbeatRecord)
+
+    public var kind: RecordKind {
+        switch self {
+        case .samples: return .samples
+        case .occupancy: return .occupancy
+        case .alarm: return .alarm
+        case .background: return .background
+        case .fault: return .fault
+        case .audit: return .audit
+        case .heartbeat: return .heartbeat
+        }
+    }
+}
+
+/// What every frame carries besides its record.
+public struct FrameHeader: Sendable, Equatable {
+    public var sequence: UInt64
+    public var monotonicUs: Int64
+    /// Wall clock (Unix epoch microseconds) where known, else 0.
+    public var wallUs: Int64
+    public init(sequence: UInt64, monotonicUs: Int64, wallUs: Int64) {
+        self.sequence = sequence; self.monotonicUs = monotonicUs; self.wallUs = wallUs
+    }
+}
