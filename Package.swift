@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "LaneTrace", dependencies: ["LaneCore"], path: "Sources/LaneTrace"),
         // The only module that calls C: Modbus, GPIO, clocks, ptys.
         .target(name: "LaneHAL", dependencies: ["CModbus", "CGPIOD", "LaneCore"], path: "Sources/LaneHAL"),
+        // Store and forward: the journal of records (and, next, the MQTT uplink).
+        .target(name: "LaneUplink", dependencies: ["LaneCore"], path: "Sources/LaneUplink"),
         // Wiring: board profile -> hardware -> engine -> outputs and decisions.
         .target(
             name: "LaneAgent",
@@ -55,6 +57,7 @@ let package = Package(
         .testTarget(
             name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneSimCore", "LaneTrace", "LaneCore"],
             path: "Tests/LaneAgentTests"),
+        .testTarget(name: "LaneUplinkTests", dependencies: ["LaneUplink", "LaneCore"], path: "Tests/LaneUplinkTests"),
         .testTarget(
             name: "IntegrationTests", dependencies: ["CModbus", "LaneTrace", "LaneAgent"],
             path: "Tests/IntegrationTests"),

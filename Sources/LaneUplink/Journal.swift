@@ -1,0 +1,284 @@
+// The journal: records appended to segment files on the board's storage, read back by the
+// uplink, and released only when the broker has acknowledged them. A power cut at any moment
+// loses no committed record: recovery truncates a torn tail, checks every CRC and resumes the
+// sequence after the last good record, without gaps or duplicates.
+//
+// Layout of the directory:
+//     <first sequence, 20 digits>.seg   frames as in docs/RECORDS.md, appended
+//     acked                             the last acknowledged sequence (8 bytes LE + CRC-32C)
+// Policy when full (`bytesMax`): the oldest segment goes first; if it still holds
+// unacknowledged alarms, occupancies, audit, fault or heartbeat records, it is rewritten with
+// those alone (its raw samples are evicted and counted); those records are never dropped
+// silently: when nothing but them is left, new raw samples are refused (counted) instead.
+
+import Foundation
+import LaneCore
+
+public struct JournalError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+    init(_ m: String) { message = m }
+    static func errno(_ what: String, _ path: String) -> JournalError {
+        JournalError("\(path): \(what): \(String(cString: strerror(Foundation.errno)))")
+    }
+}
+
+public struct JournalStats: Sendable, Equatable {
+    public var segments = 0
+    public var bytes = 0
+    /// Recovery: bytes cut from a torn tail, frames refused inside segments.
+    public var tornBytesTruncated = 0
+    public var corruptFramesSkipped = 0
+    /// Raw samples evicted to make room, and raw samples refused because only records that
+    /// must not be dropped were left.
+    public var samplesEvicted = 0
+    public var samplesRefused = 0
+    public var syncs = 0
+}
+
+public final class Journal {
+    public let directory: String
+    public let segmentBytesMax: Int
+    public let bytesMax: Int
+    public private(set) var stats = JournalStats()
+    /// The sequence the next record gets.
+    public private(set) var nextSequence: UInt64 = 1
+    public private(set) var ackedThrough: UInt64 = 0
+
+    struct Segment {
+        var firstSequence: UInt64
+        var path: String
+        var bytes: Int
+    }
+    var segments: [Segment] = []
+    var fd: Int32 = -1
+    var encoder = RecordEncoder()
+    var frame = [UInt8](repeating: 0, count: RecordFormat.frameMax)
+
+    public init(directory: String, segmentBytesMax: Int = 1 << 20, bytesMax: Int = 64 << 20) throws(JournalError) {
+        precondition(segmentBytesMax >= 512 && bytesMax >= 2 * segmentBytesMax, "journal limits: segments of at least 512 bytes, room for two")
+        self.directory = directory
+        self.segmentBytesMax = segmentBytesMax
+        self.bytesMax = bytesMax
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw JournalError("\(directory): cannot create the journal directory: \(error.localizedDescription)")
+        }
+        try recover()
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    // MARK: recovery
+
+    func recover() throws(JournalError) {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".seg") }.sorted()
+        var last: UInt64 = 0
+        for name in names {
+            guard let first = UInt64(name.dropLast(4)) else { continue }
+            let path = directory + "/" + name
+            let (goodBytes, lastSeq, corrupt) = try scanSegment(path)
+            let size = fileSize(path)
+            if goodBytes < size {
+                // A torn tail (power cut mid-write): cut it off; what was before it is intact.
+                guard truncate(path, off_t(goodBytes)) == 0 else { throw .errno("cannot truncate the torn tail", path) }
+                stats.tornBytesTruncated += size - goodBytes
+            }
+            stats.corruptFramesSkipped += corrupt
+            if goodBytes == 0 && lastSeq == 0 { unlink(path); continue }
+            segments.append(Segment(firstSequence: first, path: path, bytes: goodBytes))
+            if lastSeq > last { last = lastSeq }
+        }
+        ackedThrough = readAck()
+        nextSequence = max(last, ackedThrough) + 1
+        refreshStats()
+    }
+
+    /// Returns the length of the prefix made of whole frames (a torn tail is what follows), the
+    /// last good sequence, and the number of refused frames before the tail.
+    func scanSegment(_ path: String) throws(JournalError) -> (Int, UInt64, Int) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw JournalError("\(path): cannot read the segment") }
+        var scanner = FrameScanner()
+        var good = 0
+        var lastSeq: UInt64 = 0
+        var corrupt = 0
+        var offset = 0
+        for b in data {
+            offset += 1
+            guard let r = scanner.push(b) else { continue }
+            switch r {
+            case let .record(h, _):
+                lastSeq = h.sequence
+                good = offset
+            case .rejected:
+                corrupt += 1
+            }
+        }
+        // A frame refused at the very end is the torn tail, not a corrupt frame inside.
+        if good < offset && corrupt > 0 && scanner.isIdle { corrupt -= 1 }
+        return (good, lastSeq, corrupt)
+    }
+
+    func fileSize(_ path: String) -> Int {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    func refreshStats() {
+        stats.segments = segments.count
+        stats.bytes = segments.reduce(0) { $0 + $1.bytes }
+    }
+
+    // MARK: appending
+
+    /// Appends a record and returns its sequence. `commit` forces it to storage (fdatasync)
+    /// before returning: alarms and occupancies are committed before their annunciation is
+    /// reported upstream. Raw samples may be refused when the journal is full of records that
+    /// must not be dropped (counted in `stats.samplesRefused`); then nil is returned.
+    @discardableResult
+    public func append(_ record: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool) throws(JournalError) -> UInt64? {
+        let seq = nextSequence
+        let header = FrameHeader(sequence: seq, monotonicUs: monotonicUs, wallUs: wallUs)
+        let n = frame.withUnsafeMutableBufferPointer { encoder.encode(record, header: header, into: $0.baseAddress!, capacity: $0.count) }
+        guard let n else { throw JournalError("record \(seq) does not fit a frame") }
+        if stats.bytes + n > bytesMax {
+            try makeRoom(n)
+            if stats.bytes + n > bytesMax {
+                if case .samples = record { stats.samplesRefused += 1; return nil }
+                // Records that must not be dropped are written even past the limit: storage is
+                // sized for them, and dropping them silently is the one thing not allowed.
+            }
+        }
+        if fd < 0 || (segments.last?.bytes ?? 0) + n > segmentBytesMax { try openSegment(first: seq) }
+        let written = frame.withUnsafeBytes { write(fd, $0.baseAddress!, n) }
+        guard written == n else { throw .errno("cannot append to the journal", segments.last!.path) }
+        segments[segments.count - 1].bytes += n
+        stats.bytes += n
+        nextSequence = seq + 1
+        if commit { try sync() }
+        return seq
+    }
+
+    /// Forces everything appended so far to storage.
+    public func sync() throws(JournalError) {
+        guard fd >= 0 else { return }
+        guard fdatasync(fd) == 0 else { throw .errno("fdatasync failed", segments.last!.path) }
+        stats.syncs += 1
+    }
+
+    func openSegment(first: UInt64) throws(JournalError) {
+        if fd >= 0 { try sync(); close(fd); fd = -1 }
+        let path = directory + "/" + String(format: "%020llu.seg", first)
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .errno("cannot create a segment", path) }
+        syncDirectory()
+        segments.append(Segment(firstSequence: first, path: path, bytes: fileSize(path)))
+        refreshStats()
+    }
+
+    func syncDirectory() {
+        let d = open(directory, O_RDONLY | O_DIRECTORY)
+        if d >= 0 { fsync(d); close(d) }
+    }
+
+    // MARK: reading and acknowledging
+
+    /// Calls `body` with every record after `sequence`, in order, at most `limit` of them, with
+    /// its encoded frame (what the uplink sends). Returns how many it gave.
+    @discardableResult
+    public func read(after sequence: UInt64, limit: Int, _ body: (FrameHeader, Record, ArraySlice<UInt8>) -> Void) -> Int {
+        var given = 0
+        for (i, seg) in segments.enumerated() {
+            if i + 1 < segments.count && segments[i + 1].firstSequence <= sequence + 1 { continue }
+            guard let data = FileManager.default.contents(atPath: seg.path) else { continue }
+            let bytes = [UInt8](data.prefix(seg.bytes))
+            var scanner = FrameScanner()
+            var start = 0
+            for (k, b) in bytes.enumerated() {
+                if b == RecordFormat.magic && scanner.isIdle { start = k }
+                guard let r = scanner.push(b) else { continue }
+                if case let .record(h, rec) = r, h.sequence > sequence {
+                    body(h, rec, bytes[start...k])
+                    given += 1
+                    if given >= limit { return given }
+                }
+            }
+        }
+        return given
+    }
+
+    /// The broker has acknowledged everything through `sequence`: remember it (atomically) and
+    /// delete the segments it empties.
+    public func acknowledge(through sequence: UInt64) throws(JournalError) {
+        guard sequence > ackedThrough else { return }
+        let s = min(sequence, nextSequence - 1)
+        var bytes = [UInt8](repeating: 0, count: 12)
+        for i in 0..<8 { bytes[i] = UInt8(truncatingIfNeeded: s >> (8 * UInt64(i))) }
+        let crc = bytes.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, 8) }
+        for i in 0..<4 { bytes[8 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        let tmp = directory + "/acked.tmp", path = directory + "/acked"
+        let f = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard f >= 0 else { throw .errno("cannot write the acknowledgement", tmp) }
+        let ok = bytes.withUnsafeBytes { write(f, $0.baseAddress!, 12) } == 12 && fsync(f) == 0
+        close(f)
+        guard ok, rename(tmp, path) == 0 else { throw .errno("cannot record the acknowledgement", path) }
+        syncDirectory()
+        ackedThrough = s
+        // A segment is released when the next one starts at or before the first unacknowledged record.
+        while segments.count > 1 && segments[1].firstSequence <= s + 1 {
+            unlink(segments[0].path)
+            segments.removeFirst()
+        }
+        refreshStats()
+    }
+
+    func readAck() -> UInt64 {
+        guard let d = FileManager.default.contents(atPath: directory + "/acked"), d.count == 12 else { return 0 }
+        let b = [UInt8](d)
+        let crc = b.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, 8) }
+        let stored = UInt32(b[8]) | UInt32(b[9]) << 8 | UInt32(b[10]) << 16 | UInt32(b[11]) << 24
+        guard crc == stored else { return 0 }
+        return (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[$1]) << (8 * UInt64($1)) }
+    }
+
+    // MARK: making room
+
+    /// Frees space from the oldest segments (never the one being written).
+    func makeRoom(_ needed: Int) throws(JournalError) {
+        var i = 0
+        while stats.bytes + needed > bytesMax && i < segments.count - 1 {
+            let seg = segments[i]
+            guard let data = FileManager.default.contents(atPath: seg.path) else { i += 1; continue }
+            var keep: [UInt8] = []
+            var evicted = 0
+            var scanner = FrameScanner()
+            var start = 0
+            let bytes = [UInt8](data.prefix(seg.bytes))
+            for (k, b) in bytes.enumerated() {
+                if b == RecordFormat.magic && scanner.isIdle { start = k }
+                guard let r = scanner.push(b), case let .record(h, rec) = r else { continue }
+                let acked = h.sequence <= ackedThrough
+                if case .samples = rec { evicted += 1; continue }
+                if !acked { keep += bytes[start...k] }
+            }
+            if keep.count == seg.bytes { i += 1; continue }  // nothing to free here
+            if keep.isEmpty {
+                unlink(seg.path)
+                segments.remove(at: i)
+            } else {
+                let tmp = seg.path + ".tmp"
+                let f = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                guard f >= 0 else { throw .errno("cannot compact a segment", tmp) }
+                let ok = keep.withUnsafeBytes { write(f, $0.baseAddress!, keep.count) } == keep.count && fsync(f) == 0
+                close(f)
+                guard ok, rename(tmp, seg.path) == 0 else { throw .errno("cannot compact a segment", seg.path) }
+                syncDirectory()
+                segments[i].bytes = keep.count
+                i += 1
+            }
+            stats.samplesEvicted += evicted
+            refreshStats()
+        }
+    }
+}
