@@ -33,11 +33,11 @@ let package = Package(
         // Wiring: board profile -> hardware -> engine -> outputs and decisions.
         .target(
             name: "LaneAgent",
-            dependencies: ["LaneCore", "LaneTrace", "LaneHAL", .product(name: "Yams", package: "Yams")],
+            dependencies: ["LaneCore", "LaneTrace", "LaneHAL", "LaneUplink", .product(name: "Yams", package: "Yams")],
             path: "Sources/LaneAgent"),
         .executableTarget(
             name: "lane-agent",
-            dependencies: ["LaneAgent", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LaneAgent", "LaneUplink", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/lane-agent"),
 
         // The hardware simulator: lane physics (pure) and the process that serves it.

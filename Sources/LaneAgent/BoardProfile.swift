@@ -28,6 +28,12 @@ public struct BoardProfile: Sendable {
     public var engine: EngineSettings
     public var sirenUs: Int64
     public var alarmLightHoldUs: Int64
+    /// Where records are kept until the alarm station has them (nil: not kept).
+    public var journalDirectory: String?
+    public var journalSegmentBytes: Int = 1 << 20
+    public var journalBytesMax: Int = 256 << 20
+    /// FNV-1a 64 of the profile file's bytes, for heartbeats.
+    public var hash: UInt64 = 0
 
     /// Loads and validates a profile file.
     public static func load(path: String) throws -> BoardProfile {
@@ -40,7 +46,7 @@ public struct BoardProfile: Sendable {
 
     public static func parse(_ text: String, file: String, mapDirectory: String) throws -> BoardProfile {
         let root = try YAMLSection.root(file: file, text: text)
-        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs"])
+        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs", "journal"])
         let board = try root.string("board")
 
         let lane = try root.section("lane")!
@@ -138,14 +144,28 @@ public struct BoardProfile: Sendable {
             sirenUs = Int64(try outputs.double("sirenS", 0...600, default: 5) * 1e6)
             holdUs = Int64(try outputs.double("alarmLightHoldS", 0...3600, default: 10) * 1e6)
         }
+        var journalDirectory: String? = nil
+        var segmentBytes = 1 << 20, journalMax = 256 << 20
+        if let j = try root.section("journal", required: false) {
+            try j.onlyKeys(["directory", "segmentKiB", "maxMiB"])
+            journalDirectory = try j.string("directory")
+            segmentBytes = try j.int("segmentKiB", 1...65_536, default: 1_024) * 1024
+            journalMax = try j.int("maxMiB", 1...1_048_576, default: 256) << 20
+            guard journalMax >= 2 * segmentBytes else {
+                throw j.error("maxMiB", "must hold at least two segments (\(2 * segmentBytes / 1024) KiB)", at: j.value("maxMiB"))
+            }
+        }
         if let problem = engine.firstProblem() {
             throw ProfileError("\(file): detection settings are inconsistent: \(problem)")
         }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in text.utf8 { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         return BoardProfile(
             file: file, board: board, site: site, laneID: laneID, panelLabels: labels, unitIDs: unitIDs,
             registerMap: registerMap, transport: transport,
             timeouts: ModbusTimeouts(responseUs: responseMs * 1000, byteUs: byteMs * 1000),
-            panelSilentAfterPolls: silentAfter, gpio: gpio, engine: engine, sirenUs: sirenUs, alarmLightHoldUs: holdUs)
+            panelSilentAfterPolls: silentAfter, gpio: gpio, engine: engine, sirenUs: sirenUs, alarmLightHoldUs: holdUs,
+            journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, hash: hash)
     }
 
     static let detectionKeys = [

@@ -53,8 +53,14 @@ public struct RunStats: Sendable {
     public var decisions = 0
 }
 
+public enum LaneAgentVersion {
+    public static let string: StaticString = "0.1.0"
+}
+
 public final class LaneRunner: @unchecked Sendable {
     public let profile: BoardProfile
+    /// Where records go (nil: the profile keeps no journal).
+    public var records: RecordQueue?
     let lines: DigitalLines
     let poller: PanelPoller
     public let events = EventQueue(capacity: 256)
@@ -94,6 +100,9 @@ public final class LaneRunner: @unchecked Sendable {
         var gammaLightUntilUs: Int64 = 0, neutronLightUntilUs: Int64 = 0
         var sirenUntilUs: Int64 = 0, cameraUntilUs: Int64 = 0
         var k: Int64 = 0
+        var batch = SampleBatch(panels: n, nominalIntervalUs: period)
+        var lastFaultBits: UInt32 = 0
+        let periodicTicks: Int64 = 60_000_000 / period  // background and heartbeat once a minute
 
         for o in LaneOutput.allCases { lines.set(o, false) }
         while !stopFlag() {
@@ -149,6 +158,13 @@ public final class LaneRunner: @unchecked Sendable {
                 if sample.intervalUs <= 0 { sample.intervalUs = period }
                 lastSampleUs = newestUs
                 if let d = engine.sample(sample) { finished(d) }
+                if let records {
+                    _ = batch.append(sample)
+                    if batch.isFull {
+                        records.push(.samples(batch), monotonicUs: batch.firstTUs, wallUs: wallClockUs(), commit: false)
+                        batch.removeAll()
+                    }
+                }
             } else if let d = engine.sample(LaneSample(tUs: now, intervalUs: period)) {
                 // No panel answered: an empty sample keeps the occupancy's hold-in running.
                 finished(d)
@@ -166,7 +182,25 @@ public final class LaneRunner: @unchecked Sendable {
                     if !alarmReported.gamma && !alarmReported.neutron { sirenUntilUs = now + profile.sirenUs }
                     alarmReported = (alarmReported.gamma || engine.gammaAlarmActive, alarmReported.neutron || engine.neutronAlarmActive)
                     events.push(.alarm(occupancy: lastOccupancy, gamma: engine.gammaAlarmActive, neutron: engine.neutronAlarmActive))
+                    records?.push(.alarm(AlarmRecord(occupancy: lastOccupancy, kind: engine.gammaAlarmActive ? 0 : 1, tUs: now, sigmaQ8: 0)),
+                                  monotonicUs: now, wallUs: wallClockUs(), commit: true)
                 }
+            }
+            var allFaults = faults
+            if !engine.background.isReady(settings) { allFaults.insert(.backgroundNotReady) }
+            if allFaults.bits != lastFaultBits {
+                records?.push(.fault(FaultRecord(bits: allFaults.bits, changed: allFaults.bits ^ lastFaultBits, panel: 255)),
+                              monotonicUs: now, wallUs: wallClockUs(), commit: true)
+                lastFaultBits = allFaults.bits
+            }
+            if let records, k == 1 || k % periodicTicks == 0 {
+                if !engine.isOccupied {
+                    records.push(.background(BackgroundRecord(engine.background, panels: n)), monotonicUs: now, wallUs: wallClockUs(), commit: false)
+                }
+                records.push(.heartbeat(HeartbeatRecord(
+                    softwareVersion: ShortText(LaneAgentVersion.string), profileHash: profile.hash, uptimeS: UInt64((now - origin) / 1_000_000),
+                    ticks: UInt64(stats.ticks), missedTicks: UInt64(stats.missedTicks), maxLatenessUs: UInt64(stats.maxLatenessUs))),
+                    monotonicUs: now, wallUs: wallClockUs(), commit: false)
             }
             if engine.gammaAlarmActive { gammaLightUntilUs = now + profile.alarmLightHoldUs }
             if engine.neutronAlarmActive { neutronLightUntilUs = now + profile.alarmLightHoldUs }
@@ -177,11 +211,16 @@ public final class LaneRunner: @unchecked Sendable {
             lines.set(.faultLight, !faults.isEmpty || !engine.background.isReady(settings))
         }
         if let d = engine.finish(atUs: MonotonicClock.nowUs()) { finished(d) }
+        if let records, batch.count > 0 {
+            records.push(.samples(batch), monotonicUs: batch.firstTUs, wallUs: wallClockUs(), commit: true)
+        }
         for o in LaneOutput.allCases { lines.set(o, false) }
     }
 
     func finished(_ d: Decision) {
         stats.decisions += 1
+        // Committed to the journal before the decision is reported anywhere.
+        records?.push(.occupancy(d), monotonicUs: d.endUs, wallUs: wallClockUs(), commit: true)
         events.push(.decision(d))
     }
 

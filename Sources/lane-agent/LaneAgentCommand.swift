@@ -7,6 +7,7 @@ import LaneAgent
 import LaneCore
 import LaneHAL
 import LaneTrace
+import LaneUplink
 import Synchronization
 
 @main
@@ -14,7 +15,7 @@ struct LaneAgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lane-agent",
         abstract: "Lane controller agent for radiation portal monitors.",
-        subcommands: [Run.self, ReplayCommand.self, CheckBoard.self])
+        subcommands: [Run.self, ReplayCommand.self, CheckBoard.self, JournalCommand.self])
 }
 
 func loadBoard(_ path: String) throws -> BoardProfile {
@@ -79,6 +80,7 @@ struct Run: ParsableCommand {
     @Option(help: "Override the profile's Modbus TCP port.") var modbusPort: Int?
     @Option(help: "Override the profile's Modbus RTU serial device.") var modbusDevice: String?
     @Option(help: "Override the profile's simulator GPIO socket.") var gpioSocket: String?
+    @Option(help: "Keep the journal of records in this directory (overrides the profile's journal.directory).") var journal: String?
 
     func run() throws {
         var profile = try loadBoard(board)
@@ -107,6 +109,18 @@ struct Run: ParsableCommand {
             log.line(e.message)
             throw ExitCode(2)
         }
+        if let journal { profile.journalDirectory = journal }
+        var journalWriter: JournalWriter? = nil
+        if let dir = profile.journalDirectory {
+            do {
+                journalWriter = try JournalWriter(directory: dir, segmentBytesMax: profile.journalSegmentBytes, bytesMax: profile.journalBytesMax, log: log.line)
+            } catch {
+                log.line("\(error)")
+                throw ExitCode(2)
+            }
+            journalWriter!.start()
+            runner.records = journalWriter!.queue
+        }
         let gpioText: String
         switch profile.gpio {
         case let .sim(socket): gpioText = "simulator GPIO at \(socket)"
@@ -131,6 +145,11 @@ struct Run: ParsableCommand {
         }
         writerStop.store(true, ordering: .relaxed)
         writerDone.wait()
+        if let journalWriter {
+            journalWriter.stop()
+            let j = journalWriter.stats
+            log.line("journal: \(journalWriter.queue.pushed) records queued, \(journalWriter.queue.dropped) dropped, \(journalWriter.appendErrors) append errors, \(j.bytes) bytes in \(j.segments) segments, \(j.samplesEvicted) sample records evicted, \(j.samplesRefused) refused")
+        }
         let s = runner.stats
         log.line("stopped: \(s.ticks) ticks, \(s.missedTicks) missed, max lateness \(s.maxLatenessUs) us, \(s.decisions) occupancies, \(queue.dropped) events dropped, \(s.edgeDrops) edges dropped")
     }
@@ -141,5 +160,34 @@ func describe(_ t: ModbusTransport) -> String {
     case let .tcp(host, port): return "Modbus TCP \(host):\(port)"
     case let .rtu(device, baud, parity, dataBits, stopBits):
         return "Modbus RTU \(device) \(baud) \(dataBits)\(Character(Unicode.Scalar(parity)))\(stopBits)"
+    }
+}
+
+struct JournalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "journal", abstract: "Print the records of a journal directory as JSON Lines.")
+
+    @Argument(help: "The journal directory.") var directory: String
+    @Option(help: "Only records after this sequence number.") var after: UInt64 = 0
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: directory) else {
+            FileHandle.standardError.write(Data("lane-agent: \(directory): no such journal directory\n".utf8))
+            throw ExitCode(2)
+        }
+        let j: Journal
+        do { j = try Journal(directory: directory) } catch {
+            FileHandle.standardError.write(Data("lane-agent: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        var out = Data()
+        j.read(after: after, limit: Int.max) { h, r, _ in
+            out.append(contentsOf: (RecordJSON.line(h, r) + "\n").utf8)
+        }
+        FileHandle.standardOutput.write(out)
+        let s = j.stats
+        if s.tornBytesTruncated > 0 || s.corruptFramesSkipped > 0 {
+            FileHandle.standardError.write(Data("lane-agent: \(directory): torn tail of \(s.tornBytesTruncated) bytes cut, \(s.corruptFramesSkipped) corrupt frames skipped\n".utf8))
+        }
     }
 }

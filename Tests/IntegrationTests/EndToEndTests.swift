@@ -18,7 +18,7 @@ struct EndToEndTests {
         var simArgs = ["serve", "--scenario", "HardwareSim/scenarios/e2e.yaml", "--gpio-socket", socketPath,
                        "--truth", dir + "/truth.jsonl", "--trace", dir + "/trace.jsonl", "--linger", "3",
                        "--counter-start", "4294900000"]  // the counters wrap during the run
-        var agentArgs = ["run", "--gpio-socket", socketPath, "--duration", "63"]
+        var agentArgs = ["run", "--gpio-socket", socketPath, "--duration", "63", "--journal", dir + "/journal"]
         switch link {
         case .tcp:
             let port = freePort()
@@ -59,6 +59,17 @@ struct EndToEndTests {
         // The agent's outputs reached the simulator: the gamma light went on for the source.
         #expect(sim.stderr.contains("output gammaLight ON"))
         #expect(sim.stderr.contains("output siren ON"))
+
+        // Every decision was committed to the journal, in sequence, with the raw samples beside it.
+        let dump = try Child("lane-agent", ["journal", dir + "/journal"], dir: dir, name: "journal")
+        #expect(dump.wait(timeoutS: 30) == 0, "\(dump.stderr)")
+        let records = dump.jsonLines()
+        #expect(records.map { ($0["sequence"] as! NSNumber).uint64Value } == Array(1...UInt64(records.count)))
+        let journaled = records.filter { $0["kind"] as? String == "occupancy" }.map { ($0["decision"] as! [String: Any])["gammaAlarm"] as! Bool }
+        #expect(journaled == decisions.map { $0["gammaAlarm"] as! Bool })
+        let sampleCount = records.filter { $0["kind"] as? String == "samples" }.reduce(0) { $0 + ($1["samples"] as! [Any]).count }
+        #expect(sampleCount > 550, "about 10 samples a second for 63 s: \(sampleCount)")
+        #expect(records.contains { $0["kind"] as? String == "heartbeat" })
 
         // The trace the simulator wrote replays through the same engine to the same verdicts.
         let replay = try Child("lane-agent", ["replay", dir + "/trace.jsonl"], dir: dir, name: "replay")

@@ -1,0 +1,53 @@
+// Records as readable JSON lines (for `lane-agent journal` and analysts).
+
+import LaneCore
+
+public enum RecordJSON {
+    static let kindNames = ["", "samples", "occupancy", "alarm", "background", "fault", "audit", "heartbeat"]
+
+    static func text(_ t: ShortText) -> String {
+        var bytes: [UInt8] = []
+        for i in 0..<t.count { bytes.append(t[i]) }
+        return jsonString(String(decoding: bytes, as: UTF8.self))
+    }
+
+    public static func line(_ h: FrameHeader, _ r: Record, settings: EngineSettings = EngineSettings()) -> String {
+        var s = "{\"sequence\":\(h.sequence),\"monotonicUs\":\(h.monotonicUs),\"wallUs\":\(h.wallUs),\"kind\":\"\(kindNames[Int(r.kind.rawValue)])\""
+        switch r {
+        case let .samples(b):
+            s += ",\"panels\":\(b.panels),\"firstTUs\":\(b.firstTUs),\"samples\":["
+            for k in 0..<b.count {
+                if k > 0 { s += "," }
+                var g: [String] = [], l: [String] = [], n: [String] = []
+                for p in 0..<b.panels {
+                    g.append(String(b.value(sample: k, panel: p, channel: 0)))
+                    l.append(String(b.value(sample: k, panel: p, channel: 1)))
+                    n.append(String(b.value(sample: k, panel: p, channel: 2)))
+                }
+                s += "{\"intervalUs\":\(b.intervalUs(sample: k)),\"gamma\":[\(g.joined(separator: ","))],\"gammaLow\":[\(l.joined(separator: ","))],\"neutron\":[\(n.joined(separator: ","))]}"
+            }
+            s += "]"
+        case let .occupancy(d):
+            s += ",\"decision\":" + DecisionWriter.json(d, settings: settings)
+        case let .alarm(a):
+            s += ",\"occupancy\":\(a.occupancy),\"alarm\":\"\(a.kind == 0 ? "gamma" : "neutron")\",\"tUs\":\(a.tUs),\"sigma\":" + decimal2(Q8.hundredths(a.sigmaQ8))
+        case let .background(b):
+            var g: [String] = [], l: [String] = [], n: [String] = []
+            for p in 0..<b.panels {
+                g.append(decimal2(Q16.hundredths(b.gammaQ16[p])))
+                l.append(decimal2(Q16.hundredths(b.gammaLowQ16[p])))
+                n.append(decimal2(Q16.hundredths(b.neutronQ16[p])))
+            }
+            s += ",\"perSample\":{\"gamma\":[\(g.joined(separator: ","))],\"gammaLow\":[\(l.joined(separator: ","))],\"neutron\":[\(n.joined(separator: ","))]}"
+        case let .fault(f):
+            var names: [String] = []
+            for bit in 0..<Faults.bitCount where f.bits & (1 << UInt32(bit)) != 0 { names.append("\"" + Faults.name(bit: bit).description + "\"") }
+            s += ",\"faults\":[\(names.joined(separator: ","))],\"changed\":\(f.changed),\"panel\":\(f.panel)"
+        case let .audit(a):
+            s += ",\"user\":\(text(a.user)),\"action\":\(text(a.action)),\"old\":\(text(a.oldValue)),\"new\":\(text(a.newValue))"
+        case let .heartbeat(hb):
+            s += ",\"softwareVersion\":\(text(hb.softwareVersion)),\"profileHash\":\"\(String(hb.profileHash, radix: 16))\",\"uptimeS\":\(hb.uptimeS),\"ticks\":\(hb.ticks),\"missedTicks\":\(hb.missedTicks),\"maxLatenessUs\":\(hb.maxLatenessUs)"
+        }
+        return s + "}"
+    }
+}
