@@ -19,6 +19,9 @@ let package = Package(
             name: "CModbus", path: "Sources/CModbus", pkgConfig: "libmodbus",
             providers: [.apt(["libmodbus-dev"])]),
         .systemLibrary(
+            name: "CMosquitto", path: "Sources/CMosquitto", pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]),
+        .systemLibrary(
             name: "CGPIOD", path: "Sources/CGPIOD", pkgConfig: "libgpiod",
             providers: [.apt(["libgpiod-dev"])]),
 
@@ -29,7 +32,7 @@ let package = Package(
         // The only module that calls C: Modbus, GPIO, clocks, ptys.
         .target(name: "LaneHAL", dependencies: ["CModbus", "CGPIOD", "LaneCore"], path: "Sources/LaneHAL"),
         // Store and forward: the journal of records (and, next, the MQTT uplink).
-        .target(name: "LaneUplink", dependencies: ["LaneCore"], path: "Sources/LaneUplink"),
+        .target(name: "LaneUplink", dependencies: ["LaneCore", "CMosquitto"], path: "Sources/LaneUplink"),
         // Wiring: board profile -> hardware -> engine -> outputs and decisions.
         .target(
             name: "LaneAgent",
@@ -59,7 +62,7 @@ let package = Package(
             path: "Tests/LaneAgentTests"),
         .testTarget(name: "LaneUplinkTests", dependencies: ["LaneUplink", "LaneCore"], path: "Tests/LaneUplinkTests"),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["CModbus", "LaneTrace", "LaneAgent"],
+            name: "IntegrationTests", dependencies: ["CModbus", "CMosquitto", "LaneTrace", "LaneAgent", "LaneCore"],
             path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -5,6 +5,7 @@
 import Foundation
 import LaneCore
 import LaneHAL
+import LaneUplink
 import Yams
 
 public struct BoardProfile: Sendable {
@@ -32,6 +33,8 @@ public struct BoardProfile: Sendable {
     public var journalDirectory: String?
     public var journalSegmentBytes: Int = 1 << 20
     public var journalBytesMax: Int = 256 << 20
+    /// The MQTT uplink to the alarm station (nil: none).
+    public var uplink: UplinkConfig?
     /// FNV-1a 64 of the profile file's bytes, for heartbeats.
     public var hash: UInt64 = 0
 
@@ -46,7 +49,7 @@ public struct BoardProfile: Sendable {
 
     public static func parse(_ text: String, file: String, mapDirectory: String) throws -> BoardProfile {
         let root = try YAMLSection.root(file: file, text: text)
-        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs", "journal"])
+        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs", "journal", "uplink"])
         let board = try root.string("board")
 
         let lane = try root.section("lane")!
@@ -155,6 +158,25 @@ public struct BoardProfile: Sendable {
                 throw j.error("maxMiB", "must hold at least two segments (\(2 * segmentBytes / 1024) KiB)", at: j.value("maxMiB"))
             }
         }
+        var uplink: UplinkConfig? = nil
+        if let u = try root.section("uplink", required: false) {
+            try u.onlyKeys(["host", "port", "topicPrefix", "username", "password", "caFile", "certFile", "keyFile",
+                            "keepaliveS", "batchRecords", "inflight"])
+            guard journalDirectory != nil else { throw u.error("host", "the uplink sends from the journal: give journal.directory too") }
+            var c = UplinkConfig(host: try u.string("host"), port: try u.int("port", 1...65535, default: 1883), site: site, lane: laneID)
+            c.topicPrefix = try u.string("topicPrefix", default: "rpm")
+            if u.value("username") != nil { c.username = try u.string("username") }
+            if u.value("password") != nil { c.password = try u.string("password") }
+            if u.value("caFile") != nil { c.caFile = try u.string("caFile") }
+            if u.value("certFile") != nil { c.certFile = try u.string("certFile") }
+            if u.value("keyFile") != nil { c.keyFile = try u.string("keyFile") }
+            if c.password != nil && c.username == nil { throw u.error("password", "a password needs a username") }
+            if (c.certFile != nil || c.keyFile != nil) && c.caFile == nil { throw u.error("caFile", "a client certificate needs TLS: give caFile") }
+            c.keepaliveS = try u.int("keepaliveS", 5...3600, default: 30)
+            c.batchRecordsMax = try u.int("batchRecords", 1...1000, default: 64)
+            c.inflightMax = try u.int("inflight", 1...1000, default: 16)
+            uplink = c
+        }
         if let problem = engine.firstProblem() {
             throw ProfileError("\(file): detection settings are inconsistent: \(problem)")
         }
@@ -165,7 +187,7 @@ public struct BoardProfile: Sendable {
             registerMap: registerMap, transport: transport,
             timeouts: ModbusTimeouts(responseUs: responseMs * 1000, byteUs: byteMs * 1000),
             panelSilentAfterPolls: silentAfter, gpio: gpio, engine: engine, sirenUs: sirenUs, alarmLightHoldUs: holdUs,
-            journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, hash: hash)
+            journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, uplink: uplink, hash: hash)
     }
 
     static let detectionKeys = [

@@ -54,7 +54,7 @@ public final class RecordQueue: @unchecked Sendable {
 /// Owns the journal on its own thread.
 public final class JournalWriter: @unchecked Sendable {
     public let queue = RecordQueue(capacity: 256)
-    let journal: Journal
+    public let journal: Journal
     let log: (String) -> Void
     let lock = NSLock()
     var stopping = false

@@ -40,7 +40,8 @@ public final class Journal {
     public let directory: String
     public let segmentBytesMax: Int
     public let bytesMax: Int
-    public private(set) var stats = JournalStats()
+    var statsStorage = JournalStats()
+    public var stats: JournalStats { lock.lock(); defer { lock.unlock() }; return statsStorage }
     /// The sequence the next record gets.
     public private(set) var nextSequence: UInt64 = 1
     public private(set) var ackedThrough: UInt64 = 0
@@ -53,6 +54,8 @@ public final class Journal {
     var segments: [Segment] = []
     var fd: Int32 = -1
     var encoder = RecordEncoder()
+    /// The writer thread appends while the uplink thread reads and acknowledges.
+    let lock = NSRecursiveLock()
     var frame = [UInt8](repeating: 0, count: RecordFormat.frameMax)
 
     public init(directory: String, segmentBytesMax: Int = 1 << 20, bytesMax: Int = 64 << 20) throws(JournalError) {
@@ -83,9 +86,9 @@ public final class Journal {
             if goodBytes < size {
                 // A torn tail (power cut mid-write): cut it off; what was before it is intact.
                 guard truncate(path, off_t(goodBytes)) == 0 else { throw .errno("cannot truncate the torn tail", path) }
-                stats.tornBytesTruncated += size - goodBytes
+                statsStorage.tornBytesTruncated += size - goodBytes
             }
-            stats.corruptFramesSkipped += corrupt
+            statsStorage.corruptFramesSkipped += corrupt
             if goodBytes == 0 && lastSeq == 0 { unlink(path); continue }
             segments.append(Segment(firstSequence: first, path: path, bytes: goodBytes))
             if lastSeq > last { last = lastSeq }
@@ -126,8 +129,8 @@ public final class Journal {
     }
 
     func refreshStats() {
-        stats.segments = segments.count
-        stats.bytes = segments.reduce(0) { $0 + $1.bytes }
+        statsStorage.segments = segments.count
+        statsStorage.bytes = segments.reduce(0) { $0 + $1.bytes }
     }
 
     // MARK: appending
@@ -135,17 +138,18 @@ public final class Journal {
     /// Appends a record and returns its sequence. `commit` forces it to storage (fdatasync)
     /// before returning: alarms and occupancies are committed before their annunciation is
     /// reported upstream. Raw samples may be refused when the journal is full of records that
-    /// must not be dropped (counted in `stats.samplesRefused`); then nil is returned.
+    /// must not be dropped (counted in `statsStorage.samplesRefused`); then nil is returned.
     @discardableResult
     public func append(_ record: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool) throws(JournalError) -> UInt64? {
+        lock.lock(); defer { lock.unlock() }
         let seq = nextSequence
         let header = FrameHeader(sequence: seq, monotonicUs: monotonicUs, wallUs: wallUs)
         let n = frame.withUnsafeMutableBufferPointer { encoder.encode(record, header: header, into: $0.baseAddress!, capacity: $0.count) }
         guard let n else { throw JournalError("record \(seq) does not fit a frame") }
-        if stats.bytes + n > bytesMax {
+        if statsStorage.bytes + n > bytesMax {
             try makeRoom(n)
-            if stats.bytes + n > bytesMax {
-                if case .samples = record { stats.samplesRefused += 1; return nil }
+            if statsStorage.bytes + n > bytesMax {
+                if case .samples = record { statsStorage.samplesRefused += 1; return nil }
                 // Records that must not be dropped are written even past the limit: storage is
                 // sized for them, and dropping them silently is the one thing not allowed.
             }
@@ -154,7 +158,7 @@ public final class Journal {
         let written = frame.withUnsafeBytes { write(fd, $0.baseAddress!, n) }
         guard written == n else { throw .errno("cannot append to the journal", segments.last!.path) }
         segments[segments.count - 1].bytes += n
-        stats.bytes += n
+        statsStorage.bytes += n
         nextSequence = seq + 1
         if commit { try sync() }
         return seq
@@ -162,9 +166,10 @@ public final class Journal {
 
     /// Forces everything appended so far to storage.
     public func sync() throws(JournalError) {
+        lock.lock(); defer { lock.unlock() }
         guard fd >= 0 else { return }
         guard fdatasync(fd) == 0 else { throw .errno("fdatasync failed", segments.last!.path) }
-        stats.syncs += 1
+        statsStorage.syncs += 1
     }
 
     func openSegment(first: UInt64) throws(JournalError) {
@@ -188,6 +193,7 @@ public final class Journal {
     /// its encoded frame (what the uplink sends). Returns how many it gave.
     @discardableResult
     public func read(after sequence: UInt64, limit: Int, _ body: (FrameHeader, Record, ArraySlice<UInt8>) -> Void) -> Int {
+        lock.lock(); defer { lock.unlock() }
         var given = 0
         for (i, seg) in segments.enumerated() {
             if i + 1 < segments.count && segments[i + 1].firstSequence <= sequence + 1 { continue }
@@ -211,6 +217,7 @@ public final class Journal {
     /// The broker has acknowledged everything through `sequence`: remember it (atomically) and
     /// delete the segments it empties.
     public func acknowledge(through sequence: UInt64) throws(JournalError) {
+        lock.lock(); defer { lock.unlock() }
         guard sequence > ackedThrough else { return }
         let s = min(sequence, nextSequence - 1)
         var bytes = [UInt8](repeating: 0, count: 12)
@@ -247,7 +254,7 @@ public final class Journal {
     /// Frees space from the oldest segments (never the one being written).
     func makeRoom(_ needed: Int) throws(JournalError) {
         var i = 0
-        while stats.bytes + needed > bytesMax && i < segments.count - 1 {
+        while statsStorage.bytes + needed > bytesMax && i < segments.count - 1 {
             let seg = segments[i]
             guard let data = FileManager.default.contents(atPath: seg.path) else { i += 1; continue }
             var keep: [UInt8] = []
@@ -277,7 +284,7 @@ public final class Journal {
                 segments[i].bytes = keep.count
                 i += 1
             }
-            stats.samplesEvicted += evicted
+            statsStorage.samplesEvicted += evicted
             refreshStats()
         }
     }

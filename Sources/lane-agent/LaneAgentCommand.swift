@@ -81,6 +81,7 @@ struct Run: ParsableCommand {
     @Option(help: "Override the profile's Modbus RTU serial device.") var modbusDevice: String?
     @Option(help: "Override the profile's simulator GPIO socket.") var gpioSocket: String?
     @Option(help: "Keep the journal of records in this directory (overrides the profile's journal.directory).") var journal: String?
+    @Option(help: "Send records to this MQTT broker, host:port (overrides the profile's uplink).") var broker: String?
 
     func run() throws {
         var profile = try loadBoard(board)
@@ -121,6 +122,28 @@ struct Run: ParsableCommand {
             journalWriter!.start()
             runner.records = journalWriter!.queue
         }
+        if let broker {
+            let parts = broker.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
+                throw ValidationError("--broker must be host:port")
+            }
+            var c = profile.uplink ?? UplinkConfig(host: "", port: 0, site: profile.site, lane: profile.laneID)
+            c.host = String(parts[0])
+            c.port = port
+            profile.uplink = c
+        }
+        var uplink: MQTTUplink? = nil
+        if let c = profile.uplink {
+            guard let journalWriter else {
+                log.line("uplink: needs a journal (journal.directory or --journal)")
+                throw ExitCode(2)
+            }
+            uplink = MQTTUplink(config: c, journal: journalWriter.journal, log: log.line)
+            do { try uplink!.start() } catch {
+                log.line("\(error)")
+                throw ExitCode(2)
+            }
+        }
         let gpioText: String
         switch profile.gpio {
         case let .sim(socket): gpioText = "simulator GPIO at \(socket)"
@@ -145,6 +168,11 @@ struct Run: ParsableCommand {
         }
         writerStop.store(true, ordering: .relaxed)
         writerDone.wait()
+        if let uplink {
+            uplink.stop()
+            let u = uplink.stats
+            log.line("uplink: \(u.messagesPublished) messages published, \(u.messagesAcknowledged) acknowledged, acknowledged through sequence \(u.ackedThrough), \(u.connects) connects")
+        }
         if let journalWriter {
             journalWriter.stop()
             let j = journalWriter.stats
