@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "lane-agent", targets: ["lane-agent"]),
         .executable(name: "lane-sim", targets: ["lane-sim"]),
+        .executable(name: "lane-collector", targets: ["lane-collector"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
@@ -21,6 +22,9 @@ let package = Package(
         .systemLibrary(
             name: "CMosquitto", path: "Sources/CMosquitto", pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(
             name: "CGPIOD", path: "Sources/CGPIOD", pkgConfig: "libgpiod",
             providers: [.apt(["libgpiod-dev"])]),
@@ -43,6 +47,15 @@ let package = Package(
             dependencies: ["LaneAgent", "LaneUplink", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/lane-agent"),
 
+        // The receiving end at the alarm station: subscribe, check sequences, store, export.
+        .target(
+            name: "LaneCollector", dependencies: ["LaneCore", "LaneTrace", "CSQLite", "CMosquitto"],
+            path: "Sources/LaneCollector"),
+        .executableTarget(
+            name: "lane-collector",
+            dependencies: ["LaneCollector", "LaneCore", "LaneTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/lane-collector"),
+
         // The hardware simulator: lane physics (pure) and the process that serves it.
         .target(
             name: "LaneSimCore", dependencies: ["LaneTrace", .product(name: "Yams", package: "Yams")],
@@ -60,6 +73,7 @@ let package = Package(
         .testTarget(
             name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneSimCore", "LaneTrace", "LaneCore"],
             path: "Tests/LaneAgentTests"),
+        .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneCore"], path: "Tests/LaneCollectorTests"),
         .testTarget(name: "LaneUplinkTests", dependencies: ["LaneUplink", "LaneCore"], path: "Tests/LaneUplinkTests"),
         .testTarget(
             name: "IntegrationTests", dependencies: ["CModbus", "CMosquitto", "LaneTrace", "LaneAgent", "LaneCore"],

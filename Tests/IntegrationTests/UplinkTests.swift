@@ -74,6 +74,9 @@ struct UplinkTests {
         var broker = try startBroker(port: brokerPort, dir: dir)
         let subscriber = Subscriber(port: brokerPort)
         defer { subscriber.stop() }
+        // The real receiving end too: lane-collector into SQLite.
+        let collector = try Child("lane-collector", ["run", "--broker", "127.0.0.1:\(brokerPort)", "--db", dir + "/cas.sqlite"], dir: dir, name: "collector")
+        defer { collector.stop() }
         let sim = try Child("lane-sim", ["serve", "--scenario", "HardwareSim/scenarios/e2e.yaml", "--tcp-port", String(modbusPort),
                                          "--gpio-socket", dir + "/gpio.sock", "--linger", "30"], dir: dir, name: "sim")
         defer { sim.stop() }
@@ -97,6 +100,7 @@ struct UplinkTests {
         let a3 = try Child("lane-agent", agentArgs + ["--duration", "12"], dir: dir, name: "agent3")
         #expect(a3.wait(timeoutS: 40) == 0, "\(a3.stderr)")
         sleep(2)
+        collector.stop()
         broker.stop()
 
         let received = subscriber.snapshot
@@ -114,6 +118,18 @@ struct UplinkTests {
         // Decisions made it upstream.
         #expect(subscriber.kinds.values.contains(.occupancy))
         #expect(a3.stderr.contains("next sequence"))
+        // The collector holds the same records, checked in sequence, duplicates dropped.
+        let lanes = try Child("lane-collector", ["lanes", "--db", dir + "/cas.sqlite"], dir: dir, name: "lanes")
+        #expect(lanes.wait(timeoutS: 30) == 0, "\(lanes.stderr)")
+        let lane = try #require(lanes.jsonLines().first, "the collector stored nothing: \(collector.stderr)")
+        #expect(lane["lane"] as? String == "DEMO-PORT/LANE-01")
+        #expect((lane["highest"] as! NSNumber).uint64Value == unique.last)
+        #expect((lane["contiguousThrough"] as! NSNumber).uint64Value == unique.last)
+        #expect(lane["gaps"] as? String == "")
+        #expect((lane["records"] as! NSNumber).intValue == unique.count)
+        let occupancies = try Child("lane-collector", ["occupancies", "--db", dir + "/cas.sqlite"], dir: dir, name: "occ")
+        #expect(occupancies.wait(timeoutS: 30) == 0)
+        #expect(occupancies.jsonLines().count == subscriber.kinds.values.filter { $0 == .occupancy }.count)
         print("uplink: \(received.count) received, \(unique.count) unique, \(received.count - unique.count) duplicates dropped, \(remaining.count) left in the journal")
     }
 }

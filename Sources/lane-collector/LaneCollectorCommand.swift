@@ -1,0 +1,140 @@
+// lane-collector: the receiving end at the central alarm station.
+
+import ArgumentParser
+import Foundation
+import LaneCollector
+import LaneCore
+import LaneTrace
+
+@main
+struct LaneCollectorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lane-collector",
+        abstract: "Collect lane records from the MQTT broker into SQLite; list, show, export and decode them.",
+        subcommands: [RunCollector.self, Occupancies.self, Lanes.self, ExportCSV.self, Decode.self])
+}
+
+func fail(_ m: String, code: Int32 = 2) -> ExitCode {
+    FileHandle.standardError.write(Data("lane-collector: \(m)\n".utf8))
+    return ExitCode(code)
+}
+
+func openDatabase(_ path: String) throws -> Database {
+    do { return try Database(path: path) } catch { throw fail("\(error)") }
+}
+
+struct RunCollector: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Subscribe and store until stopped.")
+    @Option(help: "The broker, host:port.") var broker: String = "127.0.0.1:1883"
+    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    @Option(help: "Topic filter.") var topic: String = "rpm/+/+/records/#"
+    @Option(help: "MQTT client id (the persistent session's name).") var clientID: String = "lane-collector"
+    @Option(help: "Stop after this many seconds.") var duration: Double?
+
+    func run() throws {
+        let parts = broker.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--broker must be host:port") }
+        let database = try openDatabase(db)
+        let c = Collector(database: database) { FileHandle.standardError.write(Data("[lane-collector] \($0)\n".utf8)) }
+        try c.start(host: String(parts[0]), port: port, topic: topic, clientID: clientID)
+        let end = duration.map { Date(timeIntervalSinceNow: $0) }
+        // A parent may hand these signals over blocked (process spawners do): unblock them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        signal(SIGTERM) { _ in Collector.stopRequested = true }
+        signal(SIGINT) { _ in Collector.stopRequested = true }
+        while !Collector.stopRequested && (end.map { Date() < $0 } ?? true) { usleep(100_000) }
+        c.stop()
+        FileHandle.standardError.write(Data("[lane-collector] \(c.messages) messages, \(c.stored) records stored, \(c.duplicates) duplicates dropped, \(c.rejected) frames refused\n".utf8))
+    }
+}
+
+extension Collector {
+    nonisolated(unsafe) static var stopRequested = false
+}
+
+struct Occupancies: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List occupancy decisions as JSON Lines.")
+    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    @Option(help: "Only this lane (site/lane).") var lane: String?
+    @Option(help: "Only at or after this wall-clock time (Unix seconds).") var since: Double?
+    @Option(help: "Only before this wall-clock time (Unix seconds).") var until: Double?
+    @Option(help: "Only alarms: gamma, neutron, any, or norm (NORM suspected).") var alarm: String?
+
+    func run() throws {
+        if let alarm, !["gamma", "neutron", "any", "norm"].contains(alarm) { throw ValidationError("--alarm must be gamma, neutron, any or norm") }
+        let d = try openDatabase(db)
+        for line in try d.occupancies(lane: lane, sinceWallUs: since.map { Int64($0 * 1e6) }, untilWallUs: until.map { Int64($0 * 1e6) }, alarm: alarm) {
+            print(line)
+        }
+    }
+}
+
+struct Lanes: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Per lane: records, sequence checked through, gaps, duplicates.")
+    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    func run() throws {
+        for l in try openDatabase(db).lanes() {
+            let gaps = l.gaps.map { "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",")
+            print("{\"lane\":\"\(l.lane)\",\"records\":\(l.records),\"contiguousThrough\":\(l.contiguousThrough),\"highest\":\(l.highest),\"duplicatesDropped\":\(l.duplicates),\"gaps\":\"\(gaps)\"}")
+        }
+    }
+}
+
+struct ExportCSV: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export-csv", abstract: "Raw samples of a lane as CSV, for analysts.")
+    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    @Option(help: "The lane (site/lane).") var lane: String
+    @Option(help: "From this monotonic time, microseconds.") var fromUs: Int64 = Int64.min
+    @Option(help: "To this monotonic time, microseconds.") var toUs: Int64 = Int64.max
+
+    func run() throws {
+        let d = try openDatabase(db)
+        var header = false
+        var out = Data()
+        try d.frames(lane: lane, kinds: [.samples], fromUs: fromUs, toUs: toUs) { frame in
+            for r in splitFrames(frame) {
+                guard case let .success((_, .samples(b), _)) = r else { continue }
+                if !header {
+                    var h = "tUs,intervalUs"
+                    for p in 0..<b.panels { h += ",gamma\(p),gammaLow\(p),neutron\(p)" }
+                    out.append(contentsOf: (h + "\n").utf8)
+                    header = true
+                }
+                var t = b.firstTUs
+                for k in 0..<b.count {
+                    if k > 0 { t += b.intervalUs(sample: k) }
+                    var line = "\(t),\(b.intervalUs(sample: k))"
+                    for p in 0..<b.panels {
+                        line += ",\(b.value(sample: k, panel: p, channel: 0)),\(b.value(sample: k, panel: p, channel: 1)),\(b.value(sample: k, panel: p, channel: 2))"
+                    }
+                    out.append(contentsOf: (line + "\n").utf8)
+                }
+                if out.count > 1 << 20 { FileHandle.standardOutput.write(out); out.removeAll(keepingCapacity: true) }
+            }
+        }
+        FileHandle.standardOutput.write(out)
+    }
+}
+
+struct Decode: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Decode a journal segment or a captured payload to JSON Lines.")
+    @Argument(help: "The file (a .seg journal segment, or a message payload).") var file: String
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: file) else { throw fail("\(file): cannot read the file") }
+        var bad = 0
+        for (i, r) in splitFrames([UInt8](data)).enumerated() {
+            switch r {
+            case let .success((h, rec, _)): print(RecordJSON.line(h, rec))
+            case let .failure(e):
+                bad += 1
+                FileHandle.standardError.write(Data("lane-collector: \(file): frame \(i + 1) refused: \(e.reason)\n".utf8))
+            }
+        }
+        if bad > 0 { throw ExitCode(1) }
+    }
+}
