@@ -33,6 +33,8 @@ public struct BoardProfile: Sendable {
     public var journalDirectory: String?
     public var journalSegmentBytes: Int = 1 << 20
     public var journalBytesMax: Int = 256 << 20
+    /// TCP port of the VM-250-style text stream (nil: off).
+    public var vm250Port: Int?
     /// The MQTT uplink to the alarm station (nil: none).
     public var uplink: UplinkConfig?
     /// FNV-1a 64 of the profile file's bytes, for heartbeats.
@@ -49,7 +51,7 @@ public struct BoardProfile: Sendable {
 
     public static func parse(_ text: String, file: String, mapDirectory: String) throws -> BoardProfile {
         let root = try YAMLSection.root(file: file, text: text)
-        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs", "journal", "uplink"])
+        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs", "journal", "uplink", "vm250"])
         let board = try root.string("board")
 
         let lane = try root.section("lane")!
@@ -158,6 +160,11 @@ public struct BoardProfile: Sendable {
                 throw j.error("maxMiB", "must hold at least two segments (\(2 * segmentBytes / 1024) KiB)", at: j.value("maxMiB"))
             }
         }
+        var vm250Port: Int? = nil
+        if let v = try root.section("vm250", required: false) {
+            try v.onlyKeys(["port"])
+            vm250Port = try v.int("port", 1...65535, default: 1601)
+        }
         var uplink: UplinkConfig? = nil
         if let u = try root.section("uplink", required: false) {
             try u.onlyKeys(["host", "port", "topicPrefix", "username", "password", "caFile", "certFile", "keyFile",
@@ -187,7 +194,7 @@ public struct BoardProfile: Sendable {
             registerMap: registerMap, transport: transport,
             timeouts: ModbusTimeouts(responseUs: responseMs * 1000, byteUs: byteMs * 1000),
             panelSilentAfterPolls: silentAfter, gpio: gpio, engine: engine, sirenUs: sirenUs, alarmLightHoldUs: holdUs,
-            journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, uplink: uplink, hash: hash)
+            journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, vm250Port: vm250Port, uplink: uplink, hash: hash)
     }
 
     static let detectionKeys = [

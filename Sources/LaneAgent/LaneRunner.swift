@@ -61,6 +61,8 @@ public final class LaneRunner: @unchecked Sendable {
     public let profile: BoardProfile
     /// Where records go (nil: the profile keeps no journal).
     public var records: RecordQueue?
+    /// The VM-250-style text stream (nil: off).
+    public var vm250: VM250Server?
     let lines: DigitalLines
     let poller: PanelPoller
     public let events = EventQueue(capacity: 256)
@@ -102,6 +104,11 @@ public final class LaneRunner: @unchecked Sendable {
         var k: Int64 = 0
         var batch = SampleBatch(panels: n, nominalIntervalUs: period)
         var lastFaultBits: UInt32 = 0
+        var vmGamma: InlineArray<4, Int64> = [0, 0, 0, 0]
+        var vmNeutron: InlineArray<4, Int64> = [0, 0, 0, 0]
+        var vmHalf = 0
+        var tamper = false
+        let bgTicks: Int64 = 5_000_000 / period  // GB/NB every 5 s while empty
         let periodicTicks: Int64 = 60_000_000 / period  // background and heartbeat once a minute
 
         for o in LaneOutput.allCases { lines.set(o, false) }
@@ -158,6 +165,22 @@ public final class LaneRunner: @unchecked Sendable {
                 if sample.intervalUs <= 0 { sample.intervalUs = period }
                 lastSampleUs = newestUs
                 if let d = engine.sample(sample) { finished(d) }
+                if let vm250 {
+                    for p in 0..<min(4, n) {
+                        vmGamma[p] += Int64(sample.gamma[p])
+                        vmNeutron[p] += Int64(sample.neutron[p])
+                    }
+                    vmHalf += 1
+                    if vmHalf == 2 {
+                        if engine.isOccupied {
+                            vm250.push(VMEvent(engine.gammaAlarmActive ? .ga : .gs, vmGamma[0], vmGamma[1], vmGamma[2], vmGamma[3]))
+                            vm250.push(VMEvent(engine.neutronAlarmActive ? .na : .ns, vmNeutron[0], vmNeutron[1], vmNeutron[2], vmNeutron[3]))
+                        }
+                        vmGamma = [0, 0, 0, 0]
+                        vmNeutron = [0, 0, 0, 0]
+                        vmHalf = 0
+                    }
+                }
                 if let records {
                     _ = batch.append(sample)
                     if batch.isFull {
@@ -188,6 +211,25 @@ public final class LaneRunner: @unchecked Sendable {
             }
             var allFaults = faults
             if !engine.background.isReady(settings) { allFaults.insert(.backgroundNotReady) }
+            if let vm250 {
+                func cps(_ q16: Int64) -> Int64 { (q16 * 1_000_000 / period + 32_768) >> 16 }
+                let bg = engine.background
+                let g0 = cps(bg.gammaQ16[0]), g1 = n > 1 ? cps(bg.gammaQ16[1]) : 0, g2 = n > 2 ? cps(bg.gammaQ16[2]) : 0, g3 = n > 3 ? cps(bg.gammaQ16[3]) : 0
+                if !engine.isOccupied && k % bgTicks == 0 && bg.isReady(settings) {
+                    vm250.push(VMEvent(.gb, g0, g1, g2, g3))
+                    vm250.push(VMEvent(.nb, cps(bg.neutronQ16[0]), n > 1 ? cps(bg.neutronQ16[1]) : 0,
+                                       n > 2 ? cps(bg.neutronQ16[2]) : 0, n > 3 ? cps(bg.neutronQ16[3]) : 0))
+                }
+                let changed = allFaults.bits ^ lastFaultBits
+                if changed & Faults.backgroundHigh.bits != 0 && allFaults.contains(.backgroundHigh) { vm250.push(VMEvent(.gh, g0, g1, g2, g3)) }
+                if changed & Faults.backgroundLow.bits != 0 && allFaults.contains(.backgroundLow) { vm250.push(VMEvent(.gl, g0, g1, g2, g3)) }
+                var tamperNow = false
+                for p in 0..<n where slots[p].sequence != 0 && slots[p].reading.status & profile.registerMap.tamperMask != 0 { tamperNow = true }
+                if tamperNow != tamper {
+                    tamper = tamperNow
+                    vm250.push(VMEvent(tamper ? .tt : .tc))
+                }
+            }
             if allFaults.bits != lastFaultBits {
                 records?.push(.fault(FaultRecord(bits: allFaults.bits, changed: allFaults.bits ^ lastFaultBits, panel: 255)),
                               monotonicUs: now, wallUs: wallClockUs(), commit: true)
@@ -222,6 +264,12 @@ public final class LaneRunner: @unchecked Sendable {
         // Committed to the journal before the decision is reported anywhere.
         records?.push(.occupancy(d), monotonicUs: d.endUs, wallUs: wallClockUs(), commit: true)
         events.push(.decision(d))
+        if let vm250 {
+            if let v = d.speedMmPerS { vm250.push(VMEvent(.sp, v)) }
+            let neutronBgMilliCps = d.neutronMaxBackgroundQ16 > 0 && d.neutronWindowSamples > 0
+                ? (d.neutronMaxBackgroundQ16 * 1_000 / Int64(d.neutronWindowSamples) * 1_000_000 / profile.engine.sampleIntervalUs) >> 16 : 0
+            vm250.push(VMEvent(.gx, Int64(d.occupancy), neutronBgMilliCps, max(0, Q8.hundredths(d.gammaMaxSigmaQ8)), 0))
+        }
     }
 
     /// Insertion sort by time: at most a few edges per tick, no allocation.

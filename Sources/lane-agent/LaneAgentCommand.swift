@@ -82,6 +82,7 @@ struct Run: ParsableCommand {
     @Option(help: "Override the profile's simulator GPIO socket.") var gpioSocket: String?
     @Option(help: "Keep the journal of records in this directory (overrides the profile's journal.directory).") var journal: String?
     @Option(help: "Send records to this MQTT broker, host:port (overrides the profile's uplink).") var broker: String?
+    @Option(help: "Serve the VM-250-style text stream on this TCP port (overrides the profile's vm250.port).") var vm250Port: Int?
 
     func run() throws {
         var profile = try loadBoard(board)
@@ -131,6 +132,21 @@ struct Run: ParsableCommand {
             c.host = String(parts[0])
             c.port = port
             profile.uplink = c
+        }
+        if let vm250Port {
+            guard (1...65535).contains(vm250Port) else { throw ValidationError("--vm250-port must be 1...65535") }
+            profile.vm250Port = vm250Port
+        }
+        if let port = profile.vm250Port {
+            do {
+                let server = try VM250Server(port: port, setupLines: VM250Server.setupLines(profile.engine), log: log.line)
+                server.start(stop: { stopRequested.load(ordering: .relaxed) || writerStop.load(ordering: .relaxed) })
+                runner.vm250 = server
+                log.line("vm250: text stream on TCP port \(port)")
+            } catch {
+                log.line("\(error)")
+                throw ExitCode(2)
+            }
         }
         var uplink: MQTTUplink? = nil
         if let c = profile.uplink {

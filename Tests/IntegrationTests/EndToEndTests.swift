@@ -14,6 +14,7 @@ struct EndToEndTests {
     @Test("agent against simulator: detections, quiet clean trucks, no split at the hitch gap, speed within 5 %", arguments: Link.allCases)
     func lane(link: Link) throws {
         let dir = scratch("e2e-\(link.rawValue)")
+        let vmPort = freePort()
         let socketPath = dir + "/gpio.sock"
         var simArgs = ["serve", "--scenario", "HardwareSim/scenarios/e2e.yaml", "--gpio-socket", socketPath,
                        "--truth", dir + "/truth.jsonl", "--trace", dir + "/trace.jsonl", "--linger", "3",
@@ -23,7 +24,7 @@ struct EndToEndTests {
         case .tcp:
             let port = freePort()
             simArgs += ["--tcp-port", String(port)]
-            agentArgs += ["--board", "Boards/sim.yaml", "--modbus-port", String(port)]
+            agentArgs += ["--board", "Boards/sim.yaml", "--modbus-port", String(port), "--vm250-port", String(vmPort)]
         case .rtu:
             simArgs += ["--tcp-port", "0", "--rtu-link", dir + "/ttyRTU"]
             agentArgs += ["--board", "Boards/sim-rtu.yaml", "--modbus-device", dir + "/ttyRTU"]
@@ -33,6 +34,7 @@ struct EndToEndTests {
         #expect(waitFor(socketPath), "the simulator did not start: \(sim.stderr)")
         if link == .rtu { #expect(waitFor(dir + "/ttyRTU")) }
         let agent = try Child("lane-agent", agentArgs, dir: dir, name: "agent")
+        let stream = link == .tcp ? LineReader(port: vmPort) : nil
         let status = agent.wait(timeoutS: 90)
         sim.wait(timeoutS: 10)
         #expect(status == 0, "agent exit \(status): \(agent.stderr)")
@@ -70,6 +72,32 @@ struct EndToEndTests {
         let sampleCount = records.filter { $0["kind"] as? String == "samples" }.reduce(0) { $0 + ($1["samples"] as! [Any]).count }
         #expect(sampleCount > 550, "about 10 samples a second for 63 s: \(sampleCount)")
         #expect(records.contains { $0["kind"] as? String == "heartbeat" })
+
+        // The VM-250-style stream, line by line against the format.
+        if let stream {
+            let text = stream.finish()
+            #expect(text.hasSuffix("\r\n") && !text.isEmpty)
+            let lines = text.components(separatedBy: "\r\n").dropLast()
+            #expect(lines.first?.range(of: #"^SG1,\d{6},\d{6},\d\d,\d\d,\d\d\.\d,P$"#, options: .regularExpression) != nil, "\(lines.first ?? "")")
+            var tags: [String: Int] = [:]
+            for line in lines {
+                let tag = String(line.prefix(while: { $0 != "," }))
+                tags[tag, default: 0] += 1
+                switch tag {
+                case "SG1", "SN1": continue
+                case "SP":
+                    #expect(line.range(of: #"^SP,\d\.\d{4},\d\d\.\d\d,\d\d\.\d\d,000000$"#, options: .regularExpression) != nil, "\(line)")
+                default:
+                    #expect(line.range(of: #"^(GB|NB|GS|GA|NS|NA|GX|GH|GL|NH|TT|TC),\d{6},\d{6},\d{6},\d{6}$"#, options: .regularExpression) != nil, "\(line)")
+                }
+            }
+            #expect(tags["GX"] == decisions.count)
+            #expect((tags["GA"] ?? 0) > 0 && (tags["GS"] ?? 0) > 0 && (tags["GB"] ?? 0) > 0 && (tags["NS"] ?? 0) > 0)
+            let gx = lines.filter { $0.hasPrefix("GX,") }.map { Int($0.split(separator: ",")[1])! }
+            #expect(gx == decisions.map { ($0["occupancy"] as! NSNumber).intValue })
+            let mph = lines.filter { $0.hasPrefix("SP,") }.map { Double($0.split(separator: ",")[2])! }
+            #expect(mph.contains { abs($0 - 2.2 * 2.236936) < 0.2 }, "\(mph)")
+        }
 
         // The trace the simulator wrote replays through the same engine to the same verdicts.
         let replay = try Child("lane-agent", ["replay", dir + "/trace.jsonl"], dir: dir, name: "replay")

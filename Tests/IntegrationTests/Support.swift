@@ -151,3 +151,44 @@ final class External {
         waitpid(pid, &status, 0)
     }
 }
+
+/// Connects to a TCP port on loopback (retrying while the server starts) and keeps everything it
+/// receives until `finish`.
+final class LineReader: @unchecked Sendable {
+    let lock = NSLock()
+    var data = Data()
+    var done = false
+    let finished = DispatchSemaphore(value: 0)
+
+    init(port: Int) {
+        Thread.detachNewThread { [self] in
+            var fd: Int32 = -1
+            for _ in 0..<100 {
+                fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var addr = sockaddr_in()
+                addr.sin_family = sa_family_t(AF_INET)
+                addr.sin_port = in_port_t(UInt16(port).bigEndian)
+                addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                if rc == 0 { break }
+                close(fd); fd = -1
+                usleep(100_000)
+            }
+            var buf = [UInt8](repeating: 0, count: 65_536)
+            while fd >= 0 {
+                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                if n <= 0 { break }
+                lock.lock(); data.append(contentsOf: buf[0..<n]); lock.unlock()
+            }
+            if fd >= 0 { close(fd) }
+            finished.signal()
+        }
+    }
+
+    /// Waits for the server to close the connection (at most 10 s) and returns the text.
+    func finish() -> String {
+        _ = finished.wait(timeout: .now() + 10)
+        lock.lock(); defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,155 @@
+// The VM-250-style text stream (docs/VM250.md) on TCP, for existing alarm-station software:
+// ASCII lines of a tag and four zero-padded 6-digit fields, CRLF. The tick pushes fixed-size
+// events into a bounded queue; this server's thread formats and sends them to every client
+// (non-blocking: a client that cannot keep up is disconnected and counted).
+
+import Foundation
+import LaneCore
+import LaneHAL
+
+public enum VMTag: UInt8, Sendable {
+    case gb, nb, gs, ga, ns, na, gx, sp, gh, gl, nh, tt, tc
+    var text: String {
+        switch self {
+        case .gb: return "GB"; case .nb: return "NB"; case .gs: return "GS"; case .ga: return "GA"
+        case .ns: return "NS"; case .na: return "NA"; case .gx: return "GX"; case .sp: return "SP"
+        case .gh: return "GH"; case .gl: return "GL"; case .nh: return "NH"; case .tt: return "TT"; case .tc: return "TC"
+        }
+    }
+}
+
+/// One line to send: a tag and four integer fields (SP carries mm/s in field 0).
+public struct VMEvent: Sendable {
+    public var tag: VMTag
+    public var fields: InlineArray<4, Int64>
+    public init(_ tag: VMTag, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0, _ d: Int64 = 0) {
+        self.tag = tag
+        fields = [a, b, c, d]
+    }
+}
+
+public final class VM250Server: @unchecked Sendable {
+    let lock = NSCondition()
+    var queue: [VMEvent?]
+    var head = 0, count = 0
+    public private(set) var dropped = 0
+    public private(set) var clientsDropped = 0
+    let listener: Int32
+    let setupLines: [String]
+    var clients: [Int32] = []
+    let log: (String) -> Void
+
+    /// Listens on 0.0.0.0:`port` (the alarm station connects to the lane).
+    public init(port: Int, setupLines: [String], log: @escaping (String) -> Void) throws {
+        self.setupLines = setupLines
+        self.log = log
+        queue = Array(repeating: nil, count: 512)
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard s >= 0 else { throw ProfileError("vm250: socket: \(String(cString: strerror(errno)))") }
+        var one: Int32 = 1
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = INADDR_ANY
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0, listen(s, 8) == 0 else {
+            close(s)
+            throw ProfileError("vm250: cannot listen on port \(port): \(String(cString: strerror(errno)))")
+        }
+        _ = fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK)
+        listener = s
+    }
+
+    /// From the tick: a short lock, a copy into preallocated storage.
+    public func push(_ e: VMEvent) {
+        lock.lock()
+        if count == queue.count { dropped += 1 } else {
+            queue[(head + count) % queue.count] = e
+            count += 1
+            lock.signal()
+        }
+        lock.unlock()
+    }
+
+    public func start(stop: @escaping @Sendable () -> Bool) {
+        startThread(name: "vm250") { [self] in
+            while !stop() {
+                acceptClients()
+                lock.lock()
+                if count == 0 { _ = lock.wait(until: Date(timeIntervalSinceNow: 0.1)) }
+                var batch: [VMEvent] = []
+                while count > 0 {
+                    batch.append(queue[head]!)
+                    queue[head] = nil
+                    head = (head + 1) % queue.count
+                    count -= 1
+                }
+                lock.unlock()
+                if batch.isEmpty { continue }
+                let text = batch.map(Self.format).joined()
+                send(text)
+            }
+            for c in clients { close(c) }
+            close(listener)
+        }
+    }
+
+    func acceptClients() {
+        while true {
+            let c = accept(listener, nil, nil)
+            if c < 0 { return }
+            _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
+            var one: Int32 = 1
+            setsockopt(c, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            clients.append(c)
+            log("vm250: a client connected (\(clients.count) now)")
+            sendTo(c, setupLines.map { $0 + "\r\n" }.joined())
+        }
+    }
+
+    func send(_ text: String) {
+        var keep: [Int32] = []
+        for c in clients { if sendTo(c, text) { keep.append(c) } else { close(c); clientsDropped += 1; log("vm250: a client went away or fell behind") } }
+        clients = keep
+    }
+
+    @discardableResult
+    func sendTo(_ c: Int32, _ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        let n = bytes.withUnsafeBytes { Glibc.send(c, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+        return n == bytes.count
+    }
+
+    static func six(_ v: Int64) -> String {
+        let x = max(0, min(999_999, v))
+        let s = String(x)
+        return String(repeating: "0", count: 6 - s.count) + s
+    }
+
+    /// One line with its CRLF.
+    public static func format(_ e: VMEvent) -> String {
+        if e.tag == .sp {
+            // Speed from mm/s: seconds per foot, mph, km/h.
+            let mmPerS = Double(e.fields[0])
+            let spf = mmPerS > 0 ? 304.8 / mmPerS : 0
+            return String(format: "SP,%06.4f,%05.2f,%05.2f,000000\r\n", spf, mmPerS * 0.002236936, mmPerS * 0.0036)
+        }
+        return e.tag.text + "," + six(e.fields[0]) + "," + six(e.fields[1]) + "," + six(e.fields[2]) + "," + six(e.fields[3]) + "\r\n"
+    }
+
+    /// The setup lines sent to each new client, from the engine settings.
+    public static func setupLines(_ e: EngineSettings) -> [String] {
+        let intervals = max(1, e.gammaWindowSamples * Int(e.sampleIntervalUs) / 200_000)
+        let holdIn = Int(e.holdInUs / 200_000)
+        let sigma = Double(e.gammaSigmaQ8) / 256
+        let nSigma = Double(e.neutronSigmaQ8) / 256
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : String(min(v, 99)) }
+        return [
+            "SG1," + six(e.gammaBackgroundHighCps) + "," + six(e.gammaBackgroundLowCps) + "," + two(intervals) + "," + two(holdIn) + ","
+                + String(format: "%04.1f", sigma) + ",P",
+            "SN1," + six(0) + "," + two(max(1, e.neutronWindowSamples * Int(e.sampleIntervalUs) / 200_000)) + ","
+                + String(format: "%04.1f", nSigma) + ",P",
+        ]
+    }
+}
