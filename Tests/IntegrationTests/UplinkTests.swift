@@ -82,6 +82,7 @@ struct UplinkTests {
         defer { sim.stop() }
         #expect(waitFor(dir + "/gpio.sock"))
         let agentArgs = ["run", "--board", "Boards/sim.yaml", "--modbus-port", String(modbusPort), "--gpio-socket", dir + "/gpio.sock",
+                         "--vm250-port", String(freePort()),
                          "--journal", dir + "/journal", "--broker", "127.0.0.1:\(brokerPort)"]
 
         // Run 1: the broker goes away for 5 s in the middle.

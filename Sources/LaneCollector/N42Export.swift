@@ -1,0 +1,132 @@
+// One occupancy as ANSI N42.42-2012 XML (namespace http://physics.nist.gov/N42/2011/N42), the
+// standard format for radiation instruments, read by SpecUtils/InterSpec and alarm-station tools:
+// the lane as a portal monitor, one detector per panel and channel, one measurement per sample
+// with gross counts per energy window, the occupancy indicator, and the alarm as analysis.
+
+import Foundation
+import LaneCore
+import LaneTrace
+
+public enum N42Export {
+    static func xml(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    static func dateTime(_ us: Int64) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date(timeIntervalSince1970: Double(us) / 1e6))
+    }
+
+    static func duration(_ us: Int64) -> String { String(format: "PT%.3fS", Double(us) / 1e6) }
+
+    /// - Parameters:
+    ///   - decision: the occupancy; `wallUs` its record's wall clock (the end of the occupancy).
+    ///   - samples: the occupancy's samples, on the decision's monotonic clock.
+    public static func document(lane: String, decision d: Decision, wallUs: Int64, samples: [LaneSample], panels: Int,
+                                softwareVersion: String = "0.1.0") -> String {
+        // Monotonic to wall: the record was written at the end of the occupancy.
+        func wall(_ monoUs: Int64) -> Int64 { wallUs == 0 ? 0 : wallUs - (d.endUs - monoUs) }
+        var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        x += "<RadInstrumentData xmlns=\"http://physics.nist.gov/N42/2011/N42\" n42DocDateTime=\"\(dateTime(wallUs))\">\n"
+        x += "  <RadInstrumentDataCreatorName>lane-collector-\(softwareVersion)</RadInstrumentDataCreatorName>\n"
+        x += "  <RadInstrumentInformation id=\"RadInstrument\">\n"
+        x += "    <RadInstrumentManufacturerName>Lane controller project</RadInstrumentManufacturerName>\n"
+        x += "    <RadInstrumentIdentifier>\(xml(lane))</RadInstrumentIdentifier>\n"
+        x += "    <RadInstrumentModelName>lane-agent</RadInstrumentModelName>\n"
+        x += "    <RadInstrumentClassCode>Portal Monitor</RadInstrumentClassCode>\n"
+        x += "    <RadInstrumentVersion>\n      <RadInstrumentComponentName>Software</RadInstrumentComponentName>\n"
+        x += "      <RadInstrumentComponentVersion>\(xml(softwareVersion))</RadInstrumentComponentVersion>\n    </RadInstrumentVersion>\n"
+        x += "  </RadInstrumentInformation>\n"
+        for p in 0..<panels {
+            x += "  <RadDetectorInformation id=\"Gamma\(p + 1)\">\n    <RadDetectorName>Gamma panel \(p + 1)</RadDetectorName>\n"
+            x += "    <RadDetectorCategoryCode>Gamma</RadDetectorCategoryCode>\n    <RadDetectorKindCode>PVT</RadDetectorKindCode>\n  </RadDetectorInformation>\n"
+        }
+        for p in 0..<panels {
+            x += "  <RadDetectorInformation id=\"Neutron\(p + 1)\">\n    <RadDetectorName>Neutron channel \(p + 1)</RadDetectorName>\n"
+            x += "    <RadDetectorCategoryCode>Neutron</RadDetectorCategoryCode>\n    <RadDetectorKindCode>He3</RadDetectorKindCode>\n  </RadDetectorInformation>\n"
+        }
+        // The reference panel's windows: low from the discriminator (30 keV) to the split (250 keV), high above.
+        x += "  <EnergyWindows id=\"Windows\">\n    <WindowStartEnergyValues>30 250</WindowStartEnergyValues>\n"
+        x += "    <WindowEndEnergyValues>250 3000</WindowEndEnergyValues>\n  </EnergyWindows>\n"
+        var ids: [String] = []
+        for (k, s) in samples.enumerated() {
+            let id = "M\(k + 1)"
+            ids.append(id)
+            x += "  <RadMeasurement id=\"\(id)\">\n    <MeasurementClassCode>Foreground</MeasurementClassCode>\n"
+            x += "    <StartDateTime>\(dateTime(wall(s.tUs - s.intervalUs)))</StartDateTime>\n"
+            x += "    <RealTimeDuration>\(duration(s.intervalUs))</RealTimeDuration>\n"
+            for p in 0..<panels {
+                x += "    <GrossCounts id=\"\(id)G\(p + 1)\" radDetectorInformationReference=\"Gamma\(p + 1)\" energyWindowsReference=\"Windows\">\n"
+                x += "      <LiveTimeDuration>\(duration(s.intervalUs))</LiveTimeDuration>\n"
+                x += "      <CountData>\(s.gammaLow[p]) \(s.gamma[p] - s.gammaLow[p])</CountData>\n    </GrossCounts>\n"
+            }
+            for p in 0..<panels {
+                x += "    <GrossCounts id=\"\(id)N\(p + 1)\" radDetectorInformationReference=\"Neutron\(p + 1)\">\n"
+                x += "      <LiveTimeDuration>\(duration(s.intervalUs))</LiveTimeDuration>\n"
+                x += "      <CountData>\(s.neutron[p])</CountData>\n    </GrossCounts>\n"
+            }
+            x += "    <OccupancyIndicator>true</OccupancyIndicator>\n  </RadMeasurement>\n"
+        }
+        let gammaDetectors = (1...panels).map { "Gamma\($0)" }.joined(separator: " ")
+        let neutronDetectors = (1...panels).map { "Neutron\($0)" }.joined(separator: " ")
+        x += "  <AnalysisResults\(ids.isEmpty ? "" : " radMeasurementReferences=\"\(ids.joined(separator: " "))\"")>\n"
+        x += "    <AnalysisAlgorithmName>lane-agent gross count with energy windows</AnalysisAlgorithmName>\n"
+        x += "    <AnalysisAlgorithmVersion>\n      <AnalysisAlgorithmComponentName>LaneCore</AnalysisAlgorithmComponentName>\n"
+        x += "      <AnalysisAlgorithmComponentVersion>\(xml(softwareVersion))</AnalysisAlgorithmComponentVersion>\n    </AnalysisAlgorithmVersion>\n"
+        var description = "occupancy \(d.occupancy); max gamma \(decimal2(Q8.hundredths(d.gammaMaxSigmaQ8))) sigma"
+        if let v = d.speedMmPerS { description += "; speed \(decimal2((v + 5) / 10)) m/s" }
+        if let c = d.container { description += "; container \(c.text)" }
+        if d.normSuspect { description += "; NORM suspected" }
+        x += "    <AnalysisResultDescription>\(xml(description))</AnalysisResultDescription>\n"
+        if d.gammaAlarm {
+            x += "    <RadAlarm radDetectorInformationReferences=\"\(gammaDetectors)\">\n      <RadAlarmCategoryCode>Gamma</RadAlarmCategoryCode>\n"
+            x += "      <RadAlarmLightColor>Red</RadAlarmLightColor>\n    </RadAlarm>\n"
+        }
+        if d.neutronAlarm {
+            x += "    <RadAlarm radDetectorInformationReferences=\"\(neutronDetectors)\">\n      <RadAlarmCategoryCode>Neutron</RadAlarmCategoryCode>\n"
+            x += "      <RadAlarmLightColor>Blue</RadAlarmLightColor>\n    </RadAlarm>\n"
+        }
+        x += "  </AnalysisResults>\n</RadInstrumentData>\n"
+        return x
+    }
+}
+
+extension Database {
+    /// The occupancy with this number on `lane` (its latest record if numbers restarted), its
+    /// record's wall clock, and its samples.
+    public func occupancy(lane: String, number: UInt32) throws -> (Decision, Int64, [LaneSample], Int)? {
+        let s = try statement("SELECT frame, wall_us FROM records WHERE lane = ? AND kind = 'occupancy' ORDER BY sequence DESC")
+        s.bind([lane])
+        var found: (Decision, Int64)? = nil
+        while try s.step() {
+            for r in splitFrames(s.blob(0)) {
+                if case let .success((_, .occupancy(d), _)) = r, d.occupancy == number { found = (d, s.int(1)) }
+            }
+            if found != nil { break }
+        }
+        guard let (d, wall) = found else { return nil }
+        var samples: [LaneSample] = []
+        var panels = 0
+        try frames(lane: lane, kinds: [.samples], fromUs: d.startUs - 3_000_000, toUs: d.endUs + 1) { frame in
+            for r in splitFrames(frame) {
+                guard case let .success((_, .samples(b), _)) = r else { continue }
+                panels = b.panels
+                var t = b.firstTUs
+                for k in 0..<b.count {
+                    if k > 0 { t += b.intervalUs(sample: k) }
+                    guard t > d.startUs && t <= d.endUs + b.intervalUs(sample: k) else { continue }
+                    var sample = LaneSample(tUs: t, intervalUs: b.intervalUs(sample: k))
+                    for p in 0..<b.panels {
+                        sample.gamma[p] = b.value(sample: k, panel: p, channel: 0)
+                        sample.gammaLow[p] = b.value(sample: k, panel: p, channel: 1)
+                        sample.neutron[p] = b.value(sample: k, panel: p, channel: 2)
+                    }
+                    samples.append(sample)
+                }
+            }
+        }
+        return (d, wall, samples, panels)
+    }
+}

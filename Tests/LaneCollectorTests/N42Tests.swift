@@ -1,0 +1,70 @@
+// Proves the N42.42 export: an occupancy with its samples validates against the ANSI
+// N42.42-2012 schema in ../shared/reference (xmllint), and carries the alarm and the counts.
+
+import Foundation
+import LaneCollector
+import LaneCore
+import Testing
+
+let schemaPath: String = {
+    var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir.deletingLastPathComponent().appendingPathComponent("shared/reference/n42.xsd").path
+}()
+
+func batch(from t0: Int64) -> Record {
+    var b = SampleBatch(panels: 4, nominalIntervalUs: 100_000)
+    for k in 0..<16 {
+        var s = LaneSample(tUs: t0 + Int64(k) * 100_000, intervalUs: 100_000)
+        for p in 0..<4 { s.gamma[p] = UInt32(40 + k + p); s.gammaLow[p] = 22; s.neutron[p] = UInt32(k % 2) }
+        _ = b.append(s)
+    }
+    return .samples(b)
+}
+
+@Suite struct N42Tests {
+    @Test("an exported occupancy validates against n42.xsd and carries its alarm and counts")
+    func validates() throws {
+        #expect(FileManager.default.fileExists(atPath: schemaPath), "the N42 schema is missing at \(schemaPath)")
+        let dir = NSTemporaryDirectory() + "n42-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let db = try Database(path: dir + "/db.sqlite")
+        let c = Collector(database: db) { _ in }
+        var d = Decision()
+        d.occupancy = 3
+        d.startUs = 10_050_000
+        d.endUs = 11_550_000
+        d.gammaAlarm = true
+        d.neutronAlarm = true
+        d.speedMmPerS = 2_205
+        d.container = ContainerNumber(ascii: Array("CSQU3054383".utf8))
+        // The agent stamps a sample batch with its first sample's time.
+        var enc = RecordEncoder()
+        var out = [UInt8](repeating: 0, count: RecordFormat.frameMax)
+        let n = out.withUnsafeMutableBufferPointer {
+            enc.encode(batch(from: 10_100_000), header: FrameHeader(sequence: 1, monotonicUs: 10_100_000, wallUs: 1_795_000_000_000_000),
+                       into: $0.baseAddress!, capacity: $0.count)
+        }!
+        c.handle(topic: "rpm/PORT/L1/records/samples", payload: Array(out.prefix(n)))
+        c.handle(topic: "rpm/PORT/L1/records/occupancy", payload: frame(.occupancy(d), 2))
+        let (decision, wall, samples, panels) = try #require(try db.occupancy(lane: "PORT/L1", number: 3))
+        #expect(samples.count == 16 && panels == 4)  // every sample whose interval overlaps the occupancy
+        let xml = N42Export.document(lane: "PORT/L1", decision: decision, wallUs: wall, samples: samples, panels: panels)
+        try xml.write(toFile: dir + "/o.n42", atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
+        p.arguments = ["--noout", "--schema", schemaPath, dir + "/o.n42"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 0, "xmllint: \(message)")
+        #expect(xml.contains("<RadAlarmCategoryCode>Gamma</RadAlarmCategoryCode>") && xml.contains("<RadAlarmCategoryCode>Neutron</RadAlarmCategoryCode>"))
+        #expect(xml.contains("<RadInstrumentClassCode>Portal Monitor</RadInstrumentClassCode>"))
+        #expect(xml.contains("<CountData>22 18</CountData>"))  // sample 0, panel 0: 40 counts, 22 low
+        #expect(xml.contains("container CSQU3054383"))
+    }
+}
