@@ -11,7 +11,7 @@ struct LaneCollectorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lane-collector",
         abstract: "Collect lane records from the MQTT broker into SQLite; list, show, export and decode them.",
-        subcommands: [RunCollector.self, Occupancies.self, Lanes.self, ExportCSV.self, ExportN42.self, Decode.self])
+        subcommands: [RunCollector.self, Occupancies.self, Lanes.self, ExportCSV.self, ExportN42.self, Plot.self, Decode.self])
 }
 
 func fail(_ m: String, code: Int32 = 2) -> ExitCode {
@@ -153,5 +153,21 @@ struct ExportN42: ParsableCommand {
         }
         let text = N42Export.document(lane: lane, decision: decision, wallUs: wall, samples: samples, panels: max(panels, 1))
         if let out { try text.write(toFile: out, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
+    }
+}
+
+struct Plot: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Draw an occupancy's count profile (SVG), for adjudicating an alarm.")
+    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    @Option(help: "The lane (site/lane).") var lane: String
+    @Option(help: "The occupancy number.") var occupancy: UInt32
+    @Option(help: "The SVG file to write.") var out: String
+
+    func run() throws {
+        let d = try openDatabase(db)
+        guard let (decision, _, samples, panels) = try d.occupancy(lane: lane, number: occupancy) else {
+            throw fail("\(lane): no occupancy \(occupancy) in \(db)")
+        }
+        try ProfilePlot.svg(lane: lane, decision: decision, samples: samples, panels: max(panels, 1)).write(toFile: out, atomically: true, encoding: .utf8)
     }
 }

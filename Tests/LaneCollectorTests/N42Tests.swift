@@ -68,3 +68,29 @@ func batch(from t0: Int64) -> Record {
         #expect(xml.contains("container CSQU3054383"))
     }
 }
+
+@Suite struct PlotTests {
+    @Test("the profile plot draws every panel, the window sum, background and threshold, and says the verdict")
+    func plot() {
+        var d = Decision()
+        d.occupancy = 7
+        d.gammaAlarm = true
+        d.speedMmPerS = 2_200
+        d.gammaWindowSamples = 10
+        d.gammaBackgroundQ16 = 160 << 16
+        d.gammaMaxBackgroundQ16 = 1_600 << 16
+        d.gammaMaxThresholdQ16 = 1_880 << 16
+        var samples: [LaneSample] = []
+        for k in 0..<40 {
+            var s = LaneSample(tUs: Int64(k + 1) * 100_000, intervalUs: 100_000)
+            for p in 0..<4 { s.gamma[p] = UInt32(40 + (k > 15 && k < 25 ? 30 : 0)) }
+            samples.append(s)
+        }
+        let svg = ProfilePlot.svg(lane: "PORT/L1", decision: d, samples: samples, panels: 4)
+        #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 5)  // 4 panels + the window sum
+        #expect(svg.contains("GAMMA ALARM") && svg.contains("threshold (7.0 sigma)"))
+        let empty = ProfilePlot.svg(lane: "PORT/L1", decision: d, samples: [], panels: 4)
+        #expect(empty.contains("no samples stored"))
+    }
+}
