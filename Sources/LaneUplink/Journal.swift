@@ -43,8 +43,10 @@ public final class Journal {
     var statsStorage = JournalStats()
     public var stats: JournalStats { lock.lock(); defer { lock.unlock() }; return statsStorage }
     /// The sequence the next record gets.
-    public private(set) var nextSequence: UInt64 = 1
-    public private(set) var ackedThrough: UInt64 = 0
+    public var nextSequence: UInt64 { lock.lock(); defer { lock.unlock() }; return nextSequenceStorage }
+    public var ackedThrough: UInt64 { lock.lock(); defer { lock.unlock() }; return ackedStorage }
+    var nextSequenceStorage: UInt64 = 1
+    var ackedStorage: UInt64 = 0
 
     struct Segment {
         var firstSequence: UInt64
@@ -93,8 +95,8 @@ public final class Journal {
             segments.append(Segment(firstSequence: first, path: path, bytes: goodBytes))
             if lastSeq > last { last = lastSeq }
         }
-        ackedThrough = readAck()
-        nextSequence = max(last, ackedThrough) + 1
+        ackedStorage = readAck()
+        nextSequenceStorage = max(last, ackedStorage) + 1
         refreshStats()
     }
 
@@ -142,7 +144,7 @@ public final class Journal {
     @discardableResult
     public func append(_ record: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool) throws(JournalError) -> UInt64? {
         lock.lock(); defer { lock.unlock() }
-        let seq = nextSequence
+        let seq = nextSequenceStorage
         let header = FrameHeader(sequence: seq, monotonicUs: monotonicUs, wallUs: wallUs)
         let n = frame.withUnsafeMutableBufferPointer { encoder.encode(record, header: header, into: $0.baseAddress!, capacity: $0.count) }
         guard let n else { throw JournalError("record \(seq) does not fit a frame") }
@@ -159,7 +161,7 @@ public final class Journal {
         guard written == n else { throw .errno("cannot append to the journal", segments.last!.path) }
         segments[segments.count - 1].bytes += n
         statsStorage.bytes += n
-        nextSequence = seq + 1
+        nextSequenceStorage = seq + 1
         if commit { try sync() }
         return seq
     }
@@ -218,8 +220,8 @@ public final class Journal {
     /// delete the segments it empties.
     public func acknowledge(through sequence: UInt64) throws(JournalError) {
         lock.lock(); defer { lock.unlock() }
-        guard sequence > ackedThrough else { return }
-        let s = min(sequence, nextSequence - 1)
+        guard sequence > ackedStorage else { return }
+        let s = min(sequence, nextSequenceStorage - 1)
         var bytes = [UInt8](repeating: 0, count: 12)
         for i in 0..<8 { bytes[i] = UInt8(truncatingIfNeeded: s >> (8 * UInt64(i))) }
         let crc = bytes.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, 8) }
@@ -231,7 +233,7 @@ public final class Journal {
         close(f)
         guard ok, rename(tmp, path) == 0 else { throw .errno("cannot record the acknowledgement", path) }
         syncDirectory()
-        ackedThrough = s
+        ackedStorage = s
         // A segment is released when the next one starts at or before the first unacknowledged record.
         while segments.count > 1 && segments[1].firstSequence <= s + 1 {
             unlink(segments[0].path)
@@ -265,7 +267,7 @@ public final class Journal {
             for (k, b) in bytes.enumerated() {
                 if b == RecordFormat.magic && scanner.isIdle { start = k }
                 guard let r = scanner.push(b), case let .record(h, rec) = r else { continue }
-                let acked = h.sequence <= ackedThrough
+                let acked = h.sequence <= ackedStorage
                 if case .samples = rec { evicted += 1; continue }
                 if !acked { keep += bytes[start...k] }
             }

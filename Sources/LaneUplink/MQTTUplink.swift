@@ -109,6 +109,20 @@ public final class MQTTUplink: @unchecked Sendable {
         done.wait()
     }
 
+    /// Waits until the broker has acknowledged every record in the journal, at most `timeoutS`
+    /// (a clean stop hands over what it can). Returns true when nothing is left.
+    @discardableResult
+    public func drain(timeoutS: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeoutS)
+        while Date() < deadline {
+            let last = journal.nextSequence - 1
+            lock.lock(); let acked = statsStorage.ackedThrough; lock.unlock()
+            if acked >= last { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
     // MARK: callbacks (on the uplink thread, inside mosquitto_loop)
 
     func connected(_ rc: Int32) {

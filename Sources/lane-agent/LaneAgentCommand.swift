@@ -184,15 +184,17 @@ struct Run: ParsableCommand {
         }
         writerStop.store(true, ordering: .relaxed)
         writerDone.wait()
-        if let uplink {
-            uplink.stop()
-            let u = uplink.stats
-            log.line("uplink: \(u.messagesPublished) messages published, \(u.messagesAcknowledged) acknowledged, acknowledged through sequence \(u.ackedThrough), \(u.connects) connects")
-        }
         if let journalWriter {
             journalWriter.stop()
             let j = journalWriter.stats
             log.line("journal: \(journalWriter.queue.pushed) records queued, \(journalWriter.queue.dropped) dropped, \(journalWriter.appendErrors) append errors, \(j.bytes) bytes in \(j.segments) segments, \(j.samplesEvicted) sample records evicted, \(j.samplesRefused) refused")
+        }
+        if let uplink {
+            // A clean stop hands the broker what the journal holds (a few seconds at most).
+            let drained = uplink.drain(timeoutS: 3)
+            uplink.stop()
+            let u = uplink.stats
+            log.line("uplink: \(u.messagesPublished) messages published, \(u.messagesAcknowledged) acknowledged, acknowledged through sequence \(u.ackedThrough), \(u.connects) connects\(drained ? "" : "; the rest stays in the journal for the next start")")
         }
         let s = runner.stats
         log.line("stopped: \(s.ticks) ticks, \(s.missedTicks) missed, max lateness \(s.maxLatenessUs) us, \(s.decisions) occupancies, \(queue.dropped) events dropped, \(s.edgeDrops) edges dropped")
@@ -213,6 +215,7 @@ struct JournalCommand: ParsableCommand {
 
     @Argument(help: "The journal directory.") var directory: String
     @Option(help: "Only records after this sequence number.") var after: UInt64 = 0
+    @Flag(help: "Only records the broker has not acknowledged yet.") var unacknowledged = false
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: directory) else {
@@ -225,7 +228,7 @@ struct JournalCommand: ParsableCommand {
             throw ExitCode(1)
         }
         var out = Data()
-        j.read(after: after, limit: Int.max) { h, r, _ in
+        j.read(after: unacknowledged ? max(after, j.ackedThrough) : after, limit: Int.max) { h, r, _ in
             out.append(contentsOf: (RecordJSON.line(h, r) + "\n").utf8)
         }
         FileHandle.standardOutput.write(out)

@@ -11,7 +11,7 @@ struct LaneCollectorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lane-collector",
         abstract: "Collect lane records from the MQTT broker into SQLite; list, show, export and decode them.",
-        subcommands: [RunCollector.self, Occupancies.self, Lanes.self, ExportCSV.self, ExportN42.self, Plot.self, Decode.self])
+        subcommands: [RunCollector.self, Occupancies.self, Lanes.self, ExportCSV.self, ExportN42.self, Plot.self, Show.self, Decode.self])
 }
 
 func fail(_ m: String, code: Int32 = 2) -> ExitCode {
@@ -169,5 +169,21 @@ struct Plot: ParsableCommand {
             throw fail("\(lane): no occupancy \(occupancy) in \(db)")
         }
         try ProfilePlot.svg(lane: lane, decision: decision, samples: samples, panels: max(panels, 1)).write(toFile: out, atomically: true, encoding: .utf8)
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "One occupancy: its decision and its samples, as JSON.")
+    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    @Option(help: "The lane (site/lane).") var lane: String
+    @Option(help: "The occupancy number.") var occupancy: UInt32
+
+    func run() throws {
+        let d = try openDatabase(db)
+        guard let (decision, wall, samples, panels) = try d.occupancy(lane: lane, number: occupancy) else {
+            throw fail("\(lane): no occupancy \(occupancy) in \(db)")
+        }
+        let gamma = samples.map { s in "[" + (0..<panels).map { String(s.gamma[$0]) }.joined(separator: ",") + "]" }.joined(separator: ",")
+        print("{\"lane\":\"\(lane)\",\"wallUs\":\(wall),\"decision\":\(DecisionWriter.json(decision, settings: EngineSettings())),\"samples\":\(samples.count),\"gamma\":[\(gamma)]}")
     }
 }

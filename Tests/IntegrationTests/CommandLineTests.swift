@@ -58,4 +58,33 @@ import Testing
         #expect(q.wait(timeoutS: 20) != 0)
         #expect(q.stderr.contains("vehicles[0].at: required key is missing"), "\(q.stderr)")
     }
+
+    @Test("lane-collector decode reads a journal segment; a corrupt one is refused frame by frame with exit status 1")
+    func decode() throws {
+        let dir = scratch("cli-decode")
+        let port = freePort()
+        let sim = try Child("lane-sim", ["serve", "--scenario", "HardwareSim/scenarios/e2e.yaml", "--tcp-port", String(port),
+                                         "--gpio-socket", dir + "/gpio.sock"], dir: dir, name: "sim")
+        defer { sim.stop() }
+        #expect(waitFor(dir + "/gpio.sock"))
+        let agent = try Child("lane-agent", ["run", "--board", "Boards/sim.yaml", "--modbus-port", String(port), "--gpio-socket", dir + "/gpio.sock",
+                                             "--journal", dir + "/journal", "--vm250-port", String(freePort()), "--duration", "4"], dir: dir, name: "agent")
+        #expect(agent.wait(timeoutS: 30) == 0, "\(agent.stderr)")
+        let seg = dir + "/journal/" + (try FileManager.default.contentsOfDirectory(atPath: dir + "/journal").first { $0.hasSuffix(".seg") }!)
+        let good = try Child("lane-collector", ["decode", seg], dir: dir, name: "decode")
+        #expect(good.wait(timeoutS: 20) == 0, "\(good.stderr)")
+        let records = good.jsonLines()
+        #expect(records.count >= 3 && records.first?["sequence"] as? Int == 1)
+        #expect(records.contains { $0["kind"] as? String == "samples" })
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: seg))
+        bytes[12] ^= 0x55
+        try bytes.write(to: URL(fileURLWithPath: dir + "/bad.seg"))
+        let bad = try Child("lane-collector", ["decode", dir + "/bad.seg"], dir: dir, name: "bad")
+        #expect(bad.wait(timeoutS: 20) == 1)
+        #expect(bad.stderr.contains("bad.seg: frame 1 refused:"), "\(bad.stderr)")
+        #expect(bad.jsonLines().count >= records.count - 2, "the frames after the corrupt one are still decoded")
+        let missing = try Child("lane-collector", ["decode", dir + "/none.seg"], dir: dir, name: "none")
+        #expect(missing.wait(timeoutS: 20) == 2)
+        #expect(missing.stderr.contains("none.seg: cannot read the file"))
+    }
 }

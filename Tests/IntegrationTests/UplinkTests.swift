@@ -1,8 +1,8 @@
 // Proves store and forward end to end with a real mosquitto broker on loopback: the agent runs
 // against the simulator with a journal and the uplink; the broker is stopped and restarted
 // during traffic; the agent is killed with SIGKILL and restarted on the same journal. At the
-// end the subscriber holds every record the agent committed, in sequence with no gap (resends
-// after a kill are dropped as duplicates by sequence), and what it lacks is still in the journal.
+// end the subscriber and lane-collector hold every record the agent committed, in sequence with
+// no gap (resends after a kill are dropped as duplicates by sequence), and the journal is empty.
 
 import CMosquitto
 import Foundation
@@ -92,6 +92,8 @@ struct UplinkTests {
         sleep(5)
         broker = try startBroker(port: brokerPort, dir: dir)
         #expect(a1.wait(timeoutS: 40) == 0, "\(a1.stderr)")
+        // Screening did not wait for the broker: no tick was missed while it was away.
+        #expect(a1.stderr.contains(", 0 missed,"), "\(a1.stderr)")
         // Run 2: killed without warning.
         let a2 = try Child("lane-agent", agentArgs + ["--duration", "30"], dir: dir, name: "agent2")
         sleep(6)
@@ -110,11 +112,13 @@ struct UplinkTests {
         // No gap in what arrived: 1, 2, 3 ... the highest.
         #expect(unique == Array(1...(unique.last ?? 0)), "gaps in \(unique.count) records")
         // What did not arrive is still in the journal, and nothing else is missing.
-        let dump = try Child("lane-agent", ["journal", dir + "/journal"], dir: dir, name: "dump")
+        let dump = try Child("lane-agent", ["journal", dir + "/journal", "--unacknowledged"], dir: dir, name: "dump")
         #expect(dump.wait(timeoutS: 30) == 0)
         let remaining = dump.jsonLines().map { ($0["sequence"] as! NSNumber).uint64Value }
         let all = Set(unique).union(remaining)
         #expect(Array(all).sorted() == Array(1...(all.max() ?? 0)), "a committed record was lost")
+        // The last, clean stop handed everything over: the collector holds every committed record.
+        #expect(remaining.isEmpty, "\(remaining.count) records still in the journal: \(a3.stderr)")
         #expect(subscriber.rejected == 0)
         // Decisions made it upstream.
         #expect(subscriber.kinds.values.contains(.occupancy))
@@ -131,6 +135,6 @@ struct UplinkTests {
         let occupancies = try Child("lane-collector", ["occupancies", "--db", dir + "/cas.sqlite"], dir: dir, name: "occ")
         #expect(occupancies.wait(timeoutS: 30) == 0)
         #expect(occupancies.jsonLines().count == subscriber.kinds.values.filter { $0 == .occupancy }.count)
-        print("uplink: \(received.count) received, \(unique.count) unique, \(received.count - unique.count) duplicates dropped, \(remaining.count) left in the journal")
+        print("uplink: \(received.count) received, \(unique.count) unique, \(received.count - unique.count) duplicates dropped, \(remaining.count) unacknowledged in the journal")
     }
 }
