@@ -33,6 +33,8 @@ public struct BoardProfile: Sendable {
     public var journalDirectory: String?
     public var journalSegmentBytes: Int = 1 << 20
     public var journalBytesMax: Int = 256 << 20
+    /// The RS-485 bus budget (nil for Modbus TCP).
+    public var busBudget: BusBudget?
     /// TCP port of the VM-250-style text stream (nil: off).
     public var vm250Port: Int?
     /// The MQTT uplink to the alarm station (nil: none).
@@ -94,11 +96,11 @@ public struct BoardProfile: Sendable {
         let transportName = try modbus.oneOf("transport", ["tcp", "rtu"])
         let transport: ModbusTransport
         if transportName == "tcp" {
-            try modbus.onlyKeys(["transport", "host", "port", "responseTimeoutMs", "byteTimeoutMs", "panelSilentAfterPolls"])
+            try modbus.onlyKeys(["transport", "host", "port", "responseTimeoutMs", "byteTimeoutMs", "panelSilentAfterPolls", "panelReplyMs"])
             transport = .tcp(host: try modbus.string("host"), port: try modbus.int("port", 1...65535, default: 502))
         } else {
             try modbus.onlyKeys(["transport", "device", "baud", "parity", "dataBits", "stopBits", "responseTimeoutMs",
-                                 "byteTimeoutMs", "panelSilentAfterPolls"])
+                                 "byteTimeoutMs", "panelSilentAfterPolls", "panelReplyMs"])
             let baud = try modbus.int("baud", 1200...921_600, default: 115_200)
             let parity = try modbus.oneOf("parity", ["none", "even", "odd"], default: "none")
             transport = .rtu(
@@ -107,6 +109,7 @@ public struct BoardProfile: Sendable {
                 dataBits: try modbus.int("dataBits", 7...8, default: 8), stopBits: try modbus.int("stopBits", 1...2, default: 1))
         }
         let responseMs = try modbus.int("responseTimeoutMs", 5...1000, default: 30)
+        let replyMs = try modbus.int("panelReplyMs", 0...1000, default: 5)
         let byteMs = try modbus.int("byteTimeoutMs", 1...1000, default: 10)
         let silentAfter = try modbus.int("panelSilentAfterPolls", 1...600, default: 10)
 
@@ -148,6 +151,17 @@ public struct BoardProfile: Sendable {
             try outputs.onlyKeys(["sirenS", "alarmLightHoldS"])
             sirenUs = Int64(try outputs.double("sirenS", 0...600, default: 5) * 1e6)
             holdUs = Int64(try outputs.double("alarmLightHoldS", 0...3600, default: 10) * 1e6)
+        }
+        // The RTU bus budget: one tick's polls must fit the tick, with room to spare.
+        var busBudget: BusBudget? = nil
+        if case let .rtu(_, baud, parity, dataBits, stopBits) = transport {
+            let budget = BusBudget(baud: baud, parityBit: parity != UInt8(ascii: "N"), dataBits: dataBits, stopBits: stopBits,
+                                   panels: count, registers: registerMap.readCount, replyUs: replyMs * 1000,
+                                   tickUs: Int(engine.sampleIntervalUs))
+            if !budget.fits {
+                throw modbus.error("baud", budget.explanation, at: modbus.value("baud"))
+            }
+            busBudget = budget
         }
         var journalDirectory: String? = nil
         var segmentBytes = 1 << 20, journalMax = 256 << 20
@@ -194,7 +208,7 @@ public struct BoardProfile: Sendable {
             registerMap: registerMap, transport: transport,
             timeouts: ModbusTimeouts(responseUs: responseMs * 1000, byteUs: byteMs * 1000),
             panelSilentAfterPolls: silentAfter, gpio: gpio, engine: engine, sirenUs: sirenUs, alarmLightHoldUs: holdUs,
-            journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, vm250Port: vm250Port, uplink: uplink, hash: hash)
+            journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, busBudget: busBudget, vm250Port: vm250Port, uplink: uplink, hash: hash)
     }
 
     static let detectionKeys = [

@@ -67,6 +67,8 @@ public final class LaneRunner: @unchecked Sendable {
     let poller: PanelPoller
     public let events = EventQueue(capacity: 256)
     public private(set) var stats = RunStats()
+    /// One round of panel polls: the last and the longest (the poll thread measures it).
+    public var pollCycleUs: (last: Int64, max: Int64) { poller.lock.lock(); defer { poller.lock.unlock() }; return poller.pollCycleUs }
     let stopFlag: @Sendable () -> Bool
 
     public init(profile: BoardProfile, stop: @escaping @Sendable () -> Bool, log: @escaping (String) -> Void) throws {

@@ -26,6 +26,8 @@ public final class PanelPoller: @unchecked Sendable {
     let lock = NSLock()
     private var slots: [PanelSlot]
     private(set) var connectFailures = 0
+    /// The last and the longest time one round of polls took.
+    public private(set) var pollCycleUs: (last: Int64, max: Int64) = (0, 0)
     let periodUs: Int64
     /// Polls start this long before each tick so the tick gets fresh counts.
     let leadUs: Int64 = 30_000
@@ -79,6 +81,11 @@ public final class PanelPoller: @unchecked Sendable {
                     markAllFailed("\(error)")
                     continue
                 }
+            }
+            let cycleStart = MonotonicClock.nowUs()
+            defer {
+                let took = MonotonicClock.nowUs() - cycleStart
+                lock.lock(); pollCycleUs = (took, max(pollCycleUs.max, took)); lock.unlock()
             }
             for (i, unit) in profile.unitIDs.enumerated() {
                 let t0 = MonotonicClock.nowUs()

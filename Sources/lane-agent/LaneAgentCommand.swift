@@ -68,6 +68,9 @@ struct CheckBoard: ParsableCommand {
     func run() throws {
         let p = try loadBoard(board)
         print("\(board): OK: board \(p.board), lane \(p.site)/\(p.laneID), \(p.engine.panelCount) panels (\(p.panelLabels.joined(separator: ",")))")
+        if let b = p.busBudget {
+            print(String(format: "RS-485 bus: one tick's polls take %.1f ms of the %d ms tick (%.0f %%)", b.pollUs / 1000, b.tickUs / 1000, 100 * b.pollUs / Double(b.tickUs)))
+        }
     }
 }
 
@@ -165,6 +168,9 @@ struct Run: ParsableCommand {
         case let .sim(socket): gpioText = "simulator GPIO at \(socket)"
         case let .gpiod(c): gpioText = "GPIO chip \(c.chip), beams on lines \(c.beamOffsets)"
         }
+        if let b = profile.busBudget {
+            log.line(String(format: "RS-485 bus: one tick's polls should take %.1f ms of the %d ms tick", b.pollUs / 1000, b.tickUs / 1000))
+        }
         log.line("board \(profile.board) (\(profile.site)/\(profile.laneID)): \(profile.engine.panelCount) panels, \(describe(profile.transport)), \(gpioText); tick \(profile.engine.sampleIntervalUs / 1000) ms")
         let writerDone = DispatchSemaphore(value: 0)
         let writer = DecisionPrinter(settings: profile.engine, log: log)
@@ -197,7 +203,7 @@ struct Run: ParsableCommand {
             log.line("uplink: \(u.messagesPublished) messages published, \(u.messagesAcknowledged) acknowledged, acknowledged through sequence \(u.ackedThrough), \(u.connects) connects\(drained ? "" : "; the rest stays in the journal for the next start")")
         }
         let s = runner.stats
-        log.line("stopped: \(s.ticks) ticks, \(s.missedTicks) missed, max lateness \(s.maxLatenessUs) us, \(s.decisions) occupancies, \(queue.dropped) events dropped, \(s.edgeDrops) edges dropped")
+        log.line("stopped: \(s.ticks) ticks, \(s.missedTicks) missed, max lateness \(s.maxLatenessUs) us, \(s.decisions) occupancies, \(queue.dropped) events dropped, \(s.edgeDrops) edges dropped, poll cycle \(runner.pollCycleUs.last / 1000) ms last, \(runner.pollCycleUs.max / 1000) ms max")
     }
 }
 
