@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C libraries, through their pkg-config files; the shims re-export what Swift cannot import.
@@ -40,7 +41,10 @@ let package = Package(
         // Wiring: board profile -> hardware -> engine -> outputs and decisions.
         .target(
             name: "LaneAgent",
-            dependencies: ["LaneCore", "LaneTrace", "LaneHAL", "LaneUplink", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "LaneCore", "LaneTrace", "LaneHAL", "LaneUplink", .product(name: "Yams", package: "Yams"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             path: "Sources/LaneAgent"),
         .executableTarget(
             name: "lane-agent",

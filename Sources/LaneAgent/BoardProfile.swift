@@ -33,6 +33,9 @@ public struct BoardProfile: Sendable {
     public var journalDirectory: String?
     public var journalSegmentBytes: Int = 1 << 20
     public var journalBytesMax: Int = 256 << 20
+    /// SCHED_FIFO priority for the tick thread (nil: normal scheduling) and locked memory.
+    public var realtimePriority: Int32?
+    public var lockMemory = false
     /// The RS-485 bus budget (nil for Modbus TCP).
     public var busBudget: BusBudget?
     /// TCP port of the VM-250-style text stream (nil: off).
@@ -53,7 +56,7 @@ public struct BoardProfile: Sendable {
 
     public static func parse(_ text: String, file: String, mapDirectory: String) throws -> BoardProfile {
         let root = try YAMLSection.root(file: file, text: text)
-        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs", "journal", "uplink", "vm250"])
+        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs", "journal", "uplink", "vm250", "realtime"])
         let board = try root.string("board")
 
         let lane = try root.section("lane")!
@@ -174,6 +177,13 @@ public struct BoardProfile: Sendable {
                 throw j.error("maxMiB", "must hold at least two segments (\(2 * segmentBytes / 1024) KiB)", at: j.value("maxMiB"))
             }
         }
+        var realtimePriority: Int32? = nil
+        var lockMemory = false
+        if let rt = try root.section("realtime", required: false) {
+            try rt.onlyKeys(["priority", "lockMemory"])
+            if rt.value("priority") != nil { realtimePriority = Int32(try rt.int("priority", 1...99)) }
+            lockMemory = try rt.bool("lockMemory", default: false)
+        }
         var vm250Port: Int? = nil
         if let v = try root.section("vm250", required: false) {
             try v.onlyKeys(["port"])
@@ -208,7 +218,7 @@ public struct BoardProfile: Sendable {
             registerMap: registerMap, transport: transport,
             timeouts: ModbusTimeouts(responseUs: responseMs * 1000, byteUs: byteMs * 1000),
             panelSilentAfterPolls: silentAfter, gpio: gpio, engine: engine, sirenUs: sirenUs, alarmLightHoldUs: holdUs,
-            journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, busBudget: busBudget, vm250Port: vm250Port, uplink: uplink, hash: hash)
+            journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, realtimePriority: realtimePriority, lockMemory: lockMemory, busBudget: busBudget, vm250Port: vm250Port, uplink: uplink, hash: hash)
     }
 
     static let detectionKeys = [

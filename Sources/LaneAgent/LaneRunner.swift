@@ -3,6 +3,7 @@
 // hands events to a bounded queue that a writer thread prints. The tick never waits on I/O.
 
 import Foundation
+import Histogram
 import LaneCore
 import LaneHAL
 import LaneTrace
@@ -46,8 +47,18 @@ public final class EventQueue: @unchecked Sendable {
 }
 
 public struct RunStats: Sendable {
+    /// Lateness of each tick against its absolute deadline, and how long its work took,
+    /// microseconds (HdrHistogram: recording never allocates).
+    public var lateness = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .two)
+    public var duration = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .two)
     public var ticks: Int64 = 0
     public var missedTicks: Int64 = 0
+
+    static func summary(_ h: Histogram<UInt64>) -> String {
+        "p50 \(h.valueAtPercentile(50)) us, p99 \(h.valueAtPercentile(99)) us, p99.9 \(h.valueAtPercentile(99.9)) us, max \(h.max) us"
+    }
+    public var latenessSummary: String { Self.summary(lateness) }
+    public var durationSummary: String { Self.summary(duration) }
     public var maxLatenessUs: Int64 = 0
     public var edgeDrops = 0
     public var decisions = 0
@@ -86,7 +97,9 @@ public final class LaneRunner: @unchecked Sendable {
     }
 
     /// Runs until `stop` says so or `durationUs` has passed. Blocks the calling thread (the tick).
-    public func run(durationUs: Int64?) throws {
+    public func run(durationUs: Int64?, log: (String) -> Void = { _ in }) throws {
+        if profile.lockMemory { log(RealTime.lockMemory()) }
+        if let p = profile.realtimePriority { log(RealTime.fifo(priority: p)) }
         let settings = profile.engine
         var engine = LaneEngine(settings: settings)
         let period = settings.sampleIntervalUs
@@ -121,6 +134,8 @@ public final class LaneRunner: @unchecked Sendable {
             MonotonicClock.sleep(untilUs: deadline)
             let now = MonotonicClock.nowUs()
             let late = now - deadline
+            _ = stats.lateness.record(UInt64(max(0, late)))
+            defer { _ = stats.duration.record(UInt64(max(0, MonotonicClock.nowUs() - now))) }
             stats.ticks += 1
             if late > stats.maxLatenessUs { stats.maxLatenessUs = late }
             if late >= period {  // whole periods lost: count them and keep the grid

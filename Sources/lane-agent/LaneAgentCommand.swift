@@ -183,7 +183,7 @@ struct Run: ParsableCommand {
             writerDone.signal()
         }
         do {
-            try runner.run(durationUs: duration.map { Int64($0 * 1e6) })
+            try runner.run(durationUs: duration.map { Int64($0 * 1e6) }, log: log.line)
         } catch {
             log.line("\(error)")
             throw ExitCode(1)
@@ -203,7 +203,8 @@ struct Run: ParsableCommand {
             log.line("uplink: \(u.messagesPublished) messages published, \(u.messagesAcknowledged) acknowledged, acknowledged through sequence \(u.ackedThrough), \(u.connects) connects\(drained ? "" : "; the rest stays in the journal for the next start")")
         }
         let s = runner.stats
-        log.line("stopped: \(s.ticks) ticks, \(s.missedTicks) missed, max lateness \(s.maxLatenessUs) us, \(s.decisions) occupancies, \(queue.dropped) events dropped, \(s.edgeDrops) edges dropped, poll cycle \(runner.pollCycleUs.last / 1000) ms last, \(runner.pollCycleUs.max / 1000) ms max")
+        log.line("tick lateness: \(s.latenessSummary); tick work: \(s.durationSummary)")
+        log.line("stopped: \(s.ticks) ticks, \(s.missedTicks) missed, max lateness \(s.maxLatenessUs) us, \(s.decisions) occupancies, \(queue.dropped) events dropped, \(s.edgeDrops) edges dropped, poll cycle \(runner.pollCycleUs.last) us last, \(runner.pollCycleUs.max) us max")
     }
 }
 
