@@ -67,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "lane-sim",
             dependencies: [
-                "LaneSimCore", "LaneHAL", "CModbus", "LaneAgent",
+                "LaneSimCore", "LaneHAL", "CModbus", "LaneAgent", "LaneTrace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "HardwareSim/Sources/lane-sim"),

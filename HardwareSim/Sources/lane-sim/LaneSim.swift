@@ -5,13 +5,14 @@
 import ArgumentParser
 import Foundation
 import LaneSimCore
+import LaneTrace
 
 @main
 struct LaneSim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lane-sim",
         abstract: "Hardware simulator for the lane controller: panels over Modbus, beams and outputs over a GPIO socket.",
-        subcommands: [Serve.self, Trace.self, Demo.self, Eval.self],
+        subcommands: [Serve.self, Trace.self, Demo.self, Eval.self, Vectors.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -77,5 +78,54 @@ final class LineSink: @unchecked Sendable {
     func close() {
         flush()
         if handle !== FileHandle.standardOutput { try? handle.close() }
+    }
+}
+
+/// Converts a lane trace into the golden-vector harness's binary input (Tools/golden-harness):
+/// "LANEVEC1", panels, beam spacing (mm), sample interval (us) as little-endian Int64, then
+/// events: 'E' tUs beam blocked (Int64 each), 'S' tUs intervalUs then gamma, gammaLow, neutron
+/// per panel (UInt32 each). Intervals are taken from the trace's times as replay does.
+struct Vectors: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Convert a lane trace into golden vectors for the embedded-engine harness.")
+    @Option(help: "The lane trace (JSON Lines).") var trace: String
+    @Option(help: "The vector file to write.") var out: String
+
+    func run() throws {
+        guard let text = try? String(contentsOfFile: trace, encoding: .utf8) else { throw ValidationError("cannot read \(trace)") }
+        var reader = TraceReader()
+        var bytes: [UInt8] = Array("LANEVEC1".utf8)
+        func i64(_ v: Int64) { for k in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * Int64(k)))) } }
+        func u32(_ v: UInt32) { for k in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(k)))) } }
+        var panels = 0
+        var nominal: Int64 = 100_000
+        var lastCounts: Int64 = -1
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            do {
+                guard let ev = try reader.read(line: String(line)) else {
+                    if panels == 0, let h = reader.header {
+                        panels = h.panels
+                        nominal = h.sampleIntervalMs * 1000
+                        i64(Int64(h.panels)); i64(h.beamSpacingMm); i64(nominal)
+                    }
+                    continue
+                }
+                switch ev {
+                case let .beam(e):
+                    bytes.append(UInt8(ascii: "E")); i64(e.tUs); i64(Int64(e.beam)); i64(e.blocked ? 1 : 0)
+                case let .counts(t, g, l, n):
+                    var interval = lastCounts < 0 ? nominal : t - lastCounts
+                    if interval <= 0 { interval = nominal }
+                    lastCounts = t
+                    bytes.append(UInt8(ascii: "S")); i64(t); i64(interval)
+                    for p in 0..<panels { u32(g[p]) }
+                    for p in 0..<panels { u32(l[p]) }
+                    for p in 0..<panels { u32(n[p]) }
+                case .container, .ignored: break
+                }
+            } catch {
+                throw ValidationError("\(trace): \(error)")
+            }
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: out))
     }
 }

@@ -1,0 +1,39 @@
+// Proves the engine computes the same bits on ARM: LaneCore built in Embedded Swift for aarch64,
+// linked into a C harness with Debian's cross compiler and run under qemu-user, gives exactly the
+// decisions of the x86_64 build on every golden trace; and those are the package's own decisions.
+
+import Foundation
+import Testing
+
+@Suite(.timeLimit(.minutes(5)))
+struct ARMGoldenTests {
+    @Test("golden vectors: aarch64 (qemu-user) == x86_64 == lane-agent replay")
+    func aarch64() throws {
+        let dir = scratch("golden-arm")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [packageRoot + "/scripts/golden-arm.sh", dir]
+        p.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(text)")
+        for name in ["demo", "e2e", "parked", "queued"] {
+            #expect(text.contains("golden-arm: \(name):") && text.contains("identical"), "\(text)")
+            // The harness's integers are the replay's decisions (same engine, same trace).
+            let harness = try String(contentsOfFile: dir + "/\(name).aarch64.txt", encoding: .utf8).split(separator: "\n")
+            let golden = try String(contentsOfFile: packageRoot + "/Tests/Golden/\(name).decisions.jsonl", encoding: .utf8).split(separator: "\n")
+                .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+            #expect(harness.count == golden.count)
+            for (h, g) in zip(harness, golden) {
+                let f = h.split(separator: " ").map { Int64($0)! }
+                #expect(f[0] == (g["occupancy"] as! NSNumber).int64Value && f[1] == (g["startUs"] as! NSNumber).int64Value)
+                #expect(f[2] == (g["endUs"] as! NSNumber).int64Value && f[6] == (g["gammaMaxCounts"] as! NSNumber).int64Value)
+                #expect((f[4] & 1 != 0) == (g["gammaAlarm"] as! Bool) && (f[4] & 2 != 0) == (g["neutronAlarm"] as! Bool))
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+// C entry points to the engine for the golden-vector harness (Tools/golden-harness): compiled
+// together with Sources/LaneCore in Embedded Swift for each target (x86_64, aarch64), linked into
+// a small C program, run natively or under qemu-user. Not part of the package build.
+
+/// One decision as plain integers (C layout).
+public struct HarnessDecision {
+    public var occupancy: Int64 = 0
+    public var startUs: Int64 = 0
+    public var endUs: Int64 = 0
+    public var speedMmPerS: Int64 = -1
+    public var flags: Int64 = 0
+    public var gammaMaxSigmaQ8: Int64 = 0
+    public var gammaMaxCounts: Int64 = 0
+    public var gammaMaxThresholdQ16: Int64 = 0
+    public var gammaMaxLowShareQ16: Int64 = 0
+    public var neutronMaxSigmaQ8: Int64 = 0
+    public var suppressionQ16: Int64 = 0
+    public var gammaWindowSamples: Int64 = 0
+    public var gammaMaxWindowSamples: Int64 = 0
+    public var faults: Int64 = 0
+}
+
+nonisolated(unsafe) var harnessEngine = LaneEngine(settings: EngineSettings())
+
+func export(_ d: Decision, _ out: UnsafeMutablePointer<Int64>) {
+    var h = HarnessDecision()
+    h.occupancy = Int64(d.occupancy)
+    h.startUs = d.startUs
+    h.endUs = d.endUs
+    h.speedMmPerS = d.speedMmPerS ?? -1
+    h.flags = (d.gammaAlarm ? 1 : 0) | (d.neutronAlarm ? 2 : 0) | (d.normSuspect ? 4 : 0) | (d.reverse ? 8 : 0) | (d.truncated ? 16 : 0)
+    h.gammaMaxSigmaQ8 = d.gammaMaxSigmaQ8
+    h.gammaMaxCounts = d.gammaMaxCounts
+    h.gammaMaxThresholdQ16 = d.gammaMaxThresholdQ16
+    h.gammaMaxLowShareQ16 = d.gammaMaxLowShareQ16
+    h.neutronMaxSigmaQ8 = d.neutronMaxSigmaQ8
+    h.suppressionQ16 = d.suppressionQ16
+    h.gammaWindowSamples = Int64(d.gammaWindowSamples)
+    h.gammaMaxWindowSamples = Int64(d.gammaMaxWindowSamples)
+    h.faults = Int64(d.faults.bits)
+    // The C side reads 14 Int64s in this order (harness.c, Decision).
+    let fields: InlineArray<14, Int64> = [h.occupancy, h.startUs, h.endUs, h.speedMmPerS, h.flags, h.gammaMaxSigmaQ8, h.gammaMaxCounts,
+                                          h.gammaMaxThresholdQ16, h.gammaMaxLowShareQ16, h.neutronMaxSigmaQ8, h.suppressionQ16,
+                                          h.gammaWindowSamples, h.gammaMaxWindowSamples, h.faults]
+    for i in 0..<14 { out[i] = fields[i] }
+}
+
+@_cdecl("lane_reset")
+public func laneReset(_ panels: Int64, _ beamSpacingMm: Int64, _ sampleIntervalUs: Int64) {
+    var s = EngineSettings()
+    s.panelCount = Int(truncatingIfNeeded: panels)
+    s.beamSpacingMm = beamSpacingMm
+    s.sampleIntervalUs = sampleIntervalUs
+    harnessEngine = LaneEngine(settings: s)
+}
+
+@_cdecl("lane_edge")
+public func laneEdge(_ tUs: Int64, _ beam: Int64, _ blocked: Int64, _ out: UnsafeMutablePointer<Int64>) -> Int64 {
+    guard let d = harnessEngine.beamEdge(BeamEdge(tUs: tUs, beam: Int(truncatingIfNeeded: beam), blocked: blocked != 0)) else { return 0 }
+    export(d, out)
+    return 1
+}
+
+@_cdecl("lane_sample")
+public func laneSample(_ tUs: Int64, _ intervalUs: Int64, _ counts: UnsafePointer<UInt32>, _ out: UnsafeMutablePointer<Int64>) -> Int64 {
+    var s = LaneSample(tUs: tUs, intervalUs: intervalUs)
+    for p in 0..<harnessEngine.settings.panelCount {
+        s.gamma[p] = counts[p]
+        s.gammaLow[p] = counts[8 + p]
+        s.neutron[p] = counts[16 + p]
+    }
+    guard let d = harnessEngine.sample(s) else { return 0 }
+    export(d, out)
+    return 1
+}
+
+@_cdecl("lane_finish")
+public func laneFinish(_ tUs: Int64, _ out: UnsafeMutablePointer<Int64>) -> Int64 {
+    guard let d = harnessEngine.finish(atUs: tUs) else { return 0 }
+    export(d, out)
+    return 1
+}
