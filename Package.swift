@@ -9,6 +9,11 @@ let package = Package(
         .executable(name: "lane-agent", targets: ["lane-agent"]),
         .executable(name: "lane-sim", targets: ["lane-sim"]),
         .executable(name: "lane-collector", targets: ["lane-collector"]),
+        // For Benchmarks/ (a package of its own, so that the main build stays light).
+        .library(name: "LaneCore", targets: ["LaneCore"]),
+        .library(name: "LaneTrace", targets: ["LaneTrace"]),
+        .library(name: "LaneUplink", targets: ["LaneUplink"]),
+        .library(name: "LaneHAL", targets: ["LaneHAL"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
