@@ -185,6 +185,7 @@ public struct LaneEngine: Sendable {
         return d
     }
 
+    @inline(__always)
     func backgroundFaults() -> Faults {
         var f = Faults()
         if !background.isReady(settings) { f.insert(.backgroundNotReady); return f }
@@ -222,6 +223,7 @@ public struct LaneEngine: Sendable {
     /// the high energy window over the occupancy so far (sources barely touch it; shielding lowers
     /// both windows alike). Never above 1: an excess in the high window is not shielding. Returns
     /// the high-window counts it rests on (0: too few to use, the factor is then 1).
+    @inline(__always)
     func suppression() -> (factorQ16: Int64, highCounts: Int64) {
         let high = occGamma[0] - occLow[0]
         let expected = occExpectedQ16[0] - occLowExpectedQ16[0]
@@ -235,6 +237,7 @@ public struct LaneEngine: Sendable {
     /// suppression estimate corrects the window, the level common to all panels is re-measured
     /// and only the group's share relative to the whole lane remains uncertain (none for the
     /// whole lane).
+    @inline(__always)
     func learnedCounts(group g: Int, corrected: Bool) -> Int64 {
         if !settings.backgroundUncertainty || (corrected && g == 0) { return 0 }
         let perSample = background.gammaSumQ16(mask: groupMask[g], panelCount: settings.panelCount) &>> 16
