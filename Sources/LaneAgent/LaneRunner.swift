@@ -53,6 +53,8 @@ public struct RunStats: Sendable {
     public var duration = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .two)
     public var ticks: Int64 = 0
     public var missedTicks: Int64 = 0
+    /// Monotonic time of the first tick (for start-up time).
+    public var firstTickUs: Int64 = 0
 
     static func summary(_ h: Histogram<UInt64>) -> String {
         "p50 \(h.valueAtPercentile(50)) us, p99 \(h.valueAtPercentile(99)) us, p99.9 \(h.valueAtPercentile(99.9)) us, max \(h.max) us"
@@ -135,6 +137,7 @@ public final class LaneRunner: @unchecked Sendable {
             let now = MonotonicClock.nowUs()
             let late = now - deadline
             _ = stats.lateness.record(UInt64(max(0, late)))
+            if stats.firstTickUs == 0 { stats.firstTickUs = now }
             defer { _ = stats.duration.record(UInt64(max(0, MonotonicClock.nowUs() - now))) }
             stats.ticks += 1
             if late > stats.maxLatenessUs { stats.maxLatenessUs = late }

@@ -33,3 +33,18 @@ public func wallClockUs() -> Int64 {
 
 /// errno's text.
 public func errnoText(_ e: Int32) -> String { String(cString: strerror(e)) }
+
+/// Resident memory of this process (VmRSS), bytes; 0 when /proc is not there.
+public func residentMemoryBytes() -> Int {
+    guard let f = fopen("/proc/self/status", "r") else { return 0 }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), f) != nil {
+        let s = String(cString: line)
+        if s.hasPrefix("VmRSS:") {
+            let kb = s.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            return kb * 1024
+        }
+    }
+    return 0
+}

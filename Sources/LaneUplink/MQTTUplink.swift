@@ -101,6 +101,7 @@ public final class MQTTUplink: @unchecked Sendable {
         statsStorage.ackedThrough = journal.ackedThrough
         let t = Thread { [self] in self.loop() }
         t.name = "uplink"
+        t.stackSize = 1 << 20
         t.start()
     }
 

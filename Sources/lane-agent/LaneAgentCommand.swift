@@ -88,6 +88,7 @@ struct Run: ParsableCommand {
     @Option(help: "Serve the VM-250-style text stream on this TCP port (overrides the profile's vm250.port).") var vm250Port: Int?
 
     func run() throws {
+        let startUs = MonotonicClock.nowUs()
         var profile = try loadBoard(board)
         if let port = modbusPort {
             guard case let .tcp(host, _) = profile.transport else { throw ValidationError("--modbus-port: \(board) does not use Modbus TCP") }
@@ -175,7 +176,7 @@ struct Run: ParsableCommand {
         let writerDone = DispatchSemaphore(value: 0)
         let writer = DecisionPrinter(settings: profile.engine, log: log)
         let queue = runner.events
-        Thread.detachNewThread {
+        startThread(name: "decisions") {
             while true {
                 if let e = queue.pop(timeoutS: 0.2) { writer.handle(e); continue }
                 if writerStop.load(ordering: .relaxed) { break }
@@ -204,6 +205,7 @@ struct Run: ParsableCommand {
         }
         let s = runner.stats
         log.line("tick lateness: \(s.latenessSummary); tick work: \(s.durationSummary)")
+        log.line("start-up to the first tick \(s.firstTickUs > 0 ? (s.firstTickUs - startUs) / 1000 : -1) ms; resident memory \(residentMemoryBytes() >> 20) MiB")
         log.line("stopped: \(s.ticks) ticks, \(s.missedTicks) missed, max lateness \(s.maxLatenessUs) us, \(s.decisions) occupancies, \(queue.dropped) events dropped, \(s.edgeDrops) edges dropped, poll cycle \(runner.pollCycleUs.last) us last, \(runner.pollCycleUs.max) us max")
     }
 }
