@@ -14,37 +14,8 @@ public enum AgentEvent: Sendable {
     case decision(Decision)
 }
 
-/// A bounded queue from the tick to the writer thread; a full queue drops and counts.
-public final class EventQueue: @unchecked Sendable {
-    let lock = NSCondition()
-    var items: [AgentEvent?]
-    var head = 0, count = 0
-    public private(set) var dropped = 0
-
-    public init(capacity: Int) { items = Array(repeating: nil, count: capacity) }
-
-    public func push(_ e: AgentEvent) {
-        lock.lock()
-        if count == items.count { dropped += 1 } else {
-            items[(head + count) % items.count] = e
-            count += 1
-            lock.signal()
-        }
-        lock.unlock()
-    }
-
-    /// Waits up to `timeoutS` for an event.
-    public func pop(timeoutS: Double) -> AgentEvent? {
-        lock.lock(); defer { lock.unlock() }
-        if count == 0 { _ = lock.wait(until: Date(timeIntervalSinceNow: timeoutS)) }
-        guard count > 0 else { return nil }
-        let e = items[head]
-        items[head] = nil
-        head = (head + 1) % items.count
-        count -= 1
-        return e
-    }
-}
+/// Events from the tick to the thread that prints them.
+public typealias EventQueue = BoundedQueue<AgentEvent>
 
 public struct RunStats: Sendable {
     /// Lateness of each tick against its absolute deadline, and how long its work took,

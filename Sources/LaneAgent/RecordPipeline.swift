@@ -14,41 +14,12 @@ public struct PendingRecord: Sendable {
     public var commit: Bool
 }
 
-public final class RecordQueue: @unchecked Sendable {
-    let lock = NSCondition()
-    var slots: [PendingRecord?]
-    var head = 0, count = 0
-    public private(set) var dropped = 0
-    public private(set) var pushed = 0
+public typealias RecordQueue = BoundedQueue<PendingRecord>
 
-    public init(capacity: Int) { slots = Array(repeating: nil, count: capacity) }
-
-    /// Never blocks for I/O: a short lock around a copy into preallocated storage.
+extension BoundedQueue where Element == PendingRecord {
     public func push(_ r: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool) {
-        lock.lock()
-        if count == slots.count {
-            dropped += 1
-        } else {
-            slots[(head + count) % slots.count] = PendingRecord(record: r, monotonicUs: monotonicUs, wallUs: wallUs, commit: commit)
-            count += 1
-            pushed += 1
-            lock.signal()
-        }
-        lock.unlock()
+        push(PendingRecord(record: r, monotonicUs: monotonicUs, wallUs: wallUs, commit: commit))
     }
-
-    func pop(timeoutS: Double) -> PendingRecord? {
-        lock.lock(); defer { lock.unlock() }
-        if count == 0 { _ = lock.wait(until: Date(timeIntervalSinceNow: timeoutS)) }
-        guard count > 0 else { return nil }
-        let r = slots[head]
-        slots[head] = nil
-        head = (head + 1) % slots.count
-        count -= 1
-        return r
-    }
-
-    var isEmpty: Bool { lock.lock(); defer { lock.unlock() }; return count == 0 }
 }
 
 /// Owns the journal on its own thread.
