@@ -16,6 +16,11 @@ public final class SimGPIOClient: DigitalLines {
     public private(set) var dropCount = 0
     public private(set) var connectCount = 0
     var outputs = [Int8](repeating: -1, count: LaneOutput.allCases.count)
+    /// The SET lines, encoded once at start-up ([output][off, on]): the tick writes them without
+    /// building a string.
+    let setLines: [[[UInt8]]] = LaneOutput.allCases.map { o in
+        [Array("SET \(o.name) 0\n".utf8), Array("SET \(o.name) 1\n".utf8)]
+    }
 
     public init(path: String) { self.path = path }
     deinit { if fd >= 0 { Glibc.close(fd) } }
@@ -117,8 +122,7 @@ public final class SimGPIOClient: DigitalLines {
         let v: Int8 = on ? 1 : 0
         if outputs[output.rawValue] == v { return }
         guard fd >= 0 else { return }
-        let line = "SET \(output.name) \(on ? 1 : 0)\n"
-        let n = line.utf8CString.withUnsafeBufferPointer { p in write(fd, p.baseAddress!, p.count - 1) }
-        if n == line.utf8.count { outputs[output.rawValue] = v } else { dropCount += 1 }
+        let n = setLines[output.rawValue][on ? 1 : 0].withUnsafeBytes { p in write(fd, p.baseAddress!, p.count) }
+        if n == setLines[output.rawValue][on ? 1 : 0].count { outputs[output.rawValue] = v } else { dropCount += 1 }
     }
 }
