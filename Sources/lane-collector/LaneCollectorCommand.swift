@@ -139,18 +139,29 @@ struct Decode: ParsableCommand {
     }
 }
 
-struct ExportN42: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "export-n42", abstract: "One occupancy as ANSI N42.42-2012 XML.")
+/// Which occupancy: the database, the lane and the number (export-n42, plot, show).
+struct OccupancyOptions: ParsableArguments {
     @Option(help: "The database file.") var db: String = "lanes.sqlite"
     @Option(help: "The lane (site/lane).") var lane: String
     @Option(help: "The occupancy number.") var occupancy: UInt32
-    @Option(help: "Write here instead of standard output.") var out: String?
 
-    func run() throws {
+    func load() throws -> (decision: Decision, wallUs: Int64, samples: [LaneSample], panels: Int) {
         let d = try openDatabase(db)
         guard let (decision, wall, samples, panels) = try d.occupancy(lane: lane, number: occupancy) else {
             throw fail("\(lane): no occupancy \(occupancy) in \(db)")
         }
+        return (decision, wall, samples, panels)
+    }
+}
+
+struct ExportN42: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export-n42", abstract: "One occupancy as ANSI N42.42-2012 XML.")
+    @OptionGroup var which: OccupancyOptions
+    @Option(help: "Write here instead of standard output.") var out: String?
+
+    func run() throws {
+        let (decision, wall, samples, panels) = try which.load()
+        let lane = which.lane
         let text = N42Export.document(lane: lane, decision: decision, wallUs: wall, samples: samples, panels: max(panels, 1))
         if let out { try text.write(toFile: out, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
     }
@@ -158,31 +169,22 @@ struct ExportN42: ParsableCommand {
 
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Draw an occupancy's count profile (SVG), for adjudicating an alarm.")
-    @Option(help: "The database file.") var db: String = "lanes.sqlite"
-    @Option(help: "The lane (site/lane).") var lane: String
-    @Option(help: "The occupancy number.") var occupancy: UInt32
+    @OptionGroup var which: OccupancyOptions
     @Option(help: "The SVG file to write.") var out: String
 
     func run() throws {
-        let d = try openDatabase(db)
-        guard let (decision, _, samples, panels) = try d.occupancy(lane: lane, number: occupancy) else {
-            throw fail("\(lane): no occupancy \(occupancy) in \(db)")
-        }
-        try ProfilePlot.svg(lane: lane, decision: decision, samples: samples, panels: max(panels, 1)).write(toFile: out, atomically: true, encoding: .utf8)
+        let (decision, _, samples, panels) = try which.load()
+        try ProfilePlot.svg(lane: which.lane, decision: decision, samples: samples, panels: max(panels, 1)).write(toFile: out, atomically: true, encoding: .utf8)
     }
 }
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "One occupancy: its decision and its samples, as JSON.")
-    @Option(help: "The database file.") var db: String = "lanes.sqlite"
-    @Option(help: "The lane (site/lane).") var lane: String
-    @Option(help: "The occupancy number.") var occupancy: UInt32
+    @OptionGroup var which: OccupancyOptions
 
     func run() throws {
-        let d = try openDatabase(db)
-        guard let (decision, wall, samples, panels) = try d.occupancy(lane: lane, number: occupancy) else {
-            throw fail("\(lane): no occupancy \(occupancy) in \(db)")
-        }
+        let (decision, wall, samples, panels) = try which.load()
+        let lane = which.lane
         let gamma = samples.map { s in "[" + (0..<panels).map { String(s.gamma[$0]) }.joined(separator: ",") + "]" }.joined(separator: ",")
         print("{\"lane\":\"\(lane)\",\"wallUs\":\(wall),\"decision\":\(DecisionWriter.json(decision, settings: EngineSettings())),\"samples\":\(samples.count),\"gamma\":[\(gamma)]}")
     }
