@@ -25,16 +25,35 @@ public struct WindowSum: Sendable {
     public init() {}
 }
 
+/// The ring keeps running totals: each slot holds the sums of every sample pushed so far, so a
+/// window of any length is one subtraction (newest minus the slot just before the window), not a
+/// walk over its samples. Totals are Int64 counts: at 10^6 counts per second they last 290,000
+/// years.
 public struct SampleRing: Sendable {
     public static let capacity = 128
-    var entries: InlineArray<128, WindowEntry> = InlineArray(repeating: WindowEntry())
+    var totals: InlineArray<128, WindowEntry> = InlineArray(repeating: WindowEntry())
+    /// Running totals before the oldest sample still held (what the overwritten slot had).
+    var base = WindowEntry()
     var next = 0
     public private(set) var count = 0
 
     public init() {}
 
     public mutating func push(_ e: WindowEntry) {
-        entries[next] = e
+        withUnsafeMutablePointer(to: &totals) { storage in
+            storage.withMemoryRebound(to: WindowEntry.self, capacity: Self.capacity) { ring in
+                var t = count == 0 ? base : ring[next == 0 ? Self.capacity - 1 : next - 1]
+                if count == Self.capacity { base = ring[next] }  // the oldest slot is about to go
+                for g in 0..<groupCountMax {
+                    t.gamma[g] += e.gamma[g]
+                    t.gammaLow[g] += e.gammaLow[g]
+                }
+                t.neutron += e.neutron
+                t.intervalUs += e.intervalUs
+                t.shielded += e.shielded
+                ring[next] = t
+            }
+        }
         next = next + 1 == Self.capacity ? 0 : next + 1
         if count < Self.capacity { count += 1 }
     }
@@ -42,28 +61,29 @@ public struct SampleRing: Sendable {
     public mutating func removeAll() {
         next = 0
         count = 0
+        base = WindowEntry()
     }
 
-    /// Sums over the newest min(`window`, count) samples. Mutating only to reach the storage in
-    /// place: passing or subscripting the 8 KiB InlineArray by value copied all of it per call in
-    /// the Embedded build (memcpy was 98 % of the tick).
+    /// Sums over the newest min(`window`, count) samples: the newest running totals minus those
+    /// just before the window. Mutating only to reach the storage in place (passing the 8 KiB
+    /// InlineArray by value copied all of it per call in the Embedded build).
     public mutating func sum(window: Int) -> WindowSum {
         var s = WindowSum()
         let n = window < count ? window : count
-        var i = next
-        withUnsafeMutablePointer(to: &entries) { storage in
+        guard n > 0 else { return s }
+        withUnsafeMutablePointer(to: &totals) { storage in
             storage.withMemoryRebound(to: WindowEntry.self, capacity: Self.capacity) { ring in
-                for _ in 0..<n {
-                    i = i == 0 ? Self.capacity - 1 : i - 1
-                    let e = ring[i]
-                    for g in 0..<groupCountMax {
-                        s.gamma[g] += e.gamma[g]
-                        s.gammaLow[g] += e.gammaLow[g]
-                    }
-                    s.neutron += e.neutron
-                    s.intervalUs += e.intervalUs
-                    s.shielded += e.shielded
+                let newest = ring[next == 0 ? Self.capacity - 1 : next - 1]
+                var k = next - n - 1
+                if k < 0 { k += Self.capacity }
+                let before = n == count ? base : ring[k]
+                for g in 0..<groupCountMax {
+                    s.gamma[g] = newest.gamma[g] - before.gamma[g]
+                    s.gammaLow[g] = newest.gammaLow[g] - before.gammaLow[g]
                 }
+                s.neutron = newest.neutron - before.neutron
+                s.intervalUs = newest.intervalUs - before.intervalUs
+                s.shielded = newest.shielded - before.shielded
             }
         }
         s.samples = n

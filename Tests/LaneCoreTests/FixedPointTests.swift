@@ -69,4 +69,26 @@ import Testing
         #expect(ring.sum(window: 64).samples == 64)
         #expect(ring.sum(window: 64).gamma[0] == Int64((37...100).reduce(0, +)))
     }
+
+    @Test("running totals stay exact after the ring has wrapped many times, for every window length")
+    func wrapped() {
+        var ring = SampleRing()
+        for i in 1...1_000 {
+            var e = WindowEntry()
+            e.gamma[2] = Int64(i * 3)
+            e.gammaLow[1] = Int64(i % 7)
+            e.intervalUs = 100_000 + Int64(i % 3)
+            ring.push(e)
+        }
+        for w in [1, 2, 10, 64, 127, 128, 500] {
+            let n = min(w, 128)
+            let s = ring.sum(window: w)
+            #expect(s.samples == n)
+            #expect(s.gamma[2] == Int64((1_001 - n...1_000).reduce(0) { $0 + $1 * 3 }), "window \(w)")
+            #expect(s.gammaLow[1] == Int64((1_001 - n...1_000).reduce(0) { $0 + $1 % 7 }))
+            #expect(s.intervalUs == Int64((1_001 - n...1_000).reduce(0) { $0 + 100_000 + $1 % 3 }))
+        }
+        ring.removeAll()
+        #expect(ring.sum(window: 10).samples == 0)
+    }
 }
