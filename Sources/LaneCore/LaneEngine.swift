@@ -34,6 +34,11 @@ public struct LaneEngine: Sendable {
     var occExpectedQ16: InlineArray<3, Int64> = [0, 0, 0]
     var occLowExpectedQ16: InlineArray<3, Int64> = [0, 0, 0]
     var occShieldedSamples = 0
+    /// The background per group while an occupancy lasts (it is frozen then): computed once in
+    /// `begin`, not per sample.
+    var bgGamma: InlineArray<3, Int64> = [0, 0, 0]
+    var bgLow: InlineArray<3, Int64> = [0, 0, 0]
+    var bgNeutron: Int64 = 0
     var occNeutron: Int64 = 0
     var occNeutronExpectedQ16: Int64 = 0
 
@@ -120,15 +125,14 @@ public struct LaneEngine: Sendable {
             if entry.shielded == 1 {
                 occShieldedSamples += 1
                 occNeutron += entry.neutron
-                occNeutronExpectedQ16 += background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
+                occNeutronExpectedQ16 += bgNeutron
                     * entry.intervalUs / nominal
             }
             for g in 0..<groupCount where entry.shielded == 1 {
-                let mask = groupMask[g]
                 occGamma[g] += entry.gamma[g]
                 occLow[g] += entry.gammaLow[g]
-                occExpectedQ16[g] += background.gammaSumQ16(mask: mask, panelCount: settings.panelCount) * entry.intervalUs / nominal
-                occLowExpectedQ16[g] += background.gammaLowSumQ16(mask: mask, panelCount: settings.panelCount) * entry.intervalUs / nominal
+                occExpectedQ16[g] += bgGamma[g] * entry.intervalUs / nominal
+                occLowExpectedQ16[g] += bgLow[g] * entry.intervalUs / nominal
             }
             test()
         }
@@ -156,7 +160,12 @@ public struct LaneEngine: Sendable {
         current.startUs = t
         current.gammaWindowSamples = settings.gammaWindowSamples
         current.neutronWindowSamples = settings.neutronWindowSamples
-        current.gammaBackgroundQ16 = background.gammaSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
+        for g in 0..<groupCountMax {
+            bgGamma[g] = g < groupCount ? background.gammaSumQ16(mask: groupMask[g], panelCount: settings.panelCount) : 0
+            bgLow[g] = g < groupCount ? background.gammaLowSumQ16(mask: groupMask[g], panelCount: settings.panelCount) : 0
+        }
+        bgNeutron = background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
+        current.gammaBackgroundQ16 = bgGamma[0]
         current.container = pendingContainer
         current.faults = backgroundFaults()
         current.gammaMaxSigmaQ8 = Int64.min
@@ -240,13 +249,13 @@ public struct LaneEngine: Sendable {
     @inline(__always)
     func learnedCounts(group g: Int, corrected: Bool) -> Int64 {
         if !settings.backgroundUncertainty || (corrected && g == 0) { return 0 }
-        let perSample = background.gammaSumQ16(mask: groupMask[g], panelCount: settings.panelCount) &>> 16
+        let perSample = bgGamma[g] &>> 16
         let window = Int64(1) &<< Int64(settings.backgroundShift + 1)
         let n = Int64(background.samplesLearned) < window ? Int64(background.samplesLearned) : window
         var counts = perSample * n
         if corrected {
             // Relative part only: 1/N_g - 1/N_all = (1 - N_g/N_all) / N_g.
-            let all = background.gammaSumQ16(mask: groupMask[0], panelCount: settings.panelCount) &>> 16
+            let all = bgGamma[0] &>> 16
             if all > perSample { counts = counts * all / (all - perSample) } else { return 0 }
         }
         return counts > 0 ? counts : 1
@@ -255,17 +264,15 @@ public struct LaneEngine: Sendable {
     /// Runs the gross-count tests (the speed window, and the whole occupancy when it is longer)
     /// on every group and the neutron test on the newest windows.
     mutating func test() {
-        let n = settings.panelCount
         let nominal = settings.sampleIntervalUs
         let (r, high) = suppression()
         current.suppressionQ16 = r
         let gw = ring.sum(window: current.gammaWindowSamples)
         if gw.samples == current.gammaWindowSamples {
             for g in 0..<groupCount {
-                let mask = groupMask[g]
                 // Expected background over the window's actual length, Q16 counts.
-                let b = background.gammaSumQ16(mask: mask, panelCount: n) * gw.intervalUs / nominal
-                let bLow = background.gammaLowSumQ16(mask: mask, panelCount: n) * gw.intervalUs / nominal
+                let b = bgGamma[g] * gw.intervalUs / nominal
+                let bLow = bgLow[g] * gw.intervalUs / nominal
                 // Correct for suppression only when the vehicle shielded the panels for the whole
                 // window: the correction must never lower the background below what it was.
                 let full = gw.shielded == Int64(gw.samples)
@@ -280,7 +287,7 @@ public struct LaneEngine: Sendable {
         let cw = ring.sum(window: settings.gammaWindowSamples)
         if cw.samples == settings.gammaWindowSamples {
             for g in 0..<groupCount {
-                let b = background.gammaSumQ16(mask: groupMask[g], panelCount: n) * cw.intervalUs / nominal
+                let b = bgGamma[g] * cw.intervalUs / nominal
                 let sd = integerSquareRoot(b > 0 ? b : 1)
                 if ((cw.gamma[g] &<< 16) - b) / sd >= settings.gammaCeilingSigmaQ8 { current.gammaAlarm = true }
             }
@@ -294,7 +301,7 @@ public struct LaneEngine: Sendable {
         }
         let nw = ring.sum(window: current.neutronWindowSamples)
         if nw.samples == current.neutronWindowSamples {
-            let b = background.neutronSumQ16(mask: groupMask[0], panelCount: n) * nw.intervalUs / nominal
+            let b = bgNeutron * nw.intervalUs / nominal
             neutronTest(counts: nw.neutron, expectedQ16: b)
         }
         // The neutron dwell integration: the whole shielded part of the occupancy.
@@ -311,7 +318,7 @@ public struct LaneEngine: Sendable {
         if settings.backgroundUncertainty {
             let window = Int64(1) &<< Int64(settings.backgroundShift + 1)
             let learned = Int64(background.samplesLearned) < window ? Int64(background.samplesLearned) : window
-            let perSample = background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
+            let perSample = bgNeutron
             // Relative variance of the learned rate: 1 / (counts averaged) = 65536 / (perSampleQ16 x n).
             let averagedQ16 = perSample * learned
             if averagedQ16 > 0 { variance += (b &>> 8) * (b &>> 8) / (averagedQ16 &>> 16 > 0 ? averagedQ16 &>> 16 : 1) }
