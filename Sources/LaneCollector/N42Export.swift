@@ -39,13 +39,12 @@ public enum N42Export {
         x += "    <RadInstrumentVersion>\n      <RadInstrumentComponentName>Software</RadInstrumentComponentName>\n"
         x += "      <RadInstrumentComponentVersion>\(xml(softwareVersion))</RadInstrumentComponentVersion>\n    </RadInstrumentVersion>\n"
         x += "  </RadInstrumentInformation>\n"
-        for p in 0..<panels {
-            x += "  <RadDetectorInformation id=\"Gamma\(p + 1)\">\n    <RadDetectorName>Gamma panel \(p + 1)</RadDetectorName>\n"
-            x += "    <RadDetectorCategoryCode>Gamma</RadDetectorCategoryCode>\n    <RadDetectorKindCode>PVT</RadDetectorKindCode>\n  </RadDetectorInformation>\n"
-        }
-        for p in 0..<panels {
-            x += "  <RadDetectorInformation id=\"Neutron\(p + 1)\">\n    <RadDetectorName>Neutron channel \(p + 1)</RadDetectorName>\n"
-            x += "    <RadDetectorCategoryCode>Neutron</RadDetectorCategoryCode>\n    <RadDetectorKindCode>He3</RadDetectorKindCode>\n  </RadDetectorInformation>\n"
+        // One detector per panel and channel: (id prefix, name, category code, kind code).
+        for (id, name, category, kind) in [("Gamma", "Gamma panel", "Gamma", "PVT"), ("Neutron", "Neutron channel", "Neutron", "He3")] {
+            for p in 0..<panels {
+                x += "  <RadDetectorInformation id=\"\(id)\(p + 1)\">\n    <RadDetectorName>\(name) \(p + 1)</RadDetectorName>\n"
+                x += "    <RadDetectorCategoryCode>\(category)</RadDetectorCategoryCode>\n    <RadDetectorKindCode>\(kind)</RadDetectorKindCode>\n  </RadDetectorInformation>\n"
+            }
         }
         // The reference panel's windows: low from the discriminator (30 keV) to the split (250 keV), high above.
         x += "  <EnergyWindows id=\"Windows\">\n    <WindowStartEnergyValues>30 250</WindowStartEnergyValues>\n"
@@ -57,16 +56,14 @@ public enum N42Export {
             x += "  <RadMeasurement id=\"\(id)\">\n    <MeasurementClassCode>Foreground</MeasurementClassCode>\n"
             x += "    <StartDateTime>\(dateTime(wall(s.tUs - s.intervalUs)))</StartDateTime>\n"
             x += "    <RealTimeDuration>\(duration(s.intervalUs))</RealTimeDuration>\n"
-            for p in 0..<panels {
-                x += "    <GrossCounts id=\"\(id)G\(p + 1)\" radDetectorInformationReference=\"Gamma\(p + 1)\" energyWindowsReference=\"Windows\">\n"
+            func gross(_ suffix: String, _ detector: String, _ windows: Bool, _ counts: String) {
+                x += "    <GrossCounts id=\"\(id)\(suffix)\" radDetectorInformationReference=\"\(detector)\"\(windows ? " energyWindowsReference=\"Windows\"" : "")>\n"
                 x += "      <LiveTimeDuration>\(duration(s.intervalUs))</LiveTimeDuration>\n"
-                x += "      <CountData>\(s.gammaLow[p]) \(s.gamma[p] - s.gammaLow[p])</CountData>\n    </GrossCounts>\n"
+                x += "      <CountData>\(counts)</CountData>\n    </GrossCounts>\n"
             }
-            for p in 0..<panels {
-                x += "    <GrossCounts id=\"\(id)N\(p + 1)\" radDetectorInformationReference=\"Neutron\(p + 1)\">\n"
-                x += "      <LiveTimeDuration>\(duration(s.intervalUs))</LiveTimeDuration>\n"
-                x += "      <CountData>\(s.neutron[p])</CountData>\n    </GrossCounts>\n"
-            }
+            // Gamma: counts per energy window (low, high); neutron: one count.
+            for p in 0..<panels { gross("G\(p + 1)", "Gamma\(p + 1)", true, "\(s.gammaLow[p]) \(s.gamma[p] - s.gammaLow[p])") }
+            for p in 0..<panels { gross("N\(p + 1)", "Neutron\(p + 1)", false, "\(s.neutron[p])") }
             x += "    <OccupancyIndicator>true</OccupancyIndicator>\n  </RadMeasurement>\n"
         }
         let gammaDetectors = (1...panels).map { "Gamma\($0)" }.joined(separator: " ")
