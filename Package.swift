@@ -32,6 +32,9 @@ let package = Package(
             name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(
+            name: "CCrypt", path: "Sources/CCrypt", pkgConfig: "libcrypt",
+            providers: [.apt(["libcrypt-dev"])]),
+        .systemLibrary(
             name: "CGPIOD", path: "Sources/CGPIOD", pkgConfig: "libgpiod",
             providers: [.apt(["libgpiod-dev"])]),
 
@@ -40,7 +43,7 @@ let package = Package(
         // Lane trace and decision JSON Lines (shared/contracts/lane-trace.md): pure Swift.
         .target(name: "LaneTrace", dependencies: ["LaneCore"], path: "Sources/LaneTrace"),
         // The only module that calls C: Modbus, GPIO, clocks, ptys.
-        .target(name: "LaneHAL", dependencies: ["CModbus", "CGPIOD", "LaneCore"], path: "Sources/LaneHAL"),
+        .target(name: "LaneHAL", dependencies: ["CModbus", "CGPIOD", "CCrypt", "LaneCore"], path: "Sources/LaneHAL"),
         // Store and forward: the journal of records (and, next, the MQTT uplink).
         .target(name: "LaneUplink", dependencies: ["LaneCore", "CMosquitto"], path: "Sources/LaneUplink"),
         // Wiring: board profile -> hardware -> engine -> outputs and decisions.

@@ -4,7 +4,7 @@
 # Runs as root, or through sudo when it is available.
 set -euo pipefail
 
-packages=(pkg-config libmodbus-dev libgpiod-dev libmosquitto-dev mosquitto libsqlite3-dev libxml2-utils openssl
+packages=(pkg-config libmodbus-dev libgpiod-dev libmosquitto-dev libcrypt-dev mosquitto libsqlite3-dev libxml2-utils openssl
           gcc gcc-aarch64-linux-gnu qemu-user)
 missing=()
 for p in "${packages[@]}"; do

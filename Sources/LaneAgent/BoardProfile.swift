@@ -44,6 +44,8 @@ public struct BoardProfile: Sendable {
     public var uplink: UplinkConfig?
     /// FNV-1a 64 of the profile file's bytes, for heartbeats.
     public var hash: UInt64 = 0
+    /// The technician's console (serial port, pseudo-terminal, Unix socket).
+    public var console = ConsoleConfig()
 
     /// Loads and validates a profile file.
     public static func load(path: String) throws -> BoardProfile {
@@ -56,7 +58,7 @@ public struct BoardProfile: Sendable {
 
     public static func parse(_ text: String, file: String, mapDirectory: String) throws -> BoardProfile {
         let root = try YAMLSection.root(file: file, text: text)
-        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs", "journal", "uplink", "vm250", "realtime"])
+        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs", "journal", "uplink", "vm250", "realtime", "console"])
         let board = try root.string("board")
 
         let lane = try root.section("lane")!
@@ -208,6 +210,10 @@ public struct BoardProfile: Sendable {
             c.inflightMax = try u.int("inflight", 1...1000, default: 16)
             uplink = c
         }
+        var console = ConsoleConfig()
+        if let c = try root.section("console", required: false) {
+            console = try ConsoleConfig.parse(c, profileDirectory: (file as NSString).deletingLastPathComponent.isEmpty ? "." : (file as NSString).deletingLastPathComponent)
+        }
         if let problem = engine.firstProblem() {
             throw ProfileError("\(file): detection settings are inconsistent: \(problem)")
         }
@@ -218,7 +224,7 @@ public struct BoardProfile: Sendable {
             registerMap: registerMap, transport: transport,
             timeouts: ModbusTimeouts(responseUs: responseMs * 1000, byteUs: byteMs * 1000),
             panelSilentAfterPolls: silentAfter, gpio: gpio, engine: engine, sirenUs: sirenUs, alarmLightHoldUs: holdUs,
-            journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, realtimePriority: realtimePriority, lockMemory: lockMemory, busBudget: busBudget, vm250Port: vm250Port, uplink: uplink, hash: hash)
+            journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, realtimePriority: realtimePriority, lockMemory: lockMemory, busBudget: busBudget, vm250Port: vm250Port, uplink: uplink, hash: hash, console: console)
     }
 
     static let detectionKeys = [

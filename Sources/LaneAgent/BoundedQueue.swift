@@ -37,5 +37,16 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         return e
     }
 
+    /// Takes an element if there is one; never waits for one.
+    public func tryPop() -> Element? {
+        lock.lock(); defer { lock.unlock() }
+        guard count > 0 else { return nil }
+        let e = slots[head]
+        slots[head] = nil
+        head = (head + 1) % slots.count
+        count -= 1
+        return e
+    }
+
     public var isEmpty: Bool { lock.lock(); defer { lock.unlock() }; return count == 0 }
 }

@@ -50,6 +50,10 @@ public final class LaneRunner: @unchecked Sendable {
     let lines: DigitalLines
     let poller: PanelPoller
     public let events = EventQueue(capacity: 256)
+    /// The console's window on the tick (a view published every tick, a request queue).
+    public let monitor = LaneMonitor()
+    /// The poll thread (the console's panel figures and its Modbus requests go through it).
+    public var panels: PanelPoller { poller }
     public private(set) var stats = RunStats()
     /// One round of panel polls: the last and the longest (the poll thread measures it).
     public var pollCycleUs: (last: Int64, max: Int64) { poller.lock.lock(); defer { poller.lock.unlock() }; return poller.pollCycleUs }
@@ -96,6 +100,20 @@ public final class LaneRunner: @unchecked Sendable {
         var vmNeutron: InlineArray<4, Int64> = [0, 0, 0, 0]
         var vmHalf = 0
         var tamper = false
+        // The console's view, and the tick's side of alarm acknowledgement and output tests.
+        var view = LaneView()
+        view.originUs = origin
+        view.settings = settings
+        var sirenUs = profile.sirenUs, lightHoldUs = profile.alarmLightHoldUs
+        var pendingSettings: (EngineSettings, Int64, Int64)? = nil
+        var forcedUntilUs: InlineArray<5, Int64> = InlineArray(repeating: 0)
+        var forcedLevel: InlineArray<5, Bool> = InlineArray(repeating: false)
+        var maintenanceUntilUs: Int64 = 0
+        var clearedOccupancy: UInt32 = 0
+        var clearedKinds = (gamma: false, neutron: false)
+        var ring1s = Array(repeating: PanelValues(repeating: 0), count: 30)  // gamma, low, neutron x 10 samples
+        var ring1sUs = InlineArray<10, Int64>(repeating: 0)
+        var ring1sNext = 0
         let bgTicks: Int64 = 5_000_000 / period  // GB/NB every 5 s while empty
         let periodicTicks: Int64 = 60_000_000 / period  // background and heartbeat once a minute
 
@@ -117,12 +135,69 @@ public final class LaneRunner: @unchecked Sendable {
                 k += late / period
             }
 
+            func clearLights() {
+                gammaLightUntilUs = 0
+                neutronLightUntilUs = 0
+                clearedOccupancy = lastOccupancy
+                clearedKinds = (engine.gammaAlarmActive, engine.neutronAlarmActive)
+            }
+            // 0. Console requests (a handful at most; the queue is bounded).
+            while let r = monitor.requests.tryPop() {
+                view.requestsApplied += 1
+                switch r {
+                case let .acknowledge(number):
+                    var silenced = false, cleared = false
+                    for i in 0..<view.alarmCount {
+                        let j = (view.alarmsTotal - view.alarmCount + i) % LaneView.alarmsMax
+                        guard number == nil || view.alarms[j].number == number else { continue }
+                        switch view.alarms[j].state {
+                        case .active: view.alarms[j].state = .silenced; silenced = true
+                        case .silenced: view.alarms[j].state = .cleared; cleared = true
+                        case .cleared: break
+                        }
+                    }
+                    if silenced { sirenUntilUs = 0 }
+                    if cleared && !silenced { clearLights() }
+                case .resetAlarms:
+                    for i in 0..<view.alarmCount {
+                        view.alarms[(view.alarmsTotal - view.alarmCount + i) % LaneView.alarmsMax].state = .cleared
+                    }
+                    sirenUntilUs = 0
+                    clearLights()
+                case let .forceOutput(o, on, until):
+                    forcedUntilUs[o.rawValue] = until
+                    forcedLevel[o.rawValue] = on
+                case .releaseOutputs:
+                    for i in 0..<5 { forcedUntilUs[i] = 0 }
+                case let .maintenance(until):
+                    maintenanceUntilUs = until
+                case let .settings(e, siren, hold):
+                    pendingSettings = (e, siren, hold)
+                }
+            }
+            if let p = pendingSettings, !engine.isOccupied {
+                if engine.update(settings: p.0) {
+                    sirenUs = p.1
+                    lightHoldUs = p.2
+                    view.settings = p.0
+                }
+                pendingSettings = nil
+            }
+
             // 1. Beam edges, oldest first (two lines may interleave).
             edges.removeAll()
             stats.edgeDrops += lines.drainEdges(into: &edges)
             sortEdges(&edges)
             for i in 0..<edges.count {
-                if let d = engine.beamEdge(edges.edges[i]) { finished(d) }
+                let e = edges.edges[i]
+                if let d = engine.beamEdge(e) { finished(d); view.lastDecision = d; if let v = d.speedMmPerS { view.lastSpeedMmPerS = v } }
+                view.edges[view.edgeCount % LaneView.edgesMax] = RecentEdge(tUs: e.tUs, beam: e.beam, blocked: e.blocked)
+                view.edgeCount += 1
+                if e.beam >= 0 && e.beam < 2 && view.beamBlocked[e.beam] != e.blocked {
+                    view.beamBlocked[e.beam] = e.blocked
+                    view.beamChangedUs[e.beam] = e.tUs
+                    view.beamChanges[e.beam] += 1
+                }
             }
 
             // 2. Counts since the last sample, from the poll thread's snapshot.
@@ -149,13 +224,19 @@ public final class LaneRunner: @unchecked Sendable {
                     if s.polledUs > newestUs { newestUs = s.polledUs }
                 }
             }
+            if now < maintenanceUntilUs { faults.insert(.maintenance) }
             engine.hardwareFaults = faults
             if fresh > 0 {
                 sample.tUs = newestUs
                 sample.intervalUs = lastSampleUs < 0 ? period : newestUs - lastSampleUs
                 if sample.intervalUs <= 0 { sample.intervalUs = period }
                 lastSampleUs = newestUs
-                if let d = engine.sample(sample) { finished(d) }
+                if let d = engine.sample(sample) { finished(d); view.lastDecision = d }
+                ring1s[ring1sNext] = sample.gamma
+                ring1s[10 + ring1sNext] = sample.gammaLow
+                ring1s[20 + ring1sNext] = sample.neutron
+                ring1sUs[ring1sNext] = sample.intervalUs
+                ring1sNext = (ring1sNext + 1) % 10
                 if let vm250 {
                     for p in 0..<min(4, n) {
                         vmGamma[p] += Int64(sample.gamma[p])
@@ -182,6 +263,7 @@ public final class LaneRunner: @unchecked Sendable {
             } else if let d = engine.sample(LaneSample(tUs: now, intervalUs: period)) {
                 // No panel answered: an empty sample keeps the occupancy's hold-in running.
                 finished(d)
+                view.lastDecision = d
             }
 
             // 3. Events and outputs.
@@ -193,7 +275,18 @@ public final class LaneRunner: @unchecked Sendable {
             }
             if engine.gammaAlarmActive || engine.neutronAlarmActive {
                 if (engine.gammaAlarmActive && !alarmReported.gamma) || (engine.neutronAlarmActive && !alarmReported.neutron) {
-                    if !alarmReported.gamma && !alarmReported.neutron { sirenUntilUs = now + profile.sirenUs }
+                    if !alarmReported.gamma && !alarmReported.neutron { sirenUntilUs = now + sirenUs }
+                    // A real alarm ends any output test at once.
+                    for i in 0..<5 { forcedUntilUs[i] = 0 }
+                    let newGamma = engine.gammaAlarmActive && !alarmReported.gamma
+                    let newNeutron = engine.neutronAlarmActive && !alarmReported.neutron
+                    if newGamma || newNeutron {
+                        view.alarmsTotal += 1
+                        view.alarms[(view.alarmsTotal - 1) % LaneView.alarmsMax] = RecentAlarm(
+                            number: view.alarmsTotal, occupancy: lastOccupancy, gamma: newGamma, neutron: newNeutron,
+                            tUs: now, wallUs: wallClockUs(), state: .active)
+                        if view.alarmCount < LaneView.alarmsMax { view.alarmCount += 1 }
+                    }
                     alarmReported = (alarmReported.gamma || engine.gammaAlarmActive, alarmReported.neutron || engine.neutronAlarmActive)
                     events.push(.alarm(occupancy: lastOccupancy, gamma: engine.gammaAlarmActive, neutron: engine.neutronAlarmActive))
                     records?.push(.alarm(AlarmRecord(occupancy: lastOccupancy, kind: engine.gammaAlarmActive ? 0 : 1, tUs: now, sigmaQ8: 0)),
@@ -235,13 +328,61 @@ public final class LaneRunner: @unchecked Sendable {
                     ticks: UInt64(stats.ticks), missedTicks: UInt64(stats.missedTicks), maxLatenessUs: UInt64(stats.maxLatenessUs))),
                     monotonicUs: now, wallUs: wallClockUs(), commit: false)
             }
-            if engine.gammaAlarmActive { gammaLightUntilUs = now + profile.alarmLightHoldUs }
-            if engine.neutronAlarmActive { neutronLightUntilUs = now + profile.alarmLightHoldUs }
-            lines.set(.gammaLight, now < gammaLightUntilUs)
-            lines.set(.neutronLight, now < neutronLightUntilUs)
-            lines.set(.siren, now < sirenUntilUs)
-            lines.set(.camera, now < cameraUntilUs)
-            lines.set(.faultLight, !faults.isEmpty || !engine.background.isReady(settings))
+            let clearedHere = clearedOccupancy == lastOccupancy && engine.isOccupied
+            if engine.gammaAlarmActive && !(clearedHere && clearedKinds.gamma) { gammaLightUntilUs = now + lightHoldUs }
+            if engine.neutronAlarmActive && !(clearedHere && clearedKinds.neutron) { neutronLightUntilUs = now + lightHoldUs }
+            var levels: InlineArray<5, Bool> = InlineArray(repeating: false)
+            levels[LaneOutput.gammaLight.rawValue] = now < gammaLightUntilUs
+            levels[LaneOutput.neutronLight.rawValue] = now < neutronLightUntilUs
+            levels[LaneOutput.siren.rawValue] = now < sirenUntilUs
+            levels[LaneOutput.camera.rawValue] = now < cameraUntilUs
+            levels[LaneOutput.faultLight.rawValue] = !faults.subtracting(.maintenance).isEmpty || !engine.background.isReady(engine.settings)
+            for o in LaneOutput.allCases {
+                let i = o.rawValue
+                view.outputForced[i] = now < forcedUntilUs[i] ? (forcedLevel[i] ? 1 : 0) : -1
+                if now < forcedUntilUs[i] { levels[i] = forcedLevel[i] }
+                lines.set(o, levels[i])
+                view.outputs[i] = levels[i]
+            }
+
+            // 4. The console's view of this tick.
+            view.nowUs = now
+            view.ticks = stats.ticks
+            view.missedTicks = stats.missedTicks
+            view.maxLatenessUs = stats.maxLatenessUs
+            if k % 10 == 1 {
+                view.latenessP50Us = Int64(stats.lateness.valueAtPercentile(50))
+                view.latenessP99Us = Int64(stats.lateness.valueAtPercentile(99))
+                view.latenessP999Us = Int64(stats.lateness.valueAtPercentile(99.9))
+                view.durationP50Us = Int64(stats.duration.valueAtPercentile(50))
+                view.durationP99Us = Int64(stats.duration.valueAtPercentile(99))
+                view.durationMaxUs = Int64(stats.duration.max)
+            }
+            view.edgeDrops = stats.edgeDrops
+            view.decisions = stats.decisions
+            view.occupied = engine.isOccupied
+            view.occupancyCount = engine.occupancyCount
+            view.occupancyStartUs = engine.currentOccupancyStartUs ?? 0
+            view.gammaAlarmActive = engine.gammaAlarmActive
+            view.neutronAlarmActive = engine.neutronAlarmActive
+            view.faults = allFaults
+            view.background = engine.background
+            view.sirenUs = sirenUs
+            view.alarmLightHoldUs = lightHoldUs
+            view.settingsPending = pendingSettings != nil
+            view.maintenanceUntilUs = maintenanceUntilUs
+            var w: Int64 = 0
+            for j in 0..<10 { w += ring1sUs[j] }
+            view.window1sUs = w
+            for p in 0..<n {
+                var g: UInt32 = 0, l: UInt32 = 0, nn: UInt32 = 0
+                for j in 0..<10 { g &+= ring1s[j][p]; l &+= ring1s[10 + j][p]; nn &+= ring1s[20 + j][p] }
+                view.gamma1s[p] = g
+                view.gammaLow1s[p] = l
+                view.neutron1s[p] = nn
+            }
+            view.published = true
+            if !monitor.publish(view) { view.viewSkips += 1 }
         }
         if let d = engine.finish(atUs: MonotonicClock.nowUs()) { finished(d) }
         if let records, batch.count > 0 {

@@ -21,7 +21,88 @@ public struct PanelSlot: Sendable {
     public init() {}
 }
 
+/// A Modbus request from the console, run by the poll thread between two rounds of polls (the
+/// bus has one owner; a console request never delays a poll).
+public enum BusRequest: Sendable {
+    case readInput(unit: Int, address: Int, count: Int)
+    case readHolding(unit: Int, address: Int, count: Int)
+    case write(unit: Int, address: Int, value: UInt16)
+    case identify(unit: Int)
+}
+
+public enum BusReply: Sendable {
+    case registers([UInt16])
+    case written
+    case identity([UInt8])
+    case failed(String)
+}
+
 public final class PanelPoller: @unchecked Sendable {
+    let busCondition = NSCondition()
+    var busRequest: BusRequest? = nil
+    var busReply: BusReply? = nil
+    var busSerial = 0
+    public private(set) var busRequestsServed = 0
+
+    /// Runs `r` on the poll thread at its next gap; waits up to `timeoutS` for the answer.
+    /// One request at a time (other callers wait their turn within the same timeout).
+    public func perform(_ r: BusRequest, timeoutS: Double = 2) -> BusReply {
+        let deadline = Date(timeIntervalSinceNow: timeoutS)
+        busCondition.lock(); defer { busCondition.unlock() }
+        while busRequest != nil || busReply != nil {
+            if !busCondition.wait(until: deadline) { return .failed("the Modbus bus is busy with another console request") }
+        }
+        busRequest = r
+        busCondition.broadcast()
+        while busReply == nil {
+            if !busCondition.wait(until: deadline) {
+                busRequest = nil
+                return .failed("no answer from the poll thread within \(timeoutS) s (is the bus connected?)")
+            }
+        }
+        let reply = busReply!
+        busReply = nil
+        busCondition.broadcast()
+        return reply
+    }
+
+    func serveBusRequest(_ client: ModbusClient) {
+        busCondition.lock()
+        guard let r = busRequest else { busCondition.unlock(); return }
+        busCondition.unlock()
+        let reply: BusReply
+        if !client.connected {
+            reply = .failed("not connected to \(client.describe())")
+        } else {
+            do throws(ModbusError) {
+                switch r {
+                case let .readInput(unit, address, count):
+                    var regs = [UInt16](repeating: 0, count: count)
+                    try regs.withUnsafeMutableBufferPointer { b throws(ModbusError) in try client.readInputRegisters(unit: unit, address: address, count: count, into: b.baseAddress!) }
+                    reply = .registers(regs)
+                case let .readHolding(unit, address, count):
+                    var regs = [UInt16](repeating: 0, count: count)
+                    try regs.withUnsafeMutableBufferPointer { b throws(ModbusError) in try client.readHoldingRegisters(unit: unit, address: address, count: count, into: b.baseAddress!) }
+                    reply = .registers(regs)
+                case let .write(unit, address, value):
+                    try client.writeRegister(unit: unit, address: address, value: value)
+                    reply = .written
+                case let .identify(unit):
+                    reply = .identity(try client.reportServerID(unit: unit))
+                }
+            } catch {
+                if error.kind != .connection { client.flush() }
+                reply = .failed(error.message)
+            }
+        }
+        busCondition.lock()
+        busRequest = nil
+        busReply = reply
+        busRequestsServed += 1
+        busCondition.broadcast()
+        busCondition.unlock()
+    }
+
     let profile: BoardProfile
     let lock = NSLock()
     private var slots: [PanelSlot]
@@ -69,7 +150,7 @@ public final class PanelPoller: @unchecked Sendable {
             MonotonicClock.sleep(untilUs: at)
             k += 1
             if !client.connected {
-                if MonotonicClock.nowUs() - lastConnectUs < 1_000_000 { markAllFailed("not connected"); continue }
+                if MonotonicClock.nowUs() - lastConnectUs < 1_000_000 { markAllFailed("not connected"); serveBusRequest(client); continue }
                 lastConnectUs = MonotonicClock.nowUs()
                 do {
                     try client.connect()
@@ -79,9 +160,11 @@ public final class PanelPoller: @unchecked Sendable {
                     connectFailures += 1
                     if !reportedDown { log("\(error) (retrying every second)"); reportedDown = true }
                     markAllFailed("\(error)")
+                    serveBusRequest(client)
                     continue
                 }
             }
+            defer { serveBusRequest(client) }  // after the round and its timing
             let cycleStart = MonotonicClock.nowUs()
             defer {
                 let took = MonotonicClock.nowUs() - cycleStart

@@ -11,12 +11,16 @@ public struct Faults: Sendable, Equatable {
     public static let panelSilent = Faults(bits: 1 &<< 3)
     public static let panelStatus = Faults(bits: 1 &<< 4)
     public static let beamStuck = Faults(bits: 1 &<< 5)
+    /// A console test (panel self-test, check source, output test) was running: background
+    /// learning is held, and an occupancy during it is marked.
+    public static let maintenance = Faults(bits: 1 &<< 6)
 
     public var isEmpty: Bool { bits == 0 }
     public func contains(_ f: Faults) -> Bool { bits & f.bits == f.bits }
     public mutating func insert(_ f: Faults) { bits |= f.bits }
+    public func subtracting(_ f: Faults) -> Faults { Faults(bits: bits & ~f.bits) }
 
-    public static let bitCount = 6
+    public static let bitCount = 7
 
     /// The name of fault bit `bit`, for logs and JSON.
     public static func name(bit: Int) -> StaticString {
@@ -27,6 +31,7 @@ public struct Faults: Sendable, Equatable {
         case 3: return "panelSilent"
         case 4: return "panelStatus"
         case 5: return "beamStuck"
+        case 6: return "maintenance"
         default: return "unknown"
         }
     }

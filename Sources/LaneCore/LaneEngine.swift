@@ -11,7 +11,7 @@ public struct LaneEngine: Sendable {
         case holdIn
     }
 
-    public let settings: EngineSettings
+    public private(set) var settings: EngineSettings
     public private(set) var state: State = .empty
     public private(set) var background = Background()
     public private(set) var occupancyCount: UInt32 = 0
@@ -57,6 +57,18 @@ public struct LaneEngine: Sendable {
             groupMask[2] = pillars[1]
             groupCount = 3
         }
+    }
+
+    /// Replaces the tunables (thresholds, hold-in, NORM test, fault limits) while the lane is
+    /// empty; false (nothing changed) during an occupancy or if the lane's shape would change
+    /// (panel count, pillars, sample interval, window ring). The caller validated `new`.
+    public mutating func update(settings new: EngineSettings) -> Bool {
+        guard state == .empty, new.firstProblem() == nil, new.panelCount == settings.panelCount,
+            new.sampleIntervalUs == settings.sampleIntervalUs
+        else { return false }
+        for p in 0..<settings.panelCount where new.pillarOfPanel[p] != settings.pillarOfPanel[p] { return false }
+        settings = new
+        return true
     }
 
     /// True while an occupancy is in progress and has raised the gamma / neutron alarm.

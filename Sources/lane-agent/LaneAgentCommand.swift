@@ -15,7 +15,7 @@ struct LaneAgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lane-agent",
         abstract: "Lane controller agent for radiation portal monitors.",
-        subcommands: [Run.self, ReplayCommand.self, CheckBoard.self, JournalCommand.self])
+        subcommands: [Run.self, ReplayCommand.self, CheckBoard.self, JournalCommand.self, Passwd.self])
 }
 
 func loadBoard(_ path: String) throws -> BoardProfile {
@@ -86,6 +86,8 @@ struct Run: ParsableCommand {
     @Option(help: "Keep the journal of records in this directory (overrides the profile's journal.directory).") var journal: String?
     @Option(help: "Send records to this MQTT broker, host:port (overrides the profile's uplink).") var broker: String?
     @Option(help: "Serve the VM-250-style text stream on this TCP port (overrides the profile's vm250.port).") var vm250Port: Int?
+    @Option(help: "Serve the console on a pseudo-terminal linked here (overrides the profile's console device).") var consoleLink: String?
+    @Option(help: "Serve the console on this Unix socket as well (overrides the profile's console.socket).") var consoleSocket: String?
 
     func run() throws {
         let startUs = MonotonicClock.nowUs()
@@ -106,6 +108,11 @@ struct Run: ParsableCommand {
             profile.gpio = .sim(socket: sock)
         }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if let consoleLink { profile.console.port = .pty(link: consoleLink) }
+        if let consoleSocket { profile.console.socket = consoleSocket }
+        if (consoleLink != nil || consoleSocket != nil) && profile.console.usersFile == nil {
+            throw ValidationError("--console-link/--console-socket: \(board) names no console password file (console.users)")
+        }
         installStopSignals()
         let log = AgentLog()
         let runner: LaneRunner
@@ -173,6 +180,17 @@ struct Run: ParsableCommand {
             log.line(String(format: "RS-485 bus: one tick's polls should take %.1f ms of the %d ms tick", b.pollUs / 1000, b.tickUs / 1000))
         }
         log.line("board \(profile.board) (\(profile.site)/\(profile.laneID)): \(profile.engine.panelCount) panels, \(describe(profile.transport)), \(gpioText); tick \(profile.engine.sampleIntervalUs / 1000) ms")
+        if profile.console.port != nil || profile.console.socket != nil {
+            let hub = ConsoleHub(profile: profile, runner: runner, logRing: log.ring, log: log.line)
+            hub.journal = journalWriter
+            hub.uplink = uplink
+            hub.vm250 = runner.vm250
+            let console = ConsoleServer(hub: hub, stop: { stopRequested.load(ordering: .relaxed) })
+            do { try console.start() } catch {
+                log.line("\(error)")
+                throw ExitCode(2)
+            }
+        }
         let writerDone = DispatchSemaphore(value: 0)
         let writer = DecisionPrinter(settings: profile.engine, log: log)
         let queue = runner.events
@@ -245,5 +263,43 @@ struct JournalCommand: ParsableCommand {
         if s.tornBytesTruncated > 0 || s.corruptFramesSkipped > 0 {
             FileHandle.standardError.write(Data("lane-agent: \(directory): torn tail of \(s.tornBytesTruncated) bytes cut, \(s.corruptFramesSkipped) corrupt frames skipped\n".utf8))
         }
+    }
+}
+
+struct Passwd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add a technician to a console password file, or change their password (read twice from the terminal, never echoed).")
+
+    @Argument(help: "The technician's user name (letters, digits, '-', '_').") var user: String
+    @Option(help: "The password file (the board profile's console.users).") var file: String
+    @Flag(help: "Read the password once from standard input (for scripts), not from the terminal.") var stdin = false
+
+    func run() throws {
+        guard ConsoleUsersFile.isValidName(user) else { throw ValidationError("the user name must be 1 to 32 letters, digits, '-' or '_'") }
+        let existing = FileManager.default.contents(atPath: file).flatMap { String(data: $0, encoding: .utf8) } ?? ""
+        if !existing.isEmpty {
+            do { _ = try ConsoleUsersFile.parse(existing, file: file) } catch {
+                FileHandle.standardError.write(Data("lane-agent: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        let password: String
+        if stdin {
+            guard let line = readLine(strippingNewline: true), !line.isEmpty else { throw ValidationError("no password on standard input") }
+            password = line
+        } else {
+            guard let a = getpass("new password for \(user): ").map({ String(cString: $0) }), !a.isEmpty else { throw ValidationError("empty password") }
+            guard let b = getpass("again: ").map({ String(cString: $0) }), a == b else { throw ValidationError("the two passwords differ; nothing changed") }
+            password = a
+        }
+        guard password.count >= 8 else { throw ValidationError("use at least 8 characters") }
+        guard let hash = PasswordHash.make(password) else { throw ValidationError("libcrypt could not hash the password") }
+        let text = ConsoleUsersFile.setting(user, hash: hash, in: existing)
+        let tmp = file + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]), rename(tmp, file) == 0 else {
+            FileHandle.standardError.write(Data("lane-agent: \(file): cannot write: \(String(cString: strerror(errno)))\n".utf8))
+            throw ExitCode(1)
+        }
+        print("\(file): password for \(user) \(existing.contains(user + ":") ? "changed" : "added")")
     }
 }

@@ -11,9 +11,12 @@ let writerStop = Atomic<Bool>(false)
 final class AgentLog: @unchecked Sendable {
     let startUs = MonotonicClock.nowUs()
     let lock = NSLock()
+    /// The recent lines, for the console's `log`.
+    let ring = LogRing()
     func line(_ s: String) {
         let t = Double(MonotonicClock.nowUs() - startUs) / 1e6
         let text = String(format: "[lane-agent %7.2fs] ", t) + s + "\n"
+        ring.append(String(format: "%9.2fs ", t) + s)
         lock.lock()
         FileHandle.standardError.write(Data(text.utf8))
         lock.unlock()

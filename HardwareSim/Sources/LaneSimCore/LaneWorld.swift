@@ -81,6 +81,9 @@ public final class LaneWorld {
     public var uptimeOffsetMs: UInt32 = 0
     /// Self-test pulser: end time per panel.
     var pulserUntilS: [Double]
+    /// A check source held against a panel (the daily source check), gamma counts/s added;
+    /// 70 % in the low energy window (Cs-137-like). Set through the simulator's control socket.
+    public var checkSourceCps: [Double]
 
     public init(scenario: Scenario, counterStart: UInt32 = 0) {
         self.scenario = scenario
@@ -153,6 +156,7 @@ public final class LaneWorld {
         gammaLow = Array(repeating: counterStart, count: lane.panels)
         neutron = Array(repeating: counterStart, count: lane.panels)
         pulserUntilS = Array(repeating: -1, count: lane.panels)
+        checkSourceCps = Array(repeating: 0, count: lane.panels)
     }
 
     /// Background suppression at time t: the strongest of the vehicles in or near the portal.
@@ -199,6 +203,7 @@ public final class LaneWorld {
             }
         }
         if t < pulserUntilS[p] { low += 500; high += 500 }
+        if checkSourceCps[p] > 0 { low += 0.7 * checkSourceCps[p]; high += 0.3 * checkSourceCps[p] }
         return (low, high, n)
     }
 
@@ -225,6 +230,7 @@ public final class LaneWorld {
     public func continueCounters(from other: LaneWorld) {
         gammaTotal = other.gammaTotal; gammaLow = other.gammaLow; neutron = other.neutron
         uptimeOffsetMs = other.uptimeOffsetMs
+        checkSourceCps = other.checkSourceCps
     }
 
     /// Command 0x5A5A: the counters start again from zero.

@@ -10,6 +10,7 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Modbus TCP port on 127.0.0.1 (0 = no TCP).") var tcpPort: Int = 1502
     @Option(help: "Serve Modbus RTU on a pseudo-terminal and link its agent-side device here.") var rtuLink: String?
     @Option(help: "Unix socket of the virtual GPIO service.") var gpioSocket: String = "/tmp/lane-sim/gpio.sock"
+    @Option(help: "Unix socket for control commands (checksource ...; docs/SIMULATOR.md).") var controlSocket: String?
     @Option(help: "Write the lane trace of what was played (JSON Lines).") var trace: String?
     @Option(help: "Write the ground truth, one JSON line per vehicle.") var truth: String?
     @Option(help: "Start the panels' counters at this value (to exercise wrap-around at 2^32).") var counterStart: UInt32 = 0
@@ -22,7 +23,7 @@ struct ServeOptions: ParsableArguments {
         if let seed { s.seed = seed }
         guard (0...65535).contains(tcpPort) else { throw ValidationError("--tcp-port must be 0...65535") }
         let o = SimOptions(
-            tcpPort: tcpPort == 0 ? nil : tcpPort, rtuLink: rtuLink, gpioSocket: gpioSocket, tracePath: trace, truthPath: truth,
+            tcpPort: tcpPort == 0 ? nil : tcpPort, rtuLink: rtuLink, gpioSocket: gpioSocket, controlSocket: controlSocket, tracePath: trace, truthPath: truth,
             counterStart: counterStart, uptimeOffsetMs: uptimeStartMs, keepRunning: keepRunning, quiet: quiet)
         return Simulator(scenario: s, options: o)
     }

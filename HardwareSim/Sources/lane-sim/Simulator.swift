@@ -11,6 +11,7 @@ struct SimOptions {
     var tcpPort: Int? = 1502
     var rtuLink: String? = nil
     var gpioSocket = "/tmp/lane-sim/gpio.sock"
+    var controlSocket: String? = nil
     var tracePath: String? = nil
     var truthPath: String? = nil
     var counterStart: UInt32 = 0
@@ -26,6 +27,7 @@ final class Simulator: @unchecked Sendable {
     private(set) var world: LaneWorld
     let bank: PanelBank
     var gpio: GPIOService!
+    var control: ControlService?
     private(set) var originUs: Int64 = 0
     private(set) var truths: [VehicleTruth] = []
     /// Absolute (monotonic) origin of each truth's round.
@@ -70,6 +72,10 @@ final class Simulator: @unchecked Sendable {
             log("serving Modbus RTU on \(rtuDevice!) (agent side linked at \(link))")
         }
         log("GPIO service on \(options.gpioSocket)")
+        if let c = options.controlSocket {
+            control = try ControlService(path: c)
+            log("control socket on \(c)")
+        }
         if let p = options.tracePath { traceSink = try LineSink(path: p) }
         if let p = options.truthPath { truthSink = try LineSink(path: p) }
         originUs = MonotonicClock.nowUs()
@@ -138,6 +144,7 @@ final class Simulator: @unchecked Sendable {
                 edgeIndex = 0
                 beginRound(w, originUs: roundOrigin)
             }
+            control?.poll(world: world)
             lock.unlock()
             gpio.poll(nowUs: MonotonicClock.nowUs())
             if done && !options.keepRunning {

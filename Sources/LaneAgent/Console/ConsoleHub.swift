@@ -1,0 +1,117 @@
+// What every console session shares: the lane (through the monitor and the poll thread), the
+// journal and uplink for their figures, the log ring, logins, the running tunables, counters,
+// and the audit trail. Nothing here is on the tick's path.
+
+import Foundation
+import LaneCore
+import LaneHAL
+import LaneUplink
+
+/// The agent's recent log lines, for `log` (bounded; the oldest go first).
+public final class LogRing: @unchecked Sendable {
+    public static let capacity = 200
+    let lock = NSLock()
+    var lines: [String] = []
+    var start = 0
+    public private(set) var total = 0
+
+    public init() { lines.reserveCapacity(Self.capacity) }
+
+    public func append(_ s: String) {
+        lock.lock(); defer { lock.unlock() }
+        if lines.count < Self.capacity { lines.append(s) } else { lines[start] = s; start = (start + 1) % Self.capacity }
+        total += 1
+    }
+
+    /// The last `n` lines, oldest first.
+    public func recent(_ n: Int) -> [String] {
+        lock.lock(); defer { lock.unlock() }
+        let all = Array(lines[start...] + lines[..<start])
+        return Array(all.suffix(n))
+    }
+}
+
+public struct ConsoleCounters: Sendable {
+    public var sessions = 0
+    public var commands = 0
+    public var commandErrors = 0
+    public var refusedNotLoggedIn = 0
+    public var auditRecords = 0
+    public var auditDropped = 0
+    public var outputBytesDropped = 0
+    public var garbageBytes = 0
+    public var breaks = 0
+    public var linesTooLong = 0
+    public var requestsDropped = 0
+    public var socketSessionsRefused = 0
+}
+
+public final class ConsoleHub: @unchecked Sendable {
+    public let profile: BoardProfile
+    public let runner: LaneRunner
+    public var journal: JournalWriter?
+    public var uplink: MQTTUplink?
+    public var vm250: VM250Server?
+    public let logRing: LogRing
+    public let auth: ConsoleAuth
+    public let log: (String) -> Void
+    public let startUs = MonotonicClock.nowUs()
+    let lock = NSLock()
+    /// The tunables as the console last set them (the tick applies them when the lane is empty).
+    var runningValues: TunableValues
+    var counters = ConsoleCounters()
+    /// One maintenance procedure (self-test, check source, output test) at a time.
+    var procedureOwner: String? = nil
+
+    public init(profile: BoardProfile, runner: LaneRunner, logRing: LogRing, log: @escaping (String) -> Void) {
+        self.profile = profile
+        self.runner = runner
+        self.logRing = logRing
+        self.log = log
+        auth = ConsoleAuth(config: profile.console)
+        runningValues = TunableValues(profile)
+    }
+
+    public var countersSnapshot: ConsoleCounters { lock.lock(); defer { lock.unlock() }; return counters }
+    func count(_ body: (inout ConsoleCounters) -> Void) { lock.lock(); body(&counters); lock.unlock() }
+
+    var values: TunableValues {
+        get { lock.lock(); defer { lock.unlock() }; return runningValues }
+        set { lock.lock(); runningValues = newValue; lock.unlock() }
+    }
+
+    /// Hands a request to the tick; false if its queue is full (counted).
+    @discardableResult
+    func request(_ r: ConsoleRequest) -> Bool {
+        let before = runner.monitor.requests.dropped
+        runner.monitor.requests.push(r)
+        if runner.monitor.requests.dropped != before { count { $0.requestsDropped += 1 }; return false }
+        return true
+    }
+
+    /// A privileged action: an audit record (committed to the journal, sent upstream) and a log line.
+    func audit(user: String, action: String, old: String = "", new: String = "") {
+        log("console: \(user): \(action)\(old.isEmpty && new.isEmpty ? "" : ": \(old) -> \(new)")")
+        guard let q = journal?.queue else { count { $0.auditRecords += 1 }; return }
+        let r = AuditRecord(user: short(user), action: short(action), oldValue: short(old), newValue: short(new))
+        let before = q.dropped
+        q.push(.audit(r), monotonicUs: MonotonicClock.nowUs(), wallUs: wallClockUs(), commit: true)
+        count { if q.dropped != before { $0.auditDropped += 1 } else { $0.auditRecords += 1 } }
+    }
+
+    func short(_ s: String) -> ShortText {
+        var bytes = Array(s.utf8.prefix(ShortText.capacity))
+        // Never cut a UTF-8 sequence in half.
+        while let last = bytes.last, last & 0xC0 == 0x80 || (last & 0xC0 == 0xC0 && bytes.count == ShortText.capacity) { bytes.removeLast() }
+        return bytes.withUnsafeBufferPointer { ShortText($0.baseAddress!, count: $0.count) }
+    }
+
+    /// Claims the lane for a maintenance procedure; nil if another session holds it.
+    func beginProcedure(_ who: String) -> String? {
+        lock.lock(); defer { lock.unlock() }
+        if let o = procedureOwner { return o }
+        procedureOwner = who
+        return nil
+    }
+    func endProcedure() { lock.lock(); procedureOwner = nil; lock.unlock() }
+}

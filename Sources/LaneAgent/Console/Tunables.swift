@@ -1,0 +1,198 @@
+// The settings a technician may change from the console (`set`, `save`, `config diff`): their
+// names are the board profile's keys, their values are read strictly, checked against the same
+// ranges as the profile, applied by the tick when the lane is next empty, and written back into
+// the profile file in place (comments and layout kept) by `save`.
+
+import Foundation
+import LaneCore
+import Yams
+
+/// The values the tunables live in.
+public struct TunableValues: Sendable, Equatable {
+    public var engine: EngineSettings
+    public var sirenUs: Int64
+    public var alarmLightHoldUs: Int64
+
+    public init(engine: EngineSettings, sirenUs: Int64, alarmLightHoldUs: Int64) {
+        self.engine = engine; self.sirenUs = sirenUs; self.alarmLightHoldUs = alarmLightHoldUs
+    }
+    public init(_ p: BoardProfile) { self.init(engine: p.engine, sirenUs: p.sirenUs, alarmLightHoldUs: p.alarmLightHoldUs) }
+
+    public static func == (a: TunableValues, b: TunableValues) -> Bool {
+        Tunable.all.allSatisfy { $0.get(a) == $0.get(b) }
+    }
+}
+
+public struct Tunable: Sendable {
+    public let section: String
+    public let key: String
+    public let unit: String
+    /// Digits after the decimal point that a value may have (0: integers; -1: true/false).
+    public let decimals: Int
+    /// Range, scaled by 10^decimals.
+    public let min: Int64, max: Int64
+    public let help: String
+    let get: @Sendable (TunableValues) -> Int64
+    let put: @Sendable (inout TunableValues, Int64) -> Void
+
+    public var isBool: Bool { decimals < 0 }
+    public var path: String { section + "." + key }
+
+    static func q8(_ q: Int64) -> Int64 { (q * 100 + 128) >> 8 }
+    static func fromHundredthsQ8(_ v: Int64) -> Int64 { (v * 256 + 50) / 100 }
+
+    public static let all: [Tunable] = [
+        Tunable(section: "detection", key: "gammaSigma", unit: "sigma", decimals: 2, min: 100, max: 5_000,
+                help: "gamma alarm threshold: counts above background, in standard deviations",
+                get: { q8($0.engine.gammaSigmaQ8) }, put: { $0.engine.gammaSigmaQ8 = fromHundredthsQ8($1) }),
+        Tunable(section: "detection", key: "gammaCeilingSigma", unit: "sigma", decimals: 2, min: 100, max: 100_000,
+                help: "above this, any gamma excess alarms, NORM-like or not (not below gammaSigma)",
+                get: { q8($0.engine.gammaCeilingSigmaQ8) }, put: { $0.engine.gammaCeilingSigmaQ8 = fromHundredthsQ8($1) }),
+        Tunable(section: "detection", key: "neutronSigma", unit: "sigma", decimals: 2, min: 100, max: 5_000,
+                help: "neutron alarm threshold, in standard deviations",
+                get: { q8($0.engine.neutronSigmaQ8) }, put: { $0.engine.neutronSigmaQ8 = fromHundredthsQ8($1) }),
+        Tunable(section: "detection", key: "neutronMinExcessCounts", unit: "counts", decimals: 0, min: 0, max: 10_000,
+                help: "a neutron alarm needs at least this many counts above background",
+                get: { $0.engine.neutronExcessMin }, put: { $0.engine.neutronExcessMin = $1 }),
+        Tunable(section: "detection", key: "normDiscrimination", unit: "", decimals: -1, min: 0, max: 1,
+                help: "true: a NORM-like excess is reported but does not raise the gamma alarm",
+                get: { $0.engine.normDiscrimination ? 1 : 0 }, put: { $0.engine.normDiscrimination = $1 != 0 }),
+        Tunable(section: "detection", key: "normLowShareMin", unit: "share", decimals: 2, min: 0, max: 100,
+                help: "an excess with a smaller low-energy share than this is NORM-like",
+                get: { ($0.engine.normLowShareMinQ16 * 100 + 32_768) >> 16 }, put: { $0.engine.normLowShareMinQ16 = ($1 * 65_536 + 50) / 100 }),
+        Tunable(section: "detection", key: "holdInS", unit: "s", decimals: 1, min: 0, max: 600,
+                help: "the occupancy lasts this long after the last beam clears",
+                get: { $0.engine.holdInUs / 100_000 }, put: { $0.engine.holdInUs = $1 * 100_000 }),
+        Tunable(section: "detection", key: "gammaBackgroundHighCps", unit: "counts/s", decimals: 0, min: 0, max: 10_000_000,
+                help: "background-high fault above this gamma rate, all panels (0: off)",
+                get: { $0.engine.gammaBackgroundHighCps }, put: { $0.engine.gammaBackgroundHighCps = $1 }),
+        Tunable(section: "detection", key: "gammaBackgroundLowCps", unit: "counts/s", decimals: 0, min: 0, max: 10_000_000,
+                help: "background-low fault below this gamma rate, all panels (0: off)",
+                get: { $0.engine.gammaBackgroundLowCps }, put: { $0.engine.gammaBackgroundLowCps = $1 }),
+        Tunable(section: "outputs", key: "sirenS", unit: "s", decimals: 1, min: 0, max: 6_000,
+                help: "how long the siren sounds for an alarm (unless silenced)",
+                get: { $0.sirenUs / 100_000 }, put: { $0.sirenUs = $1 * 100_000 }),
+        Tunable(section: "outputs", key: "alarmLightHoldS", unit: "s", decimals: 1, min: 0, max: 36_000,
+                help: "the alarm lights stay on this long after the alarm (unless cleared)",
+                get: { $0.alarmLightHoldUs / 100_000 }, put: { $0.alarmLightHoldUs = $1 * 100_000 }),
+    ]
+
+    public static func named(_ name: String) -> Tunable? {
+        all.first { $0.key == name || $0.path == name }
+    }
+
+    /// The value as text: "7.25", "7", "true".
+    public func text(_ v: TunableValues) -> String { format(get(v)) }
+
+    public func format(_ x: Int64) -> String {
+        if isBool { return x != 0 ? "true" : "false" }
+        if decimals == 0 { return String(x) }
+        var scale: Int64 = 1
+        for _ in 0..<decimals { scale *= 10 }
+        let whole = x / scale, frac = abs(x % scale)
+        var f = String(frac)
+        while f.count < decimals { f = "0" + f }
+        while f.hasSuffix("0") { f.removeLast() }
+        return (x < 0 && whole == 0 ? "-" : "") + String(whole) + (f.isEmpty ? "" : "." + f)
+    }
+
+    public var rangeText: String {
+        isBool ? "true or false" : "\(format(min)) to \(format(max))\(unit.isEmpty ? "" : " " + unit)"
+    }
+
+    /// Reads a value strictly; nil with the reason if it is not one.
+    public func parse(_ s: String) -> Result<Int64, TunableError> {
+        if isBool {
+            switch s {
+            case "true", "on", "yes": return .success(1)
+            case "false", "off", "no": return .success(0)
+            default: return .failure(TunableError("\(key): expected true or false, found '\(s)'"))
+            }
+        }
+        let bytes = Array(s.utf8)
+        let v = bytes.withUnsafeBufferPointer { ConsoleNumber.decimal($0, decimals: decimals, min: min, max: max) }
+        if let v { return .success(v) }
+        let loose = bytes.withUnsafeBufferPointer { ConsoleNumber.decimal($0, decimals: 9, min: Int64.min, max: Int64.max) }
+        if loose != nil, bytes.withUnsafeBufferPointer({ ConsoleNumber.decimal($0, decimals: decimals, min: Int64.min, max: Int64.max) }) == nil {
+            return .failure(TunableError("\(key): at most \(decimals) digit\(decimals == 1 ? "" : "s") after the decimal point, found '\(s)'"
+                + (decimals == 0 ? " (a whole number)" : "")))
+        }
+        if loose != nil { return .failure(TunableError("\(key): \(s) is out of range: \(rangeText)")) }
+        return .failure(TunableError("\(key): expected a number (\(rangeText)), found '\(s)'"))
+    }
+
+    public func apply(_ x: Int64, to v: inout TunableValues) { put(&v, x) }
+}
+
+public struct TunableError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+    public init(_ message: String) { self.message = message }
+}
+
+public enum ProfileEditor {
+    /// The profile text with each tunable that differs from `values` rewritten in place (the
+    /// value's own characters only: comments and layout stay), or added under its section.
+    public static func rewrite(_ text: String, file: String, to values: TunableValues) throws -> String {
+        let current = try BoardProfile.parse(text, file: file, mapDirectory: ((file as NSString).deletingLastPathComponent) + "/panels")
+        let onDisk = TunableValues(current)
+        var lines = text.components(separatedBy: "\n")
+        guard let root = try Yams.compose(yaml: text), case let .mapping(m) = root else { throw TunableError("\(file): not a YAML mapping") }
+        var appended: [String: [String]] = [:]
+        for t in Tunable.all where t.get(onDisk) != t.get(values) {
+            let newText = t.text(values)
+            let sectionNode = m.first { if case let .scalar(k) = $0.key { return k.string == t.section } else { return false } }
+            if let sec = sectionNode?.value, case let .mapping(sm) = sec {
+                if let pair = sm.first(where: { if case let .scalar(k) = $0.key { return k.string == t.key } else { return false } }),
+                   case .scalar = pair.value, let mark = pair.value.mark {
+                    let li = mark.line - 1
+                    let line = Array(lines[li].utf8)
+                    let start = mark.column - 1
+                    var end = start
+                    while end < line.count && line[end] != UInt8(ascii: " ") && line[end] != UInt8(ascii: ",") && line[end] != UInt8(ascii: "}")
+                        && line[end] != UInt8(ascii: "#") { end += 1 }
+                    lines[li] = String(decoding: line[0..<start], as: UTF8.self) + newText + String(decoding: line[end...], as: UTF8.self)
+                } else if let first = sm.first?.key.mark, sec.mark.map({ _ in true }) == true, case .block = sm.style {
+                    // Insert after the last key of the section, indented as its first key.
+                    let indent = String(repeating: " ", count: first.column - 1)
+                    let lastLine = sm.map { ($0.value.mark?.line ?? $0.key.mark?.line ?? first.line) }.max() ?? first.line
+                    lines.insert(indent + t.key + ": " + newText, at: lastLine)
+                } else {
+                    throw TunableError("\(file): cannot add \(t.path) to a one-line '\(t.section)' section; edit the file by hand")
+                }
+            } else if sectionNode != nil {
+                throw TunableError("\(file): \(t.section) is not a section of keys")
+            } else {
+                appended[t.section, default: []].append("  " + t.key + ": " + newText)
+            }
+        }
+        for (section, keys) in appended.sorted(by: { $0.key < $1.key }) {
+            if lines.last == "" { lines.removeLast() }
+            lines.append(section + ":")
+            lines.append(contentsOf: keys)
+            lines.append("")
+        }
+        let out = lines.joined(separator: "\n")
+        // The result must read back as a valid profile holding exactly these values.
+        let check = try BoardProfile.parse(out, file: file, mapDirectory: ((file as NSString).deletingLastPathComponent) + "/panels")
+        guard TunableValues(check) == values else {
+            throw TunableError("\(file): the rewritten profile does not read back the new values; nothing was written")
+        }
+        return out
+    }
+
+    /// Writes the file atomically (temporary file, fsync, rename), keeping the old one as FILE.bak.
+    public static func save(_ text: String, to file: String) throws {
+        let tmp = file + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8)) else {
+            throw TunableError("\(file): cannot write \(tmp): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(tmp, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+        _ = unlink(file + ".bak")
+        _ = link(file, file + ".bak")
+        guard rename(tmp, file) == 0 else {
+            throw TunableError("\(file): cannot replace the profile: \(String(cString: strerror(errno)))")
+        }
+    }
+}

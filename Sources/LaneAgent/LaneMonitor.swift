@@ -1,0 +1,127 @@
+// What the console sees of the tick, and what it may ask of it. The tick publishes a fixed-size
+// view of the lane once per tick (it skips the publication rather than wait if the console is
+// copying at that moment), and drains a small bounded queue of console requests at the start of
+// its work. The console never touches the engine or the outputs itself.
+
+import LaneCore
+import LaneHAL
+import Synchronization
+
+public enum AlarmState: Sendable, Equatable {
+    /// Sounding (siren) and lit.
+    case active
+    /// First acknowledgement: the siren is off, the lights stay.
+    case silenced
+    /// Second acknowledgement (or reset): the lights are off too.
+    case cleared
+}
+
+public struct RecentAlarm: Sendable {
+    /// Alarm number since the agent started (1, 2, ...): what `alarms ack N` names.
+    public var number = 0
+    public var occupancy: UInt32 = 0
+    public var gamma = false
+    public var neutron = false
+    public var tUs: Int64 = 0
+    public var wallUs: Int64 = 0
+    public var state = AlarmState.active
+}
+
+public struct RecentEdge: Sendable {
+    public var tUs: Int64 = 0
+    public var beam = 0
+    public var blocked = false
+}
+
+/// A copy of the lane's state, published by the tick. Fixed size: copying allocates nothing.
+public struct LaneView: Sendable {
+    public static let alarmsMax = 16
+    public static let edgesMax = 8
+
+    public var published = false
+    public var nowUs: Int64 = 0
+    public var originUs: Int64 = 0
+    public var ticks: Int64 = 0
+    public var missedTicks: Int64 = 0
+    public var maxLatenessUs: Int64 = 0
+    /// Tick lateness and work percentiles (microseconds), refreshed once a second.
+    public var latenessP50Us: Int64 = 0, latenessP99Us: Int64 = 0, latenessP999Us: Int64 = 0
+    public var durationP50Us: Int64 = 0, durationP99Us: Int64 = 0, durationMaxUs: Int64 = 0
+    public var edgeDrops = 0
+    public var decisions = 0
+    public var viewSkips = 0
+    public var requestsApplied = 0
+
+    public var occupied = false
+    public var occupancyCount: UInt32 = 0
+    public var occupancyStartUs: Int64 = 0
+    public var gammaAlarmActive = false
+    public var neutronAlarmActive = false
+    public var faults = Faults()
+    public var lastDecision: Decision? = nil
+
+    /// Counts over the last second (up to 10 samples) per panel, and the time they cover.
+    public var gamma1s = PanelValues(repeating: 0)
+    public var gammaLow1s = PanelValues(repeating: 0)
+    public var neutron1s = PanelValues(repeating: 0)
+    public var window1sUs: Int64 = 0
+    public var background = Background()
+    public var settings = EngineSettings()
+    public var sirenUs: Int64 = 0
+    public var alarmLightHoldUs: Int64 = 0
+    /// Settings handed to the tick and waiting for the lane to be empty.
+    public var settingsPending = false
+
+    public var beamBlocked: InlineArray<2, Bool> = [false, false]
+    public var beamChangedUs: InlineArray<2, Int64> = [0, 0]
+    public var beamChanges: InlineArray<2, Int> = [0, 0]
+    public var edges: InlineArray<8, RecentEdge> = InlineArray(repeating: RecentEdge())
+    public var edgeCount = 0
+    public var lastSpeedMmPerS: Int64? = nil
+
+    public var alarms: InlineArray<16, RecentAlarm> = InlineArray(repeating: RecentAlarm())
+    public var alarmCount = 0
+    public var alarmsTotal = 0
+
+    public var outputs: InlineArray<5, Bool> = InlineArray(repeating: false)
+    /// An output test holds this output (-1: none).
+    public var outputForced: InlineArray<5, Int8> = InlineArray(repeating: -1)
+    public var maintenanceUntilUs: Int64 = 0
+
+    public init() {}
+
+    /// Recent alarms, newest last.
+    public func alarm(_ i: Int) -> RecentAlarm { alarms[(alarmsTotal - alarmCount + i) % Self.alarmsMax] }
+    public func edge(_ i: Int) -> RecentEdge { edges[(edgeCount - min(edgeCount, Self.edgesMax) + i) % Self.edgesMax] }
+    public var edgesShown: Int { min(edgeCount, Self.edgesMax) }
+}
+
+/// Requests from the console to the tick.
+public enum ConsoleRequest: Sendable {
+    /// First press silences, second clears (`number` nil: every alarm not yet cleared).
+    case acknowledge(number: Int?)
+    /// Clear every alarm at once.
+    case resetAlarms
+    /// Hold an output on or off until `untilUs` (an output test). Cancelled by any new alarm.
+    case forceOutput(LaneOutput, on: Bool, untilUs: Int64)
+    case releaseOutputs
+    /// Hold background learning and mark occupancies until `untilUs` (self-test, check source).
+    case maintenance(untilUs: Int64)
+    /// New tunables, applied when the lane is next empty.
+    case settings(EngineSettings, sirenUs: Int64, alarmLightHoldUs: Int64)
+}
+
+public final class LaneMonitor: Sendable {
+    let view = Mutex(LaneView())
+    public let requests = BoundedQueue<ConsoleRequest>(capacity: 16)
+
+    public init() {}
+
+    /// The tick's side: never waits (a skipped publication is counted by the caller).
+    func publish(_ v: LaneView) -> Bool {
+        view.withLockIfAvailable { $0 = v } != nil
+    }
+
+    /// The console's side.
+    public func snapshot() -> LaneView { view.withLock { $0 } }
+}
