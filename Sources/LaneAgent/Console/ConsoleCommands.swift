@@ -435,7 +435,7 @@ extension ConsoleSession {
         let targets = (0..<v.alarmCount).map { v.alarm($0) }.filter { (number == nil || $0.number == number) && $0.state != .cleared }
         guard !targets.isEmpty else { say("nothing to acknowledge: \(number.map { "alarm #\($0) is" } ?? "every alarm is") already cleared"); return }
         let anyActive = targets.contains { $0.state == .active }
-        hub.request(.acknowledge(number: number))
+        hub.requestAndWait(.acknowledge(number: number))
         let what = targets.map { "#\($0.number)" }.joined(separator: ", ")
         hub.audit(user: user!, action: "alarms ack \(what)", old: anyActive ? "active" : "silenced", new: anyActive ? "silenced" : "cleared")
         say(anyActive ? "alarm \(what) silenced (siren off); acknowledge again to clear the lights" : "alarm \(what) cleared (lights off)")
@@ -444,7 +444,7 @@ extension ConsoleSession {
     func resetAlarms() {
         let v = view
         let open = (0..<v.alarmCount).map { v.alarm($0) }.filter { $0.state != .cleared }
-        hub.request(.resetAlarms)
+        hub.requestAndWait(.resetAlarms)
         hub.audit(user: user!, action: "alarms reset", old: "\(open.count) not cleared", new: "all cleared")
         say(open.isEmpty ? "no alarm was waiting; outputs reset" : "\(open.count) alarm\(open.count == 1 ? "" : "s") cleared")
     }
@@ -485,7 +485,7 @@ extension ConsoleSession {
             if pause(500) { interrupted = true; break }
             if view.gammaAlarmActive || view.neutronAlarmActive { say(""); say("a real alarm started: test ended"); interrupted = true; break }
         }
-        hub.request(.releaseOutputs)
+        hub.requestAndWait(.releaseOutputs)
         say(interrupted ? "test stopped; outputs restored to the lane's state" : "done; outputs restored to the lane's state")
     }
 
@@ -614,7 +614,10 @@ extension ConsoleSession {
         for u in first...last {
             switch hub.runner.panels.perform(.identify(unit: Int(u))) {
             case let .identity(bytes):
-                let text = String(decoding: bytes.map { $0 >= 0x20 && $0 < 0x7F ? $0 : UInt8(ascii: ".") }, as: UTF8.self)
+                // Report server id: the id byte, the run indicator (0xFF: running), then text.
+                let run = bytes.count > 1 ? (bytes[1] == 0xFF ? "running" : "stopped") : "?"
+                let text = String(decoding: bytes.dropFirst(2).map { $0 >= 0x20 && $0 < 0x7F ? $0 : UInt8(ascii: ".") }, as: UTF8.self)
+                    + " (server id \(bytes.first ?? 0), \(run))"
                 let known = hub.profile.unitIDs.firstIndex(of: Int(u)).map { " (panel \(labels[$0]))" } ?? " (not in the board profile)"
                 say("  unit \(lpad(String(u), 3)): \(text)\(known)")
             case let .failed(why):
@@ -699,7 +702,7 @@ extension ConsoleSession {
         if t.get(new) == t.get(old) { say("\(t.path) is already \(t.text(old))"); return }
         guard confirm("change \(t.path) from \(t.text(old)) to \(t.text(new))?") else { return }
         hub.values = new
-        guard hub.request(.settings(new.engine, sirenUs: new.sirenUs, alarmLightHoldUs: new.alarmLightHoldUs)) else {
+        guard hub.requestAndWait(.settings(new.engine, sirenUs: new.sirenUs, alarmLightHoldUs: new.alarmLightHoldUs)) else {
             hub.values = old
             fail("set: the lane is busy with other console requests; nothing changed, try again")
             return

@@ -89,6 +89,30 @@ public final class ConsoleHub: @unchecked Sendable {
         return true
     }
 
+    /// Hands a request to the tick and waits (at most `timeoutUs`) until a tick has taken it, so
+    /// that what the console answers next already shows its effect. False if not taken.
+    @discardableResult
+    func requestAndWait(_ r: ConsoleRequest, timeoutUs: Int64 = 1_000_000) -> Bool {
+        let q = runner.monitor.requests
+        q.lock.lock()
+        let droppedBefore = q.dropped
+        q.lock.unlock()
+        q.push(r)
+        q.lock.lock()
+        let target = q.pushed
+        let dropped = q.dropped != droppedBefore
+        q.lock.unlock()
+        if dropped { count { $0.requestsDropped += 1 }; return false }
+        let deadline = MonotonicClock.nowUs() + timeoutUs
+        while MonotonicClock.nowUs() < deadline {
+            let v = runner.monitor.snapshot()
+            // The view is published after the tick applied its requests.
+            if v.requestsApplied >= target { return true }
+            MonotonicClock.sleep(untilUs: MonotonicClock.nowUs() + 10_000)
+        }
+        return false
+    }
+
     /// A privileged action: an audit record (committed to the journal, sent upstream) and a log line.
     func audit(user: String, action: String, old: String = "", new: String = "") {
         log("console: \(user): \(action)\(old.isEmpty && new.isEmpty ? "" : ": \(old) -> \(new)")")
