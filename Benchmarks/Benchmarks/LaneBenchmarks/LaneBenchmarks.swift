@@ -111,6 +111,39 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The console's line handling: a typed command with an edit and a history recall, byte by
+    // byte through the line editor, then split into words and its numbers read strictly.
+    Benchmark("console line (edit, history, words, numbers)",
+              configuration: .init(metrics: [.wallClock, .instructions, .mallocCountTotal], scalingFactor: .kilo,
+                                   thresholds: [.mallocCountTotal: .init(absolute: [.p100: 0])])) { benchmark in
+        struct Sink: ConsoleByteSink {
+            var n = 0
+            mutating func put(_ byte: UInt8) { n &+= Int(byte) }
+        }
+        let typed: [UInt8] = Array("modbus read 1 0x10 13".utf8) + [0x7F] + Array("2\r".utf8) + [0x1B, 0x5B, 0x41, 0x0D]
+        var editor = LineEditor()
+        editor.setPrompt("LANE-01 [idle] tech# ")
+        var sink = Sink()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            editor.begin(&sink)
+            for b in typed {
+                if editor.feed(b, &sink) == .line {
+                    editor.line.bytes.span.withUnsafeBufferPointer { all in
+                        let p = UnsafeBufferPointer(rebasing: all[0..<editor.line.count])
+                        let w = ConsoleWords(p)
+                        if w.count == 5 {
+                            blackHole(ConsoleNumber.integer(UnsafeBufferPointer(rebasing: p[w.starts[3]..<w.ends[3]]), min: 0, max: 65535, hex: true))
+                            blackHole(ConsoleNumber.integer(UnsafeBufferPointer(rebasing: p[w.starts[4]..<w.ends[4]]), min: 1, max: 125))
+                        }
+                    }
+                    editor.begin(&sink)
+                }
+            }
+        }
+        blackHole(sink.n)
+    }
+
     // A Modbus TCP poll of four panels on loopback, against lane-sim (LANE_SIM, default
     // ../.build/debug/lane-sim; skipped with a message when it is not built).
     Benchmark("modbus poll, 4 panels, TCP loopback", configuration: .init(maxIterations: 5_000)) { benchmark in
