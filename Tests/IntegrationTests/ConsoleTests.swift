@@ -25,6 +25,8 @@ final class ConsoleTerminal {
         tcsetattr(fd, TCSANOW, &tio)
     }
 
+    init(fd: Int32) throws { self.fd = dup(fd) }
+
     init(socket path: String) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_un()
@@ -119,11 +121,24 @@ final class ConsoleTerminal {
     }
 }
 
+/// The profile text without its VM-250 stream (a fixed port other tests may hold).
+func withoutVM250(_ text: String) -> String {
+    var out: [Substring] = []
+    var skipping = false
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        if line.hasPrefix("vm250:") { skipping = true; continue }
+        if skipping && line.hasPrefix(" ") { continue }
+        skipping = false
+        out.append(line)
+    }
+    return out.joined(separator: "\n")
+}
+
 /// The console's board: the simulator profile with the console on a pty and a socket in the
 /// scratch directory, quick lock-out figures, and a short check-source measurement.
 func consoleBoard(_ dir: String) throws -> String {
     let base = try String(contentsOfFile: packageRoot + "/Boards/sim.yaml", encoding: .utf8)
-    let head = base.components(separatedBy: "\nconsole:")[0]
+    let head = withoutVM250(base.components(separatedBy: "\nconsole:")[0])
     let text = head + """
 
         console:
@@ -380,6 +395,61 @@ struct ConsoleTests {
         #expect(has("modbus scan 1-6"))
         #expect(has("alarms ack #1"))
         #expect(has("logout"))
+    }
+
+    @Test("the console on a serial device (raw 8N1 at the profile's baud); a terminal that stops reading loses output, not ticks")
+    func serialDevice() throws {
+        let dir = scratch("console-serial")
+        // The test's pseudo-terminal pair stands in for the service port: the agent opens the
+        // terminal side as its serial device; the test is the laptop on the other end.
+        var master: Int32 = -1, slave: Int32 = -1
+        #expect(openpty(&master, &slave, nil, nil, nil) == 0)
+        let device = String(cString: ttyname(slave))
+        defer { close(master); close(slave) }
+        var tio = termios()
+        tcgetattr(master, &tio)
+        cfmakeraw(&tio)
+        tcsetattr(master, TCSANOW, &tio)
+        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+        let base = withoutVM250(try String(contentsOfFile: packageRoot + "/Boards/sim.yaml", encoding: .utf8).components(separatedBy: "\nconsole:")[0])
+        let board = dir + "/board.yaml"
+        try (base + "\nconsole:\n  device: \(device)\n  baud: 38400\n  socket: \(dir)/console.sock\n  users: \(packageRoot)/Boards/console-users.sim\n")
+            .write(toFile: board, atomically: true, encoding: .utf8)
+        let port = freePort()
+        let sim = try Child("lane-sim", ["serve", "--scenario", "HardwareSim/scenarios/console.yaml", "--tcp-port", String(port),
+                                         "--gpio-socket", dir + "/gpio.sock", "--linger", "30"], dir: dir, name: "sim")
+        defer { sim.stop() }
+        #expect(waitFor(dir + "/gpio.sock"), "the simulator did not start: \(sim.stderr)")
+        let agent = try Child("lane-agent", ["run", "--board", board, "--modbus-port", String(port), "--gpio-socket", dir + "/gpio.sock",
+                                             "--journal", dir + "/journal", "--duration", "60"], dir: dir, name: "agent")
+        defer { agent.stop() }
+        #expect(waitFor(dir + "/console.sock"), "the agent did not start: \(agent.stderr)")
+        usleep(1_000_000)  // the first ticks
+        let t = try ConsoleTerminal(fd: master)
+        #expect(t.run("status").contains("state:"))
+        #expect(agent.stderr.contains("console: serial \(device) at 38400 baud, 8N1"))
+        // The agent set its side raw: no echo by the line discipline, no CR/LF translation.
+        var agentSide = termios()
+        tcgetattr(slave, &agentSide)
+        #expect(agentSide.c_lflag & tcflag_t(ECHO | ICANON) == 0)
+        #expect(cfgetospeed(&agentSide) == speed_t(B38400))
+
+        // The laptop stops reading; the console keeps being asked for output.
+        for _ in 0..<60 { t.send("help\r") }
+        usleep(3_000_000)
+        let other = try ConsoleTerminal(socket: dir + "/console.sock")
+        let stats = other.run("stats")
+        let dropped = stats.components(separatedBy: "output bytes dropped (slow terminal) ").dropFirst().first.map { Int($0.prefix { $0.isNumber }) ?? 0 } ?? 0
+        #expect(dropped > 0, "no output was dropped: \(stats)")
+        #expect(stats.contains("tick: ") && missed(stats).ticks > 0)
+        // Reading again, the laptop gets a working console back.
+        t.pump(200); t.pump(200)
+        t.consumed = t.received.count
+        #expect(t.run("whoami", timeoutS: 20).contains("not logged in"))
+        let (ticks, missedTicks) = missed(other.run("stats"))
+        if agent.stderr.contains("tick thread on SCHED_FIFO") {
+            #expect(missedTicks == 0, "missed ticks with a silent terminal: \(missedTicks) of \(ticks)")
+        }
     }
 
     func missed(_ stats: String) -> (ticks: Int, missed: Int) {

@@ -51,12 +51,19 @@ public final class ConsoleSession: @unchecked Sendable {
 
     func sayRaw(_ s: String) { for b in s.utf8 { out.put(b) } }
 
+    /// The terminal stopped taking output at the last flush: until it takes a whole flush again,
+    /// write only what fits at once (a silent terminal costs no more waiting).
+    var stalled = false
+
     func flush() {
         guard !out.bytes.isEmpty else { return }
-        let n = out.bytes.withUnsafeBytes { Terminal.write(fd, $0, timeoutMs: writeTimeoutMs) }
+        let n = out.bytes.withUnsafeBytes { Terminal.write(fd, $0, timeoutMs: stalled ? 0 : writeTimeoutMs) }
         if n < out.bytes.count {
             let lost = out.bytes.count - n
             hub.count { $0.outputBytesDropped += lost }
+            stalled = true
+        } else {
+            stalled = false
         }
         out.bytes.removeAll(keepingCapacity: true)
     }

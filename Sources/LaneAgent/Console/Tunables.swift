@@ -152,7 +152,7 @@ public enum ProfileEditor {
                     while end < line.count && line[end] != UInt8(ascii: " ") && line[end] != UInt8(ascii: ",") && line[end] != UInt8(ascii: "}")
                         && line[end] != UInt8(ascii: "#") { end += 1 }
                     lines[li] = String(decoding: line[0..<start], as: UTF8.self) + newText + String(decoding: line[end...], as: UTF8.self)
-                } else if let first = sm.first?.key.mark, sec.mark.map({ _ in true }) == true, case .block = sm.style {
+                } else if let first = sm.first?.key.mark, sm.style != .flow {
                     // Insert after the last key of the section, indented as its first key.
                     let indent = String(repeating: " ", count: first.column - 1)
                     let lastLine = sm.map { ($0.value.mark?.line ?? $0.key.mark?.line ?? first.line) }.max() ?? first.line
