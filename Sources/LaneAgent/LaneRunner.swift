@@ -325,7 +325,8 @@ public final class LaneRunner: @unchecked Sendable {
                 }
                 records.push(.heartbeat(HeartbeatRecord(
                     softwareVersion: ShortText(LaneAgentVersion.string), profileHash: profile.hash, uptimeS: UInt64((now - origin) / 1_000_000),
-                    ticks: UInt64(stats.ticks), missedTicks: UInt64(stats.missedTicks), maxLatenessUs: UInt64(stats.maxLatenessUs))),
+                    ticks: UInt64(stats.ticks), missedTicks: UInt64(stats.missedTicks), maxLatenessUs: UInt64(stats.maxLatenessUs),
+                    latenessP50Us: UInt64(view.latenessP50Us), latenessP999Us: UInt64(view.latenessP999Us), workP999Us: stats.duration.valueAtPercentile(99.9))),
                     monotonicUs: now, wallUs: wallClockUs(), commit: false)
             }
             let clearedHere = clearedOccupancy == lastOccupancy && engine.isOccupied

@@ -71,7 +71,11 @@ struct EndToEndTests {
         #expect(journaled == decisions.map { $0["gammaAlarm"] as! Bool })
         let sampleCount = records.filter { $0["kind"] as? String == "samples" }.reduce(0) { $0 + ($1["samples"] as! [Any]).count }
         #expect(sampleCount > 550, "about 10 samples a second for 63 s: \(sampleCount)")
-        #expect(records.contains { $0["kind"] as? String == "heartbeat" })
+        // Heartbeats carry the tick's timing from the agent's histograms.
+        let beats = records.filter { $0["kind"] as? String == "heartbeat" }
+        #expect(!beats.isEmpty)
+        #expect(beats.allSatisfy { int64($0["latenessP999Us"]) >= 0 && int64($0["workP999Us"]) >= 0 && $0["latenessP50Us"] != nil })
+        #expect(beats.contains { int64($0["ticks"]) > 0 && int64($0["workP999Us"]) > 0 }, "a heartbeat after the first tick has figures: \(beats)")
 
         // The VM-250-style stream, line by line against the format.
         if let stream {

@@ -63,7 +63,7 @@ func allRecords() -> [Record] {
         .fault(FaultRecord(bits: 8, changed: 8, panel: 2)),
         .audit(AuditRecord(user: text("tech1"), action: text("set detection.gammaSigma"), oldValue: text("7.0"), newValue: text("7.5"))),
         .heartbeat(HeartbeatRecord(softwareVersion: text("0.1.0"), profileHash: 0xDEAD_BEEF_0123_4567, uptimeS: 86_400,
-                                   ticks: 864_000, missedTicks: 0, maxLatenessUs: 1_234)),
+                                   ticks: 864_000, missedTicks: 0, maxLatenessUs: 1_234, latenessP50Us: 31, latenessP999Us: 153, workP999Us: 85)),
     ]
 }
 

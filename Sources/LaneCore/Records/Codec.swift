@@ -120,6 +120,9 @@ public struct RecordEncoder {
             w.varint(h.ticks)
             w.varint(h.missedTicks)
             w.varint(h.maxLatenessUs)
+            w.varint(h.latenessP50Us)
+            w.varint(h.latenessP999Us)
+            w.varint(h.workP999Us)
         }
     }
 
@@ -225,7 +228,8 @@ public enum RecordParser {
             record = .audit(AuditRecord(user: try text(&r), action: try text(&r), oldValue: try text(&r), newValue: try text(&r)))
         case .heartbeat:
             record = .heartbeat(HeartbeatRecord(softwareVersion: try text(&r), profileHash: try r.varint(), uptimeS: try r.varint(),
-                                                ticks: try r.varint(), missedTicks: try r.varint(), maxLatenessUs: try r.varint()))
+                                                ticks: try r.varint(), missedTicks: try r.varint(), maxLatenessUs: try r.varint(),
+                                                latenessP50Us: try r.varint(), latenessP999Us: try r.varint(), workP999Us: try r.varint()))
         }
         guard r.remaining == 0 else { throw .trailingBytes }
         return (header, record)

@@ -116,9 +116,16 @@ public struct HeartbeatRecord: Sendable, Equatable {
     public var ticks: UInt64
     public var missedTicks: UInt64
     public var maxLatenessUs: UInt64
-    public init(softwareVersion: ShortText, profileHash: UInt64, uptimeS: UInt64, ticks: UInt64, missedTicks: UInt64, maxLatenessUs: UInt64) {
+    /// Tick lateness percentiles since start (HdrHistogram, microseconds) and the 99.9th
+    /// percentile of the tick's own work.
+    public var latenessP50Us: UInt64
+    public var latenessP999Us: UInt64
+    public var workP999Us: UInt64
+    public init(softwareVersion: ShortText, profileHash: UInt64, uptimeS: UInt64, ticks: UInt64, missedTicks: UInt64, maxLatenessUs: UInt64,
+                latenessP50Us: UInt64 = 0, latenessP999Us: UInt64 = 0, workP999Us: UInt64 = 0) {
         self.softwareVersion = softwareVersion; self.profileHash = profileHash; self.uptimeS = uptimeS
         self.ticks = ticks; self.missedTicks = missedTicks; self.maxLatenessUs = maxLatenessUs
+        self.latenessP50Us = latenessP50Us; self.latenessP999Us = latenessP999Us; self.workP999Us = workP999Us
     }
 }
 
