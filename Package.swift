@@ -54,9 +54,12 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Sources/LaneAgent"),
+        // Counts heap allocations per thread in the agent process (interposes malloc; the
+        // executable only, so that the tick can prove it allocates nothing).
+        .target(name: "CAllocCount", path: "Sources/CAllocCount"),
         .executableTarget(
             name: "lane-agent",
-            dependencies: ["LaneAgent", "LaneUplink", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LaneAgent", "LaneUplink", "CAllocCount", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/lane-agent"),
 
         // The receiving end at the alarm station: subscribe, check sequences, store, export.

@@ -48,6 +48,9 @@ public struct LaneView: Sendable {
     public var latenessP50Us: Int64 = 0, latenessP99Us: Int64 = 0, latenessP999Us: Int64 = 0
     public var durationP50Us: Int64 = 0, durationP99Us: Int64 = 0, durationMaxUs: Int64 = 0
     public var edgeDrops = 0
+    /// Heap allocations on the tick thread after warm-up, over this many ticks (-1: not counted).
+    public var tickAllocations: UInt64 = 0
+    public var allocationCountedTicks: Int64 = -1
     public var decisions = 0
     public var viewSkips = 0
     public var requestsApplied = 0

@@ -33,6 +33,15 @@ public struct RunStats: Sendable {
     public var latenessSummary: String { Self.summary(lateness) }
     public var durationSummary: String { Self.summary(duration) }
     public var maxLatenessUs: Int64 = 0
+    /// Heap allocations on the tick thread after the warm-up ticks (when counted), the ticks
+    /// they were counted over, and the first tick that allocated (0: none).
+    public var tickAllocations: UInt64 = 0
+    /// Counting starts once the lane has settled: after the warm-up ticks and after the first
+    /// occupancy that raised an alarm has been decided (every rare path of the tick has run
+    /// once, and the Swift runtime's one-time type metadata for it is in place).
+    public var settled = false
+    public var allocationCountedTicks: Int64 = 0
+    public var firstAllocatingTick: Int64 = 0
     public var edgeDrops = 0
     public var decisions = 0
 }
@@ -55,9 +64,15 @@ public final class LaneRunner: @unchecked Sendable {
     /// The poll thread (the console's panel figures and its Modbus requests go through it).
     public var panels: PanelPoller { poller }
     public private(set) var stats = RunStats()
+    var settledAfterTick = false
     /// One round of panel polls: the last and the longest (the poll thread measures it).
     public var pollCycleUs: (last: Int64, max: Int64) { poller.lock.lock(); defer { poller.lock.unlock() }; return poller.pollCycleUs }
     let stopFlag: @Sendable () -> Bool
+    /// Reads the calling thread's allocation count (the lane-agent executable interposes the
+    /// allocator); nil: not counted.
+    public var threadAllocations: (@convention(c) () -> UInt64)? = nil
+    /// Ticks before allocation counting starts (connections, first records, lazy set-up).
+    public static let allocationWarmupTicks: Int64 = 50
 
     public init(profile: BoardProfile, stop: @escaping @Sendable () -> Bool, log: @escaping (String) -> Void) throws {
         self.profile = profile
@@ -124,10 +139,20 @@ public final class LaneRunner: @unchecked Sendable {
             if let d = durationUs, deadline - origin > d { break }
             MonotonicClock.sleep(untilUs: deadline)
             let now = MonotonicClock.nowUs()
+            let allocationsBefore = threadAllocations?() ?? 0
             let late = now - deadline
             _ = stats.lateness.record(UInt64(max(0, late)))
             if stats.firstTickUs == 0 { stats.firstTickUs = now }
-            defer { _ = stats.duration.record(UInt64(max(0, MonotonicClock.nowUs() - now))) }
+            defer {
+                _ = stats.duration.record(UInt64(max(0, MonotonicClock.nowUs() - now)))
+                if let count = threadAllocations, k > Self.allocationWarmupTicks && stats.settled {
+                    let made = count() &- allocationsBefore
+                    stats.tickAllocations &+= made
+                    stats.allocationCountedTicks += 1
+                    if made > 0 && stats.firstAllocatingTick == 0 { stats.firstAllocatingTick = k }
+                }
+                if settledAfterTick { stats.settled = true; settledAfterTick = false }
+            }
             stats.ticks += 1
             if late > stats.maxLatenessUs { stats.maxLatenessUs = late }
             if late >= period {  // whole periods lost: count them and keep the grid
@@ -338,8 +363,8 @@ public final class LaneRunner: @unchecked Sendable {
             levels[LaneOutput.siren.rawValue] = now < sirenUntilUs
             levels[LaneOutput.camera.rawValue] = now < cameraUntilUs
             levels[LaneOutput.faultLight.rawValue] = !faults.subtracting(.maintenance).isEmpty || !engine.background.isReady(engine.settings)
-            for o in LaneOutput.allCases {
-                let i = o.rawValue
+            for i in 0..<LaneOutput.count {  // not allCases: that builds an array every time
+                let o = LaneOutput(rawValue: i)!
                 view.outputForced[i] = now < forcedUntilUs[i] ? (forcedLevel[i] ? 1 : 0) : -1
                 if now < forcedUntilUs[i] { levels[i] = forcedLevel[i] }
                 lines.set(o, levels[i])
@@ -360,6 +385,8 @@ public final class LaneRunner: @unchecked Sendable {
                 view.durationMaxUs = Int64(stats.duration.max)
             }
             view.edgeDrops = stats.edgeDrops
+            view.tickAllocations = stats.tickAllocations
+            view.allocationCountedTicks = threadAllocations == nil ? -1 : stats.allocationCountedTicks
             view.decisions = stats.decisions
             view.occupied = engine.isOccupied
             view.occupancyCount = engine.occupancyCount
@@ -394,6 +421,7 @@ public final class LaneRunner: @unchecked Sendable {
 
     func finished(_ d: Decision) {
         stats.decisions += 1
+        if d.gammaAlarm || d.neutronAlarm { settledAfterTick = true }
         // Committed to the journal before the decision is reported anywhere.
         records?.push(.occupancy(d), monotonicUs: d.endUs, wallUs: wallClockUs(), commit: true)
         events.push(.decision(d))

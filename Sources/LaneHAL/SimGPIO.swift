@@ -97,7 +97,7 @@ public final class SimGPIOClient: DigitalLines {
         guard b - a > 5, inbox[a] == 0x45, inbox[a + 1] == 0x44, inbox[a + 2] == 0x47, inbox[a + 3] == 0x45, inbox[a + 4] == 0x20 else {
             return nil
         }
-        var fields: [Int64] = [0, 0, 0]
+        var fields: InlineArray<3, Int64> = [0, 0, 0]  // not an Array: this runs on the tick
         var f = 0
         var digits = 0
         var k = a + 5

@@ -655,6 +655,8 @@ extension ConsoleSession {
         let v = view
         say("tick: \(v.ticks) ticks, \(v.missedTicks) missed; lateness p50 \(v.latenessP50Us) us, p99 \(v.latenessP99Us) us, p99.9 \(v.latenessP999Us) us, max \(v.maxLatenessUs) us")
         say("tick work: p50 \(v.durationP50Us) us, p99 \(v.durationP99Us) us, max \(v.durationMaxUs) us")
+        say(v.allocationCountedTicks < 0 ? "tick heap allocations: not counted in this build"
+            : "tick heap allocations: \(v.tickAllocations) in \(v.allocationCountedTicks) ticks counted since the lane settled (tick \(LaneRunner.allocationWarmupTicks) and the first alarm occupancy)")
         say("beam edges dropped: \(v.edgeDrops); occupancies decided: \(v.decisions)")
         say("event queue: \(hub.runner.events.pushed) pushed, \(hub.runner.events.dropped) dropped")
         if let w = hub.journal { say("record queue: \(w.queue.pushed) pushed, \(w.queue.dropped) dropped; journal append errors \(w.appendErrors)") }
