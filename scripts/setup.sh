@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(pkg-config libmodbus-dev libgpiod-dev libmosquitto-dev libcrypt-dev mosquitto libsqlite3-dev libxml2-utils openssl
-          gcc gcc-aarch64-linux-gnu qemu-user)
+          gcc gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi libc6-dev-armel-cross qemu-user)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,7 +17,7 @@ public struct Background: Sendable {
     /// Counts scaled to the nominal interval, Q16: (counts << 16) * nominal / interval, truncated.
     @inlinable
     static func normalizedQ16(_ counts: UInt32, intervalUs: Int64, nominalUs: Int64) -> Int64 {
-        (Int64(counts) &<< 16) * nominalUs / intervalUs
+        (i64(counts) &<< 16) * nominalUs / intervalUs
     }
 
     /// Learns one empty-lane sample: a running mean during warm-up, then an exponential average
@@ -44,9 +44,9 @@ public struct Background: Sendable {
     @inlinable
     static func update(_ old: Int64, _ x: Int64, _ n: Int, _ warmup: Int, _ shift: Int) -> Int64 {
         if n < warmup {
-            return old + (x - old) / Int64(n + 1)
+            return old + (x - old) / i64(n + 1)
         }
-        let s = Int64(shift)
+        let s = i64(shift)
         return old + ((x - old + (1 &<< (s - 1))) &>> s)
     }
 
@@ -59,7 +59,7 @@ public struct Background: Sendable {
     @inlinable
     func sum(_ fast: InlineArray<8, Int64>, _ slow: InlineArray<8, Int64>, mask: UInt32, panelCount: Int) -> Int64 {
         var total: Int64 = 0
-        for p in 0..<panelCount where mask & (1 &<< UInt32(p)) != 0 { total += fast[p] > slow[p] ? fast[p] : slow[p] }
+        for p in 0..<panelCount where mask & (1 &<< u32(p)) != 0 { total += fast[p] > slow[p] ? fast[p] : slow[p] }
         return total
     }
 

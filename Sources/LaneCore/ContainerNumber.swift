@@ -49,17 +49,17 @@ public struct ContainerNumber: Sendable, Equatable {
             if i < 4 {
                 guard b >= 0x41, b <= 0x5A else { return false }
                 // A=10, skipping multiples of 11: B=12 ... K=21, L=23 ... U=32, V=34 ...
-                value = Int(b - 0x41) + 10
+                value = int(b - 0x41) + 10
                 value += (value - 1) / 10  // 11, 22, 33 are skipped
             } else {
                 guard b >= 0x30, b <= 0x39 else { return false }
-                value = Int(b - 0x30)
+                value = int(b - 0x30)
             }
             sum += value * weight
             weight *= 2
         }
         let check = (sum % 11) % 10
         let last = bytes[10]
-        return last >= 0x30 && last <= 0x39 && Int(last - 0x30) == check
+        return last >= 0x30 && last <= 0x39 && int(last - 0x30) == check
     }
 }

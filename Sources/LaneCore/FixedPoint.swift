@@ -11,7 +11,7 @@ public func integerSquareRoot(_ n: UInt64) -> UInt64 {
     if n < 2 { return n }
     // Newton's iteration from an over-estimate converges monotonically down to floor(sqrt(n)).
     let bits = 64 - n.leadingZeroBitCount
-    var x: UInt64 = 1 &<< UInt64((bits + 1) / 2)
+    var x: UInt64 = 1 &<< u64((bits + 1) / 2)
     while true {
         let y = (x + n / x) &>> 1
         if y >= x { return x }
@@ -23,7 +23,7 @@ public func integerSquareRoot(_ n: UInt64) -> UInt64 {
 @inlinable
 public func integerSquareRoot(_ n: Int64) -> Int64 {
     precondition(n >= 0, "square root of a negative number")
-    return Int64(integerSquareRoot(UInt64(n)))
+    return i64(integerSquareRoot(u64(n)))
 }
 
 /// A Q8 value (sigma, n) written as a decimal with two places, e.g. 1792 -> "7.00".

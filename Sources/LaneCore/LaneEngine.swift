@@ -48,8 +48,8 @@ public struct LaneEngine: Sendable {
         var all: UInt32 = 0
         var pillars: InlineArray<2, UInt32> = [0, 0]
         for p in 0..<settings.panelCount {
-            all |= 1 &<< UInt32(p)
-            pillars[Int(settings.pillarOfPanel[p])] |= 1 &<< UInt32(p)
+            all |= 1 &<< u32(p)
+            pillars[int(settings.pillarOfPanel[p])] |= 1 &<< u32(p)
         }
         groupMask[0] = all
         if pillars[0] != 0 && pillars[1] != 0 {
@@ -115,12 +115,12 @@ public struct LaneEngine: Sendable {
         var entry = WindowEntry()
         for g in 0..<groupCount {
             let mask = groupMask[g]
-            for p in 0..<settings.panelCount where mask & (1 &<< UInt32(p)) != 0 {
-                entry.gamma[g] += Int64(s.gamma[p])
-                entry.gammaLow[g] += Int64(s.gammaLow[p])
+            for p in 0..<settings.panelCount where mask & (1 &<< u32(p)) != 0 {
+                entry.gamma[g] += i64(s.gamma[p])
+                entry.gammaLow[g] += i64(s.gammaLow[p])
             }
         }
-        for p in 0..<settings.panelCount { entry.neutron += Int64(s.neutron[p]) }
+        for p in 0..<settings.panelCount { entry.neutron += i64(s.neutron[p]) }
         entry.intervalUs = s.intervalUs > 0 ? s.intervalUs : settings.sampleIntervalUs
         entry.shielded = state == .occupied ? 1 : 0
         ring.push(entry)
@@ -229,9 +229,9 @@ public struct LaneEngine: Sendable {
         // Speed compensation: the window covers the time the vehicle takes to travel the view length.
         if let v = current.speedMmPerS, v > 0, settings.viewLengthMm > 0 {
             var w = (settings.viewLengthMm * 1_000_000 / v + settings.sampleIntervalUs / 2) / settings.sampleIntervalUs
-            if w < Int64(settings.gammaWindowSamplesMin) { w = Int64(settings.gammaWindowSamplesMin) }
-            if w > Int64(EngineSettings.windowSamplesMax) { w = Int64(EngineSettings.windowSamplesMax) }
-            current.gammaWindowSamples = Int(w)
+            if w < i64(settings.gammaWindowSamplesMin) { w = i64(settings.gammaWindowSamplesMin) }
+            if w > i64(EngineSettings.windowSamplesMax) { w = i64(EngineSettings.windowSamplesMax) }
+            current.gammaWindowSamples = int(w)
             current.gammaWindowFromSpeed = true
             let nw = current.gammaWindowSamples > settings.neutronWindowSamples ? current.gammaWindowSamples : settings.neutronWindowSamples
             current.neutronWindowSamples = nw
@@ -262,8 +262,8 @@ public struct LaneEngine: Sendable {
     func learnedCounts(group g: Int, corrected: Bool) -> Int64 {
         if !settings.backgroundUncertainty || (corrected && g == 0) { return 0 }
         let perSample = bgGamma[g] &>> 16
-        let window = Int64(1) &<< Int64(settings.backgroundShift + 1)
-        let n = Int64(background.samplesLearned) < window ? Int64(background.samplesLearned) : window
+        let window = i64(1) &<< i64(settings.backgroundShift + 1)
+        let n = i64(background.samplesLearned) < window ? i64(background.samplesLearned) : window
         var counts = perSample * n
         if corrected {
             // Relative part only: 1/N_g - 1/N_all = (1 - N_g/N_all) / N_g.
@@ -287,7 +287,7 @@ public struct LaneEngine: Sendable {
                 let bLow = bgLow[g] * gw.intervalUs / nominal
                 // Correct for suppression only when the vehicle shielded the panels for the whole
                 // window: the correction must never lower the background below what it was.
-                let full = gw.shielded == Int64(gw.samples)
+                let full = gw.shielded == i64(gw.samples)
                 grossTest(group: g, counts: gw.gamma[g], low: gw.gammaLow[g], expectedQ16: b, lowExpectedQ16: bLow,
                           suppressionQ16: full ? r : 65_536, highCounts: full ? high : 0, samples: gw.samples, ceiling: false,
                           learnedCounts: learnedCounts(group: g, corrected: full && high > 0))
@@ -328,8 +328,8 @@ public struct LaneEngine: Sendable {
     mutating func neutronTest(counts c: Int64, expectedQ16 b: Int64) {
         var variance = b > 65_536 ? b : 65_536
         if settings.backgroundUncertainty {
-            let window = Int64(1) &<< Int64(settings.backgroundShift + 1)
-            let learned = Int64(background.samplesLearned) < window ? Int64(background.samplesLearned) : window
+            let window = i64(1) &<< i64(settings.backgroundShift + 1)
+            let learned = i64(background.samplesLearned) < window ? i64(background.samplesLearned) : window
             let perSample = bgNeutron
             // Relative variance of the learned rate: 1 / (counts averaged) = 65536 / (perSampleQ16 x n).
             let averagedQ16 = perSample * learned

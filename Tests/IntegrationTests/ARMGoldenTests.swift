@@ -1,13 +1,14 @@
-// Proves the engine computes the same bits on ARM: LaneCore built in Embedded Swift for aarch64,
-// linked into a C harness with Debian's cross compiler and run under qemu-user, gives exactly the
-// decisions of the x86_64 build on every golden trace; and those are the package's own decisions.
+// Proves the engine computes the same bits on ARM: LaneCore built in Embedded Swift for aarch64
+// and for armv7 (32-bit), linked into a C harness with Debian's cross compilers and run under
+// qemu-user, gives exactly the decisions of the x86_64 build on every golden trace; and those are
+// the package's own decisions.
 
 import Foundation
 import Testing
 
 @Suite(.timeLimit(.minutes(5)))
 struct ARMGoldenTests {
-    @Test("golden vectors: aarch64 (qemu-user) == x86_64 == lane-agent replay")
+    @Test("golden vectors: aarch64 and armv7 (qemu-user) == x86_64 == lane-agent replay")
     func aarch64() throws {
         let dir = scratch("golden-arm")
         let p = Process()
@@ -22,9 +23,13 @@ struct ARMGoldenTests {
         p.waitUntilExit()
         #expect(p.terminationStatus == 0, "\(text)")
         for name in ["demo", "e2e", "parked", "queued"] {
-            #expect(text.contains("golden-arm: \(name):") && text.contains("identical"), "\(text)")
+            for arch in ["aarch64", "armv7"] {
+                #expect(text.contains("golden-arm: \(name):") && text.contains("identical on x86_64 and \(arch)"), "\(text)")
+                let a = try String(contentsOfFile: dir + "/\(name).\(arch).txt", encoding: .utf8)
+                #expect(a == (try String(contentsOfFile: dir + "/\(name).x86_64.txt", encoding: .utf8)) && !a.isEmpty, "\(name) on \(arch)")
+            }
             // The harness's integers are the replay's decisions (same engine, same trace).
-            let harness = try String(contentsOfFile: dir + "/\(name).aarch64.txt", encoding: .utf8).split(separator: "\n")
+            let harness = try String(contentsOfFile: dir + "/\(name).armv7.txt", encoding: .utf8).split(separator: "\n")
             let golden = try String(contentsOfFile: packageRoot + "/Tests/Golden/\(name).decisions.jsonl", encoding: .utf8).split(separator: "\n")
                 .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
             #expect(harness.count == golden.count)

@@ -24,7 +24,7 @@ nonisolated(unsafe) var harnessEngine = LaneEngine(settings: EngineSettings())
 
 func export(_ d: Decision, _ out: UnsafeMutablePointer<Int64>) {
     var h = HarnessDecision()
-    h.occupancy = Int64(d.occupancy)
+    h.occupancy = i64(d.occupancy)
     h.startUs = d.startUs
     h.endUs = d.endUs
     h.speedMmPerS = d.speedMmPerS ?? -1
@@ -35,9 +35,9 @@ func export(_ d: Decision, _ out: UnsafeMutablePointer<Int64>) {
     h.gammaMaxLowShareQ16 = d.gammaMaxLowShareQ16
     h.neutronMaxSigmaQ8 = d.neutronMaxSigmaQ8
     h.suppressionQ16 = d.suppressionQ16
-    h.gammaWindowSamples = Int64(d.gammaWindowSamples)
-    h.gammaMaxWindowSamples = Int64(d.gammaMaxWindowSamples)
-    h.faults = Int64(d.faults.bits)
+    h.gammaWindowSamples = i64(d.gammaWindowSamples)
+    h.gammaMaxWindowSamples = i64(d.gammaMaxWindowSamples)
+    h.faults = i64(d.faults.bits)
     // The C side reads 14 Int64s in this order (harness.c, Decision).
     let fields: InlineArray<14, Int64> = [h.occupancy, h.startUs, h.endUs, h.speedMmPerS, h.flags, h.gammaMaxSigmaQ8, h.gammaMaxCounts,
                                           h.gammaMaxThresholdQ16, h.gammaMaxLowShareQ16, h.neutronMaxSigmaQ8, h.suppressionQ16,

@@ -49,9 +49,9 @@ public enum ConsoleNumber {
         while i < p.count {
             let d: Int64
             let c = p[i]
-            if c >= 0x30 && c <= 0x39 { d = Int64(c &- 0x30) }
-            else if base == 16 && c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f") { d = Int64(c &- UInt8(ascii: "a")) &+ 10 }
-            else if base == 16 && c >= UInt8(ascii: "A") && c <= UInt8(ascii: "F") { d = Int64(c &- UInt8(ascii: "A")) &+ 10 }
+            if c >= 0x30 && c <= 0x39 { d = i64(c &- 0x30) }
+            else if base == 16 && c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f") { d = i64(c &- UInt8(ascii: "a")) &+ 10 }
+            else if base == 16 && c >= UInt8(ascii: "A") && c <= UInt8(ascii: "F") { d = i64(c &- UInt8(ascii: "A")) &+ 10 }
             else { return nil }
             let (m, o1) = v.multipliedReportingOverflow(by: base)
             let (a, o2) = m.addingReportingOverflow(d)
@@ -89,7 +89,7 @@ public enum ConsoleNumber {
                     guard fraction <= decimals else { return nil }
                 }
                 let (m, o1) = v.multipliedReportingOverflow(by: 10)
-                let (a, o2) = m.addingReportingOverflow(Int64(c &- 0x30))
+                let (a, o2) = m.addingReportingOverflow(i64(c &- 0x30))
                 if o1 || o2 { return nil }
                 v = a
                 digits += 1

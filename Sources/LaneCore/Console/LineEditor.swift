@@ -169,7 +169,7 @@ public struct LineEditor: Sendable {
             return nil
         case 2:
             if b >= 0x30 && b <= 0x3F {  // parameter bytes
-                if b >= 0x30 && b <= 0x39 && csiParam < 1000 { csiParam = csiParam * 10 + Int(b - 0x30) }
+                if b >= 0x30 && b <= 0x39 && csiParam < 1000 { csiParam = csiParam * 10 + int(b - 0x30) }
                 return nil
             }
             if b >= 0x20 && b <= 0x2F { return nil }  // intermediate bytes

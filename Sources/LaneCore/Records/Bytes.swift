@@ -105,7 +105,7 @@ public struct ByteReader {
         while true {
             let b = try byte()
             if shift == 63 && b > 1 { throw .varintTooLong }
-            result |= UInt64(b & 0x7F) &<< shift
+            result |= u64(b & 0x7F) &<< shift
             if b & 0x80 == 0 { return result }
             shift += 7
             if shift > 63 { throw .varintTooLong }
@@ -118,7 +118,7 @@ public struct ByteReader {
     }
 
     public mutating func u32le() throws(RecordError) -> UInt32 {
-        let a = UInt32(try byte()), b = UInt32(try byte()), c = UInt32(try byte()), d = UInt32(try byte())
+        let a = u32(try byte()), b = u32(try byte()), c = u32(try byte()), d = u32(try byte())
         return a | (b &<< 8) | (c &<< 16) | (d &<< 24)
     }
 
@@ -136,7 +136,7 @@ public enum CRC32C {
     public static func update(_ crc: UInt32, _ p: UnsafePointer<UInt8>, _ n: Int) -> UInt32 {
         var c = ~crc
         for i in 0..<n {
-            c ^= UInt32(p[i])
+            c ^= u32(p[i])
             for _ in 0..<8 { c = (c & 1) != 0 ? (c &>> 1) ^ 0x82F6_3B78 : c &>> 1 }
         }
         return ~c

@@ -33,7 +33,7 @@ public struct RecordEncoder {
         f.byte(RecordFormat.magic)
         f.byte(RecordFormat.version)
         f.byte(record.kind.rawValue)
-        f.varint(UInt64(n))
+        f.varint(u64(n))
         for i in 0..<n { f.byte(body[i]) }
         if f.overflow { return nil }
         let crc = CRC32C.update(0, out + 1, f.count - 1)
@@ -52,13 +52,13 @@ public struct RecordEncoder {
                 w.signed(b.intervalUs(sample: s) - b.nominalIntervalUs)
                 for p in 0..<b.panels {
                     for c in 0..<3 {
-                        let v = Int64(b.value(sample: s, panel: p, channel: c))
-                        if s == 0 { w.varint(UInt64(bitPattern: v)) } else { w.signed(v - Int64(b.value(sample: s - 1, panel: p, channel: c))) }
+                        let v = i64(b.value(sample: s, panel: p, channel: c))
+                        if s == 0 { w.varint(UInt64(bitPattern: v)) } else { w.signed(v - i64(b.value(sample: s - 1, panel: p, channel: c))) }
                     }
                 }
             }
         case let .occupancy(d):
-            w.varint(UInt64(d.occupancy))
+            w.varint(u64(d.occupancy))
             w.signed(d.startUs)
             w.signed(d.endUs - d.startUs)
             w.signed(d.speedMmPerS ?? -1)
@@ -79,13 +79,13 @@ public struct RecordEncoder {
             w.signed(d.neutronMaxSigmaQ8)
             w.signed(d.neutronMaxCounts)
             w.signed(d.neutronMaxBackgroundQ16)
-            w.varint(UInt64(d.gammaWindowSamples))
-            w.varint(UInt64(d.gammaMaxWindowSamples))
-            w.varint(UInt64(d.neutronWindowSamples))
+            w.varint(u64(d.gammaWindowSamples))
+            w.varint(u64(d.gammaMaxWindowSamples))
+            w.varint(u64(d.neutronWindowSamples))
             w.signed(d.gammaBackgroundQ16)
             w.signed(d.suppressionQ16)
-            w.varint(UInt64(d.samples))
-            w.varint(UInt64(d.faults.bits))
+            w.varint(u64(d.samples))
+            w.varint(u64(d.faults.bits))
             if let c = d.container {
                 w.byte(UInt8(truncatingIfNeeded: c.count))
                 for i in 0..<c.count { w.byte(c.bytes[i]) }
@@ -93,7 +93,7 @@ public struct RecordEncoder {
                 w.byte(0)
             }
         case let .alarm(a):
-            w.varint(UInt64(a.occupancy))
+            w.varint(u64(a.occupancy))
             w.byte(a.kind)
             w.signed(a.tUs)
             w.signed(a.sigmaQ8)
@@ -105,8 +105,8 @@ public struct RecordEncoder {
                 w.signed(b.neutronQ16[p])
             }
         case let .fault(f):
-            w.varint(UInt64(f.bits))
-            w.varint(UInt64(f.changed))
+            w.varint(u64(f.bits))
+            w.varint(u64(f.changed))
             w.byte(f.panel)
         case let .audit(a):
             text(a.user, &w)
@@ -141,8 +141,8 @@ public enum RecordParser {
         let record: Record
         switch k {
         case .samples:
-            let panels = Int(try r.byte())
-            let count = Int(try r.byte())
+            let panels = int(try r.byte())
+            let count = int(try r.byte())
             guard panels >= 1 && panels <= panelCountMax && count >= 1 && count <= SampleBatch.samplesMax else { throw .valueOutOfRange }
             var b = SampleBatch(panels: panels, nominalIntervalUs: Int64(bitPattern: try r.bounded(60_000_000)))
             let first = try r.signed()
@@ -154,10 +154,10 @@ public enum RecordParser {
                 for p in 0..<panels {
                     for c in 0..<3 {
                         var v: Int64
-                        if s == 0 { v = Int64(bitPattern: try r.bounded(UInt64(UInt32.max))) } else {
-                            v = Int64(b.value(sample: s - 1, panel: p, channel: c)) + (try r.signed())
+                        if s == 0 { v = Int64(bitPattern: try r.bounded(u64(UInt32.max))) } else {
+                            v = i64(b.value(sample: s - 1, panel: p, channel: c)) + (try r.signed())
                         }
-                        guard v >= 0 && v <= Int64(UInt32.max) else { throw .valueOutOfRange }
+                        guard v >= 0 && v <= i64(UInt32.max) else { throw .valueOutOfRange }
                         let u = UInt32(truncatingIfNeeded: v)
                         if c == 0 { sample.gamma[p] = u } else if c == 1 { sample.gammaLow[p] = u } else { sample.neutron[p] = u }
                     }
@@ -168,7 +168,7 @@ public enum RecordParser {
             record = .samples(b)
         case .occupancy:
             var d = Decision()
-            d.occupancy = UInt32(truncatingIfNeeded: try r.bounded(UInt64(UInt32.max)))
+            d.occupancy = UInt32(truncatingIfNeeded: try r.bounded(u64(UInt32.max)))
             d.startUs = try r.signed()
             d.endUs = d.startUs + (try r.signed())
             let speed = try r.signed()
@@ -181,7 +181,7 @@ public enum RecordParser {
             d.truncated = flags & 16 != 0
             d.gammaWindowFromSpeed = flags & 32 != 0
             d.gammaMaxSigmaQ8 = try r.signed()
-            d.gammaMaxGroup = Int(try r.byte())
+            d.gammaMaxGroup = int(try r.byte())
             guard d.gammaMaxGroup < groupCountMax else { throw .valueOutOfRange }
             d.gammaMaxCounts = try r.signed()
             d.gammaMaxBackgroundQ16 = try r.signed()
@@ -190,14 +190,14 @@ public enum RecordParser {
             d.neutronMaxSigmaQ8 = try r.signed()
             d.neutronMaxCounts = try r.signed()
             d.neutronMaxBackgroundQ16 = try r.signed()
-            d.gammaWindowSamples = Int(try r.bounded(UInt64(EngineSettings.windowSamplesMax)))
-            d.gammaMaxWindowSamples = Int(try r.bounded(UInt64(Int32.max)))
-            d.neutronWindowSamples = Int(try r.bounded(UInt64(EngineSettings.windowSamplesMax)))
+            d.gammaWindowSamples = int(try r.bounded(u64(EngineSettings.windowSamplesMax)))
+            d.gammaMaxWindowSamples = int(try r.bounded(u64(Int32.max)))
+            d.neutronWindowSamples = int(try r.bounded(u64(EngineSettings.windowSamplesMax)))
             d.gammaBackgroundQ16 = try r.signed()
             d.suppressionQ16 = try r.signed()
-            d.samples = Int(try r.bounded(UInt64(Int32.max)))
-            d.faults = Faults(bits: UInt32(truncatingIfNeeded: try r.bounded(UInt64(UInt32.max))))
-            let n = Int(try r.byte())
+            d.samples = int(try r.bounded(u64(Int32.max)))
+            d.faults = Faults(bits: UInt32(truncatingIfNeeded: try r.bounded(u64(UInt32.max))))
+            let n = int(try r.byte())
             guard n <= ContainerNumber.capacity, r.remaining >= n else { throw n > ContainerNumber.capacity ? .valueOutOfRange : .truncated }
             if n > 0 {
                 d.container = ContainerNumber(ascii: r.base + r.offset, count: n)
@@ -206,12 +206,12 @@ public enum RecordParser {
             }
             record = .occupancy(d)
         case .alarm:
-            let a = AlarmRecord(occupancy: UInt32(truncatingIfNeeded: try r.bounded(UInt64(UInt32.max))), kind: try r.byte(),
+            let a = AlarmRecord(occupancy: UInt32(truncatingIfNeeded: try r.bounded(u64(UInt32.max))), kind: try r.byte(),
                                 tUs: try r.signed(), sigmaQ8: try r.signed())
             guard a.kind <= 1 else { throw .valueOutOfRange }
             record = .alarm(a)
         case .background:
-            let panels = Int(try r.byte())
+            let panels = int(try r.byte())
             guard panels >= 1 && panels <= panelCountMax else { throw .valueOutOfRange }
             var b = BackgroundRecord(panels: panels)
             for p in 0..<panels {
@@ -221,8 +221,8 @@ public enum RecordParser {
             }
             record = .background(b)
         case .fault:
-            let f = FaultRecord(bits: UInt32(truncatingIfNeeded: try r.bounded(UInt64(UInt32.max))),
-                                changed: UInt32(truncatingIfNeeded: try r.bounded(UInt64(UInt32.max))), panel: try r.byte())
+            let f = FaultRecord(bits: UInt32(truncatingIfNeeded: try r.bounded(u64(UInt32.max))),
+                                changed: UInt32(truncatingIfNeeded: try r.bounded(u64(UInt32.max))), panel: try r.byte())
             record = .fault(f)
         case .audit:
             record = .audit(AuditRecord(user: try text(&r), action: try text(&r), oldValue: try text(&r), newValue: try text(&r)))
@@ -236,7 +236,7 @@ public enum RecordParser {
     }
 
     static func text(_ r: inout ByteReader) throws(RecordError) -> ShortText {
-        let n = Int(try r.byte())
+        let n = int(try r.byte())
         guard n <= ShortText.capacity else { throw .valueOutOfRange }
         guard r.remaining >= n else { throw .truncated }
         let t = ShortText(r.base + r.offset, count: n)

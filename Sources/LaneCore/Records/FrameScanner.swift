@@ -62,15 +62,15 @@ public struct FrameScanner {
             return nil
         case .length:
             store(b)
-            lengthValue |= UInt64(b & 0x7F) &<< lengthShift
+            lengthValue |= u64(b & 0x7F) &<< lengthShift
             lengthShift += 7
             lengthBytes += 1
             if b & 0x80 != 0 {
                 if lengthBytes >= 3 { return reject(.bodyTooLong) }
                 return nil
             }
-            guard lengthValue <= UInt64(RecordFormat.bodyMax) else { return reject(.bodyTooLong) }
-            bodyLength = Int(lengthValue)
+            guard lengthValue <= u64(RecordFormat.bodyMax) else { return reject(.bodyTooLong) }
+            bodyLength = int(lengthValue)
             phase = .body
             return nil
         case .body:
@@ -82,7 +82,7 @@ public struct FrameScanner {
                 let p = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
                 let crc = CRC32C.update(0, p, headerBytes + bodyLength)
                 let at = headerBytes + bodyLength
-                let stored = UInt32(p[at]) | (UInt32(p[at + 1]) &<< 8) | (UInt32(p[at + 2]) &<< 16) | (UInt32(p[at + 3]) &<< 24)
+                let stored = u32(p[at]) | (u32(p[at + 1]) &<< 8) | (u32(p[at + 2]) &<< 16) | (u32(p[at + 3]) &<< 24)
                 guard crc == stored else {
                     framesRejected += 1
                     return .rejected(.badCRC, skipped: 1 + filled)
