@@ -43,6 +43,11 @@ public final class PanelPoller: @unchecked Sendable {
     var busReply: BusReply? = nil
     var busSerial = 0
     public private(set) var busRequestsServed = 0
+    /// Reads the calling thread's allocation count (set by the executable; nil: not counted).
+    public var threadAllocations: (@convention(c) () -> UInt64)? = nil
+    /// Heap allocations the poll thread made in rounds of polls after the first 50 (console
+    /// requests excluded), and the rounds counted.
+    public private(set) var roundAllocations: (total: UInt64, rounds: Int64) = (0, 0)
 
     /// Runs `r` on the poll thread at its next gap; waits up to `timeoutS` for the answer.
     /// One request at a time (other callers wait their turn within the same timeout).
@@ -114,6 +119,8 @@ public final class PanelPoller: @unchecked Sendable {
     let leadUs: Int64 = 30_000
     var log: (String) -> Void
 
+    public var allocationsPerRound: (total: UInt64, rounds: Int64) { lock.lock(); defer { lock.unlock() }; return roundAllocations }
+
     public init(profile: BoardProfile, log: @escaping (String) -> Void) {
         self.profile = profile
         self.log = log
@@ -136,6 +143,7 @@ public final class PanelPoller: @unchecked Sendable {
 
     func loop(client: ModbusClient, originUs: Int64, stop: () -> Bool) {
         let map = profile.registerMap
+        let unitIDs = profile.unitIDs
         let regs = UnsafeMutablePointer<UInt16>.allocate(capacity: map.readCount)
         var k: Int64 = 1
         var lastConnectUs: Int64 = -10_000_000
@@ -166,11 +174,17 @@ public final class PanelPoller: @unchecked Sendable {
             }
             defer { serveBusRequest(client) }  // after the round and its timing
             let cycleStart = MonotonicClock.nowUs()
+            let allocationsBefore = threadAllocations?() ?? 0
             defer {
                 let took = MonotonicClock.nowUs() - cycleStart
-                lock.lock(); pollCycleUs = (took, max(pollCycleUs.max, took)); lock.unlock()
+                let made = (threadAllocations?() ?? 0) &- allocationsBefore
+                lock.lock()
+                pollCycleUs = (took, max(pollCycleUs.max, took))
+                if threadAllocations != nil && k > 50 { roundAllocations = (roundAllocations.total &+ made, roundAllocations.rounds + 1) }
+                lock.unlock()
             }
-            for (i, unit) in profile.unitIDs.enumerated() {
+            for i in 0..<unitIDs.count {  // indices, not enumerated(): its iterator allocates in debug builds
+                let unit = unitIDs[i]
                 let t0 = MonotonicClock.nowUs()
                 do {
                     try client.readInputRegisters(unit: unit, address: map.readStart, count: map.readCount, into: regs)

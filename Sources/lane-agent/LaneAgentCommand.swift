@@ -182,6 +182,7 @@ struct Run: ParsableCommand {
         }
         log.line("board \(profile.board) (\(profile.site)/\(profile.laneID)): \(profile.engine.panelCount) panels, \(describe(profile.transport)), \(gpioText); tick \(profile.engine.sampleIntervalUs / 1000) ms")
         runner.threadAllocations = lane_thread_allocations
+        runner.panels.threadAllocations = lane_thread_allocations
         if profile.console.port != nil || profile.console.socket != nil {
             let hub = ConsoleHub(profile: profile, runner: runner, logRing: log.ring, log: log.line)
             hub.journal = journalWriter
@@ -228,6 +229,8 @@ struct Run: ParsableCommand {
         log.line("tick thread: \(s.tickAllocations) heap allocations in \(s.allocationCountedTicks) ticks counted (from the first alarm occupancy's end, and not before tick \(LaneRunner.allocationWarmupTicks))"
             + (s.firstAllocatingTick > 0 ? " (first in tick \(s.firstAllocatingTick))" : "")
             + "; \(lane_thread_allocations()) on this thread since the process started")
+        let pa = runner.panels.allocationsPerRound
+        log.line("poll thread: \(pa.total) heap allocations in \(pa.rounds) rounds of polls after the first 50")
         log.line("start-up to the first tick \(s.firstTickUs > 0 ? (s.firstTickUs - startUs) / 1000 : -1) ms; resident memory \(residentMemoryBytes() >> 20) MiB")
         log.line("stopped: \(s.ticks) ticks, \(s.missedTicks) missed, max lateness \(s.maxLatenessUs) us, \(s.decisions) occupancies, \(queue.dropped) events dropped, \(s.edgeDrops) edges dropped, poll cycle \(runner.pollCycleUs.last) us last, \(runner.pollCycleUs.max) us max")
     }

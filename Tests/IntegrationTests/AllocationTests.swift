@@ -1,4 +1,4 @@
-// Proves that the whole agent's tick allocates nothing in steady state: `lane-agent run` (whose
+// Proves that the whole agent's tick (and its Modbus poll thread) allocates nothing in steady state: `lane-agent run` (whose
 // executable interposes malloc & co. and counts allocations per thread) screens a minute of
 // traffic from the simulator at a 20 ms tick (about 3,000 ticks), with alarms, a NORM load,
 // records journaled, the VM-250 stream and a console session asking for `stats` all the while;
@@ -51,5 +51,11 @@ import Testing
         #expect(made == 0, "the tick allocated: \(line)")
         #expect((counted ?? 0) >= 1_500, "too few ticks counted: \(line)")
         #expect((startUp ?? 0) > 100, "the counter saw start-up's allocations on the tick thread: \(line)")
+        // The poll thread, which owns the Modbus bus, allocates nothing per round either.
+        let poll = agent.stderr.split(separator: "\n").first { $0.contains("poll thread: ") } ?? ""
+        let pw = poll.split(separator: " ")
+        let pollMade = pw.firstIndex(of: "heap").flatMap { Int(pw[$0 - 1]) }
+        let rounds = pw.firstIndex(of: "rounds").flatMap { Int(pw[$0 - 1]) }
+        #expect(pollMade == 0 && (rounds ?? 0) > 1_500, "poll thread: \(poll)")
     }
 }
