@@ -215,7 +215,7 @@ public final class LaneRunner: @unchecked Sendable {
             sortEdges(&edges)
             for i in 0..<edges.count {
                 let e = edges.edges[i]
-                if let d = engine.beamEdge(e) { finished(d); view.lastDecision = d; if let v = d.speedMmPerS { view.lastSpeedMmPerS = v } }
+                if let d = engine.beamEdge(e) { finished(d); view.lastDecision = d }
                 view.edges[view.edgeCount % LaneView.edgesMax] = RecentEdge(tUs: e.tUs, beam: e.beam, blocked: e.blocked)
                 view.edgeCount += 1
                 if e.beam >= 0 && e.beam < 2 && view.beamBlocked[e.beam] != e.blocked {
@@ -385,6 +385,7 @@ public final class LaneRunner: @unchecked Sendable {
                 view.durationMaxUs = Int64(stats.duration.max)
             }
             view.edgeDrops = stats.edgeDrops
+            if let v = view.lastDecision?.speedMmPerS { view.lastSpeedMmPerS = v }
             view.tickAllocations = stats.tickAllocations
             view.allocationCountedTicks = threadAllocations == nil ? -1 : stats.allocationCountedTicks
             view.decisions = stats.decisions

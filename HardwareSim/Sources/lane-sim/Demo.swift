@@ -40,6 +40,7 @@ struct Demo: ParsableCommand {
             Lane demo: lane-sim serves 4 gamma/neutron panels over Modbus TCP 127.0.0.1:\(sim.tcpPort) and the beams over \(sim.gpioSocket);
             lane-agent (pid \(p.processIdentifier)) screens the lane with \(board). Agent log: \(agentLog)
             Scenario \(sim.scenario): \(simulator.truths.count) vehicles; the agent learns the background for the first seconds.
+            The technician's console (when the board has one): picocom /tmp/lane-agent/LANE-01/console, 'help'; login tech / lane-demo-1 (demo only).
 
             """)
         startThread(name: "agent-stdout") {
