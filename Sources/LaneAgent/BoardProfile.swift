@@ -229,7 +229,7 @@ public struct BoardProfile: Sendable {
 
     static let detectionKeys = [
         "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "neutronWindowS", "neutronSigma",
-        "neutronMinExcessCounts", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin",
+        "neutronMinExcessCounts", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin", "normShareMax", "normTestSigma",
         "gammaCeilingSigma", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
         "backgroundSlowTimeConstantS", "dwellIntegration", "suppressionMinCounts", "backgroundUncertainty",
     ]
@@ -266,6 +266,8 @@ public struct BoardProfile: Sendable {
         e.suppressionCountsMin = Int64(try det.int("suppressionMinCounts", 1...1_000_000_000, default: 200))
         e.normDiscrimination = try det.bool("normDiscrimination", default: true)
         e.normLowShareMinQ16 = Int64((try det.double("normLowShareMin", 0...1, default: 0.6) * 65536).rounded())
+        e.normShareMaxQ16 = Int64((try det.double("normShareMax", 0...0.5, default: 0.45) * 65536).rounded())
+        e.normTestSigmaQ8 = Int64((try det.double("normTestSigma", 0...50, default: 3) * 256).rounded())
         e.gammaCeilingSigmaQ8 = Int64((try det.double("gammaCeilingSigma", 1...1000, default: 30) * 256).rounded())
         if e.gammaCeilingSigmaQ8 < e.gammaSigmaQ8 {
             throw det.error("gammaCeilingSigma", "must not be below gammaSigma", at: det.value("gammaCeilingSigma"))

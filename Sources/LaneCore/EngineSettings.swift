@@ -41,6 +41,14 @@ public struct EngineSettings: Sendable {
     /// `gammaCeilingSigmaQ8` (so a hard-spectrum threat such as Co-60 is not waved through).
     public var normDiscrimination: Bool = true
     public var normLowShareMinQ16: Int64 = 39_322  // 0.60
+    /// The surplus test, a second way to be threat-like (0 turns it off): the excess's low-window
+    /// counts exceed what a NORM spectrum could give by `normTestSigmaQ8` standard deviations,
+    /// L_excess - s_N C_excess > k sd, with s_N = `normShareMaxQ16` (the largest low-window share
+    /// NORM shows) and sd from Poisson counts (var = L (1 - 2 s_N) + s_N^2 C). A soft source
+    /// hidden in a strong NORM load shows as surplus low-window counts long before it pulls the
+    /// share of the whole excess up to `normLowShareMinQ16`.
+    public var normShareMaxQ16: Int64 = 29_491  // 0.45
+    public var normTestSigmaQ8: Int64 = 3 * 256
     public var gammaCeilingSigmaQ8: Int64 = 30 * 256
 
     /// Background suppression is estimated from the high energy window once the occupancy has
@@ -87,7 +95,11 @@ public struct EngineSettings: Sendable {
         {
             return .background
         }
-        if normLowShareMinQ16 < 0 || normLowShareMinQ16 > 65_536 { return .normShare }
+        if normLowShareMinQ16 < 0 || normLowShareMinQ16 > 65_536 || normShareMaxQ16 < 0 || normShareMaxQ16 > 32_768
+            || normTestSigmaQ8 < 0 || normTestSigmaQ8 > 50 * 256
+        {
+            return .normShare
+        }
         if gammaCeilingSigmaQ8 < gammaSigmaQ8 { return .ceiling }
         if gammaBackgroundHighCps < 0 || gammaBackgroundLowCps < 0
             || (gammaBackgroundHighCps > 0 && gammaBackgroundHighCps <= gammaBackgroundLowCps)

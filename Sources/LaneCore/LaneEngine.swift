@@ -387,8 +387,18 @@ public struct LaneEngine: Sendable {
             current.gammaMaxWindowSamples = samples
         }
         if (c &<< 16) > threshold {
-            let threatLike = !settings.normDiscrimination || lowShare >= settings.normLowShareMinQ16
-                || (ceiling && sigma >= settings.gammaCeilingSigmaQ8)
+            var threatLike = !settings.normDiscrimination || lowShare >= settings.normLowShareMinQ16
+            if !threatLike && settings.normTestSigmaQ8 > 0 {
+                // Surplus of low-window counts over the NORM hypothesis, and its Poisson sd:
+                // var(L - s C) = L (1 - 2 s) + s^2 C (L is part of C). Q16 throughout.
+                let s = settings.normShareMaxQ16
+                let surplusQ16 = (lowExcess > 0 ? lowExcess : 0) - ((excess &>> 8) * s &>> 8)
+                let lowTotal = low > 0 ? low : 0
+                var varianceQ16 = lowTotal * (65_536 - 2 * s) + (((s &>> 4) * (s &>> 4)) &>> 8) * c
+                if varianceQ16 < 65_536 { varianceQ16 = 65_536 }
+                threatLike = surplusQ16 > settings.normTestSigmaQ8 * integerSquareRoot(varianceQ16)
+            }
+            if ceiling && sigma >= settings.gammaCeilingSigmaQ8 { threatLike = true }
             if threatLike { current.gammaAlarm = true } else { current.normSuspect = true }
         }
     }

@@ -288,6 +288,32 @@ struct FlatLane {
         #expect(hot.gammaAlarm && !hot.normSuspect)
     }
 
+    @Test("the surplus test: a mixed excess (share 0.56, under 0.60) with low-window counts 4 sd over a NORM spectrum alarms; pure NORM does not; off, the same excess is NORM-suspect")
+    func normSurplus() {
+        func run(extra: UInt32, lowPercent: UInt32, surplusSigmaQ8: Int64) -> Decision {
+            var settings = FlatLane.classic
+            settings.normTestSigmaQ8 = surplusSigmaQ8
+            var lane = FlatLane(settings: settings)
+            lane.ticks(300)
+            lane.edge(0, true, at: lane.t + 1)
+            lane.ticks(15, extraGamma: extra, extraLowPercent: lowPercent)
+            lane.edge(0, false, at: lane.t + 1)
+            lane.ticks(25)
+            return lane.decisions[0]
+        }
+        // 1 s window, 4 panels: background C = 1600, L = 880; excess 1000 (25 sigma, under the
+        // ceiling), low excess 560: surplus 560 - 0.45 x 1000 = 110 counts; sd = sqrt(1440 x 0.1 +
+        // 0.2025 x 2600) = 25.9, so 4.2 sd.
+        let mixed = run(extra: 25, lowPercent: 56, surplusSigmaQ8: 3 * 256)
+        #expect(mixed.gammaAlarm && !mixed.normSuspect)
+        let off = run(extra: 25, lowPercent: 56, surplusSigmaQ8: 0)
+        #expect(!off.gammaAlarm && off.normSuspect)
+        let strict = run(extra: 25, lowPercent: 56, surplusSigmaQ8: 5 * 256)
+        #expect(!strict.gammaAlarm && strict.normSuspect, "4.2 sd is under a 5 sd test")
+        let norm = run(extra: 25, lowPercent: 35, surplusSigmaQ8: 3 * 256)
+        #expect(!norm.gammaAlarm && norm.normSuspect)
+    }
+
     @Test("the neutron test needs both the sigma and the minimum excess")
     func neutron() {
         var lane = FlatLane()
