@@ -123,8 +123,9 @@ public enum Terminal {
         if r < 0 { return -1 }
         let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
         if n > 0 { return n }
-        if n < 0 && (errno == EAGAIN || errno == EINTR) { return 0 }
-        if n < 0 && errno == EIO { return 0 }  // a pty with no terminal open yet: not an error
+        // Hang-up or error on the line (a socket closed, a USB-serial adapter unplugged): gone.
+        if p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { return -1 }
+        if n < 0 && (errno == EAGAIN || errno == EINTR || errno == EIO) { return 0 }
         return -1
     }
 

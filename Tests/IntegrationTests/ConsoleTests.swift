@@ -405,7 +405,7 @@ struct ConsoleTests {
         var master: Int32 = -1, slave: Int32 = -1
         #expect(openpty(&master, &slave, nil, nil, nil) == 0)
         let device = String(cString: ttyname(slave))
-        defer { close(master); close(slave) }
+        defer { if master >= 0 { close(master) }; close(slave) }
         var tio = termios()
         tcgetattr(master, &tio)
         cfmakeraw(&tio)
@@ -450,6 +450,15 @@ struct ConsoleTests {
         if agent.stderr.contains("tick thread on SCHED_FIFO") {
             #expect(missedTicks == 0, "missed ticks with a silent terminal: \(missedTicks) of \(ticks)")
         }
+        // The laptop's end goes away (as when a USB-serial adapter is pulled): the agent sees the
+        // hang-up, keeps screening and tries to open the port again.
+        close(t.fd)
+        close(master)
+        master = -1
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while Date() < deadline && !agent.stderr.contains("hung up; opening it again") { usleep(100_000) }
+        #expect(agent.stderr.contains("console: serial \(device) hung up; opening it again every 2 s"), "\(agent.stderr)")
+        #expect(missed(other.run("stats")).ticks > ticks, "the tick goes on")
     }
 
     func missed(_ stats: String) -> (ticks: Int, missed: Int) {

@@ -25,13 +25,19 @@ public final class ConsoleServer: @unchecked Sendable {
         case let .serial(device, baud)?:
             let fd = try Terminal.openSerial(device, baud: baud)
             hub.log("console: serial \(device) at \(baud) baud, 8N1")
-            startSession(fd: fd, place: "serial \(device)", closesOnExit: false)
+            startThread(name: "console") { [self] in self.serveSerial(device: device, baud: baud, first: fd) }
         case let .pty(link)?:
             let (master, keep, path) = try Terminal.openPseudoTerminal(link: link)
             _ = keep  // held open for the agent's lifetime (see Terminal.openPseudoTerminal)
             ptyPath = path
             hub.log("console: pseudo-terminal \(path), linked at \(link) (picocom \(link))")
-            startSession(fd: master, place: "pty \(link)", closesOnExit: false)
+            startThread(name: "console") { [self] in
+                // A session that ends (a hang-up) is replaced by a fresh one (logged out).
+                while !self.stop() {
+                    ConsoleSession(hub: self.hub, fd: master, place: "pty \(link)", closesOnExit: false, stop: self.stop).run()
+                    MonotonicClock.sleep(untilUs: MonotonicClock.nowUs() + 1_000_000)
+                }
+            }
         case nil:
             break
         }
@@ -42,9 +48,23 @@ public final class ConsoleServer: @unchecked Sendable {
         }
     }
 
-    func startSession(fd: Int32, place: String, closesOnExit: Bool) {
-        let session = ConsoleSession(hub: hub, fd: fd, place: place, closesOnExit: closesOnExit, stop: stop)
-        startThread(name: "console") { session.run() }
+    /// The serial console for the agent's lifetime: a USB-serial adapter that is unplugged (the
+    /// device reports a hang-up or vanishes) is opened again every 2 s until it is back.
+    func serveSerial(device: String, baud: Int, first: Int32) {
+        var fd = first
+        while !stop() {
+            if fd < 0 {
+                do throws(TerminalError) { fd = try Terminal.openSerial(device, baud: baud) } catch {
+                    MonotonicClock.sleep(untilUs: MonotonicClock.nowUs() + 2_000_000)
+                    continue
+                }
+                hub.log("console: serial \(device) is back")
+            }
+            ConsoleSession(hub: hub, fd: fd, place: "serial \(device)", closesOnExit: false, stop: stop).run()
+            close(fd)
+            fd = -1
+            if !stop() { hub.log("console: serial \(device) hung up; opening it again every 2 s") }
+        }
     }
 
     func accept(_ listener: Int32) {

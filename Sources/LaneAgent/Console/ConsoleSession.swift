@@ -77,7 +77,12 @@ public final class ConsoleSession: @unchecked Sendable {
             return inbox[inboxStart - 1]
         }
         let n = inbox.withUnsafeMutableBytes { Terminal.read(fd, into: $0, timeoutMs: timeoutMs) }
-        if n < 0 { closed = true; return nil }
+        if n < 0 {
+            // A socket peer has gone: the session ends. A serial line or pty that reports a
+            // hang-up ends this session too; the server opens the device again.
+            closed = true
+            return nil
+        }
         if n == 0 { return nil }
         inboxStart = 1
         inboxEnd = n
