@@ -12,34 +12,34 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
 
     public init(capacity: Int) { slots = Array(repeating: nil, count: capacity) }
 
-    public func push(_ e: Element) {
-        lock.lock()
-        if count == slots.count {
-            dropped += 1
-        } else {
-            slots[(head + count) % slots.count] = e
-            count += 1
-            pushed += 1
-            lock.signal()
-        }
-        lock.unlock()
+    /// Adds `e`; returns how many elements were pushed so far including it, or nil if the queue
+    /// was full and `e` was dropped (counted).
+    @discardableResult
+    public func push(_ e: Element) -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard count < slots.count else { dropped += 1; return nil }
+        slots[(head + count) % slots.count] = e
+        count += 1
+        pushed += 1
+        lock.signal()
+        return pushed
     }
 
     /// Waits up to `timeoutS` for an element.
     public func pop(timeoutS: Double) -> Element? {
         lock.lock(); defer { lock.unlock() }
         if count == 0 { _ = lock.wait(until: Date(timeIntervalSinceNow: timeoutS)) }
-        guard count > 0 else { return nil }
-        let e = slots[head]
-        slots[head] = nil
-        head = (head + 1) % slots.count
-        count -= 1
-        return e
+        return takeLocked()
     }
 
     /// Takes an element if there is one; never waits for one.
     public func tryPop() -> Element? {
         lock.lock(); defer { lock.unlock() }
+        return takeLocked()
+    }
+
+    /// The oldest element, removed (the caller holds the lock).
+    func takeLocked() -> Element? {
         guard count > 0 else { return nil }
         let e = slots[head]
         slots[head] = nil

@@ -80,7 +80,6 @@ public struct LaneView: Sendable {
     public var beamChanges: InlineArray<2, Int> = [0, 0]
     public var edges: InlineArray<8, RecentEdge> = InlineArray(repeating: RecentEdge())
     public var edgeCount = 0
-    public var lastSpeedMmPerS: Int64? = nil
 
     public var alarms: InlineArray<16, RecentAlarm> = InlineArray(repeating: RecentAlarm())
     public var alarmCount = 0

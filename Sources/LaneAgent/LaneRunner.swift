@@ -75,6 +75,7 @@ public final class LaneRunner: @unchecked Sendable {
     public static let allocationWarmupTicks: Int64 = 50
 
     public init(profile: BoardProfile, stop: @escaping @Sendable () -> Bool, log: @escaping (String) -> Void) throws {
+        precondition(LaneOutput.count == 5, "the tick's and the view's output arrays hold 5 outputs")
         self.profile = profile
         self.stopFlag = stop
         switch profile.gpio {
@@ -193,7 +194,7 @@ public final class LaneRunner: @unchecked Sendable {
                     forcedUntilUs[o.rawValue] = until
                     forcedLevel[o.rawValue] = on
                 case .releaseOutputs:
-                    for i in 0..<5 { forcedUntilUs[i] = 0 }
+                    for i in 0..<LaneOutput.count { forcedUntilUs[i] = 0 }
                 case let .maintenance(until):
                     maintenanceUntilUs = until
                 case let .settings(e, siren, hold):
@@ -302,7 +303,7 @@ public final class LaneRunner: @unchecked Sendable {
                 if (engine.gammaAlarmActive && !alarmReported.gamma) || (engine.neutronAlarmActive && !alarmReported.neutron) {
                     if !alarmReported.gamma && !alarmReported.neutron { sirenUntilUs = now + sirenUs }
                     // A real alarm ends any output test at once.
-                    for i in 0..<5 { forcedUntilUs[i] = 0 }
+                    for i in 0..<LaneOutput.count { forcedUntilUs[i] = 0 }
                     let newGamma = engine.gammaAlarmActive && !alarmReported.gamma
                     let newNeutron = engine.neutronAlarmActive && !alarmReported.neutron
                     if newGamma || newNeutron {
@@ -362,7 +363,7 @@ public final class LaneRunner: @unchecked Sendable {
             levels[LaneOutput.neutronLight.rawValue] = now < neutronLightUntilUs
             levels[LaneOutput.siren.rawValue] = now < sirenUntilUs
             levels[LaneOutput.camera.rawValue] = now < cameraUntilUs
-            levels[LaneOutput.faultLight.rawValue] = !faults.subtracting(.maintenance).isEmpty || !engine.background.isReady(engine.settings)
+            levels[LaneOutput.faultLight.rawValue] = !allFaults.subtracting(.maintenance).isEmpty
             for i in 0..<LaneOutput.count {  // not allCases: that builds an array every time
                 let o = LaneOutput(rawValue: i)!
                 view.outputForced[i] = now < forcedUntilUs[i] ? (forcedLevel[i] ? 1 : 0) : -1
@@ -385,7 +386,6 @@ public final class LaneRunner: @unchecked Sendable {
                 view.durationMaxUs = Int64(stats.duration.max)
             }
             view.edgeDrops = stats.edgeDrops
-            if let v = view.lastDecision?.speedMmPerS { view.lastSpeedMmPerS = v }
             view.tickAllocations = stats.tickAllocations
             view.allocationCountedTicks = threadAllocations == nil ? -1 : stats.allocationCountedTicks
             view.decisions = stats.decisions

@@ -41,7 +41,6 @@ public final class PanelPoller: @unchecked Sendable {
     let busCondition = NSCondition()
     var busRequest: BusRequest? = nil
     var busReply: BusReply? = nil
-    var busSerial = 0
     public private(set) var busRequestsServed = 0
     /// Reads the calling thread's allocation count (set by the executable; nil: not counted).
     public var threadAllocations: (@convention(c) () -> UInt64)? = nil

@@ -6,8 +6,9 @@ import LaneCore
 /// The lane's outputs, in the order of `OutputSet`'s bits.
 public enum LaneOutput: Int, CaseIterable, Sendable {
     case gammaLight = 0, neutronLight, faultLight, siren, camera
-    /// How many outputs there are (for loops on the tick, where `allCases` would allocate).
-    public static let count = 5
+    /// How many outputs there are (for loops on the tick, where `allCases` would allocate each
+    /// time; this is computed once).
+    public static let count = allCases.count
 
     public var name: String {
         switch self {

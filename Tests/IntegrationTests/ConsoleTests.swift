@@ -121,7 +121,13 @@ final class ConsoleTerminal {
     }
 }
 
-/// The profile text without its VM-250 stream (a fixed port other tests may hold).
+/// Boards/sim.yaml without its console and its VM-250 stream (fixed paths and a fixed port that
+/// other tests may hold), for tests to append their own.
+func simBoardBase() throws -> String {
+    withoutVM250(try String(contentsOfFile: packageRoot + "/Boards/sim.yaml", encoding: .utf8).components(separatedBy: "\nconsole:")[0])
+}
+
+/// The profile text without its VM-250 stream.
 func withoutVM250(_ text: String) -> String {
     var out: [Substring] = []
     var skipping = false
@@ -137,9 +143,7 @@ func withoutVM250(_ text: String) -> String {
 /// The console's board: the simulator profile with the console on a pty and a socket in the
 /// scratch directory, quick lock-out figures, and a short check-source measurement.
 func consoleBoard(_ dir: String) throws -> String {
-    let base = try String(contentsOfFile: packageRoot + "/Boards/sim.yaml", encoding: .utf8)
-    let head = withoutVM250(base.components(separatedBy: "\nconsole:")[0])
-    let text = head + """
+    let text = try simBoardBase() + """
 
         console:
           device: pty
@@ -411,9 +415,8 @@ struct ConsoleTests {
         cfmakeraw(&tio)
         tcsetattr(master, TCSANOW, &tio)
         _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
-        let base = withoutVM250(try String(contentsOfFile: packageRoot + "/Boards/sim.yaml", encoding: .utf8).components(separatedBy: "\nconsole:")[0])
         let board = dir + "/board.yaml"
-        try (base + "\nconsole:\n  device: \(device)\n  baud: 38400\n  socket: \(dir)/console.sock\n  users: \(packageRoot)/Boards/console-users.sim\n")
+        try (try simBoardBase() + "\nconsole:\n  device: \(device)\n  baud: 38400\n  socket: \(dir)/console.sock\n  users: \(packageRoot)/Boards/console-users.sim\n")
             .write(toFile: board, atomically: true, encoding: .utf8)
         let port = freePort()
         let sim = try Child("lane-sim", ["serve", "--scenario", "HardwareSim/scenarios/console.yaml", "--tcp-port", String(port),

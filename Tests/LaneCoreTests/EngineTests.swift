@@ -44,6 +44,42 @@ struct FlatLane {
         for _ in 0..<n { tick(extraGamma: extraGamma, extraLowPercent: extraLowPercent, extraNeutron: extraNeutron) }
     }
 
+    /// After 30 s of empty lane, a vehicle breaks both beams and stands there for `samples`
+    /// samples whose counts per panel `counts(i)` gives (gamma, low), then leaves; returns the
+    /// decision once the hold-in is over.
+    static func standing(_ settings: EngineSettings, samples: Int, counts: (Int) -> (gamma: UInt32, low: UInt32)) -> Decision {
+        var lane = FlatLane(settings: settings)
+        lane.ticks(300)
+        lane.edge(0, true, at: lane.t + 1)
+        lane.edge(1, true, at: lane.t + 680_000)
+        for i in 0..<samples {
+            lane.t += 100_000
+            var s = LaneSample(tUs: lane.t, intervalUs: 100_000)
+            let c = counts(i)
+            for p in 0..<4 {
+                s.gamma[p] = c.gamma
+                s.gammaLow[p] = c.low
+            }
+            _ = lane.engine.sample(s)
+        }
+        lane.edge(0, false, at: lane.t + 1)
+        lane.edge(1, false, at: lane.t + 2)
+        lane.ticks(25)  // the hold-in: the vehicle has gone, the background is back to normal
+        return lane.decisions[0]
+    }
+
+    /// A 1.5 s occupancy on beam 0 over the classic test, with `extra` counts per panel per
+    /// sample of which `lowPercent` in the low window.
+    static func excess(_ settings: EngineSettings = FlatLane.classic, extra: UInt32, lowPercent: UInt32) -> Decision {
+        var lane = FlatLane(settings: settings)
+        lane.ticks(300)
+        lane.edge(0, true, at: lane.t + 1)
+        lane.ticks(15, extraGamma: extra, extraLowPercent: lowPercent)
+        lane.edge(0, false, at: lane.t + 1)
+        lane.ticks(25)
+        return lane.decisions[0]
+    }
+
     mutating func edge(_ beam: Int, _ blocked: Bool, at us: Int64) {
         if let d = engine.beamEdge(BeamEdge(tUs: us, beam: beam, blocked: blocked)) { decisions.append(d) }
     }
@@ -271,15 +307,7 @@ struct FlatLane {
 
     @Test("a hard-spectrum excess is NORM-suspect without alarm; a soft one alarms; a huge hard one alarms")
     func normDiscrimination() {
-        func run(extra: UInt32, lowPercent: UInt32) -> Decision {
-            var lane = FlatLane(settings: FlatLane.classic)
-            lane.ticks(300)
-            lane.edge(0, true, at: lane.t + 1)
-            lane.ticks(15, extraGamma: extra, extraLowPercent: lowPercent)
-            lane.edge(0, false, at: lane.t + 1)
-            lane.ticks(25)
-            return lane.decisions[0]
-        }
+        func run(extra: UInt32, lowPercent: UInt32) -> Decision { FlatLane.excess(extra: extra, lowPercent: lowPercent) }
         let norm = run(extra: 20, lowPercent: 35)
         #expect(!norm.gammaAlarm && norm.normSuspect)
         let cs = run(extra: 20, lowPercent: 80)
@@ -293,13 +321,7 @@ struct FlatLane {
         func run(extra: UInt32, lowPercent: UInt32, surplusSigmaQ8: Int64) -> Decision {
             var settings = FlatLane.classic
             settings.normTestSigmaQ8 = surplusSigmaQ8
-            var lane = FlatLane(settings: settings)
-            lane.ticks(300)
-            lane.edge(0, true, at: lane.t + 1)
-            lane.ticks(15, extraGamma: extra, extraLowPercent: lowPercent)
-            lane.edge(0, false, at: lane.t + 1)
-            lane.ticks(25)
-            return lane.decisions[0]
+            return FlatLane.excess(settings, extra: extra, lowPercent: lowPercent)
         }
         // 1 s window, 4 panels: background C = 1600, L = 880; excess 1000 (25 sigma, under the
         // ceiling), low excess 560: surplus 560 - 0.45 x 1000 = 110 counts; sd = sqrt(1440 x 0.1 +
@@ -358,23 +380,8 @@ struct FlatLane {
     /// carries a small soft source: an excess of 4 counts per panel per sample, 3.2 in the low
     /// window. Uncorrected, the shielding deficit (6 per panel per sample) hides it.
     func pass(_ settings: EngineSettings) -> Decision {
-        var lane = FlatLane(settings: settings)
-        lane.ticks(300)
-        lane.edge(0, true, at: lane.t + 1)
-        lane.edge(1, true, at: lane.t + 680_000)
-        for _ in 0..<120 {
-            lane.t += 100_000
-            var s = LaneSample(tUs: lane.t, intervalUs: 100_000)
-            for p in 0..<4 {
-                s.gamma[p] = 34 + 4      // 40 x 0.85, plus the source
-                s.gammaLow[p] = 19 + 3   // 22 x 0.85 rounded down, plus 80 % of the source
-            }
-            _ = lane.engine.sample(s)
-        }
-        lane.edge(0, false, at: lane.t + 1)
-        lane.edge(1, false, at: lane.t + 2)
-        lane.ticks(25)  // the hold-in: the vehicle has gone, the background is back to normal
-        return lane.decisions[0]
+        // 40 x 0.85 plus the source; 22 x 0.85 rounded down plus 80 % of the source.
+        FlatLane.standing(settings, samples: 120) { _ in (34 + 4, 19 + 3) }
     }
 
     @Test("the suppression estimate from the high window recovers a source the shielding hides")
@@ -388,43 +395,17 @@ struct FlatLane {
 
     @Test("a shielding vehicle with no source never alarms, through its hold-in, corrected or not")
     func noFalseAlarm() {
-        var lane = FlatLane()
-        lane.ticks(300)
-        lane.edge(0, true, at: lane.t + 1)
-        lane.edge(1, true, at: lane.t + 680_000)
-        for _ in 0..<600 {  // a minute parked
-            lane.t += 100_000
-            var s = LaneSample(tUs: lane.t, intervalUs: 100_000)
-            for p in 0..<4 { s.gamma[p] = 34; s.gammaLow[p] = 19 }
-            _ = lane.engine.sample(s)
-        }
-        lane.edge(0, false, at: lane.t + 1)
-        lane.edge(1, false, at: lane.t + 2)
-        lane.ticks(25)
-        #expect(!lane.decisions[0].gammaAlarm && !lane.decisions[0].normSuspect)
+        let d = FlatLane.standing(EngineSettings(), samples: 600) { _ in (34, 19) }  // a minute parked
+        #expect(!d.gammaAlarm && !d.normSuspect)
     }
 
     @Test("a parked vehicle is integrated over its dwell: a source too weak for any 1 s window is found")
     func dwell() {
         func parked(_ settings: EngineSettings) -> Decision {
-            var lane = FlatLane(settings: settings)
-            lane.ticks(300)
-            lane.edge(0, true, at: lane.t + 1)
-            lane.edge(1, true, at: lane.t + 680_000)
-            for i in 0..<600 {
-                lane.t += 100_000
-                var s = LaneSample(tUs: lane.t, intervalUs: 100_000)
-                for p in 0..<4 {
-                    let extra: UInt32 = i % 2 == 0 ? 2 : 1  // 1.5 counts per panel per sample, all low
-                    s.gamma[p] = 40 + extra
-                    s.gammaLow[p] = 22 + extra
-                }
-                _ = lane.engine.sample(s)
+            FlatLane.standing(settings, samples: 600) { i in
+                let extra: UInt32 = i % 2 == 0 ? 2 : 1  // 1.5 counts per panel per sample, all low
+                return (40 + extra, 22 + extra)
             }
-            lane.edge(0, false, at: lane.t + 1)
-            lane.edge(1, false, at: lane.t + 2)
-            lane.ticks(25)
-            return lane.decisions[0]
         }
         var noDwell = EngineSettings()
         noDwell.dwellIntegration = false

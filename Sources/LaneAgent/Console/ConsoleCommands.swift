@@ -353,7 +353,9 @@ extension ConsoleSession {
             let since = v.beamChanges[b] > 0 ? v.nowUs - v.beamChangedUs[b] : v.nowUs - v.originUs
             say("beam \(b) (\(names[b])): \(v.beamBlocked[b] ? "BLOCKED" : "clear") for \(duration(since))\(v.beamChanges[b] == 0 ? " (no edge since start)" : ""), \(v.beamChanges[b]) changes")
         }
-        say("last speed: \(v.lastSpeedMmPerS.map { "\(fixed(Double($0) / 1000, 2)) m/s" } ?? "none measured yet")")
+        say("last speed: " + (v.lastDecision.map { d in
+            d.speedMmPerS.map { "\(fixed(Double($0) / 1000, 2)) m/s (occupancy \(d.occupancy))" } ?? "not measured for occupancy \(d.occupancy)"
+        } ?? "no occupancy decided yet"))
         if v.edgesShown > 0 {
             say("recent edges:")
             for i in 0..<v.edgesShown {
@@ -669,7 +671,7 @@ extension ConsoleSession {
         let pa = hub.runner.panels.allocationsPerRound
         if pa.rounds > 0 { say("poll thread heap allocations: \(pa.total) in \(pa.rounds) rounds after the first 50") }
         let k = hub.countersSnapshot
-        say("console: \(k.sessions) sessions, \(k.commands) commands, \(k.commandErrors) refused or failed, \(k.refusedNotLoggedIn) needing a login")
+        say("console: \(k.sessions) sessions (\(k.socketSessionsRefused) socket connections refused: too many), \(k.commands) commands, \(k.commandErrors) refused or failed, \(k.refusedNotLoggedIn) needing a login")
         say("console input: \(k.garbageBytes) non-text bursts, \(k.breaks) breaks, \(k.linesTooLong) over-long lines; output bytes dropped (slow terminal) \(k.outputBytesDropped)")
         say("console to tick: \(v.requestsApplied) requests applied, \(k.requestsDropped) dropped; views skipped by the tick \(v.viewSkips)")
         say("logins: \(hub.auth.failedLogins) failed, \(hub.auth.lockouts) lock-outs; audit records \(k.auditRecords) queued, \(k.auditDropped) dropped")

@@ -82,27 +82,17 @@ public final class ConsoleHub: @unchecked Sendable {
 
     /// Hands a request to the tick; false if its queue is full (counted).
     @discardableResult
-    func request(_ r: ConsoleRequest) -> Bool {
-        let before = runner.monitor.requests.dropped
-        runner.monitor.requests.push(r)
-        if runner.monitor.requests.dropped != before { count { $0.requestsDropped += 1 }; return false }
-        return true
+    func request(_ r: ConsoleRequest) -> Int? {
+        let sequence = runner.monitor.requests.push(r)
+        if sequence == nil { count { $0.requestsDropped += 1 } }
+        return sequence
     }
 
     /// Hands a request to the tick and waits (at most `timeoutUs`) until a tick has taken it, so
     /// that what the console answers next already shows its effect. False if not taken.
     @discardableResult
     func requestAndWait(_ r: ConsoleRequest, timeoutUs: Int64 = 1_000_000) -> Bool {
-        let q = runner.monitor.requests
-        q.lock.lock()
-        let droppedBefore = q.dropped
-        q.lock.unlock()
-        q.push(r)
-        q.lock.lock()
-        let target = q.pushed
-        let dropped = q.dropped != droppedBefore
-        q.lock.unlock()
-        if dropped { count { $0.requestsDropped += 1 }; return false }
+        guard let target = request(r) else { return false }
         let deadline = MonotonicClock.nowUs() + timeoutUs
         while MonotonicClock.nowUs() < deadline {
             let v = runner.monitor.snapshot()

@@ -10,8 +10,6 @@ public final class ConsoleServer: @unchecked Sendable {
     let stop: @Sendable () -> Bool
     let lock = NSLock()
     var socketSessions = 0
-    /// The terminal device of the pseudo-terminal (nil for a serial port or no console).
-    public private(set) var ptyPath: String?
 
     public init(hub: ConsoleHub, stop: @escaping @Sendable () -> Bool) {
         self.hub = hub
@@ -29,7 +27,6 @@ public final class ConsoleServer: @unchecked Sendable {
         case let .pty(link)?:
             let (master, keep, path) = try Terminal.openPseudoTerminal(link: link)
             _ = keep  // held open for the agent's lifetime (see Terminal.openPseudoTerminal)
-            ptyPath = path
             hub.log("console: pseudo-terminal \(path), linked at \(link) (picocom \(link))")
             startThread(name: "console") { [self] in
                 // A session that ends (a hang-up) is replaced by a fresh one (logged out).

@@ -28,17 +28,25 @@ public struct ConsoleWords: Sendable {
 }
 
 public enum ConsoleNumber {
+    /// A leading '-' (allowed only when `min` < 0): whether there is one, and where digits start.
+    static func sign(_ p: UnsafeBufferPointer<UInt8>, min: Int64) -> (negative: Bool, start: Int)? {
+        guard p[0] == UInt8(ascii: "-") else { return (false, 0) }
+        return min < 0 ? (true, 1) : nil
+    }
+
+    /// v * base + digit, or nil on overflow.
+    static func appending(_ digit: Int64, to v: Int64, base: Int64) -> Int64? {
+        let (m, o1) = v.multipliedReportingOverflow(by: base)
+        let (a, o2) = m.addingReportingOverflow(digit)
+        return o1 || o2 ? nil : a
+    }
+
     /// A decimal integer: optional '-' (only if `min` < 0), digits, nothing else; or 0x-hex when
     /// `hex` is allowed. Nil if malformed or outside min...max.
     public static func integer(_ p: UnsafeBufferPointer<UInt8>, min: Int64, max: Int64, hex: Bool = false) -> Int64? {
         guard p.count > 0, p.count <= 20 else { return nil }
-        var i = 0
-        var negative = false
-        if p[0] == UInt8(ascii: "-") {
-            guard min < 0 else { return nil }
-            negative = true
-            i = 1
-        }
+        guard let (negative, start) = sign(p, min: min) else { return nil }
+        var i = start
         var base: Int64 = 10
         if hex && p.count - i > 2 && p[i] == UInt8(ascii: "0") && (p[i + 1] == UInt8(ascii: "x") || p[i + 1] == UInt8(ascii: "X")) {
             base = 16
@@ -53,9 +61,7 @@ public enum ConsoleNumber {
             else if base == 16 && c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f") { d = i64(c &- UInt8(ascii: "a")) &+ 10 }
             else if base == 16 && c >= UInt8(ascii: "A") && c <= UInt8(ascii: "F") { d = i64(c &- UInt8(ascii: "A")) &+ 10 }
             else { return nil }
-            let (m, o1) = v.multipliedReportingOverflow(by: base)
-            let (a, o2) = m.addingReportingOverflow(d)
-            if o1 || o2 { return nil }
+            guard let a = appending(d, to: v, base: base) else { return nil }
             v = a
             i += 1
         }
@@ -68,13 +74,8 @@ public enum ConsoleNumber {
     /// (min and max are scaled too).
     public static func decimal(_ p: UnsafeBufferPointer<UInt8>, decimals: Int, min: Int64, max: Int64) -> Int64? {
         guard p.count > 0, p.count <= 24, decimals >= 0, decimals <= 9 else { return nil }
-        var i = 0
-        var negative = false
-        if p[0] == UInt8(ascii: "-") {
-            guard min < 0 else { return nil }
-            negative = true
-            i = 1
-        }
+        guard let (negative, start) = sign(p, min: min) else { return nil }
+        var i = start
         var v: Int64 = 0
         var digits = 0
         var fraction = -1  // digits after the point; -1: no point yet
@@ -88,9 +89,7 @@ public enum ConsoleNumber {
                     fraction += 1
                     guard fraction <= decimals else { return nil }
                 }
-                let (m, o1) = v.multipliedReportingOverflow(by: 10)
-                let (a, o2) = m.addingReportingOverflow(i64(c &- 0x30))
-                if o1 || o2 { return nil }
+                guard let a = appending(i64(c &- 0x30), to: v, base: 10) else { return nil }
                 v = a
                 digits += 1
             } else {
