@@ -44,8 +44,9 @@ public final class PanelPoller: @unchecked Sendable {
     public private(set) var busRequestsServed = 0
     /// Reads the calling thread's allocation count (set by the executable; nil: not counted).
     public var threadAllocations: (@convention(c) () -> UInt64)? = nil
-    /// Heap allocations the poll thread made in rounds of polls after the first 50 (console
-    /// requests excluded), and the rounds counted.
+    /// Heap allocations the poll thread made in rounds of polls after the first 50 in which every
+    /// panel answered (console requests excluded), and the rounds counted. A failed poll builds
+    /// its error message (one allocation or so per failed panel); those rounds are not counted.
     public private(set) var roundAllocations: (total: UInt64, rounds: Int64) = (0, 0)
 
     /// Runs `r` on the poll thread at its next gap; waits up to `timeoutS` for the answer.
@@ -174,12 +175,13 @@ public final class PanelPoller: @unchecked Sendable {
             defer { serveBusRequest(client) }  // after the round and its timing
             let cycleStart = MonotonicClock.nowUs()
             let allocationsBefore = threadAllocations?() ?? 0
+            var roundFailed = false
             defer {
                 let took = MonotonicClock.nowUs() - cycleStart
                 let made = (threadAllocations?() ?? 0) &- allocationsBefore
                 lock.lock()
                 pollCycleUs = (took, max(pollCycleUs.max, took))
-                if threadAllocations != nil && k > 50 { roundAllocations = (roundAllocations.total &+ made, roundAllocations.rounds + 1) }
+                if threadAllocations != nil && k > 50 && !roundFailed { roundAllocations = (roundAllocations.total &+ made, roundAllocations.rounds + 1) }
                 lock.unlock()
             }
             for i in 0..<unitIDs.count {  // indices, not enumerated(): its iterator allocates in debug builds
@@ -197,6 +199,7 @@ public final class PanelPoller: @unchecked Sendable {
                     slots[i].consecutiveErrors = 0
                     lock.unlock()
                 } catch {
+                    roundFailed = true
                     lock.lock()
                     slots[i].errors += 1
                     slots[i].consecutiveErrors += 1

@@ -230,7 +230,7 @@ struct Run: ParsableCommand {
             + (s.firstAllocatingTick > 0 ? " (first in tick \(s.firstAllocatingTick))" : "")
             + "; \(lane_thread_allocations()) on this thread since the process started")
         let pa = runner.panels.allocationsPerRound
-        log.line("poll thread: \(pa.total) heap allocations in \(pa.rounds) rounds of polls after the first 50")
+        log.line("poll thread: \(pa.total) heap allocations in \(pa.rounds) rounds of polls (after the first 50, every panel answering)")
         log.line("start-up to the first tick \(s.firstTickUs > 0 ? (s.firstTickUs - startUs) / 1000 : -1) ms; resident memory \(residentMemoryBytes() >> 20) MiB")
         log.line("stopped: \(s.ticks) ticks, \(s.missedTicks) missed, max lateness \(s.maxLatenessUs) us, \(s.decisions) occupancies, \(queue.dropped) events dropped, \(s.edgeDrops) edges dropped, poll cycle \(runner.pollCycleUs.last) us last, \(runner.pollCycleUs.max) us max")
     }

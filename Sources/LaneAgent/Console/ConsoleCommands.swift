@@ -669,7 +669,7 @@ extension ConsoleSession {
         let c = hub.runner.pollCycleUs
         say("poll round: last \(c.last) us, longest \(c.max) us; console Modbus requests served \(hub.runner.panels.busRequestsServed)")
         let pa = hub.runner.panels.allocationsPerRound
-        if pa.rounds > 0 { say("poll thread heap allocations: \(pa.total) in \(pa.rounds) rounds after the first 50") }
+        if pa.rounds > 0 { say("poll thread heap allocations: \(pa.total) in \(pa.rounds) rounds after the first 50 with every panel answering") }
         let k = hub.countersSnapshot
         say("console: \(k.sessions) sessions (\(k.socketSessionsRefused) socket connections refused: too many), \(k.commands) commands, \(k.commandErrors) refused or failed, \(k.refusedNotLoggedIn) needing a login")
         say("console input: \(k.garbageBytes) non-text bursts, \(k.breaks) breaks, \(k.linesTooLong) over-long lines; output bytes dropped (slow terminal) \(k.outputBytesDropped)")
