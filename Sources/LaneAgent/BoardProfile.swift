@@ -231,7 +231,7 @@ public struct BoardProfile: Sendable {
         "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "neutronWindowS", "neutronSigma",
         "neutronMinExcessCounts", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin", "normShareMax", "normTestSigma",
         "gammaCeilingSigma", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
-        "backgroundSlowTimeConstantS", "dwellIntegration", "suppressionMinCounts", "backgroundUncertainty",
+        "backgroundSlowTimeConstantS", "backgroundHoldDrop", "backgroundHoldMaxS", "dwellIntegration", "suppressionMinCounts", "backgroundUncertainty",
     ]
 
     /// Detection settings; seconds become sample counts at the sample interval (rounded).
@@ -261,6 +261,8 @@ public struct BoardProfile: Sendable {
         e.gammaWindowSamplesMin = try samples("gammaWindowMinS", 0.5, max: EngineSettings.windowSamplesMax)
         let slowTau = try samples("backgroundSlowTimeConstantS", 204.8, max: 1 << 20)
         e.backgroundSlowShift = max(e.backgroundShift, Int((log2(Double(slowTau))).rounded()))
+        e.backgroundHoldDropQ16 = Int64((try det.double("backgroundHoldDrop", 0...0.5, default: 0.03) * 65536).rounded())
+        e.backgroundHoldMaxSamples = try samples("backgroundHoldMaxS", 600, max: 1 << 24)
         e.dwellIntegration = try det.bool("dwellIntegration", default: true)
         e.backgroundUncertainty = try det.bool("backgroundUncertainty", default: true)
         e.suppressionCountsMin = Int64(try det.int("suppressionMinCounts", 1...1_000_000_000, default: 200))

@@ -9,8 +9,18 @@ public struct Background: Sendable {
     public private(set) var gammaSlowQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     public private(set) var gammaLowSlowQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     public private(set) var neutronSlowQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    /// The long averages: a cumulative mean of every empty-lane sample until there are
+    /// 2^backgroundSlowShift of them, then an exponential average with that time constant. They
+    /// hold the background's spectral shape (low/high) and the panels' shares, which shielding and
+    /// queued dips do not change; tests whose level the suppression estimate re-measures use them.
+    public private(set) var gammaLongQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    public private(set) var gammaLowLongQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     /// Empty-lane samples learned so far (saturates at Int.max, never wraps in practice).
     public private(set) var samplesLearned: Int = 0
+    /// Samples in a row the slow averages have held (see `EngineSettings.backgroundHoldDropQ16`),
+    /// and how many samples they have held in all.
+    public private(set) var slowHeldRun: Int = 0
+    public private(set) var slowHeldTotal: Int = 0
 
     public init() {}
 
@@ -27,6 +37,21 @@ public struct Background: Sendable {
         let n = samplesLearned
         let nominal = settings.sampleIntervalUs
         let fast = settings.backgroundShift, slow = settings.backgroundSlowShift
+        // Hold the slow averages while the fast one shows a dip (a vehicle waiting near the
+        // portal), for at most backgroundHoldMaxSamples in a row: a dip that lasts longer is
+        // learned (the run only ends when the dip does).
+        var hold = false
+        if settings.backgroundHoldDropQ16 > 0 && n >= settings.backgroundWarmupSamples {
+            var fastSum: Int64 = 0, slowSum: Int64 = 0
+            for p in 0..<settings.panelCount { fastSum += gammaQ16[p]; slowSum += gammaSlowQ16[p] }
+            if fastSum < slowSum - ((slowSum &>> 16) * settings.backgroundHoldDropQ16) {
+                if slowHeldRun < Int.max { slowHeldRun += 1 }
+                hold = slowHeldRun <= settings.backgroundHoldMaxSamples
+                if hold && slowHeldTotal < Int.max { slowHeldTotal += 1 }
+            } else {
+                slowHeldRun = 0
+            }
+        }
         for p in 0..<settings.panelCount {
             let g = Self.normalizedQ16(s.gamma[p], intervalUs: s.intervalUs, nominalUs: nominal)
             let l = Self.normalizedQ16(s.gammaLow[p], intervalUs: s.intervalUs, nominalUs: nominal)
@@ -34,9 +59,11 @@ public struct Background: Sendable {
             gammaQ16[p] = Self.update(gammaQ16[p], g, n, settings.backgroundWarmupSamples, fast)
             gammaLowQ16[p] = Self.update(gammaLowQ16[p], l, n, settings.backgroundWarmupSamples, fast)
             neutronQ16[p] = Self.update(neutronQ16[p], nn, n, settings.backgroundWarmupSamples, fast)
-            gammaSlowQ16[p] = Self.update(gammaSlowQ16[p], g, n, settings.backgroundWarmupSamples, slow)
-            gammaLowSlowQ16[p] = Self.update(gammaLowSlowQ16[p], l, n, settings.backgroundWarmupSamples, slow)
-            neutronSlowQ16[p] = Self.update(neutronSlowQ16[p], nn, n, settings.backgroundWarmupSamples, slow)
+            if !hold { gammaSlowQ16[p] = Self.update(gammaSlowQ16[p], g, n, settings.backgroundWarmupSamples, slow) }
+            if !hold { gammaLowSlowQ16[p] = Self.update(gammaLowSlowQ16[p], l, n, settings.backgroundWarmupSamples, slow) }
+            if !hold { neutronSlowQ16[p] = Self.update(neutronSlowQ16[p], nn, n, settings.backgroundWarmupSamples, slow) }
+            gammaLongQ16[p] = Self.update(gammaLongQ16[p], g, n, 1 &<< slow, slow)
+            gammaLowLongQ16[p] = Self.update(gammaLowLongQ16[p], l, n, 1 &<< slow, slow)
         }
         if samplesLearned < Int.max { samplesLearned += 1 }
     }
@@ -65,5 +92,14 @@ public struct Background: Sendable {
 
     public func gammaSumQ16(mask: UInt32, panelCount: Int) -> Int64 { sum(gammaQ16, gammaSlowQ16, mask: mask, panelCount: panelCount) }
     public func gammaLowSumQ16(mask: UInt32, panelCount: Int) -> Int64 { sum(gammaLowQ16, gammaLowSlowQ16, mask: mask, panelCount: panelCount) }
+    /// Sums of the long averages (see `gammaLongQ16`).
+    public func gammaLongSumQ16(mask: UInt32, panelCount: Int) -> Int64 { sum(gammaLongQ16, gammaLongQ16, mask: mask, panelCount: panelCount) }
+    public func gammaLowLongSumQ16(mask: UInt32, panelCount: Int) -> Int64 { sum(gammaLowLongQ16, gammaLowLongQ16, mask: mask, panelCount: panelCount) }
+    /// Empty-lane samples the long averages effectively weigh (an exponential average weighs
+    /// about twice its time constant).
+    public func longSamples(_ settings: EngineSettings) -> Int64 {
+        let cap = i64(1) &<< i64(settings.backgroundSlowShift + 1)
+        return i64(samplesLearned) < cap ? i64(samplesLearned) : cap
+    }
     public func neutronSumQ16(mask: UInt32, panelCount: Int) -> Int64 { sum(neutronQ16, neutronSlowQ16, mask: mask, panelCount: panelCount) }
 }

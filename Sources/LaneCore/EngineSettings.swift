@@ -35,6 +35,14 @@ public struct EngineSettings: Sendable {
     /// about 15 %, the fast average follows that dip, the slow one barely does, so the dip cannot
     /// turn the next occupancy into a false alarm.
     public var backgroundSlowShift: Int = 11
+    /// The slow average holds (learns nothing) while the fast one, summed over the gamma panels,
+    /// is more than this fraction below it: a vehicle waiting near the portal shields it, and a
+    /// slow average that followed the dip for the minutes a queue lasts would lower the expected
+    /// background of the next occupancy's unshielded windows. It resumes after
+    /// `backgroundHoldMaxSamples` held samples in a row (a real drop of the background is learned,
+    /// late). 0 turns the hold off.
+    public var backgroundHoldDropQ16: Int64 = 1_966  // 0.03
+    public var backgroundHoldMaxSamples: Int = 6_000  // 10 min
 
     /// NORM discrimination from the energy windows: an excess whose low-window share is below
     /// this is NORM-like and does not raise the gamma alarm, unless its significance reaches
@@ -92,6 +100,7 @@ public struct EngineSettings: Sendable {
         if neutronExcessMin < 0 || neutronExcessMin > 10_000 { return .neutronExcess }
         if backgroundReadySamples < 1 || backgroundWarmupSamples < backgroundReadySamples
             || backgroundShift < 1 || backgroundShift > 16 || backgroundSlowShift < backgroundShift || backgroundSlowShift > 20
+            || backgroundHoldDropQ16 < 0 || backgroundHoldDropQ16 > 65_536 || backgroundHoldMaxSamples < 0
         {
             return .background
         }

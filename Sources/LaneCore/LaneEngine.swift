@@ -34,10 +34,20 @@ public struct LaneEngine: Sendable {
     var occExpectedQ16: InlineArray<3, Int64> = [0, 0, 0]
     var occLowExpectedQ16: InlineArray<3, Int64> = [0, 0, 0]
     var occShieldedSamples = 0
+    /// The same from the long averages (spectral shape and panel shares), for the suppression
+    /// estimate and the tests it corrects.
+    var occShapeQ16: InlineArray<3, Int64> = [0, 0, 0]
+    var occLowShapeQ16: InlineArray<3, Int64> = [0, 0, 0]
     /// The background per group while an occupancy lasts (it is frozen then): computed once in
-    /// `begin`, not per sample.
+    /// `begin`, not per sample. `bgGamma`/`bgLow`: the larger of the fast and slow averages (the
+    /// level, for uncorrected tests); `shapeGamma`/`shapeLow`: the long averages, whose level the
+    /// suppression estimate re-measures; `shapeCounts`: the counts the corrected expectation of
+    /// the group effectively rests on (its learned spectral ratio and share), see `shapeCounts(group:)`.
     var bgGamma: InlineArray<3, Int64> = [0, 0, 0]
     var bgLow: InlineArray<3, Int64> = [0, 0, 0]
+    var shapeGamma: InlineArray<3, Int64> = [0, 0, 0]
+    var shapeLow: InlineArray<3, Int64> = [0, 0, 0]
+    var shapeCounts: InlineArray<3, Int64> = [0, 0, 0]
     var bgNeutron: Int64 = 0
     var occNeutron: Int64 = 0
     var occNeutronExpectedQ16: Int64 = 0
@@ -145,6 +155,8 @@ public struct LaneEngine: Sendable {
                 occLow[g] += entry.gammaLow[g]
                 occExpectedQ16[g] += bgGamma[g] * entry.intervalUs / nominal
                 occLowExpectedQ16[g] += bgLow[g] * entry.intervalUs / nominal
+                occShapeQ16[g] += shapeGamma[g] * entry.intervalUs / nominal
+                occLowShapeQ16[g] += shapeLow[g] * entry.intervalUs / nominal
             }
             test()
         }
@@ -175,7 +187,10 @@ public struct LaneEngine: Sendable {
         for g in 0..<groupCountMax {
             bgGamma[g] = g < groupCount ? background.gammaSumQ16(mask: groupMask[g], panelCount: settings.panelCount) : 0
             bgLow[g] = g < groupCount ? background.gammaLowSumQ16(mask: groupMask[g], panelCount: settings.panelCount) : 0
+            shapeGamma[g] = g < groupCount ? background.gammaLongSumQ16(mask: groupMask[g], panelCount: settings.panelCount) : 0
+            shapeLow[g] = g < groupCount ? background.gammaLowLongSumQ16(mask: groupMask[g], panelCount: settings.panelCount) : 0
         }
+        for g in 0..<groupCountMax { shapeCounts[g] = g < groupCount ? shapeCounts(group: g) : 0 }
         bgNeutron = background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
         current.gammaBackgroundQ16 = bgGamma[0]
         current.container = pendingContainer
@@ -188,6 +203,8 @@ public struct LaneEngine: Sendable {
         occLow = [0, 0, 0]
         occExpectedQ16 = [0, 0, 0]
         occLowExpectedQ16 = [0, 0, 0]
+        occShapeQ16 = [0, 0, 0]
+        occLowShapeQ16 = [0, 0, 0]
         occShieldedSamples = 0
         occNeutron = 0
         occNeutronExpectedQ16 = 0
@@ -247,30 +264,52 @@ public struct LaneEngine: Sendable {
     @inline(__always)
     func suppression() -> (factorQ16: Int64, highCounts: Int64) {
         let high = occGamma[0] - occLow[0]
-        let expected = occExpectedQ16[0] - occLowExpectedQ16[0]
+        let expected = occShapeQ16[0] - occLowShapeQ16[0]
         guard high >= settings.suppressionCountsMin, expected > 0 else { return (65_536, 0) }
         let r = (high &<< 32) / expected
         return (r < 65_536 ? r : 65_536, high)
     }
 
     /// The counts the learned background of `group` effectively averages (an exponential average
-    /// weighs about 2 x its time constant of samples), for the uncertainty it adds. When the
-    /// suppression estimate corrects the window, the level common to all panels is re-measured
-    /// and only the group's share relative to the whole lane remains uncertain (none for the
-    /// whole lane).
+    /// weighs about 2 x its time constant of samples), for the uncertainty it adds to an
+    /// uncorrected test (0: not counted).
     @inline(__always)
-    func learnedCounts(group g: Int, corrected: Bool) -> Int64 {
-        if !settings.backgroundUncertainty || (corrected && g == 0) { return 0 }
+    func learnedCounts(group g: Int) -> Int64 {
+        if !settings.backgroundUncertainty { return 0 }
         let perSample = bgGamma[g] &>> 16
         let window = i64(1) &<< i64(settings.backgroundShift + 1)
         let n = i64(background.samplesLearned) < window ? i64(background.samplesLearned) : window
-        var counts = perSample * n
-        if corrected {
-            // Relative part only: 1/N_g - 1/N_all = (1 - N_g/N_all) / N_g.
-            let all = bgGamma[0] &>> 16
-            if all > perSample { counts = counts * all / (all - perSample) } else { return 0 }
-        }
+        let counts = perSample * n
         return counts > 0 ? counts : 1
+    }
+
+    /// For a test the suppression estimate corrects, the expectation of group g is
+    /// B'_g = H x b_g / h (H: the occupancy's high-window counts, b_g and h the learned rates of
+    /// the group and of the lane's high window, from the long averages): its level is re-measured,
+    /// but the learned ratio b_g / h is itself an estimate. With l_g, h_g the group's learned low and
+    /// high rates, h_o the other panels' high rate and k the samples averaged (relative variance
+    /// of a rate x: 1 / (x k)), the relative variance of b_g / h is
+    ///     [l_g h^2 + h_g (h - b_g)^2 + h_o b_g^2] / (k b_g^2 h^2),
+    /// returned as its inverse, "counts" N with relative variance 1/N (0: not counted). For the
+    /// whole lane it is (l/b)^2 (1/N_low + 1/N_high). Rates are scaled to 13 bits first so that the
+    /// fourth powers stay inside Int64.
+    func shapeCounts(group g: Int) -> Int64 {
+        if !settings.backgroundUncertainty { return 0 }
+        let k = background.longSamples(settings)
+        var sh: Int64 = 0
+        while shapeGamma[0] &>> sh >= 8_192 { sh += 1 }
+        let b = shapeGamma[g] &>> sh, l = shapeLow[g] &>> sh
+        let hg = (shapeGamma[g] - shapeLow[g]) &>> sh
+        let h = (shapeGamma[0] - shapeLow[0]) &>> sh
+        let ho = h - hg > 0 ? h - hg : 0
+        guard k > 0, b > 0, h > 0 else { return 1 }
+        let d = h - b
+        let den = l * h * h + hg * d * d + ho * b * b
+        guard den > 0 else { return 0 }
+        let ratioQ8 = ((b * b * h * h) &<< 8) / den  // a rate, in Q16 >> sh units, Q8
+        // counts per sample = ratio x 2^sh / 2^16; N = k x that.
+        let n = sh >= 24 ? (k * ratioQ8) &<< (sh - 24) : (k * ratioQ8) &>> (24 - sh)
+        return n > 0 ? n : 1
     }
 
     /// Runs the gross-count tests (the speed window, and the whole occupancy when it is longer)
@@ -283,14 +322,14 @@ public struct LaneEngine: Sendable {
         if gw.samples == current.gammaWindowSamples {
             for g in 0..<groupCount {
                 // Expected background over the window's actual length, Q16 counts.
-                let b = bgGamma[g] * gw.intervalUs / nominal
-                let bLow = bgLow[g] * gw.intervalUs / nominal
                 // Correct for suppression only when the vehicle shielded the panels for the whole
                 // window: the correction must never lower the background below what it was.
-                let full = gw.shielded == i64(gw.samples)
+                let corrected = gw.shielded == i64(gw.samples) && high > 0
+                let b = (corrected ? shapeGamma[g] : bgGamma[g]) * gw.intervalUs / nominal
+                let bLow = (corrected ? shapeLow[g] : bgLow[g]) * gw.intervalUs / nominal
                 grossTest(group: g, counts: gw.gamma[g], low: gw.gammaLow[g], expectedQ16: b, lowExpectedQ16: bLow,
-                          suppressionQ16: full ? r : 65_536, highCounts: full ? high : 0, samples: gw.samples, ceiling: false,
-                          learnedCounts: learnedCounts(group: g, corrected: full && high > 0))
+                          suppressionQ16: corrected ? r : 65_536, highCounts: corrected ? high : 0, samples: gw.samples, ceiling: false,
+                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g))
             }
         }
         // The ceiling: a significance above which anything alarms, whatever its spectrum (Co-60 is
@@ -305,10 +344,13 @@ public struct LaneEngine: Sendable {
             }
         }
         if occShieldedSamples > current.gammaWindowSamples && settings.dwellIntegration {
+            let corrected = high > 0
             for g in 0..<groupCount {
-                grossTest(group: g, counts: occGamma[g], low: occLow[g], expectedQ16: occExpectedQ16[g],
-                          lowExpectedQ16: occLowExpectedQ16[g], suppressionQ16: r, highCounts: high,
-                          samples: occShieldedSamples, ceiling: false, learnedCounts: learnedCounts(group: g, corrected: high > 0))
+                grossTest(group: g, counts: occGamma[g], low: occLow[g],
+                          expectedQ16: corrected ? occShapeQ16[g] : occExpectedQ16[g],
+                          lowExpectedQ16: corrected ? occLowShapeQ16[g] : occLowExpectedQ16[g], suppressionQ16: r, highCounts: high,
+                          samples: occShieldedSamples, ceiling: false,
+                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g))
             }
         }
         let nw = ring.sum(window: current.neutronWindowSamples)
@@ -363,7 +405,7 @@ public struct LaneEngine: Sendable {
         var variance = b > 0 ? b : 1
         if high > 0 {
             let square = (b &>> 8) * (b &>> 8)  // Q16
-            let occupancyExpected = ((occExpectedQ16[0] &>> 8) * r &>> 8) &>> 16  // counts, all panels
+            let occupancyExpected = ((occShapeQ16[0] &>> 8) * r &>> 8) &>> 16  // counts, all panels
             variance += square / high
             if occupancyExpected > 0 { variance -= 2 * (square / occupancyExpected) }
             if variance < (b > 0 ? b : 1) / 4 { variance = (b > 0 ? b : 1) / 4 }  // guard: never below B/4

@@ -44,12 +44,13 @@ struct FlatLane {
         for _ in 0..<n { tick(extraGamma: extraGamma, extraLowPercent: extraLowPercent, extraNeutron: extraNeutron) }
     }
 
-    /// After 30 s of empty lane, a vehicle breaks both beams and stands there for `samples`
-    /// samples whose counts per panel `counts(i)` gives (gamma, low), then leaves; returns the
-    /// decision once the hold-in is over.
-    static func standing(_ settings: EngineSettings, samples: Int, counts: (Int) -> (gamma: UInt32, low: UInt32)) -> Decision {
+    /// After `learn` samples (30 s) of empty lane, a vehicle breaks both beams and stands there for
+    /// `samples` samples whose counts per panel `counts(i)` gives (gamma, low), then leaves;
+    /// returns the decision once the hold-in is over.
+    static func standing(_ settings: EngineSettings, samples: Int, learn: Int = 300,
+                         counts: (Int) -> (gamma: UInt32, low: UInt32)) -> Decision {
         var lane = FlatLane(settings: settings)
-        lane.ticks(300)
+        lane.ticks(learn)
         lane.edge(0, true, at: lane.t + 1)
         lane.edge(1, true, at: lane.t + 680_000)
         for i in 0..<samples {
@@ -130,6 +131,40 @@ struct FlatLane {
         #expect(lane.engine.background.gammaQ16[0] == before)  // flat again: nothing to learn
         lane.ticks(5, extraGamma: 10)
         #expect(lane.engine.background.gammaQ16[0] > before)
+    }
+
+    @Test("a queued vehicle's dip: the fast average follows it, the slow one holds until the dip has lasted backgroundHoldMaxSamples, then learns it")
+    func slowHoldsThroughDip() {
+        var settings = EngineSettings()
+        settings.backgroundHoldMaxSamples = 1_000
+        var lane = FlatLane(settings: settings)
+        lane.ticks(2_000)
+        #expect(lane.engine.background.gammaSlowQ16[0] == 40 << 16)
+        lane.cps = 340  // a vehicle waiting next to the portal shields 15 %
+        lane.ticks(900)
+        let bg = lane.engine.background
+        #expect(bg.gammaQ16[0] < 35 << 16)  // the fast average has followed the dip
+        #expect(bg.gammaSlowQ16[0] > 39 << 16)  // the slow one held (a few samples learned before the 3 % drop showed)
+        // The fast average shows the 3 % drop after ~57 samples (time constant 256).
+        #expect(bg.slowHeldTotal > 800 && bg.slowHeldRun == bg.slowHeldTotal)
+        lane.ticks(600)  // the dip outlasts the hold: the slow average learns it
+        #expect(lane.engine.background.gammaSlowQ16[0] < 39 << 16)
+        #expect(lane.engine.background.slowHeldTotal == 1_000)
+        lane.cps = 400  // the vehicle leaves: the run ends
+        lane.ticks(300)
+        #expect(lane.engine.background.slowHeldRun == 0)
+    }
+
+    @Test("the long averages are the plain mean of every empty-lane sample until 2^backgroundSlowShift of them")
+    func longAverageIsMean() {
+        var lane = FlatLane()
+        lane.ticks(100)
+        lane.cps = 500
+        lane.ticks(100)
+        // 100 samples of 40 and 100 of 50 counts: mean 45 (the running mean truncates each step:
+        // within a thousandth of a count).
+        #expect(abs(lane.engine.background.gammaLongQ16[0] - 45 << 16) < 66)
+        #expect(lane.engine.background.longSamples(lane.engine.settings) == 200)
     }
 
     @Test("a panel fault stops learning (a silent panel must not teach a zero background)")
@@ -399,10 +434,10 @@ struct FlatLane {
         #expect(!d.gammaAlarm && !d.normSuspect)
     }
 
-    @Test("a parked vehicle is integrated over its dwell: a source too weak for any 1 s window is found")
+    @Test("a parked vehicle is integrated over its dwell: a source too weak for any 1 s window is found (background learned for 5 min)")
     func dwell() {
-        func parked(_ settings: EngineSettings) -> Decision {
-            FlatLane.standing(settings, samples: 600) { i in
+        func parked(_ settings: EngineSettings, learn: Int = 3_000) -> Decision {
+            FlatLane.standing(settings, samples: 600, learn: learn) { i in
                 let extra: UInt32 = i % 2 == 0 ? 2 : 1  // 1.5 counts per panel per sample, all low
                 return (40 + extra, 22 + extra)
             }
@@ -413,6 +448,16 @@ struct FlatLane {
         let d = parked(EngineSettings())
         #expect(d.gammaAlarm)
         #expect(d.gammaMaxWindowSamples > 500)
+    }
+
+    @Test("a dwell test corrected for suppression counts the learned spectral ratio's uncertainty: after only 30 s of learning, the same 3.7 % excess over a minute is not enough")
+    func dwellNeedsLearnedShape() {
+        let d = FlatLane.standing(EngineSettings(), samples: 600, learn: 300) { i in
+            let extra: UInt32 = i % 2 == 0 ? 2 : 1
+            return (40 + extra, 22 + extra)
+        }
+        #expect(!d.gammaAlarm)
+        #expect(d.gammaMaxWindowSamples > 500 && d.gammaMaxSigmaQ8 > 4 * 256)
     }
 }
 
