@@ -251,7 +251,7 @@ public struct BoardProfile: Sendable {
         e.gammaWindowSamples = try samples("gammaWindowS", 1.0, max: EngineSettings.windowSamplesMax)
         e.gammaSigmaQ8 = Int64((try det.double("gammaSigma", 1...50, default: 7) * 256).rounded())
         e.neutronWindowSamples = try samples("neutronWindowS", 2.0, max: EngineSettings.windowSamplesMax)
-        e.neutronSigmaQ8 = Int64((try det.double("neutronSigma", 1...50, default: 6) * 256).rounded())
+        e.neutronSigmaQ8 = Int64((try det.double("neutronSigma", 1...50, default: 5.5) * 256).rounded())
         e.neutronExcessMin = Int64(try det.int("neutronMinExcessCounts", 0...10_000, default: 4))
         e.backgroundWarmupSamples = try samples("backgroundWarmupS", 6.4, max: 100_000)
         e.backgroundReadySamples = min(e.backgroundReadySamples, e.backgroundWarmupSamples)
@@ -269,8 +269,8 @@ public struct BoardProfile: Sendable {
         e.normDiscrimination = try det.bool("normDiscrimination", default: true)
         e.normLowShareMinQ16 = Int64((try det.double("normLowShareMin", 0...1, default: 0.6) * 65536).rounded())
         e.normShareMaxQ16 = Int64((try det.double("normShareMax", 0...0.5, default: 0.45) * 65536).rounded())
-        e.normTestSigmaQ8 = Int64((try det.double("normTestSigma", 0...50, default: 3) * 256).rounded())
-        e.gammaCeilingSigmaQ8 = Int64((try det.double("gammaCeilingSigma", 1...1000, default: 30) * 256).rounded())
+        e.normTestSigmaQ8 = Int64((try det.double("normTestSigma", 0...50, default: 1.5) * 256).rounded())
+        e.gammaCeilingSigmaQ8 = Int64((try det.double("gammaCeilingSigma", 1...1000, default: 35) * 256).rounded())
         if e.gammaCeilingSigmaQ8 < e.gammaSigmaQ8 {
             throw det.error("gammaCeilingSigma", "must not be below gammaSigma", at: det.value("gammaCeilingSigma"))
         }

@@ -22,7 +22,7 @@ public struct EngineSettings: Sendable {
     /// Neutron test: its own, longer window, its own n, and a minimum excess in counts so that
     /// a near-zero background cannot alarm on a couple of counts.
     public var neutronWindowSamples: Int = 20
-    public var neutronSigmaQ8: Int64 = 6 * 256
+    public var neutronSigmaQ8: Int64 = 5 * 256 + 128  // 5.5
     public var neutronExcessMin: Int64 = 4
 
     /// Background learning: cumulative mean for the first `backgroundWarmupSamples` empty-lane
@@ -56,8 +56,8 @@ public struct EngineSettings: Sendable {
     /// hidden in a strong NORM load shows as surplus low-window counts long before it pulls the
     /// share of the whole excess up to `normLowShareMinQ16`.
     public var normShareMaxQ16: Int64 = 29_491  // 0.45
-    public var normTestSigmaQ8: Int64 = 3 * 256
-    public var gammaCeilingSigmaQ8: Int64 = 30 * 256
+    public var normTestSigmaQ8: Int64 = 384  // 1.5
+    public var gammaCeilingSigmaQ8: Int64 = 35 * 256
 
     /// Background suppression is estimated from the high energy window once the occupancy has
     /// this many high-window counts (below, no correction).

@@ -364,9 +364,10 @@ public struct LaneEngine: Sendable {
         }
     }
 
-    /// The neutron test: C - B > n sqrt(V) and C - B >= the minimum excess, with V = B (floored at
-    /// one count, so a near-zero learned rate cannot alarm on a couple of counts) plus the learned
-    /// background's own uncertainty over long windows.
+    /// The neutron test: C - B > n sqrt(V) + (n^2 - 1)/6 and C - B >= the minimum excess, with
+    /// V = B (floored at one count, so a near-zero learned rate cannot alarm on a couple of counts)
+    /// plus the learned background's own uncertainty over long windows; (n^2 - 1)/6 is the
+    /// Poisson skewness correction.
     mutating func neutronTest(counts c: Int64, expectedQ16 b: Int64) {
         var variance = b > 65_536 ? b : 65_536
         if settings.backgroundUncertainty {
@@ -385,7 +386,11 @@ public struct LaneEngine: Sendable {
             current.neutronMaxCounts = c
             current.neutronMaxBackgroundQ16 = b
         }
-        if excess > settings.neutronSigmaQ8 * sd && excess >= settings.neutronExcessMin &<< 16 {
+        // Poisson counts are skewed: at a few tens of counts the upper tail is far heavier than the
+        // normal one. The Cornish-Fisher term (n^2 - 1) / 6 counts moves the threshold to the
+        // Poisson quantile (n = 6: +5.8 counts; B = 28 counts: 65 instead of 60).
+        let skewQ16 = (settings.neutronSigmaQ8 * settings.neutronSigmaQ8 - 65_536) / 6
+        if excess > settings.neutronSigmaQ8 * sd + skewQ16 && excess >= settings.neutronExcessMin &<< 16 {
             current.neutronAlarm = true
         }
     }

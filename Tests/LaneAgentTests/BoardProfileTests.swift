@@ -58,7 +58,7 @@ func profileError(_ text: String) -> String? {
         ("  unitIds: [1, 2, 3, 4]", "  unitIds: [1, 2, 2, 4]", "unit ids must be different"),
         ("  registerMap: reference-panel-v1", "  registerMap: acme-9000", "no register map 'acme-9000'"),
         ("  driver: sim", "  driver: gpiod", "gpio.socket: unknown key"),
-        ("  gammaCeilingSigma: 30", "  gammaCeilingSigma: 5", "must not be below gammaSigma"),
+        ("  gammaCeilingSigma: 35", "  gammaCeilingSigma: 5", "must not be below gammaSigma"),
         ("  gammaBackgroundLowCps: 400", "  gammaBackgroundLowCps: 5000", "must be above gammaBackgroundLowCps"),
         ("  normDiscrimination: true", "  normDiscrimination: maybe", "expected true or false, found 'maybe'"),
         ("lane:\n  site: DEMO-PORT", "lane:\n  site: [a, b]", "lane.site: expected text, found a list"),

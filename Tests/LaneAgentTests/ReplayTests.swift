@@ -85,7 +85,7 @@ func simulatedTrace(_ scenario: Scenario) -> (lines: [String], truths: [VehicleT
         let scenario = try Scenario.load(path: packageRoot + "/HardwareSim/scenarios/demo.yaml")
         let (lines, _) = simulatedTrace(scenario)
         let deaf = try parse(simProfile.replacingOccurrences(of: "gammaSigma: 7.0", with: "gammaSigma: 50")
-            .replacingOccurrences(of: "gammaCeilingSigma: 30", with: "gammaCeilingSigma: 60"))
+            .replacingOccurrences(of: "gammaCeilingSigma: 35", with: "gammaCeilingSigma: 60"))
         let decisions = replay(lines, board: deaf).decisions
         #expect(decisions.count == 10)
         #expect(!decisions.contains { $0["gammaAlarm"] as! Bool })

@@ -347,7 +347,7 @@ struct FlatLane {
         #expect(!norm.gammaAlarm && norm.normSuspect)
         let cs = run(extra: 20, lowPercent: 80)
         #expect(cs.gammaAlarm && !cs.normSuspect)
-        let hot = run(extra: 40, lowPercent: 35)  // 1600 excess = 40 sigma, above the 30-sigma ceiling
+        let hot = run(extra: 40, lowPercent: 35)  // 1600 excess = 40 sigma, above the 35-sigma ceiling
         #expect(hot.gammaAlarm && !hot.normSuspect)
     }
 
@@ -393,6 +393,35 @@ struct FlatLane {
         few.edge(0, false, at: few.t + 1)
         few.ticks(25)
         #expect(!few.decisions[0].neutronAlarm)
+    }
+
+    @Test("the neutron threshold carries the Poisson skewness term: at n = 6 over B = 80 counts (sd 9.2 with the learned rate's share) 138 counts do not alarm, where n sqrt(V) alone would (135.4); 144 do")
+    func neutronSkew() {
+        func run(extra: UInt32) -> Decision {
+            var settings = EngineSettings()
+            settings.neutronSigmaQ8 = 6 * 256  // n = 6: skewness term 35/6 = 5.8 counts
+            var lane = FlatLane(settings: settings)
+            lane.neutronPerSample = 1  // 4 counts per sample over the four panels
+            lane.ticks(300)
+            lane.edge(0, true, at: lane.t + 1)
+            var left = extra
+            for _ in 0..<20 {  // exactly one neutron window
+                lane.t += 100_000
+                var s = LaneSample(tUs: lane.t, intervalUs: 100_000)
+                for p in 0..<4 { s.gamma[p] = 40; s.gammaLow[p] = 22; s.neutron[p] = 1 }
+                let add = min(left, 4)
+                s.neutron[0] += add
+                left -= add
+                _ = lane.engine.sample(s)
+            }
+            lane.edge(0, false, at: lane.t + 1)
+            lane.ticks(25)
+            return lane.decisions[0]
+        }
+        let below = run(extra: 58)
+        #expect(!below.neutronAlarm && below.neutronMaxCounts == 138)
+        #expect(below.neutronMaxSigmaQ8 > 6 * 256)  // over n sd: the skewness term held it
+        #expect(run(extra: 64).neutronAlarm)
     }
 
     @Test("the same input gives the same decisions, field for field")
