@@ -229,7 +229,7 @@ public struct BoardProfile: Sendable {
 
     static let detectionKeys = [
         "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "neutronWindowS", "neutronSigma",
-        "neutronMinExcessCounts", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin", "normShareMax", "normTestSigma",
+        "neutronMinExcessCounts", "neutronBurstClip", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin", "normShareMax", "normTestSigma",
         "gammaCeilingSigma", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
         "backgroundSlowTimeConstantS", "backgroundHoldDrop", "backgroundHoldMaxS", "dwellIntegration", "suppressionMinCounts", "backgroundUncertainty",
     ]
@@ -253,6 +253,7 @@ public struct BoardProfile: Sendable {
         e.neutronWindowSamples = try samples("neutronWindowS", 2.0, max: EngineSettings.windowSamplesMax)
         e.neutronSigmaQ8 = Int64((try det.double("neutronSigma", 1...50, default: 5.5) * 256).rounded())
         e.neutronExcessMin = Int64(try det.int("neutronMinExcessCounts", 0...10_000, default: 4))
+        e.neutronBurstClip = Int64(try det.int("neutronBurstClip", 0...1_000_000, default: 2))
         e.backgroundWarmupSamples = try samples("backgroundWarmupS", 6.4, max: 100_000)
         e.backgroundReadySamples = min(e.backgroundReadySamples, e.backgroundWarmupSamples)
         let tau = try samples("backgroundTimeConstantS", 25.6, max: 65_536)

@@ -101,5 +101,7 @@ public struct Background: Sendable {
         let cap = i64(1) &<< i64(settings.backgroundSlowShift + 1)
         return i64(samplesLearned) < cap ? i64(samplesLearned) : cap
     }
+    /// The larger of the fast and slow neutron averages of panel p, Q16 per nominal interval.
+    public func neutronPanelQ16(_ p: Int) -> Int64 { neutronQ16[p] > neutronSlowQ16[p] ? neutronQ16[p] : neutronSlowQ16[p] }
     public func neutronSumQ16(mask: UInt32, panelCount: Int) -> Int64 { sum(neutronQ16, neutronSlowQ16, mask: mask, panelCount: panelCount) }
 }

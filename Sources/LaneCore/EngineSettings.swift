@@ -24,6 +24,12 @@ public struct EngineSettings: Sendable {
     public var neutronWindowSamples: Int = 20
     public var neutronSigmaQ8: Int64 = 5 * 256 + 128  // 5.5
     public var neutronExcessMin: Int64 = 4
+    /// Burst clipping (0 = off): a panel's neutron counts in one sample count for at most its
+    /// learned mean per sample (rounded up) plus this many. Cosmic-ray "ship effect" bursts in
+    /// steel cargo put several counts into one panel within one sample; a neutron source near the
+    /// threshold gives well under one count per panel per sample, so the clip removes most of a
+    /// burst and almost nothing of a source (a strong source, clipped, still alarms).
+    public var neutronBurstClip: Int64 = 2
 
     /// Background learning: cumulative mean for the first `backgroundWarmupSamples` empty-lane
     /// samples, then an exponential average with time constant 2^backgroundShift samples.
@@ -97,7 +103,7 @@ public struct EngineSettings: Sendable {
         if gammaSigmaQ8 < 256 || gammaSigmaQ8 > 50 * 256 { return .gammaSigma }
         if neutronWindowSamples < 1 || neutronWindowSamples > Self.windowSamplesMax { return .neutronWindow }
         if neutronSigmaQ8 < 256 || neutronSigmaQ8 > 50 * 256 { return .neutronSigma }
-        if neutronExcessMin < 0 || neutronExcessMin > 10_000 { return .neutronExcess }
+        if neutronExcessMin < 0 || neutronExcessMin > 10_000 || neutronBurstClip < 0 || neutronBurstClip > 1_000_000 { return .neutronExcess }
         if backgroundReadySamples < 1 || backgroundWarmupSamples < backgroundReadySamples
             || backgroundShift < 1 || backgroundShift > 16 || backgroundSlowShift < backgroundShift || backgroundSlowShift > 20
             || backgroundHoldDropQ16 < 0 || backgroundHoldDropQ16 > 65_536 || backgroundHoldMaxSamples < 0

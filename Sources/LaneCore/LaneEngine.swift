@@ -130,7 +130,14 @@ public struct LaneEngine: Sendable {
                 entry.gammaLow[g] += i64(s.gammaLow[p])
             }
         }
-        for p in 0..<settings.panelCount { entry.neutron += i64(s.neutron[p]) }
+        for p in 0..<settings.panelCount {
+            var n = i64(s.neutron[p])
+            if settings.neutronBurstClip > 0 {
+                let cap = ((background.neutronPanelQ16(p) + 65_535) &>> 16) + settings.neutronBurstClip
+                if n > cap { n = cap }
+            }
+            entry.neutron += n
+        }
         entry.intervalUs = s.intervalUs > 0 ? s.intervalUs : settings.sampleIntervalUs
         entry.shielded = state == .occupied ? 1 : 0
         ring.push(entry)

@@ -400,6 +400,7 @@ struct FlatLane {
         func run(extra: UInt32) -> Decision {
             var settings = EngineSettings()
             settings.neutronSigmaQ8 = 6 * 256  // n = 6: skewness term 35/6 = 5.8 counts
+            settings.neutronBurstClip = 0  // the extra counts sit on one panel; no clipping here
             var lane = FlatLane(settings: settings)
             lane.neutronPerSample = 1  // 4 counts per sample over the four panels
             lane.ticks(300)
@@ -422,6 +423,30 @@ struct FlatLane {
         #expect(!below.neutronAlarm && below.neutronMaxCounts == 138)
         #expect(below.neutronMaxSigmaQ8 > 6 * 256)  // over n sd: the skewness term held it
         #expect(run(extra: 64).neutronAlarm)
+    }
+
+    @Test("burst clipping: 12 counts in one panel in one sample (a ship-effect burst) count for 2 over a zero background and do not alarm; off, they do")
+    func neutronBurst() {
+        func run(clip: Int64) -> Decision {
+            var settings = EngineSettings()
+            settings.neutronBurstClip = clip
+            var lane = FlatLane(settings: settings)
+            lane.ticks(300)
+            lane.edge(0, true, at: lane.t + 1)
+            lane.t += 100_000
+            var s = LaneSample(tUs: lane.t, intervalUs: 100_000)
+            for p in 0..<4 { s.gamma[p] = 40; s.gammaLow[p] = 22 }
+            s.neutron[2] = 12
+            _ = lane.engine.sample(s)
+            lane.ticks(20)
+            lane.edge(0, false, at: lane.t + 1)
+            lane.ticks(25)
+            return lane.decisions[0]
+        }
+        let clipped = run(clip: 2)
+        #expect(!clipped.neutronAlarm && clipped.neutronMaxCounts == 2)
+        let raw = run(clip: 0)
+        #expect(raw.neutronAlarm && raw.neutronMaxCounts == 12)
     }
 
     @Test("the same input gives the same decisions, field for field")

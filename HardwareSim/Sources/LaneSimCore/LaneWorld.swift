@@ -159,13 +159,19 @@ public final class LaneWorld {
         checkSourceCps = Array(repeating: 0, count: lane.panels)
     }
 
+    /// How much of the portal vehicle k fills at time t: 0 (outside the +-5 m around the pillars)
+    /// to 1 (at least 4 m of it inside).
+    func presence(_ k: Int, at t: Double) -> Double {
+        let f = trajectories[k].front(at: t)
+        let overlap = max(0, min(f, 5) - max(f - scenario.vehicles[k].lengthM, -5))
+        return min(1, overlap / 4)
+    }
+
     /// Background suppression at time t: the strongest of the vehicles in or near the portal.
     func suppression(at t: Double) -> Double {
         var s = 0.0
         for (k, v) in scenario.vehicles.enumerated() {
-            let f = trajectories[k].front(at: t)
-            let overlap = max(0, min(f, 5) - max(f - v.lengthM, -5))
-            s = max(s, (v.shielding ?? scenario.lane.shielding) * min(1, overlap / 4))
+            s = max(s, (v.shielding ?? scenario.lane.shielding) * presence(k, at: t))
         }
         return s
     }
@@ -219,6 +225,18 @@ public final class LaneWorld {
             gammaLow[p] &+= lo
             gammaTotal[p] &+= lo &+ hi
             neutron[p] &+= rng.poisson(r.neutron * dt)
+        }
+        // Ship-effect bursts: a few counts at once in one panel (the random draws happen only
+        // for vehicles that have them, so other scenarios' counts do not change).
+        for (k, v) in scenario.vehicles.enumerated() where v.neutronBurstsPerS > 0 {
+            let presence = presence(k, at: mid)
+            guard presence > 0 else { continue }
+            for _ in 0..<rng.poisson(v.neutronBurstsPerS * presence * dt) {
+                // Geometric counts >= 1 with mean 3: P(m) = p (1 - p)^(m - 1), p = 1/3.
+                let m = 1 + UInt32(min(50, (log(rng.unit()) / log(2.0 / 3.0)).rounded(.down)))
+                let p = min(panelCount - 1, Int(rng.unit() * Double(panelCount)))
+                neutron[p] &+= m
+            }
         }
         timeS = t
     }

@@ -205,6 +205,10 @@ public struct VehicleSpec: Codable, Sendable {
     public var attenuation: Double
     /// This vehicle's background suppression (default: the lane's).
     public var shielding: Double?
+    /// Neutron "ship effect": cosmic-ray spallation in a heavy steel load, bursts per second
+    /// while the vehicle fills the portal; each burst is a geometric number of counts (mean 3)
+    /// landing in one panel within one sample. 0 = none.
+    public var neutronBurstsPerS: Double = 0
 
     public init(at: Double, speed: Double, motion: Motion = .steady, stopS: Double = 0, queueS: Double = 0,
                 cabLengthM: Double = 6, gapM: Double = 1, trailerLengthM: Double = 12.2, container: String? = nil,
@@ -216,6 +220,7 @@ public struct VehicleSpec: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case at, speed, motion, stopS, queueS, cabLengthM, gapM, trailerLengthM, container, sources, attenuation, shielding
+        case neutronBurstsPerS
     }
 
     public init(from d: Decoder) throws {
@@ -232,6 +237,7 @@ public struct VehicleSpec: Codable, Sendable {
         sources = try c.decodeIfPresent([SourceSpec].self, forKey: .sources) ?? []
         attenuation = try c.decodeIfPresent(Double.self, forKey: .attenuation) ?? 0.7
         shielding = try c.decodeIfPresent(Double.self, forKey: .shielding)
+        neutronBurstsPerS = try c.decodeIfPresent(Double.self, forKey: .neutronBurstsPerS) ?? 0
     }
 
     public var lengthM: Double { cabLengthM + gapM + trailerLengthM }
@@ -247,6 +253,7 @@ public struct VehicleSpec: Codable, Sendable {
         if !(trailerLengthM >= 0 && trailerLengthM <= 30) { return "trailerLengthM: must be 0...30 m" }
         if !(attenuation > 0 && attenuation <= 1) { return "attenuation: must be 0...1" }
         if let s = shielding, !(s >= 0 && s < 1) { return "shielding: must be 0...1" }
+        if !(neutronBurstsPerS >= 0 && neutronBurstsPerS <= 100) { return "neutronBurstsPerS: must be 0...100 bursts/s" }
         if let c = container, c.isEmpty || c.utf8.count > 16 || c.utf8.contains(where: { $0 < 0x21 || $0 > 0x7E }) {
             return "container: must be 1 to 16 printable ASCII characters"
         }

@@ -10,6 +10,15 @@ extension EvalReport {
     static func pct(_ a: Int, _ n: Int) -> String { n == 0 ? "-" : String(format: "%.1f %%", 100 * Double(a) / Double(n)) }
     static func per1000(_ a: Int, _ n: Int) -> String { n == 0 ? "-" : String(format: "%.1f", 1000 * Double(a) / Double(n)) }
 
+    /// One-sided 95 % upper confidence limit of a Poisson mean after k events (exact for k <= 10,
+    /// then the Wilson-Hilferty approximation).
+    static func poissonUpper95(_ k: Int) -> Double {
+        let table = [2.996, 4.744, 6.296, 7.754, 9.154, 10.51, 11.84, 13.15, 14.44, 15.71, 16.96]
+        if k < table.count { return table[k] }
+        let n = Double(k + 1), z = 1.645
+        return n * pow(1 - 1 / (9 * n) + z / (3 * n.squareRoot()), 3)
+    }
+
     public struct GoalCheck: Sendable { public var goal: String; public var measured: String; public var met: Bool }
 
     public var goals: [GoalCheck] {
@@ -21,9 +30,13 @@ extension EvalReport {
         out.append(GoalCheck(goal: "gamma false alarms <= 1 per 1,000 clean occupancies (queued and parked included)",
                              measured: "\(fa.0) in \(fa.2) (\(Self.per1000(fa.0, fa.2)) per 1,000)",
                              met: Double(fa.0) / Double(max(fa.2, 1)) <= 0.001))
+        // Shown, not just estimated: the one-sided 95 % Poisson upper bound on the rate must be
+        // within the budget (0 alarms need 30,000 passes: the rule of three).
+        let upper = Self.poissonUpper95(fa.1) / Double(max(fa.2, 1)) * 10_000
         out.append(GoalCheck(goal: "neutron false alarms <= 1 per 10,000 clean occupancies",
-                             measured: "\(fa.1) in \(fa.2)" + (fa.2 < 30_000 ? " (too few passes to show 1/10,000: rule of three needs 30,000)" : ""),
-                             met: fa.1 == 0 && fa.2 >= 30_000))
+                             measured: "\(fa.1) in \(fa.2) (95 % upper bound \(String(format: "%.2f", upper)) per 10,000)"
+                                + (fa.2 < 30_000 ? "; too few passes to show 1/10,000: 0 alarms need 30,000" : ""),
+                             met: upper <= 1))
         let ne = normAlarms[.engine] ?? (0, 0, 0), nb = normAlarms[.vm250] ?? (0, 0, 0)
         let reduction = nb.alarms > 0 ? 1 - Double(ne.alarms) / Double(nb.alarms) : 0
         out.append(GoalCheck(goal: "NORM gamma alarms at least 90 % fewer than the VM-250-style baseline",
@@ -65,7 +78,7 @@ extension EvalReport {
             let a = clean.reduce(0, +), b = inNorm.reduce(0, +)
             let r = a > 0 ? b / a : 0
             if r < 0.9 { ok = false }
-            ratios.append("\(profile.label) \(String(format: "%.2f", r))")
+            ratios.append("\(profile.label) \(String(format: "%.3f", r))")
         }
         out.append(GoalCheck(goal: "a threat inside NORM cargo detected at least 90 % as often as in clean cargo",
                              measured: ratios.joined(separator: ", "), met: ok))
@@ -75,7 +88,7 @@ extension EvalReport {
     public func markdown(settingsText: String, command: String, pictures: [String]) -> String {
         var s = "# Detection evaluation\n\n"
         s += "Reproduce with `\(command)`.\n\n"
-        s += "Seed \(config.seed), \(passes) passes (\(config.passesPerCell) per source type, speed and strength; \(config.cleanPasses) clean; \(config.normPasses) NORM), "
+        s += "Seed \(config.seed), \(passes) passes (\(config.passesPerCell) per source type, speed and strength; \(config.cleanPasses) clean and \(config.cleanPasses / 10) steel-cargo; \(config.normPasses) NORM), "
         s += String(format: "%.1f s.", seconds) + " Engine settings: \(settingsText).\n\n"
         s += "Strength: net counts per second at 1 m from a panel face, before cargo attenuation (DOMAIN.md). "
         s += "MDS95: the strength detected in 95 % of passes, interpolated in log strength; `> max` when never reached. "

@@ -43,6 +43,10 @@ public enum ThreatKind: String, Hashable, Sendable, CaseIterable {
 
 public enum CleanClass: String, Hashable, Sendable, CaseIterable {
     case moving, stopped, parked, queued
+    /// Heavy steel cargo: neutron ship-effect bursts (0.1-0.4 per second, 3 counts each on
+    /// average: +5-20 % over ~6 counts/s of neutron background, spikes at 0.1 s that 2 s windows
+    /// mostly wash out) and stronger gamma shielding.
+    case steel
 }
 
 public enum PassKind: Hashable, Sendable {
@@ -89,6 +93,11 @@ enum Suite {
             let cls: CleanClass = r < 7 ? .moving : r == 7 ? .stopped : r == 8 ? .parked : .queued
             let profile: SpeedProfile = cls == .moving || cls == .queued ? moving[i % 4] : cls == .stopped ? .stopAndGo : .parked
             out.append(PassSpec(kind: .clean(cls), profile: profile, seed: rng.next()))
+        }
+        // Steel loads on top of the mix, one for every ten clean passes, at every speed and parked.
+        let steelProfiles: [SpeedProfile] = [.steady1, .steady22, .steady45, .stopAndGo, .parked]
+        for i in 0..<c.cleanPasses / 10 {
+            out.append(PassSpec(kind: .clean(.steel), profile: steelProfiles[i % steelProfiles.count], seed: rng.next()))
         }
         for i in 0..<c.normPasses {
             let profiles: [SpeedProfile] = [.steady1, .steady22, .steady22, .steady45, .stopAndGo]
@@ -145,6 +154,9 @@ enum Suite {
             // Waits just short of beam 0 from 5 s: the lane learns a depressed background.
             v.at = 5
             v.queueS = c.warmupS - 5
+        case .clean(.steel):
+            v.neutronBurstsPerS = uniform(0.1, 0.4)
+            v.shielding = uniform(0.15, 0.3)
         case .clean:
             break
         }
