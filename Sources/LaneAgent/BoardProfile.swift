@@ -258,7 +258,7 @@ public struct BoardProfile: Sendable {
         e.backgroundReadySamples = min(e.backgroundReadySamples, e.backgroundWarmupSamples)
         let tau = try samples("backgroundTimeConstantS", 25.6, max: 65_536)
         e.backgroundShift = max(1, Int((log2(Double(tau))).rounded()))
-        e.viewLengthMm = Int64((try det.double("viewLengthM", 0...50, default: 4.5) * 1000).rounded())
+        e.viewLengthMm = Int64((try det.double("viewLengthM", 0...50, default: 3.0) * 1000).rounded())
         e.gammaWindowSamplesMin = try samples("gammaWindowMinS", 0.5, max: EngineSettings.windowSamplesMax)
         let slowTau = try samples("backgroundSlowTimeConstantS", 204.8, max: 1 << 20)
         e.backgroundSlowShift = max(e.backgroundShift, Int((log2(Double(slowTau))).rounded()))

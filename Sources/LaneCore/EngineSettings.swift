@@ -16,7 +16,7 @@ public struct EngineSettings: Sendable {
     /// `viewLengthMm` (the length of lane over which a panel sees a point source well), clamped
     /// to `gammaWindowSamplesMin`...`windowSamplesMax`. 0 turns speed compensation off.
     public var gammaWindowSamples: Int = 10
-    public var viewLengthMm: Int64 = 4_500
+    public var viewLengthMm: Int64 = 3_000
     public var gammaWindowSamplesMin: Int = 5
     public var gammaSigmaQ8: Int64 = 7 * 256
     /// Neutron test: its own, longer window, its own n, and a minimum excess in counts so that

@@ -518,7 +518,8 @@ struct FlatLane {
 @Suite struct SpeedWindowTests {
     @Test("the window follows the measured speed: view length / speed, clamped")
     func window() {
-        for (mmPerS, samples) in [(500, 90), (2_200, 20), (4_500, 10), (30_000, 5)] as [(Int64, Int)] {
+        // 3 m of travel: 6 s, 1.36 s, 0.67 s, then the 0.5 s minimum.
+        for (mmPerS, samples) in [(500, 60), (2_200, 14), (4_500, 7), (30_000, 5)] as [(Int64, Int)] {
             var lane = FlatLane()
             lane.ticks(100)
             _ = lane.pass(speedMmPerS: mmPerS)
