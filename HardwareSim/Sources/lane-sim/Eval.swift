@@ -12,12 +12,15 @@ struct Eval: ParsableCommand {
     @Option(help: "Passes per source type, speed and strength.") var passesPerCell: Int = 25
     @Option(help: "Clean passes (moving, stopped, parked, queued); a tenth as many steel-cargo passes come on top.") var clean: Int = 3000
     @Option(help: "NORM passes.") var norm: Int = 1000
+    @Option(name: .customLong("warmup-s"), help: "Seconds of empty lane (the background the engine learns) before each vehicle, 20-3600: 300 is a lane in service, 40 one just started.")
+    var warmupS: Double = 300
     @Option(help: "A board profile whose detection settings the engine uses (default: the shipped defaults).") var board: String?
     @Option(help: "Directory for the report (report.md, report.json, pd-*.svg).") var out: String = "out/eval"
     @Option(help: "Write the trace of every clean or NORM pass the engine alarmed on into this directory.") var falseAlarmTraces: String?
 
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
+        guard warmupS >= 20 && warmupS <= 3600 else { throw ValidationError("--warmup-s must be 20...3600 seconds") }
         var settings = EngineSettings()
         if let board {
             do { settings = try BoardProfile.load(path: board).engine } catch { throw ValidationError("\(error)") }
@@ -27,6 +30,7 @@ struct Eval: ParsableCommand {
         config.passesPerCell = passesPerCell
         config.cleanPasses = clean
         config.normPasses = norm
+        config.warmupS = warmupS
         if let dir = falseAlarmTraces {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             config.falseAlarmTraceDirectory = dir
@@ -42,6 +46,7 @@ struct Eval: ParsableCommand {
             pictures.append(name)
         }
         var command = "lane-sim eval --seed \(seed) --passes-per-cell \(passesPerCell) --clean \(clean) --norm \(norm)"
+        command += " --warmup-s \(Int(warmupS))"
         if let board { command += " --board \(board)" }
         command += " --out \(out)"
         let md = report.markdown(settingsText: describe(settings), command: command, pictures: pictures)

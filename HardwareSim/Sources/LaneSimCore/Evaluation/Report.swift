@@ -88,7 +88,7 @@ extension EvalReport {
     public func markdown(settingsText: String, command: String, pictures: [String]) -> String {
         var s = "# Detection evaluation\n\n"
         s += "Reproduce with `\(command)`.\n\n"
-        s += "Seed \(config.seed), \(passes) passes (\(config.passesPerCell) per source type, speed and strength; \(config.cleanPasses) clean and \(config.cleanPasses / 10) steel-cargo; \(config.normPasses) NORM), "
+        s += "Seed \(config.seed), \(passes) passes (\(config.passesPerCell) per source type, speed and strength; \(config.cleanPasses) clean and \(config.cleanPasses / 10) steel-cargo; \(config.normPasses) NORM; \(String(format: "%.0f", config.warmupS)) s of empty lane before each vehicle), "
         s += String(format: "%.1f s.", seconds) + " Engine settings: \(settingsText).\n\n"
         s += "Strength: net counts per second at 1 m from a panel face, before cargo attenuation (DOMAIN.md). "
         s += "MDS95: the strength detected in 95 % of passes, interpolated in log strength; `> max` when never reached. "
