@@ -84,6 +84,15 @@ public struct EngineSettings: Sendable {
     /// Ring capacity of the sliding windows, in samples.
     public static let windowSamplesMax = 128
 
+    /// The engine's input envelope, inside which every product stays within Int64 (proved by
+    /// EngineTests' extreme-input test): counts per panel per sample above this are taken as this
+    /// (2.6 million counts/s at 100 ms, beyond any panel); a sample's interval counts as at most 16
+    /// nominal intervals; the dwell integration and the suppression estimate rest on at most the
+    /// first `dwellSamplesMax` shielded samples of an occupancy (55 min at 100 ms; a container left
+    /// for hours stays tested by the sliding windows).
+    public static let countsPerSampleMax: UInt32 = 1 << 18
+    public static let dwellSamplesMax = 1 << 15
+
     public enum Problem: Sendable, Equatable {
         case panelCount, pillar, beamSpacing, holdIn, sampleInterval, gammaWindow, gammaSigma,
             neutronWindow, neutronSigma, neutronExcess, background, normShare, ceiling, faultLimits

@@ -19,6 +19,14 @@ public func integerSquareRoot(_ n: UInt64) -> UInt64 {
     }
 }
 
+/// a x b for non-negative a and b, saturating at 2^61 instead of trapping (a variance that large
+/// means "no test can pass", which is the safe reading of an overflow).
+@inlinable
+public func multiplySaturating(_ a: Int64, _ b: Int64) -> Int64 {
+    let (p, overflow) = a.multipliedReportingOverflow(by: b)
+    return overflow || p > (1 &<< 61) ? (1 &<< 61) : p
+}
+
 /// Integer square root of a non-negative Int64 (negative input is a programmer error).
 @inlinable
 public func integerSquareRoot(_ n: Int64) -> Int64 {

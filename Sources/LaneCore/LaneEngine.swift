@@ -117,7 +117,18 @@ public struct LaneEngine: Sendable {
     }
 
     /// One sample of counts. Returns the decision of an occupancy that ended before it.
-    public mutating func sample(_ s: LaneSample) -> Decision? {
+    public mutating func sample(_ input: LaneSample) -> Decision? {
+        // The input envelope (EngineSettings.countsPerSampleMax): a broken panel or a counter
+        // reset can report billions of counts; the engine clamps rather than overflow.
+        var s = input
+        let top = EngineSettings.countsPerSampleMax
+        for p in 0..<settings.panelCount {
+            if s.gamma[p] > top { s.gamma[p] = top }
+            if s.gammaLow[p] > s.gamma[p] { s.gammaLow[p] = s.gamma[p] }
+            if s.neutron[p] > top { s.neutron[p] = top }
+        }
+        let intervalMax = settings.sampleIntervalUs * 16
+        if s.intervalUs > intervalMax { s.intervalUs = intervalMax }
         var finished: Decision? = nil
         if state == .holdIn && s.tUs >= lastClearUs + settings.holdInUs {
             finished = finish(endUs: lastClearUs + settings.holdInUs, truncated: false)
@@ -148,22 +159,22 @@ public struct LaneEngine: Sendable {
         } else {
             current.samples += 1
             current.faults.insert(hardwareFaults)
-            let nominal = settings.sampleIntervalUs
             // The dwell integration and the suppression estimate take only the samples while a
             // beam is interrupted: in the hold-in the vehicle is leaving and shields less and less.
-            if entry.shielded == 1 {
+            // Past dwellSamplesMax the occupancy sums stop growing (the input envelope).
+            let accumulate = entry.shielded == 1 && occShieldedSamples < EngineSettings.dwellSamplesMax
+            if accumulate {
                 occShieldedSamples += 1
                 occNeutron += entry.neutron
-                occNeutronExpectedQ16 += bgNeutron
-                    * entry.intervalUs / nominal
+                occNeutronExpectedQ16 += scaled(bgNeutron, entry.intervalUs)
             }
-            for g in 0..<groupCount where entry.shielded == 1 {
+            for g in 0..<groupCount where accumulate {
                 occGamma[g] += entry.gamma[g]
                 occLow[g] += entry.gammaLow[g]
-                occExpectedQ16[g] += bgGamma[g] * entry.intervalUs / nominal
-                occLowExpectedQ16[g] += bgLow[g] * entry.intervalUs / nominal
-                occShapeQ16[g] += shapeGamma[g] * entry.intervalUs / nominal
-                occLowShapeQ16[g] += shapeLow[g] * entry.intervalUs / nominal
+                occExpectedQ16[g] += scaled(bgGamma[g], entry.intervalUs)
+                occLowExpectedQ16[g] += scaled(bgLow[g], entry.intervalUs)
+                occShapeQ16[g] += scaled(shapeGamma[g], entry.intervalUs)
+                occLowShapeQ16[g] += scaled(shapeLow[g], entry.intervalUs)
             }
             test()
         }
@@ -235,8 +246,8 @@ public struct LaneEngine: Sendable {
         var f = Faults()
         if !background.isReady(settings) { f.insert(.backgroundNotReady); return f }
         // Note: Swift's >> binds tighter than * and /, hence the parentheses.
-        let cps = (background.gammaSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
-            * 1_000_000 / settings.sampleIntervalUs) &>> 16
+        let cps = ((background.gammaSumQ16(mask: groupMask[0], panelCount: settings.panelCount) &>> 8)
+            * 1_000_000 / settings.sampleIntervalUs) &>> 8
         if settings.gammaBackgroundHighCps > 0 && cps > settings.gammaBackgroundHighCps { f.insert(.backgroundHigh) }
         if settings.gammaBackgroundLowCps > 0 && cps < settings.gammaBackgroundLowCps { f.insert(.backgroundLow) }
         return f
@@ -264,6 +275,15 @@ public struct LaneEngine: Sendable {
 
     // MARK: tests
 
+    /// rate x interval / nominal (a background per nominal interval over `intervalUs`), exact to
+    /// the floor and inside Int64 for any window of the input envelope: the whole intervals and
+    /// the remainder are scaled apart.
+    @inline(__always)
+    func scaled(_ rateQ16: Int64, _ intervalUs: Int64) -> Int64 {
+        let nominal = settings.sampleIntervalUs
+        return rateQ16 * (intervalUs / nominal) + rateQ16 * (intervalUs % nominal) / nominal
+    }
+
     /// Background suppression by the vehicle in the portal, Q16 (65536 = none), estimated from
     /// the high energy window over the occupancy so far (sources barely touch it; shielding lowers
     /// both windows alike). Never above 1: an excess in the high window is not shielding. Returns
@@ -273,7 +293,8 @@ public struct LaneEngine: Sendable {
         let high = occGamma[0] - occLow[0]
         let expected = occShapeQ16[0] - occLowShapeQ16[0]
         guard high >= settings.suppressionCountsMin, expected > 0 else { return (65_536, 0) }
-        let r = (high &<< 32) / expected
+        // R = high / (expected / 65536), Q16; shifted so that the dividend stays inside Int64.
+        let r = high < (1 &<< 30) ? (high &<< 32) / expected : (high &<< 16) / (expected &>> 16 > 0 ? expected &>> 16 : 1)
         return (r < 65_536 ? r : 65_536, high)
     }
 
@@ -314,15 +335,26 @@ public struct LaneEngine: Sendable {
         let den = l * h * h + hg * d * d + ho * b * b
         guard den > 0 else { return 0 }
         let ratioQ8 = ((b * b * h * h) &<< 8) / den  // a rate, in Q16 >> sh units, Q8
-        // counts per sample = ratio x 2^sh / 2^16; N = k x that.
-        let n = sh >= 24 ? (k * ratioQ8) &<< (sh - 24) : (k * ratioQ8) &>> (24 - sh)
+        // counts per sample = ratio x 2^sh / 2^16; N = k x that. A tiny denominator (a lane whose
+        // learned spectrum is almost all high or all low) would overflow: N saturates at 2^40
+        // counts (a relative variance of 10^-12, nothing), never traps.
+        let cap: Int64 = 1 &<< 40
+        let (product, overflow) = k.multipliedReportingOverflow(by: ratioQ8)
+        if overflow { return cap }
+        var n: Int64
+        if sh >= 24 {
+            if product > cap &>> (sh - 24) { return cap }
+            n = product &<< (sh - 24)
+        } else {
+            n = product &>> (24 - sh)
+        }
+        if n > cap { n = cap }
         return n > 0 ? n : 1
     }
 
     /// Runs the gross-count tests (the speed window, and the whole occupancy when it is longer)
     /// on every group and the neutron test on the newest windows.
     mutating func test() {
-        let nominal = settings.sampleIntervalUs
         let (r, high) = suppression()
         current.suppressionQ16 = r
         let gw = ring.sum(window: current.gammaWindowSamples)
@@ -332,8 +364,8 @@ public struct LaneEngine: Sendable {
                 // Correct for suppression only when the vehicle shielded the panels for the whole
                 // window: the correction must never lower the background below what it was.
                 let corrected = gw.shielded == i64(gw.samples) && high > 0
-                let b = (corrected ? shapeGamma[g] : bgGamma[g]) * gw.intervalUs / nominal
-                let bLow = (corrected ? shapeLow[g] : bgLow[g]) * gw.intervalUs / nominal
+                let b = scaled(corrected ? shapeGamma[g] : bgGamma[g], gw.intervalUs)
+                let bLow = scaled(corrected ? shapeLow[g] : bgLow[g], gw.intervalUs)
                 grossTest(group: g, counts: gw.gamma[g], low: gw.gammaLow[g], expectedQ16: b, lowExpectedQ16: bLow,
                           suppressionQ16: corrected ? r : 65_536, highCounts: corrected ? high : 0, samples: gw.samples, ceiling: false,
                           learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g))
@@ -345,7 +377,7 @@ public struct LaneEngine: Sendable {
         let cw = ring.sum(window: settings.gammaWindowSamples)
         if cw.samples == settings.gammaWindowSamples {
             for g in 0..<groupCount {
-                let b = bgGamma[g] * cw.intervalUs / nominal
+                let b = scaled(bgGamma[g], cw.intervalUs)
                 let sd = integerSquareRoot(b > 0 ? b : 1)
                 if ((cw.gamma[g] &<< 16) - b) / sd >= settings.gammaCeilingSigmaQ8 { current.gammaAlarm = true }
             }
@@ -362,7 +394,7 @@ public struct LaneEngine: Sendable {
         }
         let nw = ring.sum(window: current.neutronWindowSamples)
         if nw.samples == current.neutronWindowSamples {
-            let b = bgNeutron * nw.intervalUs / nominal
+            let b = scaled(bgNeutron, nw.intervalUs)
             neutronTest(counts: nw.neutron, expectedQ16: b)
         }
         // The neutron dwell integration: the whole shielded part of the occupancy.
@@ -383,7 +415,8 @@ public struct LaneEngine: Sendable {
             let perSample = bgNeutron
             // Relative variance of the learned rate: 1 / (counts averaged) = 65536 / (perSampleQ16 x n).
             let averagedQ16 = perSample * learned
-            if averagedQ16 > 0 { variance += (b &>> 8) * (b &>> 8) / (averagedQ16 &>> 16 > 0 ? averagedQ16 &>> 16 : 1) }
+            let averaged = averagedQ16 &>> 16 > 0 ? averagedQ16 &>> 16 : 1
+            if averagedQ16 > 0 { variance += multiplySaturating(b &>> 8, (b / averaged) &>> 8) }
         }
         let sd = integerSquareRoot(variance)
         let excess = (c &<< 16) - b
@@ -416,21 +449,23 @@ public struct LaneEngine: Sendable {
         let bLow = (bLow0 &>> 8) * r &>> 8
         var variance = b > 0 ? b : 1
         if high > 0 {
-            let square = (b &>> 8) * (b &>> 8)  // Q16
+            // B'^2 / H and 2 B'^2 / Bo' as B' x (B' / H): never squared whole, so that a long
+            // dwell at a high rate stays inside Int64 (Q16 throughout).
             let occupancyExpected = ((occShapeQ16[0] &>> 8) * r &>> 8) &>> 16  // counts, all panels
-            variance += square / high
-            if occupancyExpected > 0 { variance -= 2 * (square / occupancyExpected) }
+            variance += multiplySaturating(b &>> 8, (b / high) &>> 8)
+            if occupancyExpected > 0 { variance -= 2 * multiplySaturating(b &>> 8, (b / occupancyExpected) &>> 8) }
             if variance < (b > 0 ? b : 1) / 4 { variance = (b > 0 ? b : 1) / 4 }  // guard: never below B/4
         }
         // The learned background is itself an estimate: its relative variance is 1 / (the counts
         // it averaged), and a window of B counts carries B^2 times that.
-        if learnedCounts > 0 { variance += (b &>> 8) * (b &>> 8) / learnedCounts }
+        if learnedCounts > 0 { variance += multiplySaturating(b &>> 8, (b / learnedCounts) &>> 8) }
         let sd = integerSquareRoot(variance)  // Q8
         let threshold = b + settings.gammaSigmaQ8 * sd
         let excess = (c &<< 16) - b
         let sigma = excess / sd
         let lowExcess = (low &<< 16) - bLow
-        let lowShare = excess > 0 ? (lowExcess > 0 ? lowExcess : 0) * 65_536 / excess : 0
+        let lowPart = lowExcess > 0 ? lowExcess : 0
+        let lowShare = excess <= 0 ? 0 : lowPart < (1 &<< 46) ? lowPart * 65_536 / excess : lowPart / (excess &>> 16 > 0 ? excess &>> 16 : 1)
         if sigma > current.gammaMaxSigmaQ8 {
             current.gammaMaxSigmaQ8 = sigma
             current.gammaMaxGroup = g

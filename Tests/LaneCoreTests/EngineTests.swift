@@ -47,9 +47,10 @@ struct FlatLane {
     /// After `learn` samples (30 s) of empty lane, a vehicle breaks both beams and stands there for
     /// `samples` samples whose counts per panel `counts(i)` gives (gamma, low), then leaves;
     /// returns the decision once the hold-in is over.
-    static func standing(_ settings: EngineSettings, samples: Int, learn: Int = 300,
+    static func standing(_ settings: EngineSettings, samples: Int, learn: Int = 300, cps: UInt32 = 400,
                          counts: (Int) -> (gamma: UInt32, low: UInt32)) -> Decision {
         var lane = FlatLane(settings: settings)
+        lane.cps = cps
         lane.ticks(learn)
         lane.edge(0, true, at: lane.t + 1)
         lane.edge(1, true, at: lane.t + 680_000)
@@ -502,6 +503,31 @@ struct FlatLane {
         let d = parked(EngineSettings())
         #expect(d.gammaAlarm)
         #expect(d.gammaMaxWindowSamples > 500)
+    }
+
+    @Test("the input envelope: an hour parked at the largest counts a panel can report (clamped to 2^18 per sample), a counter reset's 4 x 10^9 counts and an hour-long sample interval neither trap nor alarm a flat lane")
+    func extremeInputs() {
+        var settings = EngineSettings()
+        settings.gammaBackgroundHighCps = 0
+        // 36,000 samples: past dwellSamplesMax (32,768), at rates far above the clamp.
+        let d = FlatLane.standing(settings, samples: 36_000, learn: 600, cps: 700_000_000) { _ in (70_000_000, 38_500_000) }
+        #expect(!d.gammaAlarm && !d.neutronAlarm && d.samples > 36_000)
+        // A realistic background with one garbage sample and one very long interval in the dwell.
+        var lane = FlatLane(settings: settings)
+        lane.ticks(600)
+        lane.edge(0, true, at: lane.t + 1)
+        lane.edge(1, true, at: lane.t + 680_000)
+        lane.ticks(100)
+        lane.t += 3_600_000_000
+        var s = LaneSample(tUs: lane.t, intervalUs: 3_600_000_000)
+        for p in 0..<4 { s.gamma[p] = UInt32.max; s.gammaLow[p] = UInt32.max; s.neutron[p] = UInt32.max }
+        _ = lane.engine.sample(s)
+        lane.ticks(100)
+        lane.edge(0, false, at: lane.t + 1)
+        lane.edge(1, false, at: lane.t + 2)
+        lane.ticks(25)
+        #expect(lane.decisions.count == 1)
+        #expect(lane.decisions[0].gammaAlarm, "a sample of 4 x 10^9 counts is an excess (clamped), not a crash")
     }
 
     @Test("a dwell test corrected for suppression counts the learned spectral ratio's uncertainty: after only 30 s of learning, the same 3.7 % excess over a minute is not enough")
