@@ -408,6 +408,10 @@ struct ConsoleTests {
         // terminal side as its serial device; the test is the laptop on the other end.
         var master: Int32 = -1, slave: Int32 = -1
         #expect(openpty(&master, &slave, nil, nil, nil) == 0)
+        // Not inherited by anything the other tests start meanwhile (a copy of the master held
+        // elsewhere would keep the line from hanging up below).
+        _ = fcntl(master, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(slave, F_SETFD, FD_CLOEXEC)
         let device = String(cString: ttyname(slave))
         defer { if master >= 0 { close(master) }; close(slave) }
         var tio = termios()

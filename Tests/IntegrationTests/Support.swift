@@ -131,6 +131,14 @@ final class External {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // The broker must not inherit the test process's other descriptors: tests run in
+        // parallel, and a broker started while the console test held its pseudo-terminal's
+        // master open kept that terminal from ever hanging up (a flaky console test). Glibc's
+        // addclosefrom is not visible from Swift, so every descriptor above stderr is marked
+        // close-on-exec first (harmless to the tests that use them).
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+            if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC) }
+        }
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var child: pid_t = 0
