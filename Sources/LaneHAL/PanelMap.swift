@@ -81,6 +81,9 @@ public struct PanelReading: Sendable, Equatable {
 /// Counts between two readings of the same free-running counters. Counters wrap at 2^32
 /// (wrapping subtraction handles that); a panel restart (uptime going backwards) restarts the
 /// counters at zero, so the new values are the counts since the restart, never a huge delta.
+/// Counters reset without a restart (command 0x5A5A, or a panel that does it on its own) show as
+/// a wrapped difference no detector can produce (above 10^8 counts/s over the interval): those
+/// too count as a restart of the counters.
 public struct CounterDelta: Sendable, Equatable {
     public var gamma: UInt32
     public var gammaLow: UInt32
@@ -99,6 +102,11 @@ public struct CounterDelta: Sendable, Equatable {
             gammaLow = new.gammaLow &- old.gammaLow
             neutron = new.neutron &- old.neutron
             intervalMs = elapsed; restarted = false
+            let plausible = UInt64(elapsed) * 100_000 + 1_000_000  // 10^8 counts/s, and slack for a late poll
+            if UInt64(gamma) > plausible || UInt64(gammaLow) > plausible || UInt64(neutron) > plausible {
+                gamma = new.gammaTotal; gammaLow = new.gammaLow; neutron = new.neutron
+                restarted = true
+            }
         }
         if gammaLow > gamma { gammaLow = gamma }
     }

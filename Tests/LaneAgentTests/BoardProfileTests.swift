@@ -95,7 +95,7 @@ func profileError(_ text: String) -> String? {
 }
 
 @Suite struct CounterDeltaTests {
-    @Test("deltas wrap at 2^32, and a panel restart gives the counts since the restart, not a huge number")
+    @Test("deltas wrap at 2^32; a panel restart, or counters reset while it runs, gives the counts since, not a huge number")
     func wrapAndRestart() {
         let a = PanelReading(gammaTotal: 4_294_967_290, gammaLow: 4_294_967_295, neutron: 10, uptimeMs: 4_294_967_200)
         let b = PanelReading(gammaTotal: 30, gammaLow: 20, neutron: 12, uptimeMs: 4)
@@ -104,6 +104,14 @@ func profileError(_ text: String) -> String? {
         let restarted = PanelReading(gammaTotal: 50, gammaLow: 20, neutron: 1, uptimeMs: 120)
         let r = CounterDelta(from: PanelReading(gammaTotal: 9_000_000, gammaLow: 5_000_000, neutron: 70, uptimeMs: 3_600_000), to: restarted)
         #expect(r.restarted && r.gamma == 50 && r.gammaLow == 20 && r.neutron == 1)
+        // Counters reset by command (uptime goes on): the wrapped difference would be 4.28 x 10^9
+        // counts in 100 ms; the counts since the reset are taken instead.
+        let before = PanelReading(gammaTotal: 9_000_000, gammaLow: 5_000_000, neutron: 70, uptimeMs: 3_600_000)
+        let reset = CounterDelta(from: before, to: PanelReading(gammaTotal: 40, gammaLow: 22, neutron: 0, uptimeMs: 3_600_100))
+        #expect(reset.restarted && reset.gamma == 40 && reset.gammaLow == 22 && reset.neutron == 0 && reset.intervalMs == 100)
+        // A busy but possible panel (10^6 counts/s) is not mistaken for a reset.
+        let busy = CounterDelta(from: before, to: PanelReading(gammaTotal: 9_100_000, gammaLow: 5_050_000, neutron: 75, uptimeMs: 3_600_100))
+        #expect(!busy.restarted && busy.gamma == 100_000 && busy.gammaLow == 50_000 && busy.neutron == 5)
     }
 
     @Test("the reference map decodes high word first; a low-first map swaps")
