@@ -231,7 +231,7 @@ public struct BoardProfile: Sendable {
         "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "neutronWindowS", "neutronSigma",
         "neutronMinExcessCounts", "neutronBurstClip", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin", "normShareMax", "normTestSigma",
         "gammaCeilingSigma", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
-        "backgroundSlowTimeConstantS", "backgroundHoldDrop", "backgroundHoldMaxS", "dwellIntegration", "suppressionMinCounts", "backgroundUncertainty",
+        "backgroundSlowTimeConstantS", "backgroundHoldDrop", "backgroundHoldMaxS", "backgroundGateSigma", "backgroundGateMaxS", "dwellIntegration", "suppressionMinCounts", "backgroundUncertainty",
     ]
 
     /// Detection settings; seconds become sample counts at the sample interval (rounded).
@@ -264,6 +264,8 @@ public struct BoardProfile: Sendable {
         e.backgroundSlowShift = max(e.backgroundShift, Int((log2(Double(slowTau))).rounded()))
         e.backgroundHoldDropQ16 = Int64((try det.double("backgroundHoldDrop", 0...0.5, default: 0.03) * 65536).rounded())
         e.backgroundHoldMaxSamples = try samples("backgroundHoldMaxS", 600, max: 1 << 24)
+        e.backgroundGateSigmaQ8 = Int64((try det.double("backgroundGateSigma", 0...1000, default: 10) * 256).rounded())
+        e.backgroundGateMaxSamples = try samples("backgroundGateMaxS", 30, max: 1 << 24)
         e.dwellIntegration = try det.bool("dwellIntegration", default: true)
         e.backgroundUncertainty = try det.bool("backgroundUncertainty", default: true)
         e.suppressionCountsMin = Int64(try det.int("suppressionMinCounts", 1...1_000_000_000, default: 200))

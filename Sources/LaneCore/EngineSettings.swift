@@ -49,6 +49,14 @@ public struct EngineSettings: Sendable {
     /// late). 0 turns the hold off.
     public var backgroundHoldDropQ16: Int64 = 1_966  // 0.03
     public var backgroundHoldMaxSamples: Int = 6_000  // 10 min
+    /// An empty-lane sample whose gamma (all panels) or neutron counts exceed the learned
+    /// background by more than `backgroundGateSigmaQ8` standard deviations (plus 10 counts) is
+    /// not learned: a source passing in the next lane, or one broken reading, must not raise the
+    /// background the next occupancy is tested against. After `backgroundGateMaxSamples` such
+    /// samples in a row the step is real (a new source nearby, a panel's gain) and is learned.
+    /// 0 turns the gate off.
+    public var backgroundGateSigmaQ8: Int64 = 10 * 256
+    public var backgroundGateMaxSamples: Int = 300  // 30 s
 
     /// NORM discrimination from the energy windows: an excess whose low-window share is below
     /// this is NORM-like and does not raise the gamma alarm, unless its significance reaches
@@ -116,6 +124,7 @@ public struct EngineSettings: Sendable {
         if backgroundReadySamples < 1 || backgroundWarmupSamples < backgroundReadySamples
             || backgroundShift < 1 || backgroundShift > 16 || backgroundSlowShift < backgroundShift || backgroundSlowShift > 20
             || backgroundHoldDropQ16 < 0 || backgroundHoldDropQ16 > 65_536 || backgroundHoldMaxSamples < 0
+            || backgroundGateSigmaQ8 < 0 || backgroundGateSigmaQ8 > 1_000 * 256 || backgroundGateMaxSamples < 0
         {
             return .background
         }

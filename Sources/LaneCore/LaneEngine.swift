@@ -51,6 +51,9 @@ public struct LaneEngine: Sendable {
     var bgNeutron: Int64 = 0
     var occNeutron: Int64 = 0
     var occNeutronExpectedQ16: Int64 = 0
+    /// Empty-lane samples kept out of learning by the gate: in a row now, and in all.
+    var gatedRun = 0
+    public private(set) var gatedSamples: UInt32 = 0
 
     public init(settings: EngineSettings) {
         precondition(settings.firstProblem() == nil, "engine settings must be validated first")
@@ -155,7 +158,7 @@ public struct LaneEngine: Sendable {
         lastSampleUs = s.tUs
 
         if state == .empty {
-            if hardwareFaults.isEmpty { background.learn(s, settings: settings) }
+            if hardwareFaults.isEmpty && !gated(entry) { background.learn(s, settings: settings) }
         } else {
             current.samples += 1
             current.faults.insert(hardwareFaults)
@@ -251,6 +254,29 @@ public struct LaneEngine: Sendable {
         if settings.gammaBackgroundHighCps > 0 && cps > settings.gammaBackgroundHighCps { f.insert(.backgroundHigh) }
         if settings.gammaBackgroundLowCps > 0 && cps < settings.gammaBackgroundLowCps { f.insert(.backgroundLow) }
         return f
+    }
+
+    /// The learning gate (EngineSettings.backgroundGateSigmaQ8): true when this empty-lane sample
+    /// stands so far above the learned background that it must not be learned, for at most
+    /// backgroundGateMaxSamples in a row. Counts the gated samples.
+    mutating func gated(_ e: WindowEntry) -> Bool {
+        guard settings.backgroundGateSigmaQ8 > 0, background.isReady(settings) else { return false }
+        let bg = scaled(background.gammaSumQ16(mask: groupMask[0], panelCount: settings.panelCount), e.intervalUs)
+        let bn = scaled(background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount), e.intervalUs)
+        func above(_ c: Int64, _ bQ16: Int64) -> Bool {
+            let b = bQ16 > 65_536 ? bQ16 : 65_536
+            return (c &<< 16) - bQ16 > settings.backgroundGateSigmaQ8 * integerSquareRoot(b) + (10 &<< 16)
+        }
+        if above(e.gamma[0], bg) || above(e.neutron, bn) {
+            gatedRun += 1
+            if gatedRun <= settings.backgroundGateMaxSamples {
+                gatedSamples &+= 1
+                return true
+            }
+            return false
+        }
+        gatedRun = 0
+        return false
     }
 
     /// Speed from the front edges: the time between beam 0 and beam 1 being first interrupted,

@@ -156,6 +156,25 @@ struct FlatLane {
         #expect(lane.engine.background.slowHeldRun == 0)
     }
 
+    @Test("the learning gate: one wild empty-lane sample is not learned; a 20 % step is learned at once; a tripled background is learned after 30 s of gated samples")
+    func learningGate() {
+        var lane = FlatLane()
+        lane.ticks(600)
+        let before = lane.engine.background.gammaQ16[0]
+        lane.cps = 50_000  // one broken reading (or a source passing in the next lane)
+        lane.ticks(1)
+        #expect(lane.engine.background.gammaQ16[0] == before && lane.engine.gatedSamples == 1)
+        lane.cps = 480  // +20 %: 32 counts over 160 per sample, far under 10 sd + 10
+        lane.ticks(1)
+        #expect(lane.engine.background.gammaQ16[0] > before && lane.engine.gatedSamples == 1)
+        lane.cps = 1_200  // tripled and staying: gated for 300 samples, then learned
+        lane.ticks(300)
+        let held = lane.engine.background.gammaQ16[0]
+        #expect(lane.engine.gatedSamples == 301 && held < 49 << 16)
+        lane.ticks(100)
+        #expect(lane.engine.background.gammaQ16[0] > held + (10 << 16))
+    }
+
     @Test("the long averages are the plain mean of every empty-lane sample until 2^backgroundSlowShift of them")
     func longAverageIsMean() {
         var lane = FlatLane()
