@@ -277,6 +277,7 @@ extension ConsoleSession {
         }
         let hi = v.settings.gammaBackgroundHighCps, lo = v.settings.gammaBackgroundLowCps
         say("all panels: \(fixed(total)) counts/s gamma; fault limits \(lo > 0 ? "low \(lo)" : "low off"), \(hi > 0 ? "high \(hi)" : "high off") counts/s")
+        say("slow average held \(b.slowHeldTotal) samples in all\(b.slowHeldRun > 0 ? ", holding now (the fast average is \(v.settings.backgroundHoldDropQ16 * 100 / 65_536) % or more below it: a vehicle waiting by the portal?)" : ""); \(v.backgroundGated) samples kept out of learning (far above the background: a source nearby, or a bad reading)")
     }
 
     func thresholds() {
@@ -286,7 +287,7 @@ extension ConsoleSession {
         say("gamma:   alarm above background + \(Tunable.named("gammaSigma")!.text(hub.values)) sigma; window \(fixed(windowS)) s until the speed is known, then the time to cross \(fixed(Double(s.viewLengthMm) / 1000)) m (at least \(fixed(Double(s.gammaWindowSamplesMin) * Double(s.sampleIntervalUs) / 1e6)) s)")
         say("         dwell integration \(s.dwellIntegration ? "on" : "off"), background uncertainty \(s.backgroundUncertainty ? "counted" : "ignored")")
         say("NORM:    discrimination \(s.normDiscrimination ? "on" : "OFF"): an excess with a low-energy share under \(Tunable.named("normLowShareMin")!.text(hub.values)) is NORM-like; any excess above \(Tunable.named("gammaCeilingSigma")!.text(hub.values)) sigma alarms")
-        say("neutron: alarm above background + \(Tunable.named("neutronSigma")!.text(hub.values)) sigma and at least \(s.neutronExcessMin) counts over \(fixed(Double(s.neutronWindowSamples) * Double(s.sampleIntervalUs) / 1e6)) s")
+        say("neutron: alarm above background + \(Tunable.named("neutronSigma")!.text(hub.values)) sigma (+ \(fixed(Double(s.neutronSigmaQ8 * s.neutronSigmaQ8 - 65_536) / 6 / 65_536, 1)) counts for Poisson skew) and at least \(s.neutronExcessMin) counts over \(fixed(Double(s.neutronWindowSamples) * Double(s.sampleIntervalUs) / 1e6)) s; \(s.neutronBurstClip > 0 ? "a panel's counts per sample taken up to its background + \(s.neutronBurstClip) (ship-effect bursts)" : "no burst clipping")")
         say("hold-in: \(fixed(Double(s.holdInUs) / 1e6)) s; siren \(fixed(Double(v.sirenUs) / 1e6)) s; alarm lights held \(fixed(Double(v.alarmLightHoldUs) / 1e6)) s")
         say("now, for a \(fixed(windowS)) s window (counts/s):")
         var groups: [(String, UInt32)] = [("all panels", UInt32((1 << panelCount) - 1))]
