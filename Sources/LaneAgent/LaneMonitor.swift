@@ -69,8 +69,6 @@ public struct LaneView: Sendable {
     public var neutron1s = PanelValues(repeating: 0)
     public var window1sUs: Int64 = 0
     public var background = Background()
-    /// Empty-lane samples the engine's learning gate kept out of the background.
-    public var backgroundGated: UInt32 = 0
     public var settings = EngineSettings()
     public var sirenUs: Int64 = 0
     public var alarmLightHoldUs: Int64 = 0

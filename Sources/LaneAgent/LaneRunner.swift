@@ -396,7 +396,6 @@ public final class LaneRunner: @unchecked Sendable {
             view.neutronAlarmActive = engine.neutronAlarmActive
             view.faults = allFaults
             view.background = engine.background
-            view.backgroundGated = engine.gatedSamples
             view.sirenUs = sirenUs
             view.alarmLightHoldUs = lightHoldUs
             view.settingsPending = pendingSettings != nil

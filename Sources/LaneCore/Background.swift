@@ -21,6 +21,9 @@ public struct Background: Sendable {
     /// and how many samples they have held in all.
     public private(set) var slowHeldRun: Int = 0
     public private(set) var slowHeldTotal: Int = 0
+    /// Samples in a row the learning gate has kept out, and how many in all.
+    public private(set) var gatedRun: Int = 0
+    public private(set) var gatedTotal: Int = 0
 
     public init() {}
 
@@ -31,19 +34,50 @@ public struct Background: Sendable {
     }
 
     /// Learns one empty-lane sample: a running mean during warm-up, then an exponential average
-    /// with time constant 2^shift samples, rounding half up.
+    /// with time constant 2^shift samples, rounding half up. Two guards, each with a limit on how
+    /// long it lasts: the **gate** learns nothing from a sample far above the background (see
+    /// `EngineSettings.backgroundGateSigmaQ8`), the **hold** keeps the slow averages still while the
+    /// fast one shows a queued vehicle's dip (`EngineSettings.backgroundHoldDropQ16`).
     public mutating func learn(_ s: LaneSample, settings: EngineSettings) {
         guard s.intervalUs > 0 else { return }
         let n = samplesLearned
         let nominal = settings.sampleIntervalUs
         let fast = settings.backgroundShift, slow = settings.backgroundSlowShift
-        // Hold the slow averages while the fast one shows a dip (a vehicle waiting near the
-        // portal), for at most backgroundHoldMaxSamples in a row: a dip that lasts longer is
+        // One pass for the sample (normalized to the nominal interval) and the sums both guards need.
+        var g = InlineArray<8, Int64>(repeating: 0), l = InlineArray<8, Int64>(repeating: 0), nn = InlineArray<8, Int64>(repeating: 0)
+        var sampleGamma: Int64 = 0, sampleNeutron: Int64 = 0
+        var fastSum: Int64 = 0, slowSum: Int64 = 0, levelGamma: Int64 = 0, levelNeutron: Int64 = 0
+        for p in 0..<settings.panelCount {
+            g[p] = Self.normalizedQ16(s.gamma[p], intervalUs: s.intervalUs, nominalUs: nominal)
+            l[p] = Self.normalizedQ16(s.gammaLow[p], intervalUs: s.intervalUs, nominalUs: nominal)
+            nn[p] = Self.normalizedQ16(s.neutron[p], intervalUs: s.intervalUs, nominalUs: nominal)
+            sampleGamma += g[p]
+            sampleNeutron += nn[p]
+            fastSum += gammaQ16[p]
+            slowSum += gammaSlowQ16[p]
+            levelGamma += gammaQ16[p] > gammaSlowQ16[p] ? gammaQ16[p] : gammaSlowQ16[p]
+            levelNeutron += neutronQ16[p] > neutronSlowQ16[p] ? neutronQ16[p] : neutronSlowQ16[p]
+        }
+        // The gate: more than k sd + 10 counts above the learned level, gamma or neutron (Q16 per
+        // nominal interval), for at most backgroundGateMaxSamples in a row.
+        if settings.backgroundGateSigmaQ8 > 0 && isReady(settings) {
+            func above(_ c: Int64, _ b: Int64) -> Bool {
+                c - b > settings.backgroundGateSigmaQ8 * integerSquareRoot(b > 65_536 ? b : 65_536) + (10 &<< 16)
+            }
+            if above(sampleGamma, levelGamma) || above(sampleNeutron, levelNeutron) {
+                if gatedRun < Int.max { gatedRun += 1 }
+                if gatedRun <= settings.backgroundGateMaxSamples {
+                    if gatedTotal < Int.max { gatedTotal += 1 }
+                    return
+                }
+            } else {
+                gatedRun = 0
+            }
+        }
+        // The hold, for at most backgroundHoldMaxSamples in a row: a dip that lasts longer is
         // learned (the run only ends when the dip does).
         var hold = false
         if settings.backgroundHoldDropQ16 > 0 && n >= settings.backgroundWarmupSamples {
-            var fastSum: Int64 = 0, slowSum: Int64 = 0
-            for p in 0..<settings.panelCount { fastSum += gammaQ16[p]; slowSum += gammaSlowQ16[p] }
             if fastSum < slowSum - ((slowSum &>> 16) * settings.backgroundHoldDropQ16) {
                 if slowHeldRun < Int.max { slowHeldRun += 1 }
                 hold = slowHeldRun <= settings.backgroundHoldMaxSamples
@@ -53,17 +87,16 @@ public struct Background: Sendable {
             }
         }
         for p in 0..<settings.panelCount {
-            let g = Self.normalizedQ16(s.gamma[p], intervalUs: s.intervalUs, nominalUs: nominal)
-            let l = Self.normalizedQ16(s.gammaLow[p], intervalUs: s.intervalUs, nominalUs: nominal)
-            let nn = Self.normalizedQ16(s.neutron[p], intervalUs: s.intervalUs, nominalUs: nominal)
-            gammaQ16[p] = Self.update(gammaQ16[p], g, n, settings.backgroundWarmupSamples, fast)
-            gammaLowQ16[p] = Self.update(gammaLowQ16[p], l, n, settings.backgroundWarmupSamples, fast)
-            neutronQ16[p] = Self.update(neutronQ16[p], nn, n, settings.backgroundWarmupSamples, fast)
-            if !hold { gammaSlowQ16[p] = Self.update(gammaSlowQ16[p], g, n, settings.backgroundWarmupSamples, slow) }
-            if !hold { gammaLowSlowQ16[p] = Self.update(gammaLowSlowQ16[p], l, n, settings.backgroundWarmupSamples, slow) }
-            if !hold { neutronSlowQ16[p] = Self.update(neutronSlowQ16[p], nn, n, settings.backgroundWarmupSamples, slow) }
-            gammaLongQ16[p] = Self.update(gammaLongQ16[p], g, n, 1 &<< slow, slow)
-            gammaLowLongQ16[p] = Self.update(gammaLowLongQ16[p], l, n, 1 &<< slow, slow)
+            gammaQ16[p] = Self.update(gammaQ16[p], g[p], n, settings.backgroundWarmupSamples, fast)
+            gammaLowQ16[p] = Self.update(gammaLowQ16[p], l[p], n, settings.backgroundWarmupSamples, fast)
+            neutronQ16[p] = Self.update(neutronQ16[p], nn[p], n, settings.backgroundWarmupSamples, fast)
+            if !hold {
+                gammaSlowQ16[p] = Self.update(gammaSlowQ16[p], g[p], n, settings.backgroundWarmupSamples, slow)
+                gammaLowSlowQ16[p] = Self.update(gammaLowSlowQ16[p], l[p], n, settings.backgroundWarmupSamples, slow)
+                neutronSlowQ16[p] = Self.update(neutronSlowQ16[p], nn[p], n, settings.backgroundWarmupSamples, slow)
+            }
+            gammaLongQ16[p] = Self.update(gammaLongQ16[p], g[p], n, 1 &<< slow, slow)
+            gammaLowLongQ16[p] = Self.update(gammaLowLongQ16[p], l[p], n, 1 &<< slow, slow)
         }
         if samplesLearned < Int.max { samplesLearned += 1 }
     }

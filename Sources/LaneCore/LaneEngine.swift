@@ -51,9 +51,8 @@ public struct LaneEngine: Sendable {
     var bgNeutron: Int64 = 0
     var occNeutron: Int64 = 0
     var occNeutronExpectedQ16: Int64 = 0
-    /// Empty-lane samples kept out of learning by the gate: in a row now, and in all.
-    var gatedRun = 0
-    public private(set) var gatedSamples: UInt32 = 0
+    /// Empty-lane samples the background's learning gate kept out, in all.
+    public var gatedSamples: Int { background.gatedTotal }
 
     public init(settings: EngineSettings) {
         precondition(settings.firstProblem() == nil, "engine settings must be validated first")
@@ -158,7 +157,7 @@ public struct LaneEngine: Sendable {
         lastSampleUs = s.tUs
 
         if state == .empty {
-            if hardwareFaults.isEmpty && !gated(entry) { background.learn(s, settings: settings) }
+            if hardwareFaults.isEmpty { background.learn(s, settings: settings) }
         } else {
             current.samples += 1
             current.faults.insert(hardwareFaults)
@@ -254,29 +253,6 @@ public struct LaneEngine: Sendable {
         if settings.gammaBackgroundHighCps > 0 && cps > settings.gammaBackgroundHighCps { f.insert(.backgroundHigh) }
         if settings.gammaBackgroundLowCps > 0 && cps < settings.gammaBackgroundLowCps { f.insert(.backgroundLow) }
         return f
-    }
-
-    /// The learning gate (EngineSettings.backgroundGateSigmaQ8): true when this empty-lane sample
-    /// stands so far above the learned background that it must not be learned, for at most
-    /// backgroundGateMaxSamples in a row. Counts the gated samples.
-    mutating func gated(_ e: WindowEntry) -> Bool {
-        guard settings.backgroundGateSigmaQ8 > 0, background.isReady(settings) else { return false }
-        let bg = scaled(background.gammaSumQ16(mask: groupMask[0], panelCount: settings.panelCount), e.intervalUs)
-        let bn = scaled(background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount), e.intervalUs)
-        func above(_ c: Int64, _ bQ16: Int64) -> Bool {
-            let b = bQ16 > 65_536 ? bQ16 : 65_536
-            return (c &<< 16) - bQ16 > settings.backgroundGateSigmaQ8 * integerSquareRoot(b) + (10 &<< 16)
-        }
-        if above(e.gamma[0], bg) || above(e.neutron, bn) {
-            gatedRun += 1
-            if gatedRun <= settings.backgroundGateMaxSamples {
-                gatedSamples &+= 1
-                return true
-            }
-            return false
-        }
-        gatedRun = 0
-        return false
     }
 
     /// Speed from the front edges: the time between beam 0 and beam 1 being first interrupted,
@@ -393,7 +369,7 @@ public struct LaneEngine: Sendable {
                 let b = scaled(corrected ? shapeGamma[g] : bgGamma[g], gw.intervalUs)
                 let bLow = scaled(corrected ? shapeLow[g] : bgLow[g], gw.intervalUs)
                 grossTest(group: g, counts: gw.gamma[g], low: gw.gammaLow[g], expectedQ16: b, lowExpectedQ16: bLow,
-                          suppressionQ16: corrected ? r : 65_536, highCounts: corrected ? high : 0, samples: gw.samples, ceiling: false,
+                          suppressionQ16: corrected ? r : 65_536, highCounts: corrected ? high : 0, samples: gw.samples,
                           learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g))
             }
         }
@@ -414,7 +390,7 @@ public struct LaneEngine: Sendable {
                 grossTest(group: g, counts: occGamma[g], low: occLow[g],
                           expectedQ16: corrected ? occShapeQ16[g] : occExpectedQ16[g],
                           lowExpectedQ16: corrected ? occLowShapeQ16[g] : occLowExpectedQ16[g], suppressionQ16: r, highCounts: high,
-                          samples: occShieldedSamples, ceiling: false,
+                          samples: occShieldedSamples,
                           learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g))
             }
         }
@@ -468,9 +444,10 @@ public struct LaneEngine: Sendable {
     /// Bo' the occupancy's corrected expected counts (the window's high counts are part of H, so
     /// their noise partly cancels). Without an estimate (H = 0) V = B'.
     /// An excess over threshold raises the gamma alarm when threat-like (low-window share of the
-    /// excess at least `normLowShareMin`, or significance at the ceiling), else NORM suspicion.
+    /// excess at least `normLowShareMin`, or the surplus test), else NORM suspicion; the ceiling
+    /// is tested apart, in `test()`.
     mutating func grossTest(group g: Int, counts c: Int64, low: Int64, expectedQ16 b0: Int64, lowExpectedQ16 bLow0: Int64,
-                            suppressionQ16 r: Int64, highCounts high: Int64, samples: Int, ceiling: Bool, learnedCounts: Int64) {
+                            suppressionQ16 r: Int64, highCounts high: Int64, samples: Int, learnedCounts: Int64) {
         let b = (b0 &>> 8) * r &>> 8
         let bLow = (bLow0 &>> 8) * r &>> 8
         var variance = b > 0 ? b : 1
@@ -513,7 +490,6 @@ public struct LaneEngine: Sendable {
                 if varianceQ16 < 65_536 { varianceQ16 = 65_536 }
                 threatLike = surplusQ16 > settings.normTestSigmaQ8 * integerSquareRoot(varianceQ16)
             }
-            if ceiling && sigma >= settings.gammaCeilingSigmaQ8 { threatLike = true }
             if threatLike { current.gammaAlarm = true } else { current.normSuspect = true }
         }
     }

@@ -277,7 +277,7 @@ extension ConsoleSession {
         }
         let hi = v.settings.gammaBackgroundHighCps, lo = v.settings.gammaBackgroundLowCps
         say("all panels: \(fixed(total)) counts/s gamma; fault limits \(lo > 0 ? "low \(lo)" : "low off"), \(hi > 0 ? "high \(hi)" : "high off") counts/s")
-        say("slow average held \(b.slowHeldTotal) samples in all\(b.slowHeldRun > 0 ? ", holding now (the fast average is \(v.settings.backgroundHoldDropQ16 * 100 / 65_536) % or more below it: a vehicle waiting by the portal?)" : ""); \(v.backgroundGated) samples kept out of learning (far above the background: a source nearby, or a bad reading)")
+        say("slow average held \(b.slowHeldTotal) samples in all\(b.slowHeldRun > 0 ? ", holding now (the fast average is \(v.settings.backgroundHoldDropQ16 * 100 / 65_536) % or more below it: a vehicle waiting by the portal?)" : ""); \(b.gatedTotal) samples kept out of learning (far above the background: a source nearby, or a bad reading)")
     }
 
     func thresholds() {
