@@ -46,7 +46,7 @@ final class ConsoleTerminal {
         var done = 0
         while done < bytes.count {
             let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-            if n > 0 { done += n } else { usleep(1_000) }
+            if n > 0 { done += n } else if n < 0 && errno != EAGAIN && errno != EINTR { return } else { usleep(1_000) }
         }
     }
 

@@ -24,7 +24,13 @@ let binDir: String = {
 }()
 
 /// A scratch directory per test, removed by nobody (under /tmp, small).
+/// Once per test process: a write to a socket whose peer has gone (an agent that ended, a
+/// console session closed by `exit`) must fail with EPIPE, not kill the whole test run with
+/// SIGPIPE (a clean-clone run died of it once). Every integration test makes a scratch directory.
+let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
 func scratch(_ name: String) -> String {
+    _ = ignoreBrokenPipes
     let d = NSTemporaryDirectory() + "lane-it-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
     return d
