@@ -4,10 +4,15 @@ SWIFT_PATH := $(if $(wildcard /opt/swift/usr/bin/swift),/opt/swift/usr/bin:,)
 export PATH := $(SWIFT_PATH)$(PATH)
 BIN := .build/debug
 
-.PHONY: setup build demo demo-forever test embedded clean
+.PHONY: setup check-setup build demo demo-forever test embedded clean
 
+# Installs what is missing (apt, --no-install-recommends), then checks it all (scripts/setup.sh).
 setup:
 	@scripts/setup.sh
+
+# Checks only, installs nothing: names the first missing package in one line.
+check-setup:
+	@scripts/setup.sh --check
 
 build: setup
 	swift build

@@ -1,5 +1,5 @@
 // Proves the N42.42 export: an occupancy with its samples validates against the ANSI
-// N42.42-2012 schema in ../shared/reference (xmllint), and carries the alarm and the counts.
+// N42.42-2011 schema kept in Tests/Reference (xmllint), and carries the alarm and the counts.
 
 import Foundation
 import LaneCollector
@@ -11,7 +11,7 @@ let schemaPath: String = {
     while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
         dir = dir.deletingLastPathComponent()
     }
-    return dir.deletingLastPathComponent().appendingPathComponent("shared/reference/n42.xsd").path
+    return dir.appendingPathComponent("Tests/Reference/n42.xsd").path
 }()
 
 func batch(from t0: Int64) -> Record {
