@@ -89,6 +89,9 @@ public struct LaneView: Sendable {
     /// An output test holds this output (-1: none).
     public var outputForced: InlineArray<5, Int8> = InlineArray(repeating: -1)
     public var maintenanceUntilUs: Int64 = 0
+    /// Each panel's health, and the panels left out of detection now.
+    public var panelFlags: InlineArray<8, PanelHealth.Flags> = InlineArray(repeating: PanelHealth.Flags())
+    public var excludedPanels: UInt32 = 0
 
     public init() {}
 

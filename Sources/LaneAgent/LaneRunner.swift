@@ -12,6 +12,8 @@ public enum AgentEvent: Sendable {
     case started(occupancy: UInt32, tUs: Int64)
     case alarm(occupancy: UInt32, gamma: Bool, neutron: Bool)
     case decision(Decision)
+    /// Lane faults changed (raised and cleared this tick; the panels now left out of detection).
+    case faults(active: Faults, raised: Faults, cleared: Faults, excludedPanels: UInt32)
 }
 
 /// Events from the tick to the thread that prints them.
@@ -90,50 +92,32 @@ public final class LaneRunner: @unchecked Sendable {
     }
 
     /// Runs until `stop` says so or `durationUs` has passed. Blocks the calling thread (the tick).
+    /// The lane's behaviour is `LaneController.tick`; this loop only keeps time and moves data:
+    /// it drains the edges, the panels' snapshot and the console's requests into the controller
+    /// and writes the levels it returns.
     public func run(durationUs: Int64?, log: (String) -> Void = { _ in }) throws {
         if profile.lockMemory { log(RealTime.lockMemory()) }
         if let p = profile.realtimePriority { log(RealTime.fifo(priority: p)) }
         let settings = profile.engine
-        var engine = LaneEngine(settings: settings)
         let period = settings.sampleIntervalUs
         let origin = MonotonicClock.nowUs()
         try poller.start(originUs: origin, stop: stopFlag)
 
         // Everything the tick touches is allocated here, before the first tick.
-        let n = settings.panelCount
-        var slots = Array(repeating: PanelSlot(), count: n)
-        var used = Array(repeating: PanelSlot(), count: n)
+        var controller = LaneController(
+            settings: settings,
+            config: .init(panelSilentAfterPolls: profile.panelSilentAfterPolls, statusOkMask: profile.registerMap.statusOkMask,
+                          tamperMask: profile.registerMap.tamperMask, keepsRecords: records != nil, vm250: vm250 != nil,
+                          profileHash: profile.hash),
+            sirenUs: profile.sirenUs, lightHoldUs: profile.alarmLightHoldUs, originUs: origin)
+        var sink = QueueSink(records: records, events: events, vm250: vm250)
+        var slots = Array(repeating: PanelSlot(), count: settings.panelCount)
         var edges = EdgeBuffer()
-        var lastSampleUs: Int64 = -1
-        var lastOccupancy: UInt32 = 0
-        var alarmReported = (gamma: false, neutron: false)
-        var gammaLightUntilUs: Int64 = 0, neutronLightUntilUs: Int64 = 0
-        var sirenUntilUs: Int64 = 0, cameraUntilUs: Int64 = 0
+        var outputFailures: UInt32 = 0
         var k: Int64 = 0
-        var batch = SampleBatch(panels: n, nominalIntervalUs: period)
-        var lastFaultBits: UInt32 = 0
-        var vmGamma: InlineArray<4, Int64> = [0, 0, 0, 0]
-        var vmNeutron: InlineArray<4, Int64> = [0, 0, 0, 0]
-        var vmHalf = 0
-        var tamper = false
-        // The console's view, and the tick's side of alarm acknowledgement and output tests.
         var view = LaneView()
-        view.originUs = origin
-        view.settings = settings
-        var sirenUs = profile.sirenUs, lightHoldUs = profile.alarmLightHoldUs
-        var pendingSettings: (EngineSettings, Int64, Int64)? = nil
-        var forcedUntilUs: InlineArray<5, Int64> = InlineArray(repeating: 0)
-        var forcedLevel: InlineArray<5, Bool> = InlineArray(repeating: false)
-        var maintenanceUntilUs: Int64 = 0
-        var clearedOccupancy: UInt32 = 0
-        var clearedKinds = (gamma: false, neutron: false)
-        var ring1s = Array(repeating: PanelValues(repeating: 0), count: 30)  // gamma, low, neutron x 10 samples
-        var ring1sUs = InlineArray<10, Int64>(repeating: 0)
-        var ring1sNext = 0
-        let bgTicks: Int64 = 5_000_000 / period  // GB/NB every 5 s while empty
-        let periodicTicks: Int64 = 60_000_000 / period  // background and heartbeat once a minute
 
-        for o in LaneOutput.allCases { lines.set(o, false) }
+        outputFailures = writeOutputs(InlineArray(repeating: false))  // the safe state before anything else
         while !stopFlag() {
             k += 1
             let deadline = origin + k * period
@@ -161,223 +145,34 @@ public final class LaneRunner: @unchecked Sendable {
                 k += late / period
             }
 
-            func clearLights() {
-                gammaLightUntilUs = 0
-                neutronLightUntilUs = 0
-                clearedOccupancy = lastOccupancy
-                clearedKinds = (engine.gammaAlarmActive, engine.neutronAlarmActive)
-            }
-            // 0. Console requests (a handful at most; the queue is bounded).
-            while let r = monitor.requests.tryPop() {
-                view.requestsApplied += 1
-                switch r {
-                case let .acknowledge(number):
-                    var silenced = false, cleared = false
-                    for i in 0..<view.alarmCount {
-                        let j = (view.alarmsTotal - view.alarmCount + i) % LaneView.alarmsMax
-                        guard number == nil || view.alarms[j].number == number else { continue }
-                        switch view.alarms[j].state {
-                        case .active: view.alarms[j].state = .silenced; silenced = true
-                        case .silenced: view.alarms[j].state = .cleared; cleared = true
-                        case .cleared: break
-                        }
-                    }
-                    if silenced { sirenUntilUs = 0 }
-                    if cleared && !silenced { clearLights() }
-                case .resetAlarms:
-                    for i in 0..<view.alarmCount {
-                        view.alarms[(view.alarmsTotal - view.alarmCount + i) % LaneView.alarmsMax].state = .cleared
-                    }
-                    sirenUntilUs = 0
-                    clearLights()
-                case let .forceOutput(o, on, until):
-                    forcedUntilUs[o.rawValue] = until
-                    forcedLevel[o.rawValue] = on
-                case .releaseOutputs:
-                    for i in 0..<LaneOutput.count { forcedUntilUs[i] = 0 }
-                case let .maintenance(until):
-                    maintenanceUntilUs = until
-                case let .settings(e, siren, hold):
-                    pendingSettings = (e, siren, hold)
-                }
-            }
-            if let p = pendingSettings, !engine.isOccupied {
-                if engine.update(settings: p.0) {
-                    sirenUs = p.1
-                    lightHoldUs = p.2
-                    view.settings = p.0
-                }
-                pendingSettings = nil
-            }
-
-            // 1. Beam edges, oldest first (two lines may interleave).
+            while let r = monitor.requests.tryPop() { controller.apply(r) }
             edges.removeAll()
             stats.edgeDrops += lines.drainEdges(into: &edges)
             sortEdges(&edges)
-            for i in 0..<edges.count {
-                let e = edges.edges[i]
-                if let d = engine.beamEdge(e) { finished(d); view.lastDecision = d }
-                view.edges[view.edgeCount % LaneView.edgesMax] = RecentEdge(tUs: e.tUs, beam: e.beam, blocked: e.blocked)
-                view.edgeCount += 1
-                if e.beam >= 0 && e.beam < 2 && view.beamBlocked[e.beam] != e.blocked {
-                    view.beamBlocked[e.beam] = e.blocked
-                    view.beamChangedUs[e.beam] = e.tUs
-                    view.beamChanges[e.beam] += 1
-                }
-            }
-
-            // 2. Counts since the last sample, from the poll thread's snapshot.
             poller.snapshot(into: &slots)
-            var sample = LaneSample(tUs: 0, intervalUs: 0)
-            var fresh = 0
-            var faults = Faults()
-            var newestUs: Int64 = 0
-            for p in 0..<n {
-                let s = slots[p]
-                if s.consecutiveErrors >= profile.panelSilentAfterPolls || s.sequence == 0 { faults.insert(.panelSilent) }
-                if s.sequence != 0 && s.reading.status & profile.registerMap.statusOkMask != profile.registerMap.statusOkMask {
-                    faults.insert(.panelStatus)
-                }
-                if s.sequence != used[p].sequence {
-                    if used[p].sequence != 0 {
-                        let d = CounterDelta(from: used[p].reading, to: s.reading)
-                        sample.gamma[p] = d.gamma
-                        sample.gammaLow[p] = d.gammaLow
-                        sample.neutron[p] = d.neutron
-                        fresh += 1
-                    }
-                    used[p] = s
-                    if s.polledUs > newestUs { newestUs = s.polledUs }
-                }
+            var clock = TickClock(nowUs: now, wallUs: wallClockUs())
+            clock.ticks = stats.ticks
+            clock.missedTicks = stats.missedTicks
+            clock.maxLatenessUs = stats.maxLatenessUs
+            clock.latenessP50Us = view.latenessP50Us
+            clock.latenessP999Us = view.latenessP999Us
+            clock.workP999Us = Int64(stats.duration.valueAtPercentile(99.9))
+            let decisionsBefore = controller.view.decisions
+            let result = controller.tick(clock, edges: edges, slots: slots, outputFailures: outputFailures, sink: &sink)
+            if controller.view.decisions != decisionsBefore {
+                stats.decisions = controller.view.decisions
+                if let d = controller.view.lastDecision, d.gammaAlarm || d.neutronAlarm { settledAfterTick = true }
             }
-            if now < maintenanceUntilUs { faults.insert(.maintenance) }
-            engine.hardwareFaults = faults
-            if fresh > 0 {
-                sample.tUs = newestUs
-                sample.intervalUs = lastSampleUs < 0 ? period : newestUs - lastSampleUs
-                if sample.intervalUs <= 0 { sample.intervalUs = period }
-                lastSampleUs = newestUs
-                if let d = engine.sample(sample) { finished(d); view.lastDecision = d }
-                ring1s[ring1sNext] = sample.gamma
-                ring1s[10 + ring1sNext] = sample.gammaLow
-                ring1s[20 + ring1sNext] = sample.neutron
-                ring1sUs[ring1sNext] = sample.intervalUs
-                ring1sNext = (ring1sNext + 1) % 10
-                if let vm250 {
-                    for p in 0..<min(4, n) {
-                        vmGamma[p] += Int64(sample.gamma[p])
-                        vmNeutron[p] += Int64(sample.neutron[p])
-                    }
-                    vmHalf += 1
-                    if vmHalf == 2 {
-                        if engine.isOccupied {
-                            vm250.push(VMEvent(engine.gammaAlarmActive ? .ga : .gs, vmGamma[0], vmGamma[1], vmGamma[2], vmGamma[3]))
-                            vm250.push(VMEvent(engine.neutronAlarmActive ? .na : .ns, vmNeutron[0], vmNeutron[1], vmNeutron[2], vmNeutron[3]))
-                        }
-                        vmGamma = [0, 0, 0, 0]
-                        vmNeutron = [0, 0, 0, 0]
-                        vmHalf = 0
-                    }
-                }
-                if let records {
-                    _ = batch.append(sample)
-                    if batch.isFull {
-                        records.push(.samples(batch), monotonicUs: batch.firstTUs, wallUs: wallClockUs(), commit: false)
-                        batch.removeAll()
-                    }
-                }
-            } else if let d = engine.sample(LaneSample(tUs: now, intervalUs: period)) {
-                // No panel answered: an empty sample keeps the occupancy's hold-in running.
-                finished(d)
-                view.lastDecision = d
-            }
+            outputFailures = writeOutputs(result.levels)
 
-            // 3. Events and outputs.
-            if engine.isOccupied && engine.occupancyCount != lastOccupancy {
-                lastOccupancy = engine.occupancyCount
-                alarmReported = (false, false)
-                cameraUntilUs = now + 500_000
-                events.push(.started(occupancy: lastOccupancy, tUs: engine.currentOccupancyStartUs ?? now))
-            }
-            if engine.gammaAlarmActive || engine.neutronAlarmActive {
-                if (engine.gammaAlarmActive && !alarmReported.gamma) || (engine.neutronAlarmActive && !alarmReported.neutron) {
-                    if !alarmReported.gamma && !alarmReported.neutron { sirenUntilUs = now + sirenUs }
-                    // A real alarm ends any output test at once.
-                    for i in 0..<LaneOutput.count { forcedUntilUs[i] = 0 }
-                    let newGamma = engine.gammaAlarmActive && !alarmReported.gamma
-                    let newNeutron = engine.neutronAlarmActive && !alarmReported.neutron
-                    if newGamma || newNeutron {
-                        view.alarmsTotal += 1
-                        view.alarms[(view.alarmsTotal - 1) % LaneView.alarmsMax] = RecentAlarm(
-                            number: view.alarmsTotal, occupancy: lastOccupancy, gamma: newGamma, neutron: newNeutron,
-                            tUs: now, wallUs: wallClockUs(), state: .active)
-                        if view.alarmCount < LaneView.alarmsMax { view.alarmCount += 1 }
-                    }
-                    alarmReported = (alarmReported.gamma || engine.gammaAlarmActive, alarmReported.neutron || engine.neutronAlarmActive)
-                    events.push(.alarm(occupancy: lastOccupancy, gamma: engine.gammaAlarmActive, neutron: engine.neutronAlarmActive))
-                    records?.push(.alarm(AlarmRecord(occupancy: lastOccupancy, kind: engine.gammaAlarmActive ? 0 : 1, tUs: now, sigmaQ8: 0)),
-                                  monotonicUs: now, wallUs: wallClockUs(), commit: true)
-                }
-            }
-            var allFaults = faults
-            if !engine.background.isReady(settings) { allFaults.insert(.backgroundNotReady) }
-            if let vm250 {
-                func cps(_ q16: Int64) -> Int64 { (q16 * 1_000_000 / period + 32_768) >> 16 }
-                let bg = engine.background
-                let g0 = cps(bg.gammaQ16[0]), g1 = n > 1 ? cps(bg.gammaQ16[1]) : 0, g2 = n > 2 ? cps(bg.gammaQ16[2]) : 0, g3 = n > 3 ? cps(bg.gammaQ16[3]) : 0
-                if !engine.isOccupied && k % bgTicks == 0 && bg.isReady(settings) {
-                    vm250.push(VMEvent(.gb, g0, g1, g2, g3))
-                    vm250.push(VMEvent(.nb, cps(bg.neutronQ16[0]), n > 1 ? cps(bg.neutronQ16[1]) : 0,
-                                       n > 2 ? cps(bg.neutronQ16[2]) : 0, n > 3 ? cps(bg.neutronQ16[3]) : 0))
-                }
-                let changed = allFaults.bits ^ lastFaultBits
-                if changed & Faults.backgroundHigh.bits != 0 && allFaults.contains(.backgroundHigh) { vm250.push(VMEvent(.gh, g0, g1, g2, g3)) }
-                if changed & Faults.backgroundLow.bits != 0 && allFaults.contains(.backgroundLow) { vm250.push(VMEvent(.gl, g0, g1, g2, g3)) }
-                var tamperNow = false
-                for p in 0..<n where slots[p].sequence != 0 && slots[p].reading.status & profile.registerMap.tamperMask != 0 { tamperNow = true }
-                if tamperNow != tamper {
-                    tamper = tamperNow
-                    vm250.push(VMEvent(tamper ? .tt : .tc))
-                }
-            }
-            if allFaults.bits != lastFaultBits {
-                records?.push(.fault(FaultRecord(bits: allFaults.bits, changed: allFaults.bits ^ lastFaultBits, panel: 255)),
-                              monotonicUs: now, wallUs: wallClockUs(), commit: true)
-                lastFaultBits = allFaults.bits
-            }
-            if let records, k == 1 || k % periodicTicks == 0 {
-                if !engine.isOccupied {
-                    records.push(.background(BackgroundRecord(engine.background, panels: n)), monotonicUs: now, wallUs: wallClockUs(), commit: false)
-                }
-                records.push(.heartbeat(HeartbeatRecord(
-                    softwareVersion: ShortText(LaneAgentVersion.string), profileHash: profile.hash, uptimeS: UInt64((now - origin) / 1_000_000),
-                    ticks: UInt64(stats.ticks), missedTicks: UInt64(stats.missedTicks), maxLatenessUs: UInt64(stats.maxLatenessUs),
-                    latenessP50Us: UInt64(view.latenessP50Us), latenessP999Us: UInt64(view.latenessP999Us), workP999Us: stats.duration.valueAtPercentile(99.9))),
-                    monotonicUs: now, wallUs: wallClockUs(), commit: false)
-            }
-            let clearedHere = clearedOccupancy == lastOccupancy && engine.isOccupied
-            if engine.gammaAlarmActive && !(clearedHere && clearedKinds.gamma) { gammaLightUntilUs = now + lightHoldUs }
-            if engine.neutronAlarmActive && !(clearedHere && clearedKinds.neutron) { neutronLightUntilUs = now + lightHoldUs }
-            var levels: InlineArray<5, Bool> = InlineArray(repeating: false)
-            levels[LaneOutput.gammaLight.rawValue] = now < gammaLightUntilUs
-            levels[LaneOutput.neutronLight.rawValue] = now < neutronLightUntilUs
-            levels[LaneOutput.siren.rawValue] = now < sirenUntilUs
-            levels[LaneOutput.camera.rawValue] = now < cameraUntilUs
-            levels[LaneOutput.faultLight.rawValue] = !allFaults.subtracting(.maintenance).isEmpty
-            for i in 0..<LaneOutput.count {  // not allCases: that builds an array every time
-                let o = LaneOutput(rawValue: i)!
-                view.outputForced[i] = now < forcedUntilUs[i] ? (forcedLevel[i] ? 1 : 0) : -1
-                if now < forcedUntilUs[i] { levels[i] = forcedLevel[i] }
-                lines.set(o, levels[i])
-                view.outputs[i] = levels[i]
-            }
-
-            // 4. The console's view of this tick.
-            view.nowUs = now
+            // The console's view of this tick: the controller's, with the runner's own figures.
+            let skips = view.viewSkips
+            view = controller.view
+            view.viewSkips = skips
             view.ticks = stats.ticks
             view.missedTicks = stats.missedTicks
             view.maxLatenessUs = stats.maxLatenessUs
-            if k % 10 == 1 {
+            if k % 10 == 1 || view.latenessP50Us == 0 {
                 view.latenessP50Us = Int64(stats.lateness.valueAtPercentile(50))
                 view.latenessP99Us = Int64(stats.lateness.valueAtPercentile(99))
                 view.latenessP999Us = Int64(stats.lateness.valueAtPercentile(99.9))
@@ -388,50 +183,21 @@ public final class LaneRunner: @unchecked Sendable {
             view.edgeDrops = stats.edgeDrops
             view.tickAllocations = stats.tickAllocations
             view.allocationCountedTicks = threadAllocations == nil ? -1 : stats.allocationCountedTicks
-            view.decisions = stats.decisions
-            view.occupied = engine.isOccupied
-            view.occupancyCount = engine.occupancyCount
-            view.occupancyStartUs = engine.currentOccupancyStartUs ?? 0
-            view.gammaAlarmActive = engine.gammaAlarmActive
-            view.neutronAlarmActive = engine.neutronAlarmActive
-            view.faults = allFaults
-            view.background = engine.background
-            view.sirenUs = sirenUs
-            view.alarmLightHoldUs = lightHoldUs
-            view.settingsPending = pendingSettings != nil
-            view.maintenanceUntilUs = maintenanceUntilUs
-            var w: Int64 = 0
-            for j in 0..<10 { w += ring1sUs[j] }
-            view.window1sUs = w
-            for p in 0..<n {
-                var g: UInt32 = 0, l: UInt32 = 0, nn: UInt32 = 0
-                for j in 0..<10 { g &+= ring1s[j][p]; l &+= ring1s[10 + j][p]; nn &+= ring1s[20 + j][p] }
-                view.gamma1s[p] = g
-                view.gammaLow1s[p] = l
-                view.neutron1s[p] = nn
-            }
             view.published = true
             if !monitor.publish(view) { view.viewSkips += 1 }
         }
-        if let d = engine.finish(atUs: MonotonicClock.nowUs()) { finished(d) }
-        if let records, batch.count > 0 {
-            records.push(.samples(batch), monotonicUs: batch.firstTUs, wallUs: wallClockUs(), commit: true)
-        }
-        for o in LaneOutput.allCases { lines.set(o, false) }
+        controller.finish(TickClock(nowUs: MonotonicClock.nowUs(), wallUs: wallClockUs()), sink: &sink)
+        stats.decisions = controller.view.decisions
+        _ = writeOutputs(InlineArray(repeating: false))
     }
 
-    func finished(_ d: Decision) {
-        stats.decisions += 1
-        if d.gammaAlarm || d.neutronAlarm { settledAfterTick = true }
-        // Committed to the journal before the decision is reported anywhere.
-        records?.push(.occupancy(d), monotonicUs: d.endUs, wallUs: wallClockUs(), commit: true)
-        events.push(.decision(d))
-        if let vm250 {
-            if let v = d.speedMmPerS { vm250.push(VMEvent(.sp, v)) }
-            let neutronBgMilliCps = d.neutronMaxBackgroundQ16 > 0 && d.neutronWindowSamples > 0
-                ? (d.neutronMaxBackgroundQ16 * 1_000 / Int64(d.neutronWindowSamples) * 1_000_000 / profile.engine.sampleIntervalUs) >> 16 : 0
-            vm250.push(VMEvent(.gx, Int64(d.occupancy), neutronBgMilliCps, max(0, Q8.hundredths(d.gammaMaxSigmaQ8)), 0))
+    /// Writes every output; returns the outputs whose write failed (bit per output).
+    func writeOutputs(_ levels: InlineArray<5, Bool>) -> UInt32 {
+        var failed: UInt32 = 0
+        for i in 0..<LaneOutput.count where !lines.set(LaneOutput(rawValue: i)!, levels[i]) {  // not allCases: it builds an array
+            failed |= 1 &<< UInt32(i)
         }
+        return failed
     }
 
     /// Insertion sort by time: at most a few edges per tick, no allocation.
@@ -449,4 +215,18 @@ public final class LaneRunner: @unchecked Sendable {
         }
         b = tmp
     }
+}
+
+/// The board's sink: the bounded queues to the journal writer, the printer and the VM-250
+/// stream (each drops and counts when full; none waits).
+struct QueueSink: LaneSink {
+    let records: RecordQueue?
+    let events: EventQueue
+    let vm250: VM250Server?
+
+    mutating func record(_ r: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool) {
+        records?.push(r, monotonicUs: monotonicUs, wallUs: wallUs, commit: commit)
+    }
+    mutating func event(_ e: AgentEvent) { events.push(e) }
+    mutating func vm250(_ e: VMEvent) { vm250?.push(e) }
 }

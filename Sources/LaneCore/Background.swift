@@ -15,8 +15,10 @@ public struct Background: Sendable {
     /// queued dips do not change; tests whose level the suppression estimate re-measures use them.
     public private(set) var gammaLongQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     public private(set) var gammaLowLongQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
-    /// Empty-lane samples learned so far (saturates at Int.max, never wraps in practice).
+    /// Empty-lane samples learned so far, by any panel (saturates at Int.max, never wraps in practice).
     public private(set) var samplesLearned: Int = 0
+    /// Empty-lane samples each panel has learned (a panel absent from a sample learns nothing from it).
+    public private(set) var panelSamples: InlineArray<8, Int> = InlineArray(repeating: 0)
     /// Samples in a row the slow averages have held (see `EngineSettings.backgroundHoldDropQ16`),
     /// and how many samples they have held in all.
     public private(set) var slowHeldRun: Int = 0
@@ -38,19 +40,27 @@ public struct Background: Sendable {
     /// long it lasts: the **gate** learns nothing from a sample far above the background (see
     /// `EngineSettings.backgroundGateSigmaQ8`), the **hold** keeps the slow averages still while the
     /// fast one shows a queued vehicle's dip (`EngineSettings.backgroundHoldDropQ16`).
+    /// Panels in `s.absentMask` are left out: they learn nothing, and the guards' sums are over
+    /// the present panels only.
     public mutating func learn(_ s: LaneSample, settings: EngineSettings) {
         guard s.intervalUs > 0 else { return }
         let n = samplesLearned
+        var present: UInt32 = 0
+        for p in 0..<settings.panelCount where s.absentMask & (1 &<< u32(p)) == 0 { present |= 1 &<< u32(p) }
+        guard present != 0 else { return }
         let nominal = settings.sampleIntervalUs
         let fast = settings.backgroundShift, slow = settings.backgroundSlowShift
         // One pass for the sample (normalized to the nominal interval) and the sums both guards need.
         var g = InlineArray<8, Int64>(repeating: 0), l = InlineArray<8, Int64>(repeating: 0), nn = InlineArray<8, Int64>(repeating: 0)
         var sampleGamma: Int64 = 0, sampleNeutron: Int64 = 0
         var fastSum: Int64 = 0, slowSum: Int64 = 0, levelGamma: Int64 = 0, levelNeutron: Int64 = 0
-        for p in 0..<settings.panelCount {
+        for p in 0..<settings.panelCount where present & (1 &<< u32(p)) != 0 {
             g[p] = Self.normalizedQ16(s.gamma[p], intervalUs: s.intervalUs, nominalUs: nominal)
             l[p] = Self.normalizedQ16(s.gammaLow[p], intervalUs: s.intervalUs, nominalUs: nominal)
             nn[p] = Self.normalizedQ16(s.neutron[p], intervalUs: s.intervalUs, nominalUs: nominal)
+            // The guards compare like with like: only panels past their own warm-up (a panel that
+            // joins late would otherwise look like a source against its empty average).
+            guard panelSamples[p] >= settings.backgroundWarmupSamples else { continue }
             sampleGamma += g[p]
             sampleNeutron += nn[p]
             fastSum += gammaQ16[p]
@@ -86,17 +96,19 @@ public struct Background: Sendable {
                 slowHeldRun = 0
             }
         }
-        for p in 0..<settings.panelCount {
-            gammaQ16[p] = Self.update(gammaQ16[p], g[p], n, settings.backgroundWarmupSamples, fast)
-            gammaLowQ16[p] = Self.update(gammaLowQ16[p], l[p], n, settings.backgroundWarmupSamples, fast)
-            neutronQ16[p] = Self.update(neutronQ16[p], nn[p], n, settings.backgroundWarmupSamples, fast)
+        for p in 0..<settings.panelCount where present & (1 &<< u32(p)) != 0 {
+            let np = panelSamples[p]  // a panel's own count: one that joined late warms up on its own
+            gammaQ16[p] = Self.update(gammaQ16[p], g[p], np, settings.backgroundWarmupSamples, fast)
+            gammaLowQ16[p] = Self.update(gammaLowQ16[p], l[p], np, settings.backgroundWarmupSamples, fast)
+            neutronQ16[p] = Self.update(neutronQ16[p], nn[p], np, settings.backgroundWarmupSamples, fast)
             if !hold {
-                gammaSlowQ16[p] = Self.update(gammaSlowQ16[p], g[p], n, settings.backgroundWarmupSamples, slow)
-                gammaLowSlowQ16[p] = Self.update(gammaLowSlowQ16[p], l[p], n, settings.backgroundWarmupSamples, slow)
-                neutronSlowQ16[p] = Self.update(neutronSlowQ16[p], nn[p], n, settings.backgroundWarmupSamples, slow)
+                gammaSlowQ16[p] = Self.update(gammaSlowQ16[p], g[p], np, settings.backgroundWarmupSamples, slow)
+                gammaLowSlowQ16[p] = Self.update(gammaLowSlowQ16[p], l[p], np, settings.backgroundWarmupSamples, slow)
+                neutronSlowQ16[p] = Self.update(neutronSlowQ16[p], nn[p], np, settings.backgroundWarmupSamples, slow)
             }
-            gammaLongQ16[p] = Self.update(gammaLongQ16[p], g[p], n, 1 &<< slow, slow)
-            gammaLowLongQ16[p] = Self.update(gammaLowLongQ16[p], l[p], n, 1 &<< slow, slow)
+            gammaLongQ16[p] = Self.update(gammaLongQ16[p], g[p], np, 1 &<< slow, slow)
+            gammaLowLongQ16[p] = Self.update(gammaLowLongQ16[p], l[p], np, 1 &<< slow, slow)
+            if panelSamples[p] < Int.max { panelSamples[p] += 1 }
         }
         if samplesLearned < Int.max { samplesLearned += 1 }
     }
@@ -113,6 +125,15 @@ public struct Background: Sendable {
     public func isReady(_ settings: EngineSettings) -> Bool {
         samplesLearned >= settings.backgroundReadySamples
     }
+
+    /// Whether panel p has learned enough empty-lane samples to be tested against.
+    public func isReady(panel p: Int, _ settings: EngineSettings) -> Bool {
+        panelSamples[p] >= settings.backgroundReadySamples
+    }
+
+    /// The larger of the fast and slow gamma (all / low window) averages of panel p, Q16 per nominal interval.
+    public func gammaPanelQ16(_ p: Int) -> Int64 { gammaQ16[p] > gammaSlowQ16[p] ? gammaQ16[p] : gammaSlowQ16[p] }
+    public func gammaLowPanelQ16(_ p: Int) -> Int64 { gammaLowQ16[p] > gammaLowSlowQ16[p] ? gammaLowQ16[p] : gammaLowSlowQ16[p] }
 
     /// Sum over the panels selected by `mask` (bit p = panel p) of the larger of the fast and the
     /// slow average, Q16 per nominal interval.

@@ -14,13 +14,22 @@ public struct Faults: Sendable, Equatable {
     /// A console test (panel self-test, check source, output test) was running: background
     /// learning is held, and an occupancy during it is marked.
     public static let maintenance = Faults(bits: 1 &<< 6)
+    /// A panel reports tamper (its door or cable switch).
+    public static let tamper = Faults(bits: 1 &<< 7)
+    /// A detector counts far below its own learned background (or not at all) while the others
+    /// do not: it is left out of detection until it recovers.
+    public static let detectorDead = Faults(bits: 1 &<< 8)
+    /// An output (light, siren, camera, fault lamp) could not be written.
+    public static let outputFailed = Faults(bits: 1 &<< 9)
 
     public var isEmpty: Bool { bits == 0 }
     public func contains(_ f: Faults) -> Bool { bits & f.bits == f.bits }
     public mutating func insert(_ f: Faults) { bits |= f.bits }
     public func subtracting(_ f: Faults) -> Faults { Faults(bits: bits & ~f.bits) }
 
-    public static let bitCount = 7
+    public static let bitCount = 10
+    public func union(_ f: Faults) -> Faults { Faults(bits: bits | f.bits) }
+    public func intersecting(_ f: Faults) -> Faults { Faults(bits: bits & f.bits) }
 
     /// The name of fault bit `bit`, for logs and JSON.
     public static func name(bit: Int) -> StaticString {
@@ -32,6 +41,9 @@ public struct Faults: Sendable, Equatable {
         case 4: return "panelStatus"
         case 5: return "beamStuck"
         case 6: return "maintenance"
+        case 7: return "tamper"
+        case 8: return "detectorDead"
+        case 9: return "outputFailed"
         default: return "unknown"
         }
     }
@@ -76,6 +88,12 @@ public struct Decision: Sendable, Equatable {
     public var faults = Faults()
     /// The trace or the run ended before the occupancy did.
     public var truncated = false
+    /// The panels that screened this occupancy (bit p: panel p gave its own counts in at least
+    /// half of its samples, with a ready background). The others stood in their background.
+    public var panelsUsedMask: UInt32 = 0
+    /// Nothing screened this vehicle: no panel gave its counts, or the background was not ready.
+    /// Such an occupancy is never "clear" (see `verdict`).
+    public var notScreened = false
 
     public init() {}
 }

@@ -99,6 +99,10 @@ public struct EngineSettings: Sendable {
     /// first `dwellSamplesMax` shielded samples of an occupancy (55 min at 100 ms; a container left
     /// for hours stays tested by the sliding windows).
     public static let countsPerSampleMax: UInt32 = 1 << 18
+    /// Times (microseconds) are clamped into 0...2^62 (146,000 years): sums of a time and any
+    /// setting's duration then stay inside Int64 (a trace or a GPIO line with a time near 2^63
+    /// trapped the engine).
+    public static let timeUsMax: Int64 = 1 << 62
     public static let dwellSamplesMax = 1 << 15
 
     public enum Problem: Sendable, Equatable {

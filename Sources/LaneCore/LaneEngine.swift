@@ -15,7 +15,10 @@ public struct LaneEngine: Sendable {
     public private(set) var state: State = .empty
     public private(set) var background = Background()
     public private(set) var occupancyCount: UInt32 = 0
-    /// Faults reported by the hardware side this sample (panel link, status bits).
+    /// Faults reported by the hardware side this sample (panel link, status bits, maintenance).
+    /// They are carried into the occupancy's decision. Learning stops only for a lane-wide one
+    /// (maintenance): a faulted panel is left out of the sample instead (`LaneSample.absentMask`),
+    /// so that the healthy panels go on learning.
     public var hardwareFaults = Faults()
 
     var ring = SampleRing()
@@ -51,6 +54,11 @@ public struct LaneEngine: Sendable {
     var bgNeutron: Int64 = 0
     var occNeutron: Int64 = 0
     var occNeutronExpectedQ16: Int64 = 0
+    /// Panels whose background was not ready when the occupancy began: they stand in their
+    /// learned background for the whole occupancy, like an absent panel.
+    var occNotReadyMask: UInt32 = 0
+    /// Samples of the occupancy in which each panel gave its own counts.
+    var occPresentSamples: InlineArray<8, Int> = InlineArray(repeating: 0)
     /// Empty-lane samples the background's learning gate kept out, in all.
     public var gatedSamples: Int { background.gatedTotal }
 
@@ -88,13 +96,19 @@ public struct LaneEngine: Sendable {
     public var neutronAlarmActive: Bool { state != .empty && current.neutronAlarm }
     public var isOccupied: Bool { state != .empty }
     public var currentOccupancyStartUs: Int64? { state == .empty ? nil : current.startUs }
+    /// The occupancy in progress: its most significant gamma and neutron windows so far (Q8 sigma; 0 when empty).
+    public var currentGammaMaxSigmaQ8: Int64 { state == .empty || current.gammaMaxSigmaQ8 == Int64.min ? 0 : current.gammaMaxSigmaQ8 }
+    public var currentNeutronMaxSigmaQ8: Int64 { state == .empty || current.neutronMaxSigmaQ8 == Int64.min ? 0 : current.neutronMaxSigmaQ8 }
 
     // MARK: inputs
 
     /// An occupancy beam edge. Returns the decision of an occupancy whose hold-in had already
     /// expired before this edge (the next sample would have closed it).
-    public mutating func beamEdge(_ e: BeamEdge) -> Decision? {
-        guard e.beam == 0 || e.beam == 1 else { return nil }
+    public mutating func beamEdge(_ edge: BeamEdge) -> Decision? {
+        guard edge.beam == 0 || edge.beam == 1 else { return nil }
+        var e = edge
+        if e.tUs > EngineSettings.timeUsMax { e.tUs = EngineSettings.timeUsMax }
+        if e.tUs < 0 { e.tUs = 0 }
         var finished: Decision? = nil
         if state == .holdIn && e.tUs >= lastClearUs + settings.holdInUs {
             finished = finish(endUs: lastClearUs + settings.holdInUs, truncated: false)
@@ -131,9 +145,23 @@ public struct LaneEngine: Sendable {
         }
         let intervalMax = settings.sampleIntervalUs * 16
         if s.intervalUs > intervalMax { s.intervalUs = intervalMax }
+        if s.tUs > EngineSettings.timeUsMax { s.tUs = EngineSettings.timeUsMax }
+        if s.tUs < 0 { s.tUs = 0 }
         var finished: Decision? = nil
         if state == .holdIn && s.tUs >= lastClearUs + settings.holdInUs {
             finished = finish(endUs: lastClearUs + settings.holdInUs, truncated: false)
+        }
+        if state == .empty && !hardwareFaults.contains(.maintenance) { background.learn(s, settings: settings) }
+        // A panel without its own counts stands in its learned background (rounded counts over
+        // the interval), so that the windows stay unbiased: a silent panel neither hides a
+        // source by reading 0 nor raises an alarm by coming back.
+        let stand = s.absentMask | (state == .empty ? 0 : occNotReadyMask)
+        if stand != 0 {
+            for p in 0..<settings.panelCount where stand & (1 &<< u32(p)) != 0 {
+                s.gamma[p] = standIn(background.gammaPanelQ16(p), s.intervalUs)
+                s.gammaLow[p] = standIn(background.gammaLowPanelQ16(p), s.intervalUs)
+                s.neutron[p] = standIn(background.neutronPanelQ16(p), s.intervalUs)
+            }
         }
         var entry = WindowEntry()
         for g in 0..<groupCount {
@@ -156,10 +184,9 @@ public struct LaneEngine: Sendable {
         ring.push(entry)
         lastSampleUs = s.tUs
 
-        if state == .empty {
-            if hardwareFaults.isEmpty { background.learn(s, settings: settings) }
-        } else {
+        if state != .empty {
             current.samples += 1
+            for p in 0..<settings.panelCount where stand & (1 &<< u32(p)) == 0 { occPresentSamples[p] += 1 }
             current.faults.insert(hardwareFaults)
             // The dwell integration and the suppression estimate take only the samples while a
             // beam is interrupted: in the hold-in the vehicle is leaving and shields less and less.
@@ -183,9 +210,17 @@ public struct LaneEngine: Sendable {
         return finished
     }
 
+    /// A learned rate (Q16 per nominal interval) as whole counts over `intervalUs`, rounded.
+    @inline(__always)
+    func standIn(_ rateQ16: Int64, _ intervalUs: Int64) -> UInt32 {
+        let c = (scaled(rateQ16, intervalUs) + 32_768) &>> 16
+        return c <= 0 ? 0 : c >= i64(EngineSettings.countsPerSampleMax) ? EngineSettings.countsPerSampleMax : u32(c)
+    }
+
     /// Ends an occupancy still in progress when the input ends (the decision says truncated,
     /// unless its hold-in had expired by `atUs`).
-    public mutating func finish(atUs: Int64) -> Decision? {
+    public mutating func finish(atUs t: Int64) -> Decision? {
+        let atUs = t > EngineSettings.timeUsMax ? EngineSettings.timeUsMax : t < 0 ? 0 : t
         switch state {
         case .empty: return nil
         case .holdIn:
@@ -218,6 +253,9 @@ public struct LaneEngine: Sendable {
         current.gammaMaxSigmaQ8 = Int64.min
         current.neutronMaxSigmaQ8 = Int64.min
         pendingContainer = nil
+        occNotReadyMask = 0
+        for p in 0..<settings.panelCount where !background.isReady(panel: p, settings) { occNotReadyMask |= 1 &<< u32(p) }
+        occPresentSamples = InlineArray(repeating: 0)
         firstBlockUs = [-1, -1]
         occGamma = [0, 0, 0]
         occLow = [0, 0, 0]
@@ -235,6 +273,12 @@ public struct LaneEngine: Sendable {
         d.endUs = endUs
         d.truncated = truncated
         if d.gammaMaxSigmaQ8 == Int64.min { d.gammaMaxSigmaQ8 = 0 }
+        // The panels that screened it: their own counts in at least half of its samples.
+        d.panelsUsedMask = 0
+        for p in 0..<settings.panelCount where d.samples > 0 && occPresentSamples[p] * 2 >= d.samples {
+            d.panelsUsedMask |= 1 &<< u32(p)
+        }
+        d.notScreened = d.faults.contains(.backgroundNotReady) || d.panelsUsedMask == 0
         if d.neutronMaxSigmaQ8 == Int64.min { d.neutronMaxSigmaQ8 = 0 }
         // NORM suspicion only counts when nothing threat-like raised the alarm.
         if d.gammaAlarm { d.normSuspect = false }
@@ -244,7 +288,7 @@ public struct LaneEngine: Sendable {
     }
 
     @inline(__always)
-    func backgroundFaults() -> Faults {
+    public func backgroundFaults() -> Faults {
         var f = Faults()
         if !background.isReady(settings) { f.insert(.backgroundNotReady); return f }
         // Note: Swift's >> binds tighter than * and /, hence the parentheses.

@@ -15,6 +15,10 @@ public struct LaneSample: Sendable {
     public var gamma: PanelValues
     public var gammaLow: PanelValues
     public var neutron: PanelValues
+    /// Panels that gave no usable reading for this interval (bit p = panel p; 0: all present):
+    /// silent, faulted or excluded by the controller. The engine learns nothing from them and
+    /// stands in their learned background in the tests (see `LaneEngine.sample`).
+    public var absentMask: UInt32 = 0
 
     public init(tUs: Int64, intervalUs: Int64) {
         self.tUs = tUs

@@ -32,7 +32,9 @@ public protocol DigitalLines: AnyObject {
     /// Returns how many edges did not fit and were dropped.
     func drainEdges(into buffer: inout EdgeBuffer) -> Int
     /// Sets an output; never blocks (a line that cannot be written is counted, not waited for).
-    func set(_ output: LaneOutput, _ on: Bool)
+    /// False when the write failed.
+    @discardableResult
+    func set(_ output: LaneOutput, _ on: Bool) -> Bool
     /// Edges or writes lost since start (queue overflow, link down).
     var dropCount: Int { get }
 }

@@ -83,8 +83,10 @@ public final class GPIODLines: DigitalLines {
         return dropped
     }
 
-    public func set(_ output: LaneOutput, _ on: Bool) {
-        guard let line = outputs[output.rawValue] else { return }
-        if gpiod_line_set_value(line, on ? 1 : 0) != 0 { dropCount += 1 }
+    @discardableResult
+    public func set(_ output: LaneOutput, _ on: Bool) -> Bool {
+        guard let line = outputs[output.rawValue] else { return true }  // not wired on this board
+        if gpiod_line_set_value(line, on ? 1 : 0) != 0 { dropCount += 1; return false }
+        return true
     }
 }

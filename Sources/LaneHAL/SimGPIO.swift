@@ -118,11 +118,15 @@ public final class SimGPIOClient: DigitalLines {
         return BeamEdge(tUs: fields[2], beam: Int(fields[0]), blocked: fields[1] == 1)
     }
 
-    public func set(_ output: LaneOutput, _ on: Bool) {
+    /// False when the line could not be written (no connection to the simulator, a short write).
+    @discardableResult
+    public func set(_ output: LaneOutput, _ on: Bool) -> Bool {
         let v: Int8 = on ? 1 : 0
-        if outputs[output.rawValue] == v { return }
-        guard fd >= 0 else { return }
+        if outputs[output.rawValue] == v { return true }
+        guard fd >= 0 else { dropCount += 1; return false }
         let n = setLines[output.rawValue][on ? 1 : 0].withUnsafeBytes { p in write(fd, p.baseAddress!, p.count) }
-        if n == setLines[output.rawValue][on ? 1 : 0].count { outputs[output.rawValue] = v } else { dropCount += 1 }
+        if n == setLines[output.rawValue][on ? 1 : 0].count { outputs[output.rawValue] = v; return true }
+        dropCount += 1
+        return false
     }
 }

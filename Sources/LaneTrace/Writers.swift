@@ -91,6 +91,13 @@ public enum DecisionWriter {
         s += ",\"neutronWindowS\":" + decimal2(Int64(d.neutronWindowSamples) * settings.sampleIntervalUs / 10_000)
         s += ",\"gammaBackgroundCps\":" + decimal2(Q16.hundredths(d.gammaBackgroundQ16 * 1_000_000 / settings.sampleIntervalUs))
         s += ",\"samples\":\(d.samples),\"reverse\":\(d.reverse),\"truncated\":\(d.truncated)"
+        s += ",\"screened\":\(!d.notScreened),\"panelsUsed\":["
+        var firstPanel = true
+        for p in 0..<panelCountMax where d.panelsUsedMask & (1 << UInt32(p)) != 0 {
+            s += (firstPanel ? "" : ",") + String(p)
+            firstPanel = false
+        }
+        s += "]"
         s += ",\"faults\":["
         var first = true
         for bit in 0..<Faults.bitCount where d.faults.bits & (1 << UInt32(bit)) != 0 {

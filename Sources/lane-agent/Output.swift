@@ -45,10 +45,28 @@ final class DecisionPrinter: @unchecked Sendable {
             if d.gammaAlarm { verdict.append("GAMMA ALARM") }
             if d.neutronAlarm { verdict.append("NEUTRON ALARM") }
             if d.normSuspect { verdict.append("NORM suspected (no alarm)") }
+            if d.notScreened && verdict.isEmpty { verdict.append("NOT SCREENED (no usable panel, or background not ready)") }
             if verdict.isEmpty { verdict.append("clear") }
             let counts = "\(d.gammaMaxCounts) counts vs threshold \(decimal2(Q16.hundredths(d.gammaMaxThresholdQ16))) (\(decimal2(Q8.hundredths(d.gammaMaxSigmaQ8))) sigma)"
             log.line("occupancy \(d.occupancy) ended: \(speed), \(verdict.joined(separator: ", ")); gamma \(counts)"
-                + (d.container.map { ", container \($0.text)" } ?? "") + (d.faults.isEmpty ? "" : ", faults 0x\(String(d.faults.bits, radix: 16))"))
+                + (d.container.map { ", container \($0.text)" } ?? "") + (d.faults.isEmpty ? "" : ", faults: \(faultNames(d.faults))")
+                + ", panels used \(panelList(d.panelsUsedMask))")
+        case let .faults(active, raised, cleared, excluded):
+            var parts = [String]()
+            if !raised.isEmpty { parts.append("raised \(faultNames(raised))") }
+            if !cleared.isEmpty { parts.append("cleared \(faultNames(cleared))") }
+            parts.append(active.isEmpty ? "lane fault-free" : "active: \(faultNames(active))")
+            if excluded != 0 { parts.append("panels left out of detection: \(panelList(excluded))") }
+            log.line("faults " + parts.joined(separator: "; "))
         }
     }
+}
+
+func faultNames(_ f: Faults) -> String {
+    (0..<Faults.bitCount).filter { f.bits & (1 << UInt32($0)) != 0 }.map { Faults.name(bit: $0).description }.joined(separator: ", ")
+}
+
+func panelList(_ mask: UInt32) -> String {
+    let l = (0..<panelCountMax).filter { mask & (1 << UInt32($0)) != 0 }.map(String.init)
+    return l.isEmpty ? "none" : l.joined(separator: ",")
 }

@@ -13,6 +13,8 @@ struct FlatLane {
     var cps: UInt32 = 400
     var lowPercent: UInt32 = 55
     var neutronPerSample: UInt32 = 0
+    /// Panels left out of every sample (silent or faulted), with 0 counts.
+    var absentMask: UInt32 = 0
     var decisions: [Decision] = []
 
     init(settings: EngineSettings = EngineSettings()) { engine = LaneEngine(settings: settings) }
@@ -36,7 +38,9 @@ struct FlatLane {
             s.gamma[p] = g
             s.gammaLow[p] = cps / 10 * lowPercent / 100 + extraGamma * extraLowPercent / 100
             s.neutron[p] = neutronPerSample + extraNeutron
+            if absentMask & (1 << UInt32(p)) != 0 { s.gamma[p] = 0; s.gammaLow[p] = 0; s.neutron[p] = 0 }
         }
+        s.absentMask = absentMask
         if let d = engine.sample(s) { decisions.append(d) }
     }
 
@@ -187,15 +191,96 @@ struct FlatLane {
         #expect(lane.engine.background.longSamples(lane.engine.settings) == 200)
     }
 
-    @Test("a panel fault stops learning (a silent panel must not teach a zero background)")
-    func faultStopsLearning() {
+    @Test("an absent panel learns nothing (a silent panel must not teach a zero background) while the others go on learning")
+    func absentPanelLearnsNothing() {
         var lane = FlatLane()
         lane.ticks(200)
         let before = lane.engine.background.gammaQ16[0]
-        lane.engine.hardwareFaults = .panelSilent
-        lane.cps = 0
+        let learnedBefore = lane.engine.background.panelSamples[1]
+        lane.absentMask = 1  // panel 0 silent
+        lane.cps = 600
         lane.ticks(100)
         #expect(lane.engine.background.gammaQ16[0] == before)
+        #expect(lane.engine.background.panelSamples[0] == 200)
+        #expect(lane.engine.background.panelSamples[1] == learnedBefore + 100)
+        #expect(lane.engine.background.gammaQ16[1] > before, "the healthy panels learned the new level")
+    }
+
+    @Test("maintenance (a lane-wide fault) stops all learning")
+    func maintenanceStopsLearning() {
+        var lane = FlatLane()
+        lane.ticks(200)
+        let before = lane.engine.background.gammaQ16[1]
+        lane.engine.hardwareFaults = .maintenance
+        lane.cps = 0
+        lane.ticks(100)
+        #expect(lane.engine.background.gammaQ16[1] == before)
+    }
+}
+
+@Suite struct ScreeningTests {
+    @Test("an occupancy with every panel absent is 'not screened', never clear; with panels it names the panels used")
+    func notScreened() {
+        var lane = FlatLane()
+        lane.ticks(300)
+        lane.absentMask = 0b1111
+        _ = lane.pass(speedMmPerS: 2_200)
+        lane.ticks(30)
+        #expect(lane.decisions.count == 1)
+        #expect(lane.decisions[0].notScreened)
+        #expect(lane.decisions[0].panelsUsedMask == 0)
+        #expect(!lane.decisions[0].gammaAlarm)
+        lane.absentMask = 0b0100
+        _ = lane.pass(speedMmPerS: 2_200)
+        lane.ticks(30)
+        #expect(lane.decisions.count == 2)
+        #expect(!lane.decisions[1].notScreened)
+        #expect(lane.decisions[1].panelsUsedMask == 0b1011)
+    }
+
+    @Test("a panel whose background was never learned stands in and does not count as used; the decision before the background is ready is not screened")
+    func notReady() {
+        var lane = FlatLane()
+        lane.ticks(5)
+        _ = lane.pass(speedMmPerS: 2_200)
+        lane.ticks(30)
+        #expect(lane.decisions.count == 1)
+        #expect(lane.decisions[0].notScreened)
+        #expect(!lane.decisions[0].gammaAlarm && !lane.decisions[0].neutronAlarm)
+    }
+
+    @Test("a source next to a lane with one panel absent still alarms on the other panels; the absent panel's return raises nothing")
+    func absentPanelKeepsScreening() {
+        var lane = FlatLane()
+        lane.ticks(300)
+        lane.absentMask = 0b0001
+        lane.ticks(50)
+        lane.absentMask = 0
+        lane.ticks(50)  // the panel is back: no occupancy, no alarm
+        #expect(lane.decisions.isEmpty)
+        // A source beside panels 1-3 while panel 0 is silent: the excess is found by the others,
+        // and panel 0 stands in its background (it neither hides nor adds anything).
+        lane.absentMask = 0b0001
+        lane.edge(0, true, at: lane.t + 1)
+        lane.ticks(15, extraGamma: 30, extraLowPercent: 80)
+        lane.edge(0, false, at: lane.t + 1)
+        lane.ticks(25)
+        #expect(lane.decisions.count == 1)
+        #expect(lane.decisions[0].gammaAlarm)
+        #expect(lane.decisions[0].panelsUsedMask == 0b1110)
+    }
+
+    @Test("edge and sample times near 2^63 are clamped into the input envelope instead of trapping")
+    func hugeTimes() {
+        var e = LaneEngine(settings: EngineSettings())
+        _ = e.beamEdge(BeamEdge(tUs: Int64.max - 5, beam: 0, blocked: true))
+        _ = e.beamEdge(BeamEdge(tUs: Int64.max, beam: 0, blocked: false))
+        var s = LaneSample(tUs: Int64.max, intervalUs: 100_000)
+        s.gamma[0] = 5
+        _ = e.sample(s)
+        _ = e.beamEdge(BeamEdge(tUs: Int64.min, beam: 1, blocked: true))
+        let d = e.finish(atUs: Int64.max)
+        #expect(d != nil)
     }
 }
 

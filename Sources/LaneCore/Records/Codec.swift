@@ -69,6 +69,7 @@ public struct RecordEncoder {
             if d.reverse { flags |= 8 }
             if d.truncated { flags |= 16 }
             if d.gammaWindowFromSpeed { flags |= 32 }
+            if d.notScreened { flags |= 64 }
             w.byte(flags)
             w.signed(d.gammaMaxSigmaQ8)
             w.byte(UInt8(truncatingIfNeeded: d.gammaMaxGroup))
@@ -92,6 +93,7 @@ public struct RecordEncoder {
             } else {
                 w.byte(0)
             }
+            w.varint(u64(d.panelsUsedMask))
         case let .alarm(a):
             w.varint(u64(a.occupancy))
             w.byte(a.kind)
@@ -180,6 +182,7 @@ public enum RecordParser {
             d.reverse = flags & 8 != 0
             d.truncated = flags & 16 != 0
             d.gammaWindowFromSpeed = flags & 32 != 0
+            d.notScreened = flags & 64 != 0
             d.gammaMaxSigmaQ8 = try r.signed()
             d.gammaMaxGroup = int(try r.byte())
             guard d.gammaMaxGroup < groupCountMax else { throw .valueOutOfRange }
@@ -204,6 +207,7 @@ public enum RecordParser {
                 if d.container == nil { throw .valueOutOfRange }
                 r.skip(n)
             }
+            d.panelsUsedMask = UInt32(truncatingIfNeeded: try r.bounded(u64((1 << panelCountMax) - 1)))
             record = .occupancy(d)
         case .alarm:
             let a = AlarmRecord(occupancy: UInt32(truncatingIfNeeded: try r.bounded(u64(UInt32.max))), kind: try r.byte(),

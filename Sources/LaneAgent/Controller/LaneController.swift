@@ -1,0 +1,403 @@
+// The lane's behaviour, one tick at a time, as a pure step: the runner (or a test, or the swarm)
+// drains the inputs — beam edges, the panels' latest polls, console requests, the time — and
+// calls `tick`; the controller runs the engine and its named parts (panel health, beam monitor,
+// fault tracker, annunciator, 1-second rate window, VM-250 aggregation) and returns the output
+// levels, handing records, events and VM-250 lines to a sink. No clock, no thread, no socket
+// here: on simulated time it runs exactly as on the board. Nothing in `tick` allocates.
+
+import LaneCore
+import LaneHAL
+
+/// Where the controller's outputs other than the lines go (bounded queues on the board, arrays in
+/// tests). Implementations never block.
+public protocol LaneSink {
+    mutating func record(_ r: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool)
+    mutating func event(_ e: AgentEvent)
+    mutating func vm250(_ e: VMEvent)
+}
+
+/// The time and the runner's own figures for one tick.
+public struct TickClock: Sendable {
+    public var nowUs: Int64
+    public var wallUs: Int64
+    public var ticks: Int64 = 0
+    public var missedTicks: Int64 = 0
+    public var maxLatenessUs: Int64 = 0
+    public var latenessP50Us: Int64 = 0
+    public var latenessP999Us: Int64 = 0
+    public var workP999Us: Int64 = 0
+    public init(nowUs: Int64, wallUs: Int64) {
+        self.nowUs = nowUs
+        self.wallUs = wallUs
+    }
+}
+
+public struct TickResult: Sendable {
+    public var levels: InlineArray<5, Bool> = InlineArray(repeating: false)
+    public var faults = Faults()
+}
+
+public struct LaneController: Sendable {
+    public let settings0: EngineSettings
+    public private(set) var engine: LaneEngine
+    public internal(set) var annunciator: Annunciator
+    public private(set) var faults = FaultTracker()
+    public private(set) var panels: PanelHealth
+    public private(set) var beams = BeamMonitor()
+    public private(set) var view = LaneView()
+    /// What the controller needs of the board profile.
+    public struct Config: Sendable {
+        public var panelSilentAfterPolls: Int
+        public var statusOkMask: UInt16
+        public var tamperMask: UInt16
+        public var keepsRecords: Bool
+        public var vm250: Bool
+        public var profileHash: UInt64
+        public init(panelSilentAfterPolls: Int, statusOkMask: UInt16, tamperMask: UInt16, keepsRecords: Bool, vm250: Bool, profileHash: UInt64) {
+            self.panelSilentAfterPolls = panelSilentAfterPolls
+            self.statusOkMask = statusOkMask
+            self.tamperMask = tamperMask
+            self.keepsRecords = keepsRecords
+            self.vm250 = vm250
+            self.profileHash = profileHash
+        }
+    }
+    let config: Config
+    let originUs: Int64
+    var used: [PanelSlot]
+    var lastSampleUs: Int64 = -1
+    var lastOccupancy: UInt32 = 0
+    var alarmReported = (gamma: false, neutron: false)
+    var batch: SampleBatch
+    var rate = RateWindow()
+    var vm = VM250Aggregator()
+    var pendingSettings: (EngineSettings, Int64, Int64)? = nil
+    var maintenanceUntilUs: Int64 = 0
+    var outputFailedUntilUs: Int64 = 0
+    var k: Int64 = 0
+    var decisions = 0
+
+    public init(settings: EngineSettings, config: Config, sirenUs: Int64, lightHoldUs: Int64, originUs: Int64) {
+        settings0 = settings
+        engine = LaneEngine(settings: settings)
+        annunciator = Annunciator(sirenUs: sirenUs, lightHoldUs: lightHoldUs)
+        panels = PanelHealth(panelCount: settings.panelCount)
+        self.config = config
+        self.originUs = originUs
+        used = Array(repeating: PanelSlot(), count: settings.panelCount)
+        batch = SampleBatch(panels: settings.panelCount, nominalIntervalUs: settings.sampleIntervalUs)
+        view.originUs = originUs
+        view.settings = settings
+        view.sirenUs = sirenUs
+        view.alarmLightHoldUs = lightHoldUs
+    }
+
+    var settings: EngineSettings { engine.settings }
+    var n: Int { settings.panelCount }
+
+    // MARK: console requests
+
+    /// Applies one console request (the runner drains the queue before `tick`).
+    public mutating func apply(_ r: ConsoleRequest) {
+        view.requestsApplied += 1
+        switch r {
+        case let .acknowledge(number):
+            annunciator.acknowledge(number, occupancy: lastOccupancy, gamma: engine.gammaAlarmActive, neutron: engine.neutronAlarmActive)
+        case .resetAlarms:
+            annunciator.reset(occupancy: lastOccupancy, gamma: engine.gammaAlarmActive, neutron: engine.neutronAlarmActive)
+        case let .forceOutput(o, on, until):
+            annunciator.force(o, on: on, untilUs: until)
+        case .releaseOutputs:
+            annunciator.release()
+        case let .maintenance(until):
+            maintenanceUntilUs = until
+        case let .settings(e, siren, hold):
+            pendingSettings = (e, siren, hold)
+        }
+    }
+
+    // MARK: the tick
+
+    /// One tick. `edges` sorted oldest first; `slots` the panels' latest polls; `outputFailures`
+    /// the outputs whose last write failed (bit per `LaneOutput`).
+    public mutating func tick<S: LaneSink>(_ clock: TickClock, edges: borrowing EdgeBuffer, slots: [PanelSlot],
+                                          outputFailures: UInt32, sink: inout S) -> TickResult {
+        k += 1
+        let now = clock.nowUs
+        if let p = pendingSettings, !engine.isOccupied {
+            if engine.update(settings: p.0) {
+                annunciator.sirenUs = p.1
+                annunciator.lightHoldUs = p.2
+                view.settings = p.0
+            }
+            pendingSettings = nil
+        }
+
+        // 1. Beam edges, oldest first.
+        for i in 0..<edges.count {
+            let e = edges.edges[i]
+            beams.edge(e)
+            if let d = engine.beamEdge(e) { finished(d, clock, &sink) }
+            recordEdge(e)
+        }
+
+        // 2. Panel health, then counts since the last sample from the panels that answered.
+        panels.updateLink(slots, silentAfterPolls: config.panelSilentAfterPolls, okMask: config.statusOkMask, tamperMask: config.tamperMask)
+        var sample = LaneSample(tUs: 0, intervalUs: 0)
+        var fresh: UInt32 = 0
+        var newestUs: Int64 = 0
+        for p in 0..<n where slots[p].sequence != used[p].sequence && slots[p].polledUs > newestUs { newestUs = slots[p].polledUs }
+        let intervalUs = lastSampleUs < 0 || newestUs <= lastSampleUs ? settings.sampleIntervalUs : newestUs - lastSampleUs
+        for p in 0..<n {
+            let s = slots[p]
+            guard s.sequence != used[p].sequence else { continue }
+            // A delta over much more than this sample's interval (the panel was silent for a
+            // while) is not this interval's counts: dropped, the panel starts afresh from here.
+            let span = s.polledUs - used[p].polledUs
+            if used[p].sequence != 0 && s.sequence > used[p].sequence && span <= intervalUs + settings.sampleIntervalUs / 2 {
+                let d = CounterDelta(from: used[p].reading, to: s.reading)
+                sample.gamma[p] = d.gamma
+                sample.gammaLow[p] = d.gammaLow
+                sample.neutron[p] = d.neutron
+                fresh |= 1 &<< UInt32(p)
+            }
+            used[p] = s
+        }
+        let allPanels: UInt32 = (1 &<< UInt32(n)) &- 1
+        var hardware = panels.faults
+        if now < maintenanceUntilUs { hardware.insert(.maintenance) }
+        engine.hardwareFaults = hardware
+        if fresh != 0 {
+            sample.tUs = newestUs
+            sample.intervalUs = intervalUs
+            lastSampleUs = newestUs
+            let suspect = panels.judge(sample, fresh: fresh, background: engine.background, settings: settings, occupied: engine.isOccupied)
+            sample.absentMask = (~fresh | panels.excludedMask | suspect) & allPanels
+        } else {
+            // No panel answered: a sample with every panel absent keeps the occupancy's hold-in
+            // running and counts as unscreened time.
+            sample.tUs = now
+            sample.intervalUs = settings.sampleIntervalUs
+            sample.absentMask = allPanels
+        }
+        if let d = engine.sample(sample) { finished(d, clock, &sink) }
+        if fresh != 0 {
+            rate.push(sample, panels: n)
+            if config.vm250 { vm.add(sample, panels: n, occupied: engine.isOccupied, gammaAlarm: engine.gammaAlarmActive, neutronAlarm: engine.neutronAlarmActive, sink: &sink) }
+            if config.keepsRecords {
+                _ = batch.append(sample)
+                if batch.isFull {
+                    sink.record(.samples(batch), monotonicUs: batch.firstTUs, wallUs: clock.wallUs, commit: false)
+                    batch.removeAll()
+                }
+            }
+        }
+
+        // 3. Occupancy start, alarms.
+        if engine.isOccupied && engine.occupancyCount != lastOccupancy {
+            lastOccupancy = engine.occupancyCount
+            alarmReported = (false, false)
+            annunciator.occupancyStarted(nowUs: now)
+            sink.event(.started(occupancy: lastOccupancy, tUs: engine.currentOccupancyStartUs ?? now))
+        }
+        let newGamma = engine.gammaAlarmActive && !alarmReported.gamma
+        let newNeutron = engine.neutronAlarmActive && !alarmReported.neutron
+        if newGamma || newNeutron {
+            annunciator.alarmRaised(occupancy: lastOccupancy, gamma: newGamma, neutron: newNeutron,
+                                    first: !alarmReported.gamma && !alarmReported.neutron, nowUs: now, wallUs: clock.wallUs)
+            alarmReported = (alarmReported.gamma || newGamma, alarmReported.neutron || newNeutron)
+            sink.event(.alarm(occupancy: lastOccupancy, gamma: newGamma, neutron: newNeutron))
+            // One record per kind that is new, each with its own significance.
+            if newGamma {
+                sink.record(.alarm(AlarmRecord(occupancy: lastOccupancy, kind: 0, tUs: now, sigmaQ8: engine.currentGammaMaxSigmaQ8)),
+                            monotonicUs: now, wallUs: clock.wallUs, commit: true)
+            }
+            if newNeutron {
+                sink.record(.alarm(AlarmRecord(occupancy: lastOccupancy, kind: 1, tUs: now, sigmaQ8: engine.currentNeutronMaxSigmaQ8)),
+                            monotonicUs: now, wallUs: clock.wallUs, commit: true)
+            }
+        }
+
+        // 4. Faults: conditions now, hysteresis, one report per change.
+        var conditions = hardware
+        if engine.background.isReady(settings) {
+            if !engine.isOccupied { conditions.insert(engine.backgroundFaults()) }
+            else { conditions.insert(faults.active.intersecting(Faults.backgroundHigh.union(.backgroundLow))) }
+        } else {
+            conditions.insert(.backgroundNotReady)
+        }
+        if beams.stuck(nowUs: now) { conditions.insert(.beamStuck) }
+        if outputFailures != 0 { outputFailedUntilUs = now + 1_000_000 }
+        if now < outputFailedUntilUs { conditions.insert(.outputFailed) }
+        let change = faults.update(conditions)
+        if !change.raised.isEmpty || !change.cleared.isEmpty {
+            let active = faults.active
+            sink.record(.fault(FaultRecord(bits: active.bits, changed: change.raised.bits | change.cleared.bits, panel: 255)),
+                        monotonicUs: now, wallUs: clock.wallUs, commit: true)
+            sink.event(.faults(active: active, raised: change.raised, cleared: change.cleared, excludedPanels: panels.excludedMask))
+            if config.vm250 { vm.faultsChanged(change.raised, change.cleared, background: engine.background, settings: settings, sink: &sink) }
+        }
+        if config.vm250 && !engine.isOccupied { vm.backgroundTick(k: k, background: engine.background, settings: settings, sink: &sink) }
+        if config.keepsRecords && (k == 1 || k % (60_000_000 / settings.sampleIntervalUs) == 0) {
+            if !engine.isOccupied {
+                sink.record(.background(BackgroundRecord(engine.background, panels: n)), monotonicUs: now, wallUs: clock.wallUs, commit: false)
+            }
+            sink.record(.heartbeat(HeartbeatRecord(
+                softwareVersion: ShortText(LaneAgentVersion.string), profileHash: config.profileHash, uptimeS: UInt64((now - originUs) / 1_000_000),
+                ticks: UInt64(clock.ticks), missedTicks: UInt64(clock.missedTicks), maxLatenessUs: UInt64(max(0, clock.maxLatenessUs)),
+                latenessP50Us: UInt64(max(0, clock.latenessP50Us)), latenessP999Us: UInt64(max(0, clock.latenessP999Us)),
+                workP999Us: UInt64(max(0, clock.workP999Us)))),
+                monotonicUs: now, wallUs: clock.wallUs, commit: false)
+        }
+
+        // 5. Outputs: the fault lamp for any fault but a maintenance test.
+        var result = TickResult()
+        result.faults = faults.active
+        result.levels = annunciator.levels(nowUs: now, occupancy: lastOccupancy, occupied: engine.isOccupied,
+                                           gammaAlarm: engine.gammaAlarmActive, neutronAlarm: engine.neutronAlarmActive,
+                                           faultLamp: !faults.active.subtracting(.maintenance).isEmpty)
+        updateView(clock, result, slots)
+        return result
+    }
+
+    /// Ends the run: the occupancy in progress is decided (truncated) and the last samples kept.
+    public mutating func finish<S: LaneSink>(_ clock: TickClock, sink: inout S) {
+        if let d = engine.finish(atUs: clock.nowUs) { finished(d, clock, &sink) }
+        if config.keepsRecords && batch.count > 0 {
+            sink.record(.samples(batch), monotonicUs: batch.firstTUs, wallUs: clock.wallUs, commit: true)
+            batch.removeAll()
+        }
+    }
+
+    mutating func finished<S: LaneSink>(_ d: Decision, _ clock: TickClock, _ sink: inout S) {
+        decisions += 1
+        beams.occupancyEnded()
+        view.lastDecision = d
+        // Committed to the journal before the decision is reported anywhere.
+        if config.keepsRecords { sink.record(.occupancy(d), monotonicUs: d.endUs, wallUs: clock.wallUs, commit: true) }
+        sink.event(.decision(d))
+        if config.vm250 { vm.decision(d, settings: settings, sink: &sink) }
+    }
+
+    mutating func recordEdge(_ e: BeamEdge) {
+        view.edges[view.edgeCount % LaneView.edgesMax] = RecentEdge(tUs: e.tUs, beam: e.beam, blocked: e.blocked)
+        view.edgeCount += 1
+        if e.beam >= 0 && e.beam < 2 && view.beamBlocked[e.beam] != e.blocked {
+            view.beamBlocked[e.beam] = e.blocked
+            view.beamChangedUs[e.beam] = e.tUs
+            view.beamChanges[e.beam] += 1
+        }
+    }
+
+    mutating func updateView(_ clock: TickClock, _ result: TickResult, _ slots: [PanelSlot]) {
+        let now = clock.nowUs
+        view.nowUs = now
+        view.decisions = decisions
+        view.occupied = engine.isOccupied
+        view.occupancyCount = engine.occupancyCount
+        view.occupancyStartUs = engine.currentOccupancyStartUs ?? 0
+        view.gammaAlarmActive = engine.gammaAlarmActive
+        view.neutronAlarmActive = engine.neutronAlarmActive
+        view.faults = result.faults
+        view.background = engine.background
+        view.sirenUs = annunciator.sirenUs
+        view.alarmLightHoldUs = annunciator.lightHoldUs
+        view.settingsPending = pendingSettings != nil
+        view.maintenanceUntilUs = maintenanceUntilUs
+        view.alarms = annunciator.alarms
+        view.alarmCount = annunciator.alarmCount
+        view.alarmsTotal = annunciator.alarmsTotal
+        for i in 0..<LaneOutput.count {
+            view.outputForced[i] = annunciator.forced(i, nowUs: now)
+            view.outputs[i] = result.levels[i]
+        }
+        for p in 0..<n { view.panelFlags[p] = panels.flags[p] }
+        view.excludedPanels = panels.excludedMask
+        rate.fill(&view, panels: n)
+    }
+}
+
+/// Counts over the last second (up to 10 samples) per panel, for the console's live figures.
+struct RateWindow: Sendable {
+    var gamma = InlineArray<10, PanelValues>(repeating: PanelValues(repeating: 0))
+    var low = InlineArray<10, PanelValues>(repeating: PanelValues(repeating: 0))
+    var neutron = InlineArray<10, PanelValues>(repeating: PanelValues(repeating: 0))
+    var intervalUs = InlineArray<10, Int64>(repeating: 0)
+    var next = 0
+
+    mutating func push(_ s: LaneSample, panels: Int) {
+        gamma[next] = s.gamma
+        low[next] = s.gammaLow
+        neutron[next] = s.neutron
+        intervalUs[next] = s.intervalUs
+        next = (next + 1) % 10
+    }
+
+    func fill(_ view: inout LaneView, panels n: Int) {
+        var w: Int64 = 0
+        for j in 0..<10 { w += intervalUs[j] }
+        view.window1sUs = w
+        for p in 0..<n {
+            var g: UInt32 = 0, l: UInt32 = 0, nn: UInt32 = 0
+            for j in 0..<10 { g &+= gamma[j][p]; l &+= low[j][p]; nn &+= neutron[j][p] }
+            view.gamma1s[p] = g
+            view.gammaLow1s[p] = l
+            view.neutron1s[p] = nn
+        }
+    }
+}
+
+/// The VM-250-style stream's figures: counts summed over two samples while occupied, background
+/// lines every 5 s while empty, fault lines on change, and per occupancy its speed and summary.
+struct VM250Aggregator: Sendable {
+    var gamma: InlineArray<4, Int64> = [0, 0, 0, 0]
+    var neutron: InlineArray<4, Int64> = [0, 0, 0, 0]
+    var half = 0
+
+    mutating func add<S: LaneSink>(_ s: LaneSample, panels n: Int, occupied: Bool, gammaAlarm: Bool, neutronAlarm: Bool, sink: inout S) {
+        for p in 0..<min(4, n) {
+            gamma[p] += Int64(s.gamma[p])
+            neutron[p] += Int64(s.neutron[p])
+        }
+        half += 1
+        if half == 2 {
+            if occupied {
+                sink.vm250(VMEvent(gammaAlarm ? .ga : .gs, gamma[0], gamma[1], gamma[2], gamma[3]))
+                sink.vm250(VMEvent(neutronAlarm ? .na : .ns, neutron[0], neutron[1], neutron[2], neutron[3]))
+            }
+            gamma = [0, 0, 0, 0]
+            neutron = [0, 0, 0, 0]
+            half = 0
+        }
+    }
+
+    static func cps(_ q16: Int64, _ settings: EngineSettings) -> Int64 { (q16 * 1_000_000 / settings.sampleIntervalUs + 32_768) >> 16 }
+
+    static func rates(_ values: InlineArray<8, Int64>, _ settings: EngineSettings) -> InlineArray<4, Int64> {
+        var r: InlineArray<4, Int64> = [0, 0, 0, 0]
+        for p in 0..<min(4, settings.panelCount) { r[p] = cps(values[p], settings) }
+        return r
+    }
+
+    mutating func backgroundTick<S: LaneSink>(k: Int64, background bg: Background, settings: EngineSettings, sink: inout S) {
+        guard k % (5_000_000 / settings.sampleIntervalUs) == 0 && bg.isReady(settings) else { return }
+        let g = Self.rates(bg.gammaQ16, settings), nn = Self.rates(bg.neutronQ16, settings)
+        sink.vm250(VMEvent(.gb, g[0], g[1], g[2], g[3]))
+        sink.vm250(VMEvent(.nb, nn[0], nn[1], nn[2], nn[3]))
+    }
+
+    mutating func faultsChanged<S: LaneSink>(_ raised: Faults, _ cleared: Faults, background bg: Background, settings: EngineSettings, sink: inout S) {
+        let g = Self.rates(bg.gammaQ16, settings)
+        if raised.contains(.backgroundHigh) { sink.vm250(VMEvent(.gh, g[0], g[1], g[2], g[3])) }
+        if raised.contains(.backgroundLow) { sink.vm250(VMEvent(.gl, g[0], g[1], g[2], g[3])) }
+        if raised.contains(.tamper) { sink.vm250(VMEvent(.tt)) }
+        if cleared.contains(.tamper) { sink.vm250(VMEvent(.tc)) }
+    }
+
+    mutating func decision<S: LaneSink>(_ d: Decision, settings: EngineSettings, sink: inout S) {
+        if let v = d.speedMmPerS { sink.vm250(VMEvent(.sp, v)) }
+        let neutronBgMilliCps = d.neutronMaxBackgroundQ16 > 0 && d.neutronWindowSamples > 0
+            ? (d.neutronMaxBackgroundQ16 * 1_000 / Int64(d.neutronWindowSamples) * 1_000_000 / settings.sampleIntervalUs) >> 16 : 0
+        sink.vm250(VMEvent(.gx, Int64(d.occupancy), neutronBgMilliCps, max(0, Q8.hundredths(d.gammaMaxSigmaQ8)), 0))
+    }
+}

@@ -1,0 +1,114 @@
+// Each panel's health, judged every tick from its polls and its counts: silent (no answer),
+// status fault, tamper, and a dead detector (counting far below its own learned background, or
+// not at all, while the lane is empty). The panels that cannot be trusted this tick form the
+// sample's absent mask: the engine learns nothing from them and stands in their background.
+
+import LaneCore
+
+public struct PanelHealth: Sendable {
+    /// Per panel, what is wrong with it now (for the console and the fault tracker).
+    public struct Flags: Sendable, Equatable {
+        public var silent = false
+        public var status = false
+        public var tamper = false
+        public var dead = false
+        public init() {}
+        /// Left out of detection (tamper alone is not: the panel still counts).
+        public var excluded: Bool { silent || status || dead }
+    }
+
+    /// Expected counts a dead-detector verdict rests on: with 30 expected counts, 0 counts has a
+    /// probability of e^-30, and "below 30 % and 5 sd under" is as improbable for a live panel.
+    static let verdictCountsQ16: Int64 = 30 &<< 16
+    /// Verdicts in a row that clear a dead detector (hysteresis).
+    static let recoveryVerdicts = 2
+
+    public private(set) var flags: InlineArray<8, Flags> = InlineArray(repeating: Flags())
+    var countsSum: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    var expectedSumQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    var goodVerdicts: InlineArray<8, Int> = InlineArray(repeating: 0)
+    let panelCount: Int
+
+    public init(panelCount: Int) {
+        precondition(panelCount >= 1 && panelCount <= panelCountMax)
+        self.panelCount = panelCount
+    }
+
+    /// Link and status, from the poll thread's slots.
+    mutating func updateLink(_ slots: [PanelSlot], silentAfterPolls: Int, okMask: UInt16, tamperMask: UInt16) {
+        precondition(slots.count >= panelCount)
+        for p in 0..<panelCount {
+            let s = slots[p]
+            flags[p].silent = s.sequence == 0 || s.consecutiveErrors >= silentAfterPolls
+            flags[p].status = s.sequence != 0 && s.reading.status & okMask != okMask
+            flags[p].tamper = s.sequence != 0 && s.reading.status & tamperMask != 0
+        }
+    }
+
+    /// Judges the counts of one sample (the panels with a fresh reading: `fresh`), on an empty
+    /// lane only (a vehicle shields every panel). Returns the panels to leave out of this sample
+    /// beyond the excluded ones: a reading far under the panel's own background is not learned
+    /// even before the verdict (so that a dying panel cannot drag its background down).
+    mutating func judge(_ s: LaneSample, fresh: UInt32, background: Background, settings: EngineSettings, occupied: Bool) -> UInt32 {
+        var suspect: UInt32 = 0
+        guard !occupied else { return 0 }
+        // The other panels' ratio tells a dead panel from a lane-wide dip (heavy rain, a shielding
+        // queue): a dead panel is low while the others are not.
+        for p in 0..<panelCount where fresh & (1 &<< UInt32(p)) != 0 && background.isReady(panel: p, settings) {
+            let expected = Self.scaled(background.gammaPanelQ16(p), s.intervalUs, settings.sampleIntervalUs)
+            let counts = Int64(s.gamma[p])
+            // Far below this sample's expectation (3 sd, when it means something): not learned.
+            if expected >= 9 &<< 16 && (counts &<< 16) < expected - 3 * integerSquareRoot(expected) * 256 { suspect |= 1 &<< UInt32(p) }
+            countsSum[p] += counts
+            expectedSumQ16[p] += expected
+            guard expectedSumQ16[p] >= Self.verdictCountsQ16 else { continue }
+            let e = expectedSumQ16[p], c = countsSum[p] &<< 16
+            let sd = integerSquareRoot(e) * 256  // Q16
+            let low = c == 0 || (c < e * 3 / 10 && c < e - 5 * sd && !othersLow(p, s, background, settings))
+            let good = c * 10 >= e * 7
+            if low {
+                flags[p].dead = true
+                goodVerdicts[p] = 0
+            } else if good {
+                goodVerdicts[p] += 1
+                if goodVerdicts[p] >= Self.recoveryVerdicts { flags[p].dead = false }
+            }
+            countsSum[p] = 0
+            expectedSumQ16[p] = 0
+        }
+        return suspect
+    }
+
+    /// True when the other fresh panels together read under 70 % of their background too.
+    func othersLow(_ q: Int, _ s: LaneSample, _ background: Background, _ settings: EngineSettings) -> Bool {
+        var c: Int64 = 0, e: Int64 = 0
+        for p in 0..<panelCount where p != q && !flags[p].excluded && background.isReady(panel: p, settings) {
+            c += Int64(s.gamma[p]) &<< 16
+            e += Self.scaled(background.gammaPanelQ16(p), s.intervalUs, settings.sampleIntervalUs)
+        }
+        return e > 0 && c * 10 < e * 7
+    }
+
+    static func scaled(_ rateQ16: Int64, _ intervalUs: Int64, _ nominalUs: Int64) -> Int64 {
+        rateQ16 * (intervalUs / nominalUs) + rateQ16 * (intervalUs % nominalUs) / nominalUs
+    }
+
+    /// Panels left out of detection now.
+    public var excludedMask: UInt32 {
+        var m: UInt32 = 0
+        for p in 0..<panelCount where flags[p].excluded { m |= 1 &<< UInt32(p) }
+        return m
+    }
+
+    /// The lane-level faults these flags raise.
+    public var faults: Faults {
+        var f = Faults()
+        for p in 0..<panelCount {
+            if flags[p].silent { f.insert(.panelSilent) }
+            if flags[p].status { f.insert(.panelStatus) }
+            if flags[p].tamper { f.insert(.tamper) }
+            if flags[p].dead { f.insert(.detectorDead) }
+        }
+        return f
+    }
+}
