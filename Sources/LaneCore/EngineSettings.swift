@@ -102,7 +102,7 @@ public struct EngineSettings: Sendable {
     /// Times (microseconds) are clamped into 0...2^62 (146,000 years): sums of a time and any
     /// setting's duration then stay inside Int64 (a trace or a GPIO line with a time near 2^63
     /// trapped the engine).
-    public static let timeUsMax: Int64 = 1 << 62
+    public static let timeUsMax: Int64 = 1 &<< 62
     public static let dwellSamplesMax = 1 << 15
 
     public enum Problem: Sendable, Equatable {

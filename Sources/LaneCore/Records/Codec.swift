@@ -207,7 +207,7 @@ public enum RecordParser {
                 if d.container == nil { throw .valueOutOfRange }
                 r.skip(n)
             }
-            d.panelsUsedMask = UInt32(truncatingIfNeeded: try r.bounded(u64((1 << panelCountMax) - 1)))
+            d.panelsUsedMask = UInt32(truncatingIfNeeded: try r.bounded(u64((1 &<< panelCountMax) - 1)))
             record = .occupancy(d)
         case .alarm:
             let a = AlarmRecord(occupancy: UInt32(truncatingIfNeeded: try r.bounded(u64(UInt32.max))), kind: try r.byte(),
