@@ -1,0 +1,266 @@
+// Proves the lane controller's handling of field faults on simulated time: the real
+// LaneController, ticked every 100 ms of virtual time with panel polls and beam edges made here
+// (seeded Poisson counts), shows each fault within 1 s (lamp, fault record, event), keeps
+// screening with the panels that work, never calls an unscreened truck "clear", keeps learning
+// from the healthy panels, and recovers by itself.
+
+import LaneAgent
+import LaneCore
+import LaneHAL
+import Foundation
+import Testing
+
+struct CollectingSink: LaneSink {
+    var records: [Record] = []
+    var events: [AgentEvent] = []
+    var vm: [VMEvent] = []
+    mutating func record(_ r: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool) { records.append(r) }
+    mutating func event(_ e: AgentEvent) { events.append(e) }
+    mutating func vm250(_ e: VMEvent) { vm.append(e) }
+
+    var decisions: [Decision] { records.compactMap { if case let .occupancy(d) = $0 { return d } else { return nil } } }
+    var alarms: [AlarmRecord] { records.compactMap { if case let .alarm(a) = $0 { return a } else { return nil } } }
+    var faultRecords: [FaultRecord] { records.compactMap { if case let .fault(f) = $0 { return f } else { return nil } } }
+}
+
+/// A lane on virtual time: four panels with free-running counters, polled every tick.
+struct VirtualLane {
+    var controller: LaneController
+    var sink = CollectingSink()
+    var slots = Array(repeating: PanelSlot(), count: 4)
+    var nowUs: Int64 = 0
+    var rng: UInt64
+    /// Per panel: gamma counts per second (mean), whether it answers, whether its counters are frozen.
+    var gammaCps: [Double] = [2_000, 2_000, 2_000, 2_000]
+    var neutronCps: [Double] = [2, 2, 2, 2]
+    var answering = [true, true, true, true]
+    var frozen = [false, false, false, false]
+    var status: UInt16 = 0x0001
+    var extraGamma: [Double] = [0, 0, 0, 0]
+    var extraNeutron: [Double] = [0, 0, 0, 0]
+    var pendingEdges: [BeamEdge] = []
+    var outputFailures: UInt32 = 0
+    var lastLevels = InlineArray<5, Bool>(repeating: false)
+    var lastFaults = Faults()
+
+    init(seed: UInt64 = 1) {
+        rng = seed
+        var s = EngineSettings()
+        s.gammaBackgroundHighCps = 20_000
+        s.gammaBackgroundLowCps = 2_000
+        controller = LaneController(
+            settings: s,
+            config: .init(panelSilentAfterPolls: 5, statusOkMask: 0x0001, tamperMask: 0x0004, keepsRecords: true, vm250: true, profileHash: 7),
+            sirenUs: 5_000_000, lightHoldUs: 10_000_000, originUs: 0)
+    }
+
+    mutating func uniform() -> Double {
+        rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Double(rng >> 11) / Double(1 << 53)
+    }
+
+    /// Poisson counts (normal approximation above 30, exact below).
+    mutating func poisson(_ mean: Double) -> UInt32 {
+        if mean > 30 {
+            let u1 = max(uniform(), 1e-12), u2 = uniform()
+            let z = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+            return UInt32(max(0, (mean + z * mean.squareRoot()).rounded()))
+        }
+        let l = exp(-mean)
+        var k: UInt32 = 0
+        var p = 1.0
+        repeat { k += 1; p *= uniform() } while p > l
+        return k - 1
+    }
+
+    mutating func tick() {
+        nowUs += 100_000
+        for p in 0..<4 {
+            guard answering[p] else { slots[p].consecutiveErrors += 1; slots[p].errors += 1; continue }
+            if !frozen[p] {
+                let g = poisson((gammaCps[p] + extraGamma[p]) / 10)
+                slots[p].reading.gammaTotal &+= g
+                slots[p].reading.gammaLow &+= g / 2
+                slots[p].reading.neutron &+= poisson((neutronCps[p] + extraNeutron[p]) / 10)
+            }
+            slots[p].reading.status = status
+            slots[p].sequence += 1
+            slots[p].polledUs = nowUs - 20_000
+            slots[p].consecutiveErrors = 0
+        }
+        var edges = EdgeBuffer()
+        pendingEdges.sort { $0.tUs < $1.tUs }
+        while let e = pendingEdges.first, e.tUs <= nowUs { _ = edges.append(e); pendingEdges.removeFirst() }
+        let r = controller.tick(TickClock(nowUs: nowUs, wallUs: nowUs), edges: edges, slots: slots, outputFailures: outputFailures, sink: &sink)
+        lastLevels = r.levels
+        lastFaults = r.faults
+    }
+
+    mutating func ticks(_ n: Int) { for _ in 0..<n { tick() } }
+
+    /// A 16 m truck at 2.2 m/s starting now (both beams, 1.5 m apart); the ticks run through it and its hold-in.
+    mutating func truck(during: (inout VirtualLane) -> Void = { _ in }) {
+        let t0 = nowUs + 10_000
+        let dt1: Int64 = 681_818, dur: Int64 = 7_272_727
+        pendingEdges += [BeamEdge(tUs: t0, beam: 0, blocked: true), BeamEdge(tUs: t0 + dt1, beam: 1, blocked: true),
+                         BeamEdge(tUs: t0 + dur, beam: 0, blocked: false), BeamEdge(tUs: t0 + dt1 + dur, beam: 1, blocked: false)]
+        tick()
+        during(&self)
+        while nowUs < t0 + dt1 + dur + 2_600_000 { tick() }
+    }
+
+    var faultLamp: Bool { lastLevels[LaneOutput.faultLight.rawValue] }
+}
+
+@Suite struct ControllerTests {
+    @Test("a truck passing while no panel answers is decided 'not screened', not clear; panelSilent shows within 1 s and clears within 1 s of the panels' return")
+    func noPanelAnswers() {
+        var lane = VirtualLane()
+        lane.ticks(300)
+        #expect(lane.lastFaults.isEmpty, "a healthy lane has no fault: \(lane.lastFaults.bits)")
+        lane.answering = [false, false, false, false]
+        lane.ticks(10)
+        #expect(lane.lastFaults.contains(.panelSilent))
+        #expect(lane.faultLamp)
+        lane.truck()
+        let d = lane.sink.decisions.last!
+        #expect(d.notScreened)
+        #expect(!d.gammaAlarm && !d.neutronAlarm)
+        #expect(d.panelsUsedMask == 0)
+        lane.answering = [true, true, true, true]
+        lane.ticks(10)
+        #expect(!lane.lastFaults.contains(.panelSilent))
+        #expect(!lane.faultLamp)
+        lane.truck()
+        #expect(!lane.sink.decisions.last!.notScreened)
+        #expect(lane.sink.decisions.last!.panelsUsedMask == 0b1111)
+        let silentRecords = lane.sink.faultRecords.filter { $0.changed & Faults.panelSilent.bits != 0 }
+        #expect(silentRecords.count == 2, "one record when raised, one when cleared")
+    }
+
+    @Test("one silent panel of four: the lane learns its background from the other three, screens with them, and a source still alarms")
+    func oneSilentPanel() {
+        var lane = VirtualLane()
+        lane.answering[3] = false
+        lane.ticks(300)
+        #expect(lane.controller.engine.background.isReady(lane.controller.engine.settings))
+        #expect(!lane.lastFaults.contains(.backgroundNotReady))
+        #expect(lane.lastFaults.contains(.panelSilent))
+        lane.truck { $0.extraGamma = [3_000, 3_000, 3_000, 0] }
+        let d = lane.sink.decisions.last!
+        #expect(!d.notScreened)
+        #expect(d.panelsUsedMask == 0b0111)
+        #expect(d.gammaAlarm)
+    }
+
+    @Test("a dead detector (counters frozen, status OK) is flagged within 1 s, left out, does not drag its background down, and is taken back within 1 s of counting again")
+    func deadDetector() {
+        var lane = VirtualLane()
+        lane.ticks(300)
+        let before = lane.controller.engine.background.gammaPanelQ16(2)
+        lane.frozen[2] = true
+        lane.ticks(10)
+        #expect(lane.lastFaults.contains(.detectorDead))
+        #expect(lane.controller.panels.excludedMask == 0b0100)
+        #expect(lane.faultLamp)
+        lane.ticks(600)
+        let after = lane.controller.engine.background.gammaPanelQ16(2)
+        #expect(after * 100 >= before * 97, "panel 2's background held: \(before >> 16) -> \(after >> 16) counts per sample")
+        // A clean truck afterwards raises no alarm, and was screened by the three live panels.
+        lane.truck()
+        #expect(!lane.sink.decisions.last!.gammaAlarm)
+        #expect(lane.sink.decisions.last!.panelsUsedMask == 0b1011)
+        lane.frozen[2] = false
+        lane.ticks(10)
+        #expect(!lane.lastFaults.contains(.detectorDead))
+        #expect(lane.controller.panels.excludedMask == 0)
+    }
+
+    @Test("a panel far below its own background while the others are not is dead; the whole lane dipping together (a shielding queue) is not")
+    func deadVersusDip() {
+        var lane = VirtualLane()
+        lane.ticks(300)
+        lane.gammaCps = [2_000, 2_000, 2_000, 200]
+        lane.ticks(10)
+        #expect(lane.lastFaults.contains(.detectorDead))
+        var dip = VirtualLane(seed: 2)
+        dip.ticks(300)
+        dip.gammaCps = [1_200, 1_200, 1_200, 1_200]
+        dip.ticks(50)
+        #expect(!dip.lastFaults.contains(.detectorDead))
+    }
+
+    @Test("background high is raised at lane level on an empty lane: a fault record, a GH line, the lamp; cleared when it falls back")
+    func backgroundHigh() {
+        var lane = VirtualLane()
+        lane.ticks(300)
+        lane.gammaCps = [6_000, 6_000, 6_000, 6_000]
+        lane.ticks(3_000)  // the fast average follows within a few minutes; the gate lets it after 30 s
+        #expect(lane.lastFaults.contains(.backgroundHigh))
+        #expect(lane.faultLamp)
+        #expect(lane.sink.vm.contains { $0.tag == .gh })
+        #expect(lane.sink.faultRecords.contains { $0.bits & Faults.backgroundHigh.bits != 0 })
+    }
+
+    @Test("a neutron alarm after a gamma alarm in the same occupancy gives two alarm records, gamma then neutron, each with its sigma")
+    func alarmRecordsByKind() {
+        var lane = VirtualLane()
+        lane.ticks(300)
+        lane.truck { l in
+            l.extraGamma = [8_000, 8_000, 8_000, 8_000]
+            l.ticks(30)
+            l.extraNeutron = [60, 60, 60, 60]
+        }
+        let alarms = lane.sink.alarms
+        #expect(alarms.map(\.kind) == [0, 1])
+        #expect(alarms.allSatisfy { $0.sigmaQ8 > 5 * 256 })
+        let d = lane.sink.decisions.last!
+        #expect(d.gammaAlarm && d.neutronAlarm)
+    }
+
+    @Test("a failed output write raises outputFailed (lamp and record) and clears a second after writes succeed again")
+    func outputFailure() {
+        var lane = VirtualLane()
+        lane.ticks(300)
+        lane.outputFailures = 1 << UInt32(LaneOutput.siren.rawValue)
+        lane.tick()
+        #expect(lane.lastFaults.contains(.outputFailed))
+        lane.outputFailures = 0
+        lane.ticks(20)
+        #expect(!lane.lastFaults.contains(.outputFailed))
+    }
+
+    @Test("a beam that chatters raises beamStuck; a beam that never changes while the other sees two trucks raises it too")
+    func beamStuck() {
+        var lane = VirtualLane()
+        lane.ticks(300)
+        for i in 0..<40 { lane.pendingEdges.append(BeamEdge(tUs: lane.nowUs + 1_000 + Int64(i) * 20_000, beam: 1, blocked: i % 2 == 0)) }
+        lane.ticks(10)
+        #expect(lane.lastFaults.contains(.beamStuck))
+        lane.ticks(40)
+        #expect(!lane.lastFaults.contains(.beamStuck))
+        var stuck = VirtualLane()
+        stuck.ticks(300)
+        for _ in 0..<2 {
+            let t0 = stuck.nowUs + 10_000
+            stuck.pendingEdges += [BeamEdge(tUs: t0, beam: 0, blocked: true), BeamEdge(tUs: t0 + 7_000_000, beam: 0, blocked: false)]
+            stuck.ticks(100)
+        }
+        #expect(stuck.lastFaults.contains(.beamStuck))
+    }
+
+    @Test("tamper is a lane fault (record, TT/TC lines) but the panel keeps counting")
+    func tamper() {
+        var lane = VirtualLane()
+        lane.ticks(300)
+        lane.status = 0x0005
+        lane.tick()
+        #expect(lane.lastFaults.contains(.tamper))
+        #expect(lane.controller.panels.excludedMask == 0)
+        #expect(lane.sink.vm.contains { $0.tag == .tt })
+        lane.status = 0x0001
+        lane.ticks(10)
+        #expect(!lane.lastFaults.contains(.tamper))
+        #expect(lane.sink.vm.contains { $0.tag == .tc })
+    }
+}
