@@ -148,6 +148,7 @@ public final class PanelPoller: @unchecked Sendable {
         var k: Int64 = 1
         var lastConnectUs: Int64 = -10_000_000
         var reportedDown = false
+        var allFailedRounds = 0
         while !stop() {
             var at = originUs + k * periodUs - leadUs
             let now = MonotonicClock.nowUs()
@@ -214,11 +215,27 @@ public final class PanelPoller: @unchecked Sendable {
                     lock.unlock()
                     if first { log("panel \(profile.panelLabels[i]) (unit \(unit)) silent: \(error.message)") }
                     if error.kind == .connection { client.close(); break }
-                    client.flush()
+                    if case .exception = error.kind { continue }  // a whole, well-formed answer: nothing to resynchronize
+                    // Timeout, bad CRC, wrong transaction or unit: a late or partial reply may follow.
+                    if !client.resynchronize(quietUs: profile.timeouts.responseUs) { break }
                 }
+            }
+            // Every panel failing for a second: the link itself may be stale (a serial device that
+            // hung up and came back is a new device behind the same path): open it again.
+            allFailedRounds = roundFailed && (0..<unitIDs.count).allSatisfy { slotFailed($0) } ? allFailedRounds + 1 : 0
+            if allFailedRounds >= Int(1_000_000 / periodUs) && client.connected {
+                log("every panel silent for 1 s: reopening \(client.describe())")
+                client.close()
+                allFailedRounds = 0
+                lastConnectUs = -10_000_000
             }
         }
         client.close()
+    }
+
+    func slotFailed(_ i: Int) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return slots[i].consecutiveErrors > 0
     }
 
     func markAllFailed(_ why: String) {

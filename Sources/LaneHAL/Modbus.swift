@@ -37,7 +37,9 @@ public struct ModbusError: Error, Sendable, CustomStringConvertible {
         if e == ETIMEDOUT { kind = .timeout }
         else if e == lane_EMBBADCRC { kind = .badCRC }
         else if e > lane_MODBUS_ENOBASE && e <= lane_EMBXGTAR { kind = .exception(UInt8(e - lane_MODBUS_ENOBASE)) }
-        else if e == ECONNRESET || e == EPIPE || e == ECONNREFUSED || e == EBADF || e == ENOTCONN { kind = .connection }
+        else if e == ECONNRESET || e == EPIPE || e == ECONNREFUSED || e == EBADF || e == ENOTCONN || e == EIO || e == ENXIO || e == ENODEV {
+            kind = .connection  // EIO/ENXIO/ENODEV: a serial device that hung up or went away
+        }
         return ModbusError(kind: kind, errno: e, message: "\(context): \(text)")
     }
 }
@@ -84,6 +86,24 @@ public final class ModbusClient {
 
     /// Discards bytes left on the line after an error (a late reply must not be taken for the next one).
     public func flush() { _ = modbus_flush(ctx) }
+
+    /// Puts the link back in step after a failed exchange, so that a reply arriving late is never
+    /// read as the answer to the next request (libmodbus then reports "Invalid data" for every
+    /// request that follows, for good). TCP: a new connection (the old one's late bytes go with
+    /// it). RTU: wait `quietUs` for the rest of a late reply, then discard what came.
+    /// Returns false when a TCP reconnection failed (the caller retries later).
+    public func resynchronize(quietUs: Int) -> Bool {
+        switch transport {
+        case .tcp:
+            close()
+            do { try connect() } catch { return false }
+            return true
+        case .rtu:
+            usleep(UInt32(max(0, min(quietUs, 200_000))))
+            flush()
+            return true
+        }
+    }
 
     public func describe() -> String {
         switch transport {

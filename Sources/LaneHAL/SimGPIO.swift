@@ -14,6 +14,8 @@ public final class SimGPIOClient: DigitalLines {
     var inboxCount = 0
     var lastAttemptUs: Int64 = -1_000_000_000
     public private(set) var dropCount = 0
+    /// EDGE lines refused as malformed (a number too long): counted, never a crash.
+    public private(set) var invalidLines = 0
     public private(set) var connectCount = 0
     var outputs = [Int8](repeating: -1, count: LaneOutput.allCases.count)
     /// The SET lines, encoded once at start-up ([output][off, on]): the tick writes them without
@@ -104,6 +106,8 @@ public final class SimGPIOClient: DigitalLines {
         while k < b && f < 3 {
             let c = inbox[k]
             if c >= 0x30 && c <= 0x39 {
+                // At most 18 digits (below 2^63): `EDGE 0 1 99999999999999999999` trapped here.
+                guard digits < 18 else { invalidLines += 1; return nil }
                 fields[f] = fields[f] * 10 + Int64(c - 0x30)
                 digits += 1
             } else if c == 0x20 {

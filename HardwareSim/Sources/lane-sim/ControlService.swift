@@ -3,6 +3,9 @@
 // command per line, answered `OK ...` or `ERR <why>`:
 //   checksource <panel 1..N | all> <counts/s>    (0 takes the source away)
 //   status
+//   fault <panel 1..N | all> <kind> [value] [count]     kinds: silent, late <ms>, exception <code>,
+//        wrongtid, otherunit, badcrc, truncated (RTU), restart; count: replies it lasts (default: until cleared)
+//   fault <panel 1..N | all> frozen | status <value> | clear
 
 import Foundation
 import LaneHAL
@@ -11,6 +14,9 @@ import LaneSimCore
 final class ControlService {
     let listener: Int32
     var clients: [(fd: Int32, inbox: [UInt8])] = []
+
+    /// The panels' Modbus servers (nil when none runs).
+    var bank: PanelBank?
 
     init(path: String) throws {
         listener = try Terminal.listenUnix(path)
@@ -45,6 +51,46 @@ final class ControlService {
         }
     }
 
+    func fault(_ a: [String], panels n: Int) -> String {
+        let usage = "ERR usage: fault <panel 1..\(n)|all> <silent|late MS|exception CODE|wrongtid|otherunit|badcrc|truncated|restart> [count] | frozen | status VALUE | clear"
+        guard let bank, a.count >= 2 else { return bank == nil ? "ERR no Modbus server runs" : usage }
+        let targets: [Int]
+        if a[0] == "all" { targets = Array(0..<n) } else {
+            guard let p = Int(a[0]), (1...n).contains(p) else { return "ERR panel must be 1..\(n) or all" }
+            targets = [p - 1]
+        }
+        let rest = Array(a.dropFirst(2))
+        func number(_ i: Int, _ range: ClosedRange<Int>) -> Int? { i < rest.count ? Int(rest[i]).flatMap { range.contains($0) ? $0 : nil } : nil }
+        // The caller (the simulator's loop) holds the world's lock, which the panel bank shares.
+        for p in targets {
+            switch a[1] {
+            case "clear": bank.faults[p] = PanelFaults()
+            case "frozen": bank.faults[p].frozen = true
+            case "status":
+                guard let v = number(0, 0...0xFFFF) else { return "ERR status takes a register value 0..65535" }
+                bank.faults[p].status = UInt16(v)
+            default:
+                guard let kind = PanelFaults.Kind(rawValue: a[1]), kind != .none else { return usage }
+                let takesValue = kind == .late || kind == .exception
+                var value = 0
+                if takesValue {
+                    guard let v = number(0, kind == .late ? 1...60_000 : 1...255) else { return "ERR \(a[1]) takes a value (\(kind == .late ? "ms 1..60000" : "code 1..255"))" }
+                    value = v
+                }
+                let countIndex = takesValue ? 1 : 0
+                var count = -1
+                if countIndex < rest.count {
+                    guard let c = number(countIndex, 1...1_000_000) else { return "ERR count must be 1..1000000 replies" }
+                    count = c
+                }
+                bank.faults[p].kind = kind
+                bank.faults[p].value = value
+                bank.faults[p].remaining = count
+            }
+        }
+        return "OK fault " + a.joined(separator: " ")
+    }
+
     func run(_ line: String, world: LaneWorld) -> String {
         let f = line.split(separator: " ").map(String.init)
         guard let verb = f.first else { return "ERR empty command" }
@@ -61,8 +107,10 @@ final class ControlService {
             return "OK checksource " + world.checkSourceCps.map { String(Int($0)) }.joined(separator: " ")
         case "status":
             return "OK t=\(String(format: "%.2f", world.timeS)) checksource " + world.checkSourceCps.map { String(Int($0)) }.joined(separator: " ")
+        case "fault":
+            return fault(Array(f.dropFirst()), panels: world.panelCount)
         default:
-            return "ERR unknown command '\(verb)' (checksource, status)"
+            return "ERR unknown command '\(verb)' (checksource, status, fault)"
         }
     }
 }

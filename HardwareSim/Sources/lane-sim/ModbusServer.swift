@@ -16,6 +16,10 @@ final class PanelBank: @unchecked Sendable {
     let startMs: Int64
     static let identification = "LANESIM RP-1 1.0"
     var commandsSeen = 0
+    /// Misbehaviour per panel, as a real panel or gateway shows it (docs/SIMULATOR.md, "Faults"),
+    /// set on the control socket; each may be limited to a number of replies.
+    var faults: [PanelFaults] = []
+    var faultsServed = 0
 
     init(world: LaneWorld, lock: NSLock) {
         self.world = world
@@ -27,6 +31,7 @@ final class PanelBank: @unchecked Sendable {
             let h = lane_mapping_registers(m)!
             h[0] = 30; h[1] = 250; h[2] = 1000; h[3] = 0
             mappings.append(m)
+            faults.append(PanelFaults())
         }
     }
 
@@ -84,14 +89,46 @@ final class PanelBank: @unchecked Sendable {
         guard let m = mapping(unit: unit) else { return false }  // not on the bus: silence
         let offset = Int(modbus_get_header_length(ctx))
         let fc = req[offset]
+        let f = faults[unit - 1].take()
+        if f.kind != .none { faultsServed += 1 }
+        switch f.kind {
+        case .silent: return false
+        case .late:
+            // Answers, but after the delay (the lock is released meanwhile: the world goes on).
+            lock.unlock(); usleep(UInt32(f.value) * 1_000); lock.lock()
+        case .exception: return modbus_reply_exception(ctx, req, UInt32(f.value)) > 0
+        case .wrongTransaction where !isRTU: req[0] ^= 0x5A; req[1] ^= 0xA5
+        case .otherUnit: req[offset - 1] = UInt8(truncatingIfNeeded: unit % 247 + 1)
+        default: break
+        }
+        if f.kind == .restart { world.resetCounters(panel: unit - 1); world.uptimeOffsetMs = UInt32(truncatingIfNeeded: -(MonotonicClock.nowUs() / 1000 - startMs)) }
         if fc == 0x11 { return reportServerID(ctx: ctx, req: req, unit: unit, isRTU: isRTU) }
         if let exc = checkWrite(req, offset: offset, length: length) {
             return modbus_reply_exception(ctx, req, UInt32(exc)) > 0
         }
-        refresh(panel: unit - 1)
+        if !faults[unit - 1].frozen { refresh(panel: unit - 1) }
+        if let st = faults[unit - 1].status { lane_mapping_input_registers(m)![8] = st }
+        if f.kind == .badCRC && isRTU {
+            // The reply with its CRC bytes flipped, written by hand (libmodbus always sends a good one).
+            return corruptReply(ctx: ctx, req: req, length: length, mapping: m, truncate: false)
+        }
+        if f.kind == .truncated && isRTU { return corruptReply(ctx: ctx, req: req, length: length, mapping: m, truncate: true) }
         let rc = modbus_reply(ctx, req, Int32(length), m)
         if fc == 0x06 || fc == 0x10 { applyCommand(panel: unit - 1) }
         return rc > 0
+    }
+
+    /// A read reply for an RTU request, with its CRC wrong or cut short.
+    func corruptReply(ctx: OpaquePointer, req: UnsafeMutablePointer<UInt8>, length: Int, mapping m: UnsafeMutablePointer<modbus_mapping_t>, truncate: Bool) -> Bool {
+        let start = Int(req[2]) << 8 | Int(req[3]), count = Int(req[4]) << 8 | Int(req[5])
+        let regs = lane_mapping_input_registers(m)!
+        var adu: [UInt8] = [req[0], req[1], UInt8(truncatingIfNeeded: 2 * count)]
+        for i in 0..<count where start + i < 12 { adu += [UInt8(regs[start + i] >> 8), UInt8(regs[start + i] & 0xFF)] }
+        let crc = crc16(adu)
+        adu += [UInt8(crc & 0xFF) ^ 0xFF, UInt8(crc >> 8)]
+        if truncate { adu.removeLast(adu.count / 2) }
+        let fd = modbus_get_socket(ctx)
+        return adu.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) } == adu.count
     }
 
     /// Function 0x11 answered with our own identification (libmodbus's names libmodbus).
@@ -216,4 +253,26 @@ enum ModbusServers {
 struct SimError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
+}
+
+/// One panel's misbehaviour. `kind` applies to the next `remaining` replies (-1: until cleared);
+/// `frozen` and `status` hold until cleared.
+struct PanelFaults {
+    enum Kind: String, CaseIterable { case none, silent, late, exception, wrongTransaction = "wrongtid", otherUnit = "otherunit", badCRC = "badcrc", truncated, restart }
+    var kind = Kind.none
+    var value = 0
+    var remaining = 0
+    /// Counters stop (the registers keep their last values, status OK).
+    var frozen = false
+    /// The status register forced to this value (high voltage, tamper, temperature bits).
+    var status: UInt16? = nil
+
+    /// The fault for this reply (and counts it down).
+    mutating func take() -> (kind: Kind, value: Int) {
+        guard kind != .none, remaining != 0 else { return (.none, 0) }
+        if remaining > 0 { remaining -= 1 }
+        let k = kind
+        if remaining == 0 { kind = .none }
+        return (k, value)
+    }
 }

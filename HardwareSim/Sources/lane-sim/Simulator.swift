@@ -74,6 +74,7 @@ final class Simulator: @unchecked Sendable {
         log("GPIO service on \(options.gpioSocket)")
         if let c = options.controlSocket {
             control = try ControlService(path: c)
+            control?.bank = bank
             log("control socket on \(c)")
         }
         if let p = options.tracePath { traceSink = try LineSink(path: p) }
