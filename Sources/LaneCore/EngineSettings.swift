@@ -146,3 +146,14 @@ public struct EngineSettings: Sendable {
         return nil
     }
 }
+
+extension EngineSettings {
+    /// rate x interval / nominal (a rate per nominal interval, Q16, over `intervalUs`), exact to
+    /// the floor and inside Int64 for any window of the input envelope: the whole intervals and
+    /// the remainder are scaled apart.
+    @inline(__always)
+    public func scaled(_ rateQ16: Int64, _ intervalUs: Int64) -> Int64 {
+        let nominal = sampleIntervalUs
+        return rateQ16 * (intervalUs / nominal) + rateQ16 * (intervalUs % nominal) / nominal
+    }
+}

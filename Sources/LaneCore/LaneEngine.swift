@@ -321,14 +321,9 @@ public struct LaneEngine: Sendable {
 
     // MARK: tests
 
-    /// rate x interval / nominal (a background per nominal interval over `intervalUs`), exact to
-    /// the floor and inside Int64 for any window of the input envelope: the whole intervals and
-    /// the remainder are scaled apart.
+    /// See `EngineSettings.scaled`.
     @inline(__always)
-    func scaled(_ rateQ16: Int64, _ intervalUs: Int64) -> Int64 {
-        let nominal = settings.sampleIntervalUs
-        return rateQ16 * (intervalUs / nominal) + rateQ16 * (intervalUs % nominal) / nominal
-    }
+    func scaled(_ rateQ16: Int64, _ intervalUs: Int64) -> Int64 { settings.scaled(rateQ16, intervalUs) }
 
     /// Background suppression by the vehicle in the portal, Q16 (65536 = none), estimated from
     /// the high energy window over the occupancy so far (sources barely touch it; shielding lowers

@@ -38,7 +38,6 @@ public struct TickResult: Sendable {
 }
 
 public struct LaneController: Sendable {
-    public let settings0: EngineSettings
     public private(set) var engine: LaneEngine
     public internal(set) var annunciator: Annunciator
     public private(set) var faults = FaultTracker()
@@ -78,7 +77,6 @@ public struct LaneController: Sendable {
     var decisions = 0
 
     public init(settings: EngineSettings, config: Config, sirenUs: Int64, lightHoldUs: Int64, originUs: Int64) {
-        settings0 = settings
         engine = LaneEngine(settings: settings)
         annunciator = Annunciator(sirenUs: sirenUs, lightHoldUs: lightHoldUs)
         panels = PanelHealth(panelCount: settings.panelCount)
@@ -182,7 +180,7 @@ public struct LaneController: Sendable {
         }
         if let d = engine.sample(sample) { finished(d, clock, &sink) }
         if fresh != 0 {
-            rate.push(sample, panels: n)
+            rate.push(sample)
             if config.vm250 { vm.add(sample, panels: n, occupied: engine.isOccupied, gammaAlarm: engine.gammaAlarmActive, neutronAlarm: engine.neutronAlarmActive, sink: &sink) }
             if config.keepsRecords {
                 _ = batch.append(sample)
@@ -325,7 +323,7 @@ struct RateWindow: Sendable {
     var intervalUs = InlineArray<10, Int64>(repeating: 0)
     var next = 0
 
-    mutating func push(_ s: LaneSample, panels: Int) {
+    mutating func push(_ s: LaneSample) {
         gamma[next] = s.gamma
         low[next] = s.gammaLow
         neutron[next] = s.neutron

@@ -55,7 +55,7 @@ public struct PanelHealth: Sendable {
         // The other panels' ratio tells a dead panel from a lane-wide dip (heavy rain, a shielding
         // queue): a dead panel is low while the others are not.
         for p in 0..<panelCount where fresh & (1 &<< UInt32(p)) != 0 && background.isReady(panel: p, settings) {
-            let expected = Self.scaled(background.gammaPanelQ16(p), s.intervalUs, settings.sampleIntervalUs)
+            let expected = settings.scaled(background.gammaPanelQ16(p), s.intervalUs)
             let counts = Int64(s.gamma[p])
             // Far below this sample's expectation (3 sd, when it means something): not learned.
             if expected >= 9 &<< 16 && (counts &<< 16) < expected - 3 * integerSquareRoot(expected) * 256 { suspect |= 1 &<< UInt32(p) }
@@ -84,13 +84,9 @@ public struct PanelHealth: Sendable {
         var c: Int64 = 0, e: Int64 = 0
         for p in 0..<panelCount where p != q && !flags[p].excluded && background.isReady(panel: p, settings) {
             c += Int64(s.gamma[p]) &<< 16
-            e += Self.scaled(background.gammaPanelQ16(p), s.intervalUs, settings.sampleIntervalUs)
+            e += settings.scaled(background.gammaPanelQ16(p), s.intervalUs)
         }
         return e > 0 && c * 10 < e * 7
-    }
-
-    static func scaled(_ rateQ16: Int64, _ intervalUs: Int64, _ nominalUs: Int64) -> Int64 {
-        rateQ16 * (intervalUs / nominalUs) + rateQ16 * (intervalUs % nominalUs) / nominalUs
     }
 
     /// Panels left out of detection now.
