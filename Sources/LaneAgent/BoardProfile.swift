@@ -53,7 +53,9 @@ public struct BoardProfile: Sendable {
             throw ProfileError("\(path): cannot read the board profile (does the file exist?)")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw ProfileError("\(path): the file is not UTF-8 text") }
-        return try parse(text, file: path, mapDirectory: (path as NSString).deletingLastPathComponent + "/panels")
+        // A bare file name has no directory part: its maps are in ./panels, not /panels.
+        let dir = (path as NSString).deletingLastPathComponent
+        return try parse(text, file: path, mapDirectory: (dir.isEmpty ? "." : dir) + "/panels")
     }
 
     public static func parse(_ text: String, file: String, mapDirectory: String) throws -> BoardProfile {

@@ -84,6 +84,9 @@ public final class LaneRunner: @unchecked Sendable {
         case let .sim(socket):
             let c = SimGPIOClient(path: socket)
             c.ensureConnected()
+            // Not fatal (the simulator may start later; retried every second), but never silent:
+            // the log says so now, and the outputFailed fault stays raised until it connects.
+            if !c.isConnected { log("gpio: the simulator's GPIO socket \(socket) is not reachable (retrying every second)") }
             lines = c
         case let .gpiod(cfg):
             do { lines = try GPIODLines(cfg) } catch { throw ProfileError("\(profile.file): gpio: \(error.message)") }

@@ -39,9 +39,17 @@ public enum BusReply: Sendable {
 
 public final class PanelPoller: @unchecked Sendable {
     let busCondition = NSCondition()
-    var busRequest: BusRequest? = nil
-    var busReply: BusReply? = nil
+    /// The console request in flight and the reply waiting for its caller, each with the
+    /// request's id: a reply is only ever taken by the caller whose id it carries, and the reply
+    /// to a request its caller gave up on is dropped (it once stayed forever: every later request
+    /// then failed with "bus busy", or a caller got the previous caller's registers).
+    var busRequest: (id: UInt64, request: BusRequest)? = nil
+    var busReply: (id: UInt64, reply: BusReply)? = nil
+    var busNextId: UInt64 = 0
+    /// Every request id up to this one has been answered or given up on.
+    var busAbandonedThrough: UInt64 = 0
     public private(set) var busRequestsServed = 0
+    public private(set) var busRepliesDropped = 0
     /// Reads the calling thread's allocation count (set by the executable; nil: not counted).
     public var threadAllocations: (@convention(c) () -> UInt64)? = nil
     /// Heap allocations the poll thread made in rounds of polls after the first 50 in which every
@@ -54,26 +62,37 @@ public final class PanelPoller: @unchecked Sendable {
     public func perform(_ r: BusRequest, timeoutS: Double = 2) -> BusReply {
         let deadline = Date(timeIntervalSinceNow: timeoutS)
         busCondition.lock(); defer { busCondition.unlock() }
-        while busRequest != nil || busReply != nil {
-            if !busCondition.wait(until: deadline) { return .failed("the Modbus bus is busy with another console request") }
+        busNextId += 1
+        let id = busNextId
+        func giveUp(_ why: String) -> BusReply {
+            if busRequest?.id == id { busRequest = nil }
+            if busReply?.id == id { busReply = nil }
+            if busAbandonedThrough < id { busAbandonedThrough = id }
+            busCondition.broadcast()
+            return .failed(why)
         }
-        busRequest = r
+        while busRequest != nil {
+            if !busCondition.wait(until: deadline) { return giveUp("the Modbus bus is busy with another console request") }
+        }
+        busRequest = (id, r)
         busCondition.broadcast()
-        while busReply == nil {
+        while busReply?.id != id {
             if !busCondition.wait(until: deadline) {
-                busRequest = nil
-                return .failed("no answer from the poll thread within \(timeoutS) s (is the bus connected?)")
+                return giveUp("no answer from the poll thread within \(timeoutS) s (is the bus connected?)")
             }
         }
-        let reply = busReply!
+        let reply = busReply!.reply
         busReply = nil
+        if busAbandonedThrough < id { busAbandonedThrough = id }
         busCondition.broadcast()
         return reply
     }
 
-    func serveBusRequest(_ client: ModbusClient) {
+    package func serveBusRequest(_ client: ModbusClient) {
         busCondition.lock()
-        guard let r = busRequest else { busCondition.unlock(); return }
+        // One reply waiting at a time: its caller is about to take it.
+        guard busReply == nil, let (id, r) = busRequest else { busCondition.unlock(); return }
+        busRequest = nil  // taken: the next caller may queue while this one is served
         busCondition.unlock()
         let reply: BusReply
         if !client.connected {
@@ -96,14 +115,17 @@ public final class PanelPoller: @unchecked Sendable {
                     reply = .identity(try client.reportServerID(unit: unit))
                 }
             } catch {
-                if error.kind != .connection { client.flush() }
+                if error.kind != .connection { _ = client.resynchronize(quietUs: profile.timeouts.responseUs) }
                 reply = .failed(error.message)
             }
         }
         busCondition.lock()
-        busRequest = nil
-        busReply = reply
         busRequestsServed += 1
+        if id <= busAbandonedThrough {
+            busRepliesDropped += 1  // its caller gave up: nobody will take it
+        } else {
+            busReply = (id, reply)
+        }
         busCondition.broadcast()
         busCondition.unlock()
     }

@@ -38,7 +38,8 @@ public final class JournalWriter: @unchecked Sendable {
         let s = journal.stats
         log("journal \(directory): \(s.segments) segments, \(s.bytes) bytes, next sequence \(journal.nextSequence)"
             + (s.tornBytesTruncated > 0 ? ", torn tail of \(s.tornBytesTruncated) bytes cut" : "")
-            + (s.corruptFramesSkipped > 0 ? ", \(s.corruptFramesSkipped) corrupt frames skipped" : ""))
+            + (s.corruptFramesSkipped > 0 ? ", \(s.corruptFramesSkipped) corrupt frames skipped" : "")
+            + (s.ackRefused.map { "; ERROR: \(directory)/acked holds sequence \($0), beyond \(Journal.sequenceMax): refused, every kept record will be sent again" } ?? ""))
     }
 
     public func start() {

@@ -46,8 +46,10 @@ public enum Q8 {
     /// Hundredths of a Q8 value, rounded half away from zero (for display).
     @inlinable
     public static func hundredths(_ q8: Int64) -> Int64 {
-        q8 >= 0 ? (q8 * 100 + 128) &>> 8 : -((-q8 * 100 + 128) &>> 8)
+        let q = q8 > limit ? limit : q8 < -limit ? -limit : q8  // saturates instead of trapping (display only)
+        return q >= 0 ? (q * 100 + 128) &>> 8 : -((-q * 100 + 128) &>> 8)
     }
+    @usableFromInline static let limit: Int64 = Int64.max / 128
 }
 
 public enum Q16 {
@@ -56,6 +58,7 @@ public enum Q16 {
     /// Hundredths of a Q16 value, rounded half away from zero (for display).
     @inlinable
     public static func hundredths(_ q16: Int64) -> Int64 {
-        q16 >= 0 ? (q16 * 100 + 32768) &>> 16 : -((-q16 * 100 + 32768) &>> 16)
+        let q = q16 > Q8.limit ? Q8.limit : q16 < -Q8.limit ? -Q8.limit : q16  // saturates instead of trapping (display only)
+        return q >= 0 ? (q * 100 + 32768) &>> 16 : -((-q * 100 + 32768) &>> 16)
     }
 }

@@ -73,7 +73,7 @@ public enum DecisionWriter {
     /// One decision as a JSON line: the contract's fields first, then fields for people.
     public static func json(_ d: Decision, settings: EngineSettings) -> String {
         var s = "{\"occupancy\":\(d.occupancy),\"startUs\":\(d.startUs),\"endUs\":\(d.endUs)"
-        if let v = d.speedMmPerS { s += ",\"speedMps\":" + decimal2((v + 5) / 10) } else { s += ",\"speedMps\":null" }
+        if let v = d.speedMmPerS { s += ",\"speedMps\":" + decimal2(v > Int64.max - 5 ? v / 10 : (v + 5) / 10) } else { s += ",\"speedMps\":null" }
         s += ",\"gammaAlarm\":\(d.gammaAlarm),\"neutronAlarm\":\(d.neutronAlarm),\"normSuspect\":\(d.normSuspect)"
         s += ",\"container\":" + (d.container.map { jsonString($0.text) } ?? "null")
         s += ",\"gammaMaxSigma\":" + decimal2(Q8.hundredths(d.gammaMaxSigmaQ8))
@@ -89,7 +89,7 @@ public enum DecisionWriter {
         s += ",\"suppression\":" + decimal2(Q16.hundredths(d.suppressionQ16))
         s += ",\"gammaWindowReason\":\"" + (d.gammaWindowFromSpeed ? "speed" : "default") + "\""
         s += ",\"neutronWindowS\":" + decimal2(Int64(d.neutronWindowSamples) * settings.sampleIntervalUs / 10_000)
-        s += ",\"gammaBackgroundCps\":" + decimal2(Q16.hundredths(d.gammaBackgroundQ16 * 1_000_000 / settings.sampleIntervalUs))
+        s += ",\"gammaBackgroundCps\":" + decimal2(Q16.hundredths(multiplySaturating(d.gammaBackgroundQ16, 1_000_000) / settings.sampleIntervalUs))
         s += ",\"samples\":\(d.samples),\"reverse\":\(d.reverse),\"truncated\":\(d.truncated)"
         s += ",\"screened\":\(!d.notScreened),\"panelsUsed\":["
         var firstPanel = true

@@ -29,6 +29,9 @@ public struct JournalStats: Sendable, Equatable {
     /// Recovery: bytes cut from a torn tail, frames refused inside segments.
     public var tornBytesTruncated = 0
     public var corruptFramesSkipped = 0
+    /// Recovery: the acknowledgement file held a sequence beyond `Journal.sequenceMax` and was
+    /// refused (taken as nothing acknowledged; every record kept is sent again).
+    public var ackRefused: UInt64? = nil
     /// Raw samples evicted to make room, and raw samples refused because only records that
     /// must not be dropped were left.
     public var samplesEvicted = 0
@@ -59,6 +62,11 @@ public final class Journal {
     /// The writer thread appends while the uplink thread reads and acknowledges.
     let lock = NSRecursiveLock()
     var frame = [UInt8](repeating: 0, count: RecordFormat.frameMax)
+
+    /// The largest sequence a journal accepts on load (2^48: 890,000 years at 10 records a
+    /// second). A larger one in the acknowledgement file is damage, not history: an `acked` file
+    /// holding 2^64-2 made the next sequence overflow and the agent crash in a loop.
+    public static let sequenceMax: UInt64 = 1 << 48
 
     public init(directory: String, segmentBytesMax: Int = 1 << 20, bytesMax: Int = 64 << 20) throws(JournalError) {
         precondition(segmentBytesMax >= 512 && bytesMax >= 2 * segmentBytesMax, "journal limits: segments of at least 512 bytes, room for two")
@@ -96,6 +104,11 @@ public final class Journal {
             if lastSeq > last { last = lastSeq }
         }
         ackedStorage = readAck()
+        if ackedStorage > Self.sequenceMax {
+            statsStorage.ackRefused = ackedStorage
+            ackedStorage = 0
+        }
+        if last > Self.sequenceMax { last = Self.sequenceMax }
         nextSequenceStorage = max(last, ackedStorage) + 1
         refreshStats()
     }

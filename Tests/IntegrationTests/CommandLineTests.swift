@@ -25,6 +25,14 @@ import Testing
         #expect(missing.stderr.contains("nope.yaml: cannot read the board profile"))
     }
 
+    @Test("check-board given a bare file name finds its register maps beside it (it looked in /panels)")
+    func bareFileName() throws {
+        let dir = scratch("cli-bare")
+        let p = try Child("lane-agent", ["check-board", "sim.yaml"], dir: dir, name: "bare", cwd: packageRoot + "/Boards")
+        #expect(p.wait(timeoutS: 20) == 0, "\(p.stderr)")
+        #expect(!p.stderr.contains("/panels/"), "\(p.stderr)")
+    }
+
     @Test("replay stops at a malformed line with its number, after the decisions before it; - reads stdin")
     func replayErrors() throws {
         let dir = scratch("cli-replay")

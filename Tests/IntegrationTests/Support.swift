@@ -55,14 +55,14 @@ final class Child {
     let stdoutPath: String
     let stderrPath: String
 
-    init(_ executable: String, _ args: [String], dir: String, name: String, stdin: String? = nil) throws {
+    init(_ executable: String, _ args: [String], dir: String, name: String, stdin: String? = nil, cwd: String = packageRoot) throws {
         stdoutPath = dir + "/\(name).out"
         stderrPath = dir + "/\(name).err"
         FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: binDir + "/" + executable)
         process.arguments = args
-        process.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
+        process.currentDirectoryURL = URL(fileURLWithPath: cwd)
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         process.standardInput = stdin.map { FileHandle(forReadingAtPath: $0)! } ?? FileHandle.nullDevice

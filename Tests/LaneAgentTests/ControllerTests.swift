@@ -54,6 +54,8 @@ struct VirtualLane {
             sirenUs: 5_000_000, lightHoldUs: 10_000_000, originUs: 0)
     }
 
+    mutating func chance(_ p: Double) -> Bool { uniform() < p }
+
     mutating func uniform() -> Double {
         rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         return Double(rng >> 11) / Double(1 << 53)

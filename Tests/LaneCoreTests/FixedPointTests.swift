@@ -19,6 +19,14 @@ import Testing
         #expect(integerSquareRoot(UInt64.max) == 4_294_967_295)
     }
 
+    @Test("Q8 and Q16 hundredths saturate at the ends of Int64 instead of trapping (a fuzzed replay crashed the decision writer)")
+    func hundredthsSaturate() {
+        #expect(Q8.hundredths(Int64.max) > 0)
+        #expect(Q8.hundredths(Int64.min) < 0)
+        #expect(Q16.hundredths(Int64.max) > 0)
+        #expect(Q16.hundredths(Int64.min + 1) < 0)
+    }
+
     @Test("Q8 and Q16 hundredths round half away from zero")
     func rounding() {
         #expect(Q8.hundredths(7 * 256) == 700)

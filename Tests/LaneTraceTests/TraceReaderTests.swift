@@ -123,6 +123,18 @@ func error(_ lines: [String]) -> TraceError? {
 }
 
 @Suite struct DecisionWriterTests {
+    @Test("a decision with every figure at the ends of Int64 is written, not trapped on (fuzzed replays crashed here)")
+    func extremes() {
+        var d = Decision()
+        for v in [Int64.max, Int64.min, Int64.min + 1] {
+            d.gammaMaxSigmaQ8 = v; d.neutronMaxSigmaQ8 = v; d.gammaMaxBackgroundQ16 = v; d.gammaMaxThresholdQ16 = v
+            d.gammaMaxLowShareQ16 = v; d.suppressionQ16 = v; d.gammaBackgroundQ16 = v; d.gammaMaxCounts = v
+            d.speedMmPerS = v; d.startUs = v; d.endUs = v
+            let line = DecisionWriter.json(d, settings: EngineSettings())
+            #expect(line.hasPrefix("{\"occupancy\":0"))
+        }
+    }
+
     @Test("a decision line carries the contract's fields first, in order, with the stated formats")
     func contractFields() {
         var d = Decision()

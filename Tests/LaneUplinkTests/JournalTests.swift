@@ -111,6 +111,27 @@ func sequences(_ j: Journal, after: UInt64 = 0) -> [UInt64] {
         #expect(k.nextSequence == 101)  // no reuse of acknowledged sequence numbers
     }
 
+    @Test("an acknowledgement file holding a sequence beyond 2^48 (2^64-2 crashed the agent in a loop) is refused and reported; the journal opens, keeps its records and appends")
+    func ackOutOfRange() throws {
+        let dir = tempDir("ack-range")
+        do {
+            let j = try Journal(directory: dir, segmentBytesMax: 4_096, bytesMax: 1 << 20)
+            for i in 1...5 { try j.append(alarm(i), monotonicUs: Int64(i), wallUs: 0, commit: true) }
+        }
+        var b = [UInt8](repeating: 0, count: 12)
+        let bad = UInt64.max - 1
+        for i in 0..<8 { b[i] = UInt8(truncatingIfNeeded: bad >> (8 * UInt64(i))) }
+        let crc = b.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, 8) }
+        for i in 0..<4 { b[8 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        FileManager.default.createFile(atPath: dir + "/acked", contents: Data(b))
+        let j = try Journal(directory: dir, segmentBytesMax: 4_096, bytesMax: 1 << 20)
+        #expect(j.stats.ackRefused == bad)
+        #expect(j.ackedThrough == 0)
+        #expect(j.nextSequence == 6)
+        #expect(sequences(j) == Array(1...5))
+        #expect(try j.append(alarm(6), monotonicUs: 6, wallUs: 0, commit: true) == 6)
+    }
+
     @Test("when full, raw samples go first (counted), alarms are never dropped; then new samples are refused (counted)")
     func eviction() throws {
         let dir = tempDir("full")

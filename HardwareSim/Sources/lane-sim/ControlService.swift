@@ -3,7 +3,7 @@
 // command per line, answered `OK ...` or `ERR <why>`:
 //   checksource <panel 1..N | all> <counts/s>    (0 takes the source away)
 //   status
-//   fault <panel 1..N | all> <kind> [value] [count]     kinds: silent, late <ms>, exception <code>,
+//   fault <panel 1..N | all> <kind> [value] [count]     kinds: silent, late <ms>, stall <ms>, exception <code>,
 //        wrongtid, otherunit, badcrc, truncated (RTU), restart; count: replies it lasts (default: until cleared)
 //   fault <panel 1..N | all> frozen | status <value> | clear
 
@@ -52,7 +52,7 @@ final class ControlService {
     }
 
     func fault(_ a: [String], panels n: Int) -> String {
-        let usage = "ERR usage: fault <panel 1..\(n)|all> <silent|late MS|exception CODE|wrongtid|otherunit|badcrc|truncated|restart> [count] | frozen | status VALUE | clear"
+        let usage = "ERR usage: fault <panel 1..\(n)|all> <silent|late MS|stall MS|exception CODE|wrongtid|otherunit|badcrc|truncated|restart> [count] | frozen | status VALUE | clear"
         guard let bank, a.count >= 2 else { return bank == nil ? "ERR no Modbus server runs" : usage }
         let targets: [Int]
         if a[0] == "all" { targets = Array(0..<n) } else {
@@ -71,10 +71,10 @@ final class ControlService {
                 bank.faults[p].status = UInt16(v)
             default:
                 guard let kind = PanelFaults.Kind(rawValue: a[1]), kind != .none else { return usage }
-                let takesValue = kind == .late || kind == .exception
+                let takesValue = kind == .late || kind == .stall || kind == .exception
                 var value = 0
                 if takesValue {
-                    guard let v = number(0, kind == .late ? 1...60_000 : 1...255) else { return "ERR \(a[1]) takes a value (\(kind == .late ? "ms 1..60000" : "code 1..255"))" }
+                    guard let v = number(0, kind == .exception ? 1...255 : 1...60_000) else { return "ERR \(a[1]) takes a value (\(kind == .exception ? "code 1..255" : "ms 1..60000"))" }
                     value = v
                 }
                 let countIndex = takesValue ? 1 : 0

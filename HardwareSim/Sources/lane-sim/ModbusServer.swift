@@ -93,8 +93,20 @@ final class PanelBank: @unchecked Sendable {
         if f.kind != .none { faultsServed += 1 }
         switch f.kind {
         case .silent: return false
-        case .late:
-            // Answers, but after the delay (the lock is released meanwhile: the world goes on).
+        case .late where !isRTU && fc == 0x04:
+            // An asynchronous server (pymodbus, a gateway) answers this request late while it
+            // goes on answering the next ones at once: the late reply arrives on its own, between
+            // or inside the client's later exchanges.
+            refresh(panel: unit - 1)
+            let reply = tcpReadReply(req: req, offset: offset, mapping: m)
+            let fd = modbus_get_socket(ctx)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(f.value)) {
+                _ = reply.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+            }
+            return true
+        case .late, .stall:
+            // The panel (or its process) answers after the delay and answers nothing else
+            // meanwhile (on RTU the bus is held). The lock is released: the world goes on.
             lock.unlock(); usleep(UInt32(f.value) * 1_000); lock.lock()
         case .exception: return modbus_reply_exception(ctx, req, UInt32(f.value)) > 0
         case .wrongTransaction where !isRTU: req[0] ^= 0x5A; req[1] ^= 0xA5
@@ -116,6 +128,16 @@ final class PanelBank: @unchecked Sendable {
         let rc = modbus_reply(ctx, req, Int32(length), m)
         if fc == 0x06 || fc == 0x10 { applyCommand(panel: unit - 1) }
         return rc > 0
+    }
+
+    /// The Modbus TCP reply to a read of input registers (function 0x04), as bytes.
+    func tcpReadReply(req: UnsafeMutablePointer<UInt8>, offset: Int, mapping m: UnsafeMutablePointer<modbus_mapping_t>) -> [UInt8] {
+        let start = Int(req[offset + 1]) << 8 | Int(req[offset + 2]), count = Int(req[offset + 3]) << 8 | Int(req[offset + 4])
+        let regs = lane_mapping_input_registers(m)!
+        var pdu: [UInt8] = [0x04, UInt8(truncatingIfNeeded: 2 * count)]
+        for i in 0..<count { let v = start + i < 12 ? regs[start + i] : 0; pdu += [UInt8(v >> 8), UInt8(v & 0xFF)] }
+        let len = pdu.count + 1
+        return [req[0], req[1], 0, 0, UInt8(len >> 8), UInt8(len & 0xFF), req[offset - 1]] + pdu
     }
 
     /// A read reply for an RTU request, with its CRC wrong or cut short.
@@ -258,7 +280,7 @@ struct SimError: Error, CustomStringConvertible {
 /// One panel's misbehaviour. `kind` applies to the next `remaining` replies (-1: until cleared);
 /// `frozen` and `status` hold until cleared.
 struct PanelFaults {
-    enum Kind: String, CaseIterable { case none, silent, late, exception, wrongTransaction = "wrongtid", otherUnit = "otherunit", badCRC = "badcrc", truncated, restart }
+    enum Kind: String, CaseIterable { case none, silent, late, stall, exception, wrongTransaction = "wrongtid", otherUnit = "otherunit", badCRC = "badcrc", truncated, restart }
     var kind = Kind.none
     var value = 0
     var remaining = 0

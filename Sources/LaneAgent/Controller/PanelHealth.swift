@@ -51,7 +51,15 @@ public struct PanelHealth: Sendable {
     /// even before the verdict (so that a dying panel cannot drag its background down).
     mutating func judge(_ s: LaneSample, fresh: UInt32, background: Background, settings: EngineSettings, occupied: Bool) -> UInt32 {
         var suspect: UInt32 = 0
-        guard !occupied else { return 0 }
+        if occupied {
+            // A vehicle shields every panel (by up to about 40 %), so no verdict now; but a panel
+            // reading nothing where it expects 15 counts or more has stopped, not been shielded:
+            // it stands in for this sample instead of counting as a screening panel.
+            for p in 0..<panelCount where fresh & (1 &<< UInt32(p)) != 0 && background.isReady(panel: p, settings) {
+                if s.gamma[p] == 0 && settings.scaled(background.gammaPanelQ16(p), s.intervalUs) >= 15 &<< 16 { suspect |= 1 &<< UInt32(p) }
+            }
+            return suspect
+        }
         // The other panels' ratio tells a dead panel from a lane-wide dip (heavy rain, a shielding
         // queue): a dead panel is low while the others are not.
         for p in 0..<panelCount where fresh & (1 &<< UInt32(p)) != 0 && background.isReady(panel: p, settings) {
