@@ -183,6 +183,7 @@ public struct TraceReader {
         }
         guard let tUs else { throw fail("\"tUs\" is missing (every line after the header starts with it)") }
         guard tUs >= 0 else { throw fail("tUs \(tUs) is negative") }
+        guard tUs <= EngineSettings.timeUsMax else { throw fail("tUs \(tUs) is beyond \(EngineSettings.timeUsMax) (2^62 us, the engine's input envelope)") }
         guard tUs >= lastTUs else { throw fail("tUs \(tUs) goes back in time (previous line had \(lastTUs))") }
         lastTUs = tUs
         let kinds = (beam != nil || blocked != nil ? 1 : 0) + (gamma != nil || gammaLow != nil || neutron != nil ? 1 : 0)

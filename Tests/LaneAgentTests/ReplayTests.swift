@@ -74,6 +74,16 @@ func simulatedTrace(_ scenario: Scenario) -> (lines: [String], truths: [VehicleT
         #expect(e.line == cut + 1)
     }
 
+    @Test("beam and count times near 2^63 are refused with the line and the reason, not a trap in the engine")
+    func hugeTimes() throws {
+        let header = #"{"format":"lane-trace","version":1,"sampleIntervalMs":100,"panels":4,"beamSpacingM":1.5}"#
+        let (decisions, error) = replay([header, #"{"tUs":100,"beam":0,"blocked":true}"#, #"{"tUs":9223372036854775000,"beam":0,"blocked":false}"#])
+        #expect(decisions.isEmpty)
+        let e = try #require(error as? TraceError)
+        #expect(e.line == 3)
+        #expect(e.message.contains("beyond"), "\(e.message)")
+    }
+
     @Test("an empty trace and a trace without header are refused")
     func empty() {
         #expect((replay([]).error as? TraceError)?.message.contains("empty") == true)
