@@ -11,12 +11,15 @@ public struct Scenario: Codable, Sendable {
     public var durationS: Double?
     public var lane: LaneSpec
     public var vehicles: [VehicleSpec]
+    /// Field faults the simulator plays at set times (the control socket's `fault` grammar;
+    /// checked by `lane-sim` when it loads the scenario). Traces do not show them.
+    public var faults: [FaultSpec] = []
 
     public init(name: String? = nil, seed: UInt64, durationS: Double? = nil, lane: LaneSpec = LaneSpec(), vehicles: [VehicleSpec]) {
         self.name = name; self.seed = seed; self.durationS = durationS; self.lane = lane; self.vehicles = vehicles
     }
 
-    enum CodingKeys: String, CodingKey { case name, seed, durationS, lane, vehicles }
+    enum CodingKeys: String, CodingKey { case name, seed, durationS, lane, vehicles, faults }
 
     public init(from d: Decoder) throws {
         let c = try d.container(keyedBy: CodingKeys.self)
@@ -25,6 +28,7 @@ public struct Scenario: Codable, Sendable {
         durationS = try c.decodeIfPresent(Double.self, forKey: .durationS)
         lane = try c.decodeIfPresent(LaneSpec.self, forKey: .lane) ?? LaneSpec()
         vehicles = try c.decodeIfPresent([VehicleSpec].self, forKey: .vehicles) ?? []
+        faults = try c.decodeIfPresent([FaultSpec].self, forKey: .faults) ?? []
     }
 
     /// Loads and checks a scenario file; errors name the file and the key.
@@ -65,6 +69,11 @@ public struct Scenario: Codable, Sendable {
         if let p = lane.firstProblem() { return "lane.\(p)" }
         for (i, v) in vehicles.enumerated() {
             if let p = v.firstProblem() { return "vehicles[\(i)].\(p)" }
+        }
+        for (i, f) in faults.enumerated() {
+            if !(f.at >= 0) { return "faults[\(i)].at: must be 0 or more seconds" }
+            if let d = f.durationS, !(d > 0) { return "faults[\(i)].durationS: must be positive" }
+            if f.fault.split(separator: " ").count < 2 { return "faults[\(i)].fault: expected '<target> <kind> ...' as on the control socket" }
         }
         return nil
     }
@@ -266,4 +275,13 @@ public struct VehicleSpec: Codable, Sendable {
         }
         return nil
     }
+}
+
+/// A fault in a scenario: `fault` (the control socket's grammar, without the word `fault`) from
+/// `at` seconds, cleared after `durationS` (default: never).
+public struct FaultSpec: Codable, Sendable {
+    public var at: Double
+    public var durationS: Double?
+    public var fault: String
+    public init(at: Double, durationS: Double? = nil, fault: String) { self.at = at; self.durationS = durationS; self.fault = fault }
 }

@@ -3,9 +3,7 @@
 // command per line, answered `OK ...` or `ERR <why>`:
 //   checksource <panel 1..N | all> <counts/s>    (0 takes the source away)
 //   status
-//   fault <panel 1..N | all> <kind> [value] [count]     kinds: silent, late <ms>, stall <ms>, exception <code>,
-//        wrongtid, otherunit, badcrc, truncated (RTU), restart; count: replies it lasts (default: until cleared)
-//   fault <panel 1..N | all> frozen | status <value> | clear
+//   fault ...                                     the grammar of FaultCommand.swift
 
 import Foundation
 import LaneHAL
@@ -15,8 +13,9 @@ final class ControlService {
     let listener: Int32
     var clients: [(fd: Int32, inbox: [UInt8])] = []
 
-    /// The panels' Modbus servers (nil when none runs).
-    var bank: PanelBank?
+    /// Applies a fault to the running simulator (set by it; called with the world's lock held).
+    /// Returns why it cannot be applied, or nil.
+    var apply: (FaultCommand) -> String? = { _ in "no simulator to apply it to" }
 
     init(path: String) throws {
         listener = try Terminal.listenUnix(path)
@@ -52,43 +51,12 @@ final class ControlService {
     }
 
     func fault(_ a: [String], panels n: Int) -> String {
-        let usage = "ERR usage: fault <panel 1..\(n)|all> <silent|late MS|stall MS|exception CODE|wrongtid|otherunit|badcrc|truncated|restart> [count] | frozen | status VALUE | clear"
-        guard let bank, a.count >= 2 else { return bank == nil ? "ERR no Modbus server runs" : usage }
-        let targets: [Int]
-        if a[0] == "all" { targets = Array(0..<n) } else {
-            guard let p = Int(a[0]), (1...n).contains(p) else { return "ERR panel must be 1..\(n) or all" }
-            targets = [p - 1]
+        switch FaultCommand.parse(a, panels: n) {
+        case let .failure(e): return "ERR " + e.message
+        case let .success(c):
+            if let problem = apply(c) { return "ERR " + problem }
+            return "OK fault " + a.joined(separator: " ")
         }
-        let rest = Array(a.dropFirst(2))
-        func number(_ i: Int, _ range: ClosedRange<Int>) -> Int? { i < rest.count ? Int(rest[i]).flatMap { range.contains($0) ? $0 : nil } : nil }
-        // The caller (the simulator's loop) holds the world's lock, which the panel bank shares.
-        for p in targets {
-            switch a[1] {
-            case "clear": bank.faults[p] = PanelFaults()
-            case "frozen": bank.faults[p].frozen = true
-            case "status":
-                guard let v = number(0, 0...0xFFFF) else { return "ERR status takes a register value 0..65535" }
-                bank.faults[p].status = UInt16(v)
-            default:
-                guard let kind = PanelFaults.Kind(rawValue: a[1]), kind != .none else { return usage }
-                let takesValue = kind == .late || kind == .stall || kind == .exception
-                var value = 0
-                if takesValue {
-                    guard let v = number(0, kind == .exception ? 1...255 : 1...60_000) else { return "ERR \(a[1]) takes a value (\(kind == .exception ? "code 1..255" : "ms 1..60000"))" }
-                    value = v
-                }
-                let countIndex = takesValue ? 1 : 0
-                var count = -1
-                if countIndex < rest.count {
-                    guard let c = number(countIndex, 1...1_000_000) else { return "ERR count must be 1..1000000 replies" }
-                    count = c
-                }
-                bank.faults[p].kind = kind
-                bank.faults[p].value = value
-                bank.faults[p].remaining = count
-            }
-        }
-        return "OK fault " + a.joined(separator: " ")
     }
 
     func run(_ line: String, world: LaneWorld) -> String {

@@ -14,7 +14,11 @@ final class GPIOService {
     /// Current output levels as the agent set them.
     var outputs: [String: Bool] = [:]
     var onOutput: (String, Bool) -> Void = { _, _ in }
+    /// The beams' true levels (the world's), what the agent was last told, and each beam's fault.
     var beamLevels: [Bool] = [false, false]
+    var sentLevels: [Bool] = [false, false]
+    var beamFaults: [BeamFault] = [.none, .none]
+    var nextToggleUs: [Int64] = [0, 0]
 
     init(path: String) throws {
         self.path = path
@@ -52,7 +56,13 @@ final class GPIOService {
             client = c
             inbox.removeAll()
             send("HELLO lane-sim-gpio 1")
-            for (b, level) in beamLevels.enumerated() { send("EDGE \(b) \(level ? 1 : 0) \(nowUs)") }
+            for (b, level) in sentLevels.enumerated() { send("EDGE \(b) \(level ? 1 : 0) \(nowUs)") }
+        }
+        for b in 0..<2 {  // a chattering beam toggles at its rate
+            if case let .chatter(hz) = beamFaults[b], nowUs >= nextToggleUs[b] {
+                report(beam: b, blocked: !sentLevels[b], tUs: nowUs)
+                nextToggleUs[b] = nowUs + 500_000 / Int64(hz)
+            }
         }
         guard client >= 0 else { return }
         var buf = [UInt8](repeating: 0, count: 4096)
@@ -73,8 +83,24 @@ final class GPIOService {
         }
     }
 
+    /// A real edge of the world's beam: passed on unless the beam is faulted.
     func edge(beam: Int, blocked: Bool, tUs: Int64) {
         beamLevels[beam] = blocked
+        if beamFaults[beam] == .none { report(beam: beam, blocked: blocked, tUs: tUs) }
+    }
+
+    func report(beam: Int, blocked: Bool, tUs: Int64) {
+        sentLevels[beam] = blocked
         send("EDGE \(beam) \(blocked ? 1 : 0) \(tUs)")
+    }
+
+    /// A beam stuck at a level, chattering, or back to the world's level.
+    func setFault(beam b: Int, _ f: BeamFault, nowUs: Int64) {
+        beamFaults[b] = f
+        switch f {
+        case .none: if sentLevels[b] != beamLevels[b] { report(beam: b, blocked: beamLevels[b], tUs: nowUs) }
+        case let .stuck(blocked): if sentLevels[b] != blocked { report(beam: b, blocked: blocked, tUs: nowUs) }
+        case .chatter: nextToggleUs[b] = nowUs
+        }
     }
 }

@@ -84,7 +84,7 @@ final class PanelBank: @unchecked Sendable {
     }
 
     /// Serves one request (complete ADU in `req`) on `ctx`. Returns false when nothing was sent.
-    func serve(ctx: OpaquePointer, req: UnsafeMutablePointer<UInt8>, length: Int, unit: Int, isRTU: Bool) -> Bool {
+    func serve(ctx: OpaquePointer, req: UnsafeMutablePointer<UInt8>, length: Int, unit: Int, isRTU: Bool, rtu: RTUServer? = nil) -> Bool {
         lock.lock(); defer { lock.unlock() }
         guard let m = mapping(unit: unit) else { return false }  // not on the bus: silence
         let offset = Int(modbus_get_header_length(ctx))
@@ -120,11 +120,12 @@ final class PanelBank: @unchecked Sendable {
         }
         if !faults[unit - 1].frozen { refresh(panel: unit - 1) }
         if let st = faults[unit - 1].status { lane_mapping_input_registers(m)![8] = st }
-        if f.kind == .badCRC && isRTU {
-            // The reply with its CRC bytes flipped, written by hand (libmodbus always sends a good one).
-            return corruptReply(ctx: ctx, req: req, length: length, mapping: m, truncate: false)
+        if let rtu, fc == 0x04 {
+            // Read replies on RTU are written here (libmodbus always sends a good, whole one): a
+            // bad CRC, a truncated frame, or bytes lost on the line.
+            let adu = rtuReadReply(req: req, mapping: m, badCRC: f.kind == .badCRC, truncate: f.kind == .truncated)
+            return adu.withUnsafeBytes { rtu.send(rtu.master, $0) }
         }
-        if f.kind == .truncated && isRTU { return corruptReply(ctx: ctx, req: req, length: length, mapping: m, truncate: true) }
         let rc = modbus_reply(ctx, req, Int32(length), m)
         if fc == 0x06 || fc == 0x10 { applyCommand(panel: unit - 1) }
         return rc > 0
@@ -140,17 +141,17 @@ final class PanelBank: @unchecked Sendable {
         return [req[0], req[1], 0, 0, UInt8(len >> 8), UInt8(len & 0xFF), req[offset - 1]] + pdu
     }
 
-    /// A read reply for an RTU request, with its CRC wrong or cut short.
-    func corruptReply(ctx: OpaquePointer, req: UnsafeMutablePointer<UInt8>, length: Int, mapping m: UnsafeMutablePointer<modbus_mapping_t>, truncate: Bool) -> Bool {
+    /// The RTU reply to a read of input registers (function 0x04), its CRC flipped or the frame
+    /// cut in half on request.
+    func rtuReadReply(req: UnsafeMutablePointer<UInt8>, mapping m: UnsafeMutablePointer<modbus_mapping_t>, badCRC: Bool = false, truncate: Bool = false) -> [UInt8] {
         let start = Int(req[2]) << 8 | Int(req[3]), count = Int(req[4]) << 8 | Int(req[5])
         let regs = lane_mapping_input_registers(m)!
         var adu: [UInt8] = [req[0], req[1], UInt8(truncatingIfNeeded: 2 * count)]
-        for i in 0..<count where start + i < 12 { adu += [UInt8(regs[start + i] >> 8), UInt8(regs[start + i] & 0xFF)] }
+        for i in 0..<count { let v = start + i < 12 ? regs[start + i] : 0; adu += [UInt8(v >> 8), UInt8(v & 0xFF)] }
         let crc = crc16(adu)
-        adu += [UInt8(crc & 0xFF) ^ 0xFF, UInt8(crc >> 8)]
+        adu += [UInt8(crc & 0xFF) ^ (badCRC ? 0xFF : 0), UInt8(crc >> 8)]
         if truncate { adu.removeLast(adu.count / 2) }
-        let fd = modbus_get_socket(ctx)
-        return adu.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) } == adu.count
+        return adu
     }
 
     /// Function 0x11 answered with our own identification (libmodbus's names libmodbus).
@@ -208,67 +209,124 @@ enum ModbusServers {
         }
     }
 
-    /// Creates a pseudo-terminal, links its agent-side device at `link`, and serves Modbus RTU
-    /// on it forever. Returns the device path.
-    static func serveRTU(link: String, bank: PanelBank, log: @escaping (String) -> Void) throws -> String {
-        var master: Int32 = -1, slave: Int32 = -1
+}
+
+/// Modbus RTU on a pseudo-terminal the simulator creates, its agent-side device linked at `link`,
+/// served forever on its own thread. A hang-up fault closes the pair (the agent's side sees the
+/// device go) and after a while opens a new one behind the same link, as a USB adapter that was
+/// pulled and plugged back; a byte-drop fault loses bytes of the next replies.
+final class RTUServer: @unchecked Sendable {
+    let link: String
+    let bank: PanelBank
+    let log: (String) -> Void
+    private(set) var device = ""
+    var master: Int32 = -1, slave: Int32 = -1
+    let ctx: OpaquePointer
+    let faultLock = NSLock()
+    var pendingHangupMs: Int? = nil
+    var dropBytes = 0
+
+    init(link: String, bank: PanelBank, log: @escaping (String) -> Void) throws {
+        self.link = link
+        self.bank = bank
+        self.log = log
+        guard let c = modbus_new_rtu("/dev/null", 115200, CChar(UInt8(ascii: "N")), 8, 1) else { throw SimError("cannot create the RTU context") }
+        ctx = c
+        try open()
+        startThread(name: "modbus") { [self] in self.loop() }
+    }
+
+    /// A new pseudo-terminal pair, raw, its agent side linked at `link`. The simulator keeps the
+    /// agent side open too, so the master never sees a hang-up while the agent restarts.
+    func open() throws {
         guard openpty(&master, &slave, nil, nil, nil) == 0 else { throw SimError("openpty: \(String(cString: strerror(errno)))") }
-        let device = String(cString: ttyname(slave))
+        _ = fcntl(master, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(slave, F_SETFD, FD_CLOEXEC)
+        device = String(cString: ttyname(slave))
         var tio = termios()
         tcgetattr(slave, &tio)
         cfmakeraw(&tio)
         tcsetattr(slave, TCSANOW, &tio)
-        // The simulator keeps the agent side open too, so the master never sees a hang-up while
-        // the agent restarts.
         unlink(link)
         guard symlink(device, link) == 0 else { throw SimError("cannot link \(link) -> \(device): \(String(cString: strerror(errno)))") }
-        guard let ctx = modbus_new_rtu(device, 115200, CChar(UInt8(ascii: "N")), 8, 1) else { throw SimError("cannot create the RTU context") }
         modbus_set_socket(ctx, master)
-        startThread(name: "modbus") {
-            _ = slave
-            var buf = [UInt8](repeating: 0, count: 512)
-            var count = 0
-            var lastByteUs: Int64 = 0
+    }
+
+    func fault(_ f: RTUFault) {
+        faultLock.lock(); defer { faultLock.unlock() }
+        switch f {
+        case .none: dropBytes = 0
+        case let .hangup(ms): pendingHangupMs = ms
+        case let .dropBytes(k): dropBytes += k
+        }
+    }
+
+    /// Writes a reply, less the bytes a byte-drop fault takes.
+    func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        faultLock.lock()
+        let drop = min(dropBytes, bytes.count)
+        dropBytes -= drop
+        faultLock.unlock()
+        guard drop < bytes.count else { return true }
+        return write(fd, bytes.baseAddress! + drop, bytes.count - drop) == bytes.count - drop
+    }
+
+    func loop() {
+        var buf = [UInt8](repeating: 0, count: 512)
+        var count = 0
+        var lastByteUs: Int64 = 0
+        while true {
+            faultLock.lock()
+            let hangup = pendingHangupMs
+            pendingHangupMs = nil
+            faultLock.unlock()
+            if let ms = hangup {
+                // The device goes: both ends closed (the agent's reads and writes fail with EIO),
+                // the link removed; it comes back as a new device behind the same link.
+                close(master); close(slave); unlink(link)
+                log("modbus rtu: device \(device) hung up for \(ms) ms")
+                usleep(UInt32(ms) * 1_000)
+                do { try open(); log("modbus rtu: back as \(device) (linked at \(link))") } catch { log("modbus rtu: cannot reopen: \(error)"); return }
+                count = 0
+            }
             var pfd = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
-            while true {
-                let rc = poll(&pfd, 1, 20)
-                if rc > 0 {
-                    let n = buf.withUnsafeMutableBytes { read(master, $0.baseAddress! + count, $0.count - count) }
-                    if n > 0 { count += n; lastByteUs = MonotonicClock.nowUs() }
-                    if count == buf.count { count = 0 }
-                } else if count > 0 && MonotonicClock.nowUs() - lastByteUs > 20_000 {
-                    log("modbus rtu: discarded \(count) bytes of an incomplete frame")
+            let rc = poll(&pfd, 1, 20)
+            if rc > 0 {
+                let n = buf.withUnsafeMutableBytes { read(master, $0.baseAddress! + count, $0.count - count) }
+                if n > 0 { count += n; lastByteUs = MonotonicClock.nowUs() }
+                if n <= 0 { usleep(10_000) }  // no agent side open (EIO): wait for one
+                if count == buf.count { count = 0 }
+            } else if count > 0 && MonotonicClock.nowUs() - lastByteUs > 20_000 {
+                log("modbus rtu: discarded \(count) bytes of an incomplete frame")
+                count = 0
+            }
+            // Take every complete frame from the front of the buffer.
+            while count >= 4 {
+                let fc = buf[1]
+                var need: Int
+                switch fc {
+                case 0x01...0x06: need = 8
+                case 0x0F, 0x10: need = count >= 7 ? 9 + Int(buf[6]) : Int.max
+                case 0x07, 0x11: need = 4
+                default: need = count  // unknown function: the whole burst
+                }
+                if count < need { break }
+                let frame = Array(buf[0..<need])
+                let crc = crc16(Array(frame[0..<(need - 2)]))
+                if UInt16(frame[need - 2]) | UInt16(frame[need - 1]) << 8 != crc {
+                    log("modbus rtu: bad CRC, discarding \(count) bytes")
                     count = 0
+                    break
                 }
-                // Take every complete frame from the front of the buffer.
-                while count >= 4 {
-                    let fc = buf[1]
-                    var need: Int
-                    switch fc {
-                    case 0x01...0x06: need = 8
-                    case 0x0F, 0x10: need = count >= 7 ? 9 + Int(buf[6]) : Int.max
-                    case 0x07, 0x11: need = 4
-                    default: need = count  // unknown function: the whole burst
-                    }
-                    if count < need { break }
-                    let frame = Array(buf[0..<need])
-                    let crc = crc16(Array(frame[0..<(need - 2)]))
-                    if UInt16(frame[need - 2]) | UInt16(frame[need - 1]) << 8 != crc {
-                        log("modbus rtu: bad CRC, discarding \(count) bytes")
-                        count = 0
-                        break
-                    }
-                    var req = frame
-                    _ = req.withUnsafeMutableBufferPointer { p in
-                        bank.serve(ctx: ctx, req: p.baseAddress!, length: need, unit: Int(frame[0]), isRTU: true)
-                    }
-                    buf.replaceSubrange(0..<need, with: [])
-                    buf.append(contentsOf: [UInt8](repeating: 0, count: need))
-                    count -= need
+                var req = frame
+                _ = req.withUnsafeMutableBufferPointer { p in
+                    bank.serve(ctx: ctx, req: p.baseAddress!, length: need, unit: Int(frame[0]), isRTU: true, rtu: self)
                 }
+                buf.replaceSubrange(0..<need, with: [])
+                buf.append(contentsOf: [UInt8](repeating: 0, count: need))
+                count -= need
             }
         }
-        return device
     }
 }
 

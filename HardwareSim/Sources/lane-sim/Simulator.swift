@@ -37,6 +37,7 @@ final class Simulator: @unchecked Sendable {
     var onOutput: (String, Bool, Int64) -> Void = { _, _, _ in }
     private(set) var finished = false
     private(set) var rtuDevice: String?
+    var rtu: RTUServer?
 
     init(scenario: Scenario, options: SimOptions) {
         self.scenario = scenario
@@ -52,7 +53,19 @@ final class Simulator: @unchecked Sendable {
         FileHandle.standardError.write(Data(String(format: "[lane-sim %7.2fs] %@\n", t, s).utf8))
     }
 
+    /// The scenario's faults, parsed: (time s, command), starts and ends in time order.
+    var scheduled: [(t: Double, command: FaultCommand)] = []
+
     func start() throws {
+        for (i, f) in scenario.faults.enumerated() {
+            switch FaultCommand.parse(f.fault.split(separator: " ").map(String.init), panels: world.panelCount) {
+            case let .failure(e): throw SimError("scenario faults[\(i)].fault '\(f.fault)': \(e.message)")
+            case let .success(c):
+                scheduled.append((f.at, c))
+                if let d = f.durationS { scheduled.append((f.at + d, c.clearing)) }
+            }
+        }
+        scheduled.sort { $0.t < $1.t }
         let dir = (options.gpioSocket as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         if let l = options.rtuLink {
@@ -68,13 +81,14 @@ final class Simulator: @unchecked Sendable {
             log("serving \(world.panelCount) panels over Modbus TCP on 127.0.0.1:\(port) (unit ids 1-\(world.panelCount))")
         }
         if let link = options.rtuLink {
-            rtuDevice = try ModbusServers.serveRTU(link: link, bank: bank, log: { [unowned self] in self.log($0) })
+            rtu = try RTUServer(link: link, bank: bank, log: { [unowned self] in self.log($0) })
+            rtuDevice = rtu!.device
             log("serving Modbus RTU on \(rtuDevice!) (agent side linked at \(link))")
         }
         log("GPIO service on \(options.gpioSocket)")
         if let c = options.controlSocket {
             control = try ControlService(path: c)
-            control?.bank = bank
+            control?.apply = { [unowned self] in self.apply($0) }
             log("control socket on \(c)")
         }
         if let p = options.tracePath { traceSink = try LineSink(path: p) }
@@ -82,6 +96,22 @@ final class Simulator: @unchecked Sendable {
         originUs = MonotonicClock.nowUs()
         beginRound(world, originUs: originUs)
         startThread(name: "physics") { [self] in self.loop() }
+    }
+
+    /// Applies a fault (the control socket's or the scenario's). Call with `lock` held.
+    func apply(_ c: FaultCommand) -> String? {
+        switch c {
+        case let .panel(targets, action):
+            guard options.tcpPort != nil || rtu != nil else { return "no Modbus server runs" }
+            bank.apply(targets, action)
+        case let .beam(b, f):
+            gpio.setFault(beam: b, f, nowUs: MonotonicClock.nowUs())
+        case let .rtu(f):
+            guard let rtu else { return "no Modbus RTU server runs (--rtu-link)" }
+            rtu.fault(f)
+        }
+        log("fault: \(c)")
+        return nil
     }
 
     func beginRound(_ w: LaneWorld, originUs: Int64) {
@@ -113,6 +143,10 @@ final class Simulator: @unchecked Sendable {
             let t = Double(step) * 0.01
             lock.lock()
             world.advance(to: t)
+            while round == 0, let next = scheduled.first, next.t <= t {
+                scheduled.removeFirst()
+                if let problem = apply(next.command) { log("scenario fault not applied: \(problem)") }
+            }
             while edgeIndex < world.edges.count, world.edges[edgeIndex].t <= t {
                 let e = world.edges[edgeIndex]
                 edgeIndex += 1
