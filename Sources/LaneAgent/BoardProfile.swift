@@ -153,12 +153,13 @@ public struct BoardProfile: Sendable {
         if let det = try root.section("detection", required: false) {
             try applyDetection(det, to: &engine)
         }
-        var sirenUs: Int64 = 5_000_000, holdUs: Int64 = 10_000_000
+        var outputValues = TunableValues(engine: engine, sirenUs: 5_000_000, alarmLightHoldUs: 10_000_000)
         if let outputs = try root.section("outputs", required: false) {
-            try outputs.onlyKeys(["sirenS", "alarmLightHoldS"])
-            sirenUs = Int64(try outputs.double("sirenS", 0...600, default: 5) * 1e6)
-            holdUs = Int64(try outputs.double("alarmLightHoldS", 0...3600, default: 10) * 1e6)
+            let keys = Tunable.all.filter { $0.section == "outputs" }
+            try outputs.onlyKeys(keys.map(\.key))
+            for t in keys { try t.read(from: outputs, into: &outputValues) }
         }
+        let sirenUs = outputValues.sirenUs, holdUs = outputValues.alarmLightHoldUs
         // The RTU bus budget: one tick's polls must fit the tick, with room to spare.
         var busBudget: BusBudget? = nil
         if case let .rtu(_, baud, parity, dataBits, stopBits) = transport {
@@ -255,12 +256,8 @@ public struct BoardProfile: Sendable {
         func seconds(_ n: Int) -> Double { Double(n) * Double(d.sampleIntervalUs) / 1e6 }
         func q8(_ x: Int64) -> Double { Double(x) / 256 }
         func q16(_ x: Int64) -> Double { Double(x) / 65536 }
-        e.holdInUs = Int64(try det.double("holdInS", 0...60, default: Double(d.holdInUs) / 1e6) * 1e6)
         e.gammaWindowSamples = try samples("gammaWindowS", seconds(d.gammaWindowSamples), max: EngineSettings.windowSamplesMax)
-        e.gammaSigmaQ8 = Int64((try det.double("gammaSigma", 1...50, default: q8(d.gammaSigmaQ8)) * 256).rounded())
         e.neutronWindowSamples = try samples("neutronWindowS", seconds(d.neutronWindowSamples), max: EngineSettings.windowSamplesMax)
-        e.neutronSigmaQ8 = Int64((try det.double("neutronSigma", 1...50, default: q8(d.neutronSigmaQ8)) * 256).rounded())
-        e.neutronExcessMin = Int64(try det.int("neutronMinExcessCounts", 0...10_000, default: Int(d.neutronExcessMin)))
         e.neutronBurstClip = Int64(try det.int("neutronBurstClip", 0...1_000_000, default: Int(d.neutronBurstClip)))
         e.backgroundWarmupSamples = try samples("backgroundWarmupS", seconds(d.backgroundWarmupSamples), max: 100_000)
         e.backgroundReadySamples = min(e.backgroundReadySamples, e.backgroundWarmupSamples)
@@ -277,16 +274,15 @@ public struct BoardProfile: Sendable {
         e.dwellIntegration = try det.bool("dwellIntegration", default: d.dwellIntegration)
         e.backgroundUncertainty = try det.bool("backgroundUncertainty", default: d.backgroundUncertainty)
         e.suppressionCountsMin = Int64(try det.int("suppressionMinCounts", 1...1_000_000_000, default: Int(d.suppressionCountsMin)))
-        e.normDiscrimination = try det.bool("normDiscrimination", default: d.normDiscrimination)
-        e.normLowShareMinQ16 = Int64((try det.double("normLowShareMin", 0...1, default: q16(d.normLowShareMinQ16)) * 65536).rounded())
         e.normShareMaxQ16 = Int64((try det.double("normShareMax", 0...0.5, default: q16(d.normShareMaxQ16)) * 65536).rounded())
         e.normTestSigmaQ8 = Int64((try det.double("normTestSigma", 0...50, default: q8(d.normTestSigmaQ8)) * 256).rounded())
-        e.gammaCeilingSigmaQ8 = Int64((try det.double("gammaCeilingSigma", 1...1000, default: q8(d.gammaCeilingSigmaQ8)) * 256).rounded())
+        // The console's tunables, read with their one definition (range, precision) from the table.
+        var values = TunableValues(engine: e, sirenUs: 0, alarmLightHoldUs: 0)
+        for t in Tunable.all where t.section == "detection" { try t.read(from: det, into: &values) }
+        e = values.engine
         if e.gammaCeilingSigmaQ8 < e.gammaSigmaQ8 {
             throw det.error("gammaCeilingSigma", "must not be below gammaSigma", at: det.value("gammaCeilingSigma"))
         }
-        e.gammaBackgroundHighCps = Int64(try det.int("gammaBackgroundHighCps", 0...10_000_000, default: Int(d.gammaBackgroundHighCps)))
-        e.gammaBackgroundLowCps = Int64(try det.int("gammaBackgroundLowCps", 0...10_000_000, default: Int(d.gammaBackgroundLowCps)))
         if e.gammaBackgroundHighCps > 0 && e.gammaBackgroundHighCps <= e.gammaBackgroundLowCps {
             throw det.error("gammaBackgroundHighCps", "must be above gammaBackgroundLowCps", at: det.value("gammaBackgroundHighCps"))
         }

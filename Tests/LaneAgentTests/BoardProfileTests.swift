@@ -124,4 +124,35 @@ func profileError(_ text: String) -> String? {
         let l = regs.withUnsafeMutableBufferPointer { m.decode($0.baseAddress!) }
         #expect(l.gammaTotal == 0x0002_0001)
     }
+
+    @Test("each console tunable has one definition: the profile accepts its range's ends and refuses one step beyond, as set does")
+    func tunablesOneDefinition() throws {
+        /// The sim profile with `key: value` in `section` (replacing the key's line, or added under the section).
+        func with(_ t: Tunable, _ value: String) -> String {
+            var lines = simProfile.components(separatedBy: "\n")
+            if let i = lines.firstIndex(where: { $0.hasPrefix("  \(t.key):") }) {
+                lines[i] = "  \(t.key): \(value)"
+            } else {
+                let i = lines.firstIndex(of: "\(t.section):")!
+                lines.insert("  \(t.key): \(value)", at: i + 1)
+            }
+            return lines.joined(separator: "\n")
+        }
+        for t in Tunable.all where !t.isBool {
+            let step: Int64 = 1
+            for (v, ok) in [(t.min, true), (t.max, true), (t.max + step, false)] {
+                // Crossing rules between settings (ceiling above sigma, high above low) are not ranges.
+                if t.key == "gammaSigma" && v > 3_500 { continue }
+                if t.key == "gammaBackgroundLowCps" && v > 0 { continue }
+                if t.key == "gammaCeilingSigma" && v < 700 { continue }
+                let text = t.format(v)
+                let error = profileError(with(t, text))
+                #expect((error == nil) == ok, "\(t.path) = \(text): \(error ?? "accepted")")
+                if case .success = t.parse(text) { #expect(ok, "set \(t.key) \(text) accepted") } else { #expect(!ok, "set \(t.key) \(text) refused") }
+            }
+        }
+        let tooFine = profileError(with(Tunable.named("gammaSigma")!, "7.125"))
+        #expect(tooFine?.contains("at most 2 digits after the decimal point") == true, "\(tooFine ?? "accepted")")
+    }
 }
+

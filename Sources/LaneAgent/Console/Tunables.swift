@@ -77,6 +77,23 @@ public struct Tunable: Sendable {
                 get: { $0.alarmLightHoldUs / 100_000 }, put: { $0.alarmLightHoldUs = $1 * 100_000 }),
     ]
 
+    /// Reads this setting from its board-profile section into `v` (absent: `v` keeps its value),
+    /// with the same range and precision as `set` on the console: one definition of each.
+    func read(from s: YAMLSection, into v: inout TunableValues) throws {
+        if isBool {
+            put(&v, try s.bool(key, default: get(v) != 0) ? 1 : 0)
+            return
+        }
+        var scale: Double = 1
+        for _ in 0..<decimals { scale *= 10 }
+        let x = try s.double(key, Double(min) / scale...Double(max) / scale, default: Double(get(v)) / scale)
+        let scaled = (x * scale).rounded()
+        guard abs(x * scale - scaled) < 1e-6 else {
+            throw s.error(key, "at most \(decimals) digit\(decimals == 1 ? "" : "s") after the decimal point, found \(x)", at: s.value(key))
+        }
+        put(&v, Int64(scaled))
+    }
+
     public static func named(_ name: String) -> Tunable? {
         all.first { $0.key == name || $0.path == name }
     }
