@@ -5,48 +5,34 @@ import Foundation
 
 public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     let lock = NSCondition()
-    var slots: [Element?]
-    var head = 0, count = 0
+    var ring: Ring<Element>
     public private(set) var dropped = 0
-    public private(set) var pushed = 0
+    public var pushed: Int { lock.lock(); defer { lock.unlock() }; return ring.total }
 
-    public init(capacity: Int) { slots = Array(repeating: nil, count: capacity) }
+    public init(capacity: Int) { ring = Ring(capacity: capacity) }
 
     /// Adds `e`; returns how many elements were pushed so far including it, or nil if the queue
     /// was full and `e` was dropped (counted).
     @discardableResult
     public func push(_ e: Element) -> Int? {
         lock.lock(); defer { lock.unlock() }
-        guard count < slots.count else { dropped += 1; return nil }
-        slots[(head + count) % slots.count] = e
-        count += 1
-        pushed += 1
+        guard ring.push(e) else { dropped += 1; return nil }
         lock.signal()
-        return pushed
+        return ring.total
     }
 
     /// Waits up to `timeoutS` for an element.
     public func pop(timeoutS: Double) -> Element? {
         lock.lock(); defer { lock.unlock() }
-        if count == 0 { _ = lock.wait(until: Date(timeIntervalSinceNow: timeoutS)) }
-        return takeLocked()
+        if ring.isEmpty { _ = lock.wait(until: Date(timeIntervalSinceNow: timeoutS)) }
+        return ring.pop()
     }
 
     /// Takes an element if there is one; never waits for one.
     public func tryPop() -> Element? {
         lock.lock(); defer { lock.unlock() }
-        return takeLocked()
+        return ring.pop()
     }
 
-    /// The oldest element, removed (the caller holds the lock).
-    func takeLocked() -> Element? {
-        guard count > 0 else { return nil }
-        let e = slots[head]
-        slots[head] = nil
-        head = (head + 1) % slots.count
-        count -= 1
-        return e
-    }
-
-    public var isEmpty: Bool { lock.lock(); defer { lock.unlock() }; return count == 0 }
+    public var isEmpty: Bool { lock.lock(); defer { lock.unlock() }; return ring.isEmpty }
 }

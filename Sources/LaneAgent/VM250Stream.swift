@@ -29,10 +29,8 @@ public struct VMEvent: Sendable {
 }
 
 public final class VM250Server: @unchecked Sendable {
-    let lock = NSCondition()
-    var queue: [VMEvent?]
-    var head = 0, count = 0
-    public private(set) var dropped = 0
+    let queue = BoundedQueue<VMEvent>(capacity: 512)
+    public var dropped: Int { queue.dropped }
     public private(set) var clientsDropped = 0
     let listener: Int32
     let setupLines: [String]
@@ -43,7 +41,6 @@ public final class VM250Server: @unchecked Sendable {
     public init(port: Int, setupLines: [String], log: @escaping (String) -> Void) throws {
         self.setupLines = setupLines
         self.log = log
-        queue = Array(repeating: nil, count: 512)
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard s >= 0 else { throw ProfileError("vm250: socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
@@ -54,39 +51,24 @@ public final class VM250Server: @unchecked Sendable {
         addr.sin_addr.s_addr = INADDR_ANY
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard rc == 0, listen(s, 8) == 0 else {
+            let code = errno  // before close() can change it
             close(s)
-            throw ProfileError("vm250: cannot listen on port \(port): \(String(cString: strerror(errno)))")
+            throw ProfileError("vm250: cannot listen on port \(port): \(String(cString: strerror(code)))")
         }
         _ = fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK)
         listener = s
     }
 
     /// From the tick: a short lock, a copy into preallocated storage.
-    public func push(_ e: VMEvent) {
-        lock.lock()
-        if count == queue.count { dropped += 1 } else {
-            queue[(head + count) % queue.count] = e
-            count += 1
-            lock.signal()
-        }
-        lock.unlock()
-    }
+    public func push(_ e: VMEvent) { queue.push(e) }
 
     public func start(stop: @escaping @Sendable () -> Bool) {
         startThread(name: "vm250") { [self] in
             while !stop() {
                 acceptClients()
-                lock.lock()
-                if count == 0 { _ = lock.wait(until: Date(timeIntervalSinceNow: 0.1)) }
-                var batch: [VMEvent] = []
-                while count > 0 {
-                    batch.append(queue[head]!)
-                    queue[head] = nil
-                    head = (head + 1) % queue.count
-                    count -= 1
-                }
-                lock.unlock()
-                if batch.isEmpty { continue }
+                guard let first = queue.pop(timeoutS: 0.1) else { continue }
+                var batch = [first]
+                while let e = queue.tryPop() { batch.append(e) }
                 let text = batch.map(Self.format).joined()
                 send(text)
             }

@@ -9,7 +9,8 @@ public struct TerminalError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }
     public init(_ message: String) { self.message = message }
-    static func errno(_ what: String) -> TerminalError { TerminalError("\(what): \(String(cString: strerror(Glibc.errno)))") }
+    /// `code`: the errno read right after the failing call (before a clean-up call can change it).
+    static func errno(_ what: String, code: Int32 = Glibc.errno) -> TerminalError { TerminalError("\(what): \(String(cString: strerror(code)))") }
 }
 
 public enum Terminal {
@@ -77,13 +78,14 @@ public enum Terminal {
         _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
         _ = fcntl(master, F_SETFD, FD_CLOEXEC)
         _ = fcntl(slave, F_SETFD, FD_CLOEXEC)
-        guard let name = ttyname(slave) else { close(master); close(slave); throw .errno("console: ttyname") }
+        guard let name = ttyname(slave) else { let code = Glibc.errno; close(master); close(slave); throw .errno("console: ttyname", code: code) }
         let path = String(cString: name)
         try? FileManager.default.createDirectory(atPath: (link as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         unlink(link)
         guard symlink(path, link) == 0 else {
+            let code = Glibc.errno
             close(master); close(slave)
-            throw .errno("console: cannot link \(link) to \(path)")
+            throw .errno("console: cannot link \(link) to \(path)", code: code)
         }
         return (master, slave, path)
     }
@@ -108,9 +110,9 @@ public enum Terminal {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard rc == 0 else { close(s); throw .errno("console: cannot bind \(path)") }
+        guard rc == 0 else { let code = Glibc.errno; close(s); throw .errno("console: cannot bind \(path)", code: code) }
         chmod(path, 0o600)
-        guard listen(s, 4) == 0 else { close(s); throw .errno("console: listen on \(path)") }
+        guard listen(s, 4) == 0 else { let code = Glibc.errno; close(s); throw .errno("console: listen on \(path)", code: code) }
         return s
     }
 

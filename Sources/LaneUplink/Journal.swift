@@ -18,8 +18,9 @@ public struct JournalError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }
     init(_ m: String) { message = m }
-    static func errno(_ what: String, _ path: String) -> JournalError {
-        JournalError("\(path): \(what): \(String(cString: strerror(Foundation.errno)))")
+    /// `code`: the errno read right after the failing call (before any other call can change it).
+    static func errno(_ what: String, _ path: String, code: Int32 = Foundation.errno) -> JournalError {
+        JournalError("\(path): \(what): \(String(cString: strerror(code)))")
     }
 }
 
@@ -243,8 +244,10 @@ public final class Journal {
         let f = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard f >= 0 else { throw .errno("cannot write the acknowledgement", tmp) }
         let ok = bytes.withUnsafeBytes { write(f, $0.baseAddress!, 12) } == 12 && fsync(f) == 0
+        let code = Foundation.errno  // before close() can change it
         close(f)
-        guard ok, rename(tmp, path) == 0 else { throw .errno("cannot record the acknowledgement", path) }
+        guard ok else { throw .errno("cannot record the acknowledgement", tmp, code: code) }
+        guard rename(tmp, path) == 0 else { throw .errno("cannot record the acknowledgement", path) }
         syncDirectory()
         ackedStorage = s
         // A segment is released when the next one starts at or before the first unacknowledged record.
@@ -293,8 +296,10 @@ public final class Journal {
                 let f = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
                 guard f >= 0 else { throw .errno("cannot compact a segment", tmp) }
                 let ok = keep.withUnsafeBytes { write(f, $0.baseAddress!, keep.count) } == keep.count && fsync(f) == 0
+                let code = Foundation.errno  // before close() can change it
                 close(f)
-                guard ok, rename(tmp, seg.path) == 0 else { throw .errno("cannot compact a segment", seg.path) }
+                guard ok else { throw .errno("cannot compact a segment", tmp, code: code) }
+                guard rename(tmp, seg.path) == 0 else { throw .errno("cannot compact a segment", seg.path) }
                 syncDirectory()
                 segments[i].bytes = keep.count
                 i += 1

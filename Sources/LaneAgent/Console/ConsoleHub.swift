@@ -11,23 +11,22 @@ import LaneUplink
 public final class LogRing: @unchecked Sendable {
     public static let capacity = 200
     let lock = NSLock()
-    var lines: [String] = []
-    var start = 0
-    public private(set) var total = 0
+    var lines = Ring<String>(capacity: LogRing.capacity)
 
-    public init() { lines.reserveCapacity(Self.capacity) }
+    public init() {}
+
+    public var total: Int { lock.lock(); defer { lock.unlock() }; return lines.total }
 
     public func append(_ s: String) {
         lock.lock(); defer { lock.unlock() }
-        if lines.count < Self.capacity { lines.append(s) } else { lines[start] = s; start = (start + 1) % Self.capacity }
-        total += 1
+        lines.overwrite(s)
     }
 
     /// The last `n` lines, oldest first.
     public func recent(_ n: Int) -> [String] {
         lock.lock(); defer { lock.unlock() }
-        let all = Array(lines[start...] + lines[..<start])
-        return Array(all.suffix(n))
+        let k = min(n, lines.count)
+        return (lines.count - k..<lines.count).map { lines[$0] }
     }
 }
 
