@@ -118,7 +118,6 @@ public final class LaneRunner: @unchecked Sendable {
         var edges = EdgeBuffer()
         var outputFailures: UInt32 = 0
         var k: Int64 = 0
-        var view = LaneView()
 
         outputFailures = writeOutputs(InlineArray(repeating: false))  // the safe state before anything else
         while !stopFlag() {
@@ -157,8 +156,8 @@ public final class LaneRunner: @unchecked Sendable {
             clock.ticks = stats.ticks
             clock.missedTicks = stats.missedTicks
             clock.maxLatenessUs = stats.maxLatenessUs
-            clock.latenessP50Us = view.latenessP50Us
-            clock.latenessP999Us = view.latenessP999Us
+            clock.latenessP50Us = controller.view.latenessP50Us
+            clock.latenessP999Us = controller.view.latenessP999Us
             clock.workP999Us = Int64(stats.duration.valueAtPercentile(99.9))
             let decisionsBefore = controller.view.decisions
             let result = controller.tick(clock, edges: edges, slots: slots, outputFailures: outputFailures, sink: &sink)
@@ -168,26 +167,28 @@ public final class LaneRunner: @unchecked Sendable {
             }
             outputFailures = writeOutputs(result.levels)
 
-            // The console's view of this tick: the controller's, with the runner's own figures.
-            let skips = view.viewSkips
-            view = controller.view
-            view.viewSkips = skips
-            view.ticks = stats.ticks
-            view.missedTicks = stats.missedTicks
-            view.maxLatenessUs = stats.maxLatenessUs
-            if k % 10 == 1 || view.latenessP50Us == 0 {
-                view.latenessP50Us = Int64(stats.lateness.valueAtPercentile(50))
-                view.latenessP99Us = Int64(stats.lateness.valueAtPercentile(99))
-                view.latenessP999Us = Int64(stats.lateness.valueAtPercentile(99.9))
-                view.durationP50Us = Int64(stats.duration.valueAtPercentile(50))
-                view.durationP99Us = Int64(stats.duration.valueAtPercentile(99))
-                view.durationMaxUs = Int64(stats.duration.max)
+            // The console's view of this tick: the controller's, with the runner's own figures
+            // written into it in place (they persist between ticks; percentiles once a second).
+            let refresh = k % 10 == 1
+            let allocationTicks = threadAllocations == nil ? -1 : stats.allocationCountedTicks
+            controller.updateFigures { v in
+                v.ticks = stats.ticks
+                v.missedTicks = stats.missedTicks
+                v.maxLatenessUs = stats.maxLatenessUs
+                if refresh {
+                    v.latenessP50Us = Int64(stats.lateness.valueAtPercentile(50))
+                    v.latenessP99Us = Int64(stats.lateness.valueAtPercentile(99))
+                    v.latenessP999Us = Int64(stats.lateness.valueAtPercentile(99.9))
+                    v.durationP50Us = Int64(stats.duration.valueAtPercentile(50))
+                    v.durationP99Us = Int64(stats.duration.valueAtPercentile(99))
+                    v.durationMaxUs = Int64(stats.duration.max)
+                }
+                v.edgeDrops = stats.edgeDrops
+                v.tickAllocations = stats.tickAllocations
+                v.allocationCountedTicks = allocationTicks
+                v.published = true
             }
-            view.edgeDrops = stats.edgeDrops
-            view.tickAllocations = stats.tickAllocations
-            view.allocationCountedTicks = threadAllocations == nil ? -1 : stats.allocationCountedTicks
-            view.published = true
-            if !monitor.publish(view) { view.viewSkips += 1 }
+            if !monitor.publish(controller.view) { controller.updateFigures { $0.viewSkips += 1 } }
         }
         controller.finish(TickClock(nowUs: MonotonicClock.nowUs(), wallUs: wallClockUs()), sink: &sink)
         stats.decisions = controller.view.decisions

@@ -9,13 +9,19 @@ import Synchronization
 /// Set by SIGINT or SIGTERM once `installStopSignals` has run.
 public let stopRequested = Atomic<Bool>(false)
 
-public func installStopSignals() {
-    // A parent may hand the signals over blocked (process spawners do): unblock them first.
+/// A parent may hand SIGINT and SIGTERM over blocked (a process spawned from a thread that blocks
+/// them inherits its mask: a simulator started by a test then ignored every SIGTERM and ran to
+/// the end of its scenario): unblock them, so that their default action, or our handler, runs.
+public func unblockStopSignals() {
     var set = sigset_t()
     sigemptyset(&set)
     sigaddset(&set, SIGINT)
     sigaddset(&set, SIGTERM)
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
+}
+
+public func installStopSignals() {
+    unblockStopSignals()
     let handler: @convention(c) (Int32) -> Void = { _ in stopRequested.store(true, ordering: .relaxed) }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)

@@ -79,8 +79,12 @@ final class Child {
         return process.terminationStatus
     }
 
+    /// SIGTERM, then SIGKILL after 5 s: a child that does not stop never hangs the test.
     func stop() {
         if process.isRunning { process.terminate() }
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 

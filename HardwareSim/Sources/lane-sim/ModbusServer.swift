@@ -120,7 +120,8 @@ final class PanelBank: @unchecked Sendable {
         }
         if !faults[unit - 1].frozen { refresh(panel: unit - 1) }
         if let st = faults[unit - 1].status { lane_mapping_input_registers(m)![8] = st }
-        if let rtu, fc == 0x04 {
+        if let rtu, fc == 0x04, f.kind == .badCRC || f.kind == .truncated || rtu.dropping, length >= offset + 5,
+           (Int(req[offset + 1]) << 8 | Int(req[offset + 2])) + (Int(req[offset + 3]) << 8 | Int(req[offset + 4])) <= 12 {
             // Read replies on RTU are written here (libmodbus always sends a good, whole one): a
             // bad CRC, a truncated frame, or bytes lost on the line.
             let adu = rtuReadReply(req: req, mapping: m, badCRC: f.kind == .badCRC, truncate: f.kind == .truncated)
@@ -260,6 +261,9 @@ final class RTUServer: @unchecked Sendable {
         case let .dropBytes(k): dropBytes += k
         }
     }
+
+    /// Whether a byte-drop fault is in force.
+    var dropping: Bool { faultLock.lock(); defer { faultLock.unlock() }; return dropBytes > 0 }
 
     /// Writes a reply, less the bytes a byte-drop fault takes.
     func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {

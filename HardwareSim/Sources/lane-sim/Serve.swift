@@ -37,6 +37,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Stay up this many seconds after the scenario ends.") var linger: Double = 2
 
     func run() throws {
+        unblockStopSignals()  // SIGTERM must stop a simulator whatever mask its parent handed down
         installStopSignals()
         let sim = try options.makeSimulator()
         try sim.start()

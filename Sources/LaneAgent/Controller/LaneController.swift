@@ -93,6 +93,10 @@ public struct LaneController: Sendable {
     var settings: EngineSettings { engine.settings }
     var n: Int { settings.panelCount }
 
+    /// The runner's own figures (tick timing, allocation counts) go into the view here; the
+    /// controller never writes those fields.
+    public mutating func updateFigures(_ body: (inout LaneView) -> Void) { body(&view) }
+
     // MARK: console requests
 
     /// Applies one console request (the runner drains the queue before `tick`).
