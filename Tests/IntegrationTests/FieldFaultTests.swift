@@ -9,7 +9,7 @@ import Testing
 
 @Suite("field faults", .serialized, .timeLimit(.minutes(3)))
 struct FieldFaultTests {
-    /// Runs the faults scenario with `inject` sent to the simulator 8 s in (background learned).
+    /// Runs the faults scenario with `inject` sent to the simulator 5 s in (background learned at 2.5 s).
     func run(_ name: String, inject: [String], rtu: Bool = false, scenario: String = "faults") throws -> (decisions: [[String: Any]], log: String) {
         let dir = scratch("faults-\(name)")
         let port = freePort()
@@ -20,11 +20,11 @@ struct FieldFaultTests {
         defer { sim.stop() }
         #expect(waitFor(dir + "/gpio.sock"), "the simulator did not start: \(sim.stderr)")
         var agentArgs = ["run", "--board", packageRoot + (rtu ? "/Boards/sim-rtu.yaml" : "/Boards/sim.yaml"), "--gpio-socket", dir + "/gpio.sock",
-                         "--journal", dir + "/journal", "--vm250-port", String(freePort()), "--duration", "40"]
+                         "--journal", dir + "/journal", "--vm250-port", String(freePort()), "--duration", "34"]
         agentArgs += rtu ? ["--modbus-device", dir + "/ttyRTU"] : ["--modbus-port", String(port)]
         let agent = try Child("lane-agent", agentArgs, dir: dir, name: "agent")
         defer { agent.stop() }
-        usleep(8_000_000)
+        usleep(5_000_000)
         for line in inject {
             let c = try ConsoleTerminal(socket: dir + "/control.sock")
             c.send(line + "\n")
