@@ -315,7 +315,7 @@ public struct BoardProfile: Sendable {
             off[n] = try f.int(n, 0...(count - (wide ? 2 : 1)))
         }
         let st = try root.section("status")!
-        try st.onlyKeys(["okMask", "tamperMask"])
+        try st.onlyKeys(["okMask", "tamperMask", "faultMask"])
         let cmd = try root.section("command")!
         try cmd.onlyKeys(["register", "selfTest"])
         return PanelRegisterMap(
@@ -323,6 +323,7 @@ public struct BoardProfile: Sendable {
             gammaTotal: off["gammaTotal"]!, gammaLow: off["gammaLow"]!, neutron: off["neutron"]!, uptimeMs: off["uptimeMs"]!,
             status: off["status"]!, highVoltage: off["highVoltage"]!, temperature: off["temperature"]!, firmware: off["firmware"]!,
             statusOkMask: UInt16(try st.int("okMask", 0...0xFFFF)), tamperMask: UInt16(try st.int("tamperMask", 0...0xFFFF)),
+            statusFaultMask: UInt16(try st.int("faultMask", 0...0xFFFF, default: 0)),
             commandRegister: try cmd.int("register", 0...65535), selfTestValue: UInt16(try cmd.int("selfTest", 0...0xFFFF)))
     }
 }

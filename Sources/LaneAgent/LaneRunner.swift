@@ -14,6 +14,8 @@ public enum AgentEvent: Sendable {
     case decision(Decision)
     /// Lane faults changed (raised and cleared this tick; the panels now left out of detection).
     case faults(active: Faults, raised: Faults, cleared: Faults, excludedPanels: UInt32)
+    /// One panel's own faults changed (`panel` counts from 0); its last status word.
+    case panelFaults(panel: Int, active: Faults, raised: Faults, cleared: Faults, statusWord: UInt16)
 }
 
 /// Events from the tick to the thread that prints them.
@@ -109,8 +111,8 @@ public final class LaneRunner: @unchecked Sendable {
         // Everything the tick touches is allocated here, before the first tick.
         var controller = LaneController(
             settings: settings,
-            config: .init(panelSilentAfterPolls: profile.panelSilentAfterPolls, statusOkMask: profile.registerMap.statusOkMask,
-                          tamperMask: profile.registerMap.tamperMask, keepsRecords: records != nil, vm250: vm250 != nil,
+            config: .init(panelSilentAfterPolls: profile.panelSilentAfterPolls, status: profile.registerMap.statusMasks,
+                          keepsRecords: records != nil, vm250: vm250 != nil,
                           profileHash: profile.hash),
             sirenUs: profile.sirenUs, lightHoldUs: profile.alarmLightHoldUs, originUs: origin)
         var sink = QueueSink(records: records, events: events, vm250: vm250)

@@ -21,17 +21,19 @@ public struct PanelRegisterMap: Sendable, Equatable {
     public var statusOkMask: UInt16
     /// Tamper bit (door open).
     public var tamperMask: UInt16
+    /// Status bits that mean a fault when set (the reference panel's temperature fault).
+    public var statusFaultMask: UInt16
     /// The command holding register and its self-test value.
     public var commandRegister: Int
     public var selfTestValue: UInt16
 
     public init(name: String, readStart: Int, readCount: Int, wordOrder: WordOrder, gammaTotal: Int, gammaLow: Int,
                 neutron: Int, uptimeMs: Int, status: Int, highVoltage: Int, temperature: Int, firmware: Int,
-                statusOkMask: UInt16, tamperMask: UInt16, commandRegister: Int, selfTestValue: UInt16) {
+                statusOkMask: UInt16, tamperMask: UInt16, statusFaultMask: UInt16, commandRegister: Int, selfTestValue: UInt16) {
         self.name = name; self.readStart = readStart; self.readCount = readCount; self.wordOrder = wordOrder
         self.gammaTotal = gammaTotal; self.gammaLow = gammaLow; self.neutron = neutron; self.uptimeMs = uptimeMs
         self.status = status; self.highVoltage = highVoltage; self.temperature = temperature; self.firmware = firmware
-        self.statusOkMask = statusOkMask; self.tamperMask = tamperMask
+        self.statusOkMask = statusOkMask; self.tamperMask = tamperMask; self.statusFaultMask = statusFaultMask
         self.commandRegister = commandRegister; self.selfTestValue = selfTestValue
     }
 
@@ -39,7 +41,7 @@ public struct PanelRegisterMap: Sendable, Equatable {
     public static let referencePanelV1 = PanelRegisterMap(
         name: "reference-panel-v1", readStart: 0, readCount: 12, wordOrder: .highFirst,
         gammaTotal: 0, gammaLow: 2, neutron: 4, uptimeMs: 6, status: 8, highVoltage: 9, temperature: 10, firmware: 11,
-        statusOkMask: 0x7, tamperMask: 0x8, commandRegister: 259, selfTestValue: 0xA5A5)
+        statusOkMask: 0x7, tamperMask: 0x8, statusFaultMask: 0x10, commandRegister: 259, selfTestValue: 0xA5A5)
 
     /// Largest offset used + width, for validation against `readCount`.
     public var highestOffsetUsed: Int {

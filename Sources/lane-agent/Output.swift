@@ -58,6 +58,15 @@ final class DecisionPrinter: @unchecked Sendable {
             parts.append(active.isEmpty ? "lane fault-free" : "active: \(faultNames(active))")
             if excluded != 0 { parts.append("panels left out of detection: \(panelList(excluded))") }
             log.line("faults " + parts.joined(separator: "; "))
+        case let .panelFaults(panel, active, raised, cleared, word):
+            var parts = [String]()
+            if !raised.isEmpty { parts.append("raised \(faultNames(raised))") }
+            if !cleared.isEmpty { parts.append("cleared \(faultNames(cleared))") }
+            parts.append(active.isEmpty ? "panel fault-free" : "active: \(faultNames(active))")
+            if active.contains(.panelStatus) || active.contains(.tamper) || cleared.contains(.panelStatus) || cleared.contains(.tamper) {
+                parts.append("status 0x" + String(word, radix: 16, uppercase: true))
+            }
+            log.line("panel \(panel) faults " + parts.joined(separator: "; "))
         }
     }
 }

@@ -86,9 +86,9 @@ struct FieldFaultTests {
         }
     }
 
-    @Test("RTU: a late reply, a bad CRC and a truncated frame are recovered from; the trucks are screened by all four")
+    @Test("RTU: a late reply, a bad CRC, a truncated frame and 25 bytes lost on the line are recovered from; the trucks are screened by all four")
     func rtuGarbled() throws {
-        let r = try run("rtu", inject: ["fault 1 late 45 1", "fault 2 badcrc 2", "fault 3 truncated 2"], rtu: true)
+        let r = try run("rtu", inject: ["fault 1 late 45 1", "fault 2 badcrc 2", "fault 3 truncated 2", "fault rtu dropbytes 25"], rtu: true)
         expectScreened(r, "RTU after garbled replies")
     }
 
@@ -98,6 +98,22 @@ struct FieldFaultTests {
         #expect(r.log.contains("raised panelSilent"), "\(r.log.suffix(3_000))")
         #expect(r.log.contains("cleared panelSilent"), "\(r.log.suffix(3_000))")
         expectScreened(r, "after the RTU device hung up")
+    }
+
+    @Test("high voltage out of range, an open door and a temperature fault: panelStatus and tamper raised, the first truck screened by the two healthy panels and the tampered one, all cleared after the faults end, the second truck screened by all four")
+    func healthFaults() throws {
+        let r = try run("health", inject: [], scenario: "faults-health")
+        for line in ["raised panelStatus", "raised tamper", "cleared panelStatus", "cleared tamper",
+                     "panel 0 faults raised panelStatus; active: panelStatus; status 0x3", "panel 1 faults raised tamper",
+                     "panel 2 faults raised panelStatus; active: panelStatus; status 0x17", "panel 0 faults cleared panelStatus"] {
+            #expect(r.log.contains(line), "\(line)\n\(r.log.suffix(3_000))")
+        }
+        #expect(r.decisions.count == 2, "\(r.log.suffix(3_000))")
+        if r.decisions.count == 2 {
+            #expect((r.decisions[0]["panelsUsed"] as? [Int]) == [1, 3], "\(r.decisions[0]["panelsUsed"] ?? "?")")
+            #expect((r.decisions[1]["panelsUsed"] as? [Int]) == [0, 1, 2, 3], "\(r.decisions[1]["panelsUsed"] ?? "?")")
+            for d in r.decisions { #expect(d["gammaAlarm"] as? Bool == false) }
+        }
     }
 
     @Test("a beam stuck clear while the other sees two trucks raises beamStuck; the trucks are still decided")

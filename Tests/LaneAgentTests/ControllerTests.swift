@@ -36,6 +36,8 @@ struct VirtualLane {
     var answering = [true, true, true, true]
     var frozen = [false, false, false, false]
     var status: UInt16 = 0x0001
+    /// A status word for one panel instead of `status`.
+    var panelStatus: [UInt16?] = [nil, nil, nil, nil]
     var extraGamma: [Double] = [0, 0, 0, 0]
     var extraNeutron: [Double] = [0, 0, 0, 0]
     var pendingEdges: [BeamEdge] = []
@@ -50,7 +52,7 @@ struct VirtualLane {
         s.gammaBackgroundLowCps = 2_000
         controller = LaneController(
             settings: s,
-            config: .init(panelSilentAfterPolls: 5, statusOkMask: 0x0001, tamperMask: 0x0004, keepsRecords: true, vm250: true, profileHash: 7),
+            config: .init(panelSilentAfterPolls: 5, status: StatusMasks(ok: 0x0001, tamper: 0x0004, fault: 0x0010), keepsRecords: true, vm250: true, profileHash: 7),
             sirenUs: 5_000_000, lightHoldUs: 10_000_000, originUs: 0)
     }
 
@@ -85,7 +87,7 @@ struct VirtualLane {
                 slots[p].reading.gammaLow &+= g / 2
                 slots[p].reading.neutron &+= poisson((neutronCps[p] + extraNeutron[p]) / 10)
             }
-            slots[p].reading.status = status
+            slots[p].reading.status = panelStatus[p] ?? status
             slots[p].sequence += 1
             slots[p].polledUs = nowUs - 20_000
             slots[p].consecutiveErrors = 0
@@ -136,7 +138,7 @@ struct VirtualLane {
         lane.truck()
         #expect(!lane.sink.decisions.last!.notScreened)
         #expect(lane.sink.decisions.last!.panelsUsedMask == 0b1111)
-        let silentRecords = lane.sink.faultRecords.filter { $0.changed & Faults.panelSilent.bits != 0 }
+        let silentRecords = lane.sink.faultRecords.filter { $0.panel == 255 && $0.changed & Faults.panelSilent.bits != 0 }
         #expect(silentRecords.count == 2, "one record when raised, one when cleared")
     }
 
@@ -249,6 +251,44 @@ struct VirtualLane {
             stuck.ticks(100)
         }
         #expect(stuck.lastFaults.contains(.beamStuck))
+    }
+
+    @Test("a beam blocked for more than 600 s raises beamStuck (not at 590 s), and it clears within 1 s of the beam changing")
+    func beamStuckBlocked() {
+        var lane = VirtualLane()
+        lane.ticks(300)
+        lane.pendingEdges.append(BeamEdge(tUs: lane.nowUs + 10_000, beam: 0, blocked: true))
+        lane.ticks(5_900)
+        #expect(!lane.lastFaults.contains(.beamStuck), "blocked 590 s")
+        lane.ticks(110)
+        #expect(lane.lastFaults.contains(.beamStuck), "blocked 601 s")
+        #expect(lane.faultLamp)
+        #expect(lane.sink.faultRecords.contains { $0.panel == 255 && $0.bits & Faults.beamStuck.bits != 0 })
+        lane.pendingEdges.append(BeamEdge(tUs: lane.nowUs + 10_000, beam: 0, blocked: false))
+        lane.ticks(10)
+        #expect(!lane.lastFaults.contains(.beamStuck), "cleared within 1 s of the beam changing")
+    }
+
+    @Test("a status word with a fault bit (temperature) or a missing ok bit (high voltage) leaves only that panel out; its own fault record names it; both clear")
+    func panelStatusFaults() {
+        var lane = VirtualLane()
+        lane.ticks(300)
+        lane.panelStatus[2] = 0x0011  // temperature-fault bit set
+        lane.tick()
+        #expect(lane.lastFaults.contains(.panelStatus))
+        #expect(lane.controller.panels.excludedMask == 0b0100)
+        #expect(lane.sink.faultRecords.contains { $0.panel == 2 && $0.bits == Faults.panelStatus.bits && $0.changed == Faults.panelStatus.bits })
+        #expect(!lane.sink.faultRecords.contains { $0.panel != 2 && $0.panel != 255 })
+        #expect(lane.sink.events.contains { if case let .panelFaults(2, _, raised, _, word) = $0 { return raised == .panelStatus && word == 0x0011 }; return false })
+        lane.panelStatus[2] = nil
+        lane.panelStatus[0] = 0x0000  // the ok bit missing
+        lane.ticks(10)
+        #expect(lane.controller.panels.excludedMask == 0b0001)
+        #expect(lane.sink.faultRecords.contains { $0.panel == 2 && $0.bits == 0 && $0.changed == Faults.panelStatus.bits })
+        lane.panelStatus[0] = nil
+        lane.ticks(10)
+        #expect(!lane.lastFaults.contains(.panelStatus))
+        #expect(lane.controller.panels.excludedMask == 0)
     }
 
     @Test("tamper is a lane fault (record, TT/TC lines) but the panel keeps counting")

@@ -39,6 +39,7 @@ func swarm(seed: UInt64, ticks: Int, canary: Bool = false) throws -> SwarmSummar
     var alarmState = (gamma: false, neutron: false, occupancy: UInt32(0))
     var lostCanaryRecord = false
     var faultBits: UInt32 = 0
+    var panelFaultBits: [UInt32] = [0, 0, 0, 0]
 
     for t in 0..<ticks {
         tick = t + 1
@@ -111,12 +112,24 @@ func swarm(seed: UInt64, ticks: Int, canary: Bool = false) throws -> SwarmSummar
         alarmState.gamma = alarmState.gamma || c.engine.gammaAlarmActive
         alarmState.neutron = alarmState.neutron || c.engine.neutronAlarmActive
         // 3. Fault records chain: each one's bits are the previous bits with its changes applied.
+        // The lane's records (panel 255) chain, and so does each panel's; the panels' faults
+        // together are the lane's panel faults.
         for case let .fault(f) in newRecords {
-            if f.bits != faultBits ^ f.changed { throw fail("fault record \(f.bits) does not follow \(faultBits) changed by \(f.changed)") }
-            faultBits = f.bits
-            summary.faultRaised.insert(Faults(bits: f.bits))
+            if f.panel == 255 {
+                if f.bits != faultBits ^ f.changed { throw fail("fault record \(f.bits) does not follow \(faultBits) changed by \(f.changed)") }
+                faultBits = f.bits
+                summary.faultRaised.insert(Faults(bits: f.bits))
+            } else {
+                let p = Int(f.panel)
+                if p >= 4 || f.bits != panelFaultBits[p] ^ f.changed { throw fail("panel \(p) fault record \(f.bits) does not follow \(p < 4 ? panelFaultBits[p] : 0)") }
+                panelFaultBits[p] = f.bits
+            }
         }
         if faultBits != lane.lastFaults.bits { throw fail("the last fault record says \(faultBits), the lane \(lane.lastFaults.bits)") }
+        let panelBits = Faults.panelSilent.union(.panelStatus).union(.tamper).union(.detectorDead).bits
+        if panelFaultBits.reduce(0, |) != faultBits & panelBits {
+            throw fail("the panels' fault records say \(panelFaultBits), the lane's panel faults \(faultBits & panelBits)")
+        }
         // 4. A decision is screened only if some panel gave live counts during it.
         if c.engine.isOccupied {
             if !wasOccupied { occupancyHadLivePanel = false }

@@ -4,7 +4,7 @@
 //
 //   <panel 1..N | all> silent|wrongtid|otherunit|badcrc|truncated|restart [count]
 //   <panel 1..N | all> late|stall <ms> [count]  |  exception <code> [count]
-//   <panel 1..N | all> frozen | status <value> | clear
+//   <panel 1..N | all> frozen | status <value> | hv <volts> | tamper | temperature <tenths C> | clear
 //   beam <0|1> stuckblocked | stuckclear | chatter <hz> | clear
 //   rtu hangup <ms> | dropbytes <count> | clear
 
@@ -16,11 +16,14 @@ enum FaultCommand: Equatable {
     enum PanelAction: Equatable {
         case clear, frozen
         case status(UInt16)
+        case highVoltage(UInt16)
+        case tamper
+        case temperature(Int16)
         case misbehave(PanelFaults.Kind, value: Int, count: Int)
     }
 
     static func usage(panels n: Int) -> String {
-        "usage: fault <panel 1..\(n)|all> <silent|late MS|stall MS|exception CODE|wrongtid|otherunit|badcrc|truncated|restart> [count] | frozen | status VALUE | clear; "
+        "usage: fault <panel 1..\(n)|all> <silent|late MS|stall MS|exception CODE|wrongtid|otherunit|badcrc|truncated|restart> [count] | frozen | status VALUE | hv VOLTS | tamper | temperature TENTHS_C | clear; "
             + "fault beam <0|1> <stuckblocked|stuckclear|chatter HZ|clear>; fault rtu <hangup MS|dropbytes N|clear>"
     }
 
@@ -66,6 +69,17 @@ enum FaultCommand: Equatable {
             case "status":
                 guard let v = number(0, 0...0xFFFF) else { return fail("status takes a register value 0..65535") }
                 return .success(.panel(targets: targets, .status(UInt16(v))))
+            case "hv":
+                guard rest.count == 1, let v = number(0, 0...0xFFFF) else { return fail("hv takes the high voltage the panel reports, 0..65535 V") }
+                return .success(.panel(targets: targets, .highVoltage(UInt16(v))))
+            case "tamper":
+                guard rest.isEmpty else { return fail("tamper takes no value") }
+                return .success(.panel(targets: targets, .tamper))
+            case "temperature":
+                guard rest.count == 1, let v = Int(rest[0]), (-32768...32767).contains(v) else {
+                    return fail("temperature takes the temperature the panel reports, in tenths of a degree C, -32768..32767")
+                }
+                return .success(.panel(targets: targets, .temperature(Int16(v))))
             default:
                 guard let kind = PanelFaults.Kind(rawValue: a[1]), kind != .none else { return fail("unknown panel fault '\(a[1])'; " + usage(panels: n)) }
                 let takesValue = kind == .late || kind == .stall || kind == .exception
@@ -124,6 +138,9 @@ extension PanelBank {
             case .clear: faults[p] = PanelFaults()
             case .frozen: faults[p].frozen = true
             case let .status(v): faults[p].status = v
+            case let .highVoltage(v): faults[p].highVoltage = v
+            case .tamper: faults[p].tamper = true
+            case let .temperature(t): faults[p].temperatureDeci = t
             case let .misbehave(kind, value, count):
                 faults[p].kind = kind
                 faults[p].value = value

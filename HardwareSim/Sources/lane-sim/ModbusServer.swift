@@ -119,7 +119,7 @@ final class PanelBank: @unchecked Sendable {
             return modbus_reply_exception(ctx, req, UInt32(exc)) > 0
         }
         if !faults[unit - 1].frozen { refresh(panel: unit - 1) }
-        if let st = faults[unit - 1].status { lane_mapping_input_registers(m)![8] = st }
+        faults[unit - 1].overlay(lane_mapping_input_registers(m)!)
         if let rtu, fc == 0x04, f.kind == .badCRC || f.kind == .truncated || rtu.dropping, length >= offset + 5,
            (Int(req[offset + 1]) << 8 | Int(req[offset + 2])) + (Int(req[offset + 3]) << 8 | Int(req[offset + 4])) <= 12 {
             // Read replies on RTU are written here (libmodbus always sends a good, whole one): a
@@ -348,8 +348,22 @@ struct PanelFaults {
     var remaining = 0
     /// Counters stop (the registers keep their last values, status OK).
     var frozen = false
-    /// The status register forced to this value (high voltage, tamper, temperature bits).
+    /// The status register forced to this value (any bits at all).
     var status: UInt16? = nil
+    /// High voltage out of range: this many volts, the "high voltage ok" bit cleared.
+    var highVoltage: UInt16? = nil
+    /// The pillar door open: the tamper bit set.
+    var tamper = false
+    /// A temperature fault: this temperature (tenths of a degree), the temperature-fault bit set.
+    var temperatureDeci: Int16? = nil
+
+    /// Writes the named health faults over a panel's registers (reference-panel-v1 layout).
+    func overlay(_ r: UnsafeMutablePointer<UInt16>) {
+        if let v = highVoltage { r[9] = v; r[8] &= ~0x0004 }
+        if tamper { r[8] |= 0x0008 }
+        if let t = temperatureDeci { r[10] = UInt16(bitPattern: t); r[8] |= 0x0010 }
+        if let st = status { r[8] = st }
+    }
 
     /// The fault for this reply (and counts it down).
     mutating func take() -> (kind: Kind, value: Int) {

@@ -392,7 +392,7 @@ extension ConsoleSession {
                 bits.append(r.status & 2 != 0 ? "neutron ok" : "NEUTRON FAULT")
                 bits.append(r.status & 4 != 0 ? "HV ok" : "HV FAULT")
                 if r.status & map.tamperMask != 0 { bits.append("TAMPER (door open)") }
-                if r.status & 0x10 != 0 { bits.append("TEMPERATURE FAULT") }
+                if r.status & map.statusFaultMask != 0 { bits.append("FAULT BITS 0x\(String(r.status & map.statusFaultMask, radix: 16, uppercase: true))\(map.statusFaultMask == 0x10 ? " (temperature)" : "")") }
                 say("  status 0x\(String(r.status, radix: 16, uppercase: true)) (\(bits.joined(separator: ", "))); high voltage \(r.highVoltage) V; temperature \(fixed(Double(r.temperatureDeci) / 10)) C; firmware \(r.firmware >> 8).\(r.firmware & 0xFF); panel up \(duration(Int64(r.uptimeMs) * 1000))")
             }
             say("  errors \(s.errors) (timeouts \(s.timeouts), bad CRC \(s.badCRCs), exceptions \(s.exceptions))\(s.lastError.isEmpty ? "" : "; last: \(s.lastError)")")

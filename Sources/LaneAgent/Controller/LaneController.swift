@@ -47,15 +47,13 @@ public struct LaneController: Sendable {
     /// What the controller needs of the board profile.
     public struct Config: Sendable {
         public var panelSilentAfterPolls: Int
-        public var statusOkMask: UInt16
-        public var tamperMask: UInt16
+        public var status: StatusMasks
         public var keepsRecords: Bool
         public var vm250: Bool
         public var profileHash: UInt64
-        public init(panelSilentAfterPolls: Int, statusOkMask: UInt16, tamperMask: UInt16, keepsRecords: Bool, vm250: Bool, profileHash: UInt64) {
+        public init(panelSilentAfterPolls: Int, status: StatusMasks, keepsRecords: Bool, vm250: Bool, profileHash: UInt64) {
             self.panelSilentAfterPolls = panelSilentAfterPolls
-            self.statusOkMask = statusOkMask
-            self.tamperMask = tamperMask
+            self.status = status
             self.keepsRecords = keepsRecords
             self.vm250 = vm250
             self.profileHash = profileHash
@@ -73,6 +71,8 @@ public struct LaneController: Sendable {
     var pendingSettings: (EngineSettings, Int64, Int64)? = nil
     var maintenanceUntilUs: Int64 = 0
     var outputFailedUntilUs: Int64 = 0
+    /// Each panel's own faults, with the same hysteresis as the lane's (per-panel fault records).
+    var panelFaults: InlineArray<8, FaultTracker> = InlineArray(repeating: FaultTracker())
     var k: Int64 = 0
     var decisions = 0
 
@@ -144,7 +144,7 @@ public struct LaneController: Sendable {
         }
 
         // 2. Panel health, then counts since the last sample from the panels that answered.
-        panels.updateLink(slots, silentAfterPolls: config.panelSilentAfterPolls, okMask: config.statusOkMask, tamperMask: config.tamperMask)
+        panels.updateLink(slots, silentAfterPolls: config.panelSilentAfterPolls, masks: config.status)
         var sample = LaneSample(tUs: 0, intervalUs: 0)
         var fresh: UInt32 = 0
         var newestUs: Int64 = 0
@@ -166,9 +166,6 @@ public struct LaneController: Sendable {
             used[p] = s
         }
         let allPanels: UInt32 = (1 &<< UInt32(n)) &- 1
-        var hardware = panels.faults
-        if now < maintenanceUntilUs { hardware.insert(.maintenance) }
-        engine.hardwareFaults = hardware
         if fresh != 0 {
             sample.tUs = newestUs
             sample.intervalUs = intervalUs
@@ -182,6 +179,10 @@ public struct LaneController: Sendable {
             sample.intervalUs = settings.sampleIntervalUs
             sample.absentMask = allPanels
         }
+        // The panels' faults after this sample's verdicts (the per-panel records below use the same).
+        var hardware = panels.faults
+        if now < maintenanceUntilUs { hardware.insert(.maintenance) }
+        engine.hardwareFaults = hardware
         if let d = engine.sample(sample) { finished(d, clock, &sink) }
         if fresh != 0 {
             rate.push(sample)
@@ -238,6 +239,15 @@ public struct LaneController: Sendable {
                         monotonicUs: now, wallUs: clock.wallUs, commit: true)
             sink.event(.faults(active: active, raised: change.raised, cleared: change.cleared, excludedPanels: panels.excludedMask))
             if config.vm250 { vm.faultsChanged(change.raised, change.cleared, background: engine.background, settings: settings, sink: &sink) }
+        }
+        // Which panel: one record per panel whose own faults changed (panel = its index).
+        for p in 0..<n {
+            let pc = panelFaults[p].update(panels.faults(panel: p))
+            guard !pc.raised.isEmpty || !pc.cleared.isEmpty else { continue }
+            let active = panelFaults[p].active
+            sink.record(.fault(FaultRecord(bits: active.bits, changed: pc.raised.bits | pc.cleared.bits, panel: UInt8(p))),
+                        monotonicUs: now, wallUs: clock.wallUs, commit: true)
+            sink.event(.panelFaults(panel: p, active: active, raised: pc.raised, cleared: pc.cleared, statusWord: panels.flags[p].statusWord))
         }
         if config.vm250 && !engine.isOccupied { vm.backgroundTick(k: k, background: engine.background, settings: settings, sink: &sink) }
         if config.keepsRecords && (k == 1 || k % (60_000_000 / settings.sampleIntervalUs) == 0) {

@@ -4,6 +4,15 @@
 // sample's absent mask: the engine learns nothing from them and stands in their background.
 
 import LaneCore
+import LaneHAL
+
+/// How a panel's status word is read (from its register map).
+public struct StatusMasks: Sendable, Equatable {
+    public var ok: UInt16
+    public var tamper: UInt16
+    public var fault: UInt16
+    public init(ok: UInt16, tamper: UInt16, fault: UInt16) { self.ok = ok; self.tamper = tamper; self.fault = fault }
+}
 
 public struct PanelHealth: Sendable {
     /// Per panel, what is wrong with it now (for the console and the fault tracker).
@@ -12,6 +21,8 @@ public struct PanelHealth: Sendable {
         public var status = false
         public var tamper = false
         public var dead = false
+        /// The panel's last status word (what a status fault or tamper was read from).
+        public var statusWord: UInt16 = 0
         public init() {}
         /// Left out of detection (tamper alone is not: the panel still counts).
         public var excluded: Bool { silent || status || dead }
@@ -35,13 +46,16 @@ public struct PanelHealth: Sendable {
     }
 
     /// Link and status, from the poll thread's slots.
-    mutating func updateLink(_ slots: [PanelSlot], silentAfterPolls: Int, okMask: UInt16, tamperMask: UInt16) {
+    /// `masks`: status bits that must be set, the tamper bit, bits that are faults when set.
+    mutating func updateLink(_ slots: [PanelSlot], silentAfterPolls: Int, masks: StatusMasks) {
         precondition(slots.count >= panelCount)
         for p in 0..<panelCount {
             let s = slots[p]
+            let w = s.reading.status
             flags[p].silent = s.sequence == 0 || s.consecutiveErrors >= silentAfterPolls
-            flags[p].status = s.sequence != 0 && s.reading.status & okMask != okMask
-            flags[p].tamper = s.sequence != 0 && s.reading.status & tamperMask != 0
+            flags[p].status = s.sequence != 0 && (w & masks.ok != masks.ok || w & masks.fault != 0)
+            flags[p].tamper = s.sequence != 0 && w & masks.tamper != 0
+            flags[p].statusWord = w
         }
     }
 
@@ -107,12 +121,21 @@ public struct PanelHealth: Sendable {
     /// The lane-level faults these flags raise.
     public var faults: Faults {
         var f = Faults()
-        for p in 0..<panelCount {
-            if flags[p].silent { f.insert(.panelSilent) }
-            if flags[p].status { f.insert(.panelStatus) }
-            if flags[p].tamper { f.insert(.tamper) }
-            if flags[p].dead { f.insert(.detectorDead) }
-        }
+        for p in 0..<panelCount { f.insert(faults(panel: p)) }
         return f
     }
+
+    /// One panel's faults.
+    public func faults(panel p: Int) -> Faults {
+        var f = Faults()
+        if flags[p].silent { f.insert(.panelSilent) }
+        if flags[p].status { f.insert(.panelStatus) }
+        if flags[p].tamper { f.insert(.tamper) }
+        if flags[p].dead { f.insert(.detectorDead) }
+        return f
+    }
+}
+
+extension PanelRegisterMap {
+    public var statusMasks: StatusMasks { StatusMasks(ok: statusOkMask, tamper: tamperMask, fault: statusFaultMask) }
 }
