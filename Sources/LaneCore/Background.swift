@@ -113,6 +113,16 @@ public struct Background: Sendable {
         if samplesLearned < Int.max { samplesLearned += 1 }
     }
 
+    /// Forgets what panel p learned: it warms up again from its next empty-lane sample and is not
+    /// tested against (it stands in) until it is ready again. For a panel taken back after it was
+    /// found dead: what it learned while dying (or frozen from the start) is not its background.
+    public mutating func forget(panel p: Int) {
+        gammaQ16[p] = 0; gammaLowQ16[p] = 0; neutronQ16[p] = 0
+        gammaSlowQ16[p] = 0; gammaLowSlowQ16[p] = 0; neutronSlowQ16[p] = 0
+        gammaLongQ16[p] = 0; gammaLowLongQ16[p] = 0
+        panelSamples[p] = 0
+    }
+
     @inlinable
     static func update(_ old: Int64, _ x: Int64, _ n: Int, _ warmup: Int, _ shift: Int) -> Int64 {
         if n < warmup {

@@ -253,6 +253,39 @@ struct VirtualLane {
         #expect(stuck.lastFaults.contains(.beamStuck))
     }
 
+    @Test("every panel silent for 4 s, back during a clean truck: the counts over the gap are not taken for one sample's (it alarmed at 66 sigma)")
+    func gapAcrossAllPanels() {
+        var lane = VirtualLane()
+        lane.ticks(300)
+        lane.answering = [false, false, false, false]
+        lane.ticks(40)
+        lane.truck(during: { l in
+            l.ticks(5)
+            l.answering = [true, true, true, true]
+        })
+        #expect(lane.sink.decisions.count == 1)
+        if let d = lane.sink.decisions.first {
+            #expect(!d.gammaAlarm, "sigma \(Double(d.gammaMaxSigmaQ8) / 256)")
+            #expect(!d.notScreened && d.panelsUsedMask == 0b1111)
+        }
+    }
+
+    @Test("a panel frozen from start-up, then counting again: taken back, it learns its background afresh, and a clean truck stays under 6 sigma (it reached 20)")
+    func deadFromStart() {
+        var lane = VirtualLane()
+        lane.frozen[1] = true
+        lane.ticks(100)
+        #expect(lane.lastFaults.contains(.detectorDead))
+        lane.frozen[1] = false
+        lane.ticks(200)
+        #expect(!lane.lastFaults.contains(.detectorDead))
+        let bg = Double(lane.controller.engine.background.gammaPanelQ16(1)) / 65536
+        #expect(bg > 190 && bg < 210, "panel 1 background \(bg) counts per sample (200 expected)")
+        lane.truck()
+        #expect(lane.sink.decisions.count == 1)
+        if let d = lane.sink.decisions.first { #expect(d.gammaMaxSigmaQ8 < 6 * 256 && !d.gammaAlarm, "sigma \(Double(d.gammaMaxSigmaQ8) / 256)") }
+    }
+
     @Test("a beam blocked for more than 600 s raises beamStuck (not at 590 s), and it clears within 1 s of the beam changing")
     func beamStuckBlocked() {
         var lane = VirtualLane()

@@ -36,6 +36,7 @@ func swarm(seed: UInt64, ticks: Int, canary: Bool = false) throws -> SwarmSummar
     var truckEndsUs: Int64 = 0
     // Per occupancy: did any panel answer with live counts while it lasted?
     var occupancyHadLivePanel = false
+    var occupancyHadSource = false
     var alarmState = (gamma: false, neutron: false, occupancy: UInt32(0))
     var lostCanaryRecord = false
     var faultBits: UInt32 = 0
@@ -86,6 +87,7 @@ func swarm(seed: UInt64, ticks: Int, canary: Bool = false) throws -> SwarmSummar
         let recordsBefore = lane.sink.records.count
         let wasOccupied = lane.controller.engine.isOccupied
         lane.tick()
+        if ProcessInfo.processInfo.environment["LANE_SWARM_TRACE"] != nil { print("T\(tick) occ=\(lane.controller.engine.isOccupied) ans=\(lane.answering) frz=\(lane.frozen) st=\(lane.status) faults=\(lane.lastFaults.bits) excl=\(lane.controller.panels.excludedMask) g=\(lane.slots.map { $0.reading.gammaTotal % 100000 }) xg=\(lane.extraGamma.map { Int($0) }) bg=\((0..<4).map { lane.controller.engine.background.gammaPanelQ16($0) >> 16 }) long=\((0..<4).map { lane.controller.engine.background.gammaLongQ16[$0] >> 16 }) n=\(lane.controller.engine.background.samplesLearned) sig=\(lane.controller.engine.currentGammaMaxSigmaQ8 / 256)") }
         let c = lane.controller
         if canary {  // the planted bug: the first alarm record never reaches the journal
             for i in recordsBefore..<lane.sink.records.count where !lostCanaryRecord {
@@ -132,8 +134,14 @@ func swarm(seed: UInt64, ticks: Int, canary: Bool = false) throws -> SwarmSummar
         }
         // 4. A decision is screened only if some panel gave live counts during it.
         if c.engine.isOccupied {
-            if !wasOccupied { occupancyHadLivePanel = false }
+            if !wasOccupied { occupancyHadLivePanel = false; occupancyHadSource = false }
             for p in 0..<4 where lane.answering[p] && !lane.frozen[p] { occupancyHadLivePanel = true }
+            if lane.extraGamma.contains(where: { $0 > 0 }) { occupancyHadSource = true }
+        }
+        // 4b. No gamma significance out of nothing: a truck without a source never reaches 12
+        // sigma (a gap in the counts taken for one sample's did: 66 sigma).
+        for case let .occupancy(d) in newRecords where !occupancyHadSource && d.gammaMaxSigmaQ8 > 12 * 256 {
+            throw fail("occupancy \(d.occupancy) without a source reached \(Double(d.gammaMaxSigmaQ8) / 256) sigma (faults \(d.faults.bits), panels \(d.panelsUsedMask), \(d.samples) samples, max window \(d.gammaMaxCounts) counts, background \(d.gammaMaxBackgroundQ16 >> 16), group \(d.gammaMaxGroup), low share \(d.gammaMaxLowShareQ16))")
         }
         for case let .occupancy(d) in newRecords where !d.notScreened && !occupancyHadLivePanel && d.panelsUsedMask != 0 {
             throw fail("occupancy \(d.occupancy) decided screened (panels \(d.panelsUsedMask)) while no panel gave live counts")

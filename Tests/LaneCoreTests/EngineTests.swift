@@ -270,6 +270,26 @@ struct FlatLane {
         #expect(lane.decisions[0].panelsUsedMask == 0b1110)
     }
 
+    @Test("a panel absent while a vehicle shields the others by 30 % stands in the shielded expectation: a clean vehicle stays under 5 sigma (it reached 9)")
+    func standInUnderShielding() {
+        var lane = FlatLane()
+        lane.cps = 2_000
+        lane.ticks(300)
+        lane.edge(0, true, at: lane.t + 1)
+        lane.edge(1, true, at: lane.t + 680_000)
+        lane.cps = 1_400
+        lane.absentMask = 0b1000
+        lane.ticks(80)
+        lane.edge(0, false, at: lane.t + 1)
+        lane.edge(1, false, at: lane.t + 680_000)
+        lane.ticks(40)
+        #expect(lane.decisions.count == 1)
+        if let d = lane.decisions.first {
+            #expect(d.gammaMaxSigmaQ8 < 5 * 256 && !d.gammaAlarm && !d.normSuspect, "sigma \(Double(d.gammaMaxSigmaQ8) / 256)")
+            #expect(d.panelsUsedMask == 0b0111)
+        }
+    }
+
     @Test("edge and sample times near 2^63 are clamped into the input envelope instead of trapping")
     func hugeTimes() {
         var e = LaneEngine(settings: EngineSettings())

@@ -149,7 +149,11 @@ public struct LaneController: Sendable {
         var fresh: UInt32 = 0
         var newestUs: Int64 = 0
         for p in 0..<n where slots[p].sequence != used[p].sequence && slots[p].polledUs > newestUs { newestUs = slots[p].polledUs }
-        let intervalUs = lastSampleUs < 0 || newestUs <= lastSampleUs ? settings.sampleIntervalUs : newestUs - lastSampleUs
+        var intervalUs = lastSampleUs < 0 || newestUs <= lastSampleUs ? settings.sampleIntervalUs : newestUs - lastSampleUs
+        // More than two periods since the last sample: every panel was away (a bus outage, a
+        // stalled gateway). The counts over the gap are not one sample's; this sample starts
+        // afresh (its deltas span the gap and are dropped below).
+        if intervalUs > 2 * settings.sampleIntervalUs { intervalUs = settings.sampleIntervalUs }
         for p in 0..<n {
             let s = slots[p]
             guard s.sequence != used[p].sequence else { continue }
@@ -171,6 +175,9 @@ public struct LaneController: Sendable {
             sample.intervalUs = intervalUs
             lastSampleUs = newestUs
             let suspect = panels.judge(sample, fresh: fresh, background: engine.background, settings: settings, occupied: engine.isOccupied)
+            // A panel taken back after a dead verdict learns its background afresh (what it had
+            // learned while dying, or frozen from the start, read 40 % low: 20 sigma on a clean truck).
+            for p in 0..<n where panels.takenBack & (1 &<< UInt32(p)) != 0 { engine.forgetBackground(panel: p) }
             sample.absentMask = (~fresh | panels.excludedMask | suspect) & allPanels
         } else {
             // No panel answered: a sample with every panel absent keeps the occupancy's hold-in

@@ -35,8 +35,12 @@ public struct PanelHealth: Sendable {
     static let recoveryVerdicts = 2
 
     public private(set) var flags: InlineArray<8, Flags> = InlineArray(repeating: Flags())
+    /// Panels taken back after a dead verdict by the last `judge` (their background is relearned).
+    public private(set) var takenBack: UInt32 = 0
     var countsSum: InlineArray<8, Int64> = InlineArray(repeating: 0)
     var expectedSumQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    /// The other panels' mean expectation over the same samples (Q16).
+    var peerSumQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     var goodVerdicts: InlineArray<8, Int> = InlineArray(repeating: 0)
     let panelCount: Int
 
@@ -65,6 +69,7 @@ public struct PanelHealth: Sendable {
     /// even before the verdict (so that a dying panel cannot drag its background down).
     mutating func judge(_ s: LaneSample, fresh: UInt32, background: Background, settings: EngineSettings, occupied: Bool) -> UInt32 {
         var suspect: UInt32 = 0
+        takenBack = 0
         if occupied {
             // A vehicle shields every panel (by up to about 40 %), so no verdict now; but a panel
             // reading nothing where it expects 15 counts or more has stopped, not been shielded:
@@ -75,28 +80,45 @@ public struct PanelHealth: Sendable {
             return suspect
         }
         // The other panels' ratio tells a dead panel from a lane-wide dip (heavy rain, a shielding
-        // queue): a dead panel is low while the others are not.
-        for p in 0..<panelCount where fresh & (1 &<< UInt32(p)) != 0 && background.isReady(panel: p, settings) {
-            let expected = settings.scaled(background.gammaPanelQ16(p), s.intervalUs)
+        // queue): a dead panel is low while the others are not. Against its own background when it
+        // has one; against the other panels' mean too, so that a panel dead from power-on (which
+        // learned a background of nothing) is found as well.
+        for p in 0..<panelCount where fresh & (1 &<< UInt32(p)) != 0 {
+            let ready = background.isReady(panel: p, settings)
+            let expected = ready ? settings.scaled(background.gammaPanelQ16(p), s.intervalUs) : 0
             let counts = Int64(s.gamma[p])
             // Far below this sample's expectation (3 sd, when it means something): not learned.
             if expected >= 9 &<< 16 && (counts &<< 16) < expected - 3 * integerSquareRoot(expected) * 256 { suspect |= 1 &<< UInt32(p) }
+            var peers: Int64 = 0, peerCount: Int64 = 0
+            for q in 0..<panelCount where q != p && fresh & (1 &<< UInt32(q)) != 0 && !flags[q].excluded && background.isReady(panel: q, settings) {
+                peers += settings.scaled(background.gammaPanelQ16(q), s.intervalUs)
+                peerCount += 1
+            }
             countsSum[p] += counts
             expectedSumQ16[p] += expected
-            guard expectedSumQ16[p] >= Self.verdictCountsQ16 else { continue }
-            let e = expectedSumQ16[p], c = countsSum[p] &<< 16
+            peerSumQ16[p] += peerCount > 0 ? peers / peerCount : 0
+            guard expectedSumQ16[p] >= Self.verdictCountsQ16 || peerSumQ16[p] >= 10 * Self.verdictCountsQ16 else { continue }
+            let e = expectedSumQ16[p], c = countsSum[p] &<< 16, peer = peerSumQ16[p]
             let sd = integerSquareRoot(e) * 256  // Q16
-            let low = c == 0 || (c < e * 3 / 10 && c < e - 5 * sd && !othersLow(p, s, background, settings))
-            let good = c * 10 >= e * 7
+            // Under a tenth of the peers' mean over at least 300 of their counts: far beyond any
+            // difference between a lane's panels, and about 8 sd below it for the panel itself.
+            let lowAgainstPeers = peer >= 10 * Self.verdictCountsQ16 && c * 10 < peer
+            let low = (e >= Self.verdictCountsQ16 && c == 0) || (e > 0 && c < e * 3 / 10 && c < e - 5 * sd && !othersLow(p, s, background, settings))
+                || lowAgainstPeers
+            let good = c * 10 >= e * 7 && (peer == 0 || c * 10 >= peer * 3)
             if low {
                 flags[p].dead = true
                 goodVerdicts[p] = 0
             } else if good {
                 goodVerdicts[p] += 1
-                if goodVerdicts[p] >= Self.recoveryVerdicts { flags[p].dead = false }
+                if goodVerdicts[p] >= Self.recoveryVerdicts && flags[p].dead {
+                    flags[p].dead = false
+                    takenBack |= 1 &<< UInt32(p)
+                }
             }
             countsSum[p] = 0
             expectedSumQ16[p] = 0
+            peerSumQ16[p] = 0
         }
         return suspect
     }
