@@ -38,6 +38,9 @@ public enum BusReply: Sendable {
 }
 
 public final class PanelPoller: @unchecked Sendable {
+    /// How often a lost connection (or a device that went away) is tried again: a panel back
+    /// after an outage is read again within this plus one poll round.
+    static let reconnectIntervalUs: Int64 = 250_000
     let busCondition = NSCondition()
     /// The console request in flight and the reply waiting for its caller, each with the
     /// request's id: a reply is only ever taken by the caller whose id it carries, and the reply
@@ -181,7 +184,7 @@ public final class PanelPoller: @unchecked Sendable {
             MonotonicClock.sleep(untilUs: at)
             k += 1
             if !client.connected {
-                if MonotonicClock.nowUs() - lastConnectUs < 1_000_000 { markAllFailed("not connected"); serveBusRequest(client); continue }
+                if MonotonicClock.nowUs() - lastConnectUs < Self.reconnectIntervalUs { markAllFailed("not connected"); serveBusRequest(client); continue }
                 lastConnectUs = MonotonicClock.nowUs()
                 do {
                     try client.connect()
@@ -189,7 +192,7 @@ public final class PanelPoller: @unchecked Sendable {
                     reportedDown = false
                 } catch {
                     connectFailures += 1
-                    if !reportedDown { log("\(error) (retrying every second)"); reportedDown = true }
+                    if !reportedDown { log("\(error) (retrying every \(Self.reconnectIntervalUs / 1000) ms)"); reportedDown = true }
                     markAllFailed("\(error)")
                     serveBusRequest(client)
                     continue

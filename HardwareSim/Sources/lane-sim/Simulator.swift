@@ -49,7 +49,8 @@ final class Simulator: @unchecked Sendable {
 
     func log(_ s: String) {
         if options.quiet { return }
-        let t = Double(MonotonicClock.nowUs() - originUs) / 1e6
+        // Before the scenario starts (services coming up) the time is 0.
+        let t = originUs == 0 ? 0 : Double(MonotonicClock.nowUs() - originUs) / 1e6
         FileHandle.standardError.write(Data(String(format: "[lane-sim %7.2fs] %@\n", t, s).utf8))
     }
 
