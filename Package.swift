@@ -54,12 +54,18 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Sources/LaneAgent"),
+        // The technicians' serial console: sessions, the command table, logins and audit. It reads
+        // the tick's published view and posts requests; its handlers' results are returned to the
+        // caller (`ConsoleSession.execute`), so tests assert on them without a terminal.
+        .target(
+            name: "LaneConsole", dependencies: ["LaneAgent", "LaneCore", "LaneHAL", "LaneUplink"],
+            path: "Sources/LaneConsole"),
         // Counts heap allocations per thread in the agent process (interposes malloc; the
         // executable only, so that the tick can prove it allocates nothing).
         .target(name: "CAllocCount", path: "Sources/CAllocCount"),
         .executableTarget(
             name: "lane-agent",
-            dependencies: ["LaneAgent", "LaneUplink", "CAllocCount", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LaneAgent", "LaneConsole", "LaneUplink", "CAllocCount", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/lane-agent"),
 
         // The receiving end at the alarm station: subscribe, check sequences, store, export.
@@ -86,7 +92,7 @@ let package = Package(
         .testTarget(name: "LaneCoreTests", dependencies: ["LaneCore"], path: "Tests/LaneCoreTests"),
         .testTarget(name: "LaneTraceTests", dependencies: ["LaneTrace", "LaneCore"], path: "Tests/LaneTraceTests"),
         .testTarget(
-            name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneSimCore", "LaneTrace", "LaneCore"],
+            name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneConsole", "LaneSimCore", "LaneTrace", "LaneCore"],
             path: "Tests/LaneAgentTests"),
         .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneCore"], path: "Tests/LaneCollectorTests"),
         .testTarget(name: "LaneUplinkTests", dependencies: ["LaneUplink", "LaneCore"], path: "Tests/LaneUplinkTests"),

@@ -154,7 +154,7 @@ struct YAMLSection {
     }
 }
 
-func editDistance(_ a: String, _ b: String) -> Int {
+package func editDistance(_ a: String, _ b: String) -> Int {
     let x = Array(a.lowercased()), y = Array(b.lowercased())
     if x.isEmpty { return y.count }
     if y.isEmpty { return x.count }

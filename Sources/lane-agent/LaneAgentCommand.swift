@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import LaneAgent
+import LaneConsole
 import LaneCore
 import LaneHAL
 import LaneTrace

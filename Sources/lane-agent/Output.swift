@@ -1,5 +1,6 @@
 import Foundation
 import LaneAgent
+import LaneConsole
 import LaneCore
 import LaneHAL
 import LaneTrace

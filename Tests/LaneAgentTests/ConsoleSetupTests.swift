@@ -5,6 +5,7 @@
 
 import Foundation
 import LaneAgent
+import LaneConsole
 import LaneCore
 import LaneHAL
 import Testing

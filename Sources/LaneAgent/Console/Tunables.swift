@@ -32,8 +32,8 @@ public struct Tunable: Sendable {
     /// Range, scaled by 10^decimals.
     public let min: Int64, max: Int64
     public let help: String
-    let get: @Sendable (TunableValues) -> Int64
-    let put: @Sendable (inout TunableValues, Int64) -> Void
+    package let get: @Sendable (TunableValues) -> Int64
+    package let put: @Sendable (inout TunableValues, Int64) -> Void
 
     public var isBool: Bool { decimals < 0 }
     public var path: String { section + "." + key }

@@ -4,6 +4,7 @@
 // this session its output (bounded waits, dropped bytes counted).
 
 import Foundation
+import LaneAgent
 import LaneCore
 import LaneHAL
 

@@ -2,6 +2,7 @@
 // pseudo-terminal) and, if asked, a local Unix socket. Every session is a thread of its own.
 
 import Foundation
+import LaneAgent
 import LaneHAL
 
 public final class ConsoleServer: @unchecked Sendable {

@@ -2,6 +2,7 @@
 // before a command runs, whether it needs a technician login, and completions per argument.
 
 import Foundation
+import LaneAgent
 import LaneCore
 import LaneHAL
 import LaneUplink

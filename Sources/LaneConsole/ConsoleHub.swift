@@ -3,6 +3,7 @@
 // and the audit trail. Nothing here is on the tick's path.
 
 import Foundation
+import LaneAgent
 import LaneCore
 import LaneHAL
 import LaneUplink

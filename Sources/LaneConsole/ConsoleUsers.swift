@@ -3,6 +3,7 @@
 // port so that a second terminal does not get fresh tries.
 
 import Foundation
+import LaneAgent
 import LaneHAL
 
 public struct ConsoleUsersFile: Sendable {
