@@ -123,7 +123,7 @@ public final class LaneMonitor: Sendable {
     public init() {}
 
     /// The tick's side: never waits (a skipped publication is counted by the caller).
-    func publish(_ v: LaneView) -> Bool {
+    package func publish(_ v: LaneView) -> Bool {
         view.withLockIfAvailable { $0 = v } != nil
     }
 

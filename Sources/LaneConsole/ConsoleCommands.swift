@@ -111,7 +111,7 @@ func faultNames(_ f: Faults) -> String {
 }
 
 extension ConsoleSession {
-    var view: LaneView { hub.runner.monitor.snapshot() }
+    var view: LaneView { hub.lane.monitor.snapshot() }
     var settings: EngineSettings { view.settings }
     var panelCount: Int { hub.profile.engine.panelCount }
     var labels: [String] { hub.profile.panelLabels }
@@ -169,7 +169,7 @@ extension ConsoleSession {
         say("faults:     \(faultNames(v.faults))")
         say("background: \(v.background.isReady(v.settings) ? "ready" : "LEARNING"), \(v.background.samplesLearned) samples learned")
         var slots = Array(repeating: PanelSlot(), count: panelCount)
-        hub.runner.panels.snapshot(into: &slots)
+        hub.lane.panelSlots(into: &slots)
         let answering = slots.filter { $0.sequence > 0 && $0.consecutiveErrors < hub.profile.panelSilentAfterPolls }.count
         say("panels:     \(answering) of \(panelCount) answering")
         if let u = hub.uplink {
@@ -378,7 +378,7 @@ extension ConsoleSession {
 
     func panels() {
         var slots = Array(repeating: PanelSlot(), count: panelCount)
-        hub.runner.panels.snapshot(into: &slots)
+        hub.lane.panelSlots(into: &slots)
         let now = MonotonicClock.nowUs()
         let map = hub.profile.registerMap
         for p in 0..<panelCount {
@@ -398,8 +398,8 @@ extension ConsoleSession {
             }
             say("  errors \(s.errors) (timeouts \(s.timeouts), bad CRC \(s.badCRCs), exceptions \(s.exceptions))\(s.lastError.isEmpty ? "" : "; last: \(s.lastError)")")
         }
-        let c = hub.runner.pollCycleUs
-        var line = "poll round: last \(fixed(Double(c.last) / 1000, 1)) ms, longest \(fixed(Double(c.max) / 1000, 1)) ms"
+        let c = hub.lane.busFigures
+        var line = "poll round: last \(fixed(Double(c.lastRoundUs) / 1000, 1)) ms, longest \(fixed(Double(c.longestRoundUs) / 1000, 1)) ms"
         if let b = hub.profile.busBudget { line += "; RS-485 budget \(fixed(b.pollUs / 1000, 1)) ms of the \(b.tickUs / 1000) ms tick" }
         say(line)
     }
@@ -503,7 +503,7 @@ extension ConsoleSession {
         say("self-test: writing 0x\(String(map.selfTestValue, radix: 16, uppercase: true)) to register \(map.commandRegister) of each panel")
         var written = Array(repeating: false, count: panelCount)
         for p in 0..<panelCount {
-            switch hub.runner.panels.perform(.write(unit: hub.profile.unitIDs[p], address: map.commandRegister, value: map.selfTestValue)) {
+            switch hub.lane.busRequest(.write(unit: hub.profile.unitIDs[p], address: map.commandRegister, value: map.selfTestValue)) {
             case .written: written[p] = true
             case let .failed(why): say("  panel \(labels[p]): the command was not accepted: \(why)")
             default: break
@@ -547,7 +547,7 @@ extension ConsoleSession {
             hub.request(.maintenance(untilUs: MonotonicClock.nowUs() + 600_000_000))
             let bg = bgCps(max(view.background.gammaQ16[p], view.background.gammaSlowQ16[p]))
             guard ask("Place the check source against panel \(labels[p]), then press Enter: ") != nil else {
-                say("source check aborted; nothing recorded")
+                say("source check aborted; nothing recorded"); cancelled()
                 return
             }
             say("  measuring panel \(labels[p]) for \(measureS) s ...")
@@ -558,7 +558,7 @@ extension ConsoleSession {
                 let v = view
                 sum += cps(v.gamma1s[p], v.window1sUs)
                 n += 1
-                if pause(1_000) { say("source check aborted; nothing recorded"); return }
+                if pause(1_000) { say("source check aborted; nothing recorded"); cancelled(); return }
             }
             let gross = n > 0 ? sum / Double(n) : 0
             let net = gross - bg
@@ -590,7 +590,7 @@ extension ConsoleSession {
         guard kind == "input" || kind == "holding" else { fail("modbus read: expected input or holding, found '\(kind)'"); return }
         guard addr + count <= 65536 else { fail("modbus read: ADDR + COUNT passes the end of the register space (65536)"); return }
         hub.audit(user: user!, action: "modbus read \(unit) \(addr) \(count) \(kind)")
-        let r = hub.runner.panels.perform(kind == "input"
+        let r = hub.lane.busRequest(kind == "input"
             ? .readInput(unit: Int(unit), address: Int(addr), count: Int(count))
             : .readHolding(unit: Int(unit), address: Int(addr), count: Int(count)))
         switch r {
@@ -616,7 +616,7 @@ extension ConsoleSession {
         say("scanning units \(first) to \(last) (report server id; Ctrl-C stops) ...")
         var silent: [Int64] = []
         for u in first...last {
-            switch hub.runner.panels.perform(.identify(unit: Int(u))) {
+            switch hub.lane.busRequest(.identify(unit: Int(u))) {
             case let .identity(bytes):
                 // Report server id: the id byte, the run indicator (0xFF: running), then text.
                 let run = bytes.count > 1 ? (bytes[1] == 0xFF ? "running" : "stopped") : "?"
@@ -662,16 +662,16 @@ extension ConsoleSession {
         say(v.allocationCountedTicks < 0 ? "tick heap allocations: not counted in this build"
             : "tick heap allocations: \(v.tickAllocations) in \(v.allocationCountedTicks) ticks counted since the lane settled (tick \(LaneRunner.allocationWarmupTicks) and the first alarm occupancy)")
         say("beam edges dropped: \(v.edgeDrops); occupancies decided: \(v.decisions)")
-        say("event queue: \(hub.runner.events.pushed) pushed, \(hub.runner.events.dropped) dropped")
+        let eq = hub.lane.eventQueueFigures
+        say("event queue: \(eq.pushed) pushed, \(eq.dropped) dropped")
         if let w = hub.journal { say("record queue: \(w.queue.pushed) pushed, \(w.queue.dropped) dropped; journal append errors \(w.appendErrors)") }
         if let vm = hub.vm250 { say("vm250 stream: \(vm.dropped) events dropped, \(vm.clientsDropped) slow clients dropped") }
         var slots = Array(repeating: PanelSlot(), count: panelCount)
-        hub.runner.panels.snapshot(into: &slots)
+        hub.lane.panelSlots(into: &slots)
         say("modbus: " + (0..<panelCount).map { "\(labels[$0]) \(slots[$0].errors) errors (\(slots[$0].timeouts) timeouts, \(slots[$0].badCRCs) CRC, \(slots[$0].exceptions) exceptions)" }.joined(separator: "; "))
-        let c = hub.runner.pollCycleUs
-        say("poll round: last \(c.last) us, longest \(c.max) us; console Modbus requests served \(hub.runner.panels.busRequestsServed)")
-        let pa = hub.runner.panels.allocationsPerRound
-        if pa.rounds > 0 { say("poll thread heap allocations: \(pa.total) in \(pa.rounds) rounds after the first 50 with every panel answering") }
+        let c = hub.lane.busFigures
+        say("poll round: last \(c.lastRoundUs) us, longest \(c.longestRoundUs) us; console Modbus requests served \(c.requestsServed)")
+        if c.allocationRounds > 0 { say("poll thread heap allocations: \(c.allocations) in \(c.allocationRounds) rounds after the first 50 with every panel answering") }
         let k = hub.countersSnapshot
         say("console: \(k.sessions) sessions (\(k.socketSessionsRefused) socket connections refused: too many), \(k.commands) commands, \(k.commandErrors) refused or failed, \(k.refusedNotLoggedIn) needing a login")
         say("console input: \(k.garbageBytes) non-text bursts, \(k.breaks) breaks, \(k.linesTooLong) over-long lines; output bytes dropped (slow terminal) \(k.outputBytesDropped)")
@@ -752,9 +752,9 @@ extension ConsoleSession {
         if let u = user { say("already logged in as \(u); 'logout' first"); return }
         var n = name
         if n == nil { n = ask("user: ") }
-        guard let who = n, !who.isEmpty else { say("login cancelled"); return }
+        guard let who = n, !who.isEmpty else { say("login cancelled"); cancelled(); return }
         guard ConsoleUsersFile.isValidName(who) else { fail("login: a user name is 1 to 32 letters, digits, '-' or '_'"); return }
-        guard let password = ask("password: ", secret: true) else { say("login cancelled"); return }
+        guard let password = ask("password: ", secret: true) else { say("login cancelled"); cancelled(); return }
         switch hub.auth.check(user: who, password: password) {
         case .ok:
             user = who

@@ -48,7 +48,7 @@ public struct ConsoleCounters: Sendable {
 
 public final class ConsoleHub: @unchecked Sendable {
     public let profile: BoardProfile
-    public let runner: LaneRunner
+    public let lane: any ConsoleLane
     public var journal: JournalWriter?
     public var uplink: MQTTUplink?
     public var vm250: VM250Server?
@@ -63,9 +63,9 @@ public final class ConsoleHub: @unchecked Sendable {
     /// One maintenance procedure (self-test, check source, output test) at a time.
     var procedureOwner: String? = nil
 
-    public init(profile: BoardProfile, runner: LaneRunner, logRing: LogRing, log: @escaping (String) -> Void) {
+    public init(profile: BoardProfile, lane: any ConsoleLane, logRing: LogRing, log: @escaping (String) -> Void) {
         self.profile = profile
-        self.runner = runner
+        self.lane = lane
         self.logRing = logRing
         self.log = log
         auth = ConsoleAuth(config: profile.console)
@@ -83,7 +83,7 @@ public final class ConsoleHub: @unchecked Sendable {
     /// Hands a request to the tick; false if its queue is full (counted).
     @discardableResult
     func request(_ r: ConsoleRequest) -> Int? {
-        let sequence = runner.monitor.requests.push(r)
+        let sequence = lane.monitor.requests.push(r)
         if sequence == nil { count { $0.requestsDropped += 1 } }
         return sequence
     }
@@ -93,14 +93,7 @@ public final class ConsoleHub: @unchecked Sendable {
     @discardableResult
     func requestAndWait(_ r: ConsoleRequest, timeoutUs: Int64 = 1_000_000) -> Bool {
         guard let target = request(r) else { return false }
-        let deadline = MonotonicClock.nowUs() + timeoutUs
-        while MonotonicClock.nowUs() < deadline {
-            let v = runner.monitor.snapshot()
-            // The view is published after the tick applied its requests.
-            if v.requestsApplied >= target { return true }
-            MonotonicClock.sleep(untilUs: MonotonicClock.nowUs() + 10_000)
-        }
-        return false
+        return lane.awaitApplied(target, timeoutUs: timeoutUs)
     }
 
     /// A privileged action: an audit record (committed to the journal, sent upstream) and a log line.

@@ -14,6 +14,20 @@ struct ConsoleOutput: ConsoleByteSink {
     mutating func put(_ byte: UInt8) { bytes.append(byte) }
 }
 
+/// What one command did, for its caller: whether it succeeded, failed (with the message the
+/// technician saw after "error: ") or was cancelled at its confirmation, and the lines it wrote.
+public struct ConsoleResult: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable {
+        case ok
+        case failed(String)
+        case cancelled
+    }
+    public var outcome: Outcome = .ok
+    public var lines: [String] = []
+    public var text: String { lines.joined(separator: "\n") }
+    public var failed: Bool { if case .failed = outcome { return true }; return false }
+}
+
 public final class ConsoleSession: @unchecked Sendable {
     let hub: ConsoleHub
     let fd: Int32
@@ -41,8 +55,16 @@ public final class ConsoleSession: @unchecked Sendable {
 
     // MARK: Output
 
+    /// The command being run: its outcome and the lines it wrote (see `execute`).
+    var result: ConsoleResult? = nil
+    var partialLine = ""
+
     /// Text for the terminal; "\n" becomes "\r\n" (the line is raw).
     func say(_ s: String = "") {
+        if result != nil {
+            for l in (partialLine + s).split(separator: "\n", omittingEmptySubsequences: false) { result!.lines.append(String(l)) }
+            partialLine = ""
+        }
         for b in s.utf8 {
             if b == 0x0A { out.put(0x0D) }
             out.put(b)
@@ -50,7 +72,10 @@ public final class ConsoleSession: @unchecked Sendable {
         out.put(0x0D); out.put(0x0A)
     }
 
-    func sayRaw(_ s: String) { for b in s.utf8 { out.put(b) } }
+    func sayRaw(_ s: String) {
+        if result != nil { partialLine += s }
+        for b in s.utf8 { out.put(b) }
+    }
 
     /// The terminal stopped taking output at the last flush: until it takes a whole flush again,
     /// write only what fits at once (a silent terminal costs no more waiting).
@@ -92,7 +117,7 @@ public final class ConsoleSession: @unchecked Sendable {
     }
 
     var prompt: String {
-        let v = hub.runner.monitor.snapshot()
+        let v = hub.lane.monitor.snapshot()
         var state = "idle"
         if v.gammaAlarmActive || v.neutronAlarmActive {
             state = [v.gammaAlarmActive ? "GAMMA" : nil, v.neutronAlarmActive ? "NEUTRON" : nil].compactMap { $0 }.joined(separator: "+") + " ALARM"
@@ -234,10 +259,13 @@ public final class ConsoleSession: @unchecked Sendable {
         return nil
     }
 
+    func cancelled() { if result?.outcome == .ok { result!.outcome = .cancelled } }
+
     func confirm(_ question: String) -> Bool {
-        guard let a = ask(question + " [y/N] ") else { say("cancelled"); return false }
+        guard let a = ask(question + " [y/N] ") else { say("cancelled"); cancelled(); return false }
         if a == "y" || a == "yes" || a == "Y" { return true }
         say("cancelled: nothing changed")
+        cancelled()
         return false
     }
 
@@ -270,7 +298,18 @@ public final class ConsoleSession: @unchecked Sendable {
 
     // MARK: Dispatch
 
-    func execute(_ text: String) {
+    /// Runs one command line as typed; returns what it did (also written to the terminal).
+    @discardableResult
+    public func execute(_ text: String) -> ConsoleResult {
+        result = ConsoleResult()
+        partialLine = ""
+        dispatch(text)
+        if !partialLine.isEmpty { result!.lines.append(partialLine); partialLine = "" }
+        defer { result = nil }
+        return result!
+    }
+
+    func dispatch(_ text: String) {
         hub.count { $0.commands += 1 }
         let w = words(text)
         guard !w.isEmpty else { return }
@@ -324,6 +363,7 @@ public final class ConsoleSession: @unchecked Sendable {
 
     func fail(_ message: String) {
         hub.count { $0.commandErrors += 1 }
+        if result?.outcome == .ok { result!.outcome = .failed(message) }
         say("error: " + message)
     }
 

@@ -185,7 +185,7 @@ struct Run: ParsableCommand {
         runner.threadAllocations = lane_thread_allocations
         runner.panels.threadAllocations = lane_thread_allocations
         if profile.console.port != nil || profile.console.socket != nil {
-            let hub = ConsoleHub(profile: profile, runner: runner, logRing: log.ring, log: log.line)
+            let hub = ConsoleHub(profile: profile, lane: runner, logRing: log.ring, log: log.line)
             hub.journal = journalWriter
             hub.uplink = uplink
             hub.vm250 = runner.vm250

@@ -1,0 +1,165 @@
+// Proves the console's commands by their results (`ConsoleSession.execute` returns the outcome and
+// the lines written), against the real LaneController on virtual time behind the console's one
+// seam (`ConsoleLane`): no tick thread, no timing. Answers to a command's questions (a password,
+// a confirmation) come through a real socket pair, as a terminal's would.
+
+import Foundation
+import LaneAgent
+import LaneConsole
+import LaneCore
+import LaneHAL
+import Testing
+
+/// A lane on virtual time as the console sees it: requests are applied and the view published
+/// by ticking the controller here, synchronously, whenever the console waits for them.
+final class VirtualConsoleLane: ConsoleLane, @unchecked Sendable {
+    let monitor = LaneMonitor()
+    var lane = VirtualLane()
+    var busRequests: [BusRequest] = []
+
+    func tick(_ n: Int = 1) {
+        for _ in 0..<n {
+            while let r = monitor.requests.tryPop() { lane.controller.apply(r) }
+            lane.tick()
+            lane.controller.updateFigures { $0.published = true }
+            _ = monitor.publish(lane.controller.view)
+        }
+    }
+
+    func awaitApplied(_ sequence: Int, timeoutUs: Int64) -> Bool {
+        for _ in 0..<Int(max(1, timeoutUs / 100_000)) {
+            tick()
+            if lane.controller.view.requestsApplied >= sequence { return true }
+        }
+        return false
+    }
+
+    func panelSlots(into out: inout [PanelSlot]) { for i in 0..<min(out.count, lane.slots.count) { out[i] = lane.slots[i] } }
+
+    /// Reads answer with the panel's counters in the reference layout; anything else is refused.
+    func busRequest(_ r: BusRequest) -> BusReply {
+        busRequests.append(r)
+        guard case let .readInput(unit, address, count) = r, (1...4).contains(unit) else { return .failed("no such unit on the virtual bus") }
+        let g = lane.slots[unit - 1].reading.gammaTotal
+        let block: [UInt16] = [UInt16(g >> 16), UInt16(g & 0xFFFF), 0, 0, 0, 0, 0, 0, lane.slots[unit - 1].reading.status, 1000, 215, 0x0100]
+        return .registers((address..<address + count).map { $0 < block.count ? block[$0] : 0 })
+    }
+
+    var busFigures: ConsoleBusFigures { ConsoleBusFigures() }
+    var eventQueueFigures: (pushed: Int, dropped: Int) { (lane.sink.events.count, 0) }
+}
+
+/// A console session on one end of a socket pair; `answer` types into the other end.
+struct ConsoleUnderTest {
+    let lane = VirtualConsoleLane()
+    let hub: ConsoleHub
+    let session: ConsoleSession
+    let peer: Int32
+    var log: LogRing
+
+    init() throws {
+        let profile = try BoardProfile.load(path: packageRoot + "/Boards/sim.yaml")
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        peer = fds[1]
+        log = LogRing()
+        hub = ConsoleHub(profile: profile, lane: lane, logRing: log, log: { [log] in log.append($0) })
+        session = ConsoleSession(hub: hub, fd: fds[0], place: "test", closesOnExit: true, stop: { false })
+        lane.tick(300)  // the background is learned
+    }
+
+    /// Types `text` for the next question a command asks.
+    func answer(_ text: String) { _ = text.withCString { write(peer, $0, strlen($0)) } }
+
+    func run(_ line: String) -> ConsoleResult { session.execute(line) }
+
+    func login() {
+        answer("lane-demo-1\r")
+        #expect(run("login tech").outcome == .ok)
+    }
+}
+
+@Suite struct ConsoleCommandTests {
+    @Test("status shows the lane idle and fault-free after learning, then a silent panel's fault, as the controller has them")
+    func status() throws {
+        let c = try ConsoleUnderTest()
+        var r = c.run("status")
+        #expect(r.outcome == .ok)
+        #expect(r.text.contains("idle (lane empty)"), "\(r.text)")
+        #expect(r.lines.contains { $0.hasPrefix("faults:") && $0.hasSuffix(" none") }, "\(r.text)")
+        #expect(r.lines.contains { $0.hasPrefix("panels:") && $0.hasSuffix("4 of 4 answering") }, "\(r.text)")
+        c.lane.lane.answering[2] = false
+        c.lane.tick(6)
+        r = c.run("status")
+        #expect(r.lines.contains { $0.hasPrefix("faults:") && $0.contains("panelSilent") }, "\(r.text)")
+        #expect(r.lines.contains { $0.hasPrefix("panels:") && $0.contains("3 of 4 answering") }, "\(r.text)")
+    }
+
+    @Test("unknown commands, wrong argument counts and privileged commands without a login fail with the reason, and change nothing")
+    func refusals() throws {
+        let c = try ConsoleUnderTest()
+        #expect(c.run("stauts").outcome == .failed("unknown command 'stauts' (did you mean 'status' or 'stats'?); 'help' lists the commands"))
+        #expect(c.run("log 1 2").failed)
+        #expect(c.run("alarms ack").outcome == .failed("alarms ack: needs a technician login ('login'); anyone may look, only technicians may change or test"))
+        #expect(c.run("set gammaSigma 5").failed)
+        #expect(c.lane.monitor.requests.isEmpty, "nothing was posted to the tick")
+        #expect(c.hub.countersSnapshot.refusedNotLoggedIn == 2)
+    }
+
+    @Test("an alarm is acknowledged twice from the console: the first press silences the siren, the second clears the lights; both are audited")
+    func acknowledge() throws {
+        let c = try ConsoleUnderTest()
+        c.login()
+        c.lane.lane.truck(during: { l in l.extraGamma = [3_000, 3_000, 3_000, 3_000]; l.ticks(30); l.extraGamma = [0, 0, 0, 0] })
+        c.lane.tick()
+        #expect(c.lane.lane.controller.view.alarmCount == 1)
+        #expect(c.run("alarms").lines.contains { $0.hasPrefix("  1 ") && $0.contains("gamma") && $0.contains("ACTIVE") })
+        var r = c.run("alarms ack 1")
+        #expect(r.outcome == .ok)
+        #expect(r.text.contains("alarm #1 silenced (siren off)"), "\(r.text)")
+        #expect(c.lane.lane.controller.view.alarm(0).state == .silenced)
+        #expect(!c.lane.lane.lastLevels[LaneOutput.siren.rawValue])
+        r = c.run("alarms ack 1")
+        #expect(r.text.contains("alarm #1 cleared (lights off)"), "\(r.text)")
+        #expect(c.lane.lane.controller.view.alarm(0).state == .cleared)
+        #expect(c.run("alarms ack 7").outcome == .failed("alarms ack: no recent alarm #7; 'alarms' lists them"))
+        #expect(c.log.recent(10).contains { $0.contains("tech: alarms ack #1: active -> silenced") })
+    }
+
+    @Test("set: a value out of range is refused with its range; a confirmed change reaches the controller's settings; a 'no' changes nothing")
+    func set() throws {
+        let c = try ConsoleUnderTest()
+        c.login()
+        #expect(c.run("set gammaSigma 99").outcome == .failed("set: gammaSigma: 99 is out of range: 1 to 50 sigma"))
+        c.answer("n\r")
+        #expect(c.run("set gammaSigma 6.5").outcome == .cancelled)
+        #expect(c.lane.lane.controller.view.settings.gammaSigmaQ8 != 6 * 256 + 128)
+        c.answer("y\r")
+        let r = c.run("set gammaSigma 6.5")
+        #expect(r.outcome == .ok, "\(r.text)")
+        #expect(c.lane.lane.controller.view.settings.gammaSigmaQ8 == 6 * 256 + 128)
+        #expect(c.run("config diff").text.contains("gammaSigma"))
+    }
+
+    @Test("modbus read goes through the lane's bus and prints the registers; bad arguments name what is wrong")
+    func modbusRead() throws {
+        let c = try ConsoleUnderTest()
+        c.login()
+        let r = c.run("modbus read 2 8 1")
+        #expect(r.outcome == .ok, "\(r.text)")
+        #expect(r.text.contains("0x0001"), "\(r.text)")
+        #expect(c.lane.busRequests.count == 1)
+        #expect(c.run("modbus read 300 0 1").outcome == .failed("modbus read: UNIT 300 is out of range 1 to 247"))
+        #expect(c.run("modbus read 1 0 1 coils").outcome == .failed("modbus read: expected input or holding, found 'coils'"))
+        #expect(c.lane.busRequests.count == 1)
+    }
+
+    @Test("a wrong password fails the login with the reason and is audited; the session stays logged out")
+    func wrongPassword() throws {
+        let c = try ConsoleUnderTest()
+        c.answer("guess\r")
+        #expect(c.run("login tech").outcome == .failed("login: wrong user name or password"))
+        #expect(c.run("whoami").text.contains("not logged in"))
+        #expect(c.log.recent(10).contains { $0.contains("tech: login failed") })
+    }
+}
