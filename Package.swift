@@ -45,7 +45,7 @@ let package = Package(
         // The only module that calls C: Modbus, GPIO, clocks, ptys.
         .target(name: "LaneHAL", dependencies: ["CModbus", "CGPIOD", "CCrypt", "LaneCore"], path: "Sources/LaneHAL"),
         // Store and forward: the journal of records (and, next, the MQTT uplink).
-        .target(name: "LaneUplink", dependencies: ["LaneCore", "CMosquitto"], path: "Sources/LaneUplink"),
+        .target(name: "LaneUplink", dependencies: ["LaneCore", "LaneHAL", "CMosquitto"], path: "Sources/LaneUplink"),
         // Wiring: board profile -> hardware -> engine -> outputs and decisions.
         .target(
             name: "LaneAgent",

@@ -2,6 +2,7 @@
 
 import Foundation
 import LaneCore
+import LaneHAL
 import LaneTrace
 
 public enum Replay {
@@ -67,12 +68,14 @@ public enum Replay {
 
         while !eof || filled > 0 {
             if !eof && filled < buffer.count {
-                let n = buffer.withUnsafeMutableBytes { p in read(fd, p.baseAddress! + filled, p.count - filled) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw TraceError(line: reader.lineNumber, message: "cannot read the trace: \(String(cString: strerror(errno)))")
+                let r = buffer.withUnsafeMutableBytes { p in
+                    Result { () throws(SysError) in try Sys.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: p[filled...]), "the trace") }
                 }
-                if n == 0 { eof = true } else { filled += n }
+                switch r {
+                case let .failure(e): throw TraceError(line: reader.lineNumber, message: "cannot read the trace: \(e.reason)")
+                case .success(0): eof = true
+                case let .success(n): filled += n
+                }
             }
             var start = 0
             try buffer.withUnsafeBufferPointer { p in

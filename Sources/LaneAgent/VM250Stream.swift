@@ -41,21 +41,10 @@ public final class VM250Server: @unchecked Sendable {
     public init(port: Int, setupLines: [String], log: @escaping (String) -> Void) throws {
         self.setupLines = setupLines
         self.log = log
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard s >= 0 else { throw ProfileError("vm250: socket: \(String(cString: strerror(errno)))") }
-        var one: Int32 = 1
-        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = INADDR_ANY
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0, listen(s, 8) == 0 else {
-            let code = errno  // before close() can change it
-            close(s)
-            throw ProfileError("vm250: cannot listen on port \(port): \(String(cString: strerror(code)))")
+        let s: Int32
+        do throws(SysError) { s = try Sys.listenTCP(host: "0.0.0.0", port: port).fd } catch {
+            throw ProfileError("vm250: cannot listen on port \(port): \(error)")
         }
-        _ = fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK)
         listener = s
     }
 
@@ -72,18 +61,22 @@ public final class VM250Server: @unchecked Sendable {
                 let text = batch.map(Self.format).joined()
                 send(text)
             }
-            for c in clients { close(c) }
-            close(listener)
+            for c in clients { Sys.close(c) }
+            Sys.close(listener)
         }
     }
 
     func acceptClients() {
         while true {
-            let c = accept(listener, nil, nil)
-            if c < 0 { return }
-            _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
-            var one: Int32 = 1
-            setsockopt(c, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            let c: Int32
+            do throws(SysError) {
+                guard let a = try Sys.accept(listener, "vm250") else { return }
+                c = a
+            } catch {
+                log("vm250: \(error)")
+                return
+            }
+            Sys.setNoDelay(c)
             clients.append(c)
             log("vm250: a client connected (\(clients.count) now)")
             sendTo(c, setupLines.map { $0 + "\r\n" }.joined())
@@ -92,14 +85,14 @@ public final class VM250Server: @unchecked Sendable {
 
     func send(_ text: String) {
         var keep: [Int32] = []
-        for c in clients { if sendTo(c, text) { keep.append(c) } else { close(c); clientsDropped += 1; log("vm250: a client went away or fell behind") } }
+        for c in clients { if sendTo(c, text) { keep.append(c) } else { Sys.close(c); clientsDropped += 1; log("vm250: a client went away or fell behind") } }
         clients = keep
     }
 
     @discardableResult
     func sendTo(_ c: Int32, _ text: String) -> Bool {
         let bytes = Array(text.utf8)
-        let n = bytes.withUnsafeBytes { Glibc.send(c, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+        let n = bytes.withUnsafeBytes { (try? Sys.send(c, $0)) ?? -1 }
         return n == bytes.count
     }
 

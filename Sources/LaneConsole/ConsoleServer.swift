@@ -59,7 +59,7 @@ public final class ConsoleServer: @unchecked Sendable {
                 hub.log("console: serial \(device) is back")
             }
             ConsoleSession(hub: hub, fd: fd, place: "serial \(device)", closesOnExit: false, stop: stop).run()
-            close(fd)
+            Sys.close(fd)
             fd = -1
             if !stop() { hub.log("console: serial \(device) hung up; opening it again every 2 s") }
         }
@@ -67,12 +67,16 @@ public final class ConsoleServer: @unchecked Sendable {
 
     func accept(_ listener: Int32) {
         while !stop() {
-            var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 250) > 0 else { continue }
-            let c = Glibc.accept(listener, nil, nil)
-            guard c >= 0 else { continue }
-            _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(c, F_SETFD, FD_CLOEXEC)
+            guard let ready = try? Sys.poll(listener, events: Int16(POLLIN), timeoutMs: 250), ready != 0 else { continue }
+            let c: Int32
+            do throws(SysError) {
+                guard let a = try Sys.accept(listener, "console socket") else { continue }
+                c = a
+            } catch {
+                hub.log("console: \(error)")
+                MonotonicClock.sleep(untilUs: MonotonicClock.nowUs() + 250_000)  // EMFILE and the like: do not spin
+                continue
+            }
             lock.lock()
             let full = socketSessions >= Self.socketSessionsMax
             if !full { socketSessions += 1 }
@@ -80,17 +84,17 @@ public final class ConsoleServer: @unchecked Sendable {
             if full {
                 let msg = Array("console: \(Self.socketSessionsMax) sessions are open already; try later\r\n".utf8)
                 _ = msg.withUnsafeBytes { Terminal.write(c, $0, timeoutMs: 100) }
-                close(c)
+                Sys.close(c)
                 hub.count { $0.socketSessionsRefused += 1 }
                 continue
             }
             let session = ConsoleSession(hub: hub, fd: c, place: "socket", closesOnExit: true, stop: stop)
             startThread(name: "console-socket") { [self] in
                 session.run()
-                close(c)
+                Sys.close(c)
                 self.lock.lock(); self.socketSessions -= 1; self.lock.unlock()
             }
         }
-        close(listener)
+        Sys.close(listener)
     }
 }

@@ -25,7 +25,7 @@ public final class SimGPIOClient: DigitalLines {
     }
 
     public init(path: String) { self.path = path }
-    deinit { if fd >= 0 { Glibc.close(fd) } }
+    deinit { Sys.close(fd) }
 
     public var isConnected: Bool { fd >= 0 }
 
@@ -35,20 +35,7 @@ public final class SimGPIOClient: DigitalLines {
         let now = MonotonicClock.nowUs()
         if now - lastAttemptUs < 1_000_000 { return }
         lastAttemptUs = now
-        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0 else { return }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { Glibc.close(s); return }
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in
-            for (i, b) in bytes.enumerated() { p[i] = b }
-            p[bytes.count] = 0
-        }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        if rc != 0 { Glibc.close(s); return }
+        guard let s = try? Sys.connectUnix(path, nonBlocking: true) else { return }
         fd = s
         inboxCount = 0
         connectCount += 1
@@ -56,7 +43,7 @@ public final class SimGPIOClient: DigitalLines {
     }
 
     func disconnect() {
-        if fd >= 0 { Glibc.close(fd) }
+        Sys.close(fd)
         fd = -1
     }
 
@@ -66,11 +53,14 @@ public final class SimGPIOClient: DigitalLines {
         var dropped = 0
         while true {
             if inboxCount == inbox.count { inboxCount = 0; dropCount += 1 }  // a line too long: discard
-            let n = inbox.withUnsafeMutableBytes { p in read(fd, p.baseAddress! + inboxCount, p.count - inboxCount) }
-            if n > 0 { inboxCount += n; continue }
-            if n == 0 { disconnect(); break }
-            if errno == EINTR { continue }
-            if errno != EAGAIN && errno != EWOULDBLOCK { disconnect() }
+            let r = inbox.withUnsafeMutableBytes { p in
+                Result { () throws(SysError) in try Sys.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: p[inboxCount...])) }
+            }
+            switch r {
+            case let .success(n) where n > 0: inboxCount += n; continue
+            case .success: disconnect()  // end of file: the simulator went away
+            case let .failure(e): if !e.wouldBlock { disconnect() }
+            }
             break
         }
         // Parse complete lines.
@@ -128,7 +118,7 @@ public final class SimGPIOClient: DigitalLines {
         let v: Int8 = on ? 1 : 0
         if outputs[output.rawValue] == v { return true }
         guard fd >= 0 else { dropCount += 1; return false }
-        let n = setLines[output.rawValue][on ? 1 : 0].withUnsafeBytes { p in write(fd, p.baseAddress!, p.count) }
+        let n = setLines[output.rawValue][on ? 1 : 0].withUnsafeBytes { p in (try? Sys.write(fd, p)) ?? -1 }
         if n == setLines[output.rawValue][on ? 1 : 0].count { outputs[output.rawValue] = v; return true }
         dropCount += 1
         return false

@@ -56,10 +56,12 @@ public enum Terminal {
 
     /// Opens a serial device for the console (raw, 8N1, `baud`), non-blocking.
     public static func openSerial(_ device: String, baud: Int) throws(TerminalError) -> Int32 {
-        let fd = open(device, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw .errno("console: cannot open \(device)") }
+        let fd: Int32
+        do throws(SysError) { fd = try Sys.open(device, O_RDWR | O_NOCTTY | O_NONBLOCK) } catch {
+            throw TerminalError("console: cannot open \(device): \(error.reason)")
+        }
         do throws(TerminalError) { try makeRaw(fd, baud: baud) } catch {
-            close(fd)
+            Sys.close(fd)
             throw TerminalError("console: \(device): \(error.message)")
         }
         return fd
@@ -72,19 +74,19 @@ public enum Terminal {
         var master: Int32 = -1, slave: Int32 = -1
         guard openpty(&master, &slave, nil, nil, nil) == 0 else { throw .errno("console: openpty") }
         do throws(TerminalError) { try makeRaw(slave, baud: nil) } catch {
-            close(master); close(slave)
+            Sys.close(master); Sys.close(slave)
             throw error
         }
-        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
-        _ = fcntl(master, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(slave, F_SETFD, FD_CLOEXEC)
-        guard let name = ttyname(slave) else { let code = Glibc.errno; close(master); close(slave); throw .errno("console: ttyname", code: code) }
+        Sys.setNonBlocking(master)
+        Sys.setCloseOnExec(master)
+        Sys.setCloseOnExec(slave)
+        guard let name = ttyname(slave) else { let code = Glibc.errno; Sys.close(master); Sys.close(slave); throw .errno("console: ttyname", code: code) }
         let path = String(cString: name)
         try? FileManager.default.createDirectory(atPath: (link as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        unlink(link)
+        try? Sys.unlink(link)
         guard symlink(path, link) == 0 else {
             let code = Glibc.errno
-            close(master); close(slave)
+            Sys.close(master); Sys.close(slave)
             throw .errno("console: cannot link \(link) to \(path)", code: code)
         }
         return (master, slave, path)
@@ -92,42 +94,28 @@ public enum Terminal {
 
     /// A listening Unix stream socket (mode 0600: only the agent's user may connect).
     public static func listenUnix(_ path: String) throws(TerminalError) -> Int32 {
-        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        unlink(path)
-        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0 else { throw .errno("console: socket") }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            close(s)
-            throw TerminalError("console: socket path too long: \(path)")
+        do throws(SysError) { return try Sys.listenUnix(path, backlog: 4, mode: 0o600) } catch {
+            throw TerminalError("console: \(error)")
         }
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in
-            for (i, b) in bytes.enumerated() { p[i] = b }
-            p[bytes.count] = 0
-        }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else { let code = Glibc.errno; close(s); throw .errno("console: cannot bind \(path)", code: code) }
-        chmod(path, 0o600)
-        guard listen(s, 4) == 0 else { let code = Glibc.errno; close(s); throw .errno("console: listen on \(path)", code: code) }
-        return s
     }
 
     /// Waits up to `timeoutMs` for `fd` to be readable; then reads what is there (at most
     /// `buffer.count`). 0: nothing (timeout); -1: the other end is gone.
     public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, timeoutMs: Int32) -> Int {
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let r = poll(&p, 1, timeoutMs)
-        if r == 0 || (r < 0 && errno == EINTR) { return 0 }
-        if r < 0 { return -1 }
-        let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-        if n > 0 { return n }
-        // Hang-up or error on the line (a socket closed, a USB-serial adapter unplugged): gone.
-        if p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { return -1 }
-        if n < 0 && (errno == EAGAIN || errno == EINTR || errno == EIO) { return 0 }
+        let revents: Int16
+        do throws(SysError) { revents = try Sys.poll(fd, events: Int16(POLLIN), timeoutMs: timeoutMs) } catch {
+            return error.code == EINTR ? 0 : -1
+        }
+        if revents == 0 { return 0 }
+        do throws(SysError) {
+            let n = try Sys.read(fd, into: buffer)
+            if n > 0 { return n }
+        } catch where error.wouldBlock || error.code == EIO {
+            // EIO: a pty whose other side is not open yet; nothing to read, not gone.
+            if revents & Int16(POLLHUP | POLLERR | POLLNVAL) == 0 { return 0 }
+        } catch {}
+        // End of file, or a hang-up or error on the line (a socket closed, a USB-serial adapter
+        // unplugged): gone.
         return -1
     }
 
@@ -137,13 +125,16 @@ public enum Terminal {
         var done = 0
         let deadline = MonotonicClock.nowUs() + Int64(timeoutMs) * 1000
         while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n > 0 { done += n; continue }
-            if n < 0 && errno != EAGAIN && errno != EINTR { break }
+            do throws(SysError) {
+                let n = try Sys.write(fd, UnsafeRawBufferPointer(rebasing: bytes[done...]))
+                if n > 0 { done += n; continue }
+            } catch where error.wouldBlock {
+            } catch {
+                break
+            }
             let left = deadline - MonotonicClock.nowUs()
             if left <= 0 { break }
-            var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            _ = poll(&p, 1, Int32(min(left / 1000 + 1, 1000)))
+            _ = try? Sys.poll(fd, events: Int16(POLLOUT), timeoutMs: Int32(min(left / 1000 + 1, 1000)))
         }
         return done
     }

@@ -13,14 +13,15 @@
 
 import Foundation
 import LaneCore
+import LaneHAL
 
 public struct JournalError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }
     init(_ m: String) { message = m }
-    /// `code`: the errno read right after the failing call (before any other call can change it).
-    static func errno(_ what: String, _ path: String, code: Int32 = Foundation.errno) -> JournalError {
-        JournalError("\(path): \(what): \(String(cString: strerror(code)))")
+    /// A failed system call (its errno was read at once, in `Sys`).
+    static func sys(_ what: String, _ e: SysError) -> JournalError {
+        JournalError("\(e.subject.isEmpty ? e.call : e.subject): \(what): \(e.reason)")
     }
 }
 
@@ -82,7 +83,7 @@ public final class Journal {
         try recover()
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { Sys.close(fd) }
 
     // MARK: recovery
 
@@ -96,11 +97,14 @@ public final class Journal {
             let size = fileSize(path)
             if goodBytes < size {
                 // A torn tail (power cut mid-write): cut it off; what was before it is intact.
-                guard truncate(path, off_t(goodBytes)) == 0 else { throw .errno("cannot truncate the torn tail", path) }
+                do throws(SysError) { try Sys.truncate(path, to: goodBytes) } catch { throw .sys("cannot truncate the torn tail", error) }
                 statsStorage.tornBytesTruncated += size - goodBytes
             }
             statsStorage.corruptFramesSkipped += corrupt
-            if goodBytes == 0 && lastSeq == 0 { unlink(path); continue }
+            if goodBytes == 0 && lastSeq == 0 {
+                do throws(SysError) { try Sys.unlink(path) } catch { throw .sys("cannot remove an empty segment", error) }
+                continue
+            }
             segments.append(Segment(firstSequence: first, path: path, bytes: goodBytes))
             if lastSeq > last { last = lastSeq }
         }
@@ -139,10 +143,7 @@ public final class Journal {
         return (good, lastSeq, corrupt)
     }
 
-    func fileSize(_ path: String) -> Int {
-        var st = stat()
-        return stat(path, &st) == 0 ? Int(st.st_size) : 0
-    }
+    func fileSize(_ path: String) -> Int { Sys.fileSize(path) ?? 0 }
 
     func refreshStats() {
         statsStorage.segments = segments.count
@@ -171,8 +172,11 @@ public final class Journal {
             }
         }
         if fd < 0 || (segments.last?.bytes ?? 0) + n > segmentBytesMax { try openSegment(first: seq) }
-        let written = frame.withUnsafeBytes { write(fd, $0.baseAddress!, n) }
-        guard written == n else { throw .errno("cannot append to the journal", segments.last!.path) }
+        let path = segments.last!.path
+        let written = frame.withUnsafeBytes { b in
+            Result { () throws(SysError) in try Sys.writeAll(fd, UnsafeRawBufferPointer(rebasing: b[..<n]), path) }
+        }
+        if case let .failure(e) = written { throw .sys("cannot append to the journal", e) }
         segments[segments.count - 1].bytes += n
         statsStorage.bytes += n
         nextSequenceStorage = seq + 1
@@ -184,23 +188,19 @@ public final class Journal {
     public func sync() throws(JournalError) {
         lock.lock(); defer { lock.unlock() }
         guard fd >= 0 else { return }
-        guard fdatasync(fd) == 0 else { throw .errno("fdatasync failed", segments.last!.path) }
+        do throws(SysError) { try Sys.fdatasync(fd, segments.last!.path) } catch { throw .sys("fdatasync failed", error) }
         statsStorage.syncs += 1
     }
 
     func openSegment(first: UInt64) throws(JournalError) {
-        if fd >= 0 { try sync(); close(fd); fd = -1 }
+        if fd >= 0 { try sync(); Sys.close(fd); fd = -1 }
         let path = directory + "/" + String(format: "%020llu.seg", first)
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .errno("cannot create a segment", path) }
-        syncDirectory()
+        do throws(SysError) {
+            fd = try Sys.open(path, O_WRONLY | O_CREAT | O_APPEND)
+            try Sys.fsyncDirectory(directory)
+        } catch { throw .sys("cannot create a segment", error) }
         segments.append(Segment(firstSequence: first, path: path, bytes: fileSize(path)))
         refreshStats()
-    }
-
-    func syncDirectory() {
-        let d = open(directory, O_RDONLY | O_DIRECTORY)
-        if d >= 0 { fsync(d); close(d) }
     }
 
     // MARK: reading and acknowledging
@@ -240,19 +240,13 @@ public final class Journal {
         for i in 0..<8 { bytes[i] = UInt8(truncatingIfNeeded: s >> (8 * UInt64(i))) }
         let crc = bytes.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, 8) }
         for i in 0..<4 { bytes[8 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
-        let tmp = directory + "/acked.tmp", path = directory + "/acked"
-        let f = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard f >= 0 else { throw .errno("cannot write the acknowledgement", tmp) }
-        let ok = bytes.withUnsafeBytes { write(f, $0.baseAddress!, 12) } == 12 && fsync(f) == 0
-        let code = Foundation.errno  // before close() can change it
-        close(f)
-        guard ok else { throw .errno("cannot record the acknowledgement", tmp, code: code) }
-        guard rename(tmp, path) == 0 else { throw .errno("cannot record the acknowledgement", path) }
-        syncDirectory()
+        do throws(SysError) { try Sys.writeFileAtomically(directory + "/acked", bytes) } catch {
+            throw .sys("cannot record the acknowledgement", error)
+        }
         ackedStorage = s
         // A segment is released when the next one starts at or before the first unacknowledged record.
         while segments.count > 1 && segments[1].firstSequence <= s + 1 {
-            unlink(segments[0].path)
+            do throws(SysError) { try Sys.unlink(segments[0].path) } catch { throw .sys("cannot release a segment", error) }
             segments.removeFirst()
         }
         refreshStats()
@@ -288,22 +282,16 @@ public final class Journal {
                 if !acked { keep += bytes[start...k] }
             }
             if keep.count == seg.bytes { i += 1; continue }  // nothing to free here
-            if keep.isEmpty {
-                unlink(seg.path)
-                segments.remove(at: i)
-            } else {
-                let tmp = seg.path + ".tmp"
-                let f = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-                guard f >= 0 else { throw .errno("cannot compact a segment", tmp) }
-                let ok = keep.withUnsafeBytes { write(f, $0.baseAddress!, keep.count) } == keep.count && fsync(f) == 0
-                let code = Foundation.errno  // before close() can change it
-                close(f)
-                guard ok else { throw .errno("cannot compact a segment", tmp, code: code) }
-                guard rename(tmp, seg.path) == 0 else { throw .errno("cannot compact a segment", seg.path) }
-                syncDirectory()
-                segments[i].bytes = keep.count
-                i += 1
-            }
+            do throws(SysError) {
+                if keep.isEmpty {
+                    try Sys.unlink(seg.path)
+                    segments.remove(at: i)
+                } else {
+                    try Sys.writeFileAtomically(seg.path, keep)
+                    segments[i].bytes = keep.count
+                    i += 1
+                }
+            } catch { throw .sys("cannot compact a segment", error) }
             statsStorage.samplesEvicted += evicted
             refreshStats()
         }

@@ -39,9 +39,8 @@ struct ReplayCommand: ParsableCommand {
         let profile = try board.map(loadBoard)
         let fd: Int32
         if trace == "-" { fd = 0 } else {
-            fd = open(trace, O_RDONLY)
-            guard fd >= 0 else {
-                FileHandle.standardError.write(Data("lane-agent: \(trace): cannot open the trace: \(String(cString: strerror(errno)))\n".utf8))
+            do throws(SysError) { fd = try Sys.open(trace, O_RDONLY) } catch {
+                FileHandle.standardError.write(Data("lane-agent: \(trace): cannot open the trace: \(error.reason)\n".utf8))
                 throw ExitCode(2)
             }
         }
@@ -304,9 +303,8 @@ struct Passwd: ParsableCommand {
         guard password.count >= 8 else { throw ValidationError("use at least 8 characters") }
         guard let hash = PasswordHash.make(password) else { throw ValidationError("libcrypt could not hash the password") }
         let text = ConsoleUsersFile.setting(user, hash: hash, in: existing)
-        let tmp = file + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]), rename(tmp, file) == 0 else {
-            FileHandle.standardError.write(Data("lane-agent: \(file): cannot write: \(String(cString: strerror(errno)))\n".utf8))
+        do throws(SysError) { try Sys.writeFileAtomically(file, Array(text.utf8), mode: 0o600) } catch {
+            FileHandle.standardError.write(Data("lane-agent: \(file): cannot write: \(error)\n".utf8))
             throw ExitCode(1)
         }
         print("\(file): password for \(user) \(existing.contains(user + ":") ? "changed" : "added")")

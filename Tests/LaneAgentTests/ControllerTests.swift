@@ -311,6 +311,8 @@ struct VirtualLane {
         #expect(lane.lastFaults.contains(.panelStatus))
         #expect(lane.controller.panels.excludedMask == 0b0100)
         #expect(lane.sink.faultRecords.contains { $0.panel == 2 && $0.bits == Faults.panelStatus.bits && $0.changed == Faults.panelStatus.bits })
+        // The VM-250 stream: a gamma-low fault line with the failed panel's rate 0.
+        #expect(lane.sink.vm.contains { $0.tag == .gl && $0.fields[2] == 0 && $0.fields[0] > 0 }, "\(lane.sink.vm.filter { $0.tag == .gl })")
         #expect(!lane.sink.faultRecords.contains { $0.panel != 2 && $0.panel != 255 })
         #expect(lane.sink.events.contains { if case let .panelFaults(2, _, raised, _, word) = $0 { return raised == .panelStatus && word == 0x0011 }; return false })
         lane.panelStatus[2] = nil

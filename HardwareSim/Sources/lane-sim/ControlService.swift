@@ -19,26 +19,17 @@ final class ControlService {
 
     init(path: String) throws {
         listener = try Terminal.listenUnix(path)
-        _ = fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK)
+        Sys.setNonBlocking(listener)
     }
 
     /// Accepts clients and runs their commands against `world`. Never blocks.
     func poll(world: LaneWorld) {
-        let c = accept(listener, nil, nil)
-        if c >= 0 {
-            _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
-            if clients.count >= 4 { close(c) } else { clients.append((c, [])) }
+        if let c = try? Sys.accept(listener, "control socket") {
+            if clients.count >= 4 { Sys.close(c) } else { clients.append((c, [])) }
         }
-        var buf = [UInt8](repeating: 0, count: 1024)
         var i = 0
         while i < clients.count {
-            var gone = false
-            while true {
-                let n = buf.withUnsafeMutableBytes { read(clients[i].fd, $0.baseAddress!, $0.count) }
-                if n > 0 { clients[i].inbox += buf[0..<n]; continue }
-                if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { gone = true }
-                break
-            }
+            var gone = !Sys.drain(clients[i].fd, into: &clients[i].inbox)
             while let nl = clients[i].inbox.firstIndex(of: 0x0A) {
                 let line = String(decoding: clients[i].inbox[0..<nl], as: UTF8.self).trimmingCharacters(in: .whitespaces)
                 clients[i].inbox.removeSubrange(0...nl)
@@ -46,7 +37,7 @@ final class ControlService {
                 _ = Array(answer.utf8).withUnsafeBytes { Terminal.write(clients[i].fd, $0, timeoutMs: 100) }
             }
             if clients[i].inbox.count > 4096 { gone = true }
-            if gone { close(clients[i].fd); clients.remove(at: i) } else { i += 1 }
+            if gone { Sys.close(clients[i].fd); clients.remove(at: i) } else { i += 1 }
         }
     }
 

@@ -22,37 +22,22 @@ final class GPIOService {
 
     init(path: String) throws {
         self.path = path
-        unlink(path)
-        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0 else { throw SimError("socket: \(String(cString: strerror(errno)))") }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw SimError("GPIO socket path too long: \(path)") }
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in
-            for (i, b) in bytes.enumerated() { p[i] = b }
-            p[bytes.count] = 0
-        }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0, listen(s, 4) == 0 else { throw SimError("cannot listen on \(path): \(String(cString: strerror(errno)))") }
+        let s: Int32
+        do throws(SysError) { s = try Sys.listenUnix(path, nonBlocking: true) } catch { throw SimError("GPIO socket: \(error)") }
         listener = s
     }
 
     func send(_ line: String) {
         guard client >= 0 else { return }
         let data = Array((line + "\n").utf8)
-        let n = data.withUnsafeBytes { write(client, $0.baseAddress!, $0.count) }
-        if n != data.count { close(client); client = -1 }
+        let n = data.withUnsafeBytes { (try? Sys.write(client, $0)) ?? -1 }
+        if n != data.count { Sys.close(client); client = -1 }
     }
 
     /// Accepts a new client, reads its SET lines. Never blocks.
     func poll(nowUs: Int64) {
-        let c = accept(listener, nil, nil)
-        if c >= 0 {
-            _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
-            if client >= 0 { close(client) }
+        if let c = try? Sys.accept(listener, path) {
+            Sys.close(client)
             client = c
             inbox.removeAll()
             send("HELLO lane-sim-gpio 1")
@@ -65,13 +50,7 @@ final class GPIOService {
             }
         }
         guard client >= 0 else { return }
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(client, $0.baseAddress!, $0.count) }
-            if n > 0 { inbox += buf[0..<n]; continue }
-            if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { close(client); client = -1 }
-            break
-        }
+        if !Sys.drain(client, into: &inbox) { Sys.close(client); client = -1 }
         while let nl = inbox.firstIndex(of: 0x0A) {
             let line = String(decoding: inbox[0..<nl], as: UTF8.self)
             inbox.removeSubrange(0...nl)

@@ -101,7 +101,7 @@ final class PanelBank: @unchecked Sendable {
             let reply = tcpReadReply(req: req, offset: offset, mapping: m)
             let fd = modbus_get_socket(ctx)
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(f.value)) {
-                _ = reply.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+                _ = reply.withUnsafeBytes { try? Sys.write(fd, $0) }
             }
             return true
         case .late, .stall:
@@ -171,7 +171,7 @@ final class PanelBank: @unchecked Sendable {
         }
         pdu.removeAll()
         let fd = modbus_get_socket(ctx)
-        return adu.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) } == adu.count
+        return adu.withUnsafeBytes { (try? Sys.write(fd, $0)) ?? -1 } == adu.count
     }
 }
 
@@ -204,7 +204,7 @@ enum ModbusServers {
                     _ = bank.serve(ctx: ctx, req: query, length: Int(n), unit: unit, isRTU: false)
                 }
                 log("modbus tcp: client disconnected")
-                close(modbus_get_socket(ctx))
+                Sys.close(modbus_get_socket(ctx))
                 modbus_set_socket(ctx, -1)
             }
         }
@@ -240,16 +240,9 @@ final class RTUServer: @unchecked Sendable {
     /// A new pseudo-terminal pair, raw, its agent side linked at `link`. The simulator keeps the
     /// agent side open too, so the master never sees a hang-up while the agent restarts.
     func open() throws {
-        guard openpty(&master, &slave, nil, nil, nil) == 0 else { throw SimError("openpty: \(String(cString: strerror(errno)))") }
-        _ = fcntl(master, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(slave, F_SETFD, FD_CLOEXEC)
-        device = String(cString: ttyname(slave))
-        var tio = termios()
-        tcgetattr(slave, &tio)
-        cfmakeraw(&tio)
-        tcsetattr(slave, TCSANOW, &tio)
-        unlink(link)
-        guard symlink(device, link) == 0 else { throw SimError("cannot link \(link) -> \(device): \(String(cString: strerror(errno)))") }
+        do throws(TerminalError) { (master, slave, device) = try Terminal.openPseudoTerminal(link: link) } catch {
+            throw SimError("modbus rtu: \(error)")
+        }
         modbus_set_socket(ctx, master)
     }
 
@@ -272,7 +265,7 @@ final class RTUServer: @unchecked Sendable {
         dropBytes -= drop
         faultLock.unlock()
         guard drop < bytes.count else { return true }
-        return write(fd, bytes.baseAddress! + drop, bytes.count - drop) == bytes.count - drop
+        return (try? Sys.write(fd, UnsafeRawBufferPointer(rebasing: bytes[drop...]))) == bytes.count - drop
     }
 
     func loop() {
@@ -287,16 +280,14 @@ final class RTUServer: @unchecked Sendable {
             if let ms = hangup {
                 // The device goes: both ends closed (the agent's reads and writes fail with EIO),
                 // the link removed; it comes back as a new device behind the same link.
-                close(master); close(slave); unlink(link)
+                Sys.close(master); Sys.close(slave); try? Sys.unlink(link)
                 log("modbus rtu: device \(device) hung up for \(ms) ms")
                 usleep(UInt32(ms) * 1_000)
                 do { try open(); log("modbus rtu: back as \(device) (linked at \(link))") } catch { log("modbus rtu: cannot reopen: \(error)"); return }
                 count = 0
             }
-            var pfd = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
-            let rc = poll(&pfd, 1, 20)
-            if rc > 0 {
-                let n = buf.withUnsafeMutableBytes { read(master, $0.baseAddress! + count, $0.count - count) }
+            if let ready = try? Sys.poll(master, events: Int16(POLLIN), timeoutMs: 20), ready != 0 {
+                let n = buf.withUnsafeMutableBytes { p in (try? Sys.read(master, into: UnsafeMutableRawBufferPointer(rebasing: p[count...]))) ?? -1 }
                 if n > 0 { count += n; lastByteUs = MonotonicClock.nowUs() }
                 if n <= 0 { usleep(10_000) }  // no agent side open (EIO): wait for one
                 if count == buf.count { count = 0 }

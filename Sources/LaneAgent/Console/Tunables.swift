@@ -5,6 +5,7 @@
 
 import Foundation
 import LaneCore
+import LaneHAL
 import Yams
 
 /// The values the tunables live in.
@@ -200,16 +201,13 @@ public enum ProfileEditor {
 
     /// Writes the file atomically (temporary file, fsync, rename), keeping the old one as FILE.bak.
     public static func save(_ text: String, to file: String) throws {
-        let tmp = file + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8)) else {
-            throw TunableError("\(file): cannot write \(tmp): \(String(cString: strerror(errno)))")
-        }
-        let fd = open(tmp, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
-        _ = unlink(file + ".bak")
-        _ = link(file, file + ".bak")
-        guard rename(tmp, file) == 0 else {
-            throw TunableError("\(file): cannot replace the profile: \(String(cString: strerror(errno)))")
+        do throws(SysError) {
+            // The old file stays beside it as FILE.bak.
+            try Sys.unlink(file + ".bak")
+            _ = link(file, file + ".bak")
+            try Sys.writeFileAtomically(file, Array(text.utf8))
+        } catch {
+            throw TunableError("\(file): cannot replace the profile: \(error)")
         }
     }
 }

@@ -245,7 +245,8 @@ public struct LaneController: Sendable {
             sink.record(.fault(FaultRecord(bits: active.bits, changed: change.raised.bits | change.cleared.bits, panel: 255)),
                         monotonicUs: now, wallUs: clock.wallUs, commit: true)
             sink.event(.faults(active: active, raised: change.raised, cleared: change.cleared, excludedPanels: panels.excludedMask))
-            if config.vm250 { vm.faultsChanged(change.raised, change.cleared, background: engine.background, settings: settings, sink: &sink) }
+            if config.vm250 { vm.faultsChanged(change.raised, change.cleared, background: engine.background, settings: settings,
+                                             excluded: panels.excludedMask, sink: &sink) }
         }
         // Which panel: one record per panel whose own faults changed (panel = its index).
         for p in 0..<n {
@@ -405,10 +406,19 @@ struct VM250Aggregator: Sendable {
         sink.vm250(VMEvent(.nb, nn[0], nn[1], nn[2], nn[3]))
     }
 
-    mutating func faultsChanged<S: LaneSink>(_ raised: Faults, _ cleared: Faults, background bg: Background, settings: EngineSettings, sink: inout S) {
-        let g = Self.rates(bg.gammaQ16, settings)
+    /// The stream has fault lines for gamma high and low, neutron high and tamper only (the
+    /// VM-250 protocol as OpenSensorHub's driver reads it). A panel that fails (silent, a status
+    /// fault, a dead detector) reads as a gamma-low fault there, as a failed detector does on a
+    /// VM-250, with that panel's rate 0.
+    mutating func faultsChanged<S: LaneSink>(_ raised: Faults, _ cleared: Faults, background bg: Background, settings: EngineSettings,
+                                             excluded: UInt32, sink: inout S) {
+        var g = Self.rates(bg.gammaQ16, settings)
         if raised.contains(.backgroundHigh) { sink.vm250(VMEvent(.gh, g[0], g[1], g[2], g[3])) }
-        if raised.contains(.backgroundLow) { sink.vm250(VMEvent(.gl, g[0], g[1], g[2], g[3])) }
+        let panelFailed = raised.contains(.panelSilent) || raised.contains(.panelStatus) || raised.contains(.detectorDead)
+        if raised.contains(.backgroundLow) || panelFailed {
+            for p in 0..<4 where excluded & (1 &<< UInt32(p)) != 0 { g[p] = 0 }
+            sink.vm250(VMEvent(.gl, g[0], g[1], g[2], g[3]))
+        }
         if raised.contains(.tamper) { sink.vm250(VMEvent(.tt)) }
         if cleared.contains(.tamper) { sink.vm250(VMEvent(.tc)) }
     }
