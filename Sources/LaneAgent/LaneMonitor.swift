@@ -61,6 +61,8 @@ public struct LaneView: Sendable {
     public var gammaAlarmActive = false
     public var neutronAlarmActive = false
     public var faults = Faults()
+    /// When each active fault was raised (the tick's clock), by fault bit.
+    public var faultRaisedUs: InlineArray<16, Int64> = InlineArray(repeating: 0)
     public var lastDecision: Decision? = nil
 
     /// Counts over the last second (up to 10 samples) per panel, and the time they cover.

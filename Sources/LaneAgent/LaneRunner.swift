@@ -109,11 +109,12 @@ public final class LaneRunner: @unchecked Sendable {
         try poller.start(originUs: origin, stop: stopFlag)
 
         // Everything the tick touches is allocated here, before the first tick.
+        var config = LaneController.Config(panelSilentAfterPolls: profile.panelSilentAfterPolls, status: profile.registerMap.statusMasks,
+                                           keepsRecords: records != nil, vm250: vm250 != nil, profileHash: profile.hash)
+        config.beamStuckAfterUs = profile.console.beamStuckAfterUs
         var controller = LaneController(
             settings: settings,
-            config: .init(panelSilentAfterPolls: profile.panelSilentAfterPolls, status: profile.registerMap.statusMasks,
-                          keepsRecords: records != nil, vm250: vm250 != nil,
-                          profileHash: profile.hash),
+            config: config,
             sirenUs: profile.sirenUs, lightHoldUs: profile.alarmLightHoldUs, originUs: origin)
         var sink = QueueSink(records: records, events: events, vm250: vm250)
         var slots = Array(repeating: PanelSlot(), count: settings.panelCount)

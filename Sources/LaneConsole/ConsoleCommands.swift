@@ -44,6 +44,8 @@ enum ConsoleCommands {
         ConsoleCommand("config show", summary: "the board profile in force, with the settings changed here marked",
                        run: { s, _ in s.configShow() }),
         ConsoleCommand("config diff", summary: "running settings against the profile file on disk", run: { s, _ in s.configDiff() }),
+        ConsoleCommand("faults", summary: "active faults: since when, what each means, what to check; each panel's own",
+                       run: { s, _ in s.faults() }),
         ConsoleCommand("beams", summary: "occupancy beams: state, last edges, last speed, stuck-beam check", run: { s, _ in s.beams() }),
         ConsoleCommand("panels", summary: "per panel: link, status bits, high voltage, temperature, poll latency, errors",
                        run: { s, _ in s.panels() }),
@@ -155,6 +157,47 @@ extension ConsoleSession {
         return "idle (lane empty)"
     }
 
+    /// What each fault means and what a technician checks first.
+    static let faultAdvice: [String] = [
+        "the background is still being learned: occupancies are not screened until it is ready",
+        "gamma background above detection.gammaBackgroundHighCps: a source parked near the lane, or a panel fault ('counts')",
+        "gamma background below detection.gammaBackgroundLowCps: the panels shielded (a queue, snow), or failing ('counts', 'panels')",
+        "a panel does not answer on the bus: its cable, power, termination and unit id ('panels', 'modbus scan')",
+        "a panel reports a fault in its status word (high voltage, detector, temperature): 'panels' decodes it",
+        "an occupancy beam chatters, stays blocked over 10 minutes, or never changes while the other does: 'beams', its lens and reflector",
+        "a console test (self-test, check source, output test) holds background learning",
+        "a pillar door is open (tamper switch)",
+        "a panel counts far below its own background or the other panels, or not at all: left out of detection ('counts', 'selftest')",
+        "an output (lights, siren, camera) could not be switched: its wiring and driver ('test outputs')",
+    ]
+
+    func faults() {
+        let v = view
+        guard v.published else { say("the lane has not ticked yet (starting)"); return }
+        if v.faults.isEmpty { say("no faults: the lane screens with every panel") }
+        for bit in 0..<Faults.bitCount where v.faults.bits & (1 &<< UInt32(bit)) != 0 {
+            let since = v.nowUs - v.faultRaisedUs[bit]
+            say("\(pad(Faults.name(bit: bit).description, 19)) for \(duration(since)): \(bit < Self.faultAdvice.count ? Self.faultAdvice[bit] : "")")
+        }
+        let map = hub.profile.registerMap
+        for p in 0..<panelCount {
+            let f = v.panelFlags[p]
+            var what: [String] = []
+            if f.silent { what.append("silent (no answer)") }
+            if f.status {
+                var bits: [String] = []
+                let missing = map.statusOkMask & ~f.statusWord
+                if missing != 0 { bits.append("ok bits 0x\(String(missing, radix: 16, uppercase: true)) clear") }
+                if f.statusWord & map.statusFaultMask != 0 { bits.append("fault bits 0x\(String(f.statusWord & map.statusFaultMask, radix: 16, uppercase: true)) set") }
+                what.append("status 0x\(String(f.statusWord, radix: 16, uppercase: true)) (\(bits.joined(separator: ", ")))")
+            }
+            if f.tamper { what.append("door open (tamper)") }
+            if f.dead { what.append("dead detector (counts far too low)") }
+            guard !what.isEmpty else { continue }
+            say("panel \(labels[p]): \(what.joined(separator: "; "))\(v.excludedPanels & (1 &<< UInt32(p)) != 0 ? "; LEFT OUT of detection" : "")")
+        }
+    }
+
     func status() {
         let v = view
         guard v.published else { say("the lane has not ticked yet (starting)"); return }
@@ -166,7 +209,7 @@ extension ConsoleSession {
         } ?? ""))
         let open = (0..<v.alarmCount).map { v.alarm($0) }.filter { $0.state != .cleared }
         say("alarms:     \(v.alarmsTotal) since start, \(open.isEmpty ? "none waiting" : "\(open.count) not cleared (\(open.map { "#\($0.number) \($0.state)" }.joined(separator: ", ")))")")
-        say("faults:     \(faultNames(v.faults))")
+        say("faults:     \(faultNames(v.faults))\(v.faults.isEmpty ? "" : " ('faults' explains them)")")
         say("background: \(v.background.isReady(v.settings) ? "ready" : "LEARNING"), \(v.background.samplesLearned) samples learned")
         var slots = Array(repeating: PanelSlot(), count: panelCount)
         hub.lane.panelSlots(into: &slots)

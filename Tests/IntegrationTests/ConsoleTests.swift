@@ -164,7 +164,7 @@ func consoleBoard(_ dir: String) throws -> String {
 
 @Suite("console", .serialized)
 struct ConsoleTests {
-    static let commands = ["help", "status", "version", "counts", "background", "thresholds", "config show", "config diff", "beams",
+    static let commands = ["help", "status", "version", "counts", "background", "thresholds", "config show", "config diff", "faults", "beams",
                            "panels", "alarms", "alarms ack", "alarms reset", "test", "selftest", "sourcecheck", "modbus read",
                            "modbus scan", "journal", "uplink", "stats", "log", "set", "save", "login", "logout", "whoami", "exit"]
 

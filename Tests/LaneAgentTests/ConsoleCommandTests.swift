@@ -95,6 +95,18 @@ struct ConsoleUnderTest {
         #expect(r.lines.contains { $0.hasPrefix("panels:") && $0.contains("3 of 4 answering") }, "\(r.text)")
     }
 
+    @Test("faults lists each active fault with its age and advice, and each failing panel with its status word and whether it is left out")
+    func faults() throws {
+        let c = try ConsoleUnderTest()
+        #expect(c.run("faults").text == "no faults: the lane screens with every panel")
+        c.lane.lane.panelStatus[1] = 0x0000
+        c.lane.tick(20)
+        let r = c.run("faults")
+        #expect(r.outcome == .ok)
+        #expect(r.lines.first?.hasPrefix("panelStatus         for 1.9 s: a panel reports a fault in its status word") == true, "\(r.text)")
+        #expect(r.lines.contains("panel \(c.hub.profile.panelLabels[1]): status 0x0 (ok bits 0x7 clear); LEFT OUT of detection"), "\(r.text)")
+    }
+
     @Test("unknown commands, wrong argument counts and privileged commands without a login fail with the reason, and change nothing")
     func refusals() throws {
         let c = try ConsoleUnderTest()

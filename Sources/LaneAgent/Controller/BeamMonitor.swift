@@ -8,8 +8,9 @@ public struct BeamMonitor: Sendable {
     /// Edges on one beam within one second above which it chatters (a truck with a trailer makes 4-6).
     public static let chatterEdgesPerS = 20
     /// A beam blocked this long without a change is stuck (a parked container is flagged too: the
-    /// lamp asks a person to look).
-    public static let blockedUsMax: Int64 = 600_000_000
+    /// lamp asks a person to look). From the board profile (`console.beamStuckAfterS`, which the
+    /// console's `beams` shows against too).
+    public let blockedUsMax: Int64
     /// Occupancies in a row in which one beam never changed while the other did.
     public static let stuckClearOccupancies = 2
 
@@ -22,7 +23,7 @@ public struct BeamMonitor: Sendable {
     var changedThisOccupancy: InlineArray<2, Bool> = [false, false]
     var silentOccupancies: InlineArray<2, Int> = [0, 0]
 
-    public init() {}
+    public init(blockedUsMax: Int64 = 600_000_000) { self.blockedUsMax = blockedUsMax }
 
     mutating func edge(_ e: BeamEdge) {
         guard e.beam == 0 || e.beam == 1 else { return }
@@ -54,7 +55,7 @@ public struct BeamMonitor: Sendable {
     func stuck(nowUs: Int64) -> Bool {
         for b in 0..<2 {
             if chattering[b] && nowUs - windowStartUs[b] < 2_000_000 { return true }
-            if blocked[b] && nowUs - changedUs[b] > Self.blockedUsMax { return true }
+            if blocked[b] && nowUs - changedUs[b] > blockedUsMax { return true }
             if silentOccupancies[b] >= Self.stuckClearOccupancies { return true }
         }
         return false

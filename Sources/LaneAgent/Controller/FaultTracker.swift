@@ -10,18 +10,20 @@ public struct FaultTracker: Sendable {
     public static let clearTicks = 5
 
     public private(set) var active = Faults()
+    /// When each active fault was raised (microseconds, the tick's clock).
+    public private(set) var raisedUs: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var absentTicks: InlineArray<16, Int> = InlineArray(repeating: 0)
 
     public init() {}
 
     /// Folds this tick's conditions in; returns the faults raised and cleared by it.
-    mutating func update(_ conditions: Faults) -> (raised: Faults, cleared: Faults) {
+    mutating func update(_ conditions: Faults, nowUs: Int64 = 0) -> (raised: Faults, cleared: Faults) {
         var raised = Faults(), cleared = Faults()
         for bit in 0..<Faults.bitCount {
             let f = Faults(bits: 1 &<< UInt32(bit))
             if conditions.contains(f) {
                 absentTicks[bit] = 0
-                if !active.contains(f) { active.insert(f); raised.insert(f) }
+                if !active.contains(f) { active.insert(f); raised.insert(f); raisedUs[bit] = nowUs }
             } else if active.contains(f) {
                 absentTicks[bit] += 1
                 if absentTicks[bit] >= Self.clearTicks {

@@ -51,6 +51,8 @@ public struct LaneController: Sendable {
         public var keepsRecords: Bool
         public var vm250: Bool
         public var profileHash: UInt64
+        /// A beam blocked longer than this is stuck.
+        public var beamStuckAfterUs: Int64 = 600_000_000
         public init(panelSilentAfterPolls: Int, status: StatusMasks, keepsRecords: Bool, vm250: Bool, profileHash: UInt64) {
             self.panelSilentAfterPolls = panelSilentAfterPolls
             self.status = status
@@ -82,6 +84,7 @@ public struct LaneController: Sendable {
         panels = PanelHealth(panelCount: settings.panelCount)
         self.config = config
         self.originUs = originUs
+        beams = BeamMonitor(blockedUsMax: config.beamStuckAfterUs)
         used = Array(repeating: PanelSlot(), count: settings.panelCount)
         batch = SampleBatch(panels: settings.panelCount, nominalIntervalUs: settings.sampleIntervalUs)
         view.originUs = originUs
@@ -239,7 +242,7 @@ public struct LaneController: Sendable {
         if beams.stuck(nowUs: now) { conditions.insert(.beamStuck) }
         if outputFailures != 0 { outputFailedUntilUs = now + 1_000_000 }
         if now < outputFailedUntilUs { conditions.insert(.outputFailed) }
-        let change = faults.update(conditions)
+        let change = faults.update(conditions, nowUs: now)
         if !change.raised.isEmpty || !change.cleared.isEmpty {
             let active = faults.active
             sink.record(.fault(FaultRecord(bits: active.bits, changed: change.raised.bits | change.cleared.bits, panel: 255)),
@@ -250,7 +253,7 @@ public struct LaneController: Sendable {
         }
         // Which panel: one record per panel whose own faults changed (panel = its index).
         for p in 0..<n {
-            let pc = panelFaults[p].update(panels.faults(panel: p))
+            let pc = panelFaults[p].update(panels.faults(panel: p), nowUs: now)
             guard !pc.raised.isEmpty || !pc.cleared.isEmpty else { continue }
             let active = panelFaults[p].active
             sink.record(.fault(FaultRecord(bits: active.bits, changed: pc.raised.bits | pc.cleared.bits, panel: UInt8(p))),
@@ -319,6 +322,7 @@ public struct LaneController: Sendable {
         view.gammaAlarmActive = engine.gammaAlarmActive
         view.neutronAlarmActive = engine.neutronAlarmActive
         view.faults = result.faults
+        view.faultRaisedUs = faults.raisedUs
         view.background = engine.background
         view.sirenUs = annunciator.sirenUs
         view.alarmLightHoldUs = annunciator.lightHoldUs
