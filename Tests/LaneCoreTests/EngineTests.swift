@@ -270,6 +270,24 @@ struct FlatLane {
         #expect(lane.decisions[0].panelsUsedMask == 0b1110)
     }
 
+    @Test("a lane that starts with a parked vehicle in it (beams blocked from the first sample) raises no alarm and decides it not screened")
+    func startsOccupied() {
+        var lane = FlatLane()
+        lane.cps = 2_000
+        lane.neutronPerSample = 1
+        lane.edge(0, true, at: 1)
+        lane.edge(1, true, at: 2)
+        lane.ticks(600)  // 60 s parked, counting
+        lane.edge(0, false, at: lane.t + 1)
+        lane.edge(1, false, at: lane.t + 2)
+        lane.ticks(40)
+        #expect(lane.decisions.count == 1)
+        if let d = lane.decisions.first {
+            #expect(!d.gammaAlarm && !d.neutronAlarm)
+            #expect(d.notScreened && d.faults.contains(.backgroundNotReady))
+        }
+    }
+
     @Test("a panel absent while a vehicle shields the others by 30 % stands in the shielded expectation: a clean vehicle stays under 5 sigma (it reached 9)")
     func standInUnderShielding() {
         var lane = FlatLane()
