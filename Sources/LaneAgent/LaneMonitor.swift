@@ -71,6 +71,8 @@ public struct LaneView: Sendable {
     public var neutron1s = PanelValues(repeating: 0)
     public var window1sUs: Int64 = 0
     public var background = Background()
+    /// The background was restored from disk at start, this old then (-1: learned afresh).
+    public var backgroundRestoredAgeUs: Int64 = -1
     public var settings = EngineSettings()
     public var sirenUs: Int64 = 0
     public var alarmLightHoldUs: Int64 = 0

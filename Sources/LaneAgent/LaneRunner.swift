@@ -60,6 +60,8 @@ public final class LaneRunner: @unchecked Sendable {
     public var records: RecordQueue?
     /// The VM-250-style text stream (nil: off).
     public var vm250: VM250Server?
+    /// Keeps the learned background on disk (nil: learned afresh at every start).
+    public var backgroundKeeper: BackgroundKeeper?
     let lines: DigitalLines
     let poller: PanelPoller
     public let events = EventQueue(capacity: 256)
@@ -116,7 +118,16 @@ public final class LaneRunner: @unchecked Sendable {
             settings: settings,
             config: config,
             sirenUs: profile.sirenUs, lightHoldUs: profile.alarmLightHoldUs, originUs: origin)
-        var sink = QueueSink(records: records, events: events, vm250: vm250)
+        var sink = QueueSink(records: records, events: events, vm250: vm250, keeper: backgroundKeeper)
+        if let keeper = backgroundKeeper {
+            switch BackgroundStore.load(keeper.path, settings: settings, nowWallUs: wallClockUs()) {
+            case nil: log("background: no background kept at \(keeper.path); learning afresh")
+            case let .failure(e)?: log("background: not restored from \(keeper.path): \(e); learning afresh")
+            case let .success((b, age))?:
+                controller.restore(background: b, ageUs: age)
+                log("background: restored from \(keeper.path), saved \(age / 1_000_000) s ago (\(b.samplesLearned) samples learned)")
+            }
+        }
         var slots = Array(repeating: PanelSlot(), count: settings.panelCount)
         var edges = EdgeBuffer()
         var outputFailures: UInt32 = 0
@@ -230,10 +241,12 @@ struct QueueSink: LaneSink {
     let records: RecordQueue?
     let events: EventQueue
     let vm250: VM250Server?
+    let keeper: BackgroundKeeper?
 
     mutating func record(_ r: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool) {
         records?.push(r, monotonicUs: monotonicUs, wallUs: wallUs, commit: commit)
     }
     mutating func event(_ e: AgentEvent) { events.push(e) }
     mutating func vm250(_ e: VMEvent) { vm250?.push(e) }
+    mutating func keepBackground(_ b: Background, wallUs: Int64) { keeper?.keep(b, wallUs: wallUs) }
 }

@@ -210,7 +210,8 @@ extension ConsoleSession {
         let open = (0..<v.alarmCount).map { v.alarm($0) }.filter { $0.state != .cleared }
         say("alarms:     \(v.alarmsTotal) since start, \(open.isEmpty ? "none waiting" : "\(open.count) not cleared (\(open.map { "#\($0.number) \($0.state)" }.joined(separator: ", ")))")")
         say("faults:     \(faultNames(v.faults))\(v.faults.isEmpty ? "" : " ('faults' explains them)")")
-        say("background: \(v.background.isReady(v.settings) ? "ready" : "LEARNING"), \(v.background.samplesLearned) samples learned")
+        say("background: \(v.background.isReady(v.settings) ? "ready" : "LEARNING"), \(v.background.samplesLearned) samples learned"
+            + (v.backgroundRestoredAgeUs >= 0 ? " (restored at start from disk, then \(duration(v.backgroundRestoredAgeUs)) old)" : ""))
         var slots = Array(repeating: PanelSlot(), count: panelCount)
         hub.lane.panelSlots(into: &slots)
         let answering = slots.filter { $0.sequence > 0 && $0.consecutiveErrors < hub.profile.panelSilentAfterPolls }.count

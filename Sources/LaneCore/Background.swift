@@ -2,6 +2,9 @@
 // channel. Learning happens only while the lane is empty (the engine decides when).
 
 public struct Background: Sendable {
+    /// Bumped whenever the stored fields change: a background kept on disk by another layout is
+    /// refused rather than misread (the agent's BackgroundStore).
+    public static let layoutVersion = 1
     public private(set) var gammaQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     public private(set) var gammaLowQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     public private(set) var neutronQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)

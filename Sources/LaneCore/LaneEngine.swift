@@ -227,6 +227,14 @@ public struct LaneEngine: Sendable {
         return c <= 0 ? 0 : c >= i64(EngineSettings.countsPerSampleMax) ? EngineSettings.countsPerSampleMax : u32(c)
     }
 
+    /// Takes a background learned before (kept on disk by the agent) as its own. Only while the
+    /// lane is empty (the occupancy in progress keeps the background it began with).
+    public mutating func restore(background b: Background) -> Bool {
+        guard state == .empty else { return false }
+        background = b
+        return true
+    }
+
     /// Forgets panel p's learned background (see `Background.forget`).
     public mutating func forgetBackground(panel p: Int) {
         guard p >= 0 && p < settings.panelCount else { return }

@@ -134,6 +134,10 @@ struct Run: ParsableCommand {
             }
             journalWriter!.start()
             runner.records = journalWriter!.queue
+            // The learned background is kept beside the journal (docs/DETECTION.md, "A restart").
+            let keeper = BackgroundKeeper(path: dir + "/background", settings: profile.engine, log: log.line)
+            keeper.start(stop: { stopRequested.load(ordering: .relaxed) })
+            runner.backgroundKeeper = keeper
         }
         if let broker {
             let parts = broker.split(separator: ":")
@@ -212,6 +216,10 @@ struct Run: ParsableCommand {
         }
         writerStop.store(true, ordering: .relaxed)
         writerDone.wait()
+        if let keeper = runner.backgroundKeeper {
+            keeper.flush()
+            log.line("background: kept \(keeper.written) times at \(keeper.path)\(keeper.failures > 0 ? ", \(keeper.failures) writes failed" : "")")
+        }
         if let journalWriter {
             journalWriter.stop()
             let j = journalWriter.stats

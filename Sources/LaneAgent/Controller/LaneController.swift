@@ -14,6 +14,13 @@ public protocol LaneSink {
     mutating func record(_ r: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool)
     mutating func event(_ e: AgentEvent)
     mutating func vm250(_ e: VMEvent)
+    /// The learned background, to keep on disk (every `BackgroundStore.saveIntervalUs` while the
+    /// lane is empty and it is ready, and at the end of the run).
+    mutating func keepBackground(_ b: Background, wallUs: Int64)
+}
+
+extension LaneSink {
+    public mutating func keepBackground(_ b: Background, wallUs: Int64) {}
 }
 
 /// The time and the runner's own figures for one tick.
@@ -77,6 +84,8 @@ public struct LaneController: Sendable {
     var panelFaults: InlineArray<8, FaultTracker> = InlineArray(repeating: FaultTracker())
     var k: Int64 = 0
     var decisions = 0
+    /// When the background was last handed over to be kept on disk (first: once it is ready).
+    var lastBackgroundKeptUs = Int64.min / 2
 
     public init(settings: EngineSettings, config: Config, sirenUs: Int64, lightHoldUs: Int64, originUs: Int64) {
         engine = LaneEngine(settings: settings)
@@ -95,6 +104,14 @@ public struct LaneController: Sendable {
 
     var settings: EngineSettings { engine.settings }
     var n: Int { settings.panelCount }
+
+    /// Starts from a background learned before (see `BackgroundStore`); before the first tick.
+    public mutating func restore(background b: Background, ageUs: Int64) {
+        if engine.restore(background: b) {
+            view.background = b
+            view.backgroundRestoredAgeUs = ageUs
+        }
+    }
 
     /// The runner's own figures (tick timing, allocation counts) go into the view here; the
     /// controller never writes those fields.
@@ -260,6 +277,11 @@ public struct LaneController: Sendable {
                         monotonicUs: now, wallUs: clock.wallUs, commit: true)
             sink.event(.panelFaults(panel: p, active: active, raised: pc.raised, cleared: pc.cleared, statusWord: panels.flags[p].statusWord))
         }
+        if !engine.isOccupied && engine.background.isReady(settings) && now >= maintenanceUntilUs
+            && now - lastBackgroundKeptUs >= BackgroundStore.saveIntervalUs {
+            lastBackgroundKeptUs = now
+            sink.keepBackground(engine.background, wallUs: clock.wallUs)
+        }
         if config.vm250 && !engine.isOccupied { vm.backgroundTick(k: k, background: engine.background, settings: settings, sink: &sink) }
         if config.keepsRecords && (k == 1 || k % (60_000_000 / settings.sampleIntervalUs) == 0) {
             if !engine.isOccupied {
@@ -285,6 +307,11 @@ public struct LaneController: Sendable {
 
     /// Ends the run: the occupancy in progress is decided (truncated) and the last samples kept.
     public mutating func finish<S: LaneSink>(_ clock: TickClock, sink: inout S) {
+        // The background as it is now (the lane was learning up to here), unless an occupancy
+        // or a console test was holding it.
+        if !engine.isOccupied && engine.background.isReady(settings) && clock.nowUs >= maintenanceUntilUs {
+            sink.keepBackground(engine.background, wallUs: clock.wallUs)
+        }
         if let d = engine.finish(atUs: clock.nowUs) { finished(d, clock, &sink) }
         if config.keepsRecords && batch.count > 0 {
             sink.record(.samples(batch), monotonicUs: batch.firstTUs, wallUs: clock.wallUs, commit: true)
