@@ -12,7 +12,7 @@ import Testing
 /// Writes `lines` to a temporary file and replays it; returns the decisions and the error.
 func replay(_ lines: [String], board: BoardProfile? = nil) -> (decisions: [[String: Any]], error: Error?) {
     let path = NSTemporaryDirectory() + "replay-\(UUID().uuidString).jsonl"
-    FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+    _ = FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
     defer { try? FileManager.default.removeItem(atPath: path) }
     let fd = open(path, O_RDONLY)
     defer { close(fd) }
