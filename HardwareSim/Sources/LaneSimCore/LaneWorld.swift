@@ -84,6 +84,9 @@ public final class LaneWorld {
     /// A check source held against a panel (the daily source check), gamma counts/s added;
     /// 70 % in the low energy window (Cs-137-like). Set through the simulator's control socket.
     public var checkSourceCps: [Double]
+    /// Low-window shares from the physics: the background per panel, each source per panel.
+    let backgroundLow: [Double]
+    let sourceLow: [[[Double]]]
 
     public init(scenario: Scenario, counterStart: UInt32 = 0) {
         self.scenario = scenario
@@ -157,6 +160,17 @@ public final class LaneWorld {
         neutron = Array(repeating: counterStart, count: lane.panels)
         pulserUntilS = Array(repeating: -1, count: lane.panels)
         checkSourceCps = Array(repeating: 0, count: lane.panels)
+        if let physics = lane.physics {
+            backgroundLow = (0..<lane.panels).map { physics.backgroundLowShare(panel: $0) }
+            sourceLow = scenario.vehicles.map { v in
+                v.sources.map { s in
+                    (0..<lane.panels).map { physics.sourceLowShare(s.type, attenuation: v.attenuation, panel: $0, mix: s.normMix, selfScatter: s.selfScatter) }
+                }
+            }
+        } else {
+            backgroundLow = Array(repeating: lane.backgroundLowFraction, count: lane.panels)
+            sourceLow = scenario.vehicles.map { v in v.sources.map { s in Array(repeating: s.type.lowFraction, count: lane.panels) } }
+        }
     }
 
     /// How much of the portal vehicle k fills at time t: 0 (outside the +-5 m around the pillars)
@@ -181,14 +195,15 @@ public final class LaneWorld {
         let lane = scenario.lane
         let drift = 1 + lane.driftFraction * sin(2 * Double.pi * t / lane.driftPeriodS)
         let bg = lane.backgroundCps[p] * drift * (1 - suppression(at: t))
-        var low = bg * lane.backgroundLowFraction
+        var low = bg * backgroundLow[p]
         var high = bg - low
         var n = lane.neutronBackgroundCps[p]
         let panel = panels[p]
         for (k, v) in scenario.vehicles.enumerated() where !v.sources.isEmpty {
             let f = trajectories[k].front(at: t)
             if f < -40 || f - v.lengthM > 40 { continue }
-            for s in v.sources {
+            for (si, s) in v.sources.enumerated() {
+                let lowShare = sourceLow[k][si][p]
                 // NORM is a load spread along its length: 8 point sources sharing its strength.
                 let points = s.type == .norm ? 8 : 1
                 for i in 0..<points {
@@ -201,8 +216,8 @@ public final class LaneWorld {
                     let r = s.strength / Double(points) * g
                     if s.type.gamma {
                         let att = r * v.attenuation
-                        low += att * s.type.lowFraction
-                        high += att * (1 - s.type.lowFraction)
+                        low += att * lowShare
+                        high += att * (1 - lowShare)
                     }
                     if s.type.neutron { n += r * 0.9 }
                 }

@@ -98,6 +98,9 @@ public struct LaneSpec: Codable, Sendable {
     /// Background suppression by a vehicle in or near the portal (DOMAIN.md: about 15 %).
     public var shielding: Double = 0.15
     public var panelLabels: [String] = ["MU", "ML", "SU", "SL"]
+    /// The spectral physics (docs/SIMULATOR.md, "The physics family"); nil: lane-sim's fixed
+    /// shares, with `backgroundLowFraction`.
+    public var physics: Physics? = nil
 
     public init() {}
 
@@ -168,6 +171,10 @@ public struct SourceSpec: Codable, Sendable {
     public var heightM: Double
     /// NORM only: length of the distributed load, metres.
     public var lengthM: Double
+    /// NORM only, with a physics member: the load's K-40 / uranium / thorium shares and the share
+    /// of its photons scattered in the load itself (nil: the site's mix).
+    public var normMix: [Double]? = nil
+    public var selfScatter: Double = 0
 
     public init(type: SourceType, strength: Double, positionM: Double, offsetM: Double = 0, heightM: Double = 1.5, lengthM: Double = 10) {
         self.type = type; self.strength = strength; self.positionM = positionM; self.offsetM = offsetM

@@ -17,6 +17,8 @@ struct Eval: ParsableCommand {
     @Option(help: "A board profile whose detection settings the engine uses (default: the shipped defaults).") var board: String?
     @Option(help: "Directory for the report (report.md, report.json, pd-*.svg).") var out: String = "out/eval"
     @Option(help: "Write the trace of every clean or NORM pass the engine alarmed on into this directory.") var falseAlarmTraces: String?
+    @Option(help: "Members of the physics family drawn besides lane-sim's own (0: lane-sim's physics only, the old report).") var family: Int = 8
+    @Option(help: "Seed of the physics family.") var familySeed: UInt64 = 1
 
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
@@ -35,25 +37,35 @@ struct Eval: ParsableCommand {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             config.falseAlarmTraceDirectory = dir
         }
-        let report = Evaluation.run(config: config, settings: settings) { done, total in
-            if done % 2048 < 64 || done == total { FileHandle.standardError.write(Data("eval: \(done)/\(total) passes\n".utf8)) }
+        guard family >= 0 && family <= 64 else { throw ValidationError("--family must be 0...64") }
+        let members = Physics.family(seed: familySeed, count: family)
+        let fam = Evaluation.runFamily(config: config, settings: settings, members: members) { name, done, total in
+            if done % 2048 < 64 || done == total { FileHandle.standardError.write(Data("eval: \(name): \(done)/\(total) passes\n".utf8)) }
         }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        var pictures: [String] = []
-        for kind in ThreatKind.allCases {
-            let name = "pd-\(kind.rawValue).svg"
-            try report.svg(kind: kind).write(toFile: out + "/" + name, atomically: true, encoding: .utf8)
-            pictures.append(name)
-        }
+        try FileManager.default.createDirectory(atPath: out + "/members", withIntermediateDirectories: true)
         var command = "lane-sim eval --seed \(seed) --passes-per-cell \(passesPerCell) --clean \(clean) --norm \(norm)"
-        command += " --warmup-s \(Int(warmupS))"
+        command += " --warmup-s \(Int(warmupS)) --family \(family) --family-seed \(familySeed)"
         if let board { command += " --board \(board)" }
         command += " --out \(out)"
-        let md = report.markdown(settingsText: describe(settings), command: command, pictures: pictures)
+        for (physics, report) in fam.members {
+            var pictures: [String] = []
+            if physics.legacy {
+                // lane-sim's member keeps its curves and its place (old reports stay comparable).
+                for kind in ThreatKind.allCases {
+                    let name = "pd-\(kind.rawValue).svg"
+                    try report.svg(kind: kind).write(toFile: out + "/members/" + name, atomically: true, encoding: .utf8)
+                    pictures.append(name)
+                }
+            }
+            let md = "Physics member **\(physics.name)**: \(physics.summary).\n\n"
+                + report.markdown(settingsText: describe(settings), command: command, pictures: pictures)
+            try md.write(toFile: out + "/members/\(physics.name).md", atomically: true, encoding: .utf8)
+            try report.json().write(toFile: out + "/members/\(physics.name).json", atomically: true, encoding: .utf8)
+        }
+        let md = fam.markdown(command: command)
         try md.write(toFile: out + "/report.md", atomically: true, encoding: .utf8)
-        try report.json().write(toFile: out + "/report.json", atomically: true, encoding: .utf8)
-        print(md.components(separatedBy: "## MDS95")[0])
-        print("report: \(out)/report.md, \(out)/report.json, \(pictures.count) pictures")
+        print(md.components(separatedBy: "## Members")[0])
+        print("report: \(out)/report.md, one report per member in \(out)/members/")
     }
 
     func describe(_ e: EngineSettings) -> String {

@@ -72,6 +72,8 @@ public struct EvalConfig: Sendable {
     /// When set, the trace of every clean pass on which this engine alarmed is written here, for
     /// `lane-agent replay` and a look at why.
     public var falseAlarmTraceDirectory: String? = nil
+    /// The physics member the passes are played in (lane-sim's own by default).
+    public var physics: Physics = .laneSim
     public init() {}
 }
 
@@ -112,13 +114,16 @@ enum Suite {
         var rng = SeededRandom(seed: p.seed)
         func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * rng.unit() }
         var lane = LaneSpec()
-        let level = uniform(0.7, 1.3)
+        let physics = c.physics
+        // lane-sim's member draws exactly what it always drew (old reports stay comparable).
+        let level = uniform(physics.backgroundLevel.lowerBound, physics.backgroundLevel.upperBound)
         lane.backgroundCps = lane.backgroundCps.map { $0 * level * uniform(0.9, 1.1) }
         lane.neutronBackgroundCps = lane.neutronBackgroundCps.map { $0 * uniform(0.7, 1.3) }
         lane.driftPeriodS = uniform(300, 900)
+        if !physics.legacy { lane.physics = physics }
         var v = VehicleSpec(at: c.warmupS, speed: 2.2)
         v.attenuation = uniform(0.5, 0.9)
-        v.shielding = uniform(0.08, 0.22)
+        v.shielding = uniform(physics.shielding.lowerBound, physics.shielding.upperBound)
         v.trailerLengthM = rng.unit() < 0.5 ? 6.1 : 12.2
         switch p.profile {
         case .steady05: v.speed = 0.5
@@ -134,8 +139,17 @@ enum Suite {
                        offsetM: uniform(-1.5, 1.5), heightM: uniform(0.8, 2.4))
         }
         func normLoad() -> SourceSpec {
-            SourceSpec(type: .norm, strength: uniform(1500, 6000), positionM: cargoStart + v.trailerLengthM / 2,
-                       lengthM: v.trailerLengthM * 0.9)
+            var load = SourceSpec(type: .norm, strength: uniform(1500, 6000), positionM: cargoStart + v.trailerLengthM / 2,
+                                  lengthM: v.trailerLengthM * 0.9)
+            if !physics.legacy {
+                // This load's own K/U/Th mixture and self-scatter, inside the member's ranges.
+                var mix = physics.normMixMax.map { $0 * (0.05 + 0.95 * rng.unit()) }
+                let total = mix.reduce(0, +)
+                mix = mix.map { $0 / total }
+                load.normMix = mix
+                load.selfScatter = uniform(physics.normSelfScatter.lowerBound, physics.normSelfScatter.upperBound)
+            }
+            return load
         }
         switch p.kind {
         case let .threat(kind, si):
