@@ -124,8 +124,19 @@ public struct Physics: Sendable, Codable, Equatable {
 
     static func phi(_ x: Double) -> Double { 0.5 * erfc(-x / 2.0.squareRoot()) }
 
-    /// Counts in the low and the high window per photon of energy e reaching a panel of gain g.
+    /// Counts in the low and the high window per photon of energy e reaching a panel of gain g,
+    /// from a table on a 2 keV grid (interpolated; the derivation below is slow to run per pass).
     func windows(_ e: Double, gain g: Double) -> (low: Double, high: Double) {
+        let table = WindowTable.shared.table(self, gain: g)
+        let x = min(max(e, 2), 3000) / 2
+        let i = min(Int(x), table.count - 2)
+        let f = x - Double(i)
+        let a = table[i], b = table[i + 1]
+        return (a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f)
+    }
+
+    /// The derivation itself: counts in the low and the high window per photon of energy e.
+    func computeWindows(_ e: Double, gain g: Double) -> (low: Double, high: Double) {
         let p = Self.interaction(e)
         let pe = Self.photoShare(e)
         let tmax = e * (2 * e / 511) / (1 + 2 * e / 511)
@@ -231,5 +242,23 @@ public struct Physics: Sendable, Codable, Equatable {
         return String(format: "split %.0f keV, LLD %.0f keV, FWHM %.0f %%, gains %@, site K/U/Th %.2f/%.2f/%.2f, ground scatter %.2f, cargo scatter %.2f",
                       windowSplitKev, lldKev, fwhm662 * 100, gains.map { String(format: "%.2f", $0) }.joined(separator: "/"),
                       siteMix[0], siteMix[1], siteMix[2], groundScatter, cargoScatter)
+    }
+}
+
+/// The window responses of each (member, gain) on a 2 keV grid, computed once and shared
+/// between passes and threads.
+final class WindowTable: @unchecked Sendable {
+    static let shared = WindowTable()
+    let lock = NSLock()
+    var tables: [String: [(Double, Double)]] = [:]
+
+    func table(_ p: Physics, gain g: Double) -> [(Double, Double)] {
+        let key = "\(p.windowSplitKev)/\(p.lldKev)/\(p.fwhm662)/\(p.multipleScatter)/\(g)"
+        lock.lock()
+        if let t = tables[key] { lock.unlock(); return t }
+        lock.unlock()
+        let t = (0...1500).map { i in i == 0 ? (0.0, 0.0) : p.computeWindows(Double(i) * 2, gain: g) }
+        lock.lock(); tables[key] = t; lock.unlock()
+        return t
     }
 }

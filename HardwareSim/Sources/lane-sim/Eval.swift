@@ -19,6 +19,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Write the trace of every clean or NORM pass the engine alarmed on into this directory.") var falseAlarmTraces: String?
     @Option(help: "Members of the physics family drawn besides lane-sim's own (0: lane-sim's physics only, the old report).") var family: Int = 8
     @Option(help: "Seed of the physics family.") var familySeed: UInt64 = 1
+    @Flag(help: "Commission each member's lane first: set the window split, measure the Cs-137 check source, learn the NORM loads' share from 200 NORM passes (docs/DETECTION.md).")
+    var commission = false
+    @Option(help: "With --commission: the window split the lane asks its panels for, keV (0: each member's own).") var splitKev: Double = 450
 
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
@@ -39,12 +42,19 @@ struct Eval: ParsableCommand {
         }
         guard family >= 0 && family <= 64 else { throw ValidationError("--family must be 0...64") }
         let members = Physics.family(seed: familySeed, count: family)
-        let fam = Evaluation.runFamily(config: config, settings: settings, members: members) { name, done, total in
+        var plan: Commissioning? = nil
+        if commission {
+            var p = Commissioning()
+            p.splitKev = splitKev
+            plan = p
+        }
+        let fam = Evaluation.runFamily(config: config, settings: settings, members: members, commissioning: plan) { name, done, total in
             if done % 2048 < 64 || done == total { FileHandle.standardError.write(Data("eval: \(name): \(done)/\(total) passes\n".utf8)) }
         }
         try FileManager.default.createDirectory(atPath: out + "/members", withIntermediateDirectories: true)
         var command = "lane-sim eval --seed \(seed) --passes-per-cell \(passesPerCell) --clean \(clean) --norm \(norm)"
         command += " --warmup-s \(Int(warmupS)) --family \(family) --family-seed \(familySeed)"
+        if commission { command += " --commission --split-kev \(Int(splitKev))" }
         if let board { command += " --board \(board)" }
         command += " --out \(out)"
         for (physics, report) in fam.members {

@@ -8,6 +8,10 @@ public struct PassVerdict: Sendable {
     public var gamma = false
     public var neutron = false
     public var normSuspect = false
+    /// The engine only: the most significant gamma window's significance (sigma) and the
+    /// low-window share of its excess (what the NORM rules look at).
+    public var maxSigma = 0.0
+    public var lowShare = 0.0
 }
 
 /// This engine, with the given settings, run exactly as `replay` runs it.
@@ -22,6 +26,8 @@ struct EngineDetector {
             v.gamma = v.gamma || d.gammaAlarm
             v.neutron = v.neutron || d.neutronAlarm
             v.normSuspect = v.normSuspect || d.normSuspect
+            let sigma = Double(d.gammaMaxSigmaQ8) / 256
+            if sigma > v.maxSigma { v.maxSigma = sigma; v.lowShare = Double(d.gammaMaxLowShareQ16) / 65536 }
         }
         var last: Int64 = 0
         for e in events {

@@ -32,6 +32,8 @@ public struct MemberFigures: Sendable {
 
 public struct FamilyReport: Sendable {
     public var members: [(physics: Physics, report: EvalReport)]
+    /// How each member's lane was commissioned (empty: the shipped settings as they are).
+    public var commissioning: [String: String] = [:]
 
     static func ratio(_ e: Double??, _ b: Double??) -> Double? {
         let e = e ?? nil, b = b ?? nil
@@ -137,7 +139,7 @@ public struct FamilyReport: Sendable {
         goal("soft sources within 2 x of the matched-filter bound", 9) { $0 <= 2 }
         s += "\n## Members\n\n"
         for m in fs {
-            s += "- **\(m.name)**: \(m.summary)"
+            s += "- **\(m.name)**: \(m.summary)" + (commissioning[m.name].map { "; commissioned: \($0)" } ?? "")
             if !m.softWorseCells.isEmpty { s += "; soft cells worse than the baseline: " + m.softWorseCells.joined(separator: ", ") }
             s += " ([full report](members/\(m.name).md))\n"
         }
@@ -147,15 +149,23 @@ public struct FamilyReport: Sendable {
 
 extension Evaluation {
     /// The suite in every member of the family, one after the other.
-    public static func runFamily(config: EvalConfig, settings: EngineSettings, members: [Physics],
+    public static func runFamily(config: EvalConfig, settings: EngineSettings, members: [Physics], commissioning plan: Commissioning? = nil,
                                  progress: @escaping @Sendable (String, Int, Int) -> Void = { _, _, _ in }) -> FamilyReport {
         var out: [(Physics, EvalReport)] = []
+        var notes: [String: String] = [:]
         for m in members {
             var c = config
+            var s = settings
             c.physics = m
+            if let plan {
+                let r = commission(m, settings: settings, config: config, plan: plan)
+                c.physics = r.physics
+                s = r.settings
+                notes[m.name] = m.legacy ? "shipped settings (lane-sim's member is not recommissioned)" : r.summary
+            }
             let name = m.name
-            out.append((m, run(config: c, settings: settings) { progress(name, $0, $1) }))
+            out.append((c.physics, run(config: c, settings: s) { progress(name, $0, $1) }))
         }
-        return FamilyReport(members: out)
+        return FamilyReport(members: out, commissioning: notes)
     }
 }
