@@ -50,4 +50,30 @@ import Testing
         #expect(a.markdown(settingsText: "x", command: "y", pictures: []).contains("## Goals"))
         #expect(a.svg(kind: .cs137).hasPrefix("<svg"))
     }
+
+    @Test("commissioning: lane-sim's member keeps the shipped rules; a member whose check source is clearly softer than its NORM gets rules between the two; one where they coincide gets discrimination off")
+    func commissioning() {
+        var c = EvalConfig()
+        c.seed = 5
+        var plan = Commissioning()
+        plan.normPasses = 24
+        let legacy = Evaluation.commission(.laneSim, settings: EngineSettings(), config: c, plan: plan)
+        #expect(legacy.settings.normLowShareMinQ16 == EngineSettings().normLowShareMinQ16 && legacy.settings.normDiscrimination)
+
+        // Separable: a 450 keV split, no scatter in cargo or in the loads, K-40-rich NORM.
+        var clear = Physics.family(seed: 3, count: 1)[1]
+        clear.cargoScatter = 0
+        clear.normSelfScatter = 0...0
+        clear.normMixMax = [1, 0.05, 0.05]
+        let r = Evaluation.commission(clear, settings: EngineSettings(), config: c, plan: plan)
+        #expect(r.normLoadsLearned > 5, "\(r.summary)")
+        #expect(r.discrimination, "\(r.summary)")
+        let low = Double(r.settings.normLowShareMinQ16) / 65536, hyp = Double(r.settings.normShareMaxQ16) / 65536
+        #expect(hyp < low && low < r.checkSourceShare, "\(r.summary)")
+
+        // Not separable: the split at 200 keV, under Cs-137's edge.
+        plan.splitKev = 200
+        let mixed = Evaluation.commission(clear, settings: EngineSettings(), config: c, plan: plan)
+        #expect(!mixed.discrimination && !mixed.settings.normDiscrimination, "\(mixed.summary)")
+    }
 }
