@@ -274,7 +274,7 @@ public struct BoardProfile: Sendable {
         e.dwellIntegration = try det.bool("dwellIntegration", default: d.dwellIntegration)
         e.backgroundUncertainty = try det.bool("backgroundUncertainty", default: d.backgroundUncertainty)
         e.suppressionCountsMin = Int64(try det.int("suppressionMinCounts", 1...1_000_000_000, default: Int(d.suppressionCountsMin)))
-        e.normShareMaxQ16 = Int64((try det.double("normShareMax", 0...0.5, default: q16(d.normShareMaxQ16)) * 65536).rounded())
+        e.normShareMaxQ16 = Int64((try det.double("normShareMax", 0...0.95, default: q16(d.normShareMaxQ16)) * 65536).rounded())
         e.normTestSigmaQ8 = Int64((try det.double("normTestSigma", 0...50, default: q8(d.normTestSigmaQ8)) * 256).rounded())
         // The console's tunables, read with their one definition (range, precision) from the table.
         var values = TunableValues(engine: e, sirenUs: 0, alarmLightHoldUs: 0)

@@ -61,7 +61,12 @@ public struct EngineSettings: Sendable {
     /// NORM discrimination from the energy windows: an excess whose low-window share is below
     /// this is NORM-like and does not raise the gamma alarm, unless its significance reaches
     /// `gammaCeilingSigmaQ8` (so a hard-spectrum threat such as Co-60 is not waved through).
-    public var normDiscrimination: Bool = true
+    /// Off until the lane is commissioned (docs/DETECTION.md, "Calibrated NORM discrimination"):
+    /// the shares depend on the panels' window split, resolution and gain, the cargo and the
+    /// local NORM, and shares that are right for one lane hid Cs-137 entirely on 7 of 8 plausible
+    /// others (docs/eval/family). An uncommissioned lane alarms on any excess, as a gross-count
+    /// lane does.
+    public var normDiscrimination: Bool = false
     public var normLowShareMinQ16: Int64 = 39_322  // 0.60
     /// The surplus test, a second way to be threat-like (0 turns it off): the excess's low-window
     /// counts exceed what a NORM spectrum could give by `normTestSigmaQ8` standard deviations,
@@ -132,7 +137,7 @@ public struct EngineSettings: Sendable {
         {
             return .background
         }
-        if normLowShareMinQ16 < 0 || normLowShareMinQ16 > 65_536 || normShareMaxQ16 < 0 || normShareMaxQ16 > 32_768
+        if normLowShareMinQ16 < 0 || normLowShareMinQ16 > 65_536 || normShareMaxQ16 < 0 || normShareMaxQ16 > 62_259
             || normTestSigmaQ8 < 0 || normTestSigmaQ8 > 50 * 256
         {
             return .normShare

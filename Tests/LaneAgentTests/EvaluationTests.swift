@@ -51,14 +51,16 @@ import Testing
         #expect(a.svg(kind: .cs137).hasPrefix("<svg"))
     }
 
-    @Test("commissioning: lane-sim's member keeps the shipped rules; a member whose check source is clearly softer than its NORM gets rules between the two; one where they coincide gets discrimination off")
+    @Test("commissioning: lane-sim's member gets discrimination (its NORM and check source are apart); a member whose check source is clearly softer than its NORM gets rules between the two; one where they coincide gets discrimination off")
     func commissioning() {
         var c = EvalConfig()
         c.seed = 5
         var plan = Commissioning()
         plan.normPasses = 24
+        // lane-sim's own physics: NORM 0.35, the check source 0.80: clearly apart.
         let legacy = Evaluation.commission(.laneSim, settings: EngineSettings(), config: c, plan: plan)
-        #expect(legacy.settings.normLowShareMinQ16 == EngineSettings().normLowShareMinQ16 && legacy.settings.normDiscrimination)
+        #expect(legacy.discrimination && legacy.settings.normDiscrimination, "\(legacy.summary)")
+        #expect(legacy.checkSourceShare > 0.75 && legacy.normShareHigh < 0.5, "\(legacy.summary)")
 
         // Separable: a 450 keV split, no scatter in cargo or in the loads, K-40-rich NORM.
         var clear = Physics.family(seed: 3, count: 1)[1]

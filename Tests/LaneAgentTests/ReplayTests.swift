@@ -32,11 +32,12 @@ func simulatedTrace(_ scenario: Scenario) -> (lines: [String], truths: [VehicleT
 }
 
 @Suite struct ReplayTests {
-    @Test("the demo scenario's trace: source alarms, NORM recognised, neutron source alarms, clean quiet, speeds exact")
+    @Test("the demo scenario's trace, replayed with the simulator's board (NORM discrimination commissioned): source alarms, NORM recognised, neutron source alarms, clean quiet, speeds exact")
     func demoScenario() throws {
         let scenario = try Scenario.load(path: packageRoot + "/HardwareSim/scenarios/demo.yaml")
         let (lines, truths) = simulatedTrace(scenario)
-        let (decisions, error) = replay(lines)
+        // The simulator's board: NORM discrimination commissioned for lane-sim's physics.
+        let (decisions, error) = replay(lines, board: try BoardProfile.load(path: packageRoot + "/Boards/sim.yaml"))
         #expect(error == nil)
         #expect(decisions.count == truths.count, "one occupancy per vehicle: hitch gaps must not split trucks")
         for (d, t) in zip(decisions, truths) {

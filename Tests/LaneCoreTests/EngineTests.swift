@@ -27,6 +27,7 @@ struct FlatLane {
         s.dwellIntegration = false
         s.viewLengthMm = 0
         s.backgroundUncertainty = false
+        s.normDiscrimination = true  // commissioned for these flat spectra (off by default)
         return s
     }
 

@@ -70,10 +70,8 @@ extension Evaluation {
         TraceGenerator.play(LaneWorld(scenario: scenario)) { events.append($0) }
         let cs = EngineDetector(settings: learning).run(events).lowShare
         var s = base
-        let ok = !physics.legacy ? (cs - q >= plan.separationMin && !shares.isEmpty) : true
-        if physics.legacy {
-            // lane-sim's member keeps the shipped rules (its report stays comparable).
-        } else if ok {
+        let ok = cs - q >= plan.separationMin && !shares.isEmpty
+        if ok {
             s.normShareMaxQ16 = Int64((q * 65536).rounded())
             s.normLowShareMinQ16 = Int64(((q + cs) / 2 * 65536).rounded())
             s.normDiscrimination = true
@@ -81,6 +79,6 @@ extension Evaluation {
             s.normDiscrimination = false
         }
         return CommissioningResult(physics: physics, settings: s, checkSourceShare: cs, normShareHigh: q,
-                                   normLoadsLearned: shares.count, discrimination: ok && s.normDiscrimination)
+                                   normLoadsLearned: shares.count, discrimination: ok)
     }
 }

@@ -161,7 +161,7 @@ extension Evaluation {
                 let r = commission(m, settings: settings, config: config, plan: plan)
                 c.physics = r.physics
                 s = r.settings
-                notes[m.name] = m.legacy ? "shipped settings (lane-sim's member is not recommissioned)" : r.summary
+                notes[m.name] = r.summary
             }
             let name = m.name
             out.append((c.physics, run(config: c, settings: s) { progress(name, $0, $1) }))
