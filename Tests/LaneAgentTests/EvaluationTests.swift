@@ -47,6 +47,11 @@ import Testing
             }
         }
         #expect(a.normAlarms[.engine]!.passes == 20)
+        // The baseline's neutron test at this engine's false-alarm count: never below its own 6 sd,
+        // and no clean pass above it beyond the engine's own false alarms.
+        #expect(a.neutronEqualFAThreshold >= 6)
+        #expect(a.neutronEqualFAPd[.steady22]?.count == ThreatKind.cf252.strengths.count)
+        #expect(a.goals.contains { $0.goal.hasPrefix("neutron MDS95 at most the baseline's at equal false-alarm rate") })
         #expect(a.markdown(settingsText: "x", command: "y", pictures: []).contains("## Goals"))
         #expect(a.svg(kind: .cs137).hasPrefix("<svg"))
     }

@@ -12,6 +12,9 @@ public struct PassVerdict: Sendable {
     /// low-window share of its excess (what the NORM rules look at).
     public var maxSigma = 0.0
     public var lowShare = 0.0
+    /// The baselines only: the largest neutron excess seen, in sd of its background (counts at
+    /// least 4 over it), for the comparison at equal false-alarm rate.
+    public var maxNeutronSigma = 0.0
 }
 
 /// This engine, with the given settings, run exactly as `replay` runs it.
@@ -82,6 +85,7 @@ struct SimpleBaseline {
                     case let .percent(f): if c > f * b { v.gamma = true }
                     }
                     if cn > bn + 6 * bn.squareRoot() && cn - bn >= 4 { v.neutron = true }
+                    if cn - bn >= 4 { v.maxNeutronSigma = max(v.maxNeutronSigma, (cn - bn) / bn.squareRoot()) }
                 }
                 g = 0; n = 0; half = 0
             case .container: break

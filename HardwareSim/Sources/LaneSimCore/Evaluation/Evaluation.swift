@@ -37,6 +37,12 @@ public struct EvalReport: Sendable {
     /// Gamma and neutron false alarms per class: (alarms, passes) per detector.
     public var falseAlarms: [CleanClass: [DetectorName: (gamma: Int, neutron: Int, passes: Int)]]
     public var normAlarms: [DetectorName: (alarms: Int, suspect: Int, passes: Int)]
+    /// The VM-250-style baseline's neutron test with its threshold raised until it gives this
+    /// engine's neutron false-alarm count on the same clean passes (DOMAIN.md: compare at equal
+    /// false-alarm rate): the threshold (sd) and Cf-252's Pd and MDS95 per speed.
+    public var neutronEqualFAThreshold: Double = 6
+    public var neutronEqualFAPd: [SpeedProfile: [Double]] = [:]
+    public var neutronEqualFAMds95: [SpeedProfile: Double?] = [:]
 }
 
 public enum Evaluation {
@@ -142,6 +148,30 @@ public enum Evaluation {
                 }
             }
         }
+        // The baseline's neutron test at this engine's false-alarm count on the clean passes.
+        var cleanSigmas: [Double] = []
+        var engineNeutronFA = 0
+        for r in results {
+            guard case .clean = r.spec.kind else { continue }
+            cleanSigmas.append(r.verdicts[.vm250]!.maxNeutronSigma)
+            if r.verdicts[.engine]!.neutron { engineNeutronFA += 1 }
+        }
+        cleanSigmas.sort(by: >)
+        let threshold = max(6, engineNeutronFA < cleanSigmas.count ? cleanSigmas[engineNeutronFA] : 0)
+        var eqCounts: [SpeedProfile: [(Double, Int)]] = [:]
+        for r in results {
+            guard case let .threat(.cf252, si) = r.spec.kind else { continue }
+            var row = eqCounts[r.spec.profile, default: Array(repeating: (0, 0), count: ThreatKind.cf252.strengths.count)]
+            row[si].0 += r.verdicts[.vm250]!.maxNeutronSigma > threshold ? 1 : 0
+            row[si].1 += 1
+            eqCounts[r.spec.profile] = row
+        }
+        var eqPd: [SpeedProfile: [Double]] = [:], eqMds: [SpeedProfile: Double?] = [:]
+        for (profile, row) in eqCounts {
+            let p = row.map { $0.1 > 0 ? $0.0 / Double($0.1) : 0 }
+            eqPd[profile] = p
+            eqMds[profile] = mds95(strengths: ThreatKind.cf252.strengths, pd: p)
+        }
         var mds: [CellKey: [DetectorName: Double?]] = [:]
         for (key, rows) in counts {
             for (d, row) in rows {
@@ -150,7 +180,11 @@ public enum Evaluation {
                 mds[key, default: [:]][d] = mds95(strengths: key.kind.strengths, pd: p)
             }
         }
-        return EvalReport(config: config, passes: results.count, seconds: seconds, pd: pd, mds95: mds, falseAlarms: fa, normAlarms: norm)
+        var report = EvalReport(config: config, passes: results.count, seconds: seconds, pd: pd, mds95: mds, falseAlarms: fa, normAlarms: norm)
+        report.neutronEqualFAThreshold = threshold
+        report.neutronEqualFAPd = eqPd
+        report.neutronEqualFAMds95 = eqMds
+        return report
     }
 
     /// The smallest strength detected 95 % of the time: the first crossing of 0.95, interpolated

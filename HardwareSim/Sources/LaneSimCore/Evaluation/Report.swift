@@ -70,6 +70,21 @@ extension EvalReport {
         } else {
             out.append(GoalCheck(goal: "parked: MDS95 at least 3 x smaller than the baseline's (Cs-137)", measured: "not reached", met: false))
         }
+        var neutron: [String] = []
+        var neutronOk = true
+        for profile in SpeedProfile.allCases {
+            let e = mds95[CellKey(kind: .cf252, profile: profile)]?[.engine] ?? nil
+            let b = neutronEqualFAMds95[profile] ?? nil
+            if let e, let b {
+                if e > b { neutronOk = false }
+                neutron.append("\(profile.label) \(String(format: "%.2f", e / b))")
+            } else if e == nil && b != nil {
+                neutronOk = false
+                neutron.append("\(profile.label) never")
+            }
+        }
+        out.append(GoalCheck(goal: "neutron MDS95 at most the baseline's at equal false-alarm rate (engine / baseline; the baseline at \(String(format: "%.1f", neutronEqualFAThreshold)) sd gives this engine's false-alarm count on the clean passes)",
+                             measured: neutron.joined(separator: ", "), met: neutronOk))
         var ratios: [String] = []
         var ok = true
         for profile in SpeedProfile.allCases {
