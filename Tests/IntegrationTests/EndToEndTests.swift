@@ -104,7 +104,8 @@ struct EndToEndTests {
         }
 
         // The trace the simulator wrote replays through the same engine to the same verdicts.
-        let replay = try Child("lane-agent", ["replay", dir + "/trace.jsonl"], dir: dir, name: "replay")
+        // (With the same board's detection settings: its NORM discrimination is commissioned.)
+        let replay = try Child("lane-agent", ["replay", dir + "/trace.jsonl", "--board", packageRoot + "/Boards/sim.yaml"], dir: dir, name: "replay")
         #expect(replay.wait(timeoutS: 30) == 0, "\(replay.stderr)")
         let replayed = replay.jsonLines()
         #expect(replayed.map { $0["gammaAlarm"] as! Bool } == decisions.map { $0["gammaAlarm"] as! Bool })
