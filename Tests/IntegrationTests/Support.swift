@@ -75,8 +75,16 @@ final class Child {
         let deadline = Date(timeIntervalSinceNow: timeoutS)
         while process.isRunning && Date() < deadline { usleep(50_000) }
         if process.isRunning { process.terminate(); usleep(500_000); if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        process.waitUntilExit()
-        return process.terminationStatus
+        return settled() ? process.terminationStatus : -1
+    }
+
+    /// Waits at most 5 s for Foundation to notice the exit (never `waitUntilExit` without a
+    /// deadline: in a full parallel run a child's end was noticed late, and two contract tests
+    /// that had finished their work ran into their 120 s limit in `stop`).
+    func settled() -> Bool {
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        return !process.isRunning
     }
 
     /// SIGTERM, then SIGKILL after 5 s: a child that does not stop never hangs the test.
@@ -85,7 +93,7 @@ final class Child {
         let deadline = Date(timeIntervalSinceNow: 5)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        _ = settled()
     }
 
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
