@@ -95,9 +95,11 @@ public final class BackgroundKeeper: @unchecked Sendable {
     public let path: String
     let settings: EngineSettings
     let log: (String) -> Void
-    public private(set) var written = 0
-    public private(set) var failures = 0
+    var writtenCount = 0
+    var failureCount = 0
     var lastError = ""
+    public var written: Int { writeLock.lock(); defer { writeLock.unlock() }; return writtenCount }
+    public var failures: Int { writeLock.lock(); defer { writeLock.unlock() }; return failureCount }
 
     public init(path: String, settings: EngineSettings, log: @escaping (String) -> Void) {
         self.path = path
@@ -128,10 +130,10 @@ public final class BackgroundKeeper: @unchecked Sendable {
         writeLock.lock(); defer { writeLock.unlock() }
         do throws(SysError) {
             try Sys.writeFileAtomically(path, BackgroundStore.encode(b, settings: settings, savedWallUs: wallUs))
-            written += 1
+            writtenCount += 1
             if !lastError.isEmpty { log("background: written to \(path) again"); lastError = "" }
         } catch {
-            failures += 1
+            failureCount += 1
             if error.description != lastError { log("background: cannot keep it on disk: \(error)"); lastError = error.description }
         }
     }

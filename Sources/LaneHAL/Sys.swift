@@ -112,6 +112,11 @@ public enum Sys {
         do throws(SysError) { _ = try check("unlink", path) { Glibc.unlink(path) } } catch where error.code == ENOENT {}
     }
 
+    /// A second name for a file (a hard link).
+    public static func link(_ existing: String, _ new: String) throws(SysError) {
+        _ = try check("link", "\(existing) to \(new)") { Glibc.link(existing, new) }
+    }
+
     /// The size of a file, nil if it cannot be read.
     public static func fileSize(_ path: String) -> Int? {
         var st = Glibc.stat()

@@ -9,15 +9,6 @@ import LaneAgent
 import LaneCore
 import Testing
 
-struct KeepingSink: LaneSink {
-    var inner = CollectingSink()
-    var kept: [(Background, Int64)] = []
-    mutating func record(_ r: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool) { inner.record(r, monotonicUs: monotonicUs, wallUs: wallUs, commit: commit) }
-    mutating func event(_ e: AgentEvent) { inner.event(e) }
-    mutating func vm250(_ e: VMEvent) { inner.vm250(e) }
-    mutating func keepBackground(_ b: Background, wallUs: Int64) { kept.append((b, wallUs)) }
-}
-
 @Suite struct BackgroundStoreTests {
     /// A background learned by the virtual lane for 60 s.
     func learned() -> (Background, EngineSettings) {
@@ -64,7 +55,7 @@ struct KeepingSink: LaneSink {
     @Test("a controller restarted with the kept background screens the first truck at once, and one parked in the lane from the start, without alarm")
     func restart() {
         var lane = VirtualLane()
-        var sink = KeepingSink()
+        var sink = CollectingSink()
         lane.ticks(600)
         lane.controller.finish(TickClock(nowUs: lane.nowUs, wallUs: 42_000_000), sink: &sink)
         #expect(sink.kept.count == 1)

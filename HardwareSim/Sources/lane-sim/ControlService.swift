@@ -18,8 +18,9 @@ final class ControlService {
     var apply: (FaultCommand) -> String? = { _ in "no simulator to apply it to" }
 
     init(path: String) throws {
-        listener = try Terminal.listenUnix(path)
-        Sys.setNonBlocking(listener)
+        do throws(SysError) { listener = try Sys.listenUnix(path, mode: 0o600, nonBlocking: true) } catch {
+            throw SimError("control socket: \(error)")
+        }
     }
 
     /// Accepts clients and runs their commands against `world`. Never blocks.

@@ -204,7 +204,7 @@ public enum ProfileEditor {
         do throws(SysError) {
             // The old file stays beside it as FILE.bak.
             try Sys.unlink(file + ".bak")
-            _ = link(file, file + ".bak")
+            try Sys.link(file, file + ".bak")
             try Sys.writeFileAtomically(file, Array(text.utf8))
         } catch {
             throw TunableError("\(file): cannot replace the profile: \(error)")

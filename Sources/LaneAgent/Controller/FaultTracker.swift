@@ -17,7 +17,7 @@ public struct FaultTracker: Sendable {
     public init() {}
 
     /// Folds this tick's conditions in; returns the faults raised and cleared by it.
-    mutating func update(_ conditions: Faults, nowUs: Int64 = 0) -> (raised: Faults, cleared: Faults) {
+    mutating func update(_ conditions: Faults, nowUs: Int64) -> (raised: Faults, cleared: Faults) {
         var raised = Faults(), cleared = Faults()
         for bit in 0..<Faults.bitCount {
             let f = Faults(bits: 1 &<< UInt32(bit))
