@@ -243,6 +243,9 @@ final class RTUServer: @unchecked Sendable {
         do throws(TerminalError) { (master, slave, device) = try Terminal.openPseudoTerminal(link: link) } catch {
             throw SimError("modbus rtu: \(error)")
         }
+        // Blocking writes on the simulator's side, as before this used the shared opener (libmodbus
+        // writes each reply whole; reads are polled first).
+        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) & ~O_NONBLOCK)
         modbus_set_socket(ctx, master)
     }
 
