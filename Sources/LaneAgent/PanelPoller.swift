@@ -91,6 +91,9 @@ public final class PanelPoller: @unchecked Sendable {
         return reply
     }
 
+    /// Whether a console request waits to be taken by the poll thread (for tests that serve it).
+    package var busRequestWaiting: Bool { busCondition.lock(); defer { busCondition.unlock() }; return busRequest != nil }
+
     package func serveBusRequest(_ client: ModbusClient) {
         busCondition.lock()
         // One reply waiting at a time: its caller is about to take it.

@@ -24,24 +24,37 @@ import Testing
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
         defer { close(listener) }
-        let client = try ModbusClient(.tcp(host: "127.0.0.1", port: Int(UInt16(bigEndian: addr.sin_port))), timeouts: ModbusTimeouts(responseUs: 30_000, byteUs: 10_000))
+        // The peer never answers: a request served takes the full 1.5 s response timeout, far
+        // longer than the first caller's 0.2 s, so that caller gives up while it is being served.
+        let client = try ModbusClient(.tcp(host: "127.0.0.1", port: Int(UInt16(bigEndian: addr.sin_port))), timeouts: ModbusTimeouts(responseUs: 1_500_000, byteUs: 10_000))
         try client.connect()
         let poller = PanelPoller(profile: profile) { _ in }
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) let owned = client  // used by the serving thread only from here on
-        Thread.detachNewThread {  // the poll thread's side: serve requests as they come
-            let end = Date(timeIntervalSinceNow: 1.5)
-            while Date() < end { poller.serveBusRequest(owned); usleep(5_000) }
-            done.signal()
+        // The test plays the poll thread: it serves each request once its caller has queued it
+        // (a serving loop on its own thread could miss a request whose caller gave up before the
+        // thread was scheduled, which happened under a loaded CI run).
+        func waitQueued() -> Bool {
+            let end = Date(timeIntervalSinceNow: 10)
+            while Date() < end { if poller.busRequestWaiting { return true }; usleep(1_000) }
+            return false
         }
-        let first = poller.perform(.readInput(unit: 1, address: 0, count: 12), timeoutS: 0.01)
+        nonisolated(unsafe) var first: BusReply? = nil
+        let firstDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { first = poller.perform(.readInput(unit: 1, address: 0, count: 12), timeoutS: 0.2); firstDone.signal() }
+        try #require(waitQueued(), "the first caller queued its request")
+        poller.serveBusRequest(client)  // 1.5 s: its caller left after 0.2 s
+        firstDone.wait()
         guard case let .failed(why1) = first else { Issue.record("the first request should have been given up on"); return }
         #expect(why1.contains("no answer from the poll thread"), "\(why1)")
-        usleep(150_000)  // its reply (a timeout from the peer) comes after the caller left
-        let second = poller.perform(.readInput(unit: 2, address: 0, count: 12), timeoutS: 1)
+        #expect(poller.busRepliesDropped == 1, "the reply nobody waits for is dropped")
+        nonisolated(unsafe) var second: BusReply? = nil
+        let secondDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { second = poller.perform(.readInput(unit: 2, address: 0, count: 12), timeoutS: 10); secondDone.signal() }
+        try #require(waitQueued(), "the second caller queued its request")
+        poller.serveBusRequest(client)
+        secondDone.wait()
         guard case let .failed(why2) = second else { Issue.record("the peer never answers"); return }
         #expect(why2.contains("unit 2"), "the second caller got its own reply, not the first's or 'bus busy': \(why2)")
         #expect(poller.busRepliesDropped == 1)
-        done.wait()
+        #expect(poller.busRequestsServed == 2)
     }
 }
