@@ -44,8 +44,9 @@ let package = Package(
         .target(name: "LaneTrace", dependencies: ["LaneCore"], path: "Sources/LaneTrace"),
         // The only module that calls C: Modbus, GPIO, clocks, ptys.
         .target(name: "LaneHAL", dependencies: ["CModbus", "CGPIOD", "CCrypt", "LaneCore"], path: "Sources/LaneHAL"),
-        // Store and forward: the journal of records (and, next, the MQTT uplink).
-        .target(name: "LaneUplink", dependencies: ["LaneCore", "LaneHAL", "CMosquitto"], path: "Sources/LaneUplink"),
+        // Store and forward: the journal of records and the MQTT uplink (with the collector's
+        // end-to-end acknowledgement, whose format is in LaneTrace).
+        .target(name: "LaneUplink", dependencies: ["LaneCore", "LaneHAL", "LaneTrace", "CMosquitto"], path: "Sources/LaneUplink"),
         // Wiring: board profile -> hardware -> engine -> outputs and decisions.
         .target(
             name: "LaneAgent",
@@ -94,8 +95,8 @@ let package = Package(
         .testTarget(
             name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneConsole", "LaneSimCore", "LaneTrace", "LaneCore"],
             path: "Tests/LaneAgentTests"),
-        .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneCore"], path: "Tests/LaneCollectorTests"),
-        .testTarget(name: "LaneUplinkTests", dependencies: ["LaneUplink", "LaneCore"], path: "Tests/LaneUplinkTests"),
+        .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneCore", "LaneTrace"], path: "Tests/LaneCollectorTests"),
+        .testTarget(name: "LaneUplinkTests", dependencies: ["LaneUplink", "LaneCore", "LaneTrace"], path: "Tests/LaneUplinkTests"),
         .testTarget(
             name: "IntegrationTests", dependencies: ["CModbus", "CMosquitto", "LaneTrace", "LaneAgent", "LaneCore"],
             path: "Tests/IntegrationTests"),

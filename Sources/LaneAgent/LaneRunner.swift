@@ -58,6 +58,11 @@ public final class LaneRunner: @unchecked Sendable {
     public let profile: BoardProfile
     /// Where records go (nil: the profile keeps no journal).
     public var records: RecordQueue?
+    /// When the process started (monotonic), for the start-up time in the log.
+    public var processStartUs: Int64? = nil
+    /// Whether the journal's storage is failing (the journal writer's atomic flag; nil: no
+    /// journal). Read every tick; raises the lane's storageFailed fault.
+    public var storageFailing: (@Sendable () -> Bool)? = nil
     /// The VM-250-style text stream (nil: off).
     public var vm250: VM250Server?
     /// Keeps the learned background on disk (nil: learned afresh at every start).
@@ -143,7 +148,11 @@ public final class LaneRunner: @unchecked Sendable {
             let allocationsBefore = threadAllocations?() ?? 0
             let late = now - deadline
             _ = stats.lateness.record(UInt64(max(0, late)))
-            if stats.firstTickUs == 0 { stats.firstTickUs = now }
+            if stats.firstTickUs == 0 {
+                stats.firstTickUs = now
+                // Before allocation counting starts (tick 1): how long a restart leaves the lane blind.
+                log("first tick: screening \((now - (processStartUs ?? origin)) / 1000) ms after the process started")
+            }
             defer {
                 _ = stats.duration.record(UInt64(max(0, MonotonicClock.nowUs() - now)))
                 if let count = threadAllocations, k > Self.allocationWarmupTicks && stats.settled {
@@ -174,6 +183,7 @@ public final class LaneRunner: @unchecked Sendable {
             clock.latenessP999Us = controller.view.latenessP999Us
             clock.workP999Us = Int64(stats.duration.valueAtPercentile(99.9))
             let decisionsBefore = controller.view.decisions
+            controller.storageFailing = storageFailing?() ?? false
             let result = controller.tick(clock, edges: edges, slots: slots, outputFailures: outputFailures, sink: &sink)
             if controller.view.decisions != decisionsBefore {
                 stats.decisions = controller.view.decisions

@@ -5,7 +5,9 @@
 import Foundation
 import LaneCore
 import LaneHAL
+import LaneTrace
 import LaneUplink
+import Synchronization
 
 public struct PendingRecord: Sendable {
     public var record: Record
@@ -22,53 +24,86 @@ extension BoundedQueue where Element == PendingRecord {
     }
 }
 
-/// Owns the journal on its own thread.
+/// Owns the journal on its own thread. Storage that fails does not stop it (nor the lane):
+/// `storageFaulted` is raised for the tick (the lane's storage fault), the log says why (a few
+/// lines per cause, then counts), and the journal keeps the lost sequences for a gap record.
 public final class JournalWriter: @unchecked Sendable {
     public let queue = RecordQueue(capacity: 256)
     public let journal: Journal
-    let log: (String) -> Void
+    let log: LogLimiter
     let lock = NSLock()
     var stopping = false
     let done = DispatchSemaphore(value: 0)
-    public private(set) var appendErrors = 0
+    /// Read by the tick each tick (no lock: an atomic).
+    let faulted = Atomic<Bool>(false)
+    public var storageFaulted: Bool { faulted.load(ordering: .relaxed) }
+    /// Records the journal did not keep (storage failed, or samples refused when full).
+    public var appendErrors: Int { let s = journal.stats; return s.recordsLost }
+    var droppedReported = 0
 
-    public init(directory: String, segmentBytesMax: Int, bytesMax: Int, log: @escaping (String) -> Void) throws {
-        journal = try Journal(directory: directory, segmentBytesMax: segmentBytesMax, bytesMax: bytesMax)
-        self.log = log
+    public init(directory: String, segmentBytesMax: Int, bytesMax: Int, reserveBytes: Int = 256 << 10, log: @escaping (String) -> Void) {
+        journal = try! Journal(directory: directory, segmentBytesMax: segmentBytesMax, bytesMax: bytesMax, reserveBytes: reserveBytes)
+        self.log = LogLimiter(sink: log)
         let s = journal.stats
-        log("journal \(directory): \(s.segments) segments, \(s.bytes) bytes, next sequence \(journal.nextSequence)"
+        log("journal \(directory): epoch \(epochHex(journal.epoch)), \(s.segments) segments, \(s.bytes) bytes, next sequence \(journal.nextSequence), "
+            + "stored by the alarm station through \(journal.ackedThrough)"
             + (s.tornBytesTruncated > 0 ? ", torn tail of \(s.tornBytesTruncated) bytes cut" : "")
-            + (s.corruptFramesSkipped > 0 ? ", \(s.corruptFramesSkipped) corrupt frames skipped" : "")
-            + (s.ackRefused.map { "; ERROR: \(directory)/acked holds sequence \($0), beyond \(Journal.sequenceMax): refused, every kept record will be sent again" } ?? ""))
+            + (s.corruptFramesSkipped > 0 ? ", \(s.corruptFramesSkipped) corrupt frames skipped" : ""))
+        if let why = s.ackRefusedReason {
+            log("journal: ERROR: \(why): refused; every kept record will be offered to the alarm station again")
+        }
+        if s.segmentsSetAside > 0 {
+            log("journal: ERROR: \(s.segmentsSetAside) segments hold sequences beyond \(Journal.sequenceMax): set aside in \(directory)/damaged; a fresh epoch \(epochHex(journal.epoch)) starts at sequence 1")
+        }
+        checkStorage()
     }
 
     public func start() {
         startThread(name: "journal") { [self] in self.loop() }
     }
 
+    /// Raises or clears the storage fault from the journal's state, logging changes.
+    func checkStorage() {
+        let problem = journal.storageProblem
+        let was = faulted.load(ordering: .relaxed)
+        if let problem {
+            log.log("storage", "journal: STORAGE FAULT: \(problem); the lane screens on, records not kept are reported as a gap")
+            if !was { faulted.store(true, ordering: .relaxed) }
+        } else if was {
+            faulted.store(false, ordering: .relaxed)
+            let s = journal.stats
+            log.log("storage-ok", "journal: storage works again (\(s.recordsLost) records lost in all, reported to the alarm station as gaps)")
+        }
+    }
+
     func loop() {
         var lastSyncUs = MonotonicClock.nowUs()
         var unsynced = false
         while true {
+            let dropped = queue.dropped
+            if dropped > droppedReported {
+                journal.reportDropped(dropped - droppedReported)
+                log.log("queue", "journal: the record queue was full: \(dropped) records dropped before the journal in all (reported as a gap)")
+                droppedReported = dropped
+            }
             if let p = queue.pop(timeoutS: 0.2) {
-                do {
-                    _ = try journal.append(p.record, monotonicUs: p.monotonicUs, wallUs: p.wallUs, commit: p.commit)
-                    unsynced = !p.commit
-                } catch {
-                    appendErrors += 1
-                    if appendErrors == 1 || appendErrors % 100 == 0 { log("journal: \(error) (\(appendErrors) errors)") }
-                }
+                let seq = try? journal.append(p.record, monotonicUs: p.monotonicUs, wallUs: p.wallUs, commit: p.commit)
+                unsynced = unsynced || (seq != nil && !p.commit)
+                checkStorage()
             }
             let now = MonotonicClock.nowUs()
             if unsynced && now - lastSyncUs >= 1_000_000 {
-                try? journal.sync()
+                journal.sync()
+                checkStorage()
                 unsynced = false
                 lastSyncUs = now
             }
+            log.flush()
             lock.lock(); let stop = stopping; lock.unlock()
             if stop && queue.isEmpty { break }
         }
-        try? journal.sync()
+        journal.sync()
+        log.flush(all: true)
         done.signal()
     }
 

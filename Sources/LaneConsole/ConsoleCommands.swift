@@ -169,6 +169,7 @@ extension ConsoleSession {
         "a pillar door is open (tamper switch)",
         "a panel counts far below its own background or the other panels, or not at all: left out of detection ('counts', 'selftest')",
         "an output (lights, siren, camera) could not be switched: its wiring and driver ('test outputs')",
+        "the journal cannot keep records (storage full, read-only or failing): screening goes on; 'journal' says why, the alarm station is told what was lost",
     ]
 
     func faults() {

@@ -21,13 +21,16 @@ public struct Faults: Sendable, Equatable {
     public static let detectorDead = Faults(bits: 1 &<< 8)
     /// An output (light, siren, camera, fault lamp) could not be written.
     public static let outputFailed = Faults(bits: 1 &<< 9)
+    /// The journal cannot keep records (storage full past its reserve, read-only, failing):
+    /// the lane screens on; what is not kept is reported to the alarm station as a gap.
+    public static let storageFailed = Faults(bits: 1 &<< 10)
 
     public var isEmpty: Bool { bits == 0 }
     public func contains(_ f: Faults) -> Bool { bits & f.bits == f.bits }
     public mutating func insert(_ f: Faults) { bits |= f.bits }
     public func subtracting(_ f: Faults) -> Faults { Faults(bits: bits & ~f.bits) }
 
-    public static let bitCount = 10
+    public static let bitCount = 11
     public func union(_ f: Faults) -> Faults { Faults(bits: bits | f.bits) }
     public func intersecting(_ f: Faults) -> Faults { Faults(bits: bits & f.bits) }
 
@@ -44,6 +47,7 @@ public struct Faults: Sendable, Equatable {
         case 7: return "tamper"
         case 8: return "detectorDead"
         case 9: return "outputFailed"
+        case 10: return "storageFailed"
         default: return "unknown"
         }
     }

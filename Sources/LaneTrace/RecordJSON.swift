@@ -3,8 +3,6 @@
 import LaneCore
 
 public enum RecordJSON {
-    static let kindNames = ["", "samples", "occupancy", "alarm", "background", "fault", "audit", "heartbeat"]
-
     static func text(_ t: ShortText) -> String {
         var bytes: [UInt8] = []
         for i in 0..<t.count { bytes.append(t[i]) }
@@ -12,7 +10,7 @@ public enum RecordJSON {
     }
 
     public static func line(_ h: FrameHeader, _ r: Record, settings: EngineSettings = EngineSettings()) -> String {
-        var s = "{\"sequence\":\(h.sequence),\"monotonicUs\":\(h.monotonicUs),\"wallUs\":\(h.wallUs),\"kind\":\"\(kindNames[Int(r.kind.rawValue)])\""
+        var s = "{\"epoch\":\"\(epochHex(h.epoch))\",\"sequence\":\(h.sequence),\"monotonicUs\":\(h.monotonicUs),\"wallUs\":\(h.wallUs),\"kind\":\"\(r.kind.name)\""
         switch r {
         case let .samples(b):
             s += ",\"panels\":\(b.panels),\"firstTUs\":\(b.firstTUs),\"samples\":["
@@ -47,6 +45,10 @@ public enum RecordJSON {
             s += ",\"user\":\(text(a.user)),\"action\":\(text(a.action)),\"old\":\(text(a.oldValue)),\"new\":\(text(a.newValue))"
         case let .heartbeat(hb):
             s += ",\"softwareVersion\":\(text(hb.softwareVersion)),\"profileHash\":\"\(String(hb.profileHash, radix: 16))\",\"uptimeS\":\(hb.uptimeS),\"ticks\":\(hb.ticks),\"missedTicks\":\(hb.missedTicks),\"maxLatenessUs\":\(hb.maxLatenessUs),\"latenessP50Us\":\(hb.latenessP50Us),\"latenessP999Us\":\(hb.latenessP999Us),\"workP999Us\":\(hb.workP999Us)"
+        case let .gap(g):
+            let causes = ["", "storageFailed", "evicted", "notInJournal", "queueFull"]
+            let ranges = (0..<g.rangeCount).map { let r = g.range($0); return "[\(r.first),\(r.last)]" }.joined(separator: ",")
+            s += ",\"cause\":\"\(causes[Int(g.cause.rawValue)])\",\"records\":\(g.records),\"sequences\":[\(ranges)]"
         }
         return s + "}"
     }

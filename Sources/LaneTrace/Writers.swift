@@ -11,7 +11,7 @@ public func decimal2(_ hundredths: Int64) -> String {
     return (neg ? "-" : "") + String(a / 100) + "." + (frac < 10 ? "0" : "") + String(frac)
 }
 
-func jsonString(_ s: String) -> String {
+public func jsonString(_ s: String) -> String {
     var out = "\""
     for u in s.unicodeScalars {
         switch u {

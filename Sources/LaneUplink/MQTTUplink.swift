@@ -1,14 +1,20 @@
 // The uplink to the central alarm station's MQTT broker (libmosquitto): QoS 1, persistent
 // session, a retained status with a last will, batches of journal frames per message, one topic
-// per site, lane and record kind. A record leaves the journal only when the broker has
-// acknowledged the message that carried it, and acknowledgements advance in sequence order.
+// per site, lane and record kind. A record leaves the journal only when the alarm station's
+// collector has stored it (its acknowledgement on the ack topic); the broker's PUBACK only
+// paces the sending. After any outage (of the lane, the broker or the collector) sending
+// resumes from the collector's point; ranges the collector asks for are sent again, and what
+// the journal no longer holds is answered with a gap record.
 //
 // Topics (docs/UPLINK.md):  <prefix>/<site>/<lane>/records/<kind>   batches of frames
 //                           <prefix>/<site>/<lane>/status           "online" / "offline" (retained, will)
+//                           <prefix>/<site>/<lane>/ack              the collector's StationAck (retained)
 
 import CMosquitto
 import Foundation
 import LaneCore
+import LaneHAL
+import LaneTrace
 
 public struct UplinkConfig: Sendable, Equatable {
     public var host: String
@@ -27,6 +33,9 @@ public struct UplinkConfig: Sendable, Equatable {
     public var inflightMax: Int = 16
     public var reconnectDelayMinS: Int = 1
     public var reconnectDelayMaxS: Int = 60
+    /// Sent records the collector has not acknowledged for this long are sent again from its
+    /// point (it, or the broker, may have lost them).
+    public var resendAfterS: Double = 30
 
     public init(host: String, port: Int, site: String, lane: String) {
         self.host = host; self.port = port; self.site = site; self.lane = lane
@@ -34,9 +43,9 @@ public struct UplinkConfig: Sendable, Equatable {
 
     public var clientID: String { "lane-agent-\(site)-\(lane)" }
     public var statusTopic: String { "\(topicPrefix)/\(site)/\(lane)/status" }
+    public var ackTopic: String { "\(topicPrefix)/\(site)/\(lane)/ack" }
     public func recordsTopic(_ kind: RecordKind) -> String {
-        let names = ["", "samples", "occupancy", "alarm", "background", "fault", "audit", "heartbeat"]
-        return "\(topicPrefix)/\(site)/\(lane)/records/\(names[Int(kind.rawValue)])"
+        "\(topicPrefix)/\(site)/\(lane)/records/\(kind.name)"
     }
 }
 
@@ -45,15 +54,30 @@ public struct UplinkStats: Sendable, Equatable {
     public var connects = 0
     public var disconnects = 0
     public var messagesPublished = 0
+    /// PUBACKs from the broker (they pace the sending; they release nothing).
     public var messagesAcknowledged = 0
+    /// The last sequence whose message the broker has acknowledged, in order.
+    public var brokerAckedThrough: UInt64 = 0
+    /// The collector's acknowledgements: taken, and refused (malformed, beyond what was
+    /// written), and those for another epoch (a previous journal's, retained at the broker).
+    public var stationAcks = 0
+    public var stationAcksRefused = 0
+    public var stationAcksOtherEpoch = 0
+    /// Records the collector has acknowledged since start, and through which sequence.
     public var recordsAcknowledged = 0
     public var ackedThrough: UInt64 = 0
+    /// Ranges sent again at the collector's request; times the whole unacknowledged tail was
+    /// sent again (after a reconnect or `resendAfterS` without progress); sequences the
+    /// collector asked for that the journal no longer holds (answered with a gap record).
+    public var rangesResent = 0
+    public var tailResends = 0
+    public var notInJournal = 0
     public var lastError = ""
 }
 
 public final class MQTTUplink: @unchecked Sendable {
     public let config: UplinkConfig
-    let journal: Journal
+    public let journal: Journal
     let log: (String) -> Void
     let lock = NSLock()
     var mosq: OpaquePointer?
@@ -62,6 +86,12 @@ public final class MQTTUplink: @unchecked Sendable {
     var inflight: [(mid: Int32, last: UInt64, done: Bool)] = []
     /// The last sequence handed to the broker (re-read from the journal after a reconnect).
     var sentThrough: UInt64 = 0
+    /// Ranges the collector asked for, to send before the tail; when each was last sent.
+    var requested: [ClosedRange<UInt64>] = []
+    var statusMids: Set<Int32> = []
+    var lastRequestSentUs: [UInt64: Int64] = [:]
+    /// When the collector's acknowledgement last advanced (or sending began).
+    var progressUs: Int64 = 0
     var stopping = false
     let done = DispatchSemaphore(value: 0)
 
@@ -97,7 +127,13 @@ public final class MQTTUplink: @unchecked Sendable {
         mosquitto_publish_callback_set(m) { _, ctx, mid in
             Unmanaged<MQTTUplink>.fromOpaque(ctx!).takeUnretainedValue().acknowledged(mid)
         }
+        mosquitto_message_callback_set(m) { _, ctx, msg in
+            guard let msg else { return }
+            let payload = [UInt8](UnsafeBufferPointer(start: msg.pointee.payload?.assumingMemoryBound(to: UInt8.self), count: Int(max(0, msg.pointee.payloadlen))))
+            Unmanaged<MQTTUplink>.fromOpaque(ctx!).takeUnretainedValue().stationAck(payload)
+        }
         sentThrough = journal.ackedThrough
+        progressUs = MonotonicClock.nowUs()
         statsStorage.ackedThrough = journal.ackedThrough
         let t = Thread { [self] in self.loop() }
         t.name = "uplink"
@@ -110,15 +146,27 @@ public final class MQTTUplink: @unchecked Sendable {
         done.wait()
     }
 
-    /// Waits until the broker has acknowledged every record in the journal, at most `timeoutS`
-    /// (a clean stop hands over what it can). Returns true when nothing is left.
+    /// Waits until the broker has taken every record in the journal, at most `timeoutS` (a
+    /// clean stop hands over what it can; the journal keeps everything until the collector has
+    /// it). Returns true when the broker has everything.
     @discardableResult
     public func drain(timeoutS: Double) -> Bool {
         let deadline = Date(timeIntervalSinceNow: timeoutS)
         while Date() < deadline {
             let last = journal.nextSequence - 1
-            lock.lock(); let acked = statsStorage.ackedThrough; lock.unlock()
+            lock.lock(); let acked = max(statsStorage.brokerAckedThrough, statsStorage.ackedThrough); lock.unlock()
             if acked >= last { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// Waits until the collector has acknowledged every record in the journal, at most `timeoutS`.
+    @discardableResult
+    public func waitForStation(timeoutS: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeoutS)
+        while Date() < deadline {
+            if journal.ackedThrough >= journal.nextSequence - 1 { return true }
             usleep(20_000)
         }
         return false
@@ -130,13 +178,18 @@ public final class MQTTUplink: @unchecked Sendable {
         lock.lock()
         statsStorage.connected = rc == 0
         if rc == 0 { statsStorage.connects += 1 }
-        // Whatever was in flight is re-read from the journal: the broker may not have it.
+        // Whatever the collector has not acknowledged is sent again: the broker or the
+        // collector may not have it (a broker that crashed loses what it held).
         inflight.removeAll()
-        sentThrough = statsStorage.ackedThrough
+        sentThrough = journal.ackedThrough
+        progressUs = MonotonicClock.nowUs()
         lock.unlock()
         if rc == 0 {
+            mosquitto_subscribe(mosq, nil, config.ackTopic, 1)
             let online = Array("online".utf8)
-            mosquitto_publish(mosq, nil, config.statusTopic, Int32(online.count), online, 1, true)
+            var mid: Int32 = 0
+            mosquitto_publish(mosq, &mid, config.statusTopic, Int32(online.count), online, 1, true)
+            lock.lock(); statusMids.insert(mid); lock.unlock()
             log("uplink: connected to \(config.host):\(config.port) as \(config.clientID)")
         } else {
             log("uplink: the broker refused the connection: \(String(cString: mosquitto_connack_string(rc)))")
@@ -154,21 +207,55 @@ public final class MQTTUplink: @unchecked Sendable {
 
     func acknowledged(_ mid: Int32) {
         lock.lock()
+        // The status messages' PUBACKs are not records' (they were once counted as such:
+        // "35 messages published, 38 acknowledged").
+        if statusMids.remove(mid) != nil { lock.unlock(); return }
         if let i = inflight.firstIndex(where: { $0.mid == mid }) { inflight[i].done = true }
         statsStorage.messagesAcknowledged += 1
-        var through = statsStorage.ackedThrough
+        var through = statsStorage.brokerAckedThrough
         while let first = inflight.first, first.done {
             through = first.last
             inflight.removeFirst()
         }
-        let advanced = through > statsStorage.ackedThrough
-        if advanced {
-            statsStorage.recordsAcknowledged += Int(through - statsStorage.ackedThrough)
-            statsStorage.ackedThrough = through
-        }
+        if through > statsStorage.brokerAckedThrough { statsStorage.brokerAckedThrough = through }
         lock.unlock()
-        if advanced {
-            do { try journal.acknowledge(through: through) } catch { log("uplink: \(error)") }
+    }
+
+    /// The collector's acknowledgement (on the uplink thread).
+    func stationAck(_ payload: [UInt8]) {
+        switch StationAck.parse(payload) {
+        case let .failure(e):
+            lock.lock(); statsStorage.stationAcksRefused += 1; let n = statsStorage.stationAcksRefused; lock.unlock()
+            if n <= 3 || n % 100 == 0 { log("uplink: an acknowledgement on \(config.ackTopic) was refused: \(e.reason) (\(n) refused)") }
+        case let .success(a):
+            guard a.epoch == journal.epoch else {
+                lock.lock(); statsStorage.stationAcksOtherEpoch += 1; lock.unlock()
+                return
+            }
+            let before = journal.ackedThrough
+            guard journal.acknowledge(through: a.through) else {
+                lock.lock(); statsStorage.stationAcksRefused += 1; let n = statsStorage.stationAcksRefused; lock.unlock()
+                if n <= 3 || n % 100 == 0 {
+                    log("uplink: an acknowledgement through \(a.through) from \(a.collector) was refused: the journal has written only through \(journal.nextSequence - 1) (\(n) refused)")
+                }
+                return
+            }
+            lock.lock()
+            statsStorage.stationAcks += 1
+            if a.through > before {
+                statsStorage.recordsAcknowledged += Int(a.through - before)
+                progressUs = MonotonicClock.nowUs()
+            }
+            statsStorage.ackedThrough = max(statsStorage.ackedThrough, a.through)
+            // Ranges asked for: sent again unless sent in the last few seconds (the answer may
+            // still be on its way).
+            let now = MonotonicClock.nowUs()
+            for r in a.missing where r.lowerBound <= sentThrough {
+                if let t = lastRequestSentUs[r.lowerBound], now - t < 5_000_000 { continue }
+                let clipped = r.lowerBound...min(r.upperBound, sentThrough)
+                if !requested.contains(clipped) && requested.count < StationAck.missingMax { requested.append(clipped) }
+            }
+            lock.unlock()
         }
     }
 
@@ -199,14 +286,103 @@ public final class MQTTUplink: @unchecked Sendable {
                 }
                 continue
             }
+            resendIfStalled()
+            publishRequested(&frames)
             publishPending(&frames)
         }
         let offline = Array("offline".utf8)
-        mosquitto_publish(mosq, nil, config.statusTopic, Int32(offline.count), offline, 1, true)
+        var offlineMid: Int32 = 0
+        mosquitto_publish(mosq, &offlineMid, config.statusTopic, Int32(offline.count), offline, 1, true)
+        lock.lock(); statusMids.insert(offlineMid); lock.unlock()
         for _ in 0..<10 { mosquitto_loop(mosq, 50, 1) }
         mosquitto_disconnect(mosq)
         mosquitto_destroy(mosq)
         done.signal()
+    }
+
+    /// Nothing acknowledged by the collector for `resendAfterS` while records wait: the broker
+    /// or the collector lost them (a crash, a full queue); send the tail again from its point.
+    func resendIfStalled() {
+        lock.lock(); defer { lock.unlock() }
+        let now = MonotonicClock.nowUs()
+        let acked = journal.ackedThrough
+        guard statsStorage.connected, sentThrough > acked, Double(now - progressUs) >= config.resendAfterS * 1e6 else { return }
+        statsStorage.tailResends += 1
+        let n = statsStorage.tailResends
+        sentThrough = acked
+        progressUs = now
+        if n <= 3 || n % 100 == 0 {
+            log("uplink: the alarm station has acknowledged nothing for \(Int(config.resendAfterS)) s: sending again from record \(acked + 1) (\(n) times)")
+        }
+    }
+
+    /// Sends the ranges the collector asked for; sequences no longer in the journal are
+    /// answered with a gap record (cause: not in the journal).
+    func publishRequested(_ frames: inout [UInt8]) {
+        while true {
+            lock.lock()
+            let room = statsStorage.connected && inflight.count < config.inflightMax
+            guard room, let r = requested.first else { lock.unlock(); return }
+            requested.removeFirst()
+            lastRequestSentUs[r.lowerBound] = MonotonicClock.nowUs()
+            if lastRequestSentUs.count > 4 * StationAck.missingMax { lastRequestSentUs.removeAll() }
+            statsStorage.rangesResent += 1
+            lock.unlock()
+            var held: [UInt64] = []
+            var next = r.lowerBound
+            while next <= r.upperBound {
+                frames.removeAll(keepingCapacity: true)
+                var kind: RecordKind? = nil
+                var last: UInt64 = 0
+                journal.read(after: next - 1, limit: config.batchRecordsMax) { h, rec, bytes in
+                    guard h.sequence <= r.upperBound else { return }
+                    if kind == nil { kind = rec.kind }
+                    guard rec.kind == kind, last == 0 || h.sequence == last + 1 else { return }
+                    frames.append(contentsOf: bytes)
+                    held.append(h.sequence)
+                    last = h.sequence
+                }
+                guard let k = kind else { break }
+                _ = publish(frames, k, last: 0)
+                next = last + 1
+                // Skip what the journal does not hold between here and the next record.
+                var following: UInt64? = nil
+                journal.read(after: last, limit: 1) { h, _, _ in following = h.sequence }
+                if let f = following, f > next { next = min(f, r.upperBound + 1) }
+                if following == nil { break }
+            }
+            // What was asked for and is not here: say so, with a gap record.
+            var gone: [ClosedRange<UInt64>] = []
+            var at = r.lowerBound
+            for s in held.sorted() {
+                if s > at { gone.append(at...(s - 1)) }
+                at = s + 1
+            }
+            if at <= r.upperBound { gone.append(at...r.upperBound) }
+            if !gone.isEmpty {
+                lock.lock(); statsStorage.notInJournal += gone.reduce(0) { $0 + Int($1.upperBound - $1.lowerBound + 1) }; lock.unlock()
+                journal.reportNotInJournal(gone, monotonicUs: MonotonicClock.nowUs(), wallUs: wallClockUs())
+            }
+        }
+    }
+
+    /// Publishes one message of frames; `last` > 0 makes it part of the in-order tail.
+    func publish(_ frames: [UInt8], _ k: RecordKind, last: UInt64) -> Bool {
+        var mid: Int32 = 0
+        let rc = frames.withUnsafeBytes {
+            mosquitto_publish(mosq, &mid, config.recordsTopic(k), Int32($0.count), $0.baseAddress, 1, false)
+        }
+        lock.lock(); defer { lock.unlock() }
+        guard rc == lane_MOSQ_ERR_SUCCESS else {
+            statsStorage.lastError = String(cString: mosquitto_strerror(rc))
+            return false
+        }
+        if last > 0 {
+            inflight.append((mid, last, false))
+            sentThrough = last
+        }
+        statsStorage.messagesPublished += 1
+        return true
     }
 
     /// Publishes batches while the window allows: consecutive records of one kind per message.
@@ -229,19 +405,7 @@ public final class MQTTUplink: @unchecked Sendable {
                 count += 1
             }
             guard let k = kind, count > 0 else { return }
-            var mid: Int32 = 0
-            let rc = frames.withUnsafeBytes {
-                mosquitto_publish(mosq, &mid, config.recordsTopic(k), Int32($0.count), $0.baseAddress, 1, false)
-            }
-            guard rc == lane_MOSQ_ERR_SUCCESS else {
-                lock.lock(); statsStorage.lastError = String(cString: mosquitto_strerror(rc)); lock.unlock()
-                return
-            }
-            lock.lock()
-            inflight.append((mid, last, false))
-            sentThrough = last
-            statsStorage.messagesPublished += 1
-            lock.unlock()
+            guard publish(frames, k, last: last) else { return }
         }
     }
 }

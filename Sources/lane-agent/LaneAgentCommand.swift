@@ -92,6 +92,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let startUs = MonotonicClock.nowUs()
+        var recordsLost = false
         var profile = try loadBoard(board)
         if let port = modbusPort {
             guard case let .tcp(host, _) = profile.transport else { throw ValidationError("--modbus-port: \(board) does not use Modbus TCP") }
@@ -126,14 +127,13 @@ struct Run: ParsableCommand {
         if let journal { profile.journalDirectory = journal }
         var journalWriter: JournalWriter? = nil
         if let dir = profile.journalDirectory {
-            do {
-                journalWriter = try JournalWriter(directory: dir, segmentBytesMax: profile.journalSegmentBytes, bytesMax: profile.journalBytesMax, log: log.line)
-            } catch {
-                log.line("\(error)")
-                throw ExitCode(2)
-            }
-            journalWriter!.start()
-            runner.records = journalWriter!.queue
+            // Storage that fails (full, read-only) does not stop the lane: it screens on with
+            // the storageFailed fault raised, and the exit status says records were lost.
+            let w = JournalWriter(directory: dir, segmentBytesMax: profile.journalSegmentBytes, bytesMax: profile.journalBytesMax, log: log.line)
+            journalWriter = w
+            w.start()
+            runner.records = w.queue
+            runner.storageFailing = { w.storageFaulted }
             // The learned background is kept beside the journal (docs/DETECTION.md, "A restart").
             let keeper = BackgroundKeeper(path: dir + "/background", settings: profile.engine, log: log.line)
             keeper.start(stop: { stopRequested.load(ordering: .relaxed) })
@@ -186,6 +186,7 @@ struct Run: ParsableCommand {
         }
         log.line("board \(profile.board) (\(profile.site)/\(profile.laneID)): \(profile.engine.panelCount) panels, \(describe(profile.transport)), \(gpioText); tick \(profile.engine.sampleIntervalUs / 1000) ms")
         runner.threadAllocations = lane_thread_allocations
+        runner.processStartUs = startUs
         runner.panels.threadAllocations = lane_thread_allocations
         if profile.console.port != nil || profile.console.socket != nil {
             let hub = ConsoleHub(profile: profile, lane: runner, logRing: log.ring, log: log.line)
@@ -223,14 +224,18 @@ struct Run: ParsableCommand {
         if let journalWriter {
             journalWriter.stop()
             let j = journalWriter.stats
-            log.line("journal: \(journalWriter.queue.pushed) records queued, \(journalWriter.queue.dropped) dropped, \(journalWriter.appendErrors) append errors, \(j.bytes) bytes in \(j.segments) segments, \(j.samplesEvicted) sample records evicted, \(j.samplesRefused) refused")
+            log.line("journal: \(journalWriter.queue.pushed) records queued, \(journalWriter.queue.dropped) dropped before the journal, \(j.recordsLost) lost to storage failures, \(j.bytes) bytes in \(j.segments) segments, \(j.samplesEvicted) sample records evicted, \(j.samplesRefused) refused, \(j.gapRecords) gap records"
+                + (journalWriter.journal.storageProblem.map { "; STORAGE FAULT at exit: \($0)" } ?? ""))
+            if j.recordsLost > 0 || journalWriter.journal.storageProblem != nil || journalWriter.queue.dropped > 0 { recordsLost = true }
         }
         if let uplink {
-            // A clean stop hands the broker what the journal holds (a few seconds at most).
-            let drained = uplink.drain(timeoutS: 3)
+            // A clean stop hands the broker what the journal holds and waits for the alarm
+            // station to acknowledge it (3 s at most in all; the rest stays in the journal).
+            let until = Date(timeIntervalSinceNow: 3)
+            let drained = uplink.drain(timeoutS: 3) && uplink.waitForStation(timeoutS: max(0, until.timeIntervalSinceNow))
             uplink.stop()
             let u = uplink.stats
-            log.line("uplink: \(u.messagesPublished) messages published, \(u.messagesAcknowledged) acknowledged, acknowledged through sequence \(u.ackedThrough), \(u.connects) connects\(drained ? "" : "; the rest stays in the journal for the next start")")
+            log.line("uplink: \(u.messagesPublished) messages published, \(u.messagesAcknowledged) taken by the broker; the alarm station has stored through sequence \(uplink.journal.ackedThrough) of \(uplink.journal.nextSequence - 1) (\(u.stationAcks) acknowledgements, \(u.rangesResent) ranges sent again at its request, \(u.tailResends) re-sends after silence), \(u.connects) connects\(drained ? "" : "; the rest stays in the journal for the next start")")
         }
         let s = runner.stats
         log.line("tick lateness: \(s.latenessSummary); tick work: \(s.durationSummary)")
@@ -241,6 +246,11 @@ struct Run: ParsableCommand {
         log.line("poll thread: \(pa.total) heap allocations in \(pa.rounds) rounds of polls (after the first 50, every panel answering)")
         log.line("start-up to the first tick \(s.firstTickUs > 0 ? (s.firstTickUs - startUs) / 1000 : -1) ms; resident memory \(residentMemoryBytes() >> 20) MiB")
         log.line("stopped: \(s.ticks) ticks, \(s.missedTicks) missed, max lateness \(s.maxLatenessUs) us, \(s.decisions) occupancies, \(queue.dropped) events dropped, \(s.edgeDrops) edges dropped, poll cycle \(runner.pollCycleUs.last) us last, \(runner.pollCycleUs.max) us max")
+        if recordsLost {
+            // Screening went on, but not every record was kept: a supervisor must hear of it.
+            log.line("exit status 3: records were lost (see the journal line above)")
+            throw ExitCode(3)
+        }
     }
 }
 
@@ -258,7 +268,7 @@ struct JournalCommand: ParsableCommand {
 
     @Argument(help: "The journal directory.") var directory: String
     @Option(help: "Only records after this sequence number.") var after: UInt64 = 0
-    @Flag(help: "Only records the broker has not acknowledged yet.") var unacknowledged = false
+    @Flag(help: "Only records the alarm station has not acknowledged yet.") var unacknowledged = false
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: directory) else {
@@ -266,7 +276,7 @@ struct JournalCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let j: Journal
-        do { j = try Journal(directory: directory) } catch {
+        do { j = try Journal(directory: directory, readOnly: true) } catch {
             FileHandle.standardError.write(Data("lane-agent: \(error)\n".utf8))
             throw ExitCode(1)
         }
@@ -276,9 +286,12 @@ struct JournalCommand: ParsableCommand {
         }
         FileHandle.standardOutput.write(out)
         let s = j.stats
-        if s.tornBytesTruncated > 0 || s.corruptFramesSkipped > 0 {
-            FileHandle.standardError.write(Data("lane-agent: \(directory): torn tail of \(s.tornBytesTruncated) bytes cut, \(s.corruptFramesSkipped) corrupt frames skipped\n".utf8))
-        }
+        var notes: [String] = ["epoch \(epochHex(j.epoch))", "stored by the alarm station through \(j.ackedThrough)"]
+        if s.tornBytesTruncated > 0 { notes.append("a torn tail of \(s.tornBytesTruncated) bytes (left as it is: this command changes nothing)") }
+        if s.corruptFramesSkipped > 0 { notes.append("\(s.corruptFramesSkipped) corrupt stretches skipped") }
+        if let why = s.ackRefusedReason { notes.append("acknowledgement refused: \(why)") }
+        if s.segmentsSetAside > 0 { notes.append("\(s.segmentsSetAside) segments with impossible sequences (not shown)") }
+        FileHandle.standardError.write(Data("lane-agent: \(directory): \(notes.joined(separator: "; "))\n".utf8))
     }
 }
 

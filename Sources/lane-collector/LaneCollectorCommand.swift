@@ -35,8 +35,8 @@ struct RunCollector: ParsableCommand {
         let parts = broker.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--broker must be host:port") }
         let database = try openDatabase(db)
-        let c = Collector(database: database) { FileHandle.standardError.write(Data("[lane-collector] \($0)\n".utf8)) }
-        try c.start(host: String(parts[0]), port: port, topic: topic, clientID: clientID)
+        let c = Collector(database: database, clientID: clientID) { FileHandle.standardError.write(Data("[lane-collector] \($0)\n".utf8)) }
+        try c.start(host: String(parts[0]), port: port, topic: topic)
         let end = duration.map { Date(timeIntervalSinceNow: $0) }
         // A parent may hand these signals over blocked (process spawners do): unblock them.
         var set = sigset_t()
@@ -48,7 +48,7 @@ struct RunCollector: ParsableCommand {
         signal(SIGINT) { _ in Collector.stopRequested = true }
         while !Collector.stopRequested && (end.map { Date() < $0 } ?? true) { usleep(100_000) }
         c.stop()
-        FileHandle.standardError.write(Data("[lane-collector] \(c.messages) messages, \(c.stored) records stored, \(c.duplicates) duplicates dropped, \(c.rejected) frames refused\n".utf8))
+        FileHandle.standardError.write(Data("[lane-collector] \(c.messages) messages, \(c.stored) records stored, \(c.duplicates) duplicates dropped, \(c.rejected) runs of bytes refused, \(c.acksPublished) acknowledgements published\n".utf8))
     }
 }
 
@@ -74,12 +74,13 @@ struct Occupancies: ParsableCommand {
 }
 
 struct Lanes: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Per lane: records, sequence checked through, gaps, duplicates.")
+    static let configuration = CommandConfiguration(abstract: "Per lane and journal epoch: records, sequence checked through, gaps (asked for), records the lane reported lost (with the cause), duplicates.")
     @Option(help: "The database file.") var db: String = "lanes.sqlite"
     func run() throws {
         for l in try openDatabase(db).lanes() {
-            let gaps = l.gaps.map { "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",")
-            print("{\"lane\":\"\(l.lane)\",\"records\":\(l.records),\"contiguousThrough\":\(l.contiguousThrough),\"highest\":\(l.highest),\"duplicatesDropped\":\(l.duplicates),\"gaps\":\"\(gaps)\"}")
+            let gaps = l.gaps.map { "\"\($0.lowerBound)-\($0.upperBound)\"" }.joined(separator: ",")
+            let lost = l.lost.map { "{\"records\":\"\($0.range.lowerBound)-\($0.range.upperBound)\",\"cause\":\"\($0.cause)\"}" }.joined(separator: ",")
+            print("{\"lane\":\(jsonString(l.lane)),\"epoch\":\"\(epochHex(l.epoch))\",\"firstSeenUs\":\(l.firstSeenUs),\"records\":\(l.records),\"contiguousThrough\":\(l.contiguousThrough),\"highest\":\(l.highest),\"duplicatesDropped\":\(l.duplicates),\"gaps\":[\(gaps)],\"lost\":[\(lost)],\"droppedBeforeJournal\":\(l.droppedBeforeJournal)}")
         }
     }
 }
@@ -189,3 +190,4 @@ struct Show: ParsableCommand {
         print("{\"lane\":\"\(lane)\",\"wallUs\":\(wall),\"decision\":\(DecisionWriter.json(decision, settings: EngineSettings())),\"samples\":\(samples.count),\"gamma\":[\(gamma)]}")
     }
 }
+

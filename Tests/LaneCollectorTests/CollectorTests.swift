@@ -5,6 +5,7 @@
 import Foundation
 import LaneCollector
 import LaneCore
+import LaneTrace
 import Testing
 
 func frame(_ r: Record, _ seq: UInt64) -> [UInt8] {
@@ -74,5 +75,106 @@ func decision(_ occ: UInt32, gamma: Bool) -> Record {
         c.handle(topic: "something", payload: frame(decision(1, gamma: false), 1))
         #expect(c.stored == 0)
         #expect(try db.lanes().isEmpty)
+    }
+}
+
+func frame(_ r: Record, _ seq: UInt64, epoch: UInt64) -> [UInt8] {
+    var enc = RecordEncoder()
+    var out = [UInt8](repeating: 0, count: RecordFormat.frameMax)
+    let n = out.withUnsafeMutableBufferPointer { enc.encode(r, header: FrameHeader(epoch: epoch, sequence: seq, monotonicUs: Int64(seq) * 1_000, wallUs: 1_795_000_000_000_000 + Int64(seq)), into: $0.baseAddress!, capacity: $0.count) }!
+    return Array(out.prefix(n))
+}
+
+/// Proves the end-to-end side of the store: records are keyed by lane, journal epoch and
+/// sequence (a wiped journal's records are new, not duplicates); a lane's gap record closes the
+/// holes it names, with the cause; the acknowledgement names what is stored and what is asked for.
+@Suite struct CollectorEpochTests {
+    func fresh() throws -> (Database, Collector) {
+        let db = try Database(path: NSTemporaryDirectory() + "collector-\(UUID().uuidString).sqlite")
+        return (db, Collector(database: db, clientID: "test-collector") { _ in })
+    }
+
+    @Test("a journal that was reset starts again at 1 under a new epoch: its records, a gamma alarm among them, are stored, not dropped as duplicates")
+    func resetJournal() throws {
+        let (db, c) = try fresh()
+        let topic = "rpm/PORT/LANE-1/records/occupancy"
+        for s in 1...5 { c.handle(topic: topic, payload: frame(decision(UInt32(s), gamma: false), UInt64(s), epoch: 0xAAAA)) }
+        for s in 1...3 { c.handle(topic: topic, payload: frame(decision(UInt32(s), gamma: s == 2), UInt64(s), epoch: 0xBBBB)) }
+        #expect(c.duplicates == 0 && c.stored == 8)
+        let lanes = try db.lanes()
+        #expect(lanes.map(\.epoch) == [0xAAAA, 0xBBBB])
+        #expect(lanes.map(\.contiguousThrough) == [5, 3])
+        #expect(try db.occupancies(lane: "PORT/LANE-1", sinceWallUs: nil, untilWallUs: nil, alarm: "gamma").count == 1)
+        #expect(c.publishedAcks.last?.ack == StationAck(epoch: 0xBBBB, through: 3, collector: "test-collector"))
+        #expect(c.publishedAcks.last?.topic == "rpm/PORT/LANE-1/ack")
+    }
+
+    @Test("a gap asks for the missing records; the lane's gap record marks them lost with the cause and the acknowledgement moves past them")
+    func gapsAndAcks() throws {
+        let (db, c) = try fresh()
+        let topic = "rpm/P/L/records/alarm"
+        let a = { (i: Int) in Record.alarm(AlarmRecord(occupancy: UInt32(i), kind: 0, tUs: 0, sigmaQ8: 0)) }
+        c.handle(topic: topic, payload: frame(a(1), 1, epoch: 7) + frame(a(2), 2, epoch: 7))
+        c.handle(topic: topic, payload: frame(a(6), 6, epoch: 7))
+        #expect(c.publishedAcks.last?.ack == StationAck(epoch: 7, through: 2, missing: [3...5], collector: "test-collector"))
+        var g = GapRecord(cause: .storageFailed, records: 2)
+        _ = g.append(first: 3, last: 4)
+        c.handle(topic: "rpm/P/L/records/gap", payload: frame(.gap(g), 7, epoch: 7))
+        #expect(c.publishedAcks.last?.ack == StationAck(epoch: 7, through: 4, missing: [5...5], collector: "test-collector"))
+        c.handle(topic: topic, payload: frame(a(5), 5, epoch: 7))
+        #expect(c.publishedAcks.last?.ack.through == 7)
+        let lane = try #require(try db.lanes().first)
+        #expect(lane.gaps.isEmpty)
+        #expect(lane.lost == [.init(range: 3...4, cause: Database.causeName(.storageFailed))])
+    }
+
+    @Test("5 MB of garbage on a records topic writes a handful of log lines and a count, and the next good frame is stored")
+    func garbageFlood() throws {
+        let db = try Database(path: NSTemporaryDirectory() + "collector-\(UUID().uuidString).sqlite")
+        var lines: [String] = []
+        let lock = NSLock()
+        let c = Collector(database: db) { l in lock.lock(); lines.append(l); lock.unlock() }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<80 {
+            var junk = [UInt8](repeating: 0, count: 65_536)
+            for i in junk.indices { junk[i] = UInt8.random(in: 0...255, using: &rng) }
+            c.handle(topic: "rpm/P/L/records/samples", payload: junk)
+        }
+        c.handle(topic: "rpm/P/L/records/occupancy", payload: frame(decision(1, gamma: false), 1, epoch: 3))
+        c.stop()
+        #expect(lines.count <= 20, "\(lines.count) log lines")
+        #expect(c.rejected >= 80)
+        #expect(c.stored == 1)
+    }
+
+    @Test("a store of the earlier schema (no epochs) is migrated on open: its records are kept under epoch 0, and new ones go beside them")
+    func migration() throws {
+        let path = NSTemporaryDirectory() + "collector-v1-\(UUID().uuidString).sqlite"
+        let sql = """
+            CREATE TABLE records (lane TEXT NOT NULL, sequence INTEGER NOT NULL, kind TEXT NOT NULL, monotonic_us INTEGER NOT NULL, wall_us INTEGER NOT NULL, frame BLOB NOT NULL, PRIMARY KEY (lane, sequence));
+            CREATE INDEX records_kind_time ON records (lane, kind, monotonic_us);
+            CREATE TABLE occupancies (lane TEXT NOT NULL, sequence INTEGER NOT NULL, occupancy INTEGER NOT NULL, start_us INTEGER NOT NULL, end_us INTEGER NOT NULL, wall_us INTEGER NOT NULL, speed_mps REAL, gamma_alarm INTEGER NOT NULL, neutron_alarm INTEGER NOT NULL, norm_suspect INTEGER NOT NULL, container TEXT, decision TEXT NOT NULL, PRIMARY KEY (lane, sequence));
+            CREATE INDEX occupancies_time ON occupancies (lane, wall_us);
+            CREATE INDEX occupancies_alarm ON occupancies (gamma_alarm, neutron_alarm, wall_us);
+            CREATE TABLE lanes (lane TEXT PRIMARY KEY, contiguous_through INTEGER NOT NULL, highest INTEGER NOT NULL, duplicates INTEGER NOT NULL, records INTEGER NOT NULL);
+            CREATE TABLE gaps (lane TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (lane, first));
+            INSERT INTO records VALUES ('P/L', 1, 'occupancy', 1000, 5, x'00');
+            INSERT INTO occupancies VALUES ('P/L', 1, 1, 0, 1, 5, 2.2, 1, 0, 0, NULL, '{}');
+            INSERT INTO lanes VALUES ('P/L', 1, 3, 0, 1);
+            INSERT INTO gaps VALUES ('P/L', 2, 2);
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()", path, sql]
+        try p.run(); p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let db = try Database(path: path)
+        let lanes = try db.lanes()
+        #expect(lanes.count == 1 && lanes.first?.epoch == 0 && lanes.first?.gaps == [2...2] && lanes.first?.records == 1)
+        #expect(try db.occupancies(lane: "P/L", sinceWallUs: nil, untilWallUs: nil, alarm: "gamma").count == 1)
+        let c = Collector(database: db) { _ in }
+        c.handle(topic: "rpm/P/L/records/occupancy", payload: frame(decision(1, gamma: false), 1, epoch: 5))
+        #expect(c.stored == 1 && c.duplicates == 0)
+        #expect(try Database(path: path).lanes().count == 2, "reopening a migrated store changes nothing")
     }
 }

@@ -96,16 +96,16 @@ func sequences(_ j: Journal, after: UInt64 = 0) -> [UInt64] {
         do {
             let j = try Journal(directory: dir, segmentBytesMax: 4_096, bytesMax: 1 << 20)
             for i in 1...100 { try j.append(samples(i), monotonicUs: Int64(i), wallUs: 0, commit: false) }
-            try j.sync()
+            j.sync()
             let before = j.stats.segments
-            try j.acknowledge(through: 60)
+            #expect(j.acknowledge(through: 60))
             #expect(j.stats.segments < before)
             #expect(sequences(j, after: 60) == Array(61...100))
         }
         let j = try Journal(directory: dir, segmentBytesMax: 4_096, bytesMax: 1 << 20)
         #expect(j.ackedThrough == 60)
         #expect(sequences(j, after: j.ackedThrough) == Array(61...100))
-        try j.acknowledge(through: 100)
+        #expect(j.acknowledge(through: 100))
         #expect(j.stats.segments == 1)
         let k = try Journal(directory: dir, segmentBytesMax: 4_096, bytesMax: 1 << 20)
         #expect(k.nextSequence == 101)  // no reuse of acknowledged sequence numbers
@@ -123,7 +123,7 @@ func sequences(_ j: Journal, after: UInt64 = 0) -> [UInt64] {
         for i in 0..<8 { b[i] = UInt8(truncatingIfNeeded: bad >> (8 * UInt64(i))) }
         let crc = b.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, 8) }
         for i in 0..<4 { b[8 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
-        FileManager.default.createFile(atPath: dir + "/acked", contents: Data(b))
+        _ = FileManager.default.createFile(atPath: dir + "/acked", contents: Data(b))
         let j = try Journal(directory: dir, segmentBytesMax: 4_096, bytesMax: 1 << 20)
         #expect(j.stats.ackRefused == bad)
         #expect(j.ackedThrough == 0)
@@ -151,6 +151,7 @@ func sequences(_ j: Journal, after: UInt64 = 0) -> [UInt64] {
         // Fill with alarms only: the journal grows past its limit rather than drop them, and
         // refuses raw samples.
         for i in 0..<1_000 { _ = try j.append(alarm(1_000 + i), monotonicUs: 0, wallUs: 0, commit: false) }
+        j.sync()
         let refusedBefore = j.stats.samplesRefused
         #expect(try j.append(samples(0), monotonicUs: 0, wallUs: 0, commit: false) == nil)
         #expect(j.stats.samplesRefused == refusedBefore + 1)

@@ -80,6 +80,9 @@ public struct LaneController: Sendable {
     var pendingSettings: (EngineSettings, Int64, Int64)? = nil
     var maintenanceUntilUs: Int64 = 0
     var outputFailedUntilUs: Int64 = 0
+    /// Set by the runner before each tick: the journal's storage is failing (the writer
+    /// thread's flag). Raises `storageFailed`.
+    public var storageFailing = false
     /// Each panel's own faults, with the same hysteresis as the lane's (per-panel fault records).
     var panelFaults: InlineArray<8, FaultTracker> = InlineArray(repeating: FaultTracker())
     var k: Int64 = 0
@@ -259,6 +262,7 @@ public struct LaneController: Sendable {
         if beams.stuck(nowUs: now) { conditions.insert(.beamStuck) }
         if outputFailures != 0 { outputFailedUntilUs = now + 1_000_000 }
         if now < outputFailedUntilUs { conditions.insert(.outputFailed) }
+        if storageFailing { conditions.insert(.storageFailed) }
         let change = faults.update(conditions, nowUs: now)
         if !change.raised.isEmpty || !change.cleared.isEmpty {
             let active = faults.active

@@ -41,6 +41,11 @@ public struct ByteWriter {
         byte(UInt8(truncatingIfNeeded: v &>> 24))
     }
 
+    public mutating func u64le(_ v: UInt64) {
+        u32le(UInt32(truncatingIfNeeded: v))
+        u32le(UInt32(truncatingIfNeeded: v &>> 32))
+    }
+
     /// A length-prefixed byte string (at most 255 bytes).
     public mutating func string(_ p: UnsafePointer<UInt8>, _ n: Int) {
         let k = n < 255 ? n : 255
@@ -120,6 +125,11 @@ public struct ByteReader {
     public mutating func u32le() throws(RecordError) -> UInt32 {
         let a = u32(try byte()), b = u32(try byte()), c = u32(try byte()), d = u32(try byte())
         return a | (b &<< 8) | (c &<< 16) | (d &<< 24)
+    }
+
+    public mutating func u64le() throws(RecordError) -> UInt64 {
+        let lo = UInt64(try u32le()), hi = UInt64(try u32le())
+        return lo | (hi &<< 32)
     }
 
     /// A varint that must fit `max`.

@@ -5,7 +5,9 @@
 
 public enum RecordFormat {
     public static let magic: UInt8 = 0xA7
-    public static let version: UInt8 = 1
+    /// The version written. Version 1 (no epoch) is still read: journals of earlier releases.
+    public static let version: UInt8 = 2
+    public static let versionOldest: UInt8 = 1
     public static let bodyMax = 4096
     /// The largest frame: magic, version, kind, 2-byte length, body, CRC.
     public static let frameMax = 1 + 1 + 1 + 2 + bodyMax + 4
@@ -22,6 +24,7 @@ public struct RecordEncoder {
         let bodyCount: Int? = withUnsafeMutableBytes(of: &body) { raw -> Int? in
             let p = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
             var w = ByteWriter(p, capacity: RecordFormat.bodyMax)
+            w.u64le(header.epoch)
             w.varint(header.sequence)
             w.signed(header.monotonicUs)
             w.signed(header.wallUs)
@@ -125,6 +128,17 @@ public struct RecordEncoder {
             w.varint(h.latenessP50Us)
             w.varint(h.latenessP999Us)
             w.varint(h.workP999Us)
+        case let .gap(g):
+            w.byte(g.cause.rawValue)
+            w.varint(g.records)
+            w.varint(u64(g.rangeCount))
+            var after: UInt64 = 0
+            for i in 0..<g.rangeCount {
+                let (first, last) = g.range(i)
+                w.varint(first - after)
+                w.varint(last - first)
+                after = last
+            }
         }
     }
 
@@ -136,9 +150,15 @@ public struct RecordEncoder {
 
 /// Parses a frame's body (after the length, before the CRC) into its header and record.
 public enum RecordParser {
-    public static func parse(kind: UInt8, body p: UnsafePointer<UInt8>, count n: Int) throws(RecordError) -> (FrameHeader, Record) {
+    /// The largest sequence a gap record may name (the journal's own limit, 2^48).
+    public static let sequenceMax: UInt64 = 1 << 48
+
+    public static func parse(version: UInt8 = RecordFormat.version, kind: UInt8, body p: UnsafePointer<UInt8>, count n: Int) throws(RecordError) -> (FrameHeader, Record) {
         var r = ByteReader(p, count: n)
-        let header = FrameHeader(sequence: try r.varint(), monotonicUs: try r.signed(), wallUs: try r.signed())
+        let epoch: UInt64 = version >= 2 ? try r.u64le() : 0
+        let header = FrameHeader(epoch: epoch, sequence: try r.varint(), monotonicUs: try r.signed(), wallUs: try r.signed())
+        // Sequences run from 1 to 2^48 (a forged 2^64-1 once crashed the collector's listing).
+        guard header.sequence >= 1 && header.sequence <= sequenceMax else { throw .valueOutOfRange }
         guard let k = RecordKind(rawValue: kind) else { throw .unknownKind(kind) }
         let record: Record
         switch k {
@@ -234,6 +254,22 @@ public enum RecordParser {
             record = .heartbeat(HeartbeatRecord(softwareVersion: try text(&r), profileHash: try r.varint(), uptimeS: try r.varint(),
                                                 ticks: try r.varint(), missedTicks: try r.varint(), maxLatenessUs: try r.varint(),
                                                 latenessP50Us: try r.varint(), latenessP999Us: try r.varint(), workP999Us: try r.varint()))
+        case .gap:
+            guard let cause = GapRecord.Cause(rawValue: try r.byte()) else { throw .valueOutOfRange }
+            var g = GapRecord(cause: cause, records: try r.varint())
+            let ranges = try r.bounded(u64(GapRecord.rangesMax))
+            var after: UInt64 = 0
+            for i in 0..<int(ranges) {
+                let delta = try r.varint()
+                let length = try r.varint()
+                // Each range starts after the previous one's end (the first after 0: sequences start at 1).
+                guard delta >= 1, delta <= Self.sequenceMax, length <= Self.sequenceMax, i < GapRecord.rangesMax else { throw .valueOutOfRange }
+                let first = after + delta
+                let last = first + length
+                guard last <= Self.sequenceMax, g.append(first: first, last: last) else { throw .valueOutOfRange }
+                after = last
+            }
+            record = .gap(g)
         }
         guard r.remaining == 0 else { throw .trailingBytes }
         return (header, record)

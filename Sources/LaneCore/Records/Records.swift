@@ -10,6 +10,21 @@ public enum RecordKind: UInt8, Sendable {
     case fault = 5
     case audit = 6
     case heartbeat = 7
+    case gap = 8
+
+    /// The kind's name (topics, JSON, the collector's tables).
+    public var name: StaticString {
+        switch self {
+        case .samples: return "samples"
+        case .occupancy: return "occupancy"
+        case .alarm: return "alarm"
+        case .background: return "background"
+        case .fault: return "fault"
+        case .audit: return "audit"
+        case .heartbeat: return "heartbeat"
+        case .gap: return "gap"
+        }
+    }
 }
 
 /// Raw counts of consecutive samples, for the analysts' baselines. Encoded as the first
@@ -153,6 +168,53 @@ public struct BackgroundRecord: Sendable, Equatable {
     }
 }
 
+/// Records the lane could not keep or send, and why: the collector sees the hole with its cause
+/// instead of waiting for records that will never come.
+public struct GapRecord: Sendable, Equatable {
+    public static let rangesMax = 64
+    public enum Cause: UInt8, Sendable {
+        /// The journal's storage failed (full past its reserve, read-only, an I/O error).
+        case storageFailed = 1
+        /// Raw samples evicted from a full journal before the collector had them.
+        case evicted = 2
+        /// Asked for by the collector, but no longer (or never) in the journal.
+        case notInJournal = 3
+        /// Dropped before they had a sequence number (the tick's record queue was full).
+        case queueFull = 4
+    }
+    public var cause: Cause
+    /// How many records were lost (for `queueFull`, the only figure: they had no sequence).
+    public var records: UInt64
+    /// Sequences lost, as inclusive ranges in increasing order (none for `queueFull`).
+    var firsts: InlineArray<64, UInt64> = InlineArray(repeating: 0)
+    var lasts: InlineArray<64, UInt64> = InlineArray(repeating: 0)
+    public private(set) var rangeCount = 0
+
+    public init(cause: Cause, records: UInt64) { self.cause = cause; self.records = records }
+
+    /// Appends a range after the last one (merging when adjacent); false when full or out of order.
+    public mutating func append(first: UInt64, last: UInt64) -> Bool {
+        guard first <= last else { return false }
+        if rangeCount > 0 {
+            guard first > lasts[rangeCount - 1] else { return false }
+            if first == lasts[rangeCount - 1] &+ 1 { lasts[rangeCount - 1] = last; return true }
+        }
+        guard rangeCount < Self.rangesMax else { return false }
+        firsts[rangeCount] = first
+        lasts[rangeCount] = last
+        rangeCount += 1
+        return true
+    }
+
+    public func range(_ i: Int) -> (first: UInt64, last: UInt64) { (firsts[i], lasts[i]) }
+
+    public static func == (a: GapRecord, b: GapRecord) -> Bool {
+        guard a.cause == b.cause, a.records == b.records, a.rangeCount == b.rangeCount else { return false }
+        for i in 0..<a.rangeCount where a.firsts[i] != b.firsts[i] || a.lasts[i] != b.lasts[i] { return false }
+        return true
+    }
+}
+
 public enum Record: Sendable {
     case samples(SampleBatch)
     case occupancy(Decision)
@@ -161,6 +223,7 @@ public enum Record: Sendable {
     case fault(FaultRecord)
     case audit(AuditRecord)
     case heartbeat(HeartbeatRecord)
+    case gap(GapRecord)
 
     public var kind: RecordKind {
         switch self {
@@ -171,17 +234,21 @@ public enum Record: Sendable {
         case .fault: return .fault
         case .audit: return .audit
         case .heartbeat: return .heartbeat
+        case .gap: return .gap
         }
     }
 }
 
 /// What every frame carries besides its record.
 public struct FrameHeader: Sendable, Equatable {
+    /// The journal's identity (random, fixed when the journal was created; 0 in format-1 frames,
+    /// which had none). Records are keyed by lane, epoch and sequence.
+    public var epoch: UInt64
     public var sequence: UInt64
     public var monotonicUs: Int64
     /// Wall clock (Unix epoch microseconds) where known, else 0.
     public var wallUs: Int64
-    public init(sequence: UInt64, monotonicUs: Int64, wallUs: Int64) {
-        self.sequence = sequence; self.monotonicUs = monotonicUs; self.wallUs = wallUs
+    public init(epoch: UInt64 = 0, sequence: UInt64, monotonicUs: Int64, wallUs: Int64) {
+        self.epoch = epoch; self.sequence = sequence; self.monotonicUs = monotonicUs; self.wallUs = wallUs
     }
 }
