@@ -59,7 +59,7 @@ let package = Package(
         // the tick's published view and posts requests; its handlers' results are returned to the
         // caller (`ConsoleSession.execute`), so tests assert on them without a terminal.
         .target(
-            name: "LaneConsole", dependencies: ["LaneAgent", "LaneCore", "LaneHAL", "LaneUplink"],
+            name: "LaneConsole", dependencies: ["LaneAgent", "LaneCore", "LaneHAL", "LaneTrace", "LaneUplink"],
             path: "Sources/LaneConsole"),
         // Counts heap allocations per thread in the agent process (interposes malloc; the
         // executable only, so that the tick can prove it allocates nothing).
@@ -96,9 +96,11 @@ let package = Package(
             name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneConsole", "LaneSimCore", "LaneTrace", "LaneCore"],
             path: "Tests/LaneAgentTests"),
         .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneCore", "LaneTrace"], path: "Tests/LaneCollectorTests"),
-        .testTarget(name: "LaneUplinkTests", dependencies: ["LaneUplink", "LaneCore", "LaneTrace"], path: "Tests/LaneUplinkTests"),
+        // Helpers the test targets share (a small or read-only tmpfs for storage faults).
+        .target(name: "LaneTestSupport", path: "Tests/Support"),
+        .testTarget(name: "LaneUplinkTests", dependencies: ["LaneUplink", "LaneCore", "LaneTrace", "LaneTestSupport"], path: "Tests/LaneUplinkTests"),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["CModbus", "CMosquitto", "LaneTrace", "LaneAgent", "LaneCore"],
+            name: "IntegrationTests", dependencies: ["CModbus", "CMosquitto", "LaneTrace", "LaneAgent", "LaneCore", "LaneTestSupport"],
             path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]

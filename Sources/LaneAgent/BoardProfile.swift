@@ -33,6 +33,9 @@ public struct BoardProfile: Sendable {
     public var journalDirectory: String?
     public var journalSegmentBytes: Int = 1 << 20
     public var journalBytesMax: Int = 256 << 20
+    /// Space set aside on the journal's file system for decisions, alarms and faults when it
+    /// fills up (docs/UPLINK.md, "Storage faults").
+    public var journalReserveBytes: Int = 256 << 10
     /// SCHED_FIFO priority for the tick thread (nil: normal scheduling) and locked memory.
     public var realtimePriority: Int32?
     public var lockMemory = false
@@ -172,9 +175,10 @@ public struct BoardProfile: Sendable {
             busBudget = budget
         }
         var journalDirectory: String? = nil
-        var segmentBytes = 1 << 20, journalMax = 256 << 20
+        var segmentBytes = 1 << 20, journalMax = 256 << 20, reserve = 256 << 10
         if let j = try root.section("journal", required: false) {
-            try j.onlyKeys(["directory", "segmentKiB", "maxMiB"])
+            try j.onlyKeys(["directory", "segmentKiB", "maxMiB", "reserveKiB"])
+            reserve = try j.int("reserveKiB", 0...65_536, default: 256) * 1024
             journalDirectory = try j.string("directory")
             segmentBytes = try j.int("segmentKiB", 1...65_536, default: 1_024) * 1024
             journalMax = try j.int("maxMiB", 1...1_048_576, default: 256) << 20
@@ -222,12 +226,14 @@ public struct BoardProfile: Sendable {
         }
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for b in text.utf8 { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        return BoardProfile(
+        var profile = BoardProfile(
             file: file, board: board, site: site, laneID: laneID, panelLabels: labels, unitIDs: unitIDs,
             registerMap: registerMap, transport: transport,
             timeouts: ModbusTimeouts(responseUs: responseMs * 1000, byteUs: byteMs * 1000),
             panelSilentAfterPolls: silentAfter, gpio: gpio, engine: engine, sirenUs: sirenUs, alarmLightHoldUs: holdUs,
             journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, realtimePriority: realtimePriority, lockMemory: lockMemory, busBudget: busBudget, vm250Port: vm250Port, uplink: uplink, hash: hash, console: console)
+        profile.journalReserveBytes = reserve
+        return profile
     }
 
     static let detectionKeys = [

@@ -5,6 +5,7 @@ import Foundation
 import LaneAgent
 import LaneCore
 import LaneHAL
+import LaneTrace
 import LaneUplink
 
 struct ConsoleCommand: Sendable {
@@ -219,7 +220,7 @@ extension ConsoleSession {
         say("panels:     \(answering) of \(panelCount) answering")
         if let u = hub.uplink {
             let st = u.stats
-            say("uplink:     \(st.connected ? "connected" : "NOT CONNECTED") to \(u.config.host):\(u.config.port), acknowledged through record \(st.ackedThrough)"
+            say("uplink:     \(st.connected ? "connected" : "NOT CONNECTED") to \(u.config.host):\(u.config.port), stored by the alarm station through record \(u.journal.ackedThrough)"
                 + (st.lastError.isEmpty || st.connected ? "" : " (\(st.lastError))"))
         } else {
             say("uplink:     none configured")
@@ -683,11 +684,13 @@ extension ConsoleSession {
         guard let w = hub.journal else { say("no journal: this board keeps no records (journal.directory)"); return }
         let j = w.journal
         let s = j.stats
-        say("journal \(j.directory): \(s.bytes) bytes in \(s.segments) segments (limit \(j.bytesMax >> 20) MiB)")
-        say("records: next sequence \(j.nextSequence), acknowledged by the alarm station through \(j.ackedThrough)")
-        say("queue from the tick: \(w.queue.pushed) queued, \(w.queue.dropped) dropped; \(w.appendErrors) append errors; \(s.syncs) syncs")
+        say("journal \(j.directory): epoch \(epochHex(j.epoch)), \(s.bytes) bytes in \(s.segments) segments (limit \(j.bytesMax >> 20) MiB)")
+        say("storage: " + (j.storageProblem.map { "FAULT: \($0)" } ?? "ok") + (s.reserveReleased > 0 ? "; the reserve was given to decisions and alarms \(s.reserveReleased) times" : ""))
+        say("records: next sequence \(j.nextSequence), stored by the alarm station through \(j.ackedThrough)")
+        say("queue from the tick: \(w.queue.pushed) queued, \(w.queue.dropped) dropped; \(s.recordsLost) lost to storage failures; \(s.gapRecords) gap records told the alarm station; \(s.syncs) syncs")
         say("evicted when full: \(s.samplesEvicted) sample records (never alarms or decisions), \(s.samplesRefused) refused")
-        say("at start: torn tail of \(s.tornBytesTruncated) bytes cut, \(s.corruptFramesSkipped) corrupt frames skipped")
+        say("at start: torn tail of \(s.tornBytesTruncated) bytes cut, \(s.corruptFramesSkipped) corrupt stretches skipped"
+            + (s.ackRefusedReason.map { "; acknowledgement refused: \($0)" } ?? "") + (s.segmentsSetAside > 0 ? "; \(s.segmentsSetAside) segments set aside in damaged/" : ""))
     }
 
     func uplinkStatus() {
@@ -696,8 +699,9 @@ extension ConsoleSession {
         let c = u.config
         say("broker \(c.host):\(c.port)\(c.caFile != nil ? " (TLS)" : ""), client id \(c.clientID), topics \(c.topicPrefix)/\(c.site)/\(c.lane)/records/<kind>")
         say("state: \(s.connected ? "connected" : "NOT CONNECTED")\(s.lastError.isEmpty ? "" : "; last error: \(s.lastError)")")
-        say("connects \(s.connects), disconnects \(s.disconnects); messages published \(s.messagesPublished), acknowledged \(s.messagesAcknowledged); records acknowledged \(s.recordsAcknowledged), through sequence \(s.ackedThrough)")
-        if let w = hub.journal { say("waiting in the journal: \(w.journal.nextSequence - 1 - min(w.journal.nextSequence - 1, s.ackedThrough)) records") }
+        say("connects \(s.connects), disconnects \(s.disconnects); messages published \(s.messagesPublished), taken by the broker \(s.messagesAcknowledged)")
+        say("alarm station: stored through record \(u.journal.ackedThrough) (\(s.stationAcks) acknowledgements; \(s.stationAcksRefused) refused; \(s.stationAcksOtherEpoch) for another epoch); \(s.rangesResent) ranges sent again at its request, \(s.tailResends) re-sends after \(Int(c.resendAfterS)) s of silence, \(s.notInJournal) records asked for but no longer held")
+        say("waiting in the journal: \(u.journal.nextSequence - 1 - min(u.journal.nextSequence - 1, u.journal.ackedThrough)) records")
     }
 
     func stats() {
@@ -709,7 +713,7 @@ extension ConsoleSession {
         say("beam edges dropped: \(v.edgeDrops); occupancies decided: \(v.decisions)")
         let eq = hub.lane.eventQueueFigures
         say("event queue: \(eq.pushed) pushed, \(eq.dropped) dropped")
-        if let w = hub.journal { say("record queue: \(w.queue.pushed) pushed, \(w.queue.dropped) dropped; journal append errors \(w.appendErrors)") }
+        if let w = hub.journal { say("record queue: \(w.queue.pushed) pushed, \(w.queue.dropped) dropped; records lost to storage failures \(w.appendErrors)") }
         if let vm = hub.vm250 { say("vm250 stream: \(vm.dropped) events dropped, \(vm.clientsDropped) slow clients dropped") }
         var slots = Array(repeating: PanelSlot(), count: panelCount)
         hub.lane.panelSlots(into: &slots)

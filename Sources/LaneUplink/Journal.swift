@@ -517,11 +517,22 @@ public final class Journal {
         return given
     }
 
-    /// The sequences in `first...last` the journal holds (to answer a collector's request).
-    public func sequencesHeld(_ first: UInt64, _ last: UInt64) -> [UInt64] {
-        var out: [UInt64] = []
-        read(after: first - 1, limit: Int(min(last - first + 1, 1 << 20))) { h, _, _ in if h.sequence <= last { out.append(h.sequence) } }
-        return out.filter { $0 <= last }
+    /// The sequences of `r` the journal does not hold (evicted, lost, or released after an
+    /// acknowledgement), as ranges: what a collector's request for `r` cannot be given.
+    /// Sequences not yet written or not yet on storage are not counted as missing.
+    public func missing(in r: ClosedRange<UInt64>) -> [ClosedRange<UInt64>] {
+        lock.lock(); defer { lock.unlock() }
+        let upper = min(r.upperBound, durableStorage)
+        guard r.lowerBound <= upper else { return [] }
+        var out: [ClosedRange<UInt64>] = []
+        var at = r.lowerBound
+        read(after: r.lowerBound - 1, limit: Int.max) { h, _, _ in
+            guard h.sequence <= upper, h.sequence >= at else { return }
+            if h.sequence > at { out.append(at...(h.sequence - 1)) }
+            at = h.sequence + 1
+        }
+        if at <= upper { out.append(at...upper) }
+        return out
     }
 
     /// The collector has stored everything of this epoch through `sequence`: remember it

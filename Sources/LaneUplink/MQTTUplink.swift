@@ -89,6 +89,10 @@ public final class MQTTUplink: @unchecked Sendable {
     /// Ranges the collector asked for, to send before the tail; when each was last sent.
     var requested: [ClosedRange<UInt64>] = []
     var statusMids: Set<Int32> = []
+    /// Messages of re-sent ranges the broker has not acknowledged yet (their own window), and
+    /// the ranges cut short by it (continued later, not counted again).
+    var resendMids: Set<Int32> = []
+    var continuedRanges: Set<UInt64> = []
     var lastRequestSentUs: [UInt64: Int64] = [:]
     /// When the collector's acknowledgement last advanced (or sending began).
     var progressUs: Int64 = 0
@@ -181,6 +185,7 @@ public final class MQTTUplink: @unchecked Sendable {
         // Whatever the collector has not acknowledged is sent again: the broker or the
         // collector may not have it (a broker that crashed loses what it held).
         inflight.removeAll()
+        resendMids.removeAll()
         sentThrough = journal.ackedThrough
         progressUs = MonotonicClock.nowUs()
         lock.unlock()
@@ -210,6 +215,7 @@ public final class MQTTUplink: @unchecked Sendable {
         // The status messages' PUBACKs are not records' (they were once counted as such:
         // "35 messages published, 38 acknowledged").
         if statusMids.remove(mid) != nil { lock.unlock(); return }
+        if resendMids.remove(mid) != nil { statsStorage.messagesAcknowledged += 1; lock.unlock(); return }
         if let i = inflight.firstIndex(where: { $0.mid == mid }) { inflight[i].done = true }
         statsStorage.messagesAcknowledged += 1
         var through = statsStorage.brokerAckedThrough
@@ -321,49 +327,63 @@ public final class MQTTUplink: @unchecked Sendable {
     func publishRequested(_ frames: inout [UInt8]) {
         while true {
             lock.lock()
-            let room = statsStorage.connected && inflight.count < config.inflightMax
+            let room = statsStorage.connected && resendMids.count < config.inflightMax
             guard room, let r = requested.first else { lock.unlock(); return }
             requested.removeFirst()
-            lastRequestSentUs[r.lowerBound] = MonotonicClock.nowUs()
-            if lastRequestSentUs.count > 4 * StationAck.missingMax { lastRequestSentUs.removeAll() }
-            statsStorage.rangesResent += 1
+            let continuing = continuedRanges.remove(r.lowerBound) != nil
+            if !continuing {
+                lastRequestSentUs[r.lowerBound] = MonotonicClock.nowUs()
+                if lastRequestSentUs.count > 4 * StationAck.missingMax { lastRequestSentUs.removeAll() }
+                statsStorage.rangesResent += 1
+            }
             lock.unlock()
-            var held: [UInt64] = []
             var next = r.lowerBound
             while next <= r.upperBound {
+                lock.lock()
+                let full = resendMids.count >= config.inflightMax
+                if full {
+                    // The window is full: the rest of the range waits for the broker's PUBACKs.
+                    requested.insert(next...r.upperBound, at: 0)
+                    continuedRanges.insert(next)
+                }
+                lock.unlock()
+                if full {
+                    if next > r.lowerBound { reportGone(r.lowerBound...(next - 1)) }
+                    return
+                }
                 frames.removeAll(keepingCapacity: true)
                 var kind: RecordKind? = nil
                 var last: UInt64 = 0
-                journal.read(after: next - 1, limit: config.batchRecordsMax) { h, rec, bytes in
+                var following: UInt64? = nil
+                journal.read(after: next - 1, limit: config.batchRecordsMax + 1) { h, rec, bytes in
                     guard h.sequence <= r.upperBound else { return }
                     if kind == nil { kind = rec.kind }
-                    guard rec.kind == kind, last == 0 || h.sequence == last + 1 else { return }
+                    guard following == nil, rec.kind == kind, last == 0 || h.sequence == last + 1 else {
+                        if following == nil { following = h.sequence }
+                        return
+                    }
                     frames.append(contentsOf: bytes)
-                    held.append(h.sequence)
                     last = h.sequence
                 }
-                guard let k = kind else { break }
+                guard let k = kind, last > 0 else { break }
                 _ = publish(frames, k, last: 0)
-                next = last + 1
-                // Skip what the journal does not hold between here and the next record.
-                var following: UInt64? = nil
-                journal.read(after: last, limit: 1) { h, _, _ in following = h.sequence }
-                if let f = following, f > next { next = min(f, r.upperBound + 1) }
-                if following == nil { break }
+                guard let f = following else {
+                    // The batch ended at its size limit or at the range's end.
+                    next = last + 1
+                    continue
+                }
+                next = f
             }
-            // What was asked for and is not here: say so, with a gap record.
-            var gone: [ClosedRange<UInt64>] = []
-            var at = r.lowerBound
-            for s in held.sorted() {
-                if s > at { gone.append(at...(s - 1)) }
-                at = s + 1
-            }
-            if at <= r.upperBound { gone.append(at...r.upperBound) }
-            if !gone.isEmpty {
-                lock.lock(); statsStorage.notInJournal += gone.reduce(0) { $0 + Int($1.upperBound - $1.lowerBound + 1) }; lock.unlock()
-                journal.reportNotInJournal(gone, monotonicUs: MonotonicClock.nowUs(), wallUs: wallClockUs())
-            }
+            reportGone(r)
         }
+    }
+
+    /// What was asked for and is not in the journal: said with a gap record.
+    func reportGone(_ r: ClosedRange<UInt64>) {
+        let gone = journal.missing(in: r)
+        guard !gone.isEmpty else { return }
+        lock.lock(); statsStorage.notInJournal += gone.reduce(0) { $0 + Int($1.upperBound - $1.lowerBound + 1) }; lock.unlock()
+        journal.reportNotInJournal(gone, monotonicUs: MonotonicClock.nowUs(), wallUs: wallClockUs())
     }
 
     /// Publishes one message of frames; `last` > 0 makes it part of the in-order tail.
@@ -380,6 +400,8 @@ public final class MQTTUplink: @unchecked Sendable {
         if last > 0 {
             inflight.append((mid, last, false))
             sentThrough = last
+        } else {
+            resendMids.insert(mid)
         }
         statsStorage.messagesPublished += 1
         return true

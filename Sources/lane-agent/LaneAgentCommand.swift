@@ -129,7 +129,8 @@ struct Run: ParsableCommand {
         if let dir = profile.journalDirectory {
             // Storage that fails (full, read-only) does not stop the lane: it screens on with
             // the storageFailed fault raised, and the exit status says records were lost.
-            let w = JournalWriter(directory: dir, segmentBytesMax: profile.journalSegmentBytes, bytesMax: profile.journalBytesMax, log: log.line)
+            let w = JournalWriter(directory: dir, segmentBytesMax: profile.journalSegmentBytes, bytesMax: profile.journalBytesMax,
+                                  reserveBytes: profile.journalReserveBytes, log: log.line)
             journalWriter = w
             w.start()
             runner.records = w.queue

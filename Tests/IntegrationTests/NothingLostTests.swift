@@ -8,7 +8,9 @@
 //   collector ends with every sequence of the epoch, no hole, no false alarm; start-up after a
 //   crash is measured.
 
+import CMosquitto
 import Foundation
+import LaneTrace
 import Testing
 
 func startPlainBroker(port: Int, dir: String, persistence: Bool) throws -> External {
@@ -50,7 +52,7 @@ struct NothingLostTests {
         defer { sim.stop() }
         #expect(waitFor(dir + "/gpio.sock"))
         let agent = try Child("lane-agent", ["run", "--board", "Boards/sim.yaml", "--modbus-port", String(modbusPort), "--gpio-socket", dir + "/gpio.sock",
-                                             "--journal", dir + "/journal", "--broker", "127.0.0.1:\(brokerPort)", "--duration", "55"],
+                                             "--vm250-port", String(freePort()), "--journal", dir + "/journal", "--broker", "127.0.0.1:\(brokerPort)", "--duration", "55"],
                               dir: dir, name: "agent")
         defer { agent.stop() }
         sleep(6)
@@ -96,7 +98,7 @@ struct NothingLostTests {
         defer { sim.stop() }
         #expect(waitFor(dir + "/gpio.sock"))
         let args = ["run", "--board", "Boards/sim.yaml", "--modbus-port", String(modbusPort), "--gpio-socket", dir + "/gpio.sock",
-                    "--journal", dir + "/journal", "--broker", "127.0.0.1:\(brokerPort)"]
+                    "--vm250-port", String(freePort()), "--journal", dir + "/journal", "--broker", "127.0.0.1:\(brokerPort)"]
         var rng = SystemRandomNumberGenerator()
         var startups: [Double] = []
         for round in 1...50 {
@@ -138,5 +140,49 @@ struct NothingLostTests {
             print(String(format: "kill50: %d records, start-up to the first tick after a SIGKILL: median %.0f ms, max %.0f ms (%d runs)",
                          highest, sorted[sorted.count / 2] * 1_000, sorted.last! * 1_000, sorted.count))
         }
+    }
+
+    @Test("the collector's acknowledgement releases the journal only through its point, a range it asks for is sent again, and a forged acknowledgement beyond what was written is refused")
+    func requestedRanges() throws {
+        let dir = scratch("requested")
+        let modbusPort = freePort(), brokerPort = freePort()
+        let broker = try startPlainBroker(port: brokerPort, dir: dir, persistence: false)
+        defer { broker.stop() }
+        let station = Subscriber(port: brokerPort, clientID: "test-station")
+        defer { station.stop() }
+        let sim = try Child("lane-sim", ["serve", "--scenario", "HardwareSim/scenarios/clean-traffic.yaml", "--tcp-port", String(modbusPort),
+                                         "--gpio-socket", dir + "/gpio.sock", "--linger", "30"], dir: dir, name: "sim")
+        defer { sim.stop() }
+        #expect(waitFor(dir + "/gpio.sock"))
+        let agent = try Child("lane-agent", ["run", "--board", "Boards/sim.yaml", "--modbus-port", String(modbusPort), "--gpio-socket", dir + "/gpio.sock",
+                                             "--vm250-port", String(freePort()), "--journal", dir + "/journal", "--broker", "127.0.0.1:\(brokerPort)", "--duration", "24"],
+                              dir: dir, name: "agent")
+        defer { agent.stop() }
+        let deadline = Date(timeIntervalSinceNow: 20)
+        while station.snapshot.count < 8 && Date() < deadline { usleep(100_000) }
+        let seen = station.snapshot
+        try #require(seen.count >= 8, "the lane sent \(seen.count) records: \(agent.stderr)")
+        station.lock.lock(); let epoch = station.epochs.first ?? 0; station.lock.unlock()
+        let topic = "rpm/DEMO-PORT/LANE-01/ack"
+        func send(_ a: StationAck) {
+            let bytes = a.json()
+            mosquitto_publish(station.mosq, nil, topic, Int32(bytes.count), bytes, 1, false)
+        }
+        // A forged acknowledgement far beyond what the lane wrote: refused, nothing released.
+        send(StationAck(epoch: epoch, through: 1_000_000, collector: "forger"))
+        // Garbage on the topic: refused with its reason.
+        mosquitto_publish(station.mosq, nil, topic, 5, "hello", 1, false)
+        // The station has 1-2, lacks 4-5.
+        send(StationAck(epoch: epoch, through: 2, missing: [4...5], collector: "test-station"))
+        let again = Date(timeIntervalSinceNow: 5)
+        while station.snapshot.filter({ $0 == 4 || $0 == 5 }).count < 4 && Date() < again { usleep(100_000) }
+        #expect(station.snapshot.filter { $0 == 4 }.count >= 2 && station.snapshot.filter { $0 == 5 }.count >= 2, "4 and 5 were sent again")
+        #expect(agent.wait(timeoutS: 60) == 0, "\(agent.stderr)")
+        // Only 1-2 were acknowledged: everything after stays in the journal for the station.
+        let left = try unacknowledged(dir)
+        #expect(left.first == 3, "the journal keeps from 3 on: \(left.prefix(5))")
+        #expect(agent.stderr.contains("the journal has written only through"), "the forged acknowledgement was refused: \(agent.stderr)")
+        #expect(agent.stderr.contains("was refused: not a JSON object"), "\(agent.stderr)")
+        #expect(agent.stderr.contains("1 ranges sent again"), "\(agent.stderr)")
     }
 }

@@ -14,13 +14,14 @@ final class Subscriber: @unchecked Sendable {
     let lock = NSLock()
     var sequences: [UInt64] = []
     var kinds: [UInt64: RecordKind] = [:]
+    var epochs: Set<UInt64> = []
     var rejected = 0
     var statuses: [String] = []
     var mosq: OpaquePointer?
 
-    init(port: Int) {
+    init(port: Int, clientID: String = "test-collector") {
         mosquitto_lib_init()
-        mosq = mosquitto_new("test-collector", false, nil)
+        mosq = mosquitto_new(clientID, false, nil)
         mosquitto_user_data_set(mosq, Unmanaged.passUnretained(self).toOpaque())
         mosquitto_connect_callback_set(mosq) { m, _, rc in if rc == 0 { mosquitto_subscribe(m, nil, "rpm/#", 1) } }
         mosquitto_message_callback_set(mosq) { _, ctx, msg in
@@ -33,7 +34,7 @@ final class Subscriber: @unchecked Sendable {
             var reader = FrameReader(base, count: bytes.count)
             while let f = reader.next() {
                 switch f {
-                case let .record(h, r, _): me.sequences.append(h.sequence); me.kinds[h.sequence] = r.kind
+                case let .record(h, r, _): me.sequences.append(h.sequence); me.kinds[h.sequence] = r.kind; me.epochs.insert(h.epoch)
                 case .rejected, .truncated: me.rejected += 1
                 }
             }

@@ -7,34 +7,9 @@
 
 import Foundation
 import LaneCore
+import LaneTestSupport
 import LaneUplink
 import Testing
-
-/// A tmpfs of `kib` KiB mounted on a fresh directory (read-only if asked); unmounted by `close`.
-final class SmallFilesystem {
-    let path: String
-    init(kib: Int, readOnly: Bool = false) throws {
-        path = NSTemporaryDirectory() + "smallfs-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let rc = Self.sh(["mount", "-t", "tmpfs", "-o", "size=\(kib)k\(readOnly ? ",ro" : "")", "tmpfs", path])
-        if rc != 0 { throw TestFailure("cannot mount a \(kib) KiB tmpfs on \(path) (exit \(rc)): these tests need root, as CI has") }
-    }
-    func remountReadOnly(_ ro: Bool) -> Int32 { Self.sh(["mount", "-o", "remount,\(ro ? "ro" : "rw")", path]) }
-    func close() { _ = Self.sh(["umount", "-l", path]); try? FileManager.default.removeItem(atPath: path) }
-    @discardableResult
-    static func sh(_ args: [String]) -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        p.standardError = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        do { try p.run() } catch { return -1 }
-        p.waitUntilExit()
-        return p.terminationStatus
-    }
-}
-
-struct TestFailure: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
 
 func gaps(_ j: Journal) -> [GapRecord] {
     var out: [GapRecord] = []
@@ -198,5 +173,26 @@ func lostSequences(_ g: [GapRecord]) -> [UInt64] {
         #expect(g.first?.cause == .queueFull && g.first?.records == 7 && g.first?.rangeCount == 0)
         #expect(g.last?.cause == .notInJournal && lostSequences([g.last!]) == [10, 11, 12])
         #expect(s == 4)
+    }
+}
+
+/// Proves what the lane answers when the collector asks for a range: the sequences it no longer
+/// holds (evicted, or released by an acknowledgement) are named exactly, and nothing it holds is.
+@Suite struct JournalMissingTests {
+    @Test("missing(in:) names exactly the sequences of a range the journal does not hold, and none it has not yet written")
+    func missingRanges() throws {
+        let j = try Journal(directory: tempDir("missing"), segmentBytesMax: 4_096, bytesMax: 16_384)
+        for i in 1...300 { _ = try j.append(i % 10 == 0 ? alarm(i) : samples(i), monotonicUs: Int64(i), wallUs: 0, commit: i % 10 == 0) }
+        j.sync()
+        #expect(j.stats.samplesEvicted > 0)
+        var held: Set<UInt64> = []
+        j.read(after: 0, limit: Int.max) { h, _, _ in held.insert(h.sequence) }
+        let last = j.nextSequence - 1
+        let gone = j.missing(in: 1...last)
+        let goneSet = Set(gone.flatMap { Array($0) })
+        #expect(goneSet.isDisjoint(with: held))
+        #expect(goneSet.union(held) == Set(1...last))
+        #expect(j.missing(in: (last + 1)...(last + 50)).isEmpty, "not written yet is not missing")
+        #expect(j.missing(in: 10...10).isEmpty, "alarm 10 is held")
     }
 }
