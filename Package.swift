@@ -96,6 +96,12 @@ let package = Package(
             name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneConsole", "LaneSimCore", "LaneTrace", "LaneCore"],
             path: "Tests/LaneAgentTests"),
         .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneCore", "LaneTrace"], path: "Tests/LaneCollectorTests"),
+        // libFuzzer harnesses (docs/FUZZING.md): fuzzing when built by scripts/fuzz.sh with
+        // -sanitize=fuzzer; replaying the committed corpora in the ordinary build.
+        .target(name: "CFuzzDriver", path: "Sources/CFuzzDriver"),
+        .executableTarget(
+            name: "lane-fuzz", dependencies: ["CFuzzDriver", "LaneAgent", "LaneCollector", "LaneConsole", "LaneCore", "LaneHAL", "LaneTrace"],
+            path: "Sources/lane-fuzz"),
         // Helpers the test targets share (a small or read-only tmpfs for storage faults).
         .target(name: "LaneTestSupport", path: "Tests/Support"),
         .testTarget(name: "LaneUplinkTests", dependencies: ["LaneUplink", "LaneCore", "LaneTrace", "LaneTestSupport"], path: "Tests/LaneUplinkTests"),

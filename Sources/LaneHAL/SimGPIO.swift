@@ -84,32 +84,14 @@ public final class SimGPIOClient: DigitalLines {
         return dropped
     }
 
-    /// `EDGE <beam> <level> <tUs>`; other lines (HELLO) are ignored.
     func parseEdge(_ a: Int, _ b: Int) -> BeamEdge? {
-        guard b - a > 5, inbox[a] == 0x45, inbox[a + 1] == 0x44, inbox[a + 2] == 0x47, inbox[a + 3] == 0x45, inbox[a + 4] == 0x20 else {
-            return nil
-        }
-        var fields: InlineArray<3, Int64> = [0, 0, 0]  // not an Array: this runs on the tick
-        var f = 0
-        var digits = 0
-        var k = a + 5
-        while k < b && f < 3 {
-            let c = inbox[k]
-            if c >= 0x30 && c <= 0x39 {
-                // At most 18 digits (below 2^63): `EDGE 0 1 99999999999999999999` trapped here.
-                guard digits < 18 else { invalidLines += 1; return nil }
-                fields[f] = fields[f] * 10 + Int64(c - 0x30)
-                digits += 1
-            } else if c == 0x20 {
-                if digits > 0 { f += 1; digits = 0 }
-            } else if c != 0x0D {
-                return nil
+        inbox.withUnsafeBufferPointer { p in
+            switch EdgeLine.parse(UnsafeBufferPointer(rebasing: p[a..<b])) {
+            case let .edge(e): return e
+            case .invalid: invalidLines += 1; return nil
+            case .other: return nil
             }
-            k += 1
         }
-        if digits > 0 { f += 1 }
-        guard f == 3, fields[0] <= 1, fields[1] <= 1 else { return nil }
-        return BeamEdge(tUs: fields[2], beam: Int(fields[0]), blocked: fields[1] == 1)
     }
 
     /// False when the line could not be written (no connection to the simulator, a short write).
@@ -122,5 +104,37 @@ public final class SimGPIOClient: DigitalLines {
         if n == setLines[output.rawValue][on ? 1 : 0].count { outputs[output.rawValue] = v; return true }
         dropCount += 1
         return false
+    }
+}
+
+/// One line of the simulator's GPIO socket: `EDGE <beam> <level> <tUs>`; other lines (HELLO)
+/// are not edges. No allocation (it runs on the tick).
+public enum EdgeLine {
+    public enum Parsed: Equatable, Sendable { case edge(BeamEdge), invalid, other }
+
+    public static func parse(_ line: UnsafeBufferPointer<UInt8>) -> Parsed {
+        let n = line.count
+        guard n > 5, line[0] == 0x45, line[1] == 0x44, line[2] == 0x47, line[3] == 0x45, line[4] == 0x20 else { return .other }
+        var fields: InlineArray<3, Int64> = [0, 0, 0]  // not an Array: this runs on the tick
+        var f = 0
+        var digits = 0
+        var k = 5
+        while k < n && f < 3 {
+            let c = line[k]
+            if c >= 0x30 && c <= 0x39 {
+                // At most 18 digits (below 2^63): `EDGE 0 1 99999999999999999999` trapped here.
+                guard digits < 18 else { return .invalid }
+                fields[f] = fields[f] * 10 + Int64(c - 0x30)
+                digits += 1
+            } else if c == 0x20 {
+                if digits > 0 { f += 1; digits = 0 }
+            } else if c != 0x0D {
+                return .other
+            }
+            k += 1
+        }
+        if digits > 0 { f += 1 }
+        guard f == 3, fields[0] <= 1, fields[1] <= 1 else { return .other }
+        return .edge(BeamEdge(tUs: fields[2], beam: Int(fields[0]), blocked: fields[1] == 1))
     }
 }

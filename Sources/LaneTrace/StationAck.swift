@@ -26,8 +26,7 @@ public struct StationAck: Sendable, Equatable {
 
     public func json() -> [UInt8] {
         let ranges = missing.prefix(Self.missingMax).map { "[\($0.lowerBound),\($0.upperBound)]" }.joined(separator: ",")
-        let who = collector.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0 != "\"" && $0 != "\\" }.map(String.init).joined()
-        return Array("{\"epoch\":\"\(epochHex(epoch))\",\"through\":\(through),\"missing\":[\(ranges)],\"collector\":\"\(who)\"}".utf8)
+        return Array("{\"epoch\":\"\(epochHex(epoch))\",\"through\":\(through),\"missing\":[\(ranges)],\"collector\":\(jsonString(collector))}".utf8)
     }
 
     /// Reads an acknowledgement; refuses anything malformed with the reason.
