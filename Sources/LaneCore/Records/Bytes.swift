@@ -42,8 +42,15 @@ public struct ByteWriter {
     }
 
     public mutating func u64le(_ v: UInt64) {
-        u32le(UInt32(truncatingIfNeeded: v))
-        u32le(UInt32(truncatingIfNeeded: v &>> 32))
+        // Byte by byte with literal shifts: a generic conversion would allocate on 32-bit ARM.
+        byte(UInt8(truncatingIfNeeded: v))
+        byte(UInt8(truncatingIfNeeded: v &>> 8))
+        byte(UInt8(truncatingIfNeeded: v &>> 16))
+        byte(UInt8(truncatingIfNeeded: v &>> 24))
+        byte(UInt8(truncatingIfNeeded: v &>> 32))
+        byte(UInt8(truncatingIfNeeded: v &>> 40))
+        byte(UInt8(truncatingIfNeeded: v &>> 48))
+        byte(UInt8(truncatingIfNeeded: v &>> 56))
     }
 
     /// A length-prefixed byte string (at most 255 bytes).
@@ -128,8 +135,8 @@ public struct ByteReader {
     }
 
     public mutating func u64le() throws(RecordError) -> UInt64 {
-        let lo = UInt64(try u32le()), hi = UInt64(try u32le())
-        return lo | (hi &<< 32)
+        let lo = u64(try u32le()), hi = u64(try u32le())
+        return lo | (hi &<< (32 as UInt64))
     }
 
     /// A varint that must fit `max`.
