@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries, through their pkg-config files; the shims re-export what Swift cannot import.
@@ -46,7 +47,10 @@ let package = Package(
         .target(name: "LaneHAL", dependencies: ["CModbus", "CGPIOD", "CCrypt", "LaneCore"], path: "Sources/LaneHAL"),
         // Store and forward: the journal of records and the MQTT uplink (with the collector's
         // end-to-end acknowledgement, whose format is in LaneTrace).
-        .target(name: "LaneUplink", dependencies: ["LaneCore", "LaneHAL", "LaneTrace", "CMosquitto"], path: "Sources/LaneUplink"),
+        .target(name: "LaneUplink", dependencies: ["LaneCore", "LaneHAL", "LaneTrace", "LaneSeal", "CMosquitto"], path: "Sources/LaneUplink"),
+        // Authentic records: the seal (HMAC-SHA256, swift-crypto) the lane puts after every frame
+        // and the collector checks, the key files, lane names.
+        .target(name: "LaneSeal", dependencies: ["LaneCore", .product(name: "Crypto", package: "swift-crypto")], path: "Sources/LaneSeal"),
         // Wiring: board profile -> hardware -> engine -> outputs and decisions.
         .target(
             name: "LaneAgent",
@@ -71,11 +75,11 @@ let package = Package(
 
         // The receiving end at the alarm station: subscribe, check sequences, store, export.
         .target(
-            name: "LaneCollector", dependencies: ["LaneCore", "LaneTrace", "CSQLite", "CMosquitto"],
+            name: "LaneCollector", dependencies: ["LaneCore", "LaneTrace", "LaneSeal", "CSQLite", "CMosquitto"],
             path: "Sources/LaneCollector"),
         .executableTarget(
             name: "lane-collector",
-            dependencies: ["LaneCollector", "LaneCore", "LaneTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LaneCollector", "LaneSeal", "LaneCore", "LaneTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/lane-collector"),
 
         // The hardware simulator: lane physics (pure) and the process that serves it.
@@ -95,7 +99,7 @@ let package = Package(
         .testTarget(
             name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneConsole", "LaneSimCore", "LaneTrace", "LaneCore"],
             path: "Tests/LaneAgentTests"),
-        .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneCore", "LaneTrace"], path: "Tests/LaneCollectorTests"),
+        .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneCore", "LaneTrace", "LaneSeal"], path: "Tests/LaneCollectorTests"),
         // libFuzzer harnesses (docs/FUZZING.md): fuzzing when built by scripts/fuzz.sh with
         // -sanitize=fuzzer; replaying the committed corpora in the ordinary build.
         .target(name: "CFuzzDriver", path: "Sources/CFuzzDriver"),
@@ -106,7 +110,7 @@ let package = Package(
         .target(name: "LaneTestSupport", path: "Tests/Support"),
         .testTarget(name: "LaneUplinkTests", dependencies: ["LaneUplink", "LaneCore", "LaneTrace", "LaneTestSupport"], path: "Tests/LaneUplinkTests"),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["CModbus", "CMosquitto", "LaneTrace", "LaneAgent", "LaneCore", "LaneTestSupport"],
+            name: "IntegrationTests", dependencies: ["CModbus", "CMosquitto", "LaneTrace", "LaneAgent", "LaneCore", "LaneSeal", "LaneTestSupport"],
             path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]

@@ -201,7 +201,7 @@ public struct BoardProfile: Sendable {
         var uplink: UplinkConfig? = nil
         if let u = try root.section("uplink", required: false) {
             try u.onlyKeys(["host", "port", "topicPrefix", "username", "password", "caFile", "certFile", "keyFile",
-                            "keepaliveS", "batchRecords", "inflight"])
+                            "keepaliveS", "batchRecords", "inflight", "sealKeyFile"])
             guard journalDirectory != nil else { throw u.error("host", "the uplink sends from the journal: give journal.directory too") }
             var c = UplinkConfig(host: try u.string("host"), port: try u.int("port", 1...65535, default: 1883), site: site, lane: laneID)
             c.topicPrefix = try u.string("topicPrefix", default: "rpm")
@@ -210,6 +210,7 @@ public struct BoardProfile: Sendable {
             if u.value("caFile") != nil { c.caFile = try u.string("caFile") }
             if u.value("certFile") != nil { c.certFile = try u.string("certFile") }
             if u.value("keyFile") != nil { c.keyFile = try u.string("keyFile") }
+            if u.value("sealKeyFile") != nil { c.sealKeyFile = try u.string("sealKeyFile") }
             if c.password != nil && c.username == nil { throw u.error("password", "a password needs a username") }
             if (c.certFile != nil || c.keyFile != nil) && c.caFile == nil { throw u.error("caFile", "a client certificate needs TLS: give caFile") }
             c.keepaliveS = try u.int("keepaliveS", 5...3600, default: 30)

@@ -7,6 +7,7 @@
 import CMosquitto
 import Foundation
 import LaneCore
+import LaneSeal
 import LaneTrace
 
 /// Splits a payload (or a journal segment) into frames, with each frame's own bytes. A
@@ -37,15 +38,30 @@ public final class Collector: @unchecked Sendable {
     public private(set) var stored = 0
     public private(set) var duplicates = 0
     public private(set) var rejected = 0
+    /// Frames refused before they could touch the store: seal missing, under an unknown or
+    /// retired key, or not matching (forged, altered, another lane's); a kind other than the
+    /// topic's; a sequence too far ahead; a lane name outside the allowed characters.
+    public private(set) var unsealed = 0
+    public private(set) var forged = 0
+    public private(set) var wrongKind = 0
+    public private(set) var outOfWindow = 0
+    public private(set) var badLane = 0
     public private(set) var acksPublished = 0
+    /// Each lane's keys (nil: records are accepted without a seal, and the log says so).
+    let keys: [String: [LaneKey]]?
+    /// How far past the highest sequence stored a new record may be (a forged 2^48 would
+    /// otherwise open a gap no lane could ever fill).
+    public static let sequenceWindow: UInt64 = 1_000_000
     /// Where acknowledgements go (nil: not connected, as in tests that call `handle` directly:
     /// then `publishedAcks` keeps them).
     public private(set) var publishedAcks: [(topic: String, ack: StationAck)] = []
 
-    public init(database: Database, clientID: String = "lane-collector", log: @escaping (String) -> Void) {
+    public init(database: Database, clientID: String = "lane-collector", keys: [String: [LaneKey]]? = nil, log: @escaping (String) -> Void) {
         self.database = database
         self.clientID = clientID
+        self.keys = keys
         self.log = LogLimiter(sink: log)
+        if keys == nil { log("collector: WARNING: no key file (--keys): records are accepted without checking who sent them") }
     }
 
     /// Connects and subscribes; messages are handled on libmosquitto's thread.
@@ -88,44 +104,89 @@ public final class Collector: @unchecked Sendable {
         log.flush(all: true)
     }
 
-    /// `<prefix>/<site>/<lane>/records/<kind>` -> ("site/lane", "<prefix>/<site>/<lane>/ack").
-    static func lane(of topic: String) -> (lane: String, ackTopic: String)? {
+    /// `<prefix>/<site>/<lane>/records/<kind>` -> ("site/lane", "<prefix>/<site>/<lane>/ack", kind).
+    static func lane(of topic: String) -> (lane: String, ackTopic: String, kind: Substring)? {
         let parts = topic.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count >= 5, parts[parts.count - 2] == "records", !parts[parts.count - 4].isEmpty, !parts[parts.count - 3].isEmpty else { return nil }
-        return (parts[parts.count - 4] + "/" + parts[parts.count - 3], parts[..<(parts.count - 2)].joined(separator: "/") + "/ack")
+        guard parts.count >= 5, parts[parts.count - 2] == "records" else { return nil }
+        return (parts[parts.count - 4] + "/" + parts[parts.count - 3], parts[..<(parts.count - 2)].joined(separator: "/") + "/ack", parts[parts.count - 1])
     }
 
     public func handle(topic: String, payload: [UInt8]) {
         lock.lock(); defer { lock.unlock() }
         messages += 1
-        guard let (lane, ackTopic) = Self.lane(of: topic) else {
+        guard let (lane, ackTopic, kindName) = Self.lane(of: topic) else {
             log.log("topic", "collector: a message on \(topic) was ignored: not <prefix>/<site>/<lane>/records/<kind>")
             return
         }
+        guard LaneName.isValid(lane) else {
+            badLane += 1
+            log.log("lane", "collector: a message on \(topic.debugDescription) was refused: the lane must be <site>/<lane>, 1 to 32 letters, digits, '.', '_' or '-' each")
+            return
+        }
+        let laneKeys: [LaneKey]? = keys.map { $0[lane] ?? [] }
+        if let k = laneKeys, k.isEmpty {
+            forged += 1
+            log.log("nokey \(lane)", "collector: \(lane): a message was refused: no key for this lane in the key file")
+            return
+        }
         var epochs: Set<UInt64> = []
-        for r in splitFrames(payload) {
-            switch r {
-            case let .success((h, rec, frame)):
-                do {
-                    let s = try database.store(lane: lane, header: h, record: rec, frame: frame)
-                    epochs.insert(h.epoch)
-                    if s.stored { stored += 1 } else { duplicates += 1 }
-                    if s.newEpoch {
-                        log.log("epoch \(lane)", "collector: \(lane): journal epoch \(epochHex(h.epoch)) begins (first record seen: \(h.sequence)); a new journal (a replaced board or a wiped card) or the first contact")
+        payload.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress else { return }
+            var reader = FrameReader(base, count: b.count)
+            while let f = reader.next() {
+                switch f {
+                case let .record(h, rec, range):
+                    let frame = payload[range]
+                    // The seal, if one follows: checked before anything is stored.
+                    var seal: ArraySlice<UInt8>? = nil
+                    if reader.peek(0) == Seal.marker, reader.skip(Seal.bytes) { seal = payload[range.upperBound..<(range.upperBound + Seal.bytes)] }
+                    if let k = laneKeys {
+                        switch Seal.verify(lane: lane, frame: frame, seal: seal ?? [], keys: k) {
+                        case .success: break
+                        case let .failure(e):
+                            if e == .unsealed { unsealed += 1 } else { forged += 1 }
+                            log.log("seal \(lane)", "collector: \(lane): record \(h.sequence) of epoch \(epochHex(h.epoch)) refused: \(e)")
+                            continue
+                        }
                     }
-                    if let g = s.gap { log.log("gap \(lane)", "collector: \(lane): records \(g.lowerBound)-\(g.upperBound) of epoch \(epochHex(h.epoch)) missing so far (gap; asked of the lane)") }
-                    if case let .gap(g) = rec {
-                        log.log("lost \(lane)", "collector: \(lane): the lane reports \(g.records) records it cannot send: \(Database.causeName(g.cause))")
+                    guard rec.kind.name.description == kindName else {
+                        wrongKind += 1
+                        log.log("kind \(lane)", "collector: \(lane): record \(h.sequence) refused: a \(rec.kind.name) record on the topic for \(kindName)")
+                        continue
                     }
-                } catch {
-                    log.log("store", "collector: \(lane): \(error)")
+                    store(lane: lane, h, rec, Array(frame), seal.map(Array.init), &epochs)
+                case let .rejected(e, _):
+                    rejected += 1
+                    log.log("refused \(lane)", "collector: \(lane): bytes refused in a message on \(topic): \(e.reason)")
+                case .truncated:
+                    rejected += 1
+                    log.log("refused \(lane)", "collector: \(lane): a message on \(topic) ends inside a frame")
                 }
-            case let .failure(e):
-                rejected += 1
-                log.log("refused \(lane)", "collector: \(lane): bytes refused in a message on \(topic): \(e.reason)")
             }
         }
         for e in epochs { acknowledge(lane: lane, epoch: e, topic: ackTopic) }
+    }
+
+    func store(lane: String, _ h: FrameHeader, _ rec: Record, _ frame: [UInt8], _ seal: [UInt8]?, _ epochs: inout Set<UInt64>) {
+        do {
+            let s = try database.store(lane: lane, header: h, record: rec, frame: frame, seal: seal, window: Self.sequenceWindow)
+            if s.outOfWindow {
+                outOfWindow += 1
+                log.log("window \(lane)", "collector: \(lane): record \(h.sequence) of epoch \(epochHex(h.epoch)) refused: more than \(Self.sequenceWindow) past the highest stored")
+                return
+            }
+            epochs.insert(h.epoch)
+            if s.stored { stored += 1 } else { duplicates += 1 }
+            if s.newEpoch {
+                log.log("epoch \(lane)", "collector: \(lane): journal epoch \(epochHex(h.epoch)) begins (first record seen: \(h.sequence)); a new journal (a replaced board or a wiped card) or the first contact")
+            }
+            if let g = s.gap { log.log("gap \(lane)", "collector: \(lane): records \(g.lowerBound)-\(g.upperBound) of epoch \(epochHex(h.epoch)) missing so far (gap; asked of the lane)") }
+            if case let .gap(g) = rec {
+                log.log("lost \(lane)", "collector: \(lane): the lane reports \(g.records) records it cannot send: \(Database.causeName(g.cause))")
+            }
+        } catch {
+            log.log("store", "collector: \(lane): \(error)")
+        }
     }
 
     /// Tells the lane what the store holds of an epoch, and what it lacks.

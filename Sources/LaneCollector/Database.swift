@@ -18,8 +18,9 @@ public final class Database {
     public let path: String
 
     /// The schema's version (`PRAGMA user_version`): 2 keys records by lane, epoch and
-    /// sequence; a version-1 store (no epochs) is migrated on open, its records under epoch 0.
-    public static let schemaVersion = 2
+    /// sequence; 3 keeps each record's seal (docs/SECURITY.md). Older stores are migrated on open
+    /// (a version-1 store's records under epoch 0, unsealed).
+    public static let schemaVersion = 3
 
     public init(path: String) throws {
         var handle: OpaquePointer?
@@ -42,24 +43,26 @@ public final class Database {
             do {
                 try createSchema()
                 try exec("""
-                    INSERT INTO records SELECT lane, 0, sequence, kind, monotonic_us, wall_us, frame FROM records_v1;
+                    INSERT INTO records SELECT lane, 0, sequence, kind, monotonic_us, wall_us, frame, NULL FROM records_v1;
                     INSERT INTO occupancies SELECT lane, 0, sequence, occupancy, start_us, end_us, wall_us, speed_mps,
                         gamma_alarm, neutron_alarm, norm_suspect, container, decision FROM occupancies_v1;
                     INSERT INTO epochs SELECT lane, 0, 0, contiguous_through, highest, duplicates, records, 0 FROM lanes_v1;
                     INSERT INTO gaps SELECT lane, 0, first, last, NULL FROM gaps_v1;
                     DROP TABLE records_v1; DROP TABLE occupancies_v1; DROP TABLE lanes_v1; DROP TABLE gaps_v1;
-                    PRAGMA user_version = 2;
+                    PRAGMA user_version = 3;
                     COMMIT;
                     """)
             } catch {
                 try? exec("ROLLBACK")
-                throw CollectorError("\(path): cannot migrate the store to schema 2: \(error)")
+                throw CollectorError("\(path): cannot migrate the store to schema 3: \(error)")
             }
+        } else if version == 2 {
+            try exec("BEGIN IMMEDIATE; ALTER TABLE records ADD COLUMN seal BLOB; PRAGMA user_version = 3; COMMIT;")
         } else if version > Self.schemaVersion {
             throw CollectorError("\(path): schema \(version) is newer than this collector's (\(Self.schemaVersion))")
         } else {
             try createSchema()
-            try exec("PRAGMA user_version = 2")
+            try exec("PRAGMA user_version = 3")
         }
     }
 
@@ -67,7 +70,7 @@ public final class Database {
         try exec("""
             CREATE TABLE IF NOT EXISTS records (
                 lane TEXT NOT NULL, epoch INTEGER NOT NULL, sequence INTEGER NOT NULL, kind TEXT NOT NULL,
-                monotonic_us INTEGER NOT NULL, wall_us INTEGER NOT NULL, frame BLOB NOT NULL,
+                monotonic_us INTEGER NOT NULL, wall_us INTEGER NOT NULL, frame BLOB NOT NULL, seal BLOB,
                 PRIMARY KEY (lane, epoch, sequence));
             CREATE INDEX IF NOT EXISTS records_kind_time_e ON records (lane, kind, monotonic_us);
             CREATE TABLE IF NOT EXISTS occupancies (
@@ -160,6 +163,8 @@ public final class Database {
         /// The first record seen of this epoch of the lane (a new journal: a replaced board or
         /// a wiped card).
         public var newEpoch: Bool
+        /// Refused, not stored: its sequence is more than the window past the highest stored.
+        public var outOfWindow = false
     }
 
     /// What a gap record's cause is called in the store and the listings.
@@ -175,20 +180,25 @@ public final class Database {
     /// Stores one record of `lane`; returns whether it was new, any gap it revealed, and
     /// whether its epoch is new. A gap record's ranges mark those sequences as reported lost
     /// (with the cause): they no longer hold back the acknowledgement.
-    public func store(lane: String, header h: FrameHeader, record: Record, frame: [UInt8], nowUs: Int64 = wallClockMicros()) throws -> StoreResult {
+    public func store(lane: String, header h: FrameHeader, record: Record, frame: [UInt8], seal: [UInt8]? = nil, window: UInt64? = nil,
+                      nowUs: Int64 = wallClockMicros()) throws -> StoreResult {
         try exec("BEGIN IMMEDIATE")
         do {
             let epoch = Int64(bitPattern: h.epoch)
-            let insert = try statement("INSERT OR IGNORE INTO records (lane, epoch, sequence, kind, monotonic_us, wall_us, frame) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            insert.bind([lane, epoch, h.sequence, record.kind.name.description, h.monotonicUs, h.wallUs, frame])
-            _ = try insert.step()
-            let isNew = sqlite3_changes(db) == 1
-            var gap: ClosedRange<UInt64>? = nil
             let row = try statement("SELECT highest FROM epochs WHERE lane = ? AND epoch = ?")
             row.bind([lane, epoch])
             var highest: UInt64 = 0
             let known = try row.step()
             if known { highest = UInt64(row.int(0)) }
+            if let w = window, h.sequence > highest + w {
+                try exec("ROLLBACK")
+                return StoreResult(stored: false, gap: nil, newEpoch: false, outOfWindow: true)
+            }
+            let insert = try statement("INSERT OR IGNORE INTO records (lane, epoch, sequence, kind, monotonic_us, wall_us, frame, seal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            insert.bind([lane, epoch, h.sequence, record.kind.name.description, h.monotonicUs, h.wallUs, frame, seal])
+            _ = try insert.step()
+            let isNew = sqlite3_changes(db) == 1
+            var gap: ClosedRange<UInt64>? = nil
             if !known {
                 let add = try statement("INSERT INTO epochs (lane, epoch, first_seen_us, contiguous_through, highest, duplicates, records, dropped_before_journal) VALUES (?, ?, ?, 0, 0, 0, 0, 0)")
                 add.bind([lane, epoch, nowUs])

@@ -14,6 +14,7 @@ import CMosquitto
 import Foundation
 import LaneCore
 import LaneHAL
+import LaneSeal
 import LaneTrace
 
 public struct UplinkConfig: Sendable, Equatable {
@@ -28,6 +29,8 @@ public struct UplinkConfig: Sendable, Equatable {
     public var caFile: String? = nil
     public var certFile: String? = nil
     public var keyFile: String? = nil
+    /// The lane's record-sealing keys (docs/SECURITY.md); nil: records go unsealed.
+    public var sealKeyFile: String? = nil
     public var keepaliveS: Int = 30
     public var batchRecordsMax: Int = 64
     public var inflightMax: Int = 16
@@ -42,6 +45,8 @@ public struct UplinkConfig: Sendable, Equatable {
     }
 
     public var clientID: String { "lane-agent-\(site)-\(lane)" }
+    /// The lane as the collector names it (and as seals cover it).
+    public var laneName: String { "\(site)/\(lane)" }
     public var statusTopic: String { "\(topicPrefix)/\(site)/\(lane)/status" }
     public var ackTopic: String { "\(topicPrefix)/\(site)/\(lane)/ack" }
     public func recordsTopic(_ kind: RecordKind) -> String {
@@ -106,8 +111,20 @@ public final class MQTTUplink: @unchecked Sendable {
     }
 
     public var stats: UplinkStats { lock.lock(); defer { lock.unlock() }; return statsStorage }
+    /// The key every frame is sealed with (nil: unsealed).
+    var sealKey: LaneKey? = nil
+
+    /// Appends a frame, and its seal when the lane has a key.
+    func appendSealed(_ frames: inout [UInt8], _ bytes: ArraySlice<UInt8>) {
+        frames.append(contentsOf: bytes)
+        if let k = sealKey { frames.append(contentsOf: Seal.seal(lane: config.laneName, frame: bytes, key: k)) }
+    }
 
     public func start() throws {
+        if let path = config.sealKeyFile {
+            do { sealKey = try KeyFile.loadLane(path) } catch { throw UplinkError("uplink.sealKeyFile: \(error)") }
+            log("uplink: records sealed with key \(sealKey!.id) of \(path)")
+        }
         mosquitto_lib_init()
         guard let m = mosquitto_new(config.clientID, false, Unmanaged.passUnretained(self).toOpaque()) else {
             throw UplinkError("cannot create the MQTT client: \(String(cString: strerror(errno)))")
@@ -362,7 +379,7 @@ public final class MQTTUplink: @unchecked Sendable {
                         if following == nil { following = h.sequence }
                         return
                     }
-                    frames.append(contentsOf: bytes)
+                    appendSealed(&frames, bytes)
                     last = h.sequence
                 }
                 guard let k = kind, last > 0 else { break }
@@ -422,7 +439,7 @@ public final class MQTTUplink: @unchecked Sendable {
             journal.read(after: after, limit: config.batchRecordsMax) { h, r, bytes in
                 if kind == nil { kind = r.kind }
                 guard r.kind == kind, last == 0 || h.sequence == last + 1 else { return }
-                frames.append(contentsOf: bytes)
+                appendSealed(&frames, bytes)
                 last = h.sequence
                 count += 1
             }

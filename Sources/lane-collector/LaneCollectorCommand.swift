@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import LaneCollector
 import LaneCore
+import LaneSeal
 import LaneTrace
 
 @main
@@ -11,7 +12,7 @@ struct LaneCollectorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lane-collector",
         abstract: "Collect lane records from the MQTT broker into SQLite; list, show, export and decode them.",
-        subcommands: [RunCollector.self, Occupancies.self, Lanes.self, ExportCSV.self, ExportN42.self, Plot.self, Show.self, Decode.self])
+        subcommands: [RunCollector.self, Occupancies.self, Lanes.self, ExportCSV.self, ExportN42.self, Plot.self, Show.self, Decode.self, Keys.self])
 }
 
 func fail(_ m: String, code: Int32 = 2) -> ExitCode {
@@ -30,12 +31,18 @@ struct RunCollector: ParsableCommand {
     @Option(help: "Topic filter.") var topic: String = "rpm/+/+/records/#"
     @Option(help: "MQTT client id (the persistent session's name).") var clientID: String = "lane-collector"
     @Option(help: "Stop after this many seconds.") var duration: Double?
+    @Option(help: "The lanes' sealing keys (docs/SECURITY.md; 'lane-collector keys add' makes them): every record must carry a valid seal. Without it, records are accepted unchecked (a warning says so).")
+    var keys: String?
 
     func run() throws {
         let parts = broker.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--broker must be host:port") }
         let database = try openDatabase(db)
-        let c = Collector(database: database, clientID: clientID) { FileHandle.standardError.write(Data("[lane-collector] \($0)\n".utf8)) }
+        var laneKeys: [String: [LaneKey]]? = nil
+        if let keys {
+            do { laneKeys = try KeyFile.loadStation(keys) } catch { throw fail("\(error)") }
+        }
+        let c = Collector(database: database, clientID: clientID, keys: laneKeys) { FileHandle.standardError.write(Data("[lane-collector] \($0)\n".utf8)) }
         try c.start(host: String(parts[0]), port: port, topic: topic)
         let end = duration.map { Date(timeIntervalSinceNow: $0) }
         // A parent may hand these signals over blocked (process spawners do): unblock them.
@@ -48,7 +55,7 @@ struct RunCollector: ParsableCommand {
         signal(SIGINT) { _ in Collector.stopRequested = true }
         while !Collector.stopRequested && (end.map { Date() < $0 } ?? true) { usleep(100_000) }
         c.stop()
-        FileHandle.standardError.write(Data("[lane-collector] \(c.messages) messages, \(c.stored) records stored, \(c.duplicates) duplicates dropped, \(c.rejected) runs of bytes refused, \(c.acksPublished) acknowledgements published\n".utf8))
+        FileHandle.standardError.write(Data("[lane-collector] \(c.messages) messages, \(c.stored) records stored, \(c.duplicates) duplicates dropped, \(c.rejected) runs of bytes refused, \(c.forged) forged or altered, \(c.unsealed) unsealed, \(c.wrongKind) on the wrong topic, \(c.outOfWindow) out of window, \(c.badLane) with a bad lane name refused, \(c.acksPublished) acknowledgements published\n".utf8))
     }
 }
 
@@ -191,3 +198,78 @@ struct Show: ParsableCommand {
     }
 }
 
+
+/// Provisioning and rotating the lanes' sealing keys (docs/SECURITY.md, "Keys").
+struct Keys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The lanes' record-sealing keys: add a key to a lane (and write the lane's key file), retire one, list them.",
+        subcommands: [AddKey.self, RetireKey.self, ListKeys.self])
+
+    struct AddKey: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Make a new key for a lane: appended to the station's key file, and written with the lane's other live keys to the lane's key file (copy that to the lane's uplink.sealKeyFile).")
+        @Option(help: "The station's key file (created, mode 600).") var keys: String
+        @Option(help: "The lane, <site>/<lane>.") var lane: String
+        @Option(help: "Write the lane's key file here (mode 600).") var laneFile: String
+        func run() throws {
+            guard LaneName.isValid(lane) else { throw ValidationError("--lane must be <site>/<lane>: 1 to 32 letters, digits, '.', '_' or '-' each") }
+            let existing = FileManager.default.fileExists(atPath: keys) ? try stationKeys(keys) : [:]
+            let mine = existing[lane] ?? []
+            let id = (mine.map(\.id).max() ?? 0) + 1
+            guard id <= 255 else { throw fail("\(lane) has used all 255 key ids") }
+            let k = LaneKey.generate(id: UInt8(id))
+            var text = FileManager.default.fileExists(atPath: keys) ? ((try? String(contentsOfFile: keys, encoding: .utf8)) ?? "") : "# lane-collector sealing keys: <site>/<lane> <id> <key> [retired]\n"
+            if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+            text += "\(lane) \(k.id) \(k.hex)\n"
+            try writePrivate(keys, text)
+            var laneText = "# sealing keys of \(lane) (uplink.sealKeyFile): <id> <key>; the lane seals with the highest id\n"
+            for old in mine where !old.retired { laneText += "\(old.id) \(old.hex)\n" }
+            laneText += "\(k.id) \(k.hex)\n"
+            try writePrivate(laneFile, laneText)
+            print("key \(k.id) added for \(lane); the lane's key file is \(laneFile)" + (mine.isEmpty ? "" : "; retire the old key once the lane seals with \(k.id): lane-collector keys retire --keys \(keys) --lane \(lane) --id \(mine.map(\.id).max()!)"))
+        }
+    }
+
+    struct RetireKey: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "retire", abstract: "Retire a lane's key: records sealed with it are refused from then on (restart the collector).")
+        @Option(help: "The station's key file.") var keys: String
+        @Option(help: "The lane, <site>/<lane>.") var lane: String
+        @Option(help: "The key id.") var id: Int
+        func run() throws {
+            _ = try stationKeys(keys)
+            let text = (try? String(contentsOfFile: keys, encoding: .utf8)) ?? ""
+            var found = false
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+                let f = line.split(separator: " ")
+                if f.count == 3, f[0] == lane, Int(f[1]) == id { found = true; return line + " retired" }
+                return String(line)
+            }
+            guard found else { throw fail("\(keys): \(lane) has no live key \(id)") }
+            try writePrivate(keys, lines.joined(separator: "\n"))
+            print("key \(id) of \(lane) retired")
+        }
+    }
+
+    struct ListKeys: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the lanes and their key ids (never the keys).")
+        @Option(help: "The station's key file.") var keys: String
+        func run() throws {
+            for (lane, ks) in try stationKeys(keys).sorted(by: { $0.key < $1.key }) {
+                print("\(lane): " + ks.map { "\($0.id)\($0.retired ? " (retired)" : "")" }.joined(separator: ", "))
+            }
+        }
+    }
+}
+
+func stationKeys(_ path: String) throws -> [String: [LaneKey]] {
+    do { return try KeyFile.loadStation(path) } catch { throw fail("\(error)") }
+}
+
+/// Writes a file readable by its owner only (keys).
+func writePrivate(_ path: String, _ text: String) throws {
+    let tmp = path + ".tmp"
+    guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+        throw fail("\(path): cannot write")
+    }
+    chmod(tmp, 0o600)
+    guard rename(tmp, path) == 0 else { throw fail("\(path): cannot replace: \(String(cString: strerror(errno)))") }
+}

@@ -6,7 +6,7 @@
 import Foundation
 import Testing
 
-@Suite(.timeLimit(.minutes(5)))
+@Suite(.timeLimit(integrationTimeLimit))
 struct ARMGoldenTests {
     @Test("golden vectors: aarch64 and armv7 (qemu-user) == x86_64 == lane-agent replay")
     func aarch64() throws {

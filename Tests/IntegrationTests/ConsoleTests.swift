@@ -197,7 +197,7 @@ struct ConsoleTests {
 
         // Everything a visitor may look at.
         #expect(t.run("status").contains("state:      idle"))
-        #expect(t.run("version").contains("record format version 1"))
+        #expect(t.run("version").contains("record format version 2"))
         let counts = t.run("counts")
         #expect(counts.contains("panel  gamma") && counts.contains("MU ") && counts.contains("all "))
         let bg = t.run("background")

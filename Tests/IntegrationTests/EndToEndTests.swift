@@ -7,7 +7,7 @@
 import Foundation
 import Testing
 
-@Suite(.timeLimit(.minutes(4)))
+@Suite(.timeLimit(integrationTimeLimit))
 struct EndToEndTests {
     enum Link: String, CaseIterable { case tcp, rtu }
 

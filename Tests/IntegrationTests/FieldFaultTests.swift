@@ -7,7 +7,7 @@
 import Foundation
 import Testing
 
-@Suite("field faults", .serialized, .timeLimit(.minutes(3)))
+@Suite("field faults", .serialized, .timeLimit(integrationTimeLimit))
 struct FieldFaultTests {
     /// Runs the faults scenario with `inject` sent to the simulator 5 s in (background learned at 2.5 s).
     func run(_ name: String, inject: [String], rtu: Bool = false, scenario: String = "faults") throws -> (decisions: [[String: Any]], log: String) {

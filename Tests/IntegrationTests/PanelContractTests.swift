@@ -48,7 +48,7 @@ struct ClientError: Error, Equatable { var errno: Int32 }
 
 func u32(_ r: [UInt16], _ i: Int) -> UInt32 { UInt32(r[i]) << 16 | UInt32(r[i + 1]) }
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(integrationTimeLimit))
 struct PanelContractTests {
     func checkContract(_ c: Client) throws {
         // The whole block, every panel: status ok, high voltage, temperature, firmware.

@@ -4,7 +4,7 @@
 import Foundation
 import Testing
 
-@Suite("restart", .serialized, .timeLimit(.minutes(2)))
+@Suite("restart", .serialized, .timeLimit(integrationTimeLimit))
 struct RestartTests {
     func runAgent(_ dir: String, seconds: Int) throws -> String {
         let port = freePort()

@@ -10,7 +10,7 @@ import Foundation
 import LaneTestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(4)))
+@Suite(.timeLimit(integrationTimeLimit))
 struct StorageFaultTests {
     func agentArgs(_ dir: String, _ modbusPort: Int, journal: String, duration: Int) -> [String] {
         ["run", "--board", "Boards/sim.yaml", "--modbus-port", String(modbusPort), "--gpio-socket", dir + "/gpio.sock",

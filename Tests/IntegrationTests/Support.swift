@@ -23,6 +23,14 @@ let binDir: String = {
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0 + "/lane-agent") } ?? packageRoot + "/.build/debug"
 }()
 
+/// The time limit of every integration suite: longer than the whole suite takes. Swift Testing
+/// runs test bodies on the concurrency runtime's cooperative pool, as wide as the machine has
+/// cores (2 in CI), and these bodies block (processes, sleeps): a test can wait behind two long
+/// ones for minutes after its clock started. Per-suite limits of 2 to 4 minutes made short tests
+/// (a 3 s panel contract check) fail as "over 120 s" in full runs. A hang is still caught here,
+/// and every wait inside a test has its own deadline (`Child.wait`, `waitFor`).
+let integrationTimeLimit = TimeLimitTrait.Duration.minutes(25)
+
 /// A scratch directory per test, removed by nobody (under /tmp, small).
 /// Once per test process: a write to a socket whose peer has gone (an agent that ended, a
 /// console session closed by `exit`) must fail with EPIPE, not kill the whole test run with

@@ -66,7 +66,7 @@ func startBroker(port: Int, dir: String) throws -> External {
     return broker
 }
 
-@Suite(.timeLimit(.minutes(4)))
+@Suite(.timeLimit(integrationTimeLimit))
 struct UplinkTests {
     @Test("every committed record reaches the subscriber exactly once in sequence, through a broker restart and an agent SIGKILL")
     func storeAndForward() throws {

@@ -5,6 +5,7 @@
 import Foundation
 import LaneCollector
 import LaneCore
+import LaneSeal
 import LaneTrace
 import Testing
 
@@ -176,5 +177,96 @@ func frame(_ r: Record, _ seq: UInt64, epoch: UInt64) -> [UInt8] {
         c.handle(topic: "rpm/P/L/records/occupancy", payload: frame(decision(1, gamma: false), 1, epoch: 5))
         #expect(c.stored == 1 && c.duplicates == 0)
         #expect(try Database(path: path).lanes().count == 2, "reopening a migrated store changes nothing")
+    }
+}
+
+/// Proves authentic records at the collector (docs/SECURITY.md): with a key file, a record is
+/// stored only if its seal holds under one of its lane's live keys; forged, altered, replayed,
+/// retired-key, wrong-key, other-lane, wrong-topic and out-of-window frames are refused and
+/// counted, and none of them displaces the genuine record that comes after.
+@Suite struct CollectorSealTests {
+    let keyA1 = LaneKey.generate(id: 1)
+    let keyA2 = LaneKey.generate(id: 2)
+    let keyB = LaneKey.generate(id: 1)
+
+    func sealed(_ r: Record, _ seq: UInt64, lane: String = "PORT/A", key: LaneKey, epoch: UInt64 = 9) -> [UInt8] {
+        let f = frame(r, seq, epoch: epoch)
+        return f + Seal.seal(lane: lane, frame: f[...], key: key)
+    }
+
+    func collector(retiredA1: Bool = false) throws -> (Database, Collector) {
+        let db = try Database(path: NSTemporaryDirectory() + "collector-\(UUID().uuidString).sqlite")
+        var a1 = keyA1
+        a1.retired = retiredA1
+        return (db, Collector(database: db, clientID: "t", keys: ["PORT/A": [a1, keyA2], "PORT/B": [keyB]]) { _ in })
+    }
+
+    @Test("every forgery is refused and counted, and the genuine record with the same sequence is stored after it")
+    func forgeries() throws {
+        let (db, c) = try collector()
+        let topic = "rpm/PORT/A/records/occupancy"
+        let clear = decision(1, gamma: false), alarmed = decision(1, gamma: true)
+        // An attacker without the key: a "clear" decision under a made-up key, and unsealed.
+        c.handle(topic: topic, payload: sealed(clear, 1, key: LaneKey.generate(id: 1)))
+        c.handle(topic: topic, payload: frame(clear, 1, epoch: 9))
+        // Lane B's key on lane A's topic, and a frame sealed for lane B replayed on lane A's topic.
+        c.handle(topic: topic, payload: sealed(clear, 1, key: keyB))
+        c.handle(topic: topic, payload: sealed(clear, 1, lane: "PORT/B", key: keyB))
+        // A genuine frame altered (a body byte flipped, the CRC recomputed by the attacker).
+        var altered = frame(alarmed, 1, epoch: 9)
+        let seal = Seal.seal(lane: "PORT/A", frame: altered[...], key: keyA2)
+        altered[20] ^= 0x01
+        let crc = altered.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress! + 1, altered.count - 5) }
+        for i in 0..<4 { altered[altered.count - 4 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        c.handle(topic: topic, payload: altered + seal)
+        // A key id the lane does not have.
+        var unknown = sealed(clear, 1, key: keyA2)
+        unknown[unknown.count - 17] = 7
+        c.handle(topic: topic, payload: unknown)
+        #expect(c.stored == 0)
+        #expect(c.forged == 5 && c.unsealed == 1, "forged \(c.forged), unsealed \(c.unsealed)")
+        // The genuine record: stored, nothing displaced it.
+        c.handle(topic: topic, payload: sealed(alarmed, 1, key: keyA2))
+        #expect(c.stored == 1)
+        #expect(try db.occupancies(lane: "PORT/A", sinceWallUs: nil, untilWallUs: nil, alarm: "gamma").count == 1)
+        // Replayed: a duplicate, dropped, the stored one unchanged.
+        c.handle(topic: topic, payload: sealed(alarmed, 1, key: keyA2))
+        #expect(c.duplicates == 1 && c.stored == 1)
+    }
+
+    @Test("a rotation: two live keys both accepted; a retired key refused; a wrong topic kind, an out-of-window sequence and a bad lane name refused")
+    func rotationAndChecks() throws {
+        let (_, c) = try collector()
+        c.handle(topic: "rpm/PORT/A/records/alarm", payload: sealed(alarm(1), 1, key: keyA1) + sealed(alarm(2), 2, key: keyA2))
+        #expect(c.stored == 2)
+        let (_, r) = try collector(retiredA1: true)
+        r.handle(topic: "rpm/PORT/A/records/alarm", payload: sealed(alarm(1), 1, key: keyA1))
+        #expect(r.stored == 0 && r.forged == 1, "the retired key is refused")
+        r.handle(topic: "rpm/PORT/A/records/occupancy", payload: sealed(alarm(1), 1, key: keyA2))
+        #expect(r.stored == 0 && r.wrongKind == 1, "an alarm on the occupancy topic")
+        r.handle(topic: "rpm/PORT/A/records/alarm", payload: sealed(alarm(2), 2_000_000, key: keyA2))
+        #expect(r.stored == 0 && r.outOfWindow == 1, "sequence 2,000,000 with nothing stored")
+        r.handle(topic: "rpm/PORT/EVIL';DROP/records/alarm", payload: sealed(alarm(1), 1, key: keyA2))
+        #expect(r.badLane == 1)
+        r.handle(topic: "rpm/PORT/A/records/alarm", payload: sealed(alarm(1), 1, key: keyA2))
+        #expect(r.stored == 1, "the genuine record still goes in")
+    }
+
+    func alarm(_ i: Int) -> Record { .alarm(AlarmRecord(occupancy: UInt32(i), kind: 0, tUs: 0, sigmaQ8: 0)) }
+
+    @Test("key files: the lane's newest key seals; a key file others may read is refused; the station's lines are checked with file and line")
+    func keyFiles() throws {
+        let dir = NSTemporaryDirectory() + "keys-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let lane = dir + "/lane.keys"
+        FileManager.default.createFile(atPath: lane, contents: Data("# test\n1 \(keyA1.hex)\n2 \(keyA2.hex)\n".utf8), attributes: [.posixPermissions: 0o600])
+        #expect(try KeyFile.loadLane(lane).id == 2)
+        chmod(lane, 0o644)
+        #expect(throws: KeyFileError.self) { try KeyFile.loadLane(lane) }
+        let station = dir + "/station.keys"
+        FileManager.default.createFile(atPath: station, contents: Data("PORT/A 1 \(keyA1.hex)\nPORT/A 2 zz\n".utf8), attributes: [.posixPermissions: 0o600])
+        do { _ = try KeyFile.loadStation(station); Issue.record("a bad key was accepted") } catch {
+            #expect("\(error)".contains("station.keys:2") && "\(error)".contains("64 hex digits"), "\(error)")
+        }
     }
 }

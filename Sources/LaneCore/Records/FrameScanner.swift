@@ -79,6 +79,17 @@ public struct FrameReader {
         return k
     }
 
+    /// Skips `n` bytes after a frame (a seal that follows it, docs/SECURITY.md); false when
+    /// fewer are left (nothing is skipped then).
+    public mutating func skip(_ n: Int) -> Bool {
+        guard n >= 0, count - offset >= n else { return false }
+        offset += n
+        return true
+    }
+
+    /// The byte at `offset + k` (nil past the end): to look at what follows a frame.
+    public func peek(_ k: Int) -> UInt8? { offset + k < count ? base[offset + k] : nil }
+
     /// The next frame, run of refused bytes or torn tail; nil at the end of the buffer.
     public mutating func next() -> FrameFound? {
         guard offset < count else { return nil }
