@@ -32,7 +32,7 @@ embedded:
 test: build embedded
 	swift build --build-tests
 	swift test --skip-build
-	scripts/fuzz.sh smoke 5
+	scripts/fuzz.sh smoke 3
 
 clean:
 	rm -rf .build out

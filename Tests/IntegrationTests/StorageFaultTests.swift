@@ -18,7 +18,7 @@ struct StorageFaultTests {
     }
 
     @Test("a read-only journal at start: the agent screens on with storageFailed raised and exits with status 3")
-    func readOnlyAtStart() throws {
+    func readOnlyAtStart() async throws {
         let dir = scratch("storage-ro")
         let fs = try SmallFilesystem(kib: 1_024)
         defer { fs.close() }
@@ -30,7 +30,7 @@ struct StorageFaultTests {
         defer { sim.stop() }
         #expect(waitFor(dir + "/gpio.sock"))
         let agent = try Child("lane-agent", agentArgs(dir, modbusPort, journal: fs.path + "/journal", duration: 32), dir: dir, name: "agent")
-        #expect(agent.wait(timeoutS: 60) == 3, "exit status 3: records were lost: \(agent.stderr.suffix(1_500))")
+        #expect(await agent.finish(timeoutS: 60) == 3, "exit status 3: records were lost: \(agent.stderr.suffix(1_500))")
         #expect(agent.jsonLines().count >= 2, "the trucks were screened: \(agent.stdout)")
         #expect(agent.jsonLines().contains { ($0["gammaAlarm"] as? Bool) == true }, "the Cs-137 truck alarmed")
         #expect(agent.stderr.contains("STORAGE FAULT") && agent.stderr.contains("Read-only file system"), "\(agent.stderr.suffix(1_500))")
@@ -39,7 +39,7 @@ struct StorageFaultTests {
     }
 
     @Test("the file system fills up mid-run: the alarm and its decision are kept in the reserve, samples are refused, and a gap record names every sequence not kept")
-    func fullMidRun() throws {
+    func fullMidRun() async throws {
         let dir = scratch("storage-full")
         let fs = try SmallFilesystem(kib: 2_048)
         defer { fs.close() }
@@ -50,14 +50,14 @@ struct StorageFaultTests {
         defer { sim.stop() }
         #expect(waitFor(dir + "/gpio.sock"))
         let agent = try Child("lane-agent", agentArgs(dir, modbusPort, journal: journal, duration: 42), dir: dir, name: "agent")
-        sleep(4)
+        await pause(4)
         let filler = fs.fill()  // before the trucks: the Cs-137 one passes at about 23 s
-        sleep(32)
+        await pause(32)
         try FileManager.default.removeItem(atPath: filler)
-        #expect(agent.wait(timeoutS: 60) == 3, "records were lost: \(agent.stderr.suffix(1_500))")
+        #expect(await agent.finish(timeoutS: 60) == 3, "records were lost: \(agent.stderr.suffix(1_500))")
         #expect(agent.stderr.contains("No space left on device"), "\(agent.stderr.suffix(1_500))")
         let dump = try Child("lane-agent", ["journal", journal], dir: dir, name: "dump")
-        #expect(dump.wait(timeoutS: 30) == 0, "\(dump.stderr)")
+        #expect(await dump.finish(timeoutS: 30) == 0, "\(dump.stderr)")
         let records = dump.jsonLines()
         let kept = Set(records.map { ($0["sequence"] as! NSNumber).uint64Value })
         var named: Set<UInt64> = []

@@ -86,6 +86,14 @@ final class Child {
         return settled() ? process.terminationStatus : -1
     }
 
+    /// `wait` for async tests: the test's thread goes back to the pool while the child runs
+    /// (the pool is as wide as the machine has cores; a blocked test holds one of them).
+    func finish(timeoutS: Double) async -> Int32 {
+        let deadline = Date(timeIntervalSinceNow: timeoutS)
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        return wait(timeoutS: 0)
+    }
+
     /// Waits at most 5 s for Foundation to notice the exit (never `waitUntilExit` without a
     /// deadline: in a full parallel run a child's end was noticed late, and two contract tests
     /// that had finished their work ran into their 120 s limit in `stop`).
@@ -110,6 +118,11 @@ final class Child {
     func jsonLines() -> [[String: Any]] {
         stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
+}
+
+/// Sleeps without holding one of the concurrency pool's few threads (see `Child.finish`).
+func pause(_ seconds: Double) async {
+    try? await Task.sleep(for: .milliseconds(Int(seconds * 1_000)))
 }
 
 /// Waits until `path` exists (a socket or a link the simulator makes).

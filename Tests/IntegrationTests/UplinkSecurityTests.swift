@@ -94,16 +94,16 @@ struct UplinkSecurityTests {
 @Suite(.timeLimit(integrationTimeLimit))
 struct SealedUplinkTests {
     @Test("sealed records from the agent are all stored; a forged frame published beside them is refused and counted")
-    func sealedEndToEnd() throws {
+    func sealedEndToEnd() async throws {
         let dir = scratch("sealed")
         let add = try Child("lane-collector", ["keys", "add", "--keys", dir + "/station.keys", "--lane", "DEMO-PORT/LANE-01", "--lane-file", dir + "/lane.keys"],
                             dir: dir, name: "keys")
-        #expect(add.wait(timeoutS: 30) == 0, "\(add.stderr)")
+        #expect(await add.finish(timeoutS: 30) == 0, "\(add.stderr)")
         #expect(add.stdout.contains("key 1 added for DEMO-PORT/LANE-01"))
         var st = stat()
         #expect(stat(dir + "/lane.keys", &st) == 0 && st.st_mode & 0o077 == 0, "the lane's key file is private")
         let brokerPort = freePort(), modbusPort = freePort()
-        let broker = try startPlainBroker(port: brokerPort, dir: dir, persistence: false)
+        let broker = try await startPlainBroker(port: brokerPort, dir: dir, persistence: false)
         defer { broker.stop() }
         let collector = try Child("lane-collector", ["run", "--broker", "127.0.0.1:\(brokerPort)", "--db", dir + "/cas.sqlite", "--keys", dir + "/station.keys",
                                                      "--client-id", "station-1"], dir: dir, name: "collector")
@@ -125,7 +125,7 @@ struct SealedUplinkTests {
         // A forger on the same broker, with a key of its own: a "clear" decision for sequence 3.
         let forger = Subscriber(port: brokerPort, clientID: "forger")
         defer { forger.stop() }
-        sleep(3)
+        await pause(3)
         var d = Decision()
         d.occupancy = 1
         var enc = RecordEncoder()
@@ -134,15 +134,16 @@ struct SealedUplinkTests {
         let frame = Array(out.prefix(n))
         let forged = frame + Seal.seal(lane: "DEMO-PORT/LANE-01", frame: frame[...], key: LaneKey.generate(id: 1))
         mosquitto_publish(forger.mosq, nil, "rpm/DEMO-PORT/LANE-01/records/occupancy", Int32(forged.count), forged, 1, false)
-        #expect(agent.wait(timeoutS: 60) == 0, "\(agent.stderr)")
+        #expect(await agent.finish(timeoutS: 60) == 0, "\(agent.stderr)")
         #expect(agent.stderr.contains("records sealed with key 1"), "\(agent.stderr)")
-        sleep(1)
+        await pause(1)
         collector.stop()
         #expect(collector.stderr.contains("1 forged or altered"), "\(collector.stderr.suffix(800))")
-        let lanes = try collectorLanes(dir)
+        let lanes = try await collectorLanes(dir)
         let lane = try #require(lanes.first, "nothing stored: \(collector.stderr.suffix(800))")
         let highest = (lane["highest"] as! NSNumber).uint64Value
         #expect(highest >= 5 && (lane["contiguousThrough"] as! NSNumber).uint64Value == highest && (lane["records"] as! NSNumber).uint64Value == highest, "\(lane)")
-        #expect(try unacknowledged(dir).isEmpty, "the collector acknowledged every sealed record")
+        let left = try await unacknowledged(dir)
+        #expect(left.isEmpty, "the collector acknowledged every sealed record")
     }
 }

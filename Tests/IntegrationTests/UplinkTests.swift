@@ -52,6 +52,8 @@ final class Subscriber: @unchecked Sendable {
     }
 
     var snapshot: [UInt64] { lock.lock(); defer { lock.unlock() }; return sequences }
+    /// Reads the subscriber's state under its lock (from async tests too).
+    func withLock<T>(_ body: (Subscriber) -> T) -> T { lock.lock(); defer { lock.unlock() }; return body(self) }
 }
 
 
