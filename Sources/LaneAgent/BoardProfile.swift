@@ -51,17 +51,19 @@ public struct BoardProfile: Sendable {
     public var console = ConsoleConfig()
 
     /// Loads and validates a profile file.
-    public static func load(path: String) throws -> BoardProfile {
+    /// `enforceFloors: false` lets detection settings beyond their safety floors load (offline
+    /// replay and evaluation only: a running lane always enforces them).
+    public static func load(path: String, enforceFloors: Bool = true) throws -> BoardProfile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ProfileError("\(path): cannot read the board profile (does the file exist?)")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw ProfileError("\(path): the file is not UTF-8 text") }
         // A bare file name has no directory part: its maps are in ./panels, not /panels.
         let dir = (path as NSString).deletingLastPathComponent
-        return try parse(text, file: path, mapDirectory: (dir.isEmpty ? "." : dir) + "/panels")
+        return try parse(text, file: path, mapDirectory: (dir.isEmpty ? "." : dir) + "/panels", enforceFloors: enforceFloors)
     }
 
-    public static func parse(_ text: String, file: String, mapDirectory: String) throws -> BoardProfile {
+    public static func parse(_ text: String, file: String, mapDirectory: String, enforceFloors: Bool = true) throws -> BoardProfile {
         let root = try YAMLSection.root(file: file, text: text)
         try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs", "journal", "uplink", "vm250", "realtime", "console"])
         let board = try root.string("board")
@@ -154,13 +156,13 @@ public struct BoardProfile: Sendable {
             engine.beamSpacingMm = Int64((try geometry.double("beamSpacingM", 0.1...20) * 1000).rounded())
         }
         if let det = try root.section("detection", required: false) {
-            try applyDetection(det, to: &engine)
+            try applyDetection(det, to: &engine, enforceFloors: enforceFloors)
         }
         var outputValues = TunableValues(engine: engine, sirenUs: 5_000_000, alarmLightHoldUs: 10_000_000)
         if let outputs = try root.section("outputs", required: false) {
             let keys = Tunable.all.filter { $0.section == "outputs" }
             try outputs.onlyKeys(keys.map(\.key))
-            for t in keys { try t.read(from: outputs, into: &outputValues) }
+            for t in keys { try t.read(from: outputs, into: &outputValues, enforceFloors: enforceFloors) }
         }
         let sirenUs = outputValues.sirenUs, holdUs = outputValues.alarmLightHoldUs
         // The RTU bus budget: one tick's polls must fit the tick, with room to spare.
@@ -245,7 +247,7 @@ public struct BoardProfile: Sendable {
     ]
 
     /// Detection settings; seconds become sample counts at the sample interval (rounded).
-    static func applyDetection(_ det: YAMLSection, to e: inout EngineSettings) throws {
+    static func applyDetection(_ det: YAMLSection, to e: inout EngineSettings, enforceFloors: Bool = true) throws {
         try det.onlyKeys(detectionKeys)
         let intervalMs = try det.int("sampleIntervalMs", 10...1000, default: 100)
         e.sampleIntervalUs = Int64(intervalMs) * 1000
@@ -285,7 +287,7 @@ public struct BoardProfile: Sendable {
         e.normTestSigmaQ8 = Int64((try det.double("normTestSigma", 0...50, default: q8(d.normTestSigmaQ8)) * 256).rounded())
         // The console's tunables, read with their one definition (range, precision) from the table.
         var values = TunableValues(engine: e, sirenUs: 0, alarmLightHoldUs: 0)
-        for t in Tunable.all where t.section == "detection" { try t.read(from: det, into: &values) }
+        for t in Tunable.all where t.section == "detection" { try t.read(from: det, into: &values, enforceFloors: enforceFloors) }
         e = values.engine
         if e.gammaCeilingSigmaQ8 < e.gammaSigmaQ8 {
             throw det.error("gammaCeilingSigma", "must not be below gammaSigma", at: det.value("gammaCeilingSigma"))

@@ -93,6 +93,10 @@ public struct LaneView: Sendable {
     /// An output test holds this output (-1: none).
     public var outputForced: InlineArray<5, Int8> = InlineArray(repeating: -1)
     public var maintenanceUntilUs: Int64 = 0
+    /// Maintenance mode (detection unlocked) lasts until this (0: not in it), and how many
+    /// times it has ended (the console reconciles its copy of the settings when this changes).
+    public var unlockedUntilUs: Int64 = 0
+    public var relocks = 0
     /// Each panel's health, and the panels left out of detection now.
     public var panelFlags: InlineArray<8, PanelHealth.Flags> = InlineArray(repeating: PanelHealth.Flags())
     public var excludedPanels: UInt32 = 0
@@ -118,6 +122,9 @@ public enum ConsoleRequest: Sendable {
     case maintenance(untilUs: Int64)
     /// New tunables, applied when the lane is next empty.
     case settings(EngineSettings, sirenUs: Int64, alarmLightHoldUs: Int64)
+    /// Maintenance mode: detection settings may pass their safety floors until `untilUs` (0:
+    /// end it now); when it ends, those beyond a floor go back to `fallback` (the profile's).
+    case unlock(untilUs: Int64, fallback: TunableValues)
 }
 
 public final class LaneMonitor: Sendable {

@@ -83,6 +83,10 @@ enum ConsoleCommands {
                        help: "The value is checked and confirmed, applied when the lane is next empty, and audited.\n'save' writes it into the board profile.",
                        completions: [{ _ in Tunable.all.map(\.key) }, { _ in ["true", "false"] }], run: { s, a in s.set(a[0], a[1]) }),
         ConsoleCommand("save", privileged: true, summary: "write the settings changed here into the board profile file", run: { s, _ in s.save() }),
+        ConsoleCommand("maintenance", "[on MINUTES|off]", args: 0...2, privileged: true,
+                       summary: "maintenance mode: let 'set' pass the detection safety floors for at most 120 minutes",
+                       help: "While it lasts the fault lamp is lit and every decision and heartbeat says so; it is audited upstream.\nWhen it ends (or 'maintenance off'), every setting beyond its floor goes back to the profile's value.",
+                       completions: [{ _ in ["on", "off"] }], run: { s, a in s.maintenance(a) }),
         ConsoleCommand("login", "[USER]", args: 0...1, summary: "log in as a technician", run: { s, a in s.login(a.first) }),
         ConsoleCommand("logout", summary: "end the technician login", run: { s, _ in s.logout() }),
         ConsoleCommand("whoami", summary: "who is logged in on this console", run: { s, _ in s.say(s.user.map { "\($0) (technician) on \(s.place)" } ?? "not logged in (look only) on \(s.place)") }),
@@ -171,6 +175,7 @@ extension ConsoleSession {
         "a panel counts far below its own background or the other panels, or not at all: left out of detection ('counts', 'selftest')",
         "an output (lights, siren, camera) could not be switched: its wiring and driver ('test outputs')",
         "the journal cannot keep records (storage full, read-only or failing): screening goes on; 'journal' says why, the alarm station is told what was lost",
+        "maintenance mode: detection settings may pass their safety floors until it ends ('maintenance'); then they go back to the profile's",
     ]
 
     func faults() {
@@ -752,6 +757,11 @@ extension ConsoleSession {
         let old = hub.values
         var new = old
         t.apply(x, to: &new)
+        let unlocked = view.unlockedUntilUs > view.nowUs
+        if !t.isSafe(x) && !unlocked {
+            fail("set: \(t.key) \(t.format(x)) is beyond its safety floor (\(t.safeText)): the lane would be blind or blunted; only in maintenance mode ('maintenance on MINUTES')")
+            return
+        }
         if let problem = new.engine.firstProblem() {
             fail("set: \(t.key) \(t.format(x)) would make the settings inconsistent: \(problem)")
             return
@@ -766,6 +776,39 @@ extension ConsoleSession {
         }
         hub.audit(user: user!, action: "set \(t.path)", old: t.text(old), new: t.text(new))
         say("\(t.path) = \(t.text(new))\(view.occupied ? " (applies when the lane is next empty)" : ""); not yet saved to \(hub.profile.file) ('save')")
+    }
+
+    func maintenance(_ a: [String]) {
+        let v = view
+        let now = v.nowUs
+        if a.isEmpty {
+            if v.unlockedUntilUs > now {
+                let unsafe = Tunable.unsafe(hub.values)
+                say("maintenance mode: on for \(duration(v.unlockedUntilUs - now)) more; beyond their floors now: " + (unsafe.isEmpty ? "none" : unsafe.map { "\($0.key) \($0.text(hub.values)) (floor \($0.safeText))" }.joined(separator: ", ")))
+            } else {
+                say("maintenance mode: off (detection settings are held within their safety floors)")
+            }
+            return
+        }
+        switch (a[0], a.count) {
+        case ("on", 2):
+            guard let m = Int(a[1]), (1...120).contains(m) else { fail("maintenance on: MINUTES must be 1 to 120, found '\(a[1])'"); return }
+            guard confirm("enter maintenance mode for \(m) minutes? detection settings may then pass their safety floors; the fault lamp stays lit") else { return }
+            guard hub.requestAndWait(.unlock(untilUs: now + Int64(m) * 60_000_000, fallback: TunableValues(hub.profile))) else {
+                fail("maintenance: the lane is busy with other console requests; nothing changed, try again"); return
+            }
+            hub.audit(user: user!, action: "maintenance mode on", new: "\(m) min")
+            say("maintenance mode on for \(m) minutes: 'set' may pass the safety floors; 'maintenance off' ends it")
+        case ("off", 1):
+            guard v.unlockedUntilUs > now else { say("maintenance mode is not on"); return }
+            guard hub.requestAndWait(.unlock(untilUs: now, fallback: TunableValues(hub.profile))) else {
+                fail("maintenance: the lane is busy with other console requests; nothing changed, try again"); return
+            }
+            hub.audit(user: user!, action: "maintenance mode off")
+            say("maintenance mode ends: settings beyond their floors go back to the profile's")
+        default:
+            fail("usage: maintenance [on MINUTES|off]")
+        }
     }
 
     func save() {

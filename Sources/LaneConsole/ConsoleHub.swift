@@ -76,9 +76,20 @@ public final class ConsoleHub: @unchecked Sendable {
     func count(_ body: (inout ConsoleCounters) -> Void) { lock.lock(); body(&counters); lock.unlock() }
 
     var values: TunableValues {
-        get { lock.lock(); defer { lock.unlock() }; return runningValues }
+        get {
+            lock.lock(); defer { lock.unlock() }
+            // Maintenance mode ended since we last looked: the tick put the settings beyond their
+            // floors back to the profile's; so does this copy (the same function).
+            let relocks = lane.monitor.snapshot().relocks
+            if relocks != relocksSeen {
+                relocksSeen = relocks
+                runningValues = Tunable.relocked(runningValues, fallback: TunableValues(profile))
+            }
+            return runningValues
+        }
         set { lock.lock(); runningValues = newValue; lock.unlock() }
     }
+    var relocksSeen = 0
 
     /// Hands a request to the tick; false if its queue is full (counted).
     @discardableResult

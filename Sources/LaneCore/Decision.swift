@@ -24,13 +24,16 @@ public struct Faults: Sendable, Equatable {
     /// The journal cannot keep records (storage full past its reserve, read-only, failing):
     /// the lane screens on; what is not kept is reported to the alarm station as a gap.
     public static let storageFailed = Faults(bits: 1 &<< 10)
+    /// A technician's maintenance mode lets detection settings pass their safety floors for a
+    /// while (docs/SECURITY.md): shown on the fault lamp, in every decision and heartbeat.
+    public static let detectionUnlocked = Faults(bits: 1 &<< 11)
 
     public var isEmpty: Bool { bits == 0 }
     public func contains(_ f: Faults) -> Bool { bits & f.bits == f.bits }
     public mutating func insert(_ f: Faults) { bits |= f.bits }
     public func subtracting(_ f: Faults) -> Faults { Faults(bits: bits & ~f.bits) }
 
-    public static let bitCount = 11
+    public static let bitCount = 12
     public func union(_ f: Faults) -> Faults { Faults(bits: bits | f.bits) }
     public func intersecting(_ f: Faults) -> Faults { Faults(bits: bits & f.bits) }
 
@@ -48,6 +51,7 @@ public struct Faults: Sendable, Equatable {
         case 8: return "detectorDead"
         case 9: return "outputFailed"
         case 10: return "storageFailed"
+        case 11: return "detectionUnlocked"
         default: return "unknown"
         }
     }

@@ -145,8 +145,12 @@ public final class Journal {
     /// Notes a storage failure (the lane raises its storage fault while `problem` is set).
     func fail(_ why: String) {
         problem = why
+        lastFailureAt = ProcessInfo.processInfo.systemUptime
         statsStorage.storageFailures += 1
     }
+    var lastFailureAt: Double = 0
+    /// How long writes must succeed after a failure before the storage fault clears.
+    public var problemClearsAfterS: Double = 10
 
     // MARK: recovery
 
@@ -415,7 +419,9 @@ public final class Journal {
                 }
                 segments[segments.count - 1].bytes += n
                 statsStorage.bytes += n
-                if problem != nil && !reserveInUse { problem = nil }  // storage works again
+                // Storage works again once writes have succeeded for 10 s since the last failure
+                // (a full file system lets a small record into the slack of a page now and then).
+                if problem != nil && !reserveInUse && ProcessInfo.processInfo.systemUptime - lastFailureAt >= problemClearsAfterS { problem = nil }
                 return true
             } catch {
                 fail(error.message)

@@ -20,8 +20,8 @@ struct LaneAgentCommand: ParsableCommand {
         subcommands: [Run.self, ReplayCommand.self, CheckBoard.self, JournalCommand.self, Passwd.self])
 }
 
-func loadBoard(_ path: String) throws -> BoardProfile {
-    do { return try BoardProfile.load(path: path) } catch let e as ProfileError {
+func loadBoard(_ path: String, enforceFloors: Bool = true) throws -> BoardProfile {
+    do { return try BoardProfile.load(path: path, enforceFloors: enforceFloors) } catch let e as ProfileError {
         FileHandle.standardError.write(Data("lane-agent: \(e.message)\n".utf8))
         throw ExitCode(2)
     }
@@ -36,7 +36,8 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "A board profile whose detection settings to use.") var board: String?
 
     func run() throws {
-        let profile = try board.map(loadBoard)
+        // Replay is offline analysis: a profile beyond the safety floors is allowed here.
+        let profile = try board.map { try loadBoard($0, enforceFloors: false) }
         let fd: Int32
         if trace == "-" { fd = 0 } else {
             do throws(SysError) { fd = try Sys.open(trace, O_RDONLY) } catch {

@@ -49,11 +49,20 @@ struct StorageFaultTests {
                                          "--gpio-socket", dir + "/gpio.sock", "--linger", "30"], dir: dir, name: "sim")
         defer { sim.stop() }
         #expect(waitFor(dir + "/gpio.sock"))
-        let agent = try Child("lane-agent", agentArgs(dir, modbusPort, journal: journal, duration: 42), dir: dir, name: "agent")
+        // Segments of 1 KiB: a new segment (a new page of the file system) every few records, so
+        // the full file system shows within seconds, not when the current page's slack runs out.
+        let profile = try String(contentsOfFile: packageRoot + "/Boards/sim.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "  segmentKiB: 1024", with: "  segmentKiB: 1")
+        try profile.write(toFile: dir + "/board.yaml", atomically: true, encoding: .utf8)
+        var args = agentArgs(dir, modbusPort, journal: journal, duration: 42)
+        args[2] = dir + "/board.yaml"
+        let agent = try Child("lane-agent", args, dir: dir, name: "agent")
         await pause(4)
-        let filler = fs.fill()  // before the trucks: the Cs-137 one passes at about 23 s
+        // Before the trucks (the Cs-137 one passes at about 23 s), as a runaway log would.
+        let filler = try #require(fs.fill(), "the filler could not be made")
+        #expect(filler.bytes > 1_000_000 && fs.freeBytes == 0, "filled with \(filler.bytes) bytes, \(fs.freeBytes) free")
         await pause(32)
-        try FileManager.default.removeItem(atPath: filler)
+        try FileManager.default.removeItem(atPath: filler.path)
         #expect(await agent.finish(timeoutS: 60) == 3, "records were lost: \(agent.stderr.suffix(1_500))")
         #expect(agent.stderr.contains("No space left on device"), "\(agent.stderr.suffix(1_500))")
         let dump = try Child("lane-agent", ["journal", journal], dir: dir, name: "dump")

@@ -125,7 +125,7 @@ func profileError(_ text: String) -> String? {
         #expect(l.gammaTotal == 0x0002_0001)
     }
 
-    @Test("each console tunable has one definition: the profile accepts its range's ends and refuses one step beyond, as set does")
+    @Test("each console tunable has one definition: the profile accepts its safe range's ends and refuses one step beyond its floor (naming it) and beyond its range, as set does")
     func tunablesOneDefinition() throws {
         /// The sim profile with `key: value` in `section` (replacing the key's line, or added under the section).
         func with(_ t: Tunable, _ value: String) -> String {
@@ -139,18 +139,31 @@ func profileError(_ text: String) -> String? {
             return lines.joined(separator: "\n")
         }
         for t in Tunable.all where !t.isBool {
-            let step: Int64 = 1
-            for (v, ok) in [(t.min, true), (t.max, true), (t.max + step, false)] {
+            let safe = t.safe ?? t.min...t.max
+            var cases: [(Int64, String?)] = [(safe.lowerBound, nil), (safe.upperBound, nil), (t.max + 1, "out of range")]
+            if safe.upperBound < t.max { cases.append((safe.upperBound + 1, "safety floor")) }
+            if safe.lowerBound > t.min { cases.append((safe.lowerBound - 1, "safety floor")) }
+            for (v, refusal) in cases {
                 // Crossing rules between settings (ceiling above sigma, high above low) are not ranges.
-                if t.key == "gammaSigma" && v > 3_500 { continue }
                 if t.key == "gammaBackgroundLowCps" && v > 0 { continue }
                 if t.key == "gammaCeilingSigma" && v < 700 { continue }
                 let text = t.format(v)
                 let error = profileError(with(t, text))
-                #expect((error == nil) == ok, "\(t.path) = \(text): \(error ?? "accepted")")
-                if case .success = t.parse(text) { #expect(ok, "set \(t.key) \(text) accepted") } else { #expect(!ok, "set \(t.key) \(text) refused") }
+                if let refusal {
+                    #expect(error?.contains(refusal) == true || (refusal == "out of range" && error?.contains("range") == true), "\(t.path) = \(text): \(error ?? "accepted")")
+                } else {
+                    #expect(error == nil, "\(t.path) = \(text): \(error ?? "accepted")")
+                }
+                // `set` reads the same range; its floor is checked against maintenance mode (ConsoleCommandTests).
+                if case .success = t.parse(text) { #expect(refusal != "out of range", "set \(t.key) \(text) accepted") } else { #expect(refusal == "out of range", "set \(t.key) \(text) refused") }
+                if refusal != "out of range" { #expect(t.isSafe(v) == (refusal == nil), "\(t.path) \(text)") }
             }
         }
+        // Offline replay may load a profile beyond the floors; a lane may not.
+        let blunt = with(Tunable.named("gammaSigma")!, "20")
+        try blunt.write(toFile: NSTemporaryDirectory() + "blunt-\(getpid()).yaml", atomically: true, encoding: .utf8)
+        #expect(throws: (any Error).self) { try BoardProfile.parse(blunt, file: "blunt.yaml", mapDirectory: packageRoot + "/Boards/panels") }
+        #expect(try BoardProfile.parse(blunt, file: "blunt.yaml", mapDirectory: packageRoot + "/Boards/panels", enforceFloors: false).engine.gammaSigmaQ8 == 20 * 256)
         let tooFine = profileError(with(Tunable.named("gammaSigma")!, "7.125"))
         #expect(tooFine?.contains("at most 2 digits after the decimal point") == true, "\(tooFine ?? "accepted")")
     }

@@ -153,6 +153,43 @@ struct ConsoleUnderTest {
         #expect(c.run("config diff").text.contains("gammaSigma"))
     }
 
+    @Test("safety floors: set beyond a floor is refused; maintenance mode lets it pass, lights the fault lamp, marks heartbeats; when it ends the setting goes back to the profile's, audited")
+    func floorsAndMaintenance() throws {
+        let c = try ConsoleUnderTest()
+        c.login()
+        let refused = c.run("set gammaSigma 20")
+        #expect(refused.outcome == .failed("set: gammaSigma 20 is beyond its safety floor (1 to 12 sigma): the lane would be blind or blunted; only in maintenance mode ('maintenance on MINUTES')"), "\(refused.text)")
+        #expect(c.run("set sirenS 0").outcome != .ok, "a siren that does not sound")
+        #expect(c.run("maintenance on 500").outcome == .failed("maintenance on: MINUTES must be 1 to 120, found '500'"))
+        c.answer("y\r")
+        #expect(c.run("maintenance on 2").outcome == .ok)
+        c.lane.tick(2)
+        #expect(c.lane.lane.controller.view.faults.contains(.detectionUnlocked))
+        #expect(c.lane.lane.lastLevels[LaneOutput.faultLight.rawValue], "the fault lamp is lit")
+        c.answer("y\r")
+        #expect(c.run("set gammaSigma 20").outcome == .ok)
+        c.lane.tick(2)
+        #expect(c.lane.lane.controller.view.settings.gammaSigmaQ8 == 20 * 256)
+        #expect(c.run("maintenance").text.contains("gammaSigma 20"))
+        // A heartbeat (once a minute) says so, with the settings' hash.
+        c.lane.tick(600)
+        let beats = c.lane.lane.sink.records.compactMap { if case let .heartbeat(h) = $0 { return h } else { return nil } }
+        #expect(beats.last.map { $0.flags & HeartbeatRecord.flagUnlocked != 0 } == true)
+        // Two minutes pass: the mode ends by itself, the threshold goes back to the profile's 7
+        // (and the next heartbeat, at 3 minutes, is after that).
+        c.lane.tick(1_000)
+        #expect(!c.lane.lane.controller.view.faults.contains(.detectionUnlocked))
+        #expect(c.lane.lane.controller.view.settings.gammaSigmaQ8 == 7 * 256)
+        let audits = c.lane.lane.sink.records.compactMap { if case let .audit(a) = $0 { return a } else { return nil } }
+        #expect(audits.contains { $0.action == ShortText("maintenance mode ended") })
+        #expect(c.run("config diff").text.contains("running settings match"), "the console's copy went back too")
+        #expect(c.run("maintenance").text.contains("off"))
+        let after = c.lane.lane.sink.records.compactMap { if case let .heartbeat(h) = $0 { return h } else { return nil } }.last!
+        #expect(after.flags & HeartbeatRecord.flagUnlocked == 0)
+        #expect(after.settingsHash == Tunable.hash(TunableValues(c.hub.profile)), "the settings' hash is the profile's (the console's set had sent all of the profile's values)")
+        #expect(after.settingsHash != beats.last!.settingsHash, "and it differed while gammaSigma was 20")
+    }
+
     @Test("modbus read goes through the lane's bus and prints the registers; bad arguments name what is wrong")
     func modbusRead() throws {
         let c = try ConsoleUnderTest()

@@ -91,12 +91,13 @@ func simulatedTrace(_ scenario: Scenario) -> (lines: [String], truths: [VehicleT
         #expect((replay([#"{"tUs":1}"#]).error as? TraceError)?.message.contains("header") == true)
     }
 
-    @Test("a board profile's detection settings apply to replay: a 50-sigma threshold silences the planted source")
+    @Test("a board profile's detection settings apply to replay: a 50-sigma threshold (beyond the safety floor: replay is offline analysis) silences the planted source")
     func boardSettings() throws {
         let scenario = try Scenario.load(path: packageRoot + "/HardwareSim/scenarios/demo.yaml")
         let (lines, _) = simulatedTrace(scenario)
-        let deaf = try parse(simProfile.replacingOccurrences(of: "gammaSigma: 7.0", with: "gammaSigma: 50")
-            .replacingOccurrences(of: "gammaCeilingSigma: 35", with: "gammaCeilingSigma: 60"))
+        let deaf = try BoardProfile.parse(simProfile.replacingOccurrences(of: "gammaSigma: 7.0", with: "gammaSigma: 50")
+            .replacingOccurrences(of: "gammaCeilingSigma: 35", with: "gammaCeilingSigma: 60"), file: "deaf.yaml", mapDirectory: packageRoot + "/Boards/panels",
+            enforceFloors: false)
         let decisions = replay(lines, board: deaf).decisions
         #expect(decisions.count == 10)
         #expect(!decisions.contains { $0["gammaAlarm"] as! Bool })

@@ -115,6 +115,7 @@ func lostSequences(_ g: [GapRecord]) -> [UInt64] {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         #expect(fs.remountReadOnly(true) == 0)
         let j = try Journal(directory: dir, reserveBytes: 4_096)
+        j.problemClearsAfterS = 0  // the agent waits 10 s of good writes before it clears the fault
         for i in 1...3 { #expect(try j.append(alarm(i), monotonicUs: Int64(i), wallUs: 0, commit: true) == nil) }
         #expect(j.storageProblem?.contains("Read-only file system") == true, "\(j.storageProblem ?? "nil")")
         #expect(j.stats.recordsLost == 3)
@@ -133,6 +134,7 @@ func lostSequences(_ g: [GapRecord]) -> [UInt64] {
         let dir = fs.path + "/journal"
         let j = try Journal(directory: dir, segmentBytesMax: 16_384, bytesMax: 64 << 20, reserveBytes: 32_768)
         j.reserveRetryS = 0  // the test frees space at once; the agent tries every 10 s
+        j.problemClearsAfterS = 0
         #expect(FileManager.default.fileExists(atPath: dir + "/reserve"))
         // Fill the file system with something else, as a runaway log would.
         #expect(FileManager.default.createFile(atPath: fs.path + "/filler", contents: Data(count: 200 * 1_024)))

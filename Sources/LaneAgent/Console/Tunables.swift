@@ -32,36 +32,72 @@ public struct Tunable: Sendable {
     public let decimals: Int
     /// Range, scaled by 10^decimals.
     public let min: Int64, max: Int64
+    /// The safety floor (scaled): beyond it the lane would be blind or blunted (a threshold so
+    /// high a real source passes, a siren that does not sound). A profile beyond it is refused;
+    /// `set` beyond it only in maintenance mode (docs/SECURITY.md). nil: no floor.
+    public let safe: ClosedRange<Int64>?
     public let help: String
     package let get: @Sendable (TunableValues) -> Int64
     package let put: @Sendable (inout TunableValues, Int64) -> Void
 
+    init(section: String, key: String, unit: String, decimals: Int, min: Int64, max: Int64, safe: ClosedRange<Int64>? = nil, help: String,
+         get: @escaping @Sendable (TunableValues) -> Int64, put: @escaping @Sendable (inout TunableValues, Int64) -> Void) {
+        self.section = section; self.key = key; self.unit = unit; self.decimals = decimals; self.min = min; self.max = max
+        self.safe = safe; self.help = help; self.get = get; self.put = put
+    }
+
     public var isBool: Bool { decimals < 0 }
+
+    /// Whether `x` is within the safety floor.
+    public func isSafe(_ x: Int64) -> Bool { safe.map { $0.contains(x) } ?? true }
+    public var safeText: String { safe.map { "\(format($0.lowerBound)) to \(format($0.upperBound))\(unit.isEmpty ? "" : " " + unit)" } ?? rangeText }
+
+    /// The settings of `v` beyond their floors.
+    public static func unsafe(_ v: TunableValues) -> [Tunable] { all.filter { !$0.isSafe($0.get(v)) } }
+
+    /// `v` with every setting beyond its floor put back to `fallback`'s value (the profile's,
+    /// safe by construction): what the lane runs when maintenance mode ends. One definition,
+    /// used by the tick and by the console's copy of the running values. No allocation.
+    public static func relocked(_ v: TunableValues, fallback: TunableValues) -> TunableValues {
+        var out = v
+        for i in 0..<all.count where !all[i].isSafe(all[i].get(out)) { all[i].put(&out, all[i].get(fallback)) }
+        return out
+    }
+
+    /// FNV-1a 64 of every tunable's running value (the heartbeat's settingsHash). No allocation.
+    public static func hash(_ v: TunableValues) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for i in 0..<all.count {
+            var x = UInt64(bitPattern: all[i].get(v))
+            for _ in 0..<8 { h = (h ^ (x & 0xFF)) &* 0x0000_0100_0000_01B3; x >>= 8 }
+        }
+        return h
+    }
     public var path: String { section + "." + key }
 
     static func q8(_ q: Int64) -> Int64 { (q * 100 + 128) >> 8 }
     static func fromHundredthsQ8(_ v: Int64) -> Int64 { (v * 256 + 50) / 100 }
 
     public static let all: [Tunable] = [
-        Tunable(section: "detection", key: "gammaSigma", unit: "sigma", decimals: 2, min: 100, max: 5_000,
+        Tunable(section: "detection", key: "gammaSigma", unit: "sigma", decimals: 2, min: 100, max: 5_000, safe: 100...1_200,
                 help: "gamma alarm threshold: counts above background, in standard deviations",
                 get: { q8($0.engine.gammaSigmaQ8) }, put: { $0.engine.gammaSigmaQ8 = fromHundredthsQ8($1) }),
-        Tunable(section: "detection", key: "gammaCeilingSigma", unit: "sigma", decimals: 2, min: 100, max: 100_000,
+        Tunable(section: "detection", key: "gammaCeilingSigma", unit: "sigma", decimals: 2, min: 100, max: 100_000, safe: 100...4_000,
                 help: "above this, any gamma excess alarms, NORM-like or not (not below gammaSigma)",
                 get: { q8($0.engine.gammaCeilingSigmaQ8) }, put: { $0.engine.gammaCeilingSigmaQ8 = fromHundredthsQ8($1) }),
-        Tunable(section: "detection", key: "neutronSigma", unit: "sigma", decimals: 2, min: 100, max: 5_000,
+        Tunable(section: "detection", key: "neutronSigma", unit: "sigma", decimals: 2, min: 100, max: 5_000, safe: 100...1_200,
                 help: "neutron alarm threshold, in standard deviations",
                 get: { q8($0.engine.neutronSigmaQ8) }, put: { $0.engine.neutronSigmaQ8 = fromHundredthsQ8($1) }),
-        Tunable(section: "detection", key: "neutronMinExcessCounts", unit: "counts", decimals: 0, min: 0, max: 10_000,
+        Tunable(section: "detection", key: "neutronMinExcessCounts", unit: "counts", decimals: 0, min: 0, max: 10_000, safe: 0...20,
                 help: "a neutron alarm needs at least this many counts above background",
                 get: { $0.engine.neutronExcessMin }, put: { $0.engine.neutronExcessMin = $1 }),
         Tunable(section: "detection", key: "normDiscrimination", unit: "", decimals: -1, min: 0, max: 1,
                 help: "true: a NORM-like excess is reported but does not raise the gamma alarm",
                 get: { $0.engine.normDiscrimination ? 1 : 0 }, put: { $0.engine.normDiscrimination = $1 != 0 }),
-        Tunable(section: "detection", key: "normLowShareMin", unit: "share", decimals: 2, min: 0, max: 100,
+        Tunable(section: "detection", key: "normLowShareMin", unit: "share", decimals: 2, min: 0, max: 100, safe: 0...85,
                 help: "an excess with a smaller low-energy share than this is NORM-like",
                 get: { ($0.engine.normLowShareMinQ16 * 100 + 32_768) >> 16 }, put: { $0.engine.normLowShareMinQ16 = ($1 * 65_536 + 50) / 100 }),
-        Tunable(section: "detection", key: "holdInS", unit: "s", decimals: 1, min: 0, max: 600,
+        Tunable(section: "detection", key: "holdInS", unit: "s", decimals: 1, min: 0, max: 600, safe: 5...100,
                 help: "the occupancy lasts this long after the last beam clears",
                 get: { $0.engine.holdInUs / 100_000 }, put: { $0.engine.holdInUs = $1 * 100_000 }),
         Tunable(section: "detection", key: "gammaBackgroundHighCps", unit: "counts/s", decimals: 0, min: 0, max: 10_000_000,
@@ -70,17 +106,17 @@ public struct Tunable: Sendable {
         Tunable(section: "detection", key: "gammaBackgroundLowCps", unit: "counts/s", decimals: 0, min: 0, max: 10_000_000,
                 help: "background-low fault below this gamma rate, all panels (0: off)",
                 get: { $0.engine.gammaBackgroundLowCps }, put: { $0.engine.gammaBackgroundLowCps = $1 }),
-        Tunable(section: "outputs", key: "sirenS", unit: "s", decimals: 1, min: 0, max: 6_000,
+        Tunable(section: "outputs", key: "sirenS", unit: "s", decimals: 1, min: 0, max: 6_000, safe: 20...6_000,
                 help: "how long the siren sounds for an alarm (unless silenced)",
                 get: { $0.sirenUs / 100_000 }, put: { $0.sirenUs = $1 * 100_000 }),
-        Tunable(section: "outputs", key: "alarmLightHoldS", unit: "s", decimals: 1, min: 0, max: 36_000,
+        Tunable(section: "outputs", key: "alarmLightHoldS", unit: "s", decimals: 1, min: 0, max: 36_000, safe: 50...36_000,
                 help: "the alarm lights stay on this long after the alarm (unless cleared)",
                 get: { $0.alarmLightHoldUs / 100_000 }, put: { $0.alarmLightHoldUs = $1 * 100_000 }),
     ]
 
     /// Reads this setting from its board-profile section into `v` (absent: `v` keeps its value),
     /// with the same range and precision as `set` on the console: one definition of each.
-    func read(from s: YAMLSection, into v: inout TunableValues) throws {
+    func read(from s: YAMLSection, into v: inout TunableValues, enforceFloors: Bool = true) throws {
         if isBool {
             put(&v, try s.bool(key, default: get(v) != 0) ? 1 : 0)
             return
@@ -91,6 +127,9 @@ public struct Tunable: Sendable {
         let scaled = (x * scale).rounded()
         guard abs(x * scale - scaled) < 1e-6 else {
             throw s.error(key, "at most \(decimals) digit\(decimals == 1 ? "" : "s") after the decimal point, found \(x)", at: s.value(key))
+        }
+        guard isSafe(Int64(scaled)) || !enforceFloors else {
+            throw s.error(key, "\(format(Int64(scaled))) is beyond its safety floor (\(safeText)): the lane would be blind or blunted; only a technician's maintenance mode may pass it, for a while (docs/SECURITY.md)", at: s.value(key))
         }
         put(&v, Int64(scaled))
     }

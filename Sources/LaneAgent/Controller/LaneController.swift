@@ -60,6 +60,8 @@ public struct LaneController: Sendable {
         public var profileHash: UInt64
         /// A beam blocked longer than this is stuck.
         public var beamStuckAfterUs: Int64 = 600_000_000
+        /// The uplink runs without TLS (`uplink.insecure`): said in every heartbeat.
+        public var insecureUplink = false
         public init(panelSilentAfterPolls: Int, status: StatusMasks, keepsRecords: Bool, vm250: Bool, profileHash: UInt64) {
             self.panelSilentAfterPolls = panelSilentAfterPolls
             self.status = status
@@ -79,6 +81,9 @@ public struct LaneController: Sendable {
     var vm = VM250Aggregator()
     var pendingSettings: (EngineSettings, Int64, Int64)? = nil
     var maintenanceUntilUs: Int64 = 0
+    /// Maintenance mode: until when, and the settings to go back to.
+    var unlockedUntilUs: Int64 = 0
+    var unlockFallback: TunableValues? = nil
     var outputFailedUntilUs: Int64 = 0
     /// Set by the runner before each tick: the journal's storage is failing (the writer
     /// thread's flag). Raises `storageFailed`.
@@ -138,7 +143,33 @@ public struct LaneController: Sendable {
             maintenanceUntilUs = until
         case let .settings(e, siren, hold):
             pendingSettings = (e, siren, hold)
+        case let .unlock(until, fallback):
+            unlockedUntilUs = until
+            unlockFallback = fallback
+            view.unlockedUntilUs = until
         }
+    }
+
+    /// The settings the lane runs (or will, once empty): the console's tunables.
+    var runningValues: TunableValues {
+        let p = pendingSettings
+        return TunableValues(engine: p?.0 ?? settings, sirenUs: p?.1 ?? annunciator.sirenUs, alarmLightHoldUs: p?.2 ?? annunciator.lightHoldUs)
+    }
+
+    /// Maintenance mode has ended: every setting beyond its floor goes back to the profile's
+    /// value (applied when the lane is next empty), and an audit record says so.
+    mutating func relock<S: LaneSink>(_ clock: TickClock, _ sink: inout S) {
+        guard let fallback = unlockFallback else { return }
+        let now = runningValues
+        let safe = Tunable.relocked(now, fallback: fallback)
+        if !(safe == now) { pendingSettings = (safe.engine, safe.sirenUs, safe.alarmLightHoldUs) }
+        unlockFallback = nil
+        unlockedUntilUs = 0
+        view.unlockedUntilUs = 0
+        view.relocks += 1
+        sink.record(.audit(AuditRecord(user: ShortText("lane"), action: ShortText("maintenance mode ended"),
+                                       oldValue: ShortText(""), newValue: ShortText(safe == now ? "settings within their floors" : "settings beyond their floors restored"))),
+                    monotonicUs: clock.nowUs, wallUs: clock.wallUs, commit: true)
     }
 
     // MARK: the tick
@@ -263,6 +294,9 @@ public struct LaneController: Sendable {
         if outputFailures != 0 { outputFailedUntilUs = now + 1_000_000 }
         if now < outputFailedUntilUs { conditions.insert(.outputFailed) }
         if storageFailing { conditions.insert(.storageFailed) }
+        if unlockFallback != nil {
+            if now < unlockedUntilUs { conditions.insert(.detectionUnlocked) } else { relock(clock, &sink) }
+        }
         let change = faults.update(conditions, nowUs: now)
         if !change.raised.isEmpty || !change.cleared.isEmpty {
             let active = faults.active
@@ -295,7 +329,9 @@ public struct LaneController: Sendable {
                 softwareVersion: ShortText(LaneAgentVersion.string), profileHash: config.profileHash, uptimeS: UInt64((now - originUs) / 1_000_000),
                 ticks: UInt64(clock.ticks), missedTicks: UInt64(clock.missedTicks), maxLatenessUs: UInt64(max(0, clock.maxLatenessUs)),
                 latenessP50Us: UInt64(max(0, clock.latenessP50Us)), latenessP999Us: UInt64(max(0, clock.latenessP999Us)),
-                workP999Us: UInt64(max(0, clock.workP999Us)))),
+                workP999Us: UInt64(max(0, clock.workP999Us)),
+                flags: (now < unlockedUntilUs ? HeartbeatRecord.flagUnlocked : 0) | (config.insecureUplink ? HeartbeatRecord.flagInsecureUplink : 0),
+                settingsHash: Tunable.hash(runningValues))),
                 monotonicUs: now, wallUs: clock.wallUs, commit: false)
         }
 

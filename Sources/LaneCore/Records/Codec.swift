@@ -128,6 +128,8 @@ public struct RecordEncoder {
             w.varint(h.latenessP50Us)
             w.varint(h.latenessP999Us)
             w.varint(h.workP999Us)
+            w.varint(h.flags)
+            w.varint(h.settingsHash)
         case let .gap(g):
             w.byte(g.cause.rawValue)
             w.varint(g.records)
@@ -253,7 +255,8 @@ public enum RecordParser {
         case .heartbeat:
             record = .heartbeat(HeartbeatRecord(softwareVersion: try text(&r), profileHash: try r.varint(), uptimeS: try r.varint(),
                                                 ticks: try r.varint(), missedTicks: try r.varint(), maxLatenessUs: try r.varint(),
-                                                latenessP50Us: try r.varint(), latenessP999Us: try r.varint(), workP999Us: try r.varint()))
+                                                latenessP50Us: try r.varint(), latenessP999Us: try r.varint(), workP999Us: try r.varint(),
+                                                flags: version >= 2 ? try r.varint() : 0, settingsHash: version >= 2 ? try r.varint() : 0))
         case .gap:
             guard let cause = GapRecord.Cause(rawValue: try r.byte()) else { throw .valueOutOfRange }
             var g = GapRecord(cause: cause, records: try r.varint())

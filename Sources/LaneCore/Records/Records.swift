@@ -136,12 +136,21 @@ public struct HeartbeatRecord: Sendable, Equatable {
     public var latenessP50Us: UInt64
     public var latenessP999Us: UInt64
     public var workP999Us: UInt64
+    /// Bit 0: detection unlocked (maintenance mode); bit 1: the uplink runs without TLS
+    /// (`insecure: true`). Format 2 only.
+    public var flags: UInt64
+    /// FNV-1a 64 of the running detection and output settings (changes only with an audit
+    /// record of the change). Format 2 only.
+    public var settingsHash: UInt64
     public init(softwareVersion: ShortText, profileHash: UInt64, uptimeS: UInt64, ticks: UInt64, missedTicks: UInt64, maxLatenessUs: UInt64,
-                latenessP50Us: UInt64 = 0, latenessP999Us: UInt64 = 0, workP999Us: UInt64 = 0) {
+                latenessP50Us: UInt64 = 0, latenessP999Us: UInt64 = 0, workP999Us: UInt64 = 0, flags: UInt64 = 0, settingsHash: UInt64 = 0) {
         self.softwareVersion = softwareVersion; self.profileHash = profileHash; self.uptimeS = uptimeS
         self.ticks = ticks; self.missedTicks = missedTicks; self.maxLatenessUs = maxLatenessUs
         self.latenessP50Us = latenessP50Us; self.latenessP999Us = latenessP999Us; self.workP999Us = workP999Us
+        self.flags = flags; self.settingsHash = settingsHash
     }
+    public static let flagUnlocked: UInt64 = 1
+    public static let flagInsecureUplink: UInt64 = 2
 }
 
 /// The learned background per panel (Q16 counts per nominal interval).
