@@ -43,6 +43,10 @@ public struct BoardProfile: Sendable {
     public var busBudget: BusBudget?
     /// TCP port of the VM-250-style text stream (nil: off).
     public var vm250Port: Int?
+    /// The address the VM-250 stream listens on (loopback unless the profile says otherwise)
+    /// and the peers it takes (empty: any).
+    public var vm250Bind = "127.0.0.1"
+    public var vm250Allow: [String] = []
     /// The MQTT uplink to the alarm station (nil: none).
     public var uplink: UplinkConfig?
     /// FNV-1a 64 of the profile file's bytes, for heartbeats.
@@ -196,14 +200,19 @@ public struct BoardProfile: Sendable {
             lockMemory = try rt.bool("lockMemory", default: false)
         }
         var vm250Port: Int? = nil
+        var vm250Bind = "127.0.0.1", vm250Allow: [String] = []
         if let v = try root.section("vm250", required: false) {
-            try v.onlyKeys(["port"])
+            try v.onlyKeys(["port", "bind", "allow"])
             vm250Port = try v.int("port", 1...65535, default: 1601)
+            vm250Bind = try v.string("bind", default: "127.0.0.1")
+            guard Self.isIPv4(vm250Bind) else { throw v.error("bind", "expected an IPv4 address (127.0.0.1, 0.0.0.0, an interface's), found '\(vm250Bind)'", at: v.value("bind")) }
+            vm250Allow = try (v.list("allow", required: false) ?? []).map { try v.scalar("allow", $0, "an IPv4 address") }
+            for a in vm250Allow where !Self.isIPv4(a) { throw v.error("allow", "expected IPv4 addresses, found '\(a)'", at: v.value("allow")) }
         }
         var uplink: UplinkConfig? = nil
         if let u = try root.section("uplink", required: false) {
             try u.onlyKeys(["host", "port", "topicPrefix", "username", "password", "caFile", "certFile", "keyFile",
-                            "keepaliveS", "batchRecords", "inflight", "sealKeyFile"])
+                            "keepaliveS", "batchRecords", "inflight", "sealKeyFile", "insecure"])
             guard journalDirectory != nil else { throw u.error("host", "the uplink sends from the journal: give journal.directory too") }
             var c = UplinkConfig(host: try u.string("host"), port: try u.int("port", 1...65535, default: 1883), site: site, lane: laneID)
             c.topicPrefix = try u.string("topicPrefix", default: "rpm")
@@ -214,6 +223,17 @@ public struct BoardProfile: Sendable {
             if u.value("keyFile") != nil { c.keyFile = try u.string("keyFile") }
             if u.value("sealKeyFile") != nil { c.sealKeyFile = try u.string("sealKeyFile") }
             if c.password != nil && c.username == nil { throw u.error("password", "a password needs a username") }
+            c.insecure = try u.bool("insecure", default: false)
+            // A closed transport by default (docs/SECURITY.md): a real board sends over TLS, and a
+            // password never travels in clear, unless the profile says insecure: true.
+            if c.caFile == nil && !c.insecure {
+                if case .gpiod = gpio {
+                    throw u.error("host", "a real board sends over TLS: give caFile (the broker's CA), or insecure: true, which the log and every heartbeat then report")
+                }
+                if c.username != nil {
+                    throw u.error("username", "a username and password without TLS would travel in clear: give caFile, or insecure: true")
+                }
+            }
             if (c.certFile != nil || c.keyFile != nil) && c.caFile == nil { throw u.error("caFile", "a client certificate needs TLS: give caFile") }
             c.keepaliveS = try u.int("keepaliveS", 5...3600, default: 30)
             c.batchRecordsMax = try u.int("batchRecords", 1...1000, default: 64)
@@ -236,7 +256,14 @@ public struct BoardProfile: Sendable {
             panelSilentAfterPolls: silentAfter, gpio: gpio, engine: engine, sirenUs: sirenUs, alarmLightHoldUs: holdUs,
             journalDirectory: journalDirectory, journalSegmentBytes: segmentBytes, journalBytesMax: journalMax, realtimePriority: realtimePriority, lockMemory: lockMemory, busBudget: busBudget, vm250Port: vm250Port, uplink: uplink, hash: hash, console: console)
         profile.journalReserveBytes = reserve
+        profile.vm250Bind = vm250Bind
+        profile.vm250Allow = vm250Allow
         return profile
+    }
+
+    static func isIPv4(_ s: String) -> Bool {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { p in p.count <= 3 && UInt8(p) != nil }
     }
 
     static let detectionKeys = [

@@ -58,6 +58,8 @@ public final class LaneRunner: @unchecked Sendable {
     public let profile: BoardProfile
     /// Where records go (nil: the profile keeps no journal).
     public var records: RecordQueue?
+    /// The uplink runs without TLS (every heartbeat says so).
+    public var insecureUplink = false
     /// When the process started (monotonic), for the start-up time in the log.
     public var processStartUs: Int64? = nil
     /// Whether the journal's storage is failing (the journal writer's atomic flag; nil: no
@@ -119,6 +121,7 @@ public final class LaneRunner: @unchecked Sendable {
         var config = LaneController.Config(panelSilentAfterPolls: profile.panelSilentAfterPolls, status: profile.registerMap.statusMasks,
                                            keepsRecords: records != nil, vm250: vm250 != nil, profileHash: profile.hash)
         config.beamStuckAfterUs = profile.console.beamStuckAfterUs
+        config.insecureUplink = insecureUplink
         var controller = LaneController(
             settings: settings,
             config: config,

@@ -37,16 +37,25 @@ public final class VM250Server: @unchecked Sendable {
     var clients: [Int32] = []
     let log: (String) -> Void
 
-    /// Listens on 0.0.0.0:`port` (the alarm station connects to the lane).
-    public init(port: Int, setupLines: [String], log: @escaping (String) -> Void) throws {
+    /// Peers allowed to connect (empty: any that reaches the bound address).
+    let allow: [String]
+    public private(set) var clientsRefused = 0
+
+    /// Listens on `host`:`port` (the alarm station connects to the lane; loopback by default,
+    /// docs/SECURITY.md), taking only the peers in `allow` when it is not empty.
+    public init(host: String = "127.0.0.1", port: Int, allow: [String] = [], setupLines: [String], log: @escaping (String) -> Void) throws {
         self.setupLines = setupLines
         self.log = log
-        let s: Int32
-        do throws(SysError) { s = try Sys.listenTCP(host: "0.0.0.0", port: port).fd } catch {
-            throw ProfileError("vm250: cannot listen on port \(port): \(error)")
+        self.allow = allow
+        let s: (fd: Int32, port: Int)
+        do throws(SysError) { s = try Sys.listenTCP(host: host, port: port) } catch {
+            throw ProfileError("vm250: cannot listen on \(host):\(port): \(error)")
         }
-        listener = s
+        listener = s.fd
+        self.port = s.port
     }
+    /// The port it listens on (the kernel's choice when 0 was asked).
+    public let port: Int
 
     /// From the tick: a short lock, a copy into preallocated storage.
     public func push(_ e: VMEvent) { queue.push(e) }
@@ -75,6 +84,17 @@ public final class VM250Server: @unchecked Sendable {
             } catch {
                 log("vm250: \(error)")
                 return
+            }
+            if !allow.isEmpty {
+                let peer = Sys.peerAddress(c) ?? "an unknown peer"
+                guard allow.contains(peer) else {
+                    Sys.close(c)
+                    clientsRefused += 1
+                    if clientsRefused <= 3 || clientsRefused % 100 == 0 {
+                        log("vm250: a connection from \(peer) was refused: not in vm250.allow (\(clientsRefused) refused)")
+                    }
+                    continue
+                }
             }
             Sys.setNoDelay(c)
             clients.append(c)

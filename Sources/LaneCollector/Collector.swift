@@ -64,13 +64,33 @@ public final class Collector: @unchecked Sendable {
         if keys == nil { log("collector: WARNING: no key file (--keys): records are accepted without checking who sent them") }
     }
 
+    /// The broker connection's credentials and TLS (docs/SECURITY.md: a collector reads the
+    /// lanes' records and writes their acknowledgements, nothing else, by the broker's ACL).
+    public struct Credentials: Sendable {
+        public var username: String? = nil
+        public var password: String? = nil
+        public var caFile: String? = nil
+        public var certFile: String? = nil
+        public var keyFile: String? = nil
+        public init() {}
+    }
+
     /// Connects and subscribes; messages are handled on libmosquitto's thread.
-    public func start(host: String, port: Int, topic: String) throws {
+    public func start(host: String, port: Int, topic: String, credentials: Credentials = Credentials()) throws {
         mosquitto_lib_init()
         guard let m = mosquitto_new(clientID, false, Unmanaged.passUnretained(self).toOpaque()) else {
             throw CollectorError("cannot create the MQTT client")
         }
         mosq = m
+        if let u = credentials.username { mosquitto_username_pw_set(m, u, credentials.password) }
+        if let ca = credentials.caFile {
+            let rc = mosquitto_tls_set(m, ca, nil, credentials.certFile, credentials.keyFile, nil)
+            guard rc == lane_MOSQ_ERR_SUCCESS else { throw CollectorError("TLS set-up failed: \(String(cString: mosquitto_strerror(rc)))") }
+        }
+        mosquitto_log_callback_set(m) { _, ctx, level, text in
+            guard level == lane_MOSQ_LOG_ERR || level == lane_MOSQ_LOG_WARNING, let text else { return }
+            Unmanaged<Collector>.fromOpaque(ctx!).takeUnretainedValue().log.log("libmosquitto", "collector: libmosquitto: \(String(cString: text))")
+        }
         let topicCopy = strdup(topic)
         mosquitto_connect_callback_set(m) { m, ctx, rc in
             let me = Unmanaged<Collector>.fromOpaque(ctx!).takeUnretainedValue()

@@ -253,6 +253,17 @@ public enum Sys {
         }
     }
 
+    /// The IPv4 address of a connected TCP socket's peer ("127.0.0.1"); nil if it has none.
+    public static func peerAddress(_ fd: Int32) -> String? {
+        var addr = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &len) } }
+        guard rc == 0, addr.sin_family == sa_family_t(AF_INET) else { return nil }
+        var buf = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+        guard inet_ntop(AF_INET, &addr.sin_addr, &buf, socklen_t(buf.count)) != nil else { return nil }
+        return String(cString: buf)
+    }
+
     /// Sends what the socket takes now, without SIGPIPE for a peer that has gone.
     public static func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ subject: String = "") throws(SysError) -> Int {
         guard bytes.count > 0 else { return 0 }

@@ -31,6 +31,10 @@ public struct UplinkConfig: Sendable, Equatable {
     public var keyFile: String? = nil
     /// The lane's record-sealing keys (docs/SECURITY.md); nil: records go unsealed.
     public var sealKeyFile: String? = nil
+    /// The profile says `insecure: true`: no TLS allowed on a real board (every heartbeat says so).
+    public var insecure = false
+    /// Records and credentials travel without TLS.
+    public var isInsecure: Bool { caFile == nil }
     public var keepaliveS: Int = 30
     public var batchRecordsMax: Int = 64
     public var inflightMax: Int = 16
@@ -121,6 +125,9 @@ public final class MQTTUplink: @unchecked Sendable {
     }
 
     public func start() throws {
+        if config.isInsecure {
+            log("uplink: WARNING: no TLS (uplink.caFile): records\(config.username != nil ? " and the password" : "") travel in clear; every heartbeat says so")
+        }
         if let path = config.sealKeyFile {
             do { sealKey = try KeyFile.loadLane(path) } catch { throw UplinkError("uplink.sealKeyFile: \(error)") }
             log("uplink: records sealed with key \(sealKey!.id) of \(path)")
@@ -147,6 +154,11 @@ public final class MQTTUplink: @unchecked Sendable {
         }
         mosquitto_publish_callback_set(m) { _, ctx, mid in
             Unmanaged<MQTTUplink>.fromOpaque(ctx!).takeUnretainedValue().acknowledged(mid)
+        }
+        // libmosquitto's own errors and warnings (a certificate refused, and why) go to the log.
+        mosquitto_log_callback_set(m) { _, ctx, level, text in
+            guard level == lane_MOSQ_LOG_ERR || level == lane_MOSQ_LOG_WARNING, let text else { return }
+            Unmanaged<MQTTUplink>.fromOpaque(ctx!).takeUnretainedValue().libraryLog(String(cString: text))
         }
         mosquitto_message_callback_set(m) { _, ctx, msg in
             guard let msg else { return }
@@ -242,6 +254,17 @@ public final class MQTTUplink: @unchecked Sendable {
         }
         if through > statsStorage.brokerAckedThrough { statsStorage.brokerAckedThrough = through }
         lock.unlock()
+    }
+
+    let libraryLimiter = LogLimiter(burst: 3, windowS: 60, sink: { _ in })
+    var libraryLines = 0
+    func libraryLog(_ text: String) {
+        lock.lock()
+        statsStorage.lastError = text
+        libraryLines += 1
+        let n = libraryLines
+        lock.unlock()
+        if n <= 3 || n % 100 == 0 { log("uplink: libmosquitto: \(text)") }
     }
 
     /// The collector's acknowledgement (on the uplink thread).

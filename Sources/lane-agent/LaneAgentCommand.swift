@@ -157,10 +157,11 @@ struct Run: ParsableCommand {
         }
         if let port = profile.vm250Port {
             do {
-                let server = try VM250Server(port: port, setupLines: VM250Server.setupLines(profile.engine), log: log.line)
+                let server = try VM250Server(host: profile.vm250Bind, port: port, allow: profile.vm250Allow,
+                                             setupLines: VM250Server.setupLines(profile.engine), log: log.line)
                 server.start(stop: { stopRequested.load(ordering: .relaxed) || writerStop.load(ordering: .relaxed) })
                 runner.vm250 = server
-                log.line("vm250: text stream on TCP port \(port)")
+                log.line("vm250: text stream on \(profile.vm250Bind):\(port)" + (profile.vm250Allow.isEmpty ? "" : " for \(profile.vm250Allow.joined(separator: ", ")) only"))
             } catch {
                 log.line("\(error)")
                 throw ExitCode(2)
@@ -189,6 +190,7 @@ struct Run: ParsableCommand {
         log.line("board \(profile.board) (\(profile.site)/\(profile.laneID)): \(profile.engine.panelCount) panels, \(describe(profile.transport)), \(gpioText); tick \(profile.engine.sampleIntervalUs / 1000) ms")
         runner.threadAllocations = lane_thread_allocations
         runner.processStartUs = startUs
+        runner.insecureUplink = profile.uplink?.isInsecure ?? false
         runner.panels.threadAllocations = lane_thread_allocations
         if profile.console.port != nil || profile.console.socket != nil {
             let hub = ConsoleHub(profile: profile, lane: runner, logRing: log.ring, log: log.line)

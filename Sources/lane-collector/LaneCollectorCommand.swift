@@ -33,6 +33,11 @@ struct RunCollector: ParsableCommand {
     @Option(help: "Stop after this many seconds.") var duration: Double?
     @Option(help: "The lanes' sealing keys (docs/SECURITY.md; 'lane-collector keys add' makes them): every record must carry a valid seal. Without it, records are accepted unchecked (a warning says so).")
     var keys: String?
+    @Option(help: "The collector's user name at the broker (its ACL: read the lanes' records, write their acknowledgements).") var username: String?
+    @Option(help: "A file holding the broker password (one line, mode 600).") var passwordFile: String?
+    @Option(help: "TLS: the broker's CA certificate (turns TLS on).") var caFile: String?
+    @Option(help: "TLS: the collector's client certificate.") var certFile: String?
+    @Option(help: "TLS: the collector's client key.") var keyFile: String?
 
     func run() throws {
         let parts = broker.split(separator: ":")
@@ -43,7 +48,15 @@ struct RunCollector: ParsableCommand {
             do { laneKeys = try KeyFile.loadStation(keys) } catch { throw fail("\(error)") }
         }
         let c = Collector(database: database, clientID: clientID, keys: laneKeys) { FileHandle.standardError.write(Data("[lane-collector] \($0)\n".utf8)) }
-        try c.start(host: String(parts[0]), port: port, topic: topic)
+        var cred = Collector.Credentials()
+        cred.username = username
+        if let passwordFile {
+            guard let p = try? String(contentsOfFile: passwordFile, encoding: .utf8) else { throw fail("\(passwordFile): cannot read the password file") }
+            cred.password = p.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        cred.caFile = caFile; cred.certFile = certFile; cred.keyFile = keyFile
+        if caFile == nil { FileHandle.standardError.write(Data("[lane-collector] WARNING: no TLS (--ca-file): records\(username != nil ? " and the password" : "") travel in clear\n".utf8)) }
+        try c.start(host: String(parts[0]), port: port, topic: topic, credentials: cred)
         let end = duration.map { Date(timeIntervalSinceNow: $0) }
         // A parent may hand these signals over blocked (process spawners do): unblock them.
         var set = sigset_t()

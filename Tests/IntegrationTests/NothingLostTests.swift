@@ -13,37 +13,37 @@ import Foundation
 import LaneTrace
 import Testing
 
-func startPlainBroker(port: Int, dir: String, persistence: Bool) async throws -> External {
+func startPlainBroker(port: Int, dir: String, persistence: Bool) throws -> External {
     let conf = dir + "/mosquitto-\(port).conf"
     var text = "listener \(port) 127.0.0.1\nallow_anonymous true\nuser root\n"
     if persistence { text += "persistence true\npersistence_location \(dir)/\nautosave_interval 1\n" }
     try text.write(toFile: conf, atomically: true, encoding: .utf8)
     let broker = try External("/usr/sbin/mosquitto", ["-c", conf], log: dir + "/broker.log")
-    await pause(0.3)
+    usleep(300_000)
     return broker
 }
 
 /// The collector's listing of one lane's epochs.
-func collectorLanes(_ dir: String) async throws -> [[String: Any]] {
+func collectorLanes(_ dir: String) throws -> [[String: Any]] {
     let lanes = try Child("lane-collector", ["lanes", "--db", dir + "/cas.sqlite"], dir: dir, name: "lanes-\(UInt32.random(in: 0...UInt32.max))")
-    _ = await lanes.finish(timeoutS: 30)
+    _ = lanes.wait(timeoutS: 30)
     return lanes.jsonLines()
 }
 
 /// Sequences still in the journal that the collector has not acknowledged.
-func unacknowledged(_ dir: String) async throws -> [UInt64] {
+func unacknowledged(_ dir: String) throws -> [UInt64] {
     let dump = try Child("lane-agent", ["journal", dir + "/journal", "--unacknowledged"], dir: dir, name: "dump-\(UInt32.random(in: 0...UInt32.max))")
-    _ = await dump.finish(timeoutS: 30)
+    _ = dump.wait(timeoutS: 30)
     return dump.jsonLines().map { ($0["sequence"] as! NSNumber).uint64Value }
 }
 
 @Suite(.serialized, .timeLimit(integrationTimeLimit))
 struct NothingLostTests {
     @Test("the broker crashes while the collector is away (its queue is lost): the lane re-sends from the collector's point and the collector ends with every record, the alarm among them")
-    func brokerCrash() async throws {
+    func brokerCrash() throws {
         let dir = scratch("brokercrash")
         let modbusPort = freePort(), brokerPort = freePort()
-        var broker = try await startPlainBroker(port: brokerPort, dir: dir, persistence: false)
+        var broker = try startPlainBroker(port: brokerPort, dir: dir, persistence: false)
         defer { broker.stop() }
         let collectorArgs = ["run", "--broker", "127.0.0.1:\(brokerPort)", "--db", dir + "/cas.sqlite", "--client-id", "station-1"]
         var collector = try Child("lane-collector", collectorArgs, dir: dir, name: "collector1")
@@ -55,31 +55,31 @@ struct NothingLostTests {
                                              "--vm250-port", String(freePort()), "--journal", dir + "/journal", "--broker", "127.0.0.1:\(brokerPort)", "--duration", "55"],
                               dir: dir, name: "agent")
         defer { agent.stop() }
-        await pause(6)
+        sleep(6)
         collector.stop()            // the collector goes away; the broker queues for its session
-        await pause(25)                   // the trucks pass, the Cs-137 one with its alarm
+        sleep(25)                   // the trucks pass, the Cs-137 one with its alarm
         kill(broker.pid, SIGKILL)   // the broker crashes: everything it queued is gone
         var status: Int32 = 0
         waitpid(broker.pid, &status, 0)
-        await pause(2)
-        broker = try await startPlainBroker(port: brokerPort, dir: dir, persistence: false)
+        sleep(2)
+        broker = try startPlainBroker(port: brokerPort, dir: dir, persistence: false)
         collector = try Child("lane-collector", collectorArgs, dir: dir, name: "collector2")
-        #expect(await agent.finish(timeoutS: 90) == 0, "\(agent.stderr)")
-        await pause(1)
+        #expect(agent.wait(timeoutS: 90) == 0, "\(agent.stderr)")
+        sleep(1)
         collector.stop()
-        let lanes = try await collectorLanes(dir)
+        let lanes = try collectorLanes(dir)
         let lane = try #require(lanes.first, "the collector stored nothing: \(collector.stderr)")
         let highest = (lane["highest"] as! NSNumber).uint64Value
         #expect(lanes.count == 1, "one epoch")
         #expect((lane["contiguousThrough"] as! NSNumber).uint64Value == highest, "\(lane)")
         #expect((lane["gaps"] as? [Any])?.isEmpty == true && (lane["lost"] as? [Any])?.isEmpty == true, "\(lane)")
         #expect((lane["records"] as! NSNumber).uint64Value == highest)
-        let left = try await unacknowledged(dir)
+        let left = try unacknowledged(dir)
         #expect(left.isEmpty, "the lane kept \(left.count) records the collector never acknowledged")
         let journalNext = agent.stderr.components(separatedBy: "stored through sequence ").last.flatMap { UInt64($0.prefix { $0.isNumber }) }
         #expect(journalNext == highest, "the collector has every record the lane wrote: \(agent.stderr.suffix(600))")
         let occ = try Child("lane-collector", ["occupancies", "--db", dir + "/cas.sqlite", "--alarm", "gamma"], dir: dir, name: "occ")
-        _ = await occ.finish(timeoutS: 30)
+        _ = occ.wait(timeoutS: 30)
         #expect(occ.jsonLines().count >= 1, "the Cs-137 truck's alarm reached the collector")
         #expect(agent.stderr.contains("sending again") || agent.stderr.contains("connected to"), "\(agent.stderr)")
     }
@@ -88,7 +88,7 @@ struct NothingLostTests {
     func killFifty() async throws {
         let dir = scratch("kill50")
         let modbusPort = freePort(), brokerPort = freePort()
-        let broker = try await startPlainBroker(port: brokerPort, dir: dir, persistence: false)
+        let broker = try startPlainBroker(port: brokerPort, dir: dir, persistence: false)
         defer { broker.stop() }
         let collector = try Child("lane-collector", ["run", "--broker", "127.0.0.1:\(brokerPort)", "--db", dir + "/cas.sqlite", "--client-id", "station-1"],
                                   dir: dir, name: "collector")
@@ -119,7 +119,7 @@ struct NothingLostTests {
         #expect(await last.finish(timeoutS: 60) == 0, "\(last.stderr)")
         await pause(1)
         collector.stop()
-        let lanes = try await collectorLanes(dir)
+        let lanes = try collectorLanes(dir)
         #expect(lanes.count == 1, "one journal, one epoch: \(lanes)")
         let lane = try #require(lanes.first, "the collector stored nothing: \(collector.stderr)")
         let highest = (lane["highest"] as! NSNumber).uint64Value
@@ -127,7 +127,7 @@ struct NothingLostTests {
         #expect((lane["gaps"] as? [Any])?.isEmpty == true, "holes at the collector: \(lane)")
         #expect((lane["lost"] as? [Any])?.isEmpty == true, "records reported lost: \(lane)")
         #expect((lane["records"] as! NSNumber).uint64Value == highest)
-        let left = try await unacknowledged(dir)
+        let left = try unacknowledged(dir)
         #expect(left.isEmpty)
         let alarms = try Child("lane-collector", ["occupancies", "--db", dir + "/cas.sqlite", "--alarm", "any"], dir: dir, name: "alarms")
         _ = await alarms.finish(timeoutS: 30)
@@ -144,10 +144,10 @@ struct NothingLostTests {
     }
 
     @Test("the collector's acknowledgement releases the journal only through its point, a range it asks for is sent again, and a forged acknowledgement beyond what was written is refused")
-    func requestedRanges() async throws {
+    func requestedRanges() throws {
         let dir = scratch("requested")
         let modbusPort = freePort(), brokerPort = freePort()
-        let broker = try await startPlainBroker(port: brokerPort, dir: dir, persistence: false)
+        let broker = try startPlainBroker(port: brokerPort, dir: dir, persistence: false)
         defer { broker.stop() }
         let station = Subscriber(port: brokerPort, clientID: "test-station")
         defer { station.stop() }
@@ -160,7 +160,7 @@ struct NothingLostTests {
                               dir: dir, name: "agent")
         defer { agent.stop() }
         let deadline = Date(timeIntervalSinceNow: 20)
-        while station.snapshot.count < 8 && Date() < deadline { await pause(0.1) }
+        while station.snapshot.count < 8 && Date() < deadline { usleep(100000) }
         let seen = station.snapshot
         try #require(seen.count >= 8, "the lane sent \(seen.count) records: \(agent.stderr)")
         let epoch = station.withLock { $0.epochs.first ?? 0 }
@@ -176,11 +176,11 @@ struct NothingLostTests {
         // The station has 1-2, lacks 4-5.
         send(StationAck(epoch: epoch, through: 2, missing: [4...5], collector: "test-station"))
         let again = Date(timeIntervalSinceNow: 5)
-        while station.snapshot.filter({ $0 == 4 || $0 == 5 }).count < 4 && Date() < again { await pause(0.1) }
+        while station.snapshot.filter({ $0 == 4 || $0 == 5 }).count < 4 && Date() < again { usleep(100000) }
         #expect(station.snapshot.filter { $0 == 4 }.count >= 2 && station.snapshot.filter { $0 == 5 }.count >= 2, "4 and 5 were sent again")
-        #expect(await agent.finish(timeoutS: 60) == 0, "\(agent.stderr)")
+        #expect(agent.wait(timeoutS: 60) == 0, "\(agent.stderr)")
         // Only 1-2 were acknowledged: everything after stays in the journal for the station.
-        let left = try await unacknowledged(dir)
+        let left = try unacknowledged(dir)
         #expect(left.first == 3, "the journal keeps from 3 on: \(left.prefix(5))")
         #expect(agent.stderr.contains("the journal has written only through"), "the forged acknowledgement was refused: \(agent.stderr)")
         #expect(agent.stderr.contains("was refused: not a JSON object"), "\(agent.stderr)")

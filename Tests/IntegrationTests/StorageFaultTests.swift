@@ -2,6 +2,8 @@
 // "Storage faults"), with the real agent against the simulator and real file systems (tmpfs):
 // - a journal directory on a read-only file system at start: the agent screens, raises
 //   storageFailed (log, faults), and exits with status 3 (records were lost), not 0;
+// (The second test is synchronous on purpose: it must fill the disk at a given moment of the
+// agent's run, and an async test's continuation can wait behind other tests for seconds.)
 // - the file system fills up mid-run: the Cs-137 truck's decision and alarm are still kept (the
 //   reserve), raw samples are refused, and when space returns a gap record names every
 //   sequence not kept: the journal holds every sequence or names it lost, nothing silently.
@@ -39,7 +41,7 @@ struct StorageFaultTests {
     }
 
     @Test("the file system fills up mid-run: the alarm and its decision are kept in the reserve, samples are refused, and a gap record names every sequence not kept")
-    func fullMidRun() async throws {
+    func fullMidRun() throws {
         let dir = scratch("storage-full")
         let fs = try SmallFilesystem(kib: 2_048)
         defer { fs.close() }
@@ -57,16 +59,16 @@ struct StorageFaultTests {
         var args = agentArgs(dir, modbusPort, journal: journal, duration: 42)
         args[2] = dir + "/board.yaml"
         let agent = try Child("lane-agent", args, dir: dir, name: "agent")
-        await pause(4)
+        sleep(4)
         // Before the trucks (the Cs-137 one passes at about 23 s), as a runaway log would.
         let filler = try #require(fs.fill(), "the filler could not be made")
         #expect(filler.bytes > 1_000_000 && fs.freeBytes == 0, "filled with \(filler.bytes) bytes, \(fs.freeBytes) free")
-        await pause(32)
+        sleep(32)
         try FileManager.default.removeItem(atPath: filler.path)
-        #expect(await agent.finish(timeoutS: 60) == 3, "records were lost: \(agent.stderr.suffix(1_500))")
+        #expect(agent.wait(timeoutS: 60) == 3, "records were lost: \(agent.stderr.suffix(1_500))")
         #expect(agent.stderr.contains("No space left on device"), "\(agent.stderr.suffix(1_500))")
         let dump = try Child("lane-agent", ["journal", journal], dir: dir, name: "dump")
-        #expect(await dump.finish(timeoutS: 30) == 0, "\(dump.stderr)")
+        #expect(dump.wait(timeoutS: 30) == 0, "\(dump.stderr)")
         let records = dump.jsonLines()
         let kept = Set(records.map { ($0["sequence"] as! NSNumber).uint64Value })
         var named: Set<UInt64> = []

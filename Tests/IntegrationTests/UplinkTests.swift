@@ -17,13 +17,23 @@ final class Subscriber: @unchecked Sendable {
     var epochs: Set<UInt64> = []
     var rejected = 0
     var statuses: [String] = []
+    /// Every CONNACK code the broker gave (0: accepted; 5: not authorised).
+    var connacks: [Int32] = []
     var mosq: OpaquePointer?
+    let topic: String
 
-    init(port: Int, clientID: String = "test-collector") {
+    init(port: Int, clientID: String = "test-collector", topic: String = "rpm/#", username: String? = nil, password: String? = nil, caFile: String? = nil) {
+        self.topic = topic
         mosquitto_lib_init()
         mosq = mosquitto_new(clientID, false, nil)
         mosquitto_user_data_set(mosq, Unmanaged.passUnretained(self).toOpaque())
-        mosquitto_connect_callback_set(mosq) { m, _, rc in if rc == 0 { mosquitto_subscribe(m, nil, "rpm/#", 1) } }
+        if let username { mosquitto_username_pw_set(mosq, username, password) }
+        if let caFile { mosquitto_tls_set(mosq, caFile, nil, nil, nil, nil) }
+        mosquitto_connect_callback_set(mosq) { m, ctx, rc in
+            let me = Unmanaged<Subscriber>.fromOpaque(ctx!).takeUnretainedValue()
+            me.lock.lock(); me.connacks.append(rc); me.lock.unlock()
+            if rc == 0 { mosquitto_subscribe(m, nil, me.topic, 1) }
+        }
         mosquitto_message_callback_set(mosq) { _, ctx, msg in
             let me = Unmanaged<Subscriber>.fromOpaque(ctx!).takeUnretainedValue()
             let topic = String(cString: msg!.pointee.topic)

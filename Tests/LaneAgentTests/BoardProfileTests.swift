@@ -169,3 +169,60 @@ func profileError(_ text: String) -> String? {
     }
 }
 
+
+/// Proves the closed-transport rules of the board profile and the VM-250 stream's address and
+/// allow-list (docs/SECURITY.md): a real board's uplink without TLS is refused unless it says
+/// insecure: true; a password never goes without TLS; the stream refuses a peer not allowed.
+@Suite struct TransportRulesTests {
+    let rpi = try! String(contentsOfFile: packageRoot + "/Boards/rpi4-rs485.yaml", encoding: .utf8)
+
+    @Test("a real board without caFile is refused, naming the key and the way out; with insecure: true it loads; a password without TLS is refused on any board")
+    func tlsRequired() throws {
+        let noTLS = rpi.replacingOccurrences(of: "  caFile: /etc/lane-agent/tls/ca.crt           # the broker's certificate is checked against this CA\n", with: "")
+            .replacingOccurrences(of: "  certFile: /etc/lane-agent/tls/lane.crt       # the lane's client certificate (the broker's ACL names it)\n", with: "")
+            .replacingOccurrences(of: "  keyFile: /etc/lane-agent/tls/lane.key\n", with: "")
+        let e = profileError(noTLS)
+        #expect(e?.contains("uplink.host: a real board sends over TLS: give caFile") == true, "\(e ?? "accepted")")
+        #expect(profileError(noTLS.replacingOccurrences(of: "  port: 8883", with: "  port: 8883\n  insecure: true")) == nil)
+        #expect(try parse(rpi).uplink?.isInsecure == false)
+        let password = simProfile + "uplink:\n  host: 127.0.0.1\n  username: lane\n  password: x\n"
+        let p = profileError(password)
+        #expect(p?.contains("without TLS would travel in clear") == true, "\(p ?? "accepted")")
+        #expect(try parse(simProfile + "uplink:\n  host: 127.0.0.1\n").uplink?.isInsecure == true, "a simulator's uplink may go without TLS (said in the log and heartbeats)")
+        #expect(try parse(rpi).vm250Bind == "10.20.0.11" && parse(rpi).vm250Allow == ["10.20.0.2"])
+        #expect(try parse(simProfile).vm250Bind == "127.0.0.1", "loopback unless the profile says otherwise")
+        #expect(profileError(simProfile.replacingOccurrences(of: "vm250:\n", with: "vm250:\n  bind: everywhere\n"))?.contains("vm250.bind") == true)
+    }
+
+    @Test("the VM-250 stream takes a peer in its allow-list and refuses one that is not, counting it")
+    func allowList() throws {
+        for (allow, taken) in [(["127.0.0.1"], true), (["10.9.9.9"], false)] {
+            var lines: [String] = []
+            let lock = NSLock()
+            let server = try VM250Server(host: "127.0.0.1", port: 0, allow: allow, setupLines: ["SG1,000100,000200,12.0,1"]) { l in lock.lock(); lines.append(l); lock.unlock() }
+            nonisolated(unsafe) var stop = false
+            server.start(stop: { stop })
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(server.port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            #expect(rc == 0)
+            var got = [UInt8](repeating: 0, count: 64)
+            var n = 0
+            for _ in 0..<100 where n <= 0 { usleep(10_000); n = recv(fd, &got, 64, Int32(MSG_DONTWAIT)) }
+            close(fd)
+            stop = true
+            if taken {
+                #expect(n > 0 && String(decoding: got.prefix(max(0, n)), as: UTF8.self).hasPrefix("SG1"), "the allowed peer gets the setup lines")
+            } else {
+                #expect(n <= 0, "the refused peer gets nothing")
+                usleep(200_000)
+                #expect(server.clientsRefused == 1)
+                lock.lock(); let said = lines.contains { $0.contains("refused: not in vm250.allow") }; lock.unlock()
+                #expect(said)
+            }
+        }
+    }
+}
