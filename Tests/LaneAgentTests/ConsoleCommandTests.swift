@@ -171,6 +171,9 @@ struct ConsoleUnderTest {
         c.lane.tick(2)
         #expect(c.lane.lane.controller.view.settings.gammaSigmaQ8 == 20 * 256)
         #expect(c.run("maintenance").text.contains("gammaSigma 20"))
+        // A truck decided in maintenance mode carries it in its faults.
+        c.lane.lane.truck()
+        #expect(c.lane.lane.sink.decisions.last?.faults.contains(.detectionUnlocked) == true, "the decision says the lane was unlocked")
         // A heartbeat (once a minute) says so, with the settings' hash.
         c.lane.tick(600)
         let beats = c.lane.lane.sink.records.compactMap { if case let .heartbeat(h) = $0 { return h } else { return nil } }

@@ -243,6 +243,8 @@ public struct LaneController: Sendable {
         // The panels' faults after this sample's verdicts (the per-panel records below use the same).
         var hardware = panels.faults
         if now < maintenanceUntilUs { hardware.insert(.maintenance) }
+        // Maintenance mode is marked on every decision taken while it lasts.
+        if unlockFallback != nil && now < unlockedUntilUs { hardware.insert(.detectionUnlocked) }
         engine.hardwareFaults = hardware
         if let d = engine.sample(sample) { finished(d, clock, &sink) }
         if fresh != 0 {
@@ -294,9 +296,7 @@ public struct LaneController: Sendable {
         if outputFailures != 0 { outputFailedUntilUs = now + 1_000_000 }
         if now < outputFailedUntilUs { conditions.insert(.outputFailed) }
         if storageFailing { conditions.insert(.storageFailed) }
-        if unlockFallback != nil {
-            if now < unlockedUntilUs { conditions.insert(.detectionUnlocked) } else { relock(clock, &sink) }
-        }
+        if unlockFallback != nil && now >= unlockedUntilUs { relock(clock, &sink) }
         let change = faults.update(conditions, nowUs: now)
         if !change.raised.isEmpty || !change.cleared.isEmpty {
             let active = faults.active
