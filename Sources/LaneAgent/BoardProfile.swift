@@ -312,6 +312,7 @@ public struct BoardProfile: Sendable {
         e.suppressionCountsMin = Int64(try det.int("suppressionMinCounts", 1...1_000_000_000, default: Int(d.suppressionCountsMin)))
         e.normShareMaxQ16 = Int64((try det.double("normShareMax", 0...0.95, default: q16(d.normShareMaxQ16)) * 65536).rounded())
         e.normTestSigmaQ8 = Int64((try det.double("normTestSigma", 0...50, default: q8(d.normTestSigmaQ8)) * 256).rounded())
+        if enforceFloors { try ProfileFloor.check(det) }
         // The console's tunables, read with their one definition (range, precision) from the table.
         var values = TunableValues(engine: e, sirenUs: 0, alarmLightHoldUs: 0)
         for t in Tunable.all where t.section == "detection" { try t.read(from: det, into: &values, enforceFloors: enforceFloors) }

@@ -128,16 +128,17 @@ func profileError(_ text: String) -> String? {
     @Test("each console tunable has one definition: the profile accepts its safe range's ends and refuses one step beyond its floor (naming it) and beyond its range, as set does")
     func tunablesOneDefinition() throws {
         /// The sim profile with `key: value` in `section` (replacing the key's line, or added under the section).
-        func with(_ t: Tunable, _ value: String) -> String {
+        func with(section: String, key: String, _ value: String) -> String {
             var lines = simProfile.components(separatedBy: "\n")
-            if let i = lines.firstIndex(where: { $0.hasPrefix("  \(t.key):") }) {
-                lines[i] = "  \(t.key): \(value)"
+            if let i = lines.firstIndex(where: { $0.hasPrefix("  \(key):") }) {
+                lines[i] = "  \(key): \(value)"
             } else {
-                let i = lines.firstIndex(of: "\(t.section):")!
-                lines.insert("  \(t.key): \(value)", at: i + 1)
+                let i = lines.firstIndex(of: "\(section):")!
+                lines.insert("  \(key): \(value)", at: i + 1)
             }
             return lines.joined(separator: "\n")
         }
+        func with(_ t: Tunable, _ value: String) -> String { with(section: t.section, key: t.key, value) }
         for t in Tunable.all where !t.isBool {
             let safe = t.safe ?? t.min...t.max
             var cases: [(Int64, String?)] = [(safe.lowerBound, nil), (safe.upperBound, nil), (t.max + 1, "out of range")]
@@ -157,6 +158,17 @@ func profileError(_ text: String) -> String? {
                 // `set` reads the same range; its floor is checked against maintenance mode (ConsoleCommandTests).
                 if case .success = t.parse(text) { #expect(refusal != "out of range", "set \(t.key) \(text) accepted") } else { #expect(refusal == "out of range", "set \(t.key) \(text) refused") }
                 if refusal != "out of range" { #expect(t.isSafe(v) == (refusal == nil), "\(t.path) \(text)") }
+            }
+        }
+        // The settings only the profile sets have floors too (view length, windows, background).
+        for f in ProfileFloor.all {
+            #expect(profileError(with(section: "detection", key: f.key, "\(f.safe.upperBound)")) == nil, "\(f.key) at its safe end")
+            if f.safe.upperBound < 1_000 {  // (the background's floor is only below: its upper end is the range's)
+                let beyond = profileError(with(section: "detection", key: f.key, "\(f.safe.upperBound + 0.5)"))
+                #expect(beyond?.contains("detection.\(f.key)") == true && beyond?.contains("safety floor") == true, "\(f.key): \(beyond ?? "accepted")")
+            }
+            if f.safe.lowerBound > 0.1 {
+                #expect(profileError(with(section: "detection", key: f.key, "\(f.safe.lowerBound - 1)"))?.contains("safety floor") == true, "\(f.key) below its floor")
             }
         }
         // Offline replay may load a profile beyond the floors; a lane may not.

@@ -250,3 +250,35 @@ public enum ProfileEditor {
         }
     }
 }
+
+/// Safety floors of the detection settings only the board profile sets (the engine sizes its
+/// windows and averages from them at start): beyond these the lane would be blunted (a window so
+/// long a passing source is diluted in background) or blind (a background that follows a parked
+/// source within seconds). One definition each, checked when a profile loads (docs/SECURITY.md).
+public struct ProfileFloor: Sendable {
+    public let key: String
+    public let unit: String
+    public let safe: ClosedRange<Double>
+    public let why: String
+
+    public static let all: [ProfileFloor] = [
+        ProfileFloor(key: "gammaWindowS", unit: "s", safe: 0.1...4, why: "a longer gross-count window dilutes a passing source"),
+        ProfileFloor(key: "gammaWindowMinS", unit: "s", safe: 0.1...2, why: "a longer shortest window dilutes a fast truck's source"),
+        ProfileFloor(key: "neutronWindowS", unit: "s", safe: 0.1...8, why: "a longer neutron window dilutes a passing source"),
+        ProfileFloor(key: "viewLengthM", unit: "m", safe: 0...8, why: "a longer view makes the speed window longer than the source is in view"),
+        ProfileFloor(key: "backgroundTimeConstantS", unit: "s", safe: 10...3_600, why: "a shorter average learns a parked source as background"),
+    ]
+
+    var safeText: String { "\(Self.number(safe.lowerBound)) to \(Self.number(safe.upperBound)) \(unit)" }
+    static func number(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(x) }
+
+    /// Refuses a profile's detection section whose value for one of these keys is beyond its floor.
+    static func check(_ det: YAMLSection) throws {
+        for f in all where det.value(f.key) != nil {
+            let x = try det.double(f.key, -1e12...1e12)
+            guard f.safe.contains(x) else {
+                throw det.error(f.key, "\(number(x)) is beyond its safety floor (\(f.safeText)): \(f.why); the lane would be blunted", at: det.value(f.key))
+            }
+        }
+    }
+}
