@@ -162,14 +162,15 @@ func profileError(_ text: String) -> String? {
         }
         // The settings only the profile sets have floors too (view length, windows, background).
         for f in ProfileFloor.all {
-            #expect(profileError(with(section: "detection", key: f.key, "\(f.safe.upperBound)")) == nil, "\(f.key) at its safe end")
+            #expect(profileError(with(section: "detection", key: f.key, ProfileFloor.number(f.safe.upperBound))) == nil, "\(f.key) at its safe end")
             if f.safe.upperBound < 1_000 {  // (the background's floor is only below: its upper end is the range's)
-                let beyond = profileError(with(section: "detection", key: f.key, "\(f.safe.upperBound + 0.5)"))
+                let beyond = profileError(with(section: "detection", key: f.key, ProfileFloor.number(f.safe.upperBound + (f.unit == "counts" ? 1 : 0.5))))
                 #expect(beyond?.contains("detection.\(f.key)") == true && beyond?.contains("safety floor") == true, "\(f.key): \(beyond ?? "accepted")")
             }
-            if f.safe.lowerBound > 0.1 {
-                #expect(profileError(with(section: "detection", key: f.key, "\(f.safe.lowerBound - 1)"))?.contains("safety floor") == true, "\(f.key) below its floor")
+            if f.safe.lowerBound > 0.1 && !f.alsoSafe.contains(f.safe.lowerBound - 1) {
+                #expect(profileError(with(section: "detection", key: f.key, ProfileFloor.number(f.safe.lowerBound - 1)))?.contains("safety floor") == true, "\(f.key) below its floor")
             }
+            for x in f.alsoSafe { #expect(profileError(with(section: "detection", key: f.key, ProfileFloor.number(x))) == nil, "\(f.key) \(x) is safe") }
         }
         // Offline replay may load a profile beyond the floors; a lane may not.
         let blunt = with(Tunable.named("gammaSigma")!, "20")

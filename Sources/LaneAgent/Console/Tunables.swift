@@ -260,6 +260,8 @@ public struct ProfileFloor: Sendable {
     public let unit: String
     public let safe: ClosedRange<Double>
     public let why: String
+    /// Values outside `safe` that are safe all the same (0: a feature turned off).
+    public var alsoSafe: [Double] = []
 
     public static let all: [ProfileFloor] = [
         ProfileFloor(key: "gammaWindowS", unit: "s", safe: 0.1...4, why: "a longer gross-count window dilutes a passing source"),
@@ -267,16 +269,18 @@ public struct ProfileFloor: Sendable {
         ProfileFloor(key: "neutronWindowS", unit: "s", safe: 0.1...8, why: "a longer neutron window dilutes a passing source"),
         ProfileFloor(key: "viewLengthM", unit: "m", safe: 0...8, why: "a longer view makes the speed window longer than the source is in view"),
         ProfileFloor(key: "backgroundTimeConstantS", unit: "s", safe: 10...3_600, why: "a shorter average learns a parked source as background"),
+        ProfileFloor(key: "neutronBurstClip", unit: "counts", safe: 2...1_000_000, why: "a smaller clip caps a real neutron source's counts (0 turns clipping off)",
+                     alsoSafe: [0]),
     ]
 
     var safeText: String { "\(Self.number(safe.lowerBound)) to \(Self.number(safe.upperBound)) \(unit)" }
-    static func number(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(x) }
+    public static func number(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(x) }
 
     /// Refuses a profile's detection section whose value for one of these keys is beyond its floor.
     static func check(_ det: YAMLSection) throws {
         for f in all where det.value(f.key) != nil {
             let x = try det.double(f.key, -1e12...1e12)
-            guard f.safe.contains(x) else {
+            guard f.safe.contains(x) || f.alsoSafe.contains(x) else {
                 throw det.error(f.key, "\(number(x)) is beyond its safety floor (\(f.safeText)): \(f.why); the lane would be blunted", at: det.value(f.key))
             }
         }
