@@ -343,3 +343,26 @@ struct VirtualLane {
         #expect(lane.sink.vm.contains { $0.tag == .tc })
     }
 }
+
+/// Proves the heartbeat tells the alarm station when the uplink runs without TLS (a profile
+/// with `insecure: true`, or a bench without caFile): docs/SECURITY.md.
+@Suite struct HeartbeatFlagTests {
+    @Test("an insecure uplink is flagged in every heartbeat; a TLS one is not")
+    func insecureFlag() {
+        for insecure in [false, true] {
+            var lane = VirtualLane()
+            lane.controller = LaneController(
+                settings: EngineSettings(),
+                config: {
+                    var c = LaneController.Config(panelSilentAfterPolls: 5, status: StatusMasks(ok: 0x0001, tamper: 0x0004, fault: 0x0010), keepsRecords: true, vm250: false, profileHash: 7)
+                    c.insecureUplink = insecure
+                    return c
+                }(),
+                sirenUs: 5_000_000, lightHoldUs: 10_000_000, originUs: 0)
+            lane.ticks(601)
+            let beats = lane.sink.records.compactMap { if case let .heartbeat(h) = $0 { return h } else { return nil } }
+            #expect(beats.count == 2, "at start and after a minute")
+            #expect(beats.allSatisfy { ($0.flags & HeartbeatRecord.flagInsecureUplink != 0) == insecure })
+        }
+    }
+}
