@@ -140,4 +140,6 @@ public final class LaneMonitor: Sendable {
 
     /// The console's side.
     public func snapshot() -> LaneView { view.withLock { $0 } }
+    /// How many times maintenance mode has ended (without copying the whole view).
+    public var relocks: Int { view.withLock { $0.relocks } }
 }

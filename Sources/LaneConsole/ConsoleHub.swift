@@ -80,7 +80,7 @@ public final class ConsoleHub: @unchecked Sendable {
             lock.lock(); defer { lock.unlock() }
             // Maintenance mode ended since we last looked: the tick put the settings beyond their
             // floors back to the profile's; so does this copy (the same function).
-            let relocks = lane.monitor.snapshot().relocks
+            let relocks = lane.monitor.relocks
             if relocks != relocksSeen {
                 relocksSeen = relocks
                 runningValues = Tunable.relocked(runningValues, fallback: TunableValues(profile))

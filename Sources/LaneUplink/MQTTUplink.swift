@@ -256,7 +256,6 @@ public final class MQTTUplink: @unchecked Sendable {
         lock.unlock()
     }
 
-    let libraryLimiter = LogLimiter(burst: 3, windowS: 60, sink: { _ in })
     var libraryLines = 0
     func libraryLog(_ text: String) {
         lock.lock()

@@ -4,15 +4,9 @@
 # The user collector-NAME may read every lane's records and status and write their
 # acknowledgements: it cannot publish records.
 set -eu
+. "$(dirname "$0")/user.sh"
 dir=$1 name=$2
-case "$name" in *[!A-Za-z0-9._-]*) echo "add-collector: NAME: letters, digits, '.', '_', '-' only" >&2; exit 2 ;; esac
-user="collector-$name"
-password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
-mkdir -p "$dir"
-touch "$dir/passwd" "$dir/acl"
-chmod 600 "$dir/passwd"
-mosquitto_passwd -b "$dir/passwd" "$user" "$password"
-if ! grep -q "^user $user\$" "$dir/acl"; then
-    printf 'user %s\ntopic read rpm/+/+/records/#\ntopic read rpm/+/+/status\ntopic write rpm/+/+/ack\n\n' "$user" >> "$dir/acl"
-fi
-echo "password: $password"
+check_name "add-collector: NAME" "$name"
+add_user "$dir" "collector-$name" "topic read rpm/+/+/records/#
+topic read rpm/+/+/status
+topic write rpm/+/+/ack"

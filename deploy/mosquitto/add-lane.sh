@@ -4,17 +4,10 @@
 # DIR holds passwd and acl (created). The user lane-SITE-LANE may write rpm/SITE/LANE/records/#
 # and rpm/SITE/LANE/status, and read rpm/SITE/LANE/ack: nothing of any other lane.
 set -eu
+. "$(dirname "$0")/user.sh"
 dir=$1 site=$2 lane=$3
-case "$site$lane" in *[!A-Za-z0-9._-]*) echo "add-lane: SITE and LANE: letters, digits, '.', '_', '-' only" >&2; exit 2 ;; esac
-user="lane-$site-$lane"
-password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
-mkdir -p "$dir"
-touch "$dir/passwd" "$dir/acl"
-chmod 600 "$dir/passwd"
-mosquitto_passwd -b "$dir/passwd" "$user" "$password"
-if ! grep -q "^user $user\$" "$dir/acl"; then
-    printf 'user %s\ntopic write rpm/%s/%s/records/#\ntopic write rpm/%s/%s/status\ntopic read rpm/%s/%s/ack\n\n' \
-        "$user" "$site" "$lane" "$site" "$lane" "$site" "$lane" >> "$dir/acl"
-fi
-echo "username: $user"
-echo "password: $password"
+check_name "add-lane: SITE and LANE" "$site" "$lane"
+echo "username: lane-$site-$lane"
+add_user "$dir" "lane-$site-$lane" "topic write rpm/$site/$lane/records/#
+topic write rpm/$site/$lane/status
+topic read rpm/$site/$lane/ack"
