@@ -414,7 +414,11 @@ public final class Journal {
                 if case let .failure(e) = written {
                     // Cut what part of the frame was written, so the segment ends at a frame.
                     try? Sys.truncate(path, to: segments[segments.count - 1].bytes)
-                    if attempt == 0 && !expendable && (e.code == ENOSPC || e.code == EDQUOT) && releaseReserve() { continue }
+                    if attempt == 0 && !expendable && (e.code == ENOSPC || e.code == EDQUOT) && releaseReserve() {
+                        // The log names the system's own reason (ENOSPC or EDQUOT) once, then the reserve.
+                        fail("\(e): the reserve is given up for decisions and alarms")
+                        continue
+                    }
                     throw JournalError.sys("cannot append to the journal", e)
                 }
                 segments[segments.count - 1].bytes += n

@@ -163,6 +163,21 @@ func lostSequences(_ g: [GapRecord]) -> [UInt64] {
         #expect(lost.count == j.stats.recordsLost + j.stats.samplesRefused)
     }
 
+    @Test("when an alarm is the first record the full file system refuses, the fault names the system's reason (No space left on device) as well as the reserve")
+    func fullFilesystemFirstRefusalIsAnAlarm() throws {
+        let fs = try SmallFilesystem(kib: 256)
+        defer { fs.close() }
+        let j = try Journal(directory: fs.path + "/journal", segmentBytesMax: 16_384, bytesMax: 64 << 20, reserveBytes: 32_768)
+        #expect(FileManager.default.createFile(atPath: fs.path + "/filler", contents: Data(count: 200 * 1_024)))
+        var i = 0
+        while j.stats.reserveReleased == 0 && i < 2_000 {
+            i += 1
+            _ = try j.append(alarm(i), monotonicUs: Int64(i), wallUs: 0, commit: true)
+        }
+        #expect(j.stats.reserveReleased == 1, "only alarms were written, and one of them took the reserve")
+        #expect(j.storageProblem?.contains("No space left on device") == true, "\(j.storageProblem ?? "nil")")
+    }
+
     @Test("records dropped before the journal and sequences asked for but not held are reported in gap records")
     func otherGaps() throws {
         let j = try Journal(directory: tempDir("other-gaps"))
