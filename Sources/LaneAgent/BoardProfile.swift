@@ -49,6 +49,8 @@ public struct BoardProfile: Sendable {
     public var vm250Allow: [String] = []
     /// The MQTT uplink to the alarm station (nil: none).
     public var uplink: UplinkConfig?
+    /// The gate OCR's connection and message format (nil: no OCR input; docs/OCR.md).
+    public var ocr: OCRConfig?
     /// FNV-1a 64 of the profile file's bytes, for heartbeats.
     public var hash: UInt64 = 0
     /// The technician's console (serial port, pseudo-terminal, Unix socket).
@@ -69,7 +71,7 @@ public struct BoardProfile: Sendable {
 
     public static func parse(_ text: String, file: String, mapDirectory: String, enforceFloors: Bool = true) throws -> BoardProfile {
         let root = try YAMLSection.root(file: file, text: text)
-        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs", "journal", "uplink", "vm250", "realtime", "console"])
+        try root.onlyKeys(["board", "lane", "panels", "modbus", "gpio", "geometry", "detection", "outputs", "journal", "uplink", "vm250", "realtime", "console", "ocr"])
         let board = try root.string("board")
 
         let lane = try root.section("lane")!
@@ -240,6 +242,8 @@ public struct BoardProfile: Sendable {
             c.inflightMax = try u.int("inflight", 1...1000, default: 16)
             uplink = c
         }
+        var ocr: OCRConfig? = nil
+        if let o = try root.section("ocr", required: false) { ocr = try Self.parseOCR(o) }
         var console = ConsoleConfig()
         if let c = try root.section("console", required: false) {
             console = try ConsoleConfig.parse(c, profileDirectory: (file as NSString).deletingLastPathComponent.isEmpty ? "." : (file as NSString).deletingLastPathComponent)
@@ -258,7 +262,74 @@ public struct BoardProfile: Sendable {
         profile.journalReserveBytes = reserve
         profile.vm250Bind = vm250Bind
         profile.vm250Allow = vm250Allow
+        profile.ocr = ocr
         return profile
+    }
+
+    /// `host:port` with an IPv4 address.
+    static func endpoint(_ s: YAMLSection, _ k: String) throws -> (String, Int) {
+        let v = try s.string(k)
+        let parts = v.split(separator: ":")
+        guard parts.count == 2, isIPv4(String(parts[0])), let port = Int(parts[1]), (0...65535).contains(port) else {
+            throw s.error(k, "expected an IPv4 address and a port (127.0.0.1:7070), found '\(v)'", at: s.value(k))
+        }
+        return (String(parts[0]), port)
+    }
+
+    /// The `ocr` section (docs/OCR.md).
+    static func parseOCR(_ o: YAMLSection) throws -> OCRConfig {
+        try o.onlyKeys(["connect", "listen", "allow", "format", "pattern", "root", "fields", "time", "confidence",
+                        "lateS", "earlyS", "minConfidence", "clockToleranceS", "reconnectS", "messageBytesMax"])
+        let endpoint: OCRConfig.Endpoint
+        switch (o.value("connect") != nil, o.value("listen") != nil) {
+        case (true, false):
+            let (h, p) = try Self.endpoint(o, "connect")
+            guard p > 0 else { throw o.error("connect", "port 0 cannot be connected to", at: o.value("connect")) }
+            if o.value("allow") != nil { throw o.error("allow", "only with listen: the agent connects to the OCR system here") }
+            endpoint = .connect(host: h, port: p)
+        case (false, true):
+            let (h, p) = try Self.endpoint(o, "listen")
+            let allow = try (o.list("allow", required: false) ?? []).map { try o.scalar("allow", $0, "an IPv4 address") }
+            for a in allow where !isIPv4(a) { throw o.error("allow", "expected IPv4 addresses, found '\(a)'", at: o.value("allow")) }
+            endpoint = .listen(host: h, port: p, allow: allow)
+        default:
+            throw o.error("connect", "give either connect: HOST:PORT (the agent connects to the OCR system) or listen: HOST:PORT (it connects to the agent)")
+        }
+        let kind: OCRFormat.Kind
+        switch try o.oneOf("format", ["line", "xml"], default: "line") {
+        case "line":
+            for k in ["root", "fields"] where o.value(k) != nil { throw o.error(k, "only with format: xml") }
+            kind = .line(pattern: try o.string("pattern", default: OCRFormat.simulatorPattern))
+        default:
+            if o.value("pattern") != nil { throw o.error("pattern", "only with format: line") }
+            guard let f = try o.section("fields", required: true) else { throw o.error("fields", "required") }
+            try f.onlyKeys(["container", "confidence", "time", "plate"])
+            let names = try ["container", "confidence", "time", "plate"].map { k -> String? in
+                guard f.value(k) != nil else { return nil }
+                let v = try f.string(k)
+                let bare = v.hasPrefix("@") ? String(v.dropFirst()) : v
+                guard !bare.isEmpty, bare.allSatisfy({ $0.isLetter || $0.isNumber || "_-.:".contains($0) }) else {
+                    throw f.error(k, "expected an XML element name, or @name for an attribute, found '\(v)'", at: f.value(k))
+                }
+                return v
+            }
+            guard let container = names[0], !container.hasPrefix("@") else { throw f.error("container", "required: the element holding a container number") }
+            kind = .xml(root: try o.string("root"), container: container, confidence: names[1], time: names[2], plate: names[3])
+        }
+        var format = OCRFormat(kind: kind)
+        format.time = OCRFormat.TimeFormat(rawValue: try o.oneOf("time", OCRFormat.TimeFormat.allCases.map(\.rawValue), default: "iso8601"))!
+        format.confidence = OCRFormat.ConfidenceScale(rawValue: try o.oneOf("confidence", OCRFormat.ConfidenceScale.allCases.map(\.rawValue), default: "percent"))!
+        format.messageBytesMax = try o.int("messageBytesMax", 256...65536, default: 4096)
+        var c = OCRConfig(endpoint: endpoint, format: format)
+        c.matching.lateUs = Int64(try o.double("lateS", 0...120, default: 15) * 1e6)
+        c.matching.earlyUs = Int64(try o.double("earlyS", 0...60, default: 2) * 1e6)
+        c.matching.minConfidence = UInt8(try o.int("minConfidence", 0...100, default: 0))
+        c.clockToleranceS = try o.double("clockToleranceS", 0...3600, default: 120)
+        c.reconnectS = try o.double("reconnectS", 0.1...60, default: 2)
+        do { _ = try OCRMessageParser(format) } catch let e as ProfileError {
+            throw o.error(o.value("pattern") != nil ? "pattern" : "format", e.message.replacingOccurrences(of: "ocr.pattern: ", with: ""), at: o.value("pattern"))
+        }
+        return c
     }
 
     static func isIPv4(_ s: String) -> Bool {

@@ -34,6 +34,17 @@ public struct RecentEdge: Sendable {
 }
 
 /// A copy of the lane's state, published by the tick. Fixed size: copying allocates nothing.
+/// One OCR read as the tick matched it.
+public struct RecentOCR: Sendable {
+    public enum Outcome: UInt8, Sendable { case attached, amended, unmatched, duplicate }
+    public var atUs: Int64 = 0
+    public var outcome = Outcome.attached
+    /// The occupancy (0: unmatched) and what it holds now (unmatched: the read's own numbers).
+    public var occupancy: UInt32 = 0
+    public var reads = OCRAttachment()
+    public init() {}
+}
+
 public struct LaneView: Sendable {
     public static let alarmsMax = 16
     public static let edgesMax = 8
@@ -64,6 +75,11 @@ public struct LaneView: Sendable {
     /// When each active fault was raised (the tick's clock), by fault bit.
     public var faultRaisedUs: InlineArray<16, Int64> = InlineArray(repeating: 0)
     public var lastDecision: Decision? = nil
+    /// The OCR's recent results (newest last, `ocrCount` ever), and its counts.
+    public static let ocrRecentMax = 4
+    public var ocrRecent: InlineArray<4, RecentOCR> = InlineArray(repeating: RecentOCR())
+    public var ocrCount = 0
+    public var ocrAttached = 0, ocrAmended = 0, ocrUnmatched = 0, ocrDuplicates = 0
 
     /// Counts over the last second (up to 10 samples) per panel, and the time they cover.
     public var gamma1s = PanelValues(repeating: 0)

@@ -12,6 +12,8 @@ public enum AgentEvent: Sendable {
     case started(occupancy: UInt32, tUs: Int64)
     case alarm(occupancy: UInt32, gamma: Bool, neutron: Bool)
     case decision(Decision)
+    /// A late OCR read amended a decision already sent, or a read fitted no occupancy.
+    case ocr(OCRRecord)
     /// Lane faults changed (raised and cleared this tick; the panels now left out of detection).
     case faults(active: Faults, raised: Faults, cleared: Faults, excludedPanels: UInt32)
     /// One panel's own faults changed (`panel` counts from 0); its last status word.
@@ -67,6 +69,8 @@ public final class LaneRunner: @unchecked Sendable {
     public var storageFailing: (@Sendable () -> Bool)? = nil
     /// The VM-250-style text stream (nil: off).
     public var vm250: VM250Server?
+    /// The gate OCR's connection (nil: none).
+    public var ocr: OCRInput?
     /// Keeps the learned background on disk (nil: learned afresh at every start).
     public var backgroundKeeper: BackgroundKeeper?
     let lines: DigitalLines
@@ -122,6 +126,7 @@ public final class LaneRunner: @unchecked Sendable {
                                            keepsRecords: records != nil, vm250: vm250 != nil, profileHash: profile.hash)
         config.beamStuckAfterUs = profile.console.beamStuckAfterUs
         config.insecureUplink = insecureUplink
+        if let o = profile.ocr { config.ocr = o.matching }
         var controller = LaneController(
             settings: settings,
             config: config,
@@ -138,6 +143,7 @@ public final class LaneRunner: @unchecked Sendable {
         }
         var slots = Array(repeating: PanelSlot(), count: settings.panelCount)
         var edges = EdgeBuffer()
+        var ocrReads = OCRInbox()
         var outputFailures: UInt32 = 0
         var k: Int64 = 0
 
@@ -178,6 +184,10 @@ public final class LaneRunner: @unchecked Sendable {
             stats.edgeDrops += lines.drainEdges(into: &edges)
             sortEdges(&edges)
             poller.snapshot(into: &slots)
+            ocrReads.removeAll()
+            if let input = ocr {
+                while !ocrReads.isFull, let r = input.reads.tryPop() { _ = ocrReads.append(r) }
+            }
             var clock = TickClock(nowUs: now, wallUs: wallClockUs())
             clock.ticks = stats.ticks
             clock.missedTicks = stats.missedTicks
@@ -187,7 +197,7 @@ public final class LaneRunner: @unchecked Sendable {
             clock.workP999Us = Int64(stats.duration.valueAtPercentile(99.9))
             let decisionsBefore = controller.view.decisions
             controller.storageFailing = storageFailing?() ?? false
-            let result = controller.tick(clock, edges: edges, slots: slots, outputFailures: outputFailures, sink: &sink)
+            let result = controller.tick(clock, edges: edges, slots: slots, outputFailures: outputFailures, ocrReads: ocrReads, sink: &sink)
             if controller.view.decisions != decisionsBefore {
                 stats.decisions = controller.view.decisions
                 if let d = controller.view.lastDecision, d.gammaAlarm || d.neutronAlarm { settledAfterTick = true }

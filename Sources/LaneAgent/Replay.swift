@@ -33,6 +33,20 @@ public enum Replay {
         var filled = 0
         var eof = false
         var pending: [Decision] = []
+        // Container lines attach by the trace contract's rule (the occupancy in progress, else
+        // the next), through the same matcher as the live lane's OCR input.
+        var ocr = OCRMatcher(settings: .traceContract)
+        var started: UInt32 = 0
+        func noteStart() {
+            guard let e = engine, e.isOccupied, e.occupancyCount != started, let t = e.currentOccupancyStartUs else { return }
+            started = e.occupancyCount
+            ocr.started(occupancy: started, startUs: t)
+        }
+        func decided(_ d: Decision) -> Decision {
+            var d = d
+            d.ocr = ocr.decided(occupancy: d.occupancy, endUs: d.endUs)
+            return d
+        }
 
         func handle(_ line: UnsafeBufferPointer<UInt8>) throws {
             guard let ev = try reader.read(line: line) else {
@@ -46,7 +60,8 @@ public enum Replay {
             switch ev {
             case let .beam(e):
                 lastUs = e.tUs
-                if let d = engine!.beamEdge(e) { pending.append(d) }
+                if let d = engine!.beamEdge(e) { pending.append(decided(d)) }
+                noteStart()
             case let .counts(tUs, gamma, gammaLow, neutron):
                 var s = LaneSample(tUs: tUs, intervalUs: lastCountsUs < 0 ? settings.sampleIntervalUs : tUs - lastCountsUs)
                 if s.intervalUs <= 0 { s.intervalUs = settings.sampleIntervalUs }
@@ -55,10 +70,14 @@ public enum Replay {
                 s.neutron = neutron
                 lastCountsUs = tUs
                 lastUs = tUs
-                if let d = engine!.sample(s) { pending.append(d) }
+                if let d = engine!.sample(s) { pending.append(decided(d)) }
             case let .container(tUs, c):
                 lastUs = tUs
-                engine!.container(c)
+                var r = OCRRead()
+                _ = r.add(c, confidence: ContainerRead.unknownConfidence)
+                r.atUs = tUs
+                r.arrivalUs = tUs
+                _ = ocr.read(r)
             case let .ignored(tUs):
                 lastUs = tUs
             }
@@ -104,6 +123,6 @@ public enum Replay {
             }
         }
         guard reader.header != nil else { throw TraceError(line: reader.lineNumber, message: "the trace is empty (no header line)") }
-        if let d = engine?.finish(atUs: lastUs) { output(DecisionWriter.json(d, settings: settings)) }
+        if let d = engine?.finish(atUs: lastUs) { output(DecisionWriter.json(decided(d), settings: settings)) }
     }
 }

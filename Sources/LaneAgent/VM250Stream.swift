@@ -6,14 +6,15 @@
 import Foundation
 import LaneCore
 import LaneHAL
+import LaneTrace
 
 public enum VMTag: UInt8, Sendable {
-    case gb, nb, gs, ga, ns, na, gx, sp, gh, gl, nh, tt, tc
+    case gb, nb, gs, ga, ns, na, gx, sp, gh, gl, nh, tt, tc, cn
     var text: String {
         switch self {
         case .gb: return "GB"; case .nb: return "NB"; case .gs: return "GS"; case .ga: return "GA"
         case .ns: return "NS"; case .na: return "NA"; case .gx: return "GX"; case .sp: return "SP"
-        case .gh: return "GH"; case .gl: return "GL"; case .nh: return "NH"; case .tt: return "TT"; case .tc: return "TC"
+        case .gh: return "GH"; case .gl: return "GL"; case .nh: return "NH"; case .tt: return "TT"; case .tc: return "TC"; case .cn: return "CN"
         }
     }
 }
@@ -22,6 +23,8 @@ public enum VMTag: UInt8, Sendable {
 public struct VMEvent: Sendable {
     public var tag: VMTag
     public var fields: InlineArray<4, Int64>
+    /// `CN` only: the container number (between the occupancy and the confidence fields).
+    public var container: ContainerNumber? = nil
     public init(_ tag: VMTag, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0, _ d: Int64 = 0) {
         self.tag = tag
         fields = [a, b, c, d]
@@ -129,6 +132,10 @@ public final class VM250Server: @unchecked Sendable {
             let mmPerS = Double(e.fields[0])
             let spf = mmPerS > 0 ? 304.8 / mmPerS : 0
             return String(format: "SP,%06.4f,%05.2f,%05.2f,000000\r\n", spf, mmPerS * 0.002236936, mmPerS * 0.0036)
+        }
+        if e.tag == .cn {
+            // CN,occupancy,container number,confidence (999: not given),suspect (1) or not (0)
+            return "CN," + six(e.fields[0]) + "," + (e.container?.text ?? "") + "," + six(e.fields[1]) + "," + six(e.fields[2]) + "\r\n"
         }
         return e.tag.text + "," + six(e.fields[0]) + "," + six(e.fields[1]) + "," + six(e.fields[2]) + "," + six(e.fields[3]) + "\r\n"
     }

@@ -18,9 +18,10 @@ public final class Database {
     public let path: String
 
     /// The schema's version (`PRAGMA user_version`): 2 keys records by lane, epoch and
-    /// sequence; 3 keeps each record's seal (docs/SECURITY.md). Older stores are migrated on open
-    /// (a version-1 store's records under epoch 0, unsealed).
-    public static let schemaVersion = 3
+    /// sequence; 3 keeps each record's seal (docs/SECURITY.md); 4 keeps the OCR's late and
+    /// unmatched reads and which amendment a decision carries (docs/OCR.md). Older stores are
+    /// migrated on open (a version-1 store's records under epoch 0, unsealed).
+    public static let schemaVersion = 4
 
     public init(path: String) throws {
         var handle: OpaquePointer?
@@ -45,24 +46,32 @@ public final class Database {
                 try exec("""
                     INSERT INTO records SELECT lane, 0, sequence, kind, monotonic_us, wall_us, frame, NULL FROM records_v1;
                     INSERT INTO occupancies SELECT lane, 0, sequence, occupancy, start_us, end_us, wall_us, speed_mps,
-                        gamma_alarm, neutron_alarm, norm_suspect, container, decision FROM occupancies_v1;
+                        gamma_alarm, neutron_alarm, norm_suspect, container, decision, NULL FROM occupancies_v1;
                     INSERT INTO epochs SELECT lane, 0, 0, contiguous_through, highest, duplicates, records, 0 FROM lanes_v1;
                     INSERT INTO gaps SELECT lane, 0, first, last, NULL FROM gaps_v1;
                     DROP TABLE records_v1; DROP TABLE occupancies_v1; DROP TABLE lanes_v1; DROP TABLE gaps_v1;
-                    PRAGMA user_version = 3;
+                    PRAGMA user_version = 4;
                     COMMIT;
                     """)
             } catch {
                 try? exec("ROLLBACK")
-                throw CollectorError("\(path): cannot migrate the store to schema 3: \(error)")
+                throw CollectorError("\(path): cannot migrate the store to schema 4: \(error)")
             }
-        } else if version == 2 {
-            try exec("BEGIN IMMEDIATE; ALTER TABLE records ADD COLUMN seal BLOB; PRAGMA user_version = 3; COMMIT;")
+        } else if version == 2 || version == 3 {
+            try exec("BEGIN IMMEDIATE;" + (version == 2 ? " ALTER TABLE records ADD COLUMN seal BLOB;" : "")
+                     + " ALTER TABLE occupancies ADD COLUMN ocr_amended_by INTEGER;")
+            do {
+                try createSchema()
+                try exec("PRAGMA user_version = 4; COMMIT;")
+            } catch {
+                try? exec("ROLLBACK")
+                throw CollectorError("\(path): cannot migrate the store to schema 4: \(error)")
+            }
         } else if version > Self.schemaVersion {
             throw CollectorError("\(path): schema \(version) is newer than this collector's (\(Self.schemaVersion))")
         } else {
             try createSchema()
-            try exec("PRAGMA user_version = 3")
+            try exec("PRAGMA user_version = 4")
         }
     }
 
@@ -77,7 +86,7 @@ public final class Database {
                 lane TEXT NOT NULL, epoch INTEGER NOT NULL, sequence INTEGER NOT NULL, occupancy INTEGER NOT NULL,
                 start_us INTEGER NOT NULL, end_us INTEGER NOT NULL, wall_us INTEGER NOT NULL,
                 speed_mps REAL, gamma_alarm INTEGER NOT NULL, neutron_alarm INTEGER NOT NULL,
-                norm_suspect INTEGER NOT NULL, container TEXT, decision TEXT NOT NULL,
+                norm_suspect INTEGER NOT NULL, container TEXT, decision TEXT NOT NULL, ocr_amended_by INTEGER,
                 PRIMARY KEY (lane, epoch, sequence));
             CREATE INDEX IF NOT EXISTS occupancies_time_e ON occupancies (lane, wall_us);
             CREATE INDEX IF NOT EXISTS occupancies_alarm_e ON occupancies (gamma_alarm, neutron_alarm, wall_us);
@@ -86,6 +95,12 @@ public final class Database {
                 contiguous_through INTEGER NOT NULL, highest INTEGER NOT NULL,
                 duplicates INTEGER NOT NULL, records INTEGER NOT NULL, dropped_before_journal INTEGER NOT NULL,
                 PRIMARY KEY (lane, epoch));
+            CREATE TABLE IF NOT EXISTS ocr_reads (
+                lane TEXT NOT NULL, epoch INTEGER NOT NULL, sequence INTEGER NOT NULL, wall_us INTEGER NOT NULL,
+                occupancy INTEGER NOT NULL, occupancy_start_us INTEGER NOT NULL, amendment INTEGER NOT NULL,
+                containers TEXT NOT NULL, suspect INTEGER NOT NULL, read_wall_us INTEGER NOT NULL,
+                PRIMARY KEY (lane, epoch, sequence));
+            CREATE INDEX IF NOT EXISTS ocr_reads_occupancy ON ocr_reads (lane, epoch, occupancy, occupancy_start_us);
             CREATE TABLE IF NOT EXISTS gaps (
                 lane TEXT NOT NULL, epoch INTEGER NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
                 cause TEXT, PRIMARY KEY (lane, epoch, first));
@@ -231,6 +246,23 @@ public final class Database {
                               d.speedMmPerS.map { Double($0) / 1000 }, d.gammaAlarm, d.neutronAlarm, d.normSuspect,
                               d.container?.text, DecisionWriter.json(d, settings: EngineSettings())])
                     _ = try occ.step()
+                    // An amendment that arrived before its decision (a resend) applies now.
+                    let late = try statement("""
+                        SELECT sequence FROM ocr_reads WHERE lane = ? AND epoch = ? AND amendment = 1 AND occupancy = ? AND occupancy_start_us = ?
+                        ORDER BY sequence DESC LIMIT 1
+                        """)
+                    late.bind([lane, epoch, Int64(d.occupancy), d.startUs])
+                    if try late.step() { try applyAmendment(lane, epoch, amendmentSequence: UInt64(late.int(0))) }
+                }
+                if case let .ocr(o) = record {
+                    let add = try statement("""
+                        INSERT OR IGNORE INTO ocr_reads (lane, epoch, sequence, wall_us, occupancy, occupancy_start_us, amendment, containers, suspect, read_wall_us)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """)
+                    add.bind([lane, epoch, h.sequence, h.wallUs, Int64(o.occupancy), o.occupancyStartUs, o.isAmendment, OCRJSON.line(o),
+                              o.reads.suspect, o.readWallUs])
+                    _ = try add.step()
+                    if o.isAmendment { try applyAmendment(lane, epoch, amendmentSequence: h.sequence) }
                 }
             }
             let open = try statement("SELECT MIN(first) FROM gaps WHERE lane = ? AND epoch = ? AND cause IS NULL")
@@ -248,6 +280,57 @@ public final class Database {
             try? exec("ROLLBACK")
             throw error
         }
+    }
+
+    /// Applies the OCR amendment stored at `amendmentSequence` to its decision, if that is
+    /// stored and carries no later amendment: the decision's containers become the amendment's
+    /// (each amendment carries every read of its occupancy). The lane's own frame is kept as sent.
+    func applyAmendment(_ lane: String, _ epoch: Int64, amendmentSequence: UInt64) throws {
+        let a = try statement("SELECT r.frame FROM records r WHERE r.lane = ? AND r.epoch = ? AND r.sequence = ?")
+        a.bind([lane, epoch, amendmentSequence])
+        guard try a.step(), case let .ocr(o)? = Self.decode(a.blob(0))?.1 else { return }
+        let find = try statement("""
+            SELECT o.sequence, r.frame, o.ocr_amended_by FROM occupancies o JOIN records r ON r.lane = o.lane AND r.epoch = o.epoch AND r.sequence = o.sequence
+            WHERE o.lane = ? AND o.epoch = ? AND o.occupancy = ? AND o.start_us = ? ORDER BY o.sequence DESC LIMIT 1
+            """)
+        find.bind([lane, epoch, Int64(o.occupancy), o.occupancyStartUs])
+        guard try find.step() else { return }  // the decision has not arrived: applied when it does
+        let sequence = find.int(0)
+        if sqlite3_column_type(find.stmt, 2) != SQLITE_NULL && UInt64(find.int(2)) >= amendmentSequence { return }
+        guard case var .occupancy(d)? = Self.decode(find.blob(1))?.1 else { return }
+        d.ocr = o.reads
+        var json = DecisionWriter.json(d, settings: EngineSettings())
+        json.removeLast()
+        json += ",\"ocrAmendedBy\":\(amendmentSequence)}"
+        let up = try statement("UPDATE occupancies SET container = ?, decision = ?, ocr_amended_by = ? WHERE lane = ? AND epoch = ? AND sequence = ?")
+        up.bind([d.container?.text, json, amendmentSequence, lane, epoch, sequence])
+        _ = try up.step()
+    }
+
+    /// A stored frame's header and record (nil: not one frame).
+    static func decode(_ frame: [UInt8]) -> (FrameHeader, Record)? {
+        frame.withUnsafeBufferPointer { b -> (FrameHeader, Record)? in
+            guard let base = b.baseAddress else { return nil }
+            var reader = FrameReader(base, count: b.count)
+            if case let .record(h, r, _)? = reader.next() { return (h, r) }
+            return nil
+        }
+    }
+
+    /// The OCR's unmatched reads (and, with `amendments`, its late ones), as JSON lines.
+    public func ocrReads(lane: String?, amendments: Bool) throws -> [String] {
+        var sql = "SELECT lane, epoch, sequence, wall_us, containers FROM ocr_reads WHERE 1 = 1"
+        var args: [Any?] = []
+        if let lane { sql += " AND lane = ?"; args.append(lane) }
+        if !amendments { sql += " AND amendment = 0" }
+        sql += " ORDER BY lane, wall_us, epoch, sequence"
+        let s = try statement(sql)
+        s.bind(args)
+        var out: [String] = []
+        while try s.step() {
+            out.append("{\"lane\":\"\(s.text(0) ?? "")\",\"epoch\":\"\(epochHex(UInt64(bitPattern: s.int(1))))\",\"sequence\":\(s.int(2)),\"wallUs\":\(s.int(3)),\"read\":\(s.text(4) ?? "{}")}")
+        }
+        return out
     }
 
     func setGap(_ lane: String, _ epoch: Int64, _ r: ClosedRange<UInt64>, cause: String?) throws {

@@ -76,6 +76,7 @@ enum ConsoleCommands {
                        summary: "ask unit ids who they are (report server id); default 1 to 16",
                        run: { s, a in s.modbusScan(a) }),
         ConsoleCommand("journal", summary: "the record journal: size, sequence numbers, acknowledgements, evictions", run: { s, _ in s.journal() }),
+        ConsoleCommand("ocr", summary: "the gate OCR: connection, messages, malformed ones and why, the last reads and where they went", run: { s, _ in s.ocrStatus() }),
         ConsoleCommand("uplink", summary: "the link to the alarm station: broker, connection, messages", run: { s, _ in s.uplinkStatus() }),
         ConsoleCommand("stats", summary: "tick timing and every error and drop counter", run: { s, _ in s.stats() }),
         ConsoleCommand("log", "[LINES]", args: 0...1, summary: "recent log lines (default 20, at most 200)", run: { s, a in s.showLog(a) }),
@@ -214,6 +215,7 @@ extension ConsoleSession {
             ", last #\(d.occupancy): " + (d.gammaAlarm || d.neutronAlarm ? "ALARM" : d.normSuspect ? "NORM suspected" : "clear")
                 + (d.speedMmPerS.map { ", \(fixed(Double($0) / 1000, 2)) m/s" } ?? "")
         } ?? ""))
+        if let d = v.lastDecision, hub.ocr != nil { say("containers: last #\(d.occupancy): \(OCRJSON.summary(d.ocr))") }
         let open = (0..<v.alarmCount).map { v.alarm($0) }.filter { $0.state != .cleared }
         say("alarms:     \(v.alarmsTotal) since start, \(open.isEmpty ? "none waiting" : "\(open.count) not cleared (\(open.map { "#\($0.number) \($0.state)" }.joined(separator: ", ")))")")
         say("faults:     \(faultNames(v.faults))\(v.faults.isEmpty ? "" : " ('faults' explains them)")")
@@ -229,6 +231,10 @@ extension ConsoleSession {
                 + (st.lastError.isEmpty || st.connected ? "" : " (\(st.lastError))"))
         } else {
             say("uplink:     none configured")
+        }
+        if let o = hub.ocr {
+            let st = o.stats
+            say("OCR:        \(st.connected > 0 ? "connected" : "NOT CONNECTED") (\(o.config.place)), \(st.messages) messages, \(st.malformed) malformed" + (st.connected > 0 || st.lastError.isEmpty ? "" : " (\(st.lastError))"))
         }
         if let j = hub.journal {
             say("journal:    next record \(j.journal.nextSequence), \(j.journal.nextSequence - 1 - min(j.journal.nextSequence - 1, j.journal.ackedThrough)) not yet acknowledged")
@@ -696,6 +702,39 @@ extension ConsoleSession {
         say("evicted when full: \(s.samplesEvicted) sample records (never alarms or decisions), \(s.samplesRefused) refused")
         say("at start: torn tail of \(s.tornBytesTruncated) bytes cut, \(s.corruptFramesSkipped) corrupt stretches skipped"
             + (s.ackRefusedReason.map { "; acknowledgement refused: \($0)" } ?? "") + (s.segmentsSetAside > 0 ? "; \(s.segmentsSetAside) segments set aside in damaged/" : ""))
+    }
+
+    func ocrStatus() {
+        guard let o = hub.ocr else { say("no OCR input configured (ocr section of the board profile)"); return }
+        let st = o.stats
+        let c = o.config
+        let how: String
+        switch c.endpoint {
+        case .connect: how = "the agent connects to \(c.place)"
+        case .listen: how = "the OCR system connects to \(c.place)"
+        }
+        let format: String
+        switch c.format.kind {
+        case .line: format = "a line per read (ocr.pattern)"
+        case let .xml(root, _, _, _, _): format = "an XML document <\(root)> per read"
+        }
+        say("OCR: \(how); \(format); read times \(c.format.time.rawValue); a read up to \(fixed(Double(c.matching.lateUs) / 1e6, 1)) s after an occupancy's end still belongs to it")
+        say("state: \(st.connected > 0 ? "connected (\(st.connected))" : "NOT CONNECTED")" + (st.lastError.isEmpty ? "" : "; last error: \(st.lastError)"))
+        say("connects \(st.connects), disconnects \(st.disconnects), refused \(st.clientsRefused); messages \(st.messages): \(st.readsQueued) reads, \(st.emptyReads) with nothing read, \(st.malformed) malformed, \(o.dropped) dropped (queue full), \(st.clockDisagreements) with a read time off the lane's clock")
+        if !st.lastMalformed.isEmpty { say("last malformed message: \(st.lastMalformed)") }
+        let v = view
+        say("matched: \(v.ocrAttached) to the truck in the lane, \(v.ocrAmended) late (decision amended), \(v.ocrUnmatched) unmatched, \(v.ocrDuplicates) duplicates")
+        let n = min(v.ocrCount, LaneView.ocrRecentMax)
+        for k in 0..<n {
+            let r = v.ocrRecent[(v.ocrCount - n + k) % LaneView.ocrRecentMax]
+            let ago = duration(v.nowUs - r.atUs)
+            switch r.outcome {
+            case .attached: say("  \(ago) ago: occupancy \(r.occupancy): \(OCRJSON.summary(r.reads))")
+            case .amended: say("  \(ago) ago: occupancy \(r.occupancy) (late, amended): \(OCRJSON.summary(r.reads))")
+            case .unmatched: say("  \(ago) ago: UNMATCHED: \(OCRJSON.summary(r.reads))")
+            case .duplicate: say("  \(ago) ago: occupancy \(r.occupancy): a duplicate of what it had")
+            }
+        }
     }
 
     func uplinkStatus() {

@@ -51,6 +51,8 @@ public final class ConsoleHub: @unchecked Sendable {
     public let lane: any ConsoleLane
     public var journal: JournalWriter?
     public var uplink: MQTTUplink?
+    /// The gate OCR's connection (nil: none).
+    public var ocr: OCRInput?
     public var vm250: VM250Server?
     public let logRing: LogRing
     public let auth: ConsoleAuth

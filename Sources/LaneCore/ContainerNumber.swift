@@ -19,6 +19,12 @@ public struct ContainerNumber: Sendable, Equatable {
         if count == 0 { return nil }
     }
 
+    /// An empty placeholder for fixed storage (never a read).
+    init() {
+        bytes = InlineArray(repeating: 0)
+        count = 0
+    }
+
     public static func == (a: ContainerNumber, b: ContainerNumber) -> Bool {
         guard a.count == b.count else { return false }
         for i in 0..<a.count where a.bytes[i] != b.bytes[i] { return false }

@@ -68,7 +68,17 @@ public struct Decision: Sendable, Equatable {
     public var gammaAlarm = false
     public var neutronAlarm = false
     public var normSuspect = false
-    public var container: ContainerNumber? = nil
+    /// What the gate OCR read for this vehicle (up to two containers, the plate), as known when
+    /// the decision was taken; a later read amends it (an `ocr` record).
+    public var ocr = OCRAttachment()
+    /// The first container number read (the contract's `container`).
+    public var container: ContainerNumber? { ocr.count > 0 ? ocr[0].number : nil }
+    /// Leaves `n` as the only read (its confidence unknown), or none. (A method, not a setter:
+    /// a settable computed property's modify coroutine allocates its frame in Embedded Swift.)
+    public mutating func setContainer(_ n: ContainerNumber?) {
+        ocr = OCRAttachment()
+        if let n { _ = ocr.append(ContainerRead(number: n, flags: n.hasValidCheckDigit ? 0 : ContainerRead.checkDigitFailed)) }
+    }
 
     /// The most significant gamma window: sigma (Q8), group (0 all, 1 pillar A, 2 pillar B),
     /// its counts, its expected background (Q16) and threshold (Q16).

@@ -26,7 +26,6 @@ public struct LaneEngine: Sendable {
     var firstBlockUs: InlineArray<2, Int64> = [-1, -1]
     var lastClearUs: Int64 = 0
     var current = Decision()
-    var pendingContainer: ContainerNumber? = nil
     var groupMask: InlineArray<3, UInt32> = [0, 0, 0]
     var groupCount = 1
     var lastSampleUs: Int64 = -1
@@ -125,11 +124,6 @@ public struct LaneEngine: Sendable {
             lastClearUs = e.tUs
         }
         return finished
-    }
-
-    /// A container number from the gate OCR: attached to the occupancy in progress, else the next.
-    public mutating func container(_ c: ContainerNumber) {
-        if state == .empty { pendingContainer = c } else { current.container = c }
     }
 
     /// One sample of counts. Returns the decision of an occupancy that ended before it.
@@ -272,11 +266,9 @@ public struct LaneEngine: Sendable {
         for g in 0..<groupCountMax { shapeCounts[g] = g < groupCount ? shapeCounts(group: g) : 0 }
         bgNeutron = background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
         current.gammaBackgroundQ16 = bgGamma[0]
-        current.container = pendingContainer
         current.faults = backgroundFaults()
         current.gammaMaxSigmaQ8 = Int64.min
         current.neutronMaxSigmaQ8 = Int64.min
-        pendingContainer = nil
         occNotReadyMask = 0
         for p in 0..<settings.panelCount where !background.isReady(panel: p, settings) { occNotReadyMask |= 1 &<< u32(p) }
         occPresentSamples = InlineArray(repeating: 0)

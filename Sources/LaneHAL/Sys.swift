@@ -241,6 +241,34 @@ public enum Sys {
         return (s, Int(UInt16(bigEndian: bound.sin_port)))
     }
 
+    /// A TCP connection to `host` (an IPv4 address) and `port`, made within `timeoutMs`
+    /// (close-on-exec, non-blocking once connected). The error names the step that failed.
+    public static func connectTCP(host: String, port: Int, timeoutMs: Int32) throws(SysError) -> Int32 {
+        let subject = "\(host):\(port)"
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
+        guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { throw SysError("inet_pton", host, code: EINVAL) }
+        let s = try check("socket", subject) { Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+        do throws(SysError) {
+            let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            if rc != 0 {
+                let e = errno
+                guard e == EINPROGRESS || e == EINTR else { throw SysError("connect", subject, code: e) }
+                let ready = try poll(s, events: Int16(POLLOUT), timeoutMs: timeoutMs, subject)
+                guard ready != 0 else { throw SysError("connect", subject, code: ETIMEDOUT) }
+                var err: Int32 = 0
+                var len = socklen_t(MemoryLayout<Int32>.size)
+                getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len)
+                if err != 0 { throw SysError("connect", subject, code: err) }
+            }
+        } catch {
+            close(s)
+            throw error
+        }
+        return s
+    }
+
     /// Accepts one waiting connection (close-on-exec, non-blocking); nil if none is waiting.
     public static func accept(_ listener: Int32, _ subject: String = "") throws(SysError) -> Int32? {
         do throws(SysError) {

@@ -45,6 +45,9 @@ public enum RecordJSON {
             s += ",\"user\":\(text(a.user)),\"action\":\(text(a.action)),\"old\":\(text(a.oldValue)),\"new\":\(text(a.newValue))"
         case let .heartbeat(hb):
             s += ",\"softwareVersion\":\(text(hb.softwareVersion)),\"profileHash\":\"\(String(hb.profileHash, radix: 16))\",\"uptimeS\":\(hb.uptimeS),\"ticks\":\(hb.ticks),\"missedTicks\":\(hb.missedTicks),\"maxLatenessUs\":\(hb.maxLatenessUs),\"latenessP50Us\":\(hb.latenessP50Us),\"latenessP999Us\":\(hb.latenessP999Us),\"workP999Us\":\(hb.workP999Us),\"detectionUnlocked\":\(hb.flags & HeartbeatRecord.flagUnlocked != 0),\"insecureUplink\":\(hb.flags & HeartbeatRecord.flagInsecureUplink != 0),\"settingsHash\":\"\(String(hb.settingsHash, radix: 16))\""
+        case let .ocr(o):
+            s += ",\"amendment\":\(o.isAmendment),\"occupancy\":\(o.occupancy),\"occupancyStartUs\":\(o.occupancyStartUs)"
+            s += ",\"readAtUs\":\(o.readAtUs),\"readWallUs\":\(o.readWallUs)," + OCRJSON.fields(o.reads)
         case let .gap(g):
             let causes = ["", "storageFailed", "evicted", "notInJournal", "queueFull"]
             let ranges = (0..<g.rangeCount).map { let r = g.range($0); return "[\(r.first),\(r.last)]" }.joined(separator: ",")

@@ -67,6 +67,62 @@ public enum TraceWriter {
     }
 }
 
+/// The OCR's reads as JSON (decisions, `ocr` records, the collector's amendments).
+public enum OCRJSON {
+    /// The names of a read's doubt flags.
+    public static func reasons(_ flags: UInt8) -> [String] {
+        var out: [String] = []
+        if flags & ContainerRead.checkDigitFailed != 0 { out.append("checkDigit") }
+        if flags & ContainerRead.seenOnOtherOccupancy != 0 { out.append("seenOnOtherOccupancy") }
+        if flags & ContainerRead.lowConfidence != 0 { out.append("lowConfidence") }
+        return out
+    }
+
+    /// `"containers":[{"number":…,"confidence":…,"ocrSuspect":…,"reasons":[…],"late":…}],"plate":…,"ocrSuspect":…`
+    /// (`extraReads` only when numbers were read beyond two).
+    public static func fields(_ a: OCRAttachment) -> String {
+        var s = "\"containers\":["
+        for i in 0..<a.count {
+            let r = a[i]
+            s += (i == 0 ? "" : ",") + "{\"number\":" + jsonString(r.number.text)
+            s += ",\"confidence\":" + (r.confidence == ContainerRead.unknownConfidence ? "null" : String(r.confidence))
+            s += ",\"ocrSuspect\":\(r.suspect),\"reasons\":[" + reasons(r.flags).map { "\"\($0)\"" }.joined(separator: ",") + "]"
+            s += ",\"late\":\(r.flags & ContainerRead.late != 0)}"
+        }
+        s += "],\"plate\":" + (a.plate.map { jsonString($0.text) } ?? "null") + ",\"ocrSuspect\":\(a.suspect)"
+        if a.extra > 0 { s += ",\"extraReads\":\(a.extra)" }
+        return s
+    }
+
+    /// An `ocr` record as one JSON line: an amendment (`"amendment":true`, the occupancy and its
+    /// start, every read it holds now) or an unmatched read (`"unmatched":true`, its numbers).
+    public static func line(_ o: OCRRecord) -> String {
+        var s = o.isAmendment ? "{\"amendment\":true,\"occupancy\":\(o.occupancy),\"startUs\":\(o.occupancyStartUs)" : "{\"unmatched\":true"
+        s += ",\"readAtUs\":\(o.readAtUs),\"readWallUs\":\(o.readWallUs)"
+        s += ",\"container\":" + (o.reads.count > 0 ? jsonString(o.reads[0].number.text) : "null")
+        return s + "," + fields(o.reads) + "}"
+    }
+
+    /// One line for people: `MSCU1234565 (97 %), TGHU7654323 (62 %, check digit fails)` or `no read`.
+    public static func summary(_ a: OCRAttachment) -> String {
+        guard a.count > 0 else { return a.plate.map { "no container read, plate \($0.text)" } ?? "no container read" }
+        var parts: [String] = []
+        for i in 0..<a.count {
+            let r = a[i]
+            var notes: [String] = []
+            if r.confidence != ContainerRead.unknownConfidence { notes.append("\(r.confidence) %") }
+            if r.flags & ContainerRead.checkDigitFailed != 0 { notes.append("check digit fails") }
+            if r.flags & ContainerRead.seenOnOtherOccupancy != 0 { notes.append("also read on another truck") }
+            if r.flags & ContainerRead.lowConfidence != 0 { notes.append("low confidence") }
+            parts.append(r.number.text + (notes.isEmpty ? "" : " (" + notes.joined(separator: ", ") + ")"))
+        }
+        var s = parts.joined(separator: ", ")
+        if a.suspect { s += " OCR SUSPECT" }
+        if let p = a.plate { s += ", plate \(p.text)" }
+        return s
+    }
+}
+
 public enum DecisionWriter {
     static let groupNames = ["all", "pillarA", "pillarB"]
 
@@ -76,6 +132,7 @@ public enum DecisionWriter {
         if let v = d.speedMmPerS { s += ",\"speedMps\":" + decimal2(v > Int64.max - 5 ? v / 10 : (v + 5) / 10) } else { s += ",\"speedMps\":null" }
         s += ",\"gammaAlarm\":\(d.gammaAlarm),\"neutronAlarm\":\(d.neutronAlarm),\"normSuspect\":\(d.normSuspect)"
         s += ",\"container\":" + (d.container.map { jsonString($0.text) } ?? "null")
+        s += "," + OCRJSON.fields(d.ocr)
         s += ",\"gammaMaxSigma\":" + decimal2(Q8.hundredths(d.gammaMaxSigmaQ8))
         s += ",\"gammaMaxGroup\":\"\(groupNames[d.gammaMaxGroup])\""
         s += ",\"gammaMaxCounts\":\(d.gammaMaxCounts)"

@@ -88,6 +88,7 @@ struct Run: ParsableCommand {
     @Option(help: "Keep the journal of records in this directory (overrides the profile's journal.directory).") var journal: String?
     @Option(help: "Send records to this MQTT broker, host:port (overrides the profile's uplink).") var broker: String?
     @Option(help: "Serve the VM-250-style text stream on this TCP port (overrides the profile's vm250.port).") var vm250Port: Int?
+    @Option(help: "Override the port of the profile's OCR connection (ocr.connect or ocr.listen; 0 with listen: any free port, logged).") var ocrPort: Int?
     @Option(help: "Serve the console on a pseudo-terminal linked here (overrides the profile's console device).") var consoleLink: String?
     @Option(help: "Serve the console on this Unix socket as well (overrides the profile's console.socket).") var consoleSocket: String?
 
@@ -167,6 +168,33 @@ struct Run: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        if let port = ocrPort {
+            guard var c = profile.ocr else { throw ValidationError("--ocr-port: \(board) has no ocr section") }
+            switch c.endpoint {
+            case let .connect(h, _):
+                guard (1...65535).contains(port) else { throw ValidationError("--ocr-port must be 1...65535 (the agent connects to it)") }
+                c.endpoint = .connect(host: h, port: port)
+            case let .listen(h, _, allow):
+                guard (0...65535).contains(port) else { throw ValidationError("--ocr-port must be 0...65535") }
+                c.endpoint = .listen(host: h, port: port, allow: allow)
+            }
+            profile.ocr = c
+        }
+        if let c = profile.ocr {
+            do {
+                let input = try OCRInput(config: c, log: log.line)
+                input.start(stop: { stopRequested.load(ordering: .relaxed) || writerStop.load(ordering: .relaxed) })
+                runner.ocr = input
+                if let p = input.listenPort, case let .listen(host, _, allow) = c.endpoint {
+                    log.line("ocr: listening for the OCR system on \(host):\(p)" + (allow.isEmpty ? "" : " (from \(allow.joined(separator: ", ")) only)"))
+                } else {
+                    log.line("ocr: reads from the OCR system at \(c.place)")
+                }
+            } catch {
+                log.line("\(error)")
+                throw ExitCode(2)
+            }
+        }
         var uplink: MQTTUplink? = nil
         if let c = profile.uplink {
             guard let journalWriter else {
@@ -197,6 +225,7 @@ struct Run: ParsableCommand {
             hub.journal = journalWriter
             hub.uplink = uplink
             hub.vm250 = runner.vm250
+            hub.ocr = runner.ocr
             let console = ConsoleServer(hub: hub, stop: { stopRequested.load(ordering: .relaxed) })
             do { try console.start() } catch {
                 log.line("\(error)")

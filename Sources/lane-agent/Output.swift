@@ -50,8 +50,16 @@ final class DecisionPrinter: @unchecked Sendable {
             if verdict.isEmpty { verdict.append("clear") }
             let counts = "\(d.gammaMaxCounts) counts vs threshold \(decimal2(Q16.hundredths(d.gammaMaxThresholdQ16))) (\(decimal2(Q8.hundredths(d.gammaMaxSigmaQ8))) sigma)"
             log.line("occupancy \(d.occupancy) ended: \(speed), \(verdict.joined(separator: ", ")); gamma \(counts)"
-                + (d.container.map { ", container \($0.text)" } ?? "") + (d.faults.isEmpty ? "" : ", faults: \(faultNames(d.faults))")
+                + ", OCR: " + OCRJSON.summary(d.ocr) + (d.faults.isEmpty ? "" : ", faults: \(faultNames(d.faults))")
                 + ", panels used \(panelList(d.panelsUsedMask))")
+        case let .ocr(o):
+            if o.isAmendment {
+                // A decision already printed: the amendment goes to standard output too (docs/OCR.md).
+                FileHandle.standardOutput.write(Data((OCRJSON.line(o) + "\n").utf8))
+                log.line("occupancy \(o.occupancy): late OCR read, decision amended: \(OCRJSON.summary(o.reads))")
+            } else {
+                log.line("OCR read matches no occupancy (recorded as unmatched): \(OCRJSON.summary(o.reads))")
+            }
         case let .faults(active, raised, cleared, excluded):
             var parts = [String]()
             if !raised.isEmpty { parts.append("raised \(faultNames(raised))") }

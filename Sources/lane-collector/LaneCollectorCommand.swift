@@ -12,7 +12,7 @@ struct LaneCollectorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lane-collector",
         abstract: "Collect lane records from the MQTT broker into SQLite; list, show, export and decode them.",
-        subcommands: [RunCollector.self, Occupancies.self, Lanes.self, ExportCSV.self, ExportN42.self, Plot.self, Show.self, Decode.self, Keys.self])
+        subcommands: [RunCollector.self, Occupancies.self, OCRReads.self, Lanes.self, ExportCSV.self, ExportN42.self, Plot.self, Show.self, Decode.self, Keys.self])
 }
 
 func fail(_ m: String, code: Int32 = 2) -> ExitCode {
@@ -90,6 +90,17 @@ struct Occupancies: ParsableCommand {
         for line in try d.occupancies(lane: lane, sinceWallUs: since.map { Int64($0 * 1e6) }, untilWallUs: until.map { Int64($0 * 1e6) }, alarm: alarm) {
             print(line)
         }
+    }
+}
+
+struct OCRReads: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ocr",
+        abstract: "The gate OCR's reads that matched no occupancy (and, with --amendments, the late ones that amended a decision), as JSON Lines.")
+    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    @Option(help: "Only this lane (site/lane).") var lane: String?
+    @Flag(help: "Also the late reads that amended a decision.") var amendments = false
+    func run() throws {
+        for line in try openDatabase(db).ocrReads(lane: lane, amendments: amendments) { print(line) }
     }
 }
 

@@ -49,6 +49,8 @@ func simulatedTrace(_ scenario: Scenario) -> (lines: [String], truths: [VehicleT
             let speed = (d["speedMps"] as! NSNumber).doubleValue
             #expect(abs(speed - t.speedMps) / t.speedMps < 0.05, "\(label): speed \(speed) vs \(t.speedMps)")
             #expect((d["container"] as? String) == t.container)
+            // Every container of the vehicle, in order (two 20-ft boxes on one chassis; none for a bobtail).
+            #expect(((d["containers"] as? [[String: Any]]) ?? []).map { $0["number"] as? String } == t.containers.map { Optional($0) }, "\(label): containers")
             let start = (d["startUs"] as! NSNumber).int64Value
             #expect(abs(start - Int64(t.entryS * 1e6)) < 1_000, "\(label): the occupancy starts at the first beam break")
         }

@@ -39,7 +39,7 @@ func batch(from t0: Int64) -> Record {
         d.gammaAlarm = true
         d.neutronAlarm = true
         d.speedMmPerS = 2_205
-        d.container = ContainerNumber(ascii: Array("CSQU3054383".utf8))
+        d.setContainer(ContainerNumber(ascii: Array("CSQU3054383".utf8)))
         // The agent stamps a sample batch with its first sample's time.
         var enc = RecordEncoder()
         var out = [UInt8](repeating: 0, count: RecordFormat.frameMax)

@@ -49,8 +49,22 @@ func sampleDecision() -> Decision {
     d.gammaMaxThresholdQ16 = 3 << 28; d.gammaMaxLowShareQ16 = 52_000; d.neutronMaxSigmaQ8 = 77; d.neutronMaxCounts = 19
     d.neutronMaxBackgroundQ16 = 1_000_000; d.gammaWindowSamples = 20; d.gammaMaxWindowSamples = 600; d.neutronWindowSamples = 20
     d.gammaBackgroundQ16 = 10_000_000; d.suppressionQ16 = 58_000; d.samples = 115; d.faults = Faults(bits: 9)
-    d.container = ContainerNumber(ascii: Array("CSQU3054383".utf8))
+    _ = d.ocr.append(ContainerRead(number: ContainerNumber(ascii: Array("CSQU3054383".utf8))!, confidence: 97))
+    _ = d.ocr.append(ContainerRead(number: ContainerNumber(ascii: Array("CSQU3054384".utf8))!, confidence: 41,
+                                   flags: ContainerRead.checkDigitFailed | ContainerRead.lowConfidence))
+    d.ocr.plate = ContainerNumber(ascii: Array("DP-4471".utf8))
+    d.ocr.extra = 1
     return d
+}
+
+func ocrRecords() -> [Record] {
+    var reads = OCRAttachment()
+    _ = reads.append(ContainerRead(number: ContainerNumber(ascii: Array("TCLU6029118".utf8))!, confidence: 88, flags: ContainerRead.late))
+    var unmatched = OCRAttachment()
+    _ = unmatched.append(ContainerRead(number: ContainerNumber(ascii: Array("MSKU0153725".utf8))!, flags: ContainerRead.seenOnOtherOccupancy))
+    unmatched.plate = ContainerNumber(ascii: Array("DP-1187".utf8))
+    return [.ocr(OCRRecord(occupancy: 9, occupancyStartUs: 140_000_000, reads: reads, readAtUs: 150_000_000, readWallUs: 1_795_000_000_123_000)),
+            .ocr(OCRRecord(occupancy: 0, occupancyStartUs: 0, reads: unmatched, readAtUs: 170_000_000, readWallUs: 0))]
 }
 
 func allRecords() -> [Record] {
@@ -67,7 +81,7 @@ func allRecords() -> [Record] {
         .heartbeat(HeartbeatRecord(softwareVersion: text("0.1.0"), profileHash: 0xDEAD_BEEF_0123_4567, uptimeS: 86_400,
                                    ticks: 864_000, missedTicks: 0, maxLatenessUs: 1_234, latenessP50Us: 31, latenessP999Us: 153, workP999Us: 85)),
         .gap(gapRecord()),
-    ]
+    ] + ocrRecords()
 }
 
 func gapRecord() -> GapRecord {
@@ -94,6 +108,7 @@ func same(_ a: Record, _ b: Record) -> Bool {
     case let (.audit(x), .audit(y)): return x == y
     case let (.heartbeat(x), .heartbeat(y)): return x == y
     case let (.gap(x), .gap(y)): return x == y
+    case let (.ocr(x), .ocr(y)): return x == y
     default: return false
     }
 }
@@ -158,13 +173,17 @@ func same(_ a: Record, _ b: Record) -> Bool {
         #expect(e == .badMagic && r1 == a.count..<(a.count + 2) && r2 == (a.count + 2)..<(a.count + 7))
     }
 
-    @Test("golden bytes: an alarm record and a sample batch (docs/RECORDS.md); a format-1 frame of an earlier journal still decodes, with epoch 0")
+    @Test("golden bytes: an alarm record and a sample batch (docs/RECORDS.md); format-1 and format-2 frames of earlier journals still decode (format 1 with epoch 0)")
     func golden() {
         let alarm = encode(.alarm(AlarmRecord(occupancy: 7, kind: 0, tUs: 1_234_567, sigmaQ8: 1_792)),
                            FrameHeader(epoch: 0x0123_4567_89AB_CDEF, sequence: 300, monotonicUs: 1_234_567, wallUs: 0))
-        #expect(hex(alarm) == "a7 02 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c 96 c8 7f ce")
+        #expect(hex(alarm) == "a7 03 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c 99 4c d1 e3")
         let samples = encode(.samples(sampleBatch()), FrameHeader(epoch: 0x0123_4567_89AB_CDEF, sequence: 1, monotonicUs: 1_000_000, wallUs: 0))
-        #expect(hex(samples) == "a7 02 01 2f ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 26 3b 25 17")
+        #expect(hex(samples) == "a7 03 01 2f ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 6f cd d9 f6")
+        // The same alarm as format 2 wrote it (the release before the OCR's reads).
+        let v2 = "a7 02 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c 96 c8 7f ce".split(separator: " ").map { UInt8($0, radix: 16)! }
+        guard case let .record(h2, .alarm(a2), _)? = scan(v2).first else { Issue.record("the format-2 frame was not read"); return }
+        #expect(h2.epoch == 0x0123_4567_89AB_CDEF && a2 == AlarmRecord(occupancy: 7, kind: 0, tUs: 1_234_567, sigmaQ8: 1_792))
         let v1: [UInt8] = [0xa7, 0x01, 0x03, 0x0f, 0xac, 0x02, 0x8e, 0xda, 0x96, 0x01, 0x00, 0x07, 0x00, 0x8e, 0xda, 0x96, 0x01, 0x80, 0x1c, 0x1f, 0xea, 0xab, 0x05]
         guard case let .record(h, .alarm(a), _)? = scan(v1).first else { Issue.record("the format-1 frame was not read"); return }
         #expect(h == FrameHeader(epoch: 0, sequence: 300, monotonicUs: 1_234_567, wallUs: 0))

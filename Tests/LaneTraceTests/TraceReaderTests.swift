@@ -143,11 +143,11 @@ func error(_ lines: [String]) -> TraceError? {
         d.endUs = 9_876_543
         d.speedMmPerS = 2_214
         d.gammaAlarm = true
-        d.container = ContainerNumber(ascii: Array("MSCU1234565".utf8))
+        d.setContainer(ContainerNumber(ascii: Array("MSCU1234565".utf8)))
         let line = DecisionWriter.json(d, settings: EngineSettings())
         #expect(line.hasPrefix(#"{"occupancy":1,"startUs":1234567,"endUs":9876543,"speedMps":2.21,"gammaAlarm":true,"neutronAlarm":false,"normSuspect":false,"container":"MSCU1234565","#))
         d.speedMmPerS = nil
-        d.container = nil
+        d.setContainer(nil)
         let line2 = DecisionWriter.json(d, settings: EngineSettings())
         #expect(line2.contains(#""speedMps":null"#) && line2.contains(#""container":null"#))
     }

@@ -41,6 +41,10 @@ struct Trajectory {
 public struct VehicleTruth: Sendable {
     public var vehicle: Int
     public var container: String?
+    /// Every container number on the vehicle (`container` is the first).
+    public var containers: [String] = []
+    public var plate: String? = nil
+    public var ocr: OCRSpec? = nil
     /// When the front reaches beam 0, and when the rear clears beam 1 (scenario seconds).
     public var entryS: Double
     public var exitS: Double
@@ -57,7 +61,7 @@ public struct VehicleTruth: Sendable {
         let src = sources.map { "{\"type\":\"\($0.type.rawValue)\",\"strength\":\($0.strength)}" }.joined(separator: ",")
         return "{\"vehicle\":\(vehicle),\"entryUs\":\(originUs + Int64(entryS * 1e6)),\"exitUs\":\(originUs + Int64(exitS * 1e6)),"
             + "\"speedMps\":\(speedMps),\"motion\":\"\(motion.rawValue)\",\"stopS\":\(stopS),\"queueS\":\(queueS),"
-            + "\"threat\":\(threat),\"norm\":\(norm),\"container\":\(container.map { "\"\($0)\"" } ?? "null"),\"sources\":[\(src)]}"
+            + "\"threat\":\(threat),\"norm\":\(norm),\"container\":\(container.map { "\"\($0)\"" } ?? "null"),\"containers\":[\(containers.map { "\"\($0)\"" }.joined(separator: ","))],\"sources\":[\(src)]}"
     }
 }
 
@@ -121,9 +125,13 @@ public final class LaneWorld {
             let traj = Trajectory(segments: segs)
             trajs.append(traj)
             let exit = traj.time(frontAt: -b0 + v.lengthM)
-            truths.append(VehicleTruth(
-                vehicle: truths.count + 1, container: v.container, entryS: entry, exitS: exit, speedMps: v.speed,
-                motion: v.motion, stopS: v.stopS, queueS: v.queueS, sources: v.sources))
+            var truth = VehicleTruth(
+                vehicle: truths.count + 1, container: v.containerNumbers.first, entryS: entry, exitS: exit, speedMps: v.speed,
+                motion: v.motion, stopS: v.stopS, queueS: v.queueS, sources: v.sources)
+            truth.containers = v.containerNumbers
+            truth.plate = v.plate
+            truth.ocr = v.ocr
+            truths.append(truth)
         }
         trajectories = trajs
         self.truths = truths

@@ -216,6 +216,12 @@ public struct VehicleSpec: Codable, Sendable {
     public var gapM: Double
     public var trailerLengthM: Double
     public var container: String?
+    /// Two containers on one chassis (two 20-ft boxes); `container` is the first when given alone.
+    public var containers: [String]?
+    /// The tractor's licence plate, for the OCR camera.
+    public var plate: String?
+    /// How the simulated gate OCR reads this vehicle (docs/SIMULATOR.md, "The OCR camera").
+    public var ocr: OCRSpec?
     public var sources: [SourceSpec]
     /// Cargo attenuation of gamma sources (1 = none).
     public var attenuation: Double
@@ -236,7 +242,7 @@ public struct VehicleSpec: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case at, speed, motion, stopS, queueS, cabLengthM, gapM, trailerLengthM, container, sources, attenuation, shielding
-        case neutronBurstsPerS
+        case neutronBurstsPerS, containers, plate, ocr
     }
 
     public init(from d: Decoder) throws {
@@ -250,6 +256,9 @@ public struct VehicleSpec: Codable, Sendable {
         gapM = try c.decodeIfPresent(Double.self, forKey: .gapM) ?? 1
         trailerLengthM = try c.decodeIfPresent(Double.self, forKey: .trailerLengthM) ?? 12.2
         container = try c.decodeIfPresent(String.self, forKey: .container)
+        containers = try c.decodeIfPresent([String].self, forKey: .containers)
+        plate = try c.decodeIfPresent(String.self, forKey: .plate)
+        ocr = try c.decodeIfPresent(OCRSpec.self, forKey: .ocr)
         sources = try c.decodeIfPresent([SourceSpec].self, forKey: .sources) ?? []
         attenuation = try c.decodeIfPresent(Double.self, forKey: .attenuation) ?? 0.7
         shielding = try c.decodeIfPresent(Double.self, forKey: .shielding)
@@ -257,6 +266,9 @@ public struct VehicleSpec: Codable, Sendable {
     }
 
     public var lengthM: Double { cabLengthM + gapM + trailerLengthM }
+
+    /// Every container number the vehicle carries (none for a bobtail).
+    public var containerNumbers: [String] { containers ?? (container.map { [$0] } ?? []) }
 
     func firstProblem() -> String? {
         if !(at >= 0) { return "at: must be a time in seconds >= 0" }
@@ -270,9 +282,15 @@ public struct VehicleSpec: Codable, Sendable {
         if !(attenuation > 0 && attenuation <= 1) { return "attenuation: must be 0...1" }
         if let s = shielding, !(s >= 0 && s < 1) { return "shielding: must be 0...1" }
         if !(neutronBurstsPerS >= 0 && neutronBurstsPerS <= 100) { return "neutronBurstsPerS: must be 0...100 bursts/s" }
-        if let c = container, c.isEmpty || c.utf8.count > 16 || c.utf8.contains(where: { $0 < 0x21 || $0 > 0x7E }) {
-            return "container: must be 1 to 16 printable ASCII characters"
+        func badText(_ c: String) -> Bool { c.isEmpty || c.utf8.count > 16 || c.utf8.contains(where: { $0 < 0x21 || $0 > 0x7E }) }
+        if let c = container, badText(c) { return "container: must be 1 to 16 printable ASCII characters" }
+        if container != nil && containers != nil { return "containers: give container (one) or containers (a list), not both" }
+        if let l = containers {
+            if l.count > 2 { return "containers: at most two per vehicle" }
+            for (i, c) in l.enumerated() where badText(c) { return "containers[\(i)]: must be 1 to 16 printable ASCII characters" }
         }
+        if let p = plate, badText(p) { return "plate: must be 1 to 16 printable ASCII characters" }
+        if let o = ocr, let problem = o.firstProblem() { return "ocr.\(problem)" }
         for (k, s) in sources.enumerated() {
             if !(s.strength >= 0 && s.strength < 1e8) { return "sources[\(k)].strength: must be 0...1e8 counts/s at 1 m" }
             if !(s.positionM >= 0 && s.positionM <= lengthM) { return "sources[\(k)].positionM: must lie on the vehicle (0...\(lengthM) m)" }
@@ -280,6 +298,38 @@ public struct VehicleSpec: Codable, Sendable {
             if !(s.heightM >= 0 && s.heightM <= 4.5) { return "sources[\(k)].heightM: must be 0...4.5 m" }
             if !(s.lengthM > 0 && s.lengthM <= 30) { return "sources[\(k)].lengthM: must be 0...30 m" }
         }
+        return nil
+    }
+}
+
+/// How the simulated gate OCR reads one vehicle: its delay after the camera trigger, its
+/// confidence, and a fault the field shows.
+public struct OCRSpec: Codable, Sendable {
+    public enum Fault: String, Codable, Sendable, CaseIterable {
+        /// One character read wrong (the check digit then fails).
+        case misread
+        /// Nothing sent for this vehicle.
+        case missing
+        /// The read of the vehicle before it in the queue is sent instead.
+        case wrongTruck
+        /// The read is sent twice.
+        case duplicate
+        /// The OCR drops its connection just before sending (the read follows once reconnected).
+        case drop
+        /// A malformed message is sent before the read.
+        case garbage
+    }
+    /// Seconds from the camera trigger to the message (default: 0.5 to 3 s, seeded).
+    public var delayS: Double?
+    /// The confidence sent, percent (default 90 to 99, seeded).
+    public var confidence: Int?
+    public var fault: Fault?
+
+    public init(delayS: Double? = nil, confidence: Int? = nil, fault: Fault? = nil) { self.delayS = delayS; self.confidence = confidence; self.fault = fault }
+
+    func firstProblem() -> String? {
+        if let d = delayS, !(d >= 0 && d <= 60) { return "delayS: must be 0...60 s" }
+        if let c = confidence, !(0...100).contains(c) { return "confidence: must be 0...100" }
         return nil
     }
 }

@@ -18,9 +18,8 @@ public enum TraceGenerator {
     public static func play(_ world: LaneWorld, sampleIntervalMs: Int64 = 100, originUs: Int64 = 0,
                             emit: (LaneEvent) -> Void) {
         // The OCR reads the container number half a second after the front passes beam 0.
-        var ocr: [(t: Double, c: ContainerNumber)] = world.truths.compactMap { tr in
-            guard let text = tr.container, let c = ContainerNumber(ascii: Array(text.utf8)) else { return nil }
-            return (tr.entryS + 0.5, c)
+        var ocr: [(t: Double, c: ContainerNumber)] = world.truths.flatMap { tr in
+            tr.containers.compactMap { text in ContainerNumber(ascii: Array(text.utf8)).map { (tr.entryS + 0.5, $0) } }
         }
         ocr.sort { $0.t < $1.t }
         var edgeIndex = 0

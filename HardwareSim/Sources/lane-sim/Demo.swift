@@ -20,7 +20,12 @@ struct Demo: ParsableCommand {
         let agentPath = agent ?? (CommandLine.arguments[0] as NSString).deletingLastPathComponent + "/lane-agent"
         guard FileManager.default.isExecutableFile(atPath: agentPath) else { throw ValidationError("no lane-agent at \(agentPath)") }
         try? FileManager.default.createDirectory(atPath: (agentLog as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let simulator = try sim.makeSimulator(quiet: true)
+        var serve = sim
+        // The gate OCR is played too (the simulator's board connects to it on 7070).
+        let boardText = (try? String(contentsOfFile: board, encoding: .utf8)) ?? ""
+        let boardReadsOCR = boardText.contains("\nocr:")
+        if serve.ocrPort == nil && boardReadsOCR { serve.ocrPort = 7070 }
+        let simulator = try serve.makeSimulator(quiet: true)
         let view = DemoView()
         simulator.onOutput = { name, on, _ in if on && name != "camera" && name != "faultLight" { view.output(name) } }
         try simulator.start()
@@ -30,6 +35,7 @@ struct Demo: ParsableCommand {
         p.executableURL = URL(fileURLWithPath: agentPath)
         var args = ["run", "--board", board, "--gpio-socket", sim.gpioSocket]
         if sim.tcpPort != 0 { args += ["--modbus-port", String(sim.tcpPort)] }
+        if boardReadsOCR, let camera = simulator.ocr { args += ["--ocr-port", String(camera.port)] }
         p.arguments = args
         let out = Pipe()
         p.standardOutput = out
@@ -103,6 +109,7 @@ final class DemoView: @unchecked Sendable {
             merged.1.sources += h.1.sources
             let names = [merged.1.container, h.1.container].compactMap { $0 }
             merged.1.container = names.isEmpty ? nil : names.joined(separator: "+")
+            merged.1.containers += h.1.containers
         }
         if hits.count > 1 { mergedVehicles[merged.0] = hits.map { $0.0 } }
         return merged
@@ -137,9 +144,31 @@ final class DemoView: @unchecked Sendable {
         return r.joined(separator: ", ")
     }
 
+    /// The lane's reads of a decision: `MSCU1234565+TGHU7654323`, `?` after a suspect one.
+    static func reads(_ d: [String: Any]) -> String {
+        let list = (d["containers"] as? [[String: Any]]) ?? []
+        let names = list.map { ($0["number"] as? String ?? "?") + (($0["ocrSuspect"] as? Bool ?? false) ? "?" : "") }
+        return names.isEmpty ? "-" : names.joined(separator: "+")
+    }
+
+    static func truthContainers(_ t: VehicleTruth?) -> String {
+        guard let t, !t.containers.isEmpty else { return "-" }
+        return t.containers.joined(separator: "+")
+    }
+
     func decision(_ line: Data) {
         guard let d = (try? JSONSerialization.jsonObject(with: line)) as? [String: Any] else { return }
         lock.lock(); defer { lock.unlock() }
+        if d["amendment"] as? Bool == true {
+            // A late OCR read: the decision already printed gets the lane's reads now.
+            let occ = (d["occupancy"] as? NSNumber)?.intValue, start = (d["startUs"] as? NSNumber)?.int64Value
+            if let i = decisions.lastIndex(where: { ($0["occupancy"] as? NSNumber)?.intValue == occ && ($0["startUs"] as? NSNumber)?.int64Value == start }) {
+                decisions[i]["containers"] = d["containers"]
+            }
+            print("              late OCR read for occupancy \(occ ?? 0): \(Self.reads(d))")
+            fflush(nil)
+            return
+        }
         decisions.append(d)
         let t = truth(for: d)
         let speed = (d["speedMps"] as? NSNumber).map { String(format: "%.2f", $0.doubleValue) } ?? "?"
@@ -152,13 +181,14 @@ final class DemoView: @unchecked Sendable {
                      (d["gammaMaxSigma"] as? NSNumber)?.doubleValue ?? 0, (d["neutronMaxCounts"] as? NSNumber)?.intValue ?? 0,
                      (d["neutronMaxSigma"] as? NSNumber)?.doubleValue ?? 0) + (verdict.isEmpty ? "clear" : verdict.joined(separator: " + ")))
         print("              truth: vehicle \(t.map { vehicleLabel($0.0) } ?? "-"), \(t.map { Self.describe($0.1) } ?? "no vehicle")  =>  \(Self.outcome(d, t?.1))")
+        print("              containers: lane read \(Self.reads(d)), truth \(Self.truthContainers(t?.1))")
         fflush(nil)
     }
 
     func table() {
         lock.lock(); defer { lock.unlock() }
         print("\nDecisions against ground truth")
-        print(pad("vehicle", 7) + "  " + pad("container", 12) + "  " + pad("truth", 28) + "  " + pad("true m/s", 8) + "  "
+        print(pad("vehicle", 7) + "  " + pad("containers (truth)", 24) + "  " + pad("lane's OCR read", 24) + "  " + pad("truth", 28) + "  " + pad("true m/s", 8) + "  "
             + pad("measured", 8) + "  " + pad("decision", 23) + "  outcome")
         var matched = Set<Int>()
         var detected = 0, threats = 0, falseAlarms = 0, normQuiet = 0, norms = 0
@@ -178,7 +208,7 @@ final class DemoView: @unchecked Sendable {
                 if t.1.norm && !t.1.threat { norms += 1; if !g { normQuiet += 1 } }
             }
             if o.contains("FALSE") { falseAlarms += 1 }
-            print(pad(t.map { vehicleLabel($0.0) } ?? "-", 7, right: true) + "  " + pad(t?.1.container ?? "-", 12) + "  "
+            print(pad(t.map { vehicleLabel($0.0) } ?? "-", 7, right: true) + "  " + pad(Self.truthContainers(t?.1), 24) + "  " + pad(Self.reads(d), 24) + "  "
                 + pad(t.map { Self.describe($0.1) } ?? "no vehicle", 28) + "  "
                 + pad(t.map { String(format: "%.2f", $0.1.speedMps) } ?? "-", 8, right: true) + "  "
                 + pad(measured.map { String(format: "%.2f", $0) } ?? "-", 8, right: true) + "  "
@@ -186,10 +216,15 @@ final class DemoView: @unchecked Sendable {
         }
         let unseen = simulator.truths.indices.filter { !matched.contains($0) && simulator.truths[$0].exitS * 1e6 < Double(MonotonicClock.nowUs() - simulator.truthOrigins[$0]) }
         for i in unseen {
-            print(pad(String(i + 1), 7, right: true) + "  " + pad(simulator.truths[i].container ?? "-", 12) + "  "
+            print(pad(String(i + 1), 7, right: true) + "  " + pad(Self.truthContainers(simulator.truths[i]), 24) + "  " + pad("-", 24) + "  "
                 + pad(Self.describe(simulator.truths[i]), 28) + "  no occupancy decided")
         }
-        print("\nthreats detected \(detected)/\(threats), false alarms \(falseAlarms), NORM loads without a gamma alarm \(normQuiet)/\(norms), "
+        let readRight = decisions.filter { d in
+            guard let t = truth(for: d)?.1 else { return false }
+            return Self.reads(d) == Self.truthContainers(t)
+        }.count
+        print("\ncontainer numbers read right (every number, none doubted) on \(readRight) of \(decisions.count) occupancies")
+        print("threats detected \(detected)/\(threats), false alarms \(falseAlarms), NORM loads without a gamma alarm \(normQuiet)/\(norms), "
             + "vehicles without a decision \(unseen.count), worst speed error \(String(format: "%.1f", worstSpeedError * 100)) %")
     }
 }

@@ -17,6 +17,8 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Start the panels' uptime clocks at this many ms.") var uptimeStartMs: UInt32 = 0
     @Option(help: "Override the scenario's seed.") var seed: UInt64?
     @Flag(help: "Play the scenario again (new seed each round) instead of stopping.") var keepRunning = false
+    @Option(help: "Play the gate OCR on this TCP port on 127.0.0.1 (the agent connects; docs/SIMULATOR.md).") var ocrPort: Int?
+    @Option(help: "The OCR's messages: line or xml.") var ocrFormat: String = "line"
 
     func makeSimulator(quiet: Bool = false) throws -> Simulator {
         var s = try loadScenario(scenario)
@@ -25,7 +27,14 @@ struct ServeOptions: ParsableArguments {
         let o = SimOptions(
             tcpPort: tcpPort == 0 ? nil : tcpPort, rtuLink: rtuLink, gpioSocket: gpioSocket, controlSocket: controlSocket, tracePath: trace, truthPath: truth,
             counterStart: counterStart, uptimeOffsetMs: uptimeStartMs, keepRunning: keepRunning, quiet: quiet)
-        return Simulator(scenario: s, options: o)
+        var options = o
+        if let ocrPort {
+            guard (0...65535).contains(ocrPort) else { throw ValidationError("--ocr-port must be 0...65535") }
+            options.ocrPort = ocrPort
+        }
+        guard let f = OCRCamera.Format(rawValue: ocrFormat) else { throw ValidationError("--ocr-format must be line or xml") }
+        options.ocrFormat = f
+        return Simulator(scenario: s, options: options)
     }
 }
 

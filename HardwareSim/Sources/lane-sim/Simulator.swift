@@ -18,6 +18,9 @@ struct SimOptions {
     var uptimeOffsetMs: UInt32 = 0
     var keepRunning = false
     var quiet = false
+    /// The simulated gate OCR's TCP port on 127.0.0.1 (nil: none; 0: any free port) and format.
+    var ocrPort: Int? = nil
+    var ocrFormat = OCRCamera.Format.line
 }
 
 final class Simulator: @unchecked Sendable {
@@ -38,6 +41,7 @@ final class Simulator: @unchecked Sendable {
     private(set) var finished = false
     private(set) var rtuDevice: String?
     var rtu: RTUServer?
+    var ocr: OCRCamera?
 
     init(scenario: Scenario, options: SimOptions) {
         self.scenario = scenario
@@ -75,7 +79,13 @@ final class Simulator: @unchecked Sendable {
         gpio = try GPIOService(path: options.gpioSocket)
         gpio.onOutput = { [unowned self] name, on in
             self.log("output \(name) \(on ? "ON" : "off")")
+            if name == "camera" && on { self.cameraTriggered() }
             self.onOutput(name, on, MonotonicClock.nowUs())
+        }
+        if let port = options.ocrPort {
+            ocr = try OCRCamera(port: port, format: options.ocrFormat, seed: scenario.seed, log: { [unowned self] in self.log($0) })
+            ocr!.start(stop: { false })  // as long as the process: the agent may still be reading
+            log("OCR camera on 127.0.0.1:\(ocr!.port) (\(options.ocrFormat.rawValue) messages)")
         }
         if let port = options.tcpPort {
             try ModbusServers.serveTCP(port: port, bank: bank, log: { [unowned self] in self.log($0) })
@@ -97,6 +107,26 @@ final class Simulator: @unchecked Sendable {
         originUs = MonotonicClock.nowUs()
         beginRound(world, originUs: originUs)
         startThread(name: "physics") { [self] in self.loop() }
+    }
+
+    /// The agent raised the camera trigger: the OCR reads the vehicle whose front has most
+    /// recently reached the portal and is still in it.
+    func cameraTriggered() {
+        guard let ocr else { return }
+        let now = MonotonicClock.nowUs()
+        lock.lock()
+        var best: Int? = nil
+        for (i, t) in truths.enumerated() {
+            let o = truthOrigins[i]
+            let entry = o + Int64(t.entryS * 1e6), exit = o + Int64(t.exitS * 1e6)
+            if entry - 1_000_000 <= now && now <= exit + 1_000_000 && (best == nil || entry > truthOrigins[best!] + Int64(truths[best!].entryS * 1e6)) {
+                best = i
+            }
+        }
+        let pick = best.map { (i: $0, truth: truths[$0], previous: $0 > 0 ? truths[$0 - 1] : nil) }
+        lock.unlock()
+        guard let pick else { log("ocr: camera triggered with no vehicle in the portal: nothing read"); return }
+        ocr.trigger(nowUs: now, wallUs: wallClockUs(), index: pick.i, truth: pick.truth, previous: pick.previous)
     }
 
     /// Applies a fault (the control socket's or the scenario's). Call with `lock` held.

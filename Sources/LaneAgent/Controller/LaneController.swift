@@ -23,6 +23,24 @@ extension LaneSink {
     public mutating func keepBackground(_ b: Background, wallUs: Int64) {}
 }
 
+/// The OCR reads handed to one tick (the runner takes at most `capacity` a tick from the OCR
+/// thread's queue; the rest wait for the next tick).
+public struct OCRInbox: Sendable {
+    public static let capacity = 8
+    var reads: InlineArray<8, OCRRead> = InlineArray(repeating: OCRRead())
+    public private(set) var count = 0
+    public init() {}
+    public var isFull: Bool { count == Self.capacity }
+    public mutating func append(_ r: OCRRead) -> Bool {
+        guard count < Self.capacity else { return false }
+        reads[count] = r
+        count += 1
+        return true
+    }
+    public mutating func removeAll() { count = 0 }
+    public subscript(i: Int) -> OCRRead { reads[i] }
+}
+
 /// The time and the runner's own figures for one tick.
 public struct TickClock: Sendable {
     public var nowUs: Int64
@@ -62,6 +80,8 @@ public struct LaneController: Sendable {
         public var beamStuckAfterUs: Int64 = 600_000_000
         /// The uplink runs without TLS (`uplink.insecure`): said in every heartbeat.
         public var insecureUplink = false
+        /// How OCR reads are attached to occupancies (the profile's `ocr` section).
+        public var ocr = OCRSettings()
         public init(panelSilentAfterPolls: Int, status: StatusMasks, keepsRecords: Bool, vm250: Bool, profileHash: UInt64) {
             self.panelSilentAfterPolls = panelSilentAfterPolls
             self.status = status
@@ -77,6 +97,9 @@ public struct LaneController: Sendable {
     var lastOccupancy: UInt32 = 0
     var alarmReported = (gamma: false, neutron: false)
     var batch: SampleBatch
+    /// Attaches the gate OCR's reads to occupancies (docs/OCR.md).
+    public private(set) var ocr: OCRMatcher
+    var ocrStarted: UInt32 = 0
     var rate = RateWindow()
     var vm = VM250Aggregator()
     var pendingSettings: (EngineSettings, Int64, Int64)? = nil
@@ -104,6 +127,7 @@ public struct LaneController: Sendable {
         beams = BeamMonitor(blockedUsMax: config.beamStuckAfterUs)
         used = Array(repeating: PanelSlot(), count: settings.panelCount)
         batch = SampleBatch(panels: settings.panelCount, nominalIntervalUs: settings.sampleIntervalUs)
+        ocr = OCRMatcher(settings: config.ocr)
         view.originUs = originUs
         view.settings = settings
         view.sirenUs = sirenUs
@@ -177,7 +201,7 @@ public struct LaneController: Sendable {
     /// One tick. `edges` sorted oldest first; `slots` the panels' latest polls; `outputFailures`
     /// the outputs whose last write failed (bit per `LaneOutput`).
     public mutating func tick<S: LaneSink>(_ clock: TickClock, edges: borrowing EdgeBuffer, slots: [PanelSlot],
-                                          outputFailures: UInt32, sink: inout S) -> TickResult {
+                                          outputFailures: UInt32, ocrReads: borrowing OCRInbox = OCRInbox(), sink: inout S) -> TickResult {
         k += 1
         let now = clock.nowUs
         if let p = pendingSettings, !engine.isOccupied {
@@ -194,8 +218,16 @@ public struct LaneController: Sendable {
             let e = edges.edges[i]
             beams.edge(e)
             if let d = engine.beamEdge(e) { finished(d, clock, &sink) }
+            if engine.isOccupied && engine.occupancyCount != ocrStarted, let t = engine.currentOccupancyStartUs {
+                ocrStarted = engine.occupancyCount
+                ocr.started(occupancy: ocrStarted, startUs: t)
+            }
             recordEdge(e)
         }
+
+        // 1b. The OCR's reads, after the edges (a read that came with the beam break belongs
+        // to the new occupancy) and before the samples (one that came before the end, to it).
+        for i in 0..<ocrReads.count { read(ocrReads[i], clock, &sink) }
 
         // 2. Panel health, then counts since the last sample from the panels that answered.
         panels.updateLink(slots, silentAfterPolls: config.panelSilentAfterPolls, masks: config.status)
@@ -359,7 +391,46 @@ public struct LaneController: Sendable {
         }
     }
 
-    mutating func finished<S: LaneSink>(_ d: Decision, _ clock: TickClock, _ sink: inout S) {
+    /// One OCR read: attached to the occupancy in progress, or amending one decided, or unmatched.
+    mutating func read<S: LaneSink>(_ r: OCRRead, _ clock: TickClock, _ sink: inout S) {
+        var recent = RecentOCR()
+        recent.atUs = r.atUs
+        switch ocr.read(r) {
+        case let .attached(occupancy, reads):
+            recent.outcome = .attached
+            recent.occupancy = occupancy
+            recent.reads = reads
+            view.ocrAttached += 1
+        case let .amended(occupancy, startUs, reads):
+            recent.outcome = .amended
+            recent.occupancy = occupancy
+            recent.reads = reads
+            view.ocrAmended += 1
+            let o = OCRRecord(occupancy: occupancy, occupancyStartUs: startUs, reads: reads, readAtUs: r.atUs, readWallUs: r.readWallUs)
+            if config.keepsRecords { sink.record(.ocr(o), monotonicUs: clock.nowUs, wallUs: clock.wallUs, commit: true) }
+            sink.event(.ocr(o))
+            if config.vm250 { vm.containers(occupancy: occupancy, reads, sink: &sink) }
+        case let .unmatched(reads):
+            recent.outcome = .unmatched
+            recent.reads = reads
+            view.ocrUnmatched += 1
+            let o = OCRRecord(occupancy: 0, occupancyStartUs: 0, reads: reads, readAtUs: r.atUs, readWallUs: r.readWallUs)
+            if config.keepsRecords { sink.record(.ocr(o), monotonicUs: clock.nowUs, wallUs: clock.wallUs, commit: true) }
+            sink.event(.ocr(o))
+        case let .duplicate(occupancy):
+            recent.outcome = .duplicate
+            recent.occupancy = occupancy
+            view.ocrDuplicates += 1
+        case .pending:
+            return
+        }
+        view.ocrRecent[view.ocrCount % LaneView.ocrRecentMax] = recent
+        view.ocrCount += 1
+    }
+
+    mutating func finished<S: LaneSink>(_ decided: Decision, _ clock: TickClock, _ sink: inout S) {
+        var d = decided
+        d.ocr = ocr.decided(occupancy: d.occupancy, endUs: d.endUs)
         decisions += 1
         beams.occupancyEnded()
         view.lastDecision = d
@@ -499,5 +570,16 @@ struct VM250Aggregator: Sendable {
         let neutronBgMilliCps = d.neutronMaxBackgroundQ16 > 0 && d.neutronWindowSamples > 0
             ? (d.neutronMaxBackgroundQ16 * 1_000 / Int64(d.neutronWindowSamples) * 1_000_000 / settings.sampleIntervalUs) >> 16 : 0
         sink.vm250(VMEvent(.gx, Int64(d.occupancy), neutronBgMilliCps, max(0, Q8.hundredths(d.gammaMaxSigmaQ8)), 0))
+        containers(occupancy: d.occupancy, d.ocr, sink: &sink)
+    }
+
+    /// One `CN` line per container number read (after the occupancy's `GX`, or later for a late read).
+    mutating func containers<S: LaneSink>(occupancy: UInt32, _ a: OCRAttachment, sink: inout S) {
+        for i in 0..<a.count {
+            let r = a[i]
+            var e = VMEvent(.cn, i64(occupancy), r.confidence == ContainerRead.unknownConfidence ? 999 : i64(r.confidence), r.suspect ? 1 : 0)
+            e.container = r.number
+            sink.vm250(e)
+        }
     }
 }

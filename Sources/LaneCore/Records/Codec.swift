@@ -5,8 +5,10 @@
 
 public enum RecordFormat {
     public static let magic: UInt8 = 0xA7
-    /// The version written. Version 1 (no epoch) is still read: journals of earlier releases.
-    public static let version: UInt8 = 2
+    /// The version written. Earlier ones are still read (journals of earlier releases):
+    /// version 1 had no epoch; version 2 carried one container number per occupancy and no
+    /// `ocr` records; version 3 carries the OCR's reads (docs/RECORDS.md).
+    public static let version: UInt8 = 3
     public static let versionOldest: UInt8 = 1
     public static let bodyMax = 4096
     /// The largest frame: magic, version, kind, 2-byte length, body, CRC.
@@ -90,12 +92,7 @@ public struct RecordEncoder {
             w.signed(d.suppressionQ16)
             w.varint(u64(d.samples))
             w.varint(u64(d.faults.bits))
-            if let c = d.container {
-                w.byte(UInt8(truncatingIfNeeded: c.count))
-                for i in 0..<c.count { w.byte(c.bytes[i]) }
-            } else {
-                w.byte(0)
-            }
+            ocr(d.ocr, &w)
             w.varint(u64(d.panelsUsedMask))
         case let .alarm(a):
             w.varint(u64(a.occupancy))
@@ -130,6 +127,12 @@ public struct RecordEncoder {
             w.varint(h.workP999Us)
             w.varint(h.flags)
             w.varint(h.settingsHash)
+        case let .ocr(o):
+            w.varint(u64(o.occupancy))
+            w.signed(o.occupancyStartUs)
+            ocr(o.reads, &w)
+            w.signed(o.readAtUs)
+            w.signed(o.readWallUs)
         case let .gap(g):
             w.byte(g.cause.rawValue)
             w.varint(g.records)
@@ -147,6 +150,24 @@ public struct RecordEncoder {
     static func text(_ t: ShortText, _ w: inout ByteWriter) {
         w.byte(UInt8(truncatingIfNeeded: t.count))
         for i in 0..<t.count { w.byte(t[i]) }
+    }
+
+    static func number(_ c: ContainerNumber?, _ w: inout ByteWriter) {
+        guard let c else { w.byte(0); return }
+        w.byte(UInt8(truncatingIfNeeded: c.count))
+        for i in 0..<c.count { w.byte(c.bytes[i]) }
+    }
+
+    /// count | per read: number, confidence, flags | plate (length 0: none) | extra.
+    static func ocr(_ a: OCRAttachment, _ w: inout ByteWriter) {
+        w.byte(UInt8(truncatingIfNeeded: a.count))
+        for i in 0..<a.count {
+            number(a[i].number, &w)
+            w.byte(a[i].confidence)
+            w.byte(a[i].flags)
+        }
+        number(a.plate, &w)
+        w.byte(a.extra)
     }
 }
 
@@ -222,12 +243,10 @@ public enum RecordParser {
             d.suppressionQ16 = try r.signed()
             d.samples = int(try r.bounded(u64(Int32.max)))
             d.faults = Faults(bits: UInt32(truncatingIfNeeded: try r.bounded(u64(UInt32.max))))
-            let n = int(try r.byte())
-            guard n <= ContainerNumber.capacity, r.remaining >= n else { throw n > ContainerNumber.capacity ? .valueOutOfRange : .truncated }
-            if n > 0 {
-                d.container = ContainerNumber(ascii: r.base + r.offset, count: n)
-                if d.container == nil { throw .valueOutOfRange }
-                r.skip(n)
+            if version >= 3 {
+                d.ocr = try ocr(&r)
+            } else if let c = try number(&r) {
+                _ = d.ocr.append(ContainerRead(number: c))
             }
             d.panelsUsedMask = UInt32(truncatingIfNeeded: try r.bounded(u64((1 &<< panelCountMax) - 1)))
             record = .occupancy(d)
@@ -257,6 +276,12 @@ public enum RecordParser {
                                                 ticks: try r.varint(), missedTicks: try r.varint(), maxLatenessUs: try r.varint(),
                                                 latenessP50Us: try r.varint(), latenessP999Us: try r.varint(), workP999Us: try r.varint(),
                                                 flags: version >= 2 ? try r.varint() : 0, settingsHash: version >= 2 ? try r.varint() : 0))
+        case .ocr:
+            guard version >= 3 else { throw .unknownKind(kind) }
+            let occupancy = UInt32(truncatingIfNeeded: try r.bounded(u64(UInt32.max)))
+            let startUs = try r.signed()
+            let reads = try ocr(&r)
+            record = .ocr(OCRRecord(occupancy: occupancy, occupancyStartUs: startUs, reads: reads, readAtUs: try r.signed(), readWallUs: try r.signed()))
         case .gap:
             guard let cause = GapRecord.Cause(rawValue: try r.byte()) else { throw .valueOutOfRange }
             var g = GapRecord(cause: cause, records: try r.varint())
@@ -276,6 +301,35 @@ public enum RecordParser {
         }
         guard r.remaining == 0 else { throw .trailingBytes }
         return (header, record)
+    }
+
+    static func number(_ r: inout ByteReader) throws(RecordError) -> ContainerNumber? {
+        let n = int(try r.byte())
+        guard n <= ContainerNumber.capacity else { throw .valueOutOfRange }
+        guard r.remaining >= n else { throw .truncated }
+        guard n > 0 else { return nil }
+        guard let c = ContainerNumber(ascii: r.base + r.offset, count: n) else { throw .valueOutOfRange }
+        r.skip(n)
+        return c
+    }
+
+    static func ocr(_ r: inout ByteReader) throws(RecordError) -> OCRAttachment {
+        var a = OCRAttachment()
+        let count = int(try r.byte())
+        guard count <= OCRAttachment.readsMax else { throw .valueOutOfRange }
+        for _ in 0..<count {
+            guard let c = try number(&r) else { throw .valueOutOfRange }
+            let confidence = try r.byte()
+            let flags = try r.byte()
+            guard confidence <= 100 || confidence == ContainerRead.unknownConfidence, flags & ~(ContainerRead.suspectMask | ContainerRead.late) == 0 else {
+                throw .valueOutOfRange
+            }
+            guard a.index(of: c) == nil else { throw .valueOutOfRange }
+            _ = a.append(ContainerRead(number: c, confidence: confidence, flags: flags))
+        }
+        a.plate = try number(&r)
+        a.extra = try r.byte()
+        return a
     }
 
     static func text(_ r: inout ByteReader) throws(RecordError) -> ShortText {

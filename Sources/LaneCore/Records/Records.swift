@@ -11,6 +11,9 @@ public enum RecordKind: UInt8, Sendable {
     case audit = 6
     case heartbeat = 7
     case gap = 8
+    /// A read from the gate OCR that came after its occupancy's decision (an amendment), or that
+    /// fits no occupancy (unmatched). Format 3.
+    case ocr = 9
 
     /// The kind's name (topics, JSON, the collector's tables).
     public var name: StaticString {
@@ -23,6 +26,7 @@ public enum RecordKind: UInt8, Sendable {
         case .audit: return "audit"
         case .heartbeat: return "heartbeat"
         case .gap: return "gap"
+        case .ocr: return "ocr"
         }
     }
 }
@@ -224,6 +228,26 @@ public struct GapRecord: Sendable, Equatable {
     }
 }
 
+/// A late or unmatched OCR read (docs/OCR.md).
+public struct OCRRecord: Sendable, Equatable {
+    /// The occupancy amended; 0: the read fits no occupancy (unmatched).
+    public var occupancy: UInt32
+    /// That occupancy's first beam break (lane monotonic µs): with the number, it names the
+    /// decision at the collector (numbers start again at 1 when the agent restarts).
+    public var occupancyStartUs: Int64
+    /// An amendment: every read the occupancy has now (the collector replaces what it stored).
+    /// Unmatched: the read's own numbers.
+    public var reads: OCRAttachment
+    /// When the read belongs (lane monotonic µs) and the OCR's own read time (Unix µs, 0 none).
+    public var readAtUs: Int64
+    public var readWallUs: Int64
+    public init(occupancy: UInt32, occupancyStartUs: Int64, reads: OCRAttachment, readAtUs: Int64, readWallUs: Int64) {
+        self.occupancy = occupancy; self.occupancyStartUs = occupancyStartUs; self.reads = reads
+        self.readAtUs = readAtUs; self.readWallUs = readWallUs
+    }
+    public var isAmendment: Bool { occupancy != 0 }
+}
+
 public enum Record: Sendable {
     case samples(SampleBatch)
     case occupancy(Decision)
@@ -233,6 +257,7 @@ public enum Record: Sendable {
     case audit(AuditRecord)
     case heartbeat(HeartbeatRecord)
     case gap(GapRecord)
+    case ocr(OCRRecord)
 
     public var kind: RecordKind {
         switch self {
@@ -244,6 +269,7 @@ public enum Record: Sendable {
         case .audit: return .audit
         case .heartbeat: return .heartbeat
         case .gap: return .gap
+        case .ocr: return .ocr
         }
     }
 }

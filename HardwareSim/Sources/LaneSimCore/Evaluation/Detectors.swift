@@ -37,7 +37,7 @@ struct EngineDetector {
             switch e {
             case let .beam(b): take(engine.beamEdge(b)); last = b.tUs
             case let .sample(s): take(engine.sample(s)); last = s.tUs
-            case let .container(_, c): engine.container(c)
+            case .container: break  // container numbers do not bear on detection
             }
         }
         take(engine.finish(atUs: last))
