@@ -76,7 +76,9 @@ public final class OCRInput: @unchecked Sendable {
     public init(config: OCRConfig, log: @escaping (String) -> Void) throws {
         self.config = config
         parser = try OCRMessageParser(config.format)
-        self.log = LogLimiter(burst: 5, windowS: 60, sink: log)
+        // Up to 20 lines a minute per cause: a technician sees each of a burst of bad messages,
+        // a flood is counted, not written.
+        self.log = LogLimiter(burst: 20, windowS: 60, sink: log)
         if case let .listen(host, port, _) = config.endpoint {
             do throws(SysError) {
                 let l = try Sys.listenTCP(host: host, port: port)
@@ -182,7 +184,10 @@ public final class OCRInput: @unchecked Sendable {
             return false
         }
         if n == 0 {
-            if !c.buffer.isEmpty && !c.skipping { malformed(c.peer, "the connection closed in the middle of a message (\(c.buffer.count) bytes)") }
+            if !c.skipping && c.buffer.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) {
+                count()
+                malformed(c.peer, "the connection closed in the middle of a message (\(c.buffer.count) bytes)")
+            }
             log.log("ocr-closed", "ocr: the OCR system at \(c.peer) closed the connection; \(reconnectWords)")
             lock.lock(); statsStorage.lastError = "closed by the OCR system"; lock.unlock()
             return false
@@ -203,7 +208,10 @@ public final class OCRInput: @unchecked Sendable {
         while true {
             guard let (end, next) = messageEnd(c.buffer) else {
                 if c.buffer.count > max {
-                    if !c.skipping { malformed(c.peer, "a message longer than \(max) bytes without its end; skipped up to its end") }
+                    if !c.skipping {
+                        count()
+                        malformed(c.peer, "a message longer than \(max) bytes without its end; skipped up to its end")
+                    }
                     c.skipping = true
                     c.buffer.removeAll(keepingCapacity: true)
                 }
@@ -212,7 +220,9 @@ public final class OCRInput: @unchecked Sendable {
             let body = Array(c.buffer[0..<end])
             c.buffer.removeFirst(next)
             if c.skipping { c.skipping = false; continue }
-            guard body.count <= max else { malformed(c.peer, "a message of \(body.count) bytes (at most \(max))"); continue }
+            if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { continue }  // keep-alive or blank line
+            count()
+            guard body.count <= max else { malformed(c.peer, "a message of \(body.count) bytes, longer than \(max) bytes (ocr.messageBytesMax)"); continue }
             handle(body, peer: c.peer)
         }
     }
@@ -236,6 +246,8 @@ public final class OCRInput: @unchecked Sendable {
         }
     }
 
+    func count() { lock.lock(); statsStorage.messages += 1; lock.unlock() }
+
     func malformed(_ peer: String, _ why: String) {
         lock.lock(); statsStorage.malformed += 1; statsStorage.lastMalformed = why; lock.unlock()
         log.log("ocr-malformed", "ocr: a message from \(peer) was refused: \(why)")
@@ -244,8 +256,6 @@ public final class OCRInput: @unchecked Sendable {
     func handle(_ body: [UInt8], peer: String) {
         guard let text = String(validating: body, as: UTF8.self) else { malformed(peer, "not UTF-8 text"); return }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.isEmpty { return }  // keep-alive or blank line
-        lock.lock(); statsStorage.messages += 1; lock.unlock()
         let m: OCRMessage
         switch parser.parse(trimmed) {
         case let .failure(e):

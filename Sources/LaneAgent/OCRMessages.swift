@@ -129,13 +129,15 @@ public final class OCRMessageParser: @unchecked Sendable {
         return assemble(fields, time: reader.time, plate: reader.plate)
     }
 
+    /// libxml2's error numbers, in words.
     static func xmlReason(_ code: Int) -> String {
         switch code {
-        case 4: return "the document is empty"
-        case 5: return "the document ends before its elements close"
+        case 4: return "not an XML document"
+        case 5: return "the document is cut short, or has more after its root element"
         case 76: return "a closing tag does not match its opening tag"
-        case 73, 41: return "a tag is not closed"
-        case 9, 68: return "an invalid character"
+        case 39, 41, 73: return "a tag is malformed (an attribute without quotes, or an unclosed tag)"
+        case 26, 27: return "an undefined entity (&name;)"
+        case 9: return "an invalid character"
         default: return "not well-formed (libxml2 error \(code))"
         }
     }
@@ -160,7 +162,7 @@ public final class OCRMessageParser: @unchecked Sendable {
             if !m.numbers.contains(where: { $0.0 == number }) { m.numbers.append((number, c)) }
         }
         if let plate {
-            let p = Self.normalise(plate)
+            let p = plate.trimmingCharacters(in: .whitespaces).uppercased()
             guard ContainerNumber(ascii: Array(p.utf8)) != nil else { return .failure(OCRMessageError("plate \"\(plate.prefix(40))\" is not 1 to 16 printable ASCII characters")) }
             m.plate = p
         }
@@ -173,7 +175,8 @@ public final class OCRMessageParser: @unchecked Sendable {
         return .success(m)
     }
 
-    /// Spaces and dashes removed, letters in upper case (`MSCU 123456-5` is `MSCU1234565`).
+    /// A container number with its spaces and dashes removed, letters in upper case
+    /// (`MSCU 123456-5` is `MSCU1234565`). Plates keep their dashes.
     static func normalise(_ s: String) -> String {
         String(s.filter { $0 != " " && $0 != "-" }).uppercased()
     }

@@ -270,6 +270,11 @@ struct Run: ParsableCommand {
             let u = uplink.stats
             log.line("uplink: \(u.messagesPublished) messages published, \(u.messagesAcknowledged) taken by the broker; the alarm station has stored through sequence \(uplink.journal.ackedThrough) of \(uplink.journal.nextSequence - 1) (\(u.stationAcks) acknowledgements, \(u.rangesResent) ranges sent again at its request, \(u.tailResends) re-sends after silence), \(u.connects) connects\(drained ? "" : "; the rest stays in the journal for the next start")")
         }
+        if let o = runner.ocr {
+            let st = o.stats
+            let v = runner.monitor.snapshot()
+            log.line("ocr: \(st.messages) messages (\(st.malformed) malformed, \(st.emptyReads) with nothing read, \(o.dropped) dropped); reads \(v.ocrAttached) attached, \(v.ocrAmended) late (decision amended), \(v.ocrUnmatched) unmatched, \(v.ocrDuplicates) duplicates; \(st.connects) connects, \(st.disconnects) disconnects")
+        }
         let s = runner.stats
         log.line("tick lateness: \(s.latenessSummary); tick work: \(s.durationSummary)")
         log.line("tick thread: \(s.tickAllocations) heap allocations in \(s.allocationCountedTicks) ticks counted (from the first alarm occupancy's end, and not before tick \(LaneRunner.allocationWarmupTicks))"

@@ -318,6 +318,10 @@ public struct OCRSpec: Codable, Sendable {
         case drop
         /// A malformed message is sent before the read.
         case garbage
+        /// The read is stamped with the time it is sent, not the time the camera took it (an OCR
+        /// that stamps on sending, or reads a truck on its own trigger): with a long delay it
+        /// fits no occupancy.
+        case phantom
     }
     /// Seconds from the camera trigger to the message (default: 0.5 to 3 s, seeded).
     public var delayS: Double?

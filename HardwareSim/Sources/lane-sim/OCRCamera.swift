@@ -56,8 +56,9 @@ final class OCRCamera: @unchecked Sendable {
             if let first = numbers.first { numbers[0] = Self.misread(first); confidence = spec.confidence ?? 70 }
         default: break
         }
-        let text = message(wallUs: wallUs + 200_000, numbers: numbers, confidence: confidence, plate: truth.plate)
         let due = nowUs + Int64(delay * 1e6)
+        let stamp = spec.fault == .phantom ? wallUs + Int64(delay * 1e6) : wallUs + 200_000
+        let text = message(wallUs: stamp, numbers: numbers, confidence: confidence, plate: truth.plate)
         if spec.fault == .garbage {
             pending.append(Pending(dueUs: due, text: format == .line ? "OCR,not-a-time,\(numbers.first ?? "X"),abc,,,\n"
                                                   : "<OCRResult><Container>\(numbers.first ?? "X")</Contianer></OCRResult>\n",
