@@ -10,7 +10,7 @@
 # it. Reproduce one with the ordinary build: .build/debug/lane-fuzz TARGET FILE.
 set -eu
 cd "$(dirname "$0")/.."
-TARGETS="records trace replay console-line console-command profile modbus-reply gpio-line collector station-ack"
+TARGETS="records trace replay console-line console-command profile modbus-reply gpio-line collector station-ack ocr-message"
 BIN=.build/fuzz/release/lane-fuzz
 
 build() {

@@ -162,7 +162,7 @@ public final class OCRMessageParser: @unchecked Sendable {
             if !m.numbers.contains(where: { $0.0 == number }) { m.numbers.append((number, c)) }
         }
         if let plate {
-            let p = plate.trimmingCharacters(in: .whitespaces).uppercased()
+            let p = String(plate.filter { $0 != " " }).uppercased()
             guard ContainerNumber(ascii: Array(p.utf8)) != nil else { return .failure(OCRMessageError("plate \"\(plate.prefix(40))\" is not 1 to 16 printable ASCII characters")) }
             m.plate = p
         }
@@ -176,7 +176,7 @@ public final class OCRMessageParser: @unchecked Sendable {
     }
 
     /// A container number with its spaces and dashes removed, letters in upper case
-    /// (`MSCU 123456-5` is `MSCU1234565`). Plates keep their dashes.
+    /// (`MSCU 123456-5` is `MSCU1234565`). Plates lose their spaces and keep their dashes.
     static func normalise(_ s: String) -> String {
         String(s.filter { $0 != " " && $0 != "-" }).uppercased()
     }

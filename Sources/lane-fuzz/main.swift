@@ -15,7 +15,7 @@ import LaneCore
 import LaneHAL
 import LaneTrace
 
-let targets = ["records", "trace", "replay", "console-line", "console-command", "profile", "modbus-reply", "gpio-line", "collector", "station-ack"]
+let targets = ["records", "trace", "replay", "console-line", "console-command", "profile", "modbus-reply", "gpio-line", "collector", "station-ack", "ocr-message"]
 
 func fail(_ why: String) -> Never {
     FileHandle.standardError.write(Data("lane-fuzz: property violated: \(why)\n".utf8))
@@ -221,6 +221,33 @@ func fuzzStationAck(_ p: UnsafeBufferPointer<UInt8>) {
     }
 }
 
+// MARK: ocr-message: a gate OCR's message, as a line (the simulator's pattern) or an XML document
+
+let ocrLine = try! OCRMessageParser(OCRFormat(kind: .line(pattern: OCRFormat.simulatorPattern)))
+let ocrXML = try! OCRMessageParser({
+    var f = OCRFormat(kind: .xml(root: "ANPR", container: "ContainerNumber", confidence: "@conf", time: "Time", plate: "LicencePlate"))
+    f.time = .unixMs
+    f.confidence = .fraction
+    return f
+}())
+
+/// The first byte chooses the format (even: line, odd: XML); the rest is the message.
+func fuzzOCRMessage(_ p: UnsafeBufferPointer<UInt8>) {
+    guard let first = p.first else { return }
+    guard let text = String(validating: p.dropFirst(), as: UTF8.self) else { return }  // the input thread refuses non-UTF-8 first
+    switch (first % 2 == 0 ? ocrLine : ocrXML).parse(text) {
+    case let .success(m):
+        guard m.numbers.count <= 4 else { fail("more than 4 numbers accepted") }
+        for (n, c) in m.numbers {
+            guard ContainerNumber(ascii: Array(n.utf8)) != nil else { fail("an accepted number the lane cannot hold: \(n)") }
+            guard c <= 100 || c == ContainerRead.unknownConfidence else { fail("a confidence out of range: \(c)") }
+        }
+        if let plate = m.plate, ContainerNumber(ascii: Array(plate.utf8)) == nil { fail("an accepted plate the lane cannot hold: \(plate)") }
+    case let .failure(e):
+        guard !e.description.isEmpty else { fail("a refusal without a reason") }
+    }
+}
+
 // MARK: dispatch
 
 var args = CommandLine.arguments
@@ -240,6 +267,7 @@ case "profile": body = fuzzProfile
 case "modbus-reply": body = fuzzModbusReply
 case "gpio-line": body = fuzzGPIOLine
 case "collector": body = fuzzCollector
+case "ocr-message": body = fuzzOCRMessage
 default: body = fuzzStationAck
 }
 var cargs = args.map { strdup($0) } + [nil]

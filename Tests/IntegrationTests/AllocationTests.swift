@@ -1,7 +1,8 @@
 // Proves that the whole agent's tick (and its Modbus poll thread) allocates nothing in steady state: `lane-agent run` (whose
 // executable interposes malloc & co. and counts allocations per thread) screens a minute of
 // traffic from the simulator at a 20 ms tick (about 3,000 ticks), with alarms, a NORM load,
-// records journaled, the VM-250 stream and a console session asking for `stats` all the while;
+// records journaled, the VM-250 stream, the gate OCR's reads (attached, a duplicate, a late one
+// amending a decision, a malformed message) and a console session asking for `stats` all the while;
 // from the end of the first alarm occupancy on, the tick thread's count must not move. The same
 // counter must show the allocations start-up made on that thread, so a dead counter cannot pass.
 
@@ -9,7 +10,7 @@ import Foundation
 import Testing
 
 @Suite struct AllocationTests {
-    @Test("the tick thread makes 0 heap allocations over thousands of ticks with traffic, alarms, records, VM-250 and the console")
+    @Test("the tick thread makes 0 heap allocations over thousands of ticks with traffic, alarms, records, VM-250, the OCR input and the console")
     func tickAllocatesNothing() throws {
         let dir = scratch("alloc")
         let base = try simBoardBase()
@@ -18,13 +19,13 @@ import Testing
         try (base.replacingOccurrences(of: "sampleIntervalMs: 100", with: "sampleIntervalMs: 20")
             + "\nconsole:\n  socket: \(dir)/console.sock\n  users: \(packageRoot)/Boards/console-users.sim\n")
             .write(toFile: board, atomically: true, encoding: .utf8)
-        let port = freePort(), vmPort = freePort()
+        let port = freePort(), vmPort = freePort(), ocrPort = freePort()
         let sim = try Child("lane-sim", ["serve", "--scenario", "HardwareSim/scenarios/alloc.yaml", "--tcp-port", String(port),
-                                         "--gpio-socket", dir + "/gpio.sock", "--linger", "20"], dir: dir, name: "sim")
+                                         "--gpio-socket", dir + "/gpio.sock", "--ocr-port", String(ocrPort), "--linger", "20"], dir: dir, name: "sim")
         defer { sim.stop() }
         #expect(waitFor(dir + "/gpio.sock"), "the simulator did not start: \(sim.stderr)")
         let agent = try Child("lane-agent", ["run", "--board", board, "--modbus-port", String(port), "--gpio-socket", dir + "/gpio.sock",
-                                             "--journal", dir + "/journal", "--vm250-port", String(vmPort), "--duration", "65"],
+                                             "--journal", dir + "/journal", "--vm250-port", String(vmPort), "--ocr-port", String(ocrPort), "--duration", "65"],
                               dir: dir, name: "agent")
         let stream = LineReader(port: vmPort)
         #expect(waitFor(dir + "/console.sock"), "the agent did not start: \(agent.stderr)")
@@ -40,6 +41,9 @@ import Testing
         #expect(decisions.filter { $0["gammaAlarm"] as? Bool == true || $0["neutronAlarm"] as? Bool == true }.count >= 3 && decisions.count >= 5,
                 "alarms while counting: \(agent.stdout)")
         #expect(decisions.contains { $0["normSuspect"] as? Bool == true })
+        // The OCR's paths ran while the allocations were counted.
+        let ocr = agent.stderr.split(separator: "\n").first { $0.contains("ocr: ") && $0.contains("messages (") } ?? ""
+        #expect(ocr.contains("1 malformed") && ocr.contains("1 late (decision amended)") && ocr.contains("1 duplicates") && ocr.contains("reads 4 attached"), "\(ocr)")
         let line = agent.stderr.split(separator: "\n").first { $0.contains("tick thread: ") && $0.contains("heap allocations") } ?? ""
         let words = line.split(separator: " ")
         func number(before word: String) -> Int? {

@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct FuzzCorpusTests {
     @Test("every committed corpus input passes its harness", arguments: [
-        "records", "trace", "replay", "console-line", "console-command", "profile", "modbus-reply", "gpio-line", "collector", "station-ack",
+        "records", "trace", "replay", "console-line", "console-command", "profile", "modbus-reply", "gpio-line", "collector", "station-ack", "ocr-message",
     ])
     func corpus(target: String) throws {
         let dir = scratch("fuzz-\(target)")

@@ -43,6 +43,8 @@ struct VirtualLane {
     var extraGamma: [Double] = [0, 0, 0, 0]
     var extraNeutron: [Double] = [0, 0, 0, 0]
     var pendingEdges: [BeamEdge] = []
+    /// OCR reads handed to the tick once their arrival time has come.
+    var pendingReads: [OCRRead] = []
     var outputFailures: UInt32 = 0
     var lastLevels = InlineArray<5, Bool>(repeating: false)
     var lastFaults = Faults()
@@ -97,7 +99,9 @@ struct VirtualLane {
         var edges = EdgeBuffer()
         pendingEdges.sort { $0.tUs < $1.tUs }
         while let e = pendingEdges.first, e.tUs <= nowUs { _ = edges.append(e); pendingEdges.removeFirst() }
-        let r = controller.tick(TickClock(nowUs: nowUs, wallUs: nowUs), edges: edges, slots: slots, outputFailures: outputFailures, sink: &sink)
+        var inbox = OCRInbox()
+        while let r = pendingReads.first, r.arrivalUs <= nowUs, !inbox.isFull { _ = inbox.append(r); pendingReads.removeFirst() }
+        let r = controller.tick(TickClock(nowUs: nowUs, wallUs: nowUs), edges: edges, slots: slots, outputFailures: outputFailures, ocrReads: inbox, sink: &sink)
         lastLevels = r.levels
         lastFaults = r.faults
     }
