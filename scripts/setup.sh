@@ -22,6 +22,7 @@ packages=(
   libcrypt-dev          # console password hashes (CCrypt)
   mosquitto             # the broker the uplink tests start on loopback; mosquitto_passwd
   libxml2-utils         # xmllint: the N42.42 export validated against its schema
+  libxml2               # FoundationXML's parser: the agent reads gate OCR messages in XML
   openssl               # the TLS tests make a CA and certificates
   gcc                   # the golden-vector harness on this host; SwiftPM links C shims
   libc6-dev             # C headers for this host

@@ -168,3 +168,30 @@ func xmlParser(time: OCRFormat.TimeFormat = .iso8601, confidence: OCRFormat.Conf
         #expect(lane.controller.view.ocrAttached == 1 && lane.controller.view.ocrAmended == 1 && lane.controller.view.ocrUnmatched == 1)
     }
 }
+
+@Suite struct OCRConsoleTests {
+    @Test("the console's ocr command: how the OCR connects, its counts, and the last reads with where each went; status shows the last occupancy's reads")
+    func ocrCommand() throws {
+        let c = try ConsoleUnderTest()
+        #expect(c.run("ocr").text.contains("no OCR input configured"))
+        var config = try #require(c.hub.profile.ocr)
+        config.endpoint = .listen(host: "127.0.0.1", port: 0, allow: [])
+        c.hub.ocr = try OCRInput(config: config, log: { _ in })
+        let t0 = c.lane.lane.nowUs + 10_000
+        var r = OCRRead()
+        _ = r.add(ContainerNumber(ascii: Array("MSCU1234565".utf8))!, confidence: 72)
+        r.atUs = t0 + 500_000
+        r.arrivalUs = t0 + 1_000_000
+        c.lane.lane.pendingReads = [r]
+        c.lane.lane.truck()
+        c.lane.tick()
+        let out = c.run("ocr")
+        #expect(out.outcome == .ok)
+        #expect(out.text.contains("the OCR system connects to 127.0.0.1:0 (listening); a line per read"), "\(out.text)")
+        #expect(out.text.contains("matched: 1 to the truck in the lane, 0 late (decision amended), 0 unmatched, 0 duplicates"), "\(out.text)")
+        #expect(out.lines.contains { $0.contains("occupancy 1: MSCU1234565 (72 %, check digit fails) OCR SUSPECT") }, "\(out.text)")
+        let status = c.run("status")
+        #expect(status.lines.contains { $0.hasPrefix("containers: last #1: MSCU1234565 (72 %, check digit fails) OCR SUSPECT") }, "\(status.text)")
+        #expect(status.lines.contains { $0.hasPrefix("OCR:") && $0.contains("NOT CONNECTED") }, "\(status.text)")
+    }
+}
