@@ -11,6 +11,7 @@
 #                              cross target a one-line C program compiles, links and runs under
 #                              qemu-user. Fails with one line naming the missing package.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 # package               what uses it
 packages=(
@@ -31,6 +32,13 @@ packages=(
   gcc-arm-linux-gnueabi # the golden-vector harness for armv7
   libc6-dev-armel-cross # its C library and headers (a recommendation only: named here)
   qemu-user             # runs the aarch64 and armv7 harnesses (qemu-aarch64, qemu-arm)
+  python3-venv          # a virtual environment (.venv) for the field's readers from PyPI, below
+)
+
+# Python packages from PyPI, into .venv (Debian's Python refuses system-wide pip installs):
+# the readers the field runs, used by the tests as outside readers of what we write.
+python_packages=(
+  sandiaspecutils==0.0.11  # Sandia's SpecUtils (InterSpec, Cambio): reads the N42.42 export
 )
 
 # Each tool a test or the demo runs, and the package it comes from.
@@ -45,6 +53,7 @@ tools=(
   /usr/bin/arm-linux-gnueabi-gcc:gcc-arm-linux-gnueabi
   /usr/bin/qemu-aarch64:qemu-user
   /usr/bin/qemu-arm:qemu-user
+  /usr/bin/python3:python3-venv
 )
 # Each pkg-config module Package.swift names, and its package.
 modules=(libmodbus:libmodbus-dev libgpiod:libgpiod-dev libmosquitto:libmosquitto-dev sqlite3:libsqlite3-dev libcrypt:libcrypt-dev)
@@ -91,6 +100,11 @@ check() {
   cross_check "host" gcc libc6-dev "" "" "" || bad=1
   cross_check "aarch64" aarch64-linux-gnu-gcc libc6-dev-arm64-cross qemu-aarch64 /usr/aarch64-linux-gnu "-fPIE -pie" || bad=1
   cross_check "armv7" arm-linux-gnueabi-gcc libc6-dev-armel-cross qemu-arm /usr/arm-linux-gnueabi "-march=armv7-a -fPIE -pie" || bad=1
+  local py
+  for py in "${python_packages[@]}"; do
+    .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('${py%%==*}') != '${py##*==}')" 2>/dev/null \
+      || { echo "setup: missing Python package $py in .venv (scripts/setup.sh installs it from PyPI)"; bad=1; }
+  done
   if ! command -v swift >/dev/null; then
     echo "setup: no Swift toolchain on PATH (expected Swift 6.3 on the PATH or at /opt/swift/usr/bin)"
     bad=1
@@ -114,5 +128,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   "${as_root[@]}" apt-get update -qq
   "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Python readers: a venv of Debian's Python in the clone (git-ignored), from PyPI.
+venv_ok() {
+  local py
+  for py in "${python_packages[@]}"; do
+    .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('${py%%==*}') != '${py##*==}')" 2>/dev/null || return 1
+  done
+}
+if ! venv_ok; then
+  echo "setup: installing ${python_packages[*]} into .venv from PyPI"
+  [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check "${python_packages[@]}"
 fi
 check >&2

@@ -1,7 +1,10 @@
 // One occupancy as ANSI N42.42-2012 XML (namespace http://physics.nist.gov/N42/2011/N42), the
-// standard format for radiation instruments, read by SpecUtils/InterSpec and alarm-station tools:
-// the lane as a portal monitor, one detector per panel and channel, one measurement per sample
-// with gross counts per energy window, the occupancy indicator, and the alarm as analysis.
+// standard format for radiation instruments, in the forms the field's readers read (Sandia's
+// SpecUtils, under InterSpec and Cambio; checked by the tests with its Python bindings): the lane
+// as a portal monitor, one detector per panel and channel, one measurement per sample with each
+// panel's gamma as a spectrum of its energy windows (an energy calibration by window
+// boundaries) and its neutron as gross counts, the occupancy indicator, and each alarm both as
+// a RadAlarm and as an identified "nuclide" (SpecUtils reads alarms only in that form).
 
 import Foundation
 import LaneCore
@@ -46,9 +49,9 @@ public enum N42Export {
                 x += "    <RadDetectorCategoryCode>\(category)</RadDetectorCategoryCode>\n    <RadDetectorKindCode>\(kind)</RadDetectorKindCode>\n  </RadDetectorInformation>\n"
             }
         }
-        // The reference panel's windows: low from the discriminator (30 keV) to the split (250 keV), high above.
-        x += "  <EnergyWindows id=\"Windows\">\n    <WindowStartEnergyValues>30 250</WindowStartEnergyValues>\n"
-        x += "    <WindowEndEnergyValues>250 3000</WindowEndEnergyValues>\n  </EnergyWindows>\n"
+        // The reference panel's windows as channel boundaries: low from the discriminator (30 keV)
+        // to the split (250 keV), high above, to 3 MeV.
+        x += "  <EnergyCalibration id=\"Windows\">\n    <EnergyBoundaryValues>30 250 3000</EnergyBoundaryValues>\n  </EnergyCalibration>\n"
         var ids: [String] = []
         for (k, s) in samples.enumerated() {
             let id = "M\(k + 1)"
@@ -56,14 +59,17 @@ public enum N42Export {
             x += "  <RadMeasurement id=\"\(id)\">\n    <MeasurementClassCode>Foreground</MeasurementClassCode>\n"
             x += "    <StartDateTime>\(dateTime(wall(s.tUs - s.intervalUs)))</StartDateTime>\n"
             x += "    <RealTimeDuration>\(duration(s.intervalUs))</RealTimeDuration>\n"
-            func gross(_ suffix: String, _ detector: String, _ windows: Bool, _ counts: String) {
-                x += "    <GrossCounts id=\"\(id)\(suffix)\" radDetectorInformationReference=\"\(detector)\"\(windows ? " energyWindowsReference=\"Windows\"" : "")>\n"
+            // Gamma: a spectrum of the panel's windows (low, high); neutron: one gross count.
+            for p in 0..<panels {
+                x += "    <Spectrum id=\"\(id)G\(p + 1)\" radDetectorInformationReference=\"Gamma\(p + 1)\" energyCalibrationReference=\"Windows\">\n"
                 x += "      <LiveTimeDuration>\(duration(s.intervalUs))</LiveTimeDuration>\n"
-                x += "      <CountData>\(counts)</CountData>\n    </GrossCounts>\n"
+                x += "      <ChannelData>\(s.gammaLow[p]) \(s.gamma[p] &- s.gammaLow[p])</ChannelData>\n    </Spectrum>\n"
             }
-            // Gamma: counts per energy window (low, high); neutron: one count.
-            for p in 0..<panels { gross("G\(p + 1)", "Gamma\(p + 1)", true, "\(s.gammaLow[p]) \(s.gamma[p] - s.gammaLow[p])") }
-            for p in 0..<panels { gross("N\(p + 1)", "Neutron\(p + 1)", false, "\(s.neutron[p])") }
+            for p in 0..<panels {
+                x += "    <GrossCounts id=\"\(id)N\(p + 1)\" radDetectorInformationReference=\"Neutron\(p + 1)\">\n"
+                x += "      <LiveTimeDuration>\(duration(s.intervalUs))</LiveTimeDuration>\n"
+                x += "      <CountData>\(s.neutron[p])</CountData>\n    </GrossCounts>\n"
+            }
             x += "    <OccupancyIndicator>true</OccupancyIndicator>\n  </RadMeasurement>\n"
         }
         let gammaDetectors = (1...panels).map { "Gamma\($0)" }.joined(separator: " ")
@@ -84,6 +90,19 @@ public enum N42Export {
         if d.neutronAlarm {
             x += "    <RadAlarm radDetectorInformationReferences=\"\(neutronDetectors)\">\n      <RadAlarmCategoryCode>Neutron</RadAlarmCategoryCode>\n"
             x += "      <RadAlarmLightColor>Blue</RadAlarmLightColor>\n    </RadAlarm>\n"
+        }
+        // The same alarms as identified "nuclides": how SpecUtils (and the tools on it) read them.
+        if d.gammaAlarm || d.neutronAlarm {
+            x += "    <NuclideAnalysisResults>\n"
+            func nuclide(_ name: String, _ sigmaQ8: Int64, _ category: String) {
+                x += "      <Nuclide>\n        <NuclideIdentifiedIndicator>true</NuclideIdentifiedIndicator>\n"
+                x += "        <NuclideName>\(name)</NuclideName>\n"
+                x += "        <NuclideIDConfidenceDescription>\(decimal2(Q8.hundredths(sigmaQ8))) sigma above background</NuclideIDConfidenceDescription>\n"
+                x += "        <NuclideCategoryDescription>\(category)</NuclideCategoryDescription>\n      </Nuclide>\n"
+            }
+            if d.gammaAlarm { nuclide("Gamma alarm", d.gammaMaxSigmaQ8, "Gamma") }
+            if d.neutronAlarm { nuclide("Neutron alarm", d.neutronMaxSigmaQ8, "Neutron") }
+            x += "    </NuclideAnalysisResults>\n"
         }
         x += "  </AnalysisResults>\n</RadInstrumentData>\n"
         return x

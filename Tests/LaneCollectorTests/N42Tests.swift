@@ -1,5 +1,8 @@
 // Proves the N42.42 export: an occupancy with its samples validates against the ANSI
-// N42.42-2011 schema kept in Tests/Reference (xmllint), and carries the alarm and the counts.
+// N42.42-2011 schema kept in Tests/Reference (xmllint), and the field's own reader, Sandia's
+// SpecUtils (PyPI sandiaspecutils, in .venv from scripts/setup.sh), reads from it what the
+// collector holds: every panel's gamma windows and neutron counts per sample, start, live and
+// real times, the detectors, the occupancy, and the alarms.
 
 import Foundation
 import LaneCollector
@@ -24,9 +27,27 @@ func batch(from t0: Int64) -> Record {
     return .samples(b)
 }
 
+/// What SpecUtils reads from an N42 file (Tests/Readers/specutils_read.py).
+func specUtilsRead(_ path: String) throws -> [String: Any] {
+    let root = (schemaPath as NSString).deletingLastPathComponent + "/../.."
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: root + "/.venv/bin/python")
+    p.arguments = [root + "/Tests/Readers/specutils_read.py", path]
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0, let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        throw CollectorError("SpecUtils could not read \(path): \(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+    }
+    return json
+}
+
 @Suite struct N42Tests {
-    @Test("an exported occupancy validates against n42.xsd and carries its alarm and counts")
-    func validates() throws {
+    @Test("an exported occupancy validates against n42.xsd, and SpecUtils reads from it the collector's counts, times, detectors, occupancy and alarms", arguments: [true, false])
+    func validates(alarmed: Bool) throws {
         #expect(FileManager.default.fileExists(atPath: schemaPath), "the N42 schema is missing at \(schemaPath)")
         let dir = NSTemporaryDirectory() + "n42-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -36,8 +57,10 @@ func batch(from t0: Int64) -> Record {
         d.occupancy = 3
         d.startUs = 10_050_000
         d.endUs = 11_550_000
-        d.gammaAlarm = true
-        d.neutronAlarm = true
+        d.gammaAlarm = alarmed
+        d.neutronAlarm = alarmed
+        d.gammaMaxSigmaQ8 = 28 * 256 + 110
+        d.neutronMaxSigmaQ8 = 9 * 256
         d.speedMmPerS = 2_205
         d.setContainer(ContainerNumber(ascii: Array("CSQU3054383".utf8)))
         // The agent stamps a sample batch with its first sample's time.
@@ -62,10 +85,46 @@ func batch(from t0: Int64) -> Record {
         p.waitUntilExit()
         let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(p.terminationStatus == 0, "xmllint: \(message)")
-        #expect(xml.contains("<RadAlarmCategoryCode>Gamma</RadAlarmCategoryCode>") && xml.contains("<RadAlarmCategoryCode>Neutron</RadAlarmCategoryCode>"))
+        #expect(xml.contains("<RadAlarmCategoryCode>Gamma</RadAlarmCategoryCode>") == alarmed && xml.contains("<RadAlarmCategoryCode>Neutron</RadAlarmCategoryCode>") == alarmed)
         #expect(xml.contains("<RadInstrumentClassCode>Portal Monitor</RadInstrumentClassCode>"))
-        #expect(xml.contains("<CountData>22 18</CountData>"))  // sample 0, panel 0: 40 counts, 22 low
+        #expect(xml.contains("<ChannelData>22 18</ChannelData>"))  // sample 0, panel 0: 40 counts, 22 low
         #expect(xml.contains("container CSQU3054383"))
+
+        // The field's reader.
+        let read = try specUtilsRead(dir + "/o.n42")
+        #expect(read["instrumentType"] as? String == "Portal Monitor" && read["instrumentId"] as? String == "PORT/L1")
+        #expect((read["warnings"] as? [String]) == [], "\(read["warnings"] ?? "")")
+        #expect((read["gammaDetectors"] as? [String]) == ["Gamma1", "Gamma2", "Gamma3", "Gamma4"], "\(read["gammaDetectors"] ?? "")")
+        let measurements = (read["measurements"] as? [[String: Any]]) ?? []
+        #expect(measurements.count == samples.count * panels, "one measurement per sample and panel: \(measurements.count)")
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for (k, s) in samples.enumerated() {
+            for p in 0..<panels {
+                guard let m = measurements.first(where: { ($0["sample"] as? Int) == k + 1 && ($0["detector"] as? String) == "Gamma\(p + 1)" }) else {
+                    Issue.record("sample \(k + 1) panel \(p + 1) not read"); continue
+                }
+                let gamma = (m["gamma"] as? [Double]) ?? []
+                #expect(gamma == [Double(s.gammaLow[p]), Double(s.gamma[p] - s.gammaLow[p])], "sample \(k + 1) panel \(p + 1): \(gamma)")
+                #expect(m["neutron"] as? Double == Double(s.neutron[p]) && m["containedNeutron"] as? Bool == true)
+                #expect(abs((m["liveTime"] as? Double ?? 0) - 0.1) < 1e-6 && abs((m["realTime"] as? Double ?? 0) - 0.1) < 1e-6)
+                #expect(m["occupied"] as? String == "OccupancyStatus.Occupied" && m["source"] as? String == "SourceType.Foreground")
+                // SpecUtils gives the start as a naive UTC time.
+                let start = (m["start"] as? String).flatMap { iso.date(from: ($0.contains(".") ? $0 : $0 + ".000000") + "Z") }
+                let expected = Double(wall - (decision.endUs - (s.tUs - s.intervalUs))) / 1e6
+                #expect(start.map { abs($0.timeIntervalSince1970 - expected) < 0.002 } == true, "sample \(k + 1): \(m["start"] ?? "nil")")
+            }
+        }
+        let sumGamma = samples.reduce(0.0) { t, s in t + (0..<panels).reduce(0.0) { $0 + Double(s.gamma[$1]) } }
+        let sumNeutron = samples.reduce(0.0) { t, s in t + (0..<panels).reduce(0.0) { $0 + Double(s.neutron[$1]) } }
+        #expect(read["gammaCountSum"] as? Double == sumGamma && read["neutronCountsSum"] as? Double == sumNeutron)
+        let results = (read["results"] as? [[String: Any]]) ?? []
+        if alarmed {
+            #expect(results.map { $0["nuclide"] as? String } == ["Gamma alarm", "Neutron alarm"], "\(results)")
+            #expect(results.first?["confidence"] as? String == "28.43 sigma above background" && results.first?["type"] as? String == "Gamma", "\(results)")
+        } else {
+            #expect(results.isEmpty, "no alarm is read from a clear occupancy: \(results)")
+        }
     }
 }
 
