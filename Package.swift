@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "LaneCoreTests", dependencies: ["LaneCore"], path: "Tests/LaneCoreTests"),
         .testTarget(name: "LaneTraceTests", dependencies: ["LaneTrace", "LaneCore"], path: "Tests/LaneTraceTests"),
         .testTarget(
-            name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneConsole", "LaneSimCore", "LaneTrace", "LaneCore"],
+            name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneConsole", "LaneSimCore", "LaneTrace", "LaneCore", "LaneTestSupport"],
             path: "Tests/LaneAgentTests"),
         .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneCore", "LaneTrace", "LaneSeal"], path: "Tests/LaneCollectorTests"),
         // libFuzzer harnesses (docs/FUZZING.md): fuzzing when built by scripts/fuzz.sh with

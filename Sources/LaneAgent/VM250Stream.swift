@@ -140,18 +140,30 @@ public final class VM250Server: @unchecked Sendable {
         return e.tag.text + "," + six(e.fields[0]) + "," + six(e.fields[1]) + "," + six(e.fields[2]) + "," + six(e.fields[3]) + "\r\n"
     }
 
-    /// The setup lines sent to each new client, from the engine settings.
-    public static func setupLines(_ e: EngineSettings) -> [String] {
+    /// The five setup lines sent to each new client, from the engine settings, with the fields
+    /// and types OpenSensorHub's Rapiscan driver parses (integers where it calls parseInt) and
+    /// all five that LLNL's ERNIE needs (docs/VM250.md says what each field holds here).
+    public static func setupLines(_ e: EngineSettings, panels: Int = 4, softwareVersion: String = "0.1.0") -> [String] {
         let intervals = max(1, e.gammaWindowSamples * Int(e.sampleIntervalUs) / 200_000)
         let holdIn = Int(e.holdInUs / 200_000)
         let sigma = Double(e.gammaSigmaQ8) / 256
         let nSigma = Double(e.neutronSigmaQ8) / 256
+        let backgroundS = Int((Double((1 << e.backgroundShift) * e.sampleIntervalUs) / 1e6).rounded())
         func two(_ v: Int) -> String { v < 10 ? "0\(v)" : String(min(v, 99)) }
+        let detectors = String(repeating: "1", count: min(4, max(1, panels)))
         return [
+            // high and low background fault (counts/s, all panels; 0: off), window, hold-in (200 ms intervals), sigma
             "SG1," + six(e.gammaBackgroundHighCps) + "," + six(e.gammaBackgroundLowCps) + "," + two(intervals) + "," + two(holdIn) + ","
                 + String(format: "%04.1f", sigma) + ",P",
-            "SN1," + six(0) + "," + two(max(1, e.neutronWindowSamples * Int(e.sampleIntervalUs) / 200_000)) + ","
-                + String(format: "%04.1f", nSigma) + ",P",
+            // detectors present, discriminators (keV: the reference panel's 30 and 3000), relay output, algorithm, software
+            "SG2," + detectors + ",0030.0,3000.0,0,GCEW," + softwareVersion,
+            // the second pillar's discriminators, the background time constant (s), the learning gate (sigma), firmware
+            "SG3,0030.0,3000.0," + two(min(99, backgroundS)) + "," + two(Int((Double(e.backgroundGateSigmaQ8) / 256).rounded())) + "," + softwareVersion,
+            // neutron high background (0: off), window (200 ms intervals), minimum excess counts, sigma x 10, sequential intervals, background time (s)
+            "SN1,000000," + two(max(1, e.neutronWindowSamples * Int(e.sampleIntervalUs) / 200_000)) + "," + two(Int(e.neutronExcessMin))
+                + "," + two(Int((nSigma * 10).rounded())) + ",01," + two(min(99, backgroundS)),
+            // neutron discriminators: not set by this lane
+            "SN2,0000.0,0000.0,0000.0,0000.0",
         ]
     }
 }

@@ -159,7 +159,7 @@ struct Run: ParsableCommand {
         if let port = profile.vm250Port {
             do {
                 let server = try VM250Server(host: profile.vm250Bind, port: port, allow: profile.vm250Allow,
-                                             setupLines: VM250Server.setupLines(profile.engine), log: log.line)
+                                             setupLines: VM250Server.setupLines(profile.engine, panels: profile.engine.panelCount, softwareVersion: LaneAgentVersion.string.description), log: log.line)
                 server.start(stop: { stopRequested.load(ordering: .relaxed) || writerStop.load(ordering: .relaxed) })
                 runner.vm250 = server
                 log.line("vm250: text stream on \(profile.vm250Bind):\(port)" + (profile.vm250Allow.isEmpty ? "" : " for \(profile.vm250Allow.joined(separator: ", ")) only"))

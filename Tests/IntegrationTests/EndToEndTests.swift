@@ -5,6 +5,7 @@
 // same verdicts.
 
 import Foundation
+import LaneTestSupport
 import Testing
 
 @Suite(.timeLimit(integrationTimeLimit))
@@ -77,28 +78,34 @@ struct EndToEndTests {
         #expect(beats.allSatisfy { int64($0["latenessP999Us"]) >= 0 && int64($0["workP999Us"]) >= 0 && $0["latenessP50Us"] != nil })
         #expect(beats.contains { int64($0["ticks"]) > 0 && int64($0["workP999Us"]) > 0 }, "a heartbeat after the first tick has figures: \(beats)")
 
-        // The VM-250-style stream, line by line against the format.
+        // The VM-250-style stream, line by line against the format, and as the field's readers
+        // (OpenSensorHub's Rapiscan driver, LLNL's ERNIE) take it: Tests/Support/VM250Reader.swift.
         if let stream {
             let text = stream.finish()
             #expect(text.hasSuffix("\r\n") && !text.isEmpty)
             let lines = text.components(separatedBy: "\r\n").dropLast()
+            #expect(Array(lines.prefix(5)).map { String($0.prefix(3)) } == ["SG1", "SG2", "SG3", "SN1", "SN2"], "\(lines.prefix(5))")
             #expect(lines.first?.range(of: #"^SG1,\d{6},\d{6},\d\d,\d\d,\d\d\.\d,P$"#, options: .regularExpression) != nil, "\(lines.first ?? "")")
-            var tags: [String: Int] = [:]
+            var reader = VM250Reader()
             for line in lines {
+                reader.read(line)
                 let tag = String(line.prefix(while: { $0 != "," }))
-                tags[tag, default: 0] += 1
                 switch tag {
-                case "SG1", "SN1": continue
+                case "SG1", "SG2", "SG3", "SN1", "SN2", "CN": continue
                 case "SP":
                     #expect(line.range(of: #"^SP,\d\.\d{4},\d\d\.\d\d,\d\d\.\d\d,000000$"#, options: .regularExpression) != nil, "\(line)")
                 default:
                     #expect(line.range(of: #"^(GB|NB|GS|GA|NS|NA|GX|GH|GL|NH|TT|TC),\d{6},\d{6},\d{6},\d{6}$"#, options: .regularExpression) != nil, "\(line)")
                 }
             }
+            #expect(reader.problems.isEmpty, "\(reader.problems.prefix(10))")
+            #expect(reader.cadenceProblems().isEmpty, "\(reader.cadenceProblems())")
+            #expect(reader.setupGamma != nil && reader.setupNeutron != nil, "OpenSensorHub's setup outputs were filled")
+            let tags = reader.tags
             #expect(tags["GX"] == decisions.count)
             #expect((tags["GA"] ?? 0) > 0 && (tags["GS"] ?? 0) > 0 && (tags["GB"] ?? 0) > 0 && (tags["NS"] ?? 0) > 0)
-            let gx = lines.filter { $0.hasPrefix("GX,") }.map { Int($0.split(separator: ",")[1])! }
-            #expect(gx == decisions.map { ($0["occupancy"] as! NSNumber).intValue })
+            #expect(reader.occupancies.map(\.number) == decisions.map { ($0["occupancy"] as! NSNumber).intValue })
+            #expect(reader.occupancies.map(\.gammaAlarm) == decisions.map { $0["gammaAlarm"] as! Bool }, "GA lines in exactly the alarmed occupancies")
             let mph = lines.filter { $0.hasPrefix("SP,") }.map { Double($0.split(separator: ",")[2])! }
             #expect(mph.contains { abs($0 - 2.2 * 2.236936) < 0.2 }, "\(mph)")
         }

@@ -279,9 +279,13 @@ public struct LaneController: Sendable {
         if unlockFallback != nil && now < unlockedUntilUs { hardware.insert(.detectionUnlocked) }
         engine.hardwareFaults = hardware
         if let d = engine.sample(sample) { finished(d, clock, &sink) }
+        // The VM-250 stream goes on when no panel answered (zeros; its GL line said which failed).
+        if config.vm250 {
+            vm.add(sample, panels: n, occupancy: engine.isOccupied ? engine.occupancyCount : 0, gammaAlarm: engine.gammaAlarmActive,
+                   neutronAlarm: engine.neutronAlarmActive, sink: &sink)
+        }
         if fresh != 0 {
             rate.push(sample)
-            if config.vm250 { vm.add(sample, panels: n, occupied: engine.isOccupied, gammaAlarm: engine.gammaAlarmActive, neutronAlarm: engine.neutronAlarmActive, sink: &sink) }
             if config.keepsRecords {
                 _ = batch.append(sample)
                 if batch.isFull {
@@ -352,7 +356,7 @@ public struct LaneController: Sendable {
             lastBackgroundKeptUs = now
             sink.keepBackground(engine.background, wallUs: clock.wallUs)
         }
-        if config.vm250 && !engine.isOccupied { vm.backgroundTick(k: k, background: engine.background, settings: settings, sink: &sink) }
+        if config.vm250 && !engine.isOccupied { vm.backgroundTick(k: k, background: engine.background, settings: settings, excluded: panels.excludedMask, sink: &sink) }
         if config.keepsRecords && (k == 1 || k % (60_000_000 / settings.sampleIntervalUs) == 0) {
             if !engine.isOccupied {
                 sink.record(.background(BackgroundRecord(engine.background, panels: n)), monotonicUs: now, wallUs: clock.wallUs, commit: false)
@@ -509,27 +513,49 @@ struct RateWindow: Sendable {
     }
 }
 
-/// The VM-250-style stream's figures: counts summed over two samples while occupied, background
-/// lines every 5 s while empty, fault lines on change, and per occupancy its speed and summary.
+/// The VM-250-style stream's figures (docs/VM250.md), with the timing its readers expect
+/// (OpenSensorHub's Rapiscan driver sums five GS lines to a second; LLNL's ERNIE takes one NS
+/// line a second): gamma summed over 200 ms while occupied, neutron over 1 s; background lines
+/// every 5 s while empty, whatever the lane's state (a reader takes silence for a lost link);
+/// fault lines on change; per occupancy its speed and summary.
 struct VM250Aggregator: Sendable {
     var gamma: InlineArray<4, Int64> = [0, 0, 0, 0]
     var neutron: InlineArray<4, Int64> = [0, 0, 0, 0]
-    var half = 0
+    var gammaIntervalUs: Int64 = 0
+    var neutronIntervalUs: Int64 = 0
+    var neutronAlarmSeen = false
 
-    mutating func add<S: LaneSink>(_ s: LaneSample, panels n: Int, occupied: Bool, gammaAlarm: Bool, neutronAlarm: Bool, sink: inout S) {
+    var occupancy: UInt32 = 0
+
+    /// One sample (zeros when no panel answered: the lines go on, the fault lines say why), in
+    /// `occupancy` (0: the lane is empty). An occupancy's first lines cover its own counts only.
+    mutating func add<S: LaneSink>(_ s: LaneSample, panels n: Int, occupancy occ: UInt32, gammaAlarm: Bool, neutronAlarm: Bool, sink: inout S) {
+        if occ != occupancy {
+            occupancy = occ
+            gamma = [0, 0, 0, 0]
+            neutron = [0, 0, 0, 0]
+            gammaIntervalUs = 0
+            neutronIntervalUs = 0
+            neutronAlarmSeen = false
+        }
+        let occupied = occ != 0
         for p in 0..<min(4, n) {
             gamma[p] += Int64(s.gamma[p])
             neutron[p] += Int64(s.neutron[p])
         }
-        half += 1
-        if half == 2 {
-            if occupied {
-                sink.vm250(VMEvent(gammaAlarm ? .ga : .gs, gamma[0], gamma[1], gamma[2], gamma[3]))
-                sink.vm250(VMEvent(neutronAlarm ? .na : .ns, neutron[0], neutron[1], neutron[2], neutron[3]))
-            }
+        gammaIntervalUs += s.intervalUs
+        neutronIntervalUs += s.intervalUs
+        neutronAlarmSeen = neutronAlarmSeen || neutronAlarm
+        if gammaIntervalUs >= 200_000 - 20_000 {
+            if occupied { sink.vm250(VMEvent(gammaAlarm ? .ga : .gs, gamma[0], gamma[1], gamma[2], gamma[3])) }
             gamma = [0, 0, 0, 0]
+            gammaIntervalUs = 0
+        }
+        if neutronIntervalUs >= 1_000_000 - 20_000 {
+            if occupied { sink.vm250(VMEvent(neutronAlarmSeen ? .na : .ns, neutron[0], neutron[1], neutron[2], neutron[3])) }
             neutron = [0, 0, 0, 0]
-            half = 0
+            neutronIntervalUs = 0
+            neutronAlarmSeen = false
         }
     }
 
@@ -541,9 +567,12 @@ struct VM250Aggregator: Sendable {
         return r
     }
 
-    mutating func backgroundTick<S: LaneSink>(k: Int64, background bg: Background, settings: EngineSettings, sink: inout S) {
-        guard k % (5_000_000 / settings.sampleIntervalUs) == 0 && bg.isReady(settings) else { return }
-        let g = Self.rates(bg.gammaQ16, settings), nn = Self.rates(bg.neutronQ16, settings)
+    /// Every 5 s while the lane is empty: the background as the lane has it now (learning or
+    /// learned; a panel left out of detection reads 0), so that a reader always hears the lane.
+    mutating func backgroundTick<S: LaneSink>(k: Int64, background bg: Background, settings: EngineSettings, excluded: UInt32, sink: inout S) {
+        guard k % (5_000_000 / settings.sampleIntervalUs) == 0 else { return }
+        var g = Self.rates(bg.gammaQ16, settings), nn = Self.rates(bg.neutronQ16, settings)
+        for p in 0..<4 where excluded & (1 &<< UInt32(p)) != 0 { g[p] = 0; nn[p] = 0 }
         sink.vm250(VMEvent(.gb, g[0], g[1], g[2], g[3]))
         sink.vm250(VMEvent(.nb, nn[0], nn[1], nn[2], nn[3]))
     }
@@ -569,7 +598,9 @@ struct VM250Aggregator: Sendable {
         if let v = d.speedMmPerS { sink.vm250(VMEvent(.sp, v)) }
         let neutronBgMilliCps = d.neutronMaxBackgroundQ16 > 0 && d.neutronWindowSamples > 0
             ? (d.neutronMaxBackgroundQ16 * 1_000 / Int64(d.neutronWindowSamples) * 1_000_000 / settings.sampleIntervalUs) >> 16 : 0
-        sink.vm250(VMEvent(.gx, Int64(d.occupancy), neutronBgMilliCps, max(0, Q8.hundredths(d.gammaMaxSigmaQ8)), 0))
+        // GX: occupancy, neutron background (counts/s x 1000), the rail-car index (0: a truck;
+        // LLD's ERNIE reads field 3 as that), 0.
+        sink.vm250(VMEvent(.gx, Int64(d.occupancy), neutronBgMilliCps, 0, 0))
         containers(occupancy: d.occupancy, d.ocr, sink: &sink)
     }
 
