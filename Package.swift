@@ -33,6 +33,9 @@ let package = Package(
             name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(
+            name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(
             name: "CCrypt", path: "Sources/CCrypt", pkgConfig: "libcrypt",
             providers: [.apt(["libcrypt-dev"])]),
         .systemLibrary(
@@ -75,7 +78,7 @@ let package = Package(
 
         // The receiving end at the alarm station: subscribe, check sequences, store, export.
         .target(
-            name: "LaneCollector", dependencies: ["LaneCore", "LaneTrace", "LaneSeal", "CSQLite", "CMosquitto"],
+            name: "LaneCollector", dependencies: ["LaneCore", "LaneTrace", "LaneSeal", "CSQLite", "CPostgres", "CMosquitto"],
             path: "Sources/LaneCollector"),
         .executableTarget(
             name: "lane-collector",
@@ -99,7 +102,7 @@ let package = Package(
         .testTarget(
             name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneConsole", "LaneSimCore", "LaneTrace", "LaneCore", "LaneTestSupport"],
             path: "Tests/LaneAgentTests"),
-        .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneCore", "LaneTrace", "LaneSeal"], path: "Tests/LaneCollectorTests"),
+        .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneCore", "LaneTrace", "LaneSeal", "LaneTestSupport"], path: "Tests/LaneCollectorTests"),
         // libFuzzer harnesses (docs/FUZZING.md): fuzzing when built by scripts/fuzz.sh with
         // -sanitize=fuzzer; replaying the committed corpora in the ordinary build.
         .target(name: "CFuzzDriver", path: "Sources/CFuzzDriver"),

@@ -20,6 +20,8 @@ packages=(
   libgpiod-dev          # GPIO lines on a real board (CGPIOD)
   libmosquitto-dev      # the MQTT uplink and the collector (CMosquitto)
   libsqlite3-dev        # the collector's store (CSQLite)
+  libpq-dev             # the collector's PostgreSQL store (CPostgres)
+  postgresql            # the PostgreSQL server the collector tests start on loopback
   libcrypt-dev          # console password hashes (CCrypt)
   mosquitto             # the broker the uplink tests start on loopback; mosquitto_passwd
   libxml2-utils         # xmllint: the N42.42 export validated against its schema
@@ -54,9 +56,11 @@ tools=(
   /usr/bin/qemu-aarch64:qemu-user
   /usr/bin/qemu-arm:qemu-user
   /usr/bin/python3:python3-venv
+  /usr/lib/postgresql/15/bin/postgres:postgresql
+  /usr/lib/postgresql/15/bin/initdb:postgresql
 )
 # Each pkg-config module Package.swift names, and its package.
-modules=(libmodbus:libmodbus-dev libgpiod:libgpiod-dev libmosquitto:libmosquitto-dev sqlite3:libsqlite3-dev libcrypt:libcrypt-dev)
+modules=(libmodbus:libmodbus-dev libgpiod:libgpiod-dev libmosquitto:libmosquitto-dev sqlite3:libsqlite3-dev libcrypt:libcrypt-dev libpq:libpq-dev)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 

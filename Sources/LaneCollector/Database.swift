@@ -3,7 +3,6 @@
 // decisions are also unpacked into columns. Sequences are checked per lane: gaps are recorded
 // (and closed when a late record fills them), duplicates dropped and counted.
 
-import CSQLite
 import Foundation
 import LaneCore
 import LaneTrace
@@ -14,23 +13,39 @@ public struct CollectorError: Error, CustomStringConvertible, Sendable {
 }
 
 public final class Database {
-    let db: OpaquePointer
+    let conn: SQLConnection
+    /// Where the store is (a file, or a PostgreSQL server).
     public let path: String
+    public var flavor: SQLFlavor { conn.flavor }
 
-    /// The schema's version (`PRAGMA user_version`): 2 keys records by lane, epoch and
-    /// sequence; 3 keeps each record's seal (docs/SECURITY.md); 4 keeps the OCR's late and
-    /// unmatched reads and which amendment a decision carries (docs/OCR.md). Older stores are
-    /// migrated on open (a version-1 store's records under epoch 0, unsealed).
+    /// The schema's version (`PRAGMA user_version` in SQLite, `schema_version` in PostgreSQL):
+    /// 2 keys records by lane, epoch and sequence; 3 keeps each record's seal
+    /// (docs/SECURITY.md); 4 keeps the OCR's late and unmatched reads and which amendment a
+    /// decision carries (docs/OCR.md). Older SQLite stores are migrated on open (a version-1
+    /// store's records under epoch 0, unsealed).
     public static let schemaVersion = 4
 
-    public init(path: String) throws {
-        var handle: OpaquePointer?
-        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil) == SQLITE_OK, let handle else {
-            throw CollectorError("\(path): cannot open the database")
+    /// An SQLite store: one file, for one station.
+    public convenience init(path: String) throws {
+        try self.init(connection: try SQLiteConnection(path: path))
+    }
+
+    /// A PostgreSQL store (libpq connection string), shared by several collectors and the
+    /// analysts' tools.
+    public convenience init(postgres conninfo: String) throws {
+        try self.init(connection: try PostgresConnection(conninfo: conninfo))
+    }
+
+    public init(connection: SQLConnection) throws {
+        conn = connection
+        path = connection.place
+        switch connection.flavor {
+        case .sqlite: try openSQLite()
+        case .postgres: try openPostgres()
         }
-        db = handle
-        self.path = path
-        sqlite3_busy_timeout(db, 5_000)
+    }
+
+    func openSQLite() throws {
         try exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
         let version = try scalar("PRAGMA user_version")
         let hasRecords = try scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'records'") > 0
@@ -75,6 +90,83 @@ public final class Database {
         }
     }
 
+    /// The PostgreSQL schema: the same tables and keys as SQLite's, except that the raw samples'
+    /// frames live in `sample_frames`, partitioned by month of their wall clock (a month of a
+    /// national program's samples is dropped or archived as one table); `records` keeps every
+    /// record's key, so that inserts stay idempotent by lane, epoch and sequence. Several
+    /// collectors may open it at once: everything is IF NOT EXISTS, under an advisory lock.
+    func openPostgres() throws {
+        try exec("SELECT pg_advisory_lock(461002)")
+        defer { try? exec("SELECT pg_advisory_unlock(461002)") }
+        try exec("""
+            CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS records (
+                lane TEXT NOT NULL, epoch BIGINT NOT NULL, sequence BIGINT NOT NULL, kind TEXT NOT NULL,
+                monotonic_us BIGINT NOT NULL, wall_us BIGINT NOT NULL, frame BYTEA, seal BYTEA,
+                PRIMARY KEY (lane, epoch, sequence));
+            CREATE INDEX IF NOT EXISTS records_kind_time_e ON records (lane, kind, monotonic_us);
+            CREATE TABLE IF NOT EXISTS sample_frames (
+                lane TEXT NOT NULL, epoch BIGINT NOT NULL, sequence BIGINT NOT NULL,
+                monotonic_us BIGINT NOT NULL, wall_us BIGINT NOT NULL, frame BYTEA NOT NULL, seal BYTEA,
+                PRIMARY KEY (lane, epoch, sequence, wall_us)) PARTITION BY RANGE (wall_us);
+            CREATE TABLE IF NOT EXISTS sample_frames_undated PARTITION OF sample_frames FOR VALUES FROM (MINVALUE) TO (1);
+            CREATE INDEX IF NOT EXISTS sample_frames_time ON sample_frames (lane, monotonic_us);
+            CREATE TABLE IF NOT EXISTS occupancies (
+                lane TEXT NOT NULL, epoch BIGINT NOT NULL, sequence BIGINT NOT NULL, occupancy BIGINT NOT NULL,
+                start_us BIGINT NOT NULL, end_us BIGINT NOT NULL, wall_us BIGINT NOT NULL,
+                speed_mps DOUBLE PRECISION, gamma_alarm INTEGER NOT NULL, neutron_alarm INTEGER NOT NULL,
+                norm_suspect INTEGER NOT NULL, container TEXT, decision TEXT NOT NULL, ocr_amended_by BIGINT,
+                PRIMARY KEY (lane, epoch, sequence));
+            CREATE INDEX IF NOT EXISTS occupancies_time_e ON occupancies (lane, wall_us);
+            CREATE INDEX IF NOT EXISTS occupancies_alarm_e ON occupancies (gamma_alarm, neutron_alarm, wall_us);
+            CREATE TABLE IF NOT EXISTS epochs (
+                lane TEXT NOT NULL, epoch BIGINT NOT NULL, first_seen_us BIGINT NOT NULL,
+                contiguous_through BIGINT NOT NULL, highest BIGINT NOT NULL,
+                duplicates BIGINT NOT NULL, records BIGINT NOT NULL, dropped_before_journal BIGINT NOT NULL,
+                PRIMARY KEY (lane, epoch));
+            CREATE TABLE IF NOT EXISTS gaps (
+                lane TEXT NOT NULL, epoch BIGINT NOT NULL, first BIGINT NOT NULL, last BIGINT NOT NULL,
+                cause TEXT, PRIMARY KEY (lane, epoch, first));
+            CREATE TABLE IF NOT EXISTS ocr_reads (
+                lane TEXT NOT NULL, epoch BIGINT NOT NULL, sequence BIGINT NOT NULL, wall_us BIGINT NOT NULL,
+                occupancy BIGINT NOT NULL, occupancy_start_us BIGINT NOT NULL, amendment INTEGER NOT NULL,
+                containers TEXT NOT NULL, suspect INTEGER NOT NULL, read_wall_us BIGINT NOT NULL,
+                PRIMARY KEY (lane, epoch, sequence));
+            CREATE INDEX IF NOT EXISTS ocr_reads_occupancy ON ocr_reads (lane, epoch, occupancy, occupancy_start_us);
+            """)
+        let version = try scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        if version > Int64(Self.schemaVersion) {
+            throw CollectorError("\(path): schema \(version) is newer than this collector's (\(Self.schemaVersion))")
+        }
+        if version < Int64(Self.schemaVersion) {
+            try exec("DELETE FROM schema_version; INSERT INTO schema_version VALUES (\(Self.schemaVersion))")
+        }
+    }
+
+    /// The months whose sample partition exists (PostgreSQL), so that each is made once.
+    var partitions: Set<Int64> = []
+
+    /// The month partition of `sample_frames` that holds `wallUs` (made if missing, outside any
+    /// transaction: two collectors may race to make it, and the loser finds it made).
+    func ensureSamplePartition(wallUs: Int64) throws {
+        guard flavor == .postgres, wallUs >= 1 else { return }
+        let date = Date(timeIntervalSince1970: Double(wallUs) / 1e6)
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC")!
+        let c = cal.dateComponents([.year, .month], from: date)
+        let month = Int64(c.year! * 100 + c.month!)
+        if partitions.contains(month) { return }
+        let start = cal.date(from: DateComponents(year: c.year, month: c.month, day: 1))!
+        let end = cal.date(byAdding: .month, value: 1, to: start)!
+        let name = "sample_frames_\(month)"
+        do {
+            try exec("CREATE TABLE IF NOT EXISTS \(name) PARTITION OF sample_frames FOR VALUES FROM (\(Int64(start.timeIntervalSince1970) * 1_000_000)) TO (\(Int64(end.timeIntervalSince1970) * 1_000_000))")
+        } catch let e as PostgresError where e.sqlState == "42P07" || e.sqlState == "23505" {
+            // Made by another collector at the same moment.
+        }
+        partitions.insert(month)
+    }
+
     func createSchema() throws {
         try exec("""
             CREATE TABLE IF NOT EXISTS records (
@@ -107,69 +199,42 @@ public final class Database {
             """)
     }
 
-    func scalar(_ sql: String) throws -> Int64 {
-        let s = try statement(sql)
-        s.bind([])
-        return try s.step() ? s.int(0) : 0
-    }
+    func scalar(_ sql: String) throws -> Int64 { try conn.scalar(sql) }
 
-    deinit { sqlite3_close_v2(db) }
+    func exec(_ sql: String) throws { try conn.script(sql) }
 
-    func exec(_ sql: String) throws {
-        var err: UnsafeMutablePointer<CChar>?
-        guard sqlite3_exec(db, sql, nil, nil, &err) == SQLITE_OK else {
-            let m = err.map { String(cString: $0) } ?? "unknown error"
-            sqlite3_free(err)
-            throw CollectorError("\(path): \(m)")
-        }
-    }
-
-    /// A prepared statement with positional bindings.
+    /// A statement with positional bindings, run on the connection: `bind` then `step` through
+    /// its rows (it runs at the first `step`), `changes` after.
     final class Statement {
-        let stmt: OpaquePointer
-        init(_ db: OpaquePointer, _ sql: String) throws {
-            var s: OpaquePointer?
-            guard sqlite3_prepare_v2(db, sql, -1, &s, nil) == SQLITE_OK, let s else {
-                throw CollectorError("SQL: \(String(cString: sqlite3_errmsg(db)))")
-            }
-            stmt = s
-        }
-        deinit { sqlite3_finalize(stmt) }
-        func bind(_ values: [Any?]) {
-            sqlite3_reset(stmt)
-            sqlite3_clear_bindings(stmt)
-            for (i, v) in values.enumerated() {
-                let k = Int32(i + 1)
-                switch v {
-                case let x as Int64: sqlite3_bind_int64(stmt, k, x)
-                case let x as Int: sqlite3_bind_int64(stmt, k, Int64(x))
-                case let x as UInt64: sqlite3_bind_int64(stmt, k, Int64(bitPattern: x))
-                case let x as Double: sqlite3_bind_double(stmt, k, x)
-                case let x as Bool: sqlite3_bind_int64(stmt, k, x ? 1 : 0)
-                case let x as String: sqlite3_bind_text(stmt, k, x, -1, lane_sqlite_transient())
-                case let x as [UInt8]: x.withUnsafeBytes { _ = sqlite3_bind_blob(stmt, k, $0.baseAddress, Int32($0.count), lane_sqlite_transient()) }
-                default: sqlite3_bind_null(stmt, k)
-                }
-            }
-        }
+        let conn: SQLConnection
+        let sql: String
+        var args: [Any?] = []
+        var rows: [[SQLValue]]? = nil
+        var next = 0
+        var row: [SQLValue] = []
+        var changes = 0
+        init(_ conn: SQLConnection, _ sql: String) { self.conn = conn; self.sql = sql }
+        func bind(_ values: [Any?]) { args = values; rows = nil; next = 0 }
         /// Steps once; true when a row is available.
         func step() throws -> Bool {
-            let rc = sqlite3_step(stmt)
-            if rc == SQLITE_ROW { return true }
-            if rc == SQLITE_DONE { return false }
-            throw CollectorError("SQL step: \(String(cString: sqlite3_errstr(rc)))")
+            if rows == nil {
+                let r = try conn.run(sql, args)
+                rows = r.rows
+                changes = r.changes
+            }
+            guard next < rows!.count else { return false }
+            row = rows![next]
+            next += 1
+            return true
         }
-        func int(_ c: Int32) -> Int64 { sqlite3_column_int64(stmt, c) }
-        func double(_ c: Int32) -> Double? { sqlite3_column_type(stmt, c) == SQLITE_NULL ? nil : sqlite3_column_double(stmt, c) }
-        func text(_ c: Int32) -> String? { sqlite3_column_text(stmt, c).map { String(cString: $0) } }
-        func blob(_ c: Int32) -> [UInt8] {
-            let n = Int(sqlite3_column_bytes(stmt, c))
-            guard n > 0, let p = sqlite3_column_blob(stmt, c) else { return [] }
-            return [UInt8](UnsafeRawBufferPointer(start: p, count: n))
-        }
+        func int(_ c: Int32) -> Int64 { row[Int(c)].int }
+        func double(_ c: Int32) -> Double? { row[Int(c)].double }
+        func text(_ c: Int32) -> String? { row[Int(c)].text }
+        func blob(_ c: Int32) -> [UInt8] { row[Int(c)].blob }
+        func isNull(_ c: Int32) -> Bool { row[Int(c)].isNull }
     }
 
-    func statement(_ sql: String) throws -> Statement { try Statement(db, sql) }
+    func statement(_ sql: String) throws -> Statement { Statement(conn, sql) }
 
     public struct StoreResult: Sendable, Equatable {
         public var stored: Bool
@@ -197,28 +262,43 @@ public final class Database {
     /// (with the cause): they no longer hold back the acknowledgement.
     public func store(lane: String, header h: FrameHeader, record: Record, frame: [UInt8], seal: [UInt8]? = nil, window: UInt64? = nil,
                       nowUs: Int64 = wallClockMicros()) throws -> StoreResult {
-        try exec("BEGIN IMMEDIATE")
+        if record.kind == .samples { try ensureSamplePartition(wallUs: h.wallUs) }
+        // One lane's epoch at a time: SQLite takes the whole store (IMMEDIATE), PostgreSQL the
+        // epoch's row (FOR UPDATE), so that two collectors sharing a lane's records agree on its
+        // highest sequence and gaps.
+        try exec(flavor == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN")
         do {
             let epoch = Int64(bitPattern: h.epoch)
-            let row = try statement("SELECT highest FROM epochs WHERE lane = ? AND epoch = ?")
+            let add = try statement("""
+                INSERT INTO epochs (lane, epoch, first_seen_us, contiguous_through, highest, duplicates, records, dropped_before_journal)
+                VALUES (?, ?, ?, 0, 0, 0, 0, 0) ON CONFLICT DO NOTHING
+                """)
+            add.bind([lane, epoch, nowUs])
+            _ = try add.step()
+            let known = add.changes == 0
+            let row = try statement("SELECT highest FROM epochs WHERE lane = ? AND epoch = ?" + (flavor == .postgres ? " FOR UPDATE" : ""))
             row.bind([lane, epoch])
             var highest: UInt64 = 0
-            let known = try row.step()
-            if known { highest = UInt64(row.int(0)) }
+            if try row.step() { highest = UInt64(row.int(0)) }
             if let w = window, h.sequence > highest + w {
                 try exec("ROLLBACK")
                 return StoreResult(stored: false, gap: nil, newEpoch: false, outOfWindow: true)
             }
-            let insert = try statement("INSERT OR IGNORE INTO records (lane, epoch, sequence, kind, monotonic_us, wall_us, frame, seal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-            insert.bind([lane, epoch, h.sequence, record.kind.name.description, h.monotonicUs, h.wallUs, frame, seal])
+            // Raw samples' frames go to the month's partition in PostgreSQL; their key stays here.
+            let samplesApart = flavor == .postgres && record.kind == .samples
+            let insert = try statement("""
+                INSERT INTO records (lane, epoch, sequence, kind, monotonic_us, wall_us, frame, seal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT DO NOTHING
+                """)
+            insert.bind([lane, epoch, h.sequence, record.kind.name.description, h.monotonicUs, h.wallUs, samplesApart ? nil : frame, samplesApart ? nil : seal])
             _ = try insert.step()
-            let isNew = sqlite3_changes(db) == 1
-            var gap: ClosedRange<UInt64>? = nil
-            if !known {
-                let add = try statement("INSERT INTO epochs (lane, epoch, first_seen_us, contiguous_through, highest, duplicates, records, dropped_before_journal) VALUES (?, ?, ?, 0, 0, 0, 0, 0)")
-                add.bind([lane, epoch, nowUs])
-                _ = try add.step()
+            let isNew = insert.changes == 1
+            if isNew && samplesApart {
+                let f = try statement("INSERT INTO sample_frames (lane, epoch, sequence, monotonic_us, wall_us, frame, seal) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                f.bind([lane, epoch, h.sequence, h.monotonicUs, max(0, h.wallUs), frame, seal])
+                _ = try f.step()
             }
+            var gap: ClosedRange<UInt64>? = nil
             if isNew {
                 if h.sequence > highest + 1 {
                     gap = (highest + 1)...(h.sequence - 1)
@@ -239,8 +319,9 @@ public final class Database {
                 }
                 if case let .occupancy(d) = record {
                     let occ = try statement("""
-                        INSERT OR IGNORE INTO occupancies (lane, epoch, sequence, occupancy, start_us, end_us, wall_us, speed_mps,
+                        INSERT INTO occupancies (lane, epoch, sequence, occupancy, start_us, end_us, wall_us, speed_mps,
                             gamma_alarm, neutron_alarm, norm_suspect, container, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT DO NOTHING
                         """)
                     occ.bind([lane, epoch, h.sequence, Int64(d.occupancy), d.startUs, d.endUs, h.wallUs,
                               d.speedMmPerS.map { Double($0) / 1000 }, d.gammaAlarm, d.neutronAlarm, d.normSuspect,
@@ -256,8 +337,8 @@ public final class Database {
                 }
                 if case let .ocr(o) = record {
                     let add = try statement("""
-                        INSERT OR IGNORE INTO ocr_reads (lane, epoch, sequence, wall_us, occupancy, occupancy_start_us, amendment, containers, suspect, read_wall_us)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO ocr_reads (lane, epoch, sequence, wall_us, occupancy, occupancy_start_us, amendment, containers, suspect, read_wall_us)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                         """)
                     add.bind([lane, epoch, h.sequence, h.wallUs, Int64(o.occupancy), o.occupancyStartUs, o.isAmendment, OCRJSON.line(o),
                               o.reads.suspect, o.readWallUs])
@@ -267,7 +348,7 @@ public final class Database {
             }
             let open = try statement("SELECT MIN(first) FROM gaps WHERE lane = ? AND epoch = ? AND cause IS NULL")
             open.bind([lane, epoch])
-            let contiguous = (try open.step()) && sqlite3_column_type(open.stmt, 0) != SQLITE_NULL ? UInt64(open.int(0)) - 1 : highest
+            let contiguous = (try open.step()) && !open.isNull(0) ? UInt64(open.int(0)) - 1 : highest
             let up = try statement("""
                 UPDATE epochs SET contiguous_through = ?, highest = ?, duplicates = duplicates + ?, records = records + ?
                 WHERE lane = ? AND epoch = ?
@@ -296,7 +377,7 @@ public final class Database {
         find.bind([lane, epoch, Int64(o.occupancy), o.occupancyStartUs])
         guard try find.step() else { return }  // the decision has not arrived: applied when it does
         let sequence = find.int(0)
-        if sqlite3_column_type(find.stmt, 2) != SQLITE_NULL && UInt64(find.int(2)) >= amendmentSequence { return }
+        if !find.isNull(2) && UInt64(find.int(2)) >= amendmentSequence { return }
         guard case var .occupancy(d)? = Self.decode(find.blob(1))?.1 else { return }
         d.ocr = o.reads
         var json = DecisionWriter.json(d, settings: EngineSettings())
@@ -334,7 +415,10 @@ public final class Database {
     }
 
     func setGap(_ lane: String, _ epoch: Int64, _ r: ClosedRange<UInt64>, cause: String?) throws {
-        let g = try statement("INSERT OR REPLACE INTO gaps (lane, epoch, first, last, cause) VALUES (?, ?, ?, ?, ?)")
+        let g = try statement("""
+            INSERT INTO gaps (lane, epoch, first, last, cause) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (lane, epoch, first) DO UPDATE SET last = excluded.last, cause = excluded.cause
+            """)
         g.bind([lane, epoch, r.lowerBound, r.upperBound, cause])
         _ = try g.step()
     }
@@ -455,13 +539,29 @@ public final class Database {
 
     /// Every stored frame of `lane` of the given kinds, in sequence order, between two monotonic times.
     public func frames(lane: String, kinds: [RecordKind], fromUs: Int64 = Int64.min, toUs: Int64 = Int64.max, _ body: ([UInt8]) throws -> Void) throws {
-        let names = kinds.map { "'\($0.name)'" }.joined(separator: ",")
-        let s = try statement("""
-            SELECT r.frame FROM records r JOIN epochs e ON e.lane = r.lane AND e.epoch = r.epoch
-            WHERE r.lane = ? AND r.kind IN (\(names)) AND r.monotonic_us >= ? AND r.monotonic_us < ?
-            ORDER BY e.first_seen_us, r.epoch, r.sequence
-            """)
-        s.bind([lane, fromUs, toUs])
+        let inRecords = flavor == .postgres ? kinds.filter { $0 != .samples } : kinds
+        var parts: [String] = []
+        var args: [Any?] = []
+        if !inRecords.isEmpty {
+            let names = inRecords.map { "'\($0.name)'" }.joined(separator: ",")
+            parts.append("""
+                SELECT r.frame AS frame, e.first_seen_us AS seen, r.epoch AS epoch, r.sequence AS sequence
+                FROM records r JOIN epochs e ON e.lane = r.lane AND e.epoch = r.epoch
+                WHERE r.lane = ? AND r.kind IN (\(names)) AND r.monotonic_us >= ? AND r.monotonic_us < ?
+                """)
+            args += [lane, fromUs, toUs]
+        }
+        if flavor == .postgres && kinds.contains(.samples) {
+            parts.append("""
+                SELECT s.frame AS frame, e.first_seen_us AS seen, s.epoch AS epoch, s.sequence AS sequence
+                FROM sample_frames s JOIN epochs e ON e.lane = s.lane AND e.epoch = s.epoch
+                WHERE s.lane = ? AND s.monotonic_us >= ? AND s.monotonic_us < ?
+                """)
+            args += [lane, fromUs, toUs]
+        }
+        guard !parts.isEmpty else { return }
+        let s = try statement(parts.joined(separator: " UNION ALL ") + " ORDER BY seen, epoch, sequence")
+        s.bind(args)
         while try s.step() { try body(s.blob(0)) }
     }
 }

@@ -20,16 +20,28 @@ func fail(_ m: String, code: Int32 = 2) -> ExitCode {
     return ExitCode(code)
 }
 
-func openDatabase(_ path: String) throws -> Database {
-    do { return try Database(path: path) } catch { throw fail("\(error)") }
+/// Where the store is: an SQLite file (one station), or a PostgreSQL server (several collectors
+/// and the analysts' tools at once).
+struct StoreOptions: ParsableArguments {
+    @Option(help: "The SQLite database file (ignored with --postgres).") var db: String = "lanes.sqlite"
+    @Option(help: "A PostgreSQL store instead: a libpq connection string ('host=db1 dbname=lanes user=collector'; the password from PGPASSFILE).")
+    var postgres: String?
+
+    func open() throws -> Database {
+        do {
+            if let postgres { return try Database(postgres: postgres) }
+            return try Database(path: db)
+        } catch { throw fail("\(error)") }
+    }
 }
 
 struct RunCollector: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Subscribe and store until stopped.")
     @Option(help: "The broker, host:port.") var broker: String = "127.0.0.1:1883"
-    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    @OptionGroup var store: StoreOptions
     @Option(help: "Topic filter.") var topic: String = "rpm/+/+/records/#"
-    @Option(help: "MQTT client id (the persistent session's name).") var clientID: String = "lane-collector"
+    @Option(help: "MQTT client id (default: lane-collector-<host>-<pid>, unique per instance: two collectors with one id disconnect each other).") var clientID: String?
+    @Option(help: "Share the lanes with the other collectors of this group (an MQTT shared subscription, $share/GROUP/...): each record goes to one of them. Needs a store they all use (--postgres).") var share: String?
     @Option(help: "Stop after this many seconds.") var duration: Double?
     @Option(help: "The lanes' sealing keys (docs/SECURITY.md; 'lane-collector keys add' makes them): every record must carry a valid seal. Without it, records are accepted unchecked (a warning says so).")
     var keys: String?
@@ -42,7 +54,17 @@ struct RunCollector: ParsableCommand {
     func run() throws {
         let parts = broker.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--broker must be host:port") }
-        let database = try openDatabase(db)
+        if share != nil && store.postgres == nil {
+            throw ValidationError("--share needs --postgres: collectors that share the lanes must share one store, from which each computes the acknowledgements (with an SQLite file each, give each collector its own lanes with --topic instead)")
+        }
+        if let share, share.isEmpty || share.contains("/") || share.contains("+") || share.contains("#") {
+            throw ValidationError("--share: a group name without '/', '+' or '#'")
+        }
+        let database = try store.open()
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, 255)
+        let clientID = self.clientID ?? "lane-collector-\(String(cString: host))-\(getpid())"
+        let topic = share.map { "$share/\($0)/" + self.topic } ?? self.topic
         var laneKeys: [String: [LaneKey]]? = nil
         if let keys {
             do { laneKeys = try KeyFile.loadStation(keys) } catch { throw fail("\(error)") }
@@ -56,6 +78,7 @@ struct RunCollector: ParsableCommand {
         }
         cred.caFile = caFile; cred.certFile = certFile; cred.keyFile = keyFile
         if caFile == nil { FileHandle.standardError.write(Data("[lane-collector] WARNING: no TLS (--ca-file): records\(username != nil ? " and the password" : "") travel in clear\n".utf8)) }
+        FileHandle.standardError.write(Data("[lane-collector] client id \(clientID), \(share.map { "sharing the lanes in group \($0)" } ?? "subscribed to \(topic)"), store \(database.path)\n".utf8))
         try c.start(host: String(parts[0]), port: port, topic: topic, credentials: cred)
         let end = duration.map { Date(timeIntervalSinceNow: $0) }
         // A parent may hand these signals over blocked (process spawners do): unblock them.
@@ -78,7 +101,7 @@ extension Collector {
 
 struct Occupancies: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List occupancy decisions as JSON Lines.")
-    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    @OptionGroup var store: StoreOptions
     @Option(help: "Only this lane (site/lane).") var lane: String?
     @Option(help: "Only at or after this wall-clock time (Unix seconds).") var since: Double?
     @Option(help: "Only before this wall-clock time (Unix seconds).") var until: Double?
@@ -86,7 +109,7 @@ struct Occupancies: ParsableCommand {
 
     func run() throws {
         if let alarm, !["gamma", "neutron", "any", "norm"].contains(alarm) { throw ValidationError("--alarm must be gamma, neutron, any or norm") }
-        let d = try openDatabase(db)
+        let d = try store.open()
         for line in try d.occupancies(lane: lane, sinceWallUs: since.map { Int64($0 * 1e6) }, untilWallUs: until.map { Int64($0 * 1e6) }, alarm: alarm) {
             print(line)
         }
@@ -96,19 +119,19 @@ struct Occupancies: ParsableCommand {
 struct OCRReads: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ocr",
         abstract: "The gate OCR's reads that matched no occupancy (and, with --amendments, the late ones that amended a decision), as JSON Lines.")
-    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    @OptionGroup var store: StoreOptions
     @Option(help: "Only this lane (site/lane).") var lane: String?
     @Flag(help: "Also the late reads that amended a decision.") var amendments = false
     func run() throws {
-        for line in try openDatabase(db).ocrReads(lane: lane, amendments: amendments) { print(line) }
+        for line in try store.open().ocrReads(lane: lane, amendments: amendments) { print(line) }
     }
 }
 
 struct Lanes: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Per lane and journal epoch: records, sequence checked through, gaps (asked for), records the lane reported lost (with the cause), duplicates.")
-    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    @OptionGroup var store: StoreOptions
     func run() throws {
-        for l in try openDatabase(db).lanes() {
+        for l in try store.open().lanes() {
             let gaps = l.gaps.map { "\"\($0.lowerBound)-\($0.upperBound)\"" }.joined(separator: ",")
             let lost = l.lost.map { "{\"records\":\"\($0.range.lowerBound)-\($0.range.upperBound)\",\"cause\":\"\($0.cause)\"}" }.joined(separator: ",")
             print("{\"lane\":\(jsonString(l.lane)),\"epoch\":\"\(epochHex(l.epoch))\",\"firstSeenUs\":\(l.firstSeenUs),\"records\":\(l.records),\"contiguousThrough\":\(l.contiguousThrough),\"highest\":\(l.highest),\"duplicatesDropped\":\(l.duplicates),\"gaps\":[\(gaps)],\"lost\":[\(lost)],\"droppedBeforeJournal\":\(l.droppedBeforeJournal)}")
@@ -118,13 +141,13 @@ struct Lanes: ParsableCommand {
 
 struct ExportCSV: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "export-csv", abstract: "Raw samples of a lane as CSV, for analysts.")
-    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    @OptionGroup var store: StoreOptions
     @Option(help: "The lane (site/lane).") var lane: String
     @Option(help: "From this monotonic time, microseconds.") var fromUs: Int64 = Int64.min
     @Option(help: "To this monotonic time, microseconds.") var toUs: Int64 = Int64.max
 
     func run() throws {
-        let d = try openDatabase(db)
+        let d = try store.open()
         var header = false
         var out = Data()
         try d.frames(lane: lane, kinds: [.samples], fromUs: fromUs, toUs: toUs) { frame in
@@ -173,14 +196,14 @@ struct Decode: ParsableCommand {
 
 /// Which occupancy: the database, the lane and the number (export-n42, plot, show).
 struct OccupancyOptions: ParsableArguments {
-    @Option(help: "The database file.") var db: String = "lanes.sqlite"
+    @OptionGroup var store: StoreOptions
     @Option(help: "The lane (site/lane).") var lane: String
     @Option(help: "The occupancy number.") var occupancy: UInt32
 
     func load() throws -> (decision: Decision, wallUs: Int64, samples: [LaneSample], panels: Int) {
-        let d = try openDatabase(db)
+        let d = try store.open()
         guard let (decision, wall, samples, panels) = try d.occupancy(lane: lane, number: occupancy) else {
-            throw fail("\(lane): no occupancy \(occupancy) in \(db)")
+            throw fail("\(lane): no occupancy \(occupancy) in \(d.path)")
         }
         return (decision, wall, samples, panels)
     }

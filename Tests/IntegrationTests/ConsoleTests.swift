@@ -8,6 +8,7 @@
 // hold an audit record for every privileged action.
 
 import Foundation
+import LaneCore
 import Testing
 
 /// A terminal on the console: sends keys, waits for text, keeps the transcript.
@@ -197,7 +198,7 @@ struct ConsoleTests {
 
         // Everything a visitor may look at.
         #expect(t.run("status").contains("state:      idle"))
-        #expect(t.run("version").contains("record format version 2"))
+        #expect(t.run("version").contains("record format version \(RecordFormat.version)"))
         let counts = t.run("counts")
         #expect(counts.contains("panel  gamma") && counts.contains("MU ") && counts.contains("all "))
         let bg = t.run("background")

@@ -127,7 +127,7 @@ struct OCRIntegrationTests {
     }
 
     @Test("an agent that listens takes an OCR system's XML messages: reads attach, every malformed message is refused with its reason and counted, a dropped connection is taken again, a peer not allowed is refused")
-    func listeningXML() async throws {
+    func listeningXML() throws {  // synchronous: its messages are timed to the trucks, and an async test can wait long for a thread
         let dir = scratch("ocr-xml")
         let modbusPort = freePort(), ocrPort = freePort()
         let ocr = """
@@ -156,7 +156,7 @@ struct OCRIntegrationTests {
         // A peer not in ocr.allow is refused (and its message never read).
         if let stranger = OCRClient(port: ocrPort, source: "127.0.0.2") {
             stranger.send("<ANPR><ContainerNumber>EGHU9120334</ContainerNumber></ANPR>\n")
-            await pause(0.5)
+            usleep(500_000)
             stranger.close()
         }
         func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -165,7 +165,7 @@ struct OCRIntegrationTests {
                 + (n2.map { "<ContainerNumber conf=\"0.41\">\($0)</ContainerNumber>" } ?? "") + "<LicencePlate>AB-123</LicencePlate></ANPR>\n"
         }
         // The e2e scenario's first truck is in the lane from 9 s to about 21 s, its second from 23 s to about 35 s.
-        await pause(12)
+        sleep(12)
         client.send(good("MSCU 123456-6", "TGHU4581235"))
         let bad: [(String, [UInt8])] = [
             ("a closing tag does not match", Array("<ANPR time=\"\(now())\"><ContainerNumber>X</Container></ANPR>\n".utf8)),
@@ -179,12 +179,12 @@ struct OCRIntegrationTests {
         ]
         for (_, bytes) in bad { client.send(bytes) }
         client.send("</ANPR>\n")  // ends the over-long one (skipped)
-        await pause(1)
+        sleep(1)
         client.close()  // the OCR system drops the connection, then comes back for the second truck
-        await pause(11)
+        sleep(11)
         let again = try #require(OCRClient(port: ocrPort))
         again.send(good("CSQU3054383"))
-        #expect(await agent.finish(timeoutS: 60) == 0, "\(agent.stderr.suffix(2_000))")
+        #expect(agent.wait(timeoutS: 60) == 0, "\(agent.stderr.suffix(2_000))")
         again.close()
 
         let (d, _) = splitOutput(agent.jsonLines())

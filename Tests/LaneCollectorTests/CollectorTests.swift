@@ -1,13 +1,23 @@
 // Proves the collector's store: sequences are checked per lane (gaps found, closed by late
 // records, duplicates dropped and counted), decisions are queryable by lane and alarm, frames
-// are kept bit for bit, and refused frames are counted, not stored.
+// are kept bit for bit, and refused frames are counted, not stored. The store's behaviour is
+// proved on both engines: SQLite, and PostgreSQL on loopback (Tests/Support/PostgresServer.swift).
 
 import Foundation
 import LaneCollector
 import LaneCore
 import LaneSeal
+import LaneTestSupport
 import LaneTrace
 import Testing
+
+/// A new, empty store of either engine ("sqlite" or "postgres").
+func openStore(_ engine: String) throws -> Database {
+    if engine == "postgres" { return try Database(postgres: try PostgresServer.shared.get().createDatabase()) }
+    return try Database(path: NSTemporaryDirectory() + "collector-\(UUID().uuidString).sqlite")
+}
+
+let engines = ["sqlite", "postgres"]
 
 func frame(_ r: Record, _ seq: UInt64) -> [UInt8] {
     var enc = RecordEncoder()
@@ -27,10 +37,9 @@ func decision(_ occ: UInt32, gamma: Bool) -> Record {
 }
 
 @Suite struct CollectorTests {
-    @Test("gaps are found and closed by late records; duplicates are dropped and counted; decisions are queryable")
-    func sequences() throws {
-        let path = NSTemporaryDirectory() + "collector-\(UUID().uuidString).sqlite"
-        let db = try Database(path: path)
+    @Test("gaps are found and closed by late records; duplicates are dropped and counted; decisions are queryable", arguments: engines)
+    func sequences(engine: String) throws {
+        let db = try openStore(engine)
         let c = Collector(database: db) { _ in }
         let topic = "rpm/PORT/LANE-1/records/occupancy"
         c.handle(topic: topic, payload: frame(decision(1, gamma: false), 1) + frame(decision(2, gamma: true), 2))
@@ -90,14 +99,14 @@ func frame(_ r: Record, _ seq: UInt64, epoch: UInt64) -> [UInt8] {
 /// sequence (a wiped journal's records are new, not duplicates); a lane's gap record closes the
 /// holes it names, with the cause; the acknowledgement names what is stored and what is asked for.
 @Suite struct CollectorEpochTests {
-    func fresh() throws -> (Database, Collector) {
-        let db = try Database(path: NSTemporaryDirectory() + "collector-\(UUID().uuidString).sqlite")
+    func fresh(_ engine: String = "sqlite") throws -> (Database, Collector) {
+        let db = try openStore(engine)
         return (db, Collector(database: db, clientID: "test-collector") { _ in })
     }
 
-    @Test("a journal that was reset starts again at 1 under a new epoch: its records, a gamma alarm among them, are stored, not dropped as duplicates")
-    func resetJournal() throws {
-        let (db, c) = try fresh()
+    @Test("a journal that was reset starts again at 1 under a new epoch: its records, a gamma alarm among them, are stored, not dropped as duplicates", arguments: engines)
+    func resetJournal(engine: String) throws {
+        let (db, c) = try fresh(engine)
         let topic = "rpm/PORT/LANE-1/records/occupancy"
         for s in 1...5 { c.handle(topic: topic, payload: frame(decision(UInt32(s), gamma: false), UInt64(s), epoch: 0xAAAA)) }
         for s in 1...3 { c.handle(topic: topic, payload: frame(decision(UInt32(s), gamma: s == 2), UInt64(s), epoch: 0xBBBB)) }
@@ -110,9 +119,9 @@ func frame(_ r: Record, _ seq: UInt64, epoch: UInt64) -> [UInt8] {
         #expect(c.publishedAcks.last?.topic == "rpm/PORT/LANE-1/ack")
     }
 
-    @Test("a gap asks for the missing records; the lane's gap record marks them lost with the cause and the acknowledgement moves past them")
-    func gapsAndAcks() throws {
-        let (db, c) = try fresh()
+    @Test("a gap asks for the missing records; the lane's gap record marks them lost with the cause and the acknowledgement moves past them", arguments: engines)
+    func gapsAndAcks(engine: String) throws {
+        let (db, c) = try fresh(engine)
         let topic = "rpm/P/L/records/alarm"
         let a = { (i: Int) in Record.alarm(AlarmRecord(occupancy: UInt32(i), kind: 0, tUs: 0, sigmaQ8: 0)) }
         c.handle(topic: topic, payload: frame(a(1), 1, epoch: 7) + frame(a(2), 2, epoch: 7))

@@ -46,12 +46,13 @@ func specUtilsRead(_ path: String) throws -> [String: Any] {
 }
 
 @Suite struct N42Tests {
-    @Test("an exported occupancy validates against n42.xsd, and SpecUtils reads from it the collector's counts, times, detectors, occupancy and alarms", arguments: [true, false])
-    func validates(alarmed: Bool) throws {
+    @Test("an exported occupancy validates against n42.xsd, and SpecUtils reads from it the collector's counts, times, detectors, occupancy and alarms (from either store)",
+          arguments: [(true, "sqlite"), (false, "sqlite"), (true, "postgres")])
+    func validates(alarmed: Bool, engine: String) throws {
         #expect(FileManager.default.fileExists(atPath: schemaPath), "the N42 schema is missing at \(schemaPath)")
         let dir = NSTemporaryDirectory() + "n42-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let db = try Database(path: dir + "/db.sqlite")
+        let db = try openStore(engine)
         let c = Collector(database: db) { _ in }
         var d = Decision()
         d.occupancy = 3
