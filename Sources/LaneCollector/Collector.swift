@@ -76,9 +76,16 @@ public final class Collector: @unchecked Sendable {
     }
 
     /// Connects and subscribes; messages are handled on libmosquitto's thread.
-    public func start(host: String, port: Int, topic: String, credentials: Credentials = Credentials()) throws {
+    /// - Parameters:
+    ///   - persistentSession: the broker keeps this client's subscription and queues its records
+    ///     while it is away (a fixed `--client-id`); otherwise a clean session, as a member of a
+    ///     shared group must have (an absent member must not hold the group's records).
+    ///   - keepaliveS: how soon the broker notices this collector is gone (1.5 x), and stops handing
+    ///     it the group's share.
+    public func start(host: String, port: Int, topic: String, credentials: Credentials = Credentials(),
+                      persistentSession: Bool = true, keepaliveS: Int = 30) throws {
         mosquitto_lib_init()
-        guard let m = mosquitto_new(clientID, false, Unmanaged.passUnretained(self).toOpaque()) else {
+        guard let m = mosquitto_new(clientID, !persistentSession, Unmanaged.passUnretained(self).toOpaque()) else {
             throw CollectorError("cannot create the MQTT client")
         }
         mosq = m
@@ -109,7 +116,7 @@ public final class Collector: @unchecked Sendable {
         }
         self.topic = topicCopy
         mosquitto_reconnect_delay_set(m, 1, 30, true)
-        _ = mosquitto_connect(m, host, Int32(port), 30)
+        _ = mosquitto_connect(m, host, Int32(port), Int32(keepaliveS))
         mosquitto_loop_start(m)
     }
 

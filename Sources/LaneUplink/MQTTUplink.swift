@@ -245,7 +245,10 @@ public final class MQTTUplink: @unchecked Sendable {
         // "35 messages published, 38 acknowledged").
         if statusMids.remove(mid) != nil { lock.unlock(); return }
         if resendMids.remove(mid) != nil { statsStorage.messagesAcknowledged += 1; lock.unlock(); return }
-        if let i = inflight.firstIndex(where: { $0.mid == mid }) { inflight[i].done = true }
+        // A PUBACK for a message no longer tracked (sent before a reconnect, its records sent
+        // again since under a new id) is not a second acknowledgement of anything published now.
+        guard let i = inflight.firstIndex(where: { $0.mid == mid }) else { lock.unlock(); return }
+        inflight[i].done = true
         statsStorage.messagesAcknowledged += 1
         var through = statsStorage.brokerAckedThrough
         while let first = inflight.first, first.done {

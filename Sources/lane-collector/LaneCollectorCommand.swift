@@ -41,6 +41,7 @@ struct RunCollector: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @Option(help: "Topic filter.") var topic: String = "rpm/+/+/records/#"
     @Option(help: "MQTT client id (default: lane-collector-<host>-<pid>, unique per instance: two collectors with one id disconnect each other).") var clientID: String?
+    @Option(help: "Seconds between the MQTT keep-alives (the broker takes the collector for gone after 1.5 x; a shared group's share goes to the others then).") var keepalive: Int = 10
     @Option(help: "Share the lanes with the other collectors of this group (an MQTT shared subscription, $share/GROUP/...): each record goes to one of them. Needs a store they all use (--postgres).") var share: String?
     @Option(help: "Stop after this many seconds.") var duration: Double?
     @Option(help: "The lanes' sealing keys (docs/SECURITY.md; 'lane-collector keys add' makes them): every record must carry a valid seal. Without it, records are accepted unchecked (a warning says so).")
@@ -79,7 +80,11 @@ struct RunCollector: ParsableCommand {
         cred.caFile = caFile; cred.certFile = certFile; cred.keyFile = keyFile
         if caFile == nil { FileHandle.standardError.write(Data("[lane-collector] WARNING: no TLS (--ca-file): records\(username != nil ? " and the password" : "") travel in clear\n".utf8)) }
         FileHandle.standardError.write(Data("[lane-collector] client id \(clientID), \(share.map { "sharing the lanes in group \($0)" } ?? "subscribed to \(topic)"), store \(database.path)\n".utf8))
-        try c.start(host: String(parts[0]), port: port, topic: topic, credentials: cred)
+        guard (2...300).contains(keepalive) else { throw ValidationError("--keepalive must be 2...300 s") }
+        // A persistent session (the broker queues the records while the collector is away) only
+        // under a fixed --client-id and outside a shared group.
+        try c.start(host: String(parts[0]), port: port, topic: topic, credentials: cred,
+                    persistentSession: self.clientID != nil && share == nil, keepaliveS: keepalive)
         let end = duration.map { Date(timeIntervalSinceNow: $0) }
         // A parent may hand these signals over blocked (process spawners do): unblock them.
         var set = sigset_t()

@@ -68,7 +68,7 @@ final class Child {
         stderrPath = dir + "/\(name).err"
         FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: binDir + "/" + executable)
+        process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : binDir + "/" + executable)
         process.arguments = args
         process.currentDirectoryURL = URL(fileURLWithPath: cwd)
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
