@@ -112,8 +112,9 @@ public final class Collector: @unchecked Sendable {
             let me = Unmanaged<Collector>.fromOpaque(ctx!).takeUnretainedValue()
             let topic = String(cString: msg!.pointee.topic)
             let payload = [UInt8](UnsafeBufferPointer(start: msg!.pointee.payload?.assumingMemoryBound(to: UInt8.self), count: Int(msg!.pointee.payloadlen)))
-            me.handle(topic: topic, payload: payload)
+            me.enqueue(topic: topic, payload: payload)
         }
+        startWorker()
         self.topic = topicCopy
         mosquitto_reconnect_delay_set(m, 1, 30, true)
         _ = mosquitto_connect(m, host, Int32(port), Int32(keepaliveS))
@@ -122,10 +123,52 @@ public final class Collector: @unchecked Sendable {
 
     var topic: UnsafeMutablePointer<CChar>? = nil
 
+    // MARK: the store thread: what arrived while the last batch was stored is the next batch
+
+    let inbox = NSCondition()
+    var pending: [(topic: String, payload: [UInt8])] = []
+    var stopping = false
+    var workerDone = false
+    /// Messages waiting at most; beyond, the broker's thread waits (the broker holds the rest).
+    public static let pendingMax = 20_000
+    public static let batchMax = 500
+
+    func enqueue(topic: String, payload: [UInt8]) {
+        inbox.lock()
+        while pending.count >= Self.pendingMax && !stopping { inbox.wait() }
+        pending.append((topic, payload))
+        inbox.broadcast()
+        inbox.unlock()
+    }
+
+    func startWorker() {
+        let t = Thread { [self] in
+            while true {
+                inbox.lock()
+                while pending.isEmpty && !stopping { _ = inbox.wait(until: Date(timeIntervalSinceNow: 0.2)) }
+                if pending.isEmpty && stopping { workerDone = true; inbox.broadcast(); inbox.unlock(); return }
+                let n = min(Self.batchMax, pending.count)
+                let batch = Array(pending[0..<n])
+                pending.removeFirst(n)
+                inbox.broadcast()
+                inbox.unlock()
+                handleBatch(batch)
+            }
+        }
+        t.name = "store"
+        t.start()
+    }
+
     public func stop() {
         guard let mosq else { return }
         mosquitto_disconnect(mosq)
         mosquitto_loop_stop(mosq, true)
+        // What arrived is stored (and acknowledged) before the connection goes.
+        inbox.lock()
+        stopping = true
+        inbox.broadcast()
+        while !workerDone { inbox.wait() }
+        inbox.unlock()
         mosquitto_destroy(mosq)
         self.mosq = nil
         log.flush(all: true)
@@ -140,6 +183,47 @@ public final class Collector: @unchecked Sendable {
 
     public func handle(topic: String, payload: [UInt8]) {
         lock.lock(); defer { lock.unlock() }
+        var acks: [String: (String, Set<UInt64>)] = [:]
+        try? process(topic: topic, payload: payload, acks: &acks)  // outside a batch, store errors are logged, not thrown
+        for (lane, (topic, epochs)) in acks { for e in epochs { acknowledge(lane: lane, epoch: e, topic: topic) } }
+    }
+
+    /// Stores what arrived in the last moments in one transaction (one commit), then
+    /// acknowledges each lane's epochs once. If the batch fails, each message is stored on its own.
+    public func handleBatch(_ batch: [(topic: String, payload: [UInt8])]) {
+        lock.lock(); defer { lock.unlock() }
+        var walls: Set<Int64> = []
+        for m in batch where m.topic.hasSuffix("/samples") {
+            // The month partitions the batch's samples need (the first frame's wall clock
+            // stands for the message: a lane sends a few records a second).
+            if m.payload.count > 12 {
+                m.payload.withUnsafeBufferPointer { b in
+                    var r = FrameReader(b.baseAddress!, count: b.count)
+                    if case let .record(h, _, _)? = r.next() { walls.insert(h.wallUs / 86_400_000_000) }
+                }
+            }
+        }
+        var acks: [String: (String, Set<UInt64>)] = [:]
+        do {
+            try database.begin(partitionsFor: walls.map { $0 * 86_400_000_000 })
+            // By lane (stable: each lane's messages keep their order), so that two collectors
+            // lock the lanes' rows in the same order and never deadlock.
+            func laneOf(_ t: String) -> Substring { t.range(of: "/records/").map { t[..<$0.lowerBound] } ?? Substring(t) }
+            let ordered = batch.enumerated().sorted { (laneOf($0.element.topic), $0.offset) < (laneOf($1.element.topic), $1.offset) }.map(\.element)
+            for m in ordered { try process(topic: m.topic, payload: m.payload, acks: &acks, inBatch: true) }
+            try database.commit()
+        } catch {
+            database.rollback()
+            log.log("batch", "collector: a batch of \(batch.count) messages failed (\(error)); storing them one by one")
+            acks = [:]
+            for m in batch { try? process(topic: m.topic, payload: m.payload, acks: &acks) }
+        }
+        for (lane, (topic, epochs)) in acks { for e in epochs { acknowledge(lane: lane, epoch: e, topic: topic) } }
+    }
+
+    /// Checks and stores one message's records; notes which lanes' epochs to acknowledge.
+    /// In a batch, a store error is thrown (the batch is then stored message by message).
+    func process(topic: String, payload: [UInt8], acks: inout [String: (String, Set<UInt64>)], inBatch: Bool = false) throws {
         messages += 1
         guard let (lane, ackTopic, kindName) = Self.lane(of: topic) else {
             log.log("topic", "collector: a message on \(topic) was ignored: not <prefix>/<site>/<lane>/records/<kind>")
@@ -157,6 +241,7 @@ public final class Collector: @unchecked Sendable {
             return
         }
         var epochs: Set<UInt64> = []
+        var failure: Error? = nil
         payload.withUnsafeBufferPointer { b in
             guard let base = b.baseAddress else { return }
             var reader = FrameReader(base, count: b.count)
@@ -181,7 +266,10 @@ public final class Collector: @unchecked Sendable {
                         log.log("kind \(lane)", "collector: \(lane): record \(h.sequence) refused: a \(rec.kind.name) record on the topic for \(kindName)")
                         continue
                     }
-                    store(lane: lane, h, rec, Array(frame), seal.map(Array.init), &epochs)
+                    if let e = store(lane: lane, h, rec, Array(frame), seal.map(Array.init), &epochs, inBatch: inBatch) {
+                        failure = e
+                        return
+                    }
                 case let .rejected(e, _):
                     rejected += 1
                     log.log("refused \(lane)", "collector: \(lane): bytes refused in a message on \(topic): \(e.reason)")
@@ -191,16 +279,20 @@ public final class Collector: @unchecked Sendable {
                 }
             }
         }
-        for e in epochs { acknowledge(lane: lane, epoch: e, topic: ackTopic) }
+        if let failure { throw failure }
+        if !epochs.isEmpty { acks[lane, default: (ackTopic, [])].1.formUnion(epochs) }
     }
 
-    func store(lane: String, _ h: FrameHeader, _ rec: Record, _ frame: [UInt8], _ seal: [UInt8]?, _ epochs: inout Set<UInt64>) {
+    /// Stores one record; returns the error in a batch (outside one, it is logged).
+    @discardableResult
+    func store(lane: String, _ h: FrameHeader, _ rec: Record, _ frame: [UInt8], _ seal: [UInt8]?, _ epochs: inout Set<UInt64>, inBatch: Bool = false) -> Error? {
         do {
             let s = try database.store(lane: lane, header: h, record: rec, frame: frame, seal: seal, window: Self.sequenceWindow)
+            if !s.outOfWindow { lastState["\(lane) \(h.epoch)"] = (s.contiguousThrough, s.highest) }
             if s.outOfWindow {
                 outOfWindow += 1
                 log.log("window \(lane)", "collector: \(lane): record \(h.sequence) of epoch \(epochHex(h.epoch)) refused: more than \(Self.sequenceWindow) past the highest stored")
-                return
+                return nil
             }
             epochs.insert(h.epoch)
             if s.stored { stored += 1 } else { duplicates += 1 }
@@ -212,13 +304,25 @@ public final class Collector: @unchecked Sendable {
                 log.log("lost \(lane)", "collector: \(lane): the lane reports \(g.records) records it cannot send: \(Database.causeName(g.cause))")
             }
         } catch {
+            if inBatch { return error }
             log.log("store", "collector: \(lane): \(error)")
         }
+        return nil
     }
+
+    /// The epoch's state after the last record this collector stored of it (contiguous through,
+    /// highest): when they are equal, nothing is missing and the acknowledgement needs no query.
+    var lastState: [String: (UInt64, UInt64)] = [:]
 
     /// Tells the lane what the store holds of an epoch, and what it lacks.
     func acknowledge(lane: String, epoch: UInt64, topic: String) {
-        guard let a = try? database.acknowledgement(lane: lane, epoch: epoch, max: StationAck.missingMax) else { return }
+        let a: (through: UInt64, missing: [ClosedRange<UInt64>])
+        if let (through, highest) = lastState.removeValue(forKey: "\(lane) \(epoch)"), through == highest {
+            a = (through, [])
+        } else {
+            guard let q = try? database.acknowledgement(lane: lane, epoch: epoch, max: StationAck.missingMax) else { return }
+            a = q
+        }
         let ack = StationAck(epoch: epoch, through: a.through, missing: a.missing, collector: clientID)
         acksPublished += 1
         guard let mosq else {
@@ -226,6 +330,7 @@ public final class Collector: @unchecked Sendable {
             if publishedAcks.count > 1_000 { publishedAcks.removeFirst(500) }
             return
         }
+        if stopping { return }  // disconnected: the next collector's acknowledgement says it
         let bytes = ack.json()
         // Retained: a lane that (re)connects learns the point at once.
         let rc = mosquitto_publish(mosq, nil, topic, Int32(bytes.count), bytes, 1, true)

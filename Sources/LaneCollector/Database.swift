@@ -245,6 +245,9 @@ public final class Database {
         public var newEpoch: Bool
         /// Refused, not stored: its sequence is more than the window past the highest stored.
         public var outOfWindow = false
+        /// The epoch after this record: stored (or reported lost) through, and the highest stored.
+        public var contiguousThrough: UInt64 = 0
+        public var highest: UInt64 = 0
     }
 
     /// What a gap record's cause is called in the store and the listings.
@@ -262,27 +265,39 @@ public final class Database {
     /// (with the cause): they no longer hold back the acknowledgement.
     public func store(lane: String, header h: FrameHeader, record: Record, frame: [UInt8], seal: [UInt8]? = nil, window: UInt64? = nil,
                       nowUs: Int64 = wallClockMicros()) throws -> StoreResult {
-        if record.kind == .samples { try ensureSamplePartition(wallUs: h.wallUs) }
+        if record.kind == .samples && !inBatch { try ensureSamplePartition(wallUs: h.wallUs) }
         // One lane's epoch at a time: SQLite takes the whole store (IMMEDIATE), PostgreSQL the
         // epoch's row (FOR UPDATE), so that two collectors sharing a lane's records agree on its
-        // highest sequence and gaps.
-        try exec(flavor == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN")
+        // highest sequence and gaps. Inside a batch (`begin`), the batch's transaction.
+        if !inBatch { try exec(flavor == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN") }
         do {
             let epoch = Int64(bitPattern: h.epoch)
-            let add = try statement("""
-                INSERT INTO epochs (lane, epoch, first_seen_us, contiguous_through, highest, duplicates, records, dropped_before_journal)
-                VALUES (?, ?, ?, 0, 0, 0, 0, 0) ON CONFLICT DO NOTHING
-                """)
-            add.bind([lane, epoch, nowUs])
-            _ = try add.step()
-            let known = add.changes == 0
-            let row = try statement("SELECT highest FROM epochs WHERE lane = ? AND epoch = ?" + (flavor == .postgres ? " FOR UPDATE" : ""))
+            let lockRow = "SELECT highest, contiguous_through FROM epochs WHERE lane = ? AND epoch = ?" + (flavor == .postgres ? " FOR UPDATE" : "")
+            let row = try statement(lockRow)
             row.bind([lane, epoch])
             var highest: UInt64 = 0
-            if try row.step() { highest = UInt64(row.int(0)) }
+            var contiguousBefore: UInt64 = 0
+            var known = try row.step()
+            if known { highest = UInt64(row.int(0)); contiguousBefore = UInt64(row.int(1)) }
+            // The window is checked before anything is written (a batch cannot undo one record).
             if let w = window, h.sequence > highest + w {
-                try exec("ROLLBACK")
+                if !inBatch { try exec("ROLLBACK") }
                 return StoreResult(stored: false, gap: nil, newEpoch: false, outOfWindow: true)
+            }
+            if !known {
+                let add = try statement("""
+                    INSERT INTO epochs (lane, epoch, first_seen_us, contiguous_through, highest, duplicates, records, dropped_before_journal)
+                    VALUES (?, ?, ?, 0, 0, 0, 0, 0) ON CONFLICT DO NOTHING
+                    """)
+                add.bind([lane, epoch, nowUs])
+                _ = try add.step()
+                if add.changes == 0 {
+                    // Another collector made it a moment ago: lock it as it is now.
+                    let again = try statement(lockRow)
+                    again.bind([lane, epoch])
+                    if try again.step() { highest = UInt64(again.int(0)); contiguousBefore = UInt64(again.int(1)) }
+                    known = true
+                }
             }
             // Raw samples' frames go to the month's partition in PostgreSQL; their key stays here.
             let samplesApart = flavor == .postgres && record.kind == .samples
@@ -299,18 +314,25 @@ public final class Database {
                 _ = try f.step()
             }
             var gap: ClosedRange<UInt64>? = nil
+            let highestBefore = highest
+            // Whether this record changed the gaps (else, with none open before, the epoch is
+            // contiguous through its highest without asking the gaps table).
+            var gapsTouched = false
             if isNew {
                 if h.sequence > highest + 1 {
                     gap = (highest + 1)...(h.sequence - 1)
+                    gapsTouched = true
                     try setGap(lane, epoch, gap!, cause: nil)
                 } else if h.sequence <= highest {
                     try removeFromGaps(lane, epoch, h.sequence...h.sequence)  // a late record
+                    gapsTouched = true
                 }
                 highest = max(highest, h.sequence)
                 if case let .gap(g) = record {
                     for i in 0..<g.rangeCount {
                         let r = g.range(i)
                         try reportLost(lane, epoch, r.first...r.last, cause: Self.causeName(g.cause))
+                        gapsTouched = true
                     }
                     if g.cause == .queueFull {
                         let d = try statement("UPDATE epochs SET dropped_before_journal = dropped_before_journal + ? WHERE lane = ? AND epoch = ?")
@@ -346,21 +368,51 @@ public final class Database {
                     if o.isAmendment { try applyAmendment(lane, epoch, amendmentSequence: h.sequence) }
                 }
             }
-            let open = try statement("SELECT MIN(first) FROM gaps WHERE lane = ? AND epoch = ? AND cause IS NULL")
-            open.bind([lane, epoch])
-            let contiguous = (try open.step()) && !open.isNull(0) ? UInt64(open.int(0)) - 1 : highest
+            let contiguous: UInt64
+            if !gapsTouched && contiguousBefore == highestBefore {
+                contiguous = highest  // in order, nothing missing: the common case, one query fewer
+            } else {
+                let open = try statement("SELECT MIN(first) FROM gaps WHERE lane = ? AND epoch = ? AND cause IS NULL")
+                open.bind([lane, epoch])
+                contiguous = (try open.step()) && !open.isNull(0) ? UInt64(open.int(0)) - 1 : highest
+            }
             let up = try statement("""
                 UPDATE epochs SET contiguous_through = ?, highest = ?, duplicates = duplicates + ?, records = records + ?
                 WHERE lane = ? AND epoch = ?
                 """)
             up.bind([contiguous, highest, isNew ? 0 : 1, isNew ? 1 : 0, lane, epoch])
             _ = try up.step()
-            try exec("COMMIT")
-            return StoreResult(stored: isNew, gap: gap, newEpoch: !known)
+            if !inBatch { try exec("COMMIT") }
+            var result = StoreResult(stored: isNew, gap: gap, newEpoch: !known)
+            result.contiguousThrough = contiguous
+            result.highest = highest
+            return result
         } catch {
-            try? exec("ROLLBACK")
+            if !inBatch { try? exec("ROLLBACK") }
             throw error
         }
+    }
+
+    /// A batch: the records stored until `commit` share one transaction (one commit, one
+    /// flush to disk), as the collector stores what arrived in the last moments.
+    public private(set) var inBatch = false
+
+    /// Begins a batch; `partitionsFor` are the wall clocks of its raw samples (their month
+    /// partitions are made first, outside it).
+    public func begin(partitionsFor walls: [Int64] = []) throws {
+        for w in walls { try ensureSamplePartition(wallUs: w) }
+        try exec(flavor == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN")
+        inBatch = true
+    }
+
+    public func commit() throws {
+        inBatch = false
+        try exec("COMMIT")
+    }
+
+    public func rollback() {
+        inBatch = false
+        try? exec("ROLLBACK")
     }
 
     /// Applies the OCR amendment stored at `amendmentSequence` to its decision, if that is

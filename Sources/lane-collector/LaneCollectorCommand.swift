@@ -12,7 +12,7 @@ struct LaneCollectorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lane-collector",
         abstract: "Collect lane records from the MQTT broker into SQLite; list, show, export and decode them.",
-        subcommands: [RunCollector.self, Occupancies.self, OCRReads.self, Lanes.self, ExportCSV.self, ExportN42.self, Plot.self, Show.self, Decode.self, Keys.self])
+        subcommands: [RunCollector.self, Occupancies.self, OCRReads.self, Lanes.self, LoadGen.self, ExportCSV.self, ExportN42.self, Plot.self, Show.self, Decode.self, Keys.self])
 }
 
 func fail(_ m: String, code: Int32 = 2) -> ExitCode {
@@ -129,6 +129,28 @@ struct OCRReads: ParsableCommand {
     @Flag(help: "Also the late reads that amended a decision.") var amendments = false
     func run() throws {
         for line in try store.open().ocrReads(lane: lane, amendments: amendments) { print(line) }
+    }
+}
+
+/// The alarm station's load test's generator (scripts/loadtest.sh runs it; docs/PERFORMANCE.md).
+struct LoadGen: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "loadgen",
+        abstract: "Benchmark: publish the records of N simulated lanes through the broker and measure when the store acknowledges their alarms.")
+    @Option(help: "The broker, host:port.") var broker: String = "127.0.0.1:1883"
+    @Option(help: "Simulated lanes.") var lanes: Int = 100
+    @Option(help: "Seconds of traffic.") var seconds: Double = 60
+    @Option(help: "Seconds between trucks on each lane.") var truckEvery: Double = 30
+
+    func run() throws {
+        let parts = broker.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--broker must be host:port") }
+        guard (1...100_000).contains(lanes) else { throw ValidationError("--lanes must be 1...100000") }
+        var o = LoadGenerator.Options()
+        o.host = String(parts[0]); o.port = port; o.lanes = lanes; o.seconds = seconds; o.truckEveryS = truckEvery
+        let r = try LoadGenerator(options: o).run()
+        print(String(format: "{\"lanes\":%d,\"seconds\":%.1f,\"records\":%d,\"recordsPerS\":%.0f,\"recordsAcknowledged\":%d,\"lastAckAfterS\":%.1f,\"alarms\":%d,\"alarmsStored\":%d,\"alarmLatencyMsP50\":%.0f,\"alarmLatencyMsP99\":%.0f,\"alarmLatencyMsMax\":%.0f}",
+                     lanes, r.elapsedS, r.records, Double(r.records) / r.elapsedS, r.recordsAcknowledged, r.lastAckAfterS, r.alarms, r.alarmsStored,
+                     r.percentile(50), r.percentile(99), r.alarmLatenciesMs.last ?? .nan))
     }
 }
 
