@@ -78,11 +78,13 @@ let package = Package(
 
         // The receiving end at the alarm station: subscribe, check sequences, store, export.
         .target(
-            name: "LaneCollector", dependencies: ["LaneCore", "LaneTrace", "LaneSeal", "CSQLite", "CPostgres", "CMosquitto"],
+            name: "LaneCollector", dependencies: ["LaneCore", "LaneTrace", "LaneSeal", "LaneAgent", "CSQLite", "CPostgres", "CMosquitto",
+                                                  .product(name: "Crypto", package: "swift-crypto"), .product(name: "Yams", package: "Yams")],
             path: "Sources/LaneCollector"),
         .executableTarget(
             name: "lane-collector",
-            dependencies: ["LaneCollector", "LaneSeal", "LaneCore", "LaneTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LaneCollector", "LaneSeal", "LaneCore", "LaneTrace", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/lane-collector"),
 
         // The hardware simulator: lane physics (pure) and the process that serves it.

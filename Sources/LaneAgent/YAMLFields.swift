@@ -10,13 +10,14 @@ public struct ProfileError: Error, CustomStringConvertible, Sendable {
     public init(_ message: String) { self.message = message }
 }
 
-struct YAMLSection {
-    let file: String
-    let path: String
-    let node: Node
-    let pairs: [(key: String, value: Node)]
+/// Shared with the collector (its sharing policies): one strict YAML reader in the package.
+package struct YAMLSection {
+    package let file: String
+    package let path: String
+    package let node: Node
+    package let pairs: [(key: String, value: Node)]
 
-    static func root(file: String, text: String) throws -> YAMLSection {
+    package static func root(file: String, text: String) throws -> YAMLSection {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
@@ -27,7 +28,7 @@ struct YAMLSection {
         return try YAMLSection(file: file, path: "", node: node)
     }
 
-    init(file: String, path: String, node: Node) throws {
+    package init(file: String, path: String, node: Node) throws {
         self.file = file
         self.path = path
         self.node = node
@@ -45,21 +46,21 @@ struct YAMLSection {
         self.pairs = pairs
     }
 
-    static func place(_ file: String, _ node: Node?) -> String {
+    package static func place(_ file: String, _ node: Node?) -> String {
         if let m = node?.mark { return "\(file):\(m.line):\(m.column)" }
         return file
     }
 
-    static func join(_ a: String, _ b: String) -> String { a.isEmpty ? b : a + "." + b }
+    package static func join(_ a: String, _ b: String) -> String { a.isEmpty ? b : a + "." + b }
 
-    func key(_ k: String) -> String { Self.join(path, k) }
+    package func key(_ k: String) -> String { Self.join(path, k) }
 
-    func error(_ k: String, _ what: String, at node: Node? = nil) -> ProfileError {
+    package func error(_ k: String, _ what: String, at node: Node? = nil) -> ProfileError {
         ProfileError("\(Self.place(file, node ?? self.node)): \(key(k)): \(what)")
     }
 
     /// Refuses keys not in `known`, suggesting the closest one.
-    func onlyKeys(_ known: [String]) throws {
+    package func onlyKeys(_ known: [String]) throws {
         for (k, v) in pairs where !known.contains(k) {
             let close = known.min { editDistance($0, k) < editDistance($1, k) }
             let hint = close.map { editDistance($0, k) <= 2 ? " (did you mean '\($0)'?)" : "" } ?? ""
@@ -67,9 +68,9 @@ struct YAMLSection {
         }
     }
 
-    func value(_ k: String) -> Node? { pairs.first { $0.key == k }?.value }
+    package func value(_ k: String) -> Node? { pairs.first { $0.key == k }?.value }
 
-    func section(_ k: String, required: Bool = true) throws -> YAMLSection? {
+    package func section(_ k: String, required: Bool = true) throws -> YAMLSection? {
         guard let v = value(k) else {
             if required { throw error(k, "required section is missing") }
             return nil
@@ -77,12 +78,12 @@ struct YAMLSection {
         return try YAMLSection(file: file, path: key(k), node: v)
     }
 
-    func scalar(_ k: String, _ v: Node, _ what: String) throws -> String {
+    package func scalar(_ k: String, _ v: Node, _ what: String) throws -> String {
         guard case let .scalar(s) = v else { throw error(k, "expected \(what), found a \(v.isMapping ? "mapping" : "list")", at: v) }
         return s.string
     }
 
-    func string(_ k: String, default d: String? = nil) throws -> String {
+    package func string(_ k: String, default d: String? = nil) throws -> String {
         guard let v = value(k) else {
             if let d { return d }
             throw error(k, "required key is missing (expected text)")
@@ -92,7 +93,7 @@ struct YAMLSection {
         return s
     }
 
-    func oneOf(_ k: String, _ choices: [String], default d: String? = nil) throws -> String {
+    package func oneOf(_ k: String, _ choices: [String], default d: String? = nil) throws -> String {
         let s = try string(k, default: d)
         guard choices.contains(s) else {
             throw error(k, "'\(s)' is not one of: \(choices.joined(separator: ", "))", at: value(k))
@@ -100,13 +101,13 @@ struct YAMLSection {
         return s
     }
 
-    static func parseInt(_ s: String) -> Int? {
+    package static func parseInt(_ s: String) -> Int? {
         let t = s.replacingOccurrences(of: "_", with: "")
         if t.hasPrefix("0x") || t.hasPrefix("0X") { return Int(t.dropFirst(2), radix: 16) }
         return Int(t)
     }
 
-    func int(_ k: String, _ range: ClosedRange<Int>, default d: Int? = nil) throws -> Int {
+    package func int(_ k: String, _ range: ClosedRange<Int>, default d: Int? = nil) throws -> Int {
         guard let v = value(k) else {
             if let d { return d }
             throw error(k, "required key is missing (expected a whole number from \(range.lowerBound) to \(range.upperBound))")
@@ -114,7 +115,7 @@ struct YAMLSection {
         return try int(k, v, range)
     }
 
-    func int(_ k: String, _ v: Node, _ range: ClosedRange<Int>) throws -> Int {
+    package func int(_ k: String, _ v: Node, _ range: ClosedRange<Int>) throws -> Int {
         let s = try scalar(k, v, "a whole number")
         guard let n = Self.parseInt(s) else { throw error(k, "expected a whole number, found '\(s)'", at: v) }
         guard range.contains(n) else {
@@ -123,7 +124,7 @@ struct YAMLSection {
         return n
     }
 
-    func double(_ k: String, _ range: ClosedRange<Double>, default d: Double? = nil) throws -> Double {
+    package func double(_ k: String, _ range: ClosedRange<Double>, default d: Double? = nil) throws -> Double {
         guard let v = value(k) else {
             if let d { return d }
             throw error(k, "required key is missing (expected a number from \(range.lowerBound) to \(range.upperBound))")
@@ -134,7 +135,7 @@ struct YAMLSection {
         return x
     }
 
-    func bool(_ k: String, default d: Bool) throws -> Bool {
+    package func bool(_ k: String, default d: Bool) throws -> Bool {
         guard let v = value(k) else { return d }
         let s = try scalar(k, v, "true or false")
         switch s.lowercased() {
@@ -144,7 +145,7 @@ struct YAMLSection {
         }
     }
 
-    func list(_ k: String, required: Bool = true) throws -> [Node]? {
+    package func list(_ k: String, required: Bool = true) throws -> [Node]? {
         guard let v = value(k) else {
             if required { throw error(k, "required key is missing (expected a list)") }
             return nil

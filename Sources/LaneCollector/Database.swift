@@ -134,6 +134,7 @@ public final class Database {
                 PRIMARY KEY (lane, epoch, sequence));
             CREATE INDEX IF NOT EXISTS ocr_reads_occupancy ON ocr_reads (lane, epoch, occupancy, occupancy_start_us);
             """)
+        try createSharingTables()
         let version = try scalar("SELECT COALESCE(MAX(version), 0) FROM schema_version")
         if version > Int64(Self.schemaVersion) {
             throw CollectorError("\(path): schema \(version) is newer than this collector's (\(Self.schemaVersion))")
@@ -168,6 +169,7 @@ public final class Database {
     }
 
     func createSchema() throws {
+        try createSharingTables()
         try exec("""
             CREATE TABLE IF NOT EXISTS records (
                 lane TEXT NOT NULL, epoch INTEGER NOT NULL, sequence INTEGER NOT NULL, kind TEXT NOT NULL,

@@ -27,8 +27,10 @@ public enum N42Export {
     /// - Parameters:
     ///   - decision: the occupancy; `wallUs` its record's wall clock (the end of the occupancy).
     ///   - samples: the occupancy's samples, on the decision's monotonic clock.
+    /// - Parameter containers: how the containers are named in the file: as read (nil), or as a
+    ///   sharing policy says (hashed, or "" for none; docs/SHARING.md).
     public static func document(lane: String, decision d: Decision, wallUs: Int64, samples: [LaneSample], panels: Int,
-                                softwareVersion: String = "0.1.0") -> String {
+                                softwareVersion: String = "0.1.0", containers: String? = nil) -> String {
         // Monotonic to wall: the record was written at the end of the occupancy.
         func wall(_ monoUs: Int64) -> Int64 { wallUs == 0 ? 0 : wallUs - (d.endUs - monoUs) }
         var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -80,7 +82,11 @@ public enum N42Export {
         x += "      <AnalysisAlgorithmComponentVersion>\(xml(softwareVersion))</AnalysisAlgorithmComponentVersion>\n    </AnalysisAlgorithmVersion>\n"
         var description = "occupancy \(d.occupancy); max gamma \(decimal2(Q8.hundredths(d.gammaMaxSigmaQ8))) sigma"
         if let v = d.speedMmPerS { description += "; speed \(decimal2((v + 5) / 10)) m/s" }
-        if let c = d.container { description += "; container \(c.text)" }
+        if let shown = containers {
+            if !shown.isEmpty { description += "; container \(shown)" }
+        } else if d.ocr.count > 0 {
+            description += "; container " + (0..<d.ocr.count).map { d.ocr[$0].number.text }.joined(separator: " ")
+        }
         if d.normSuspect { description += "; NORM suspected" }
         x += "    <AnalysisResultDescription>\(xml(description))</AnalysisResultDescription>\n"
         if d.gammaAlarm {

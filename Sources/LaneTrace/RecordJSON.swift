@@ -3,6 +3,13 @@
 import LaneCore
 
 public enum RecordJSON {
+    /// The text itself (not JSON-quoted).
+    public static func plain(_ t: ShortText) -> String {
+        var bytes: [UInt8] = []
+        for i in 0..<t.count { bytes.append(t[i]) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     static func text(_ t: ShortText) -> String {
         var bytes: [UInt8] = []
         for i in 0..<t.count { bytes.append(t[i]) }

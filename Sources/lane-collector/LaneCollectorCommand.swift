@@ -1,6 +1,7 @@
 // lane-collector: the receiving end at the central alarm station.
 
 import ArgumentParser
+import Crypto
 import Foundation
 import LaneCollector
 import LaneCore
@@ -12,7 +13,8 @@ struct LaneCollectorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lane-collector",
         abstract: "Collect lane records from the MQTT broker into SQLite; list, show, export and decode them.",
-        subcommands: [RunCollector.self, Occupancies.self, OCRReads.self, Lanes.self, LoadGen.self, ExportCSV.self, ExportN42.self, Plot.self, Show.self, Decode.self, Keys.self])
+        subcommands: [RunCollector.self, Occupancies.self, OCRReads.self, Lanes.self, LoadGen.self, Share.self, Verify.self, Ledger.self,
+                      ManifestCommand.self, SigningKey.self, Adjudicate.self, ExportCSV.self, ExportN42.self, Plot.self, Show.self, Decode.self, Keys.self])
 }
 
 func fail(_ m: String, code: Int32 = 2) -> ExitCode {
@@ -346,4 +348,116 @@ func writePrivate(_ path: String, _ text: String) throws {
     }
     chmod(tmp, 0o600)
     guard rename(tmp, path) == 0 else { throw fail("\(path): cannot replace: \(String(cString: strerror(errno)))") }
+}
+
+// MARK: sharing (docs/SHARING.md)
+
+func parseTime(_ s: String, _ name: String) throws -> Int64 {
+    let day = ISO8601DateFormatter()
+    day.formatOptions = [.withFullDate]
+    guard let d = day.date(from: s) ?? ISO8601DateFormatter().date(from: s) else {
+        throw ValidationError("\(name): expected a date (2026-11-01) or a time (2026-11-01T00:00:00Z), found '\(s)'")
+    }
+    return Int64(d.timeIntervalSince1970 * 1e6)
+}
+
+struct Share: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write a sharing package for one recipient under its policy, signed, and enter it in the ledger.")
+    @OptionGroup var store: StoreOptions
+    @Option(help: "The recipient's sharing policy (YAML). Without one, nothing is shared.") var policy: String?
+    @Option(help: "From (inclusive): 2026-11-01 or an ISO 8601 time.") var from: String
+    @Option(help: "To (exclusive).") var to: String
+    @Option(help: "The package directory to make (must not exist).") var out: String
+    @Option(help: "The station's signing key ('lane-collector signing-key new').") var signingKey: String
+    @Option(help: "The station's name in the manifest.") var station: String = "alarm-station"
+
+    func run() throws {
+        guard let policy else { throw fail("no --policy: nothing is shared without a policy for the recipient (docs/SHARING.md)") }
+        let p: SharingPolicy
+        do { p = try SharingPolicy.load(path: policy) } catch { throw fail("\(error)") }
+        let key: Curve25519.Signing.PrivateKey
+        do { key = try StationSigningKey.load(path: signingKey) } catch { throw fail("\(error)") }
+        let db = try store.open()
+        do {
+            let s = try SharePackage.write(db: db, policy: p, fromUs: try parseTime(from, "--from"), toUs: try parseTime(to, "--to"), out: out, station: station, signingKey: key)
+            print("{\"package\":\"\(s.manifestSha256)\",\"recipient\":\(jsonString(p.recipient)),\"occupancies\":\(s.occupancies),\"excludedByDestination\":\(s.excludedByDestination),\"files\":\(s.files.count),\"out\":\(jsonString(out))}")
+        } catch { throw fail("\(error)") }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check a sharing package: the station's signature over its manifest, every file's hash, nothing added.")
+    @Argument(help: "The package directory.") var package: String
+    @Option(help: "The station's public key (from a trusted channel, not from the package).") var publicKey: String
+    func run() throws {
+        do {
+            let r = try SharePackage.verify(package, publicKey: try StationSigningKey.publicKey(path: publicKey))
+            print("verified: \(r.files) files, manifest \(r.manifestSha256)")
+        } catch { throw fail("\(error)", code: 1) }
+    }
+}
+
+struct Ledger: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The sharing ledger: every package sent (and received), as JSON Lines.", subcommands: [List.self, Receive.self], defaultSubcommand: List.self)
+    struct List: ParsableCommand {
+        @OptionGroup var store: StoreOptions
+        func run() throws { for l in try store.open().ledger() { print(l) } }
+    }
+    struct Receive: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record a package received from a partner (verified first).")
+        @OptionGroup var store: StoreOptions
+        @Argument var package: String
+        @Option(help: "The partner.") var from: String
+        @Option(help: "The partner station's public key.") var publicKey: String
+        @Option(help: "What it was given for.") var purpose: String
+        func run() throws {
+            do {
+                let r = try SharePackage.verify(package, publicKey: try StationSigningKey.publicKey(path: publicKey))
+                try store.open().ledgerAdd(id: r.manifestSha256, madeUs: wallClockMicros(), direction: "received", party: from, purpose: purpose, policySha256: "",
+                                          fromUs: 0, toUs: 0, files: r.files, path: package)
+                print("recorded: \(r.manifestSha256) from \(from)")
+            } catch { throw fail("\(error)", code: 1) }
+        }
+    }
+}
+
+struct ManifestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "manifest", abstract: "Import the terminal's cargo manifest (CSV: container,destination_port,destination_country,vessel,voyage).")
+    @OptionGroup var store: StoreOptions
+    @Argument var file: String
+    func run() throws {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw fail("\(file): cannot read the manifest") }
+        let (entries, errors) = CargoManifest.parse(text, file: file)
+        for e in errors { FileHandle.standardError.write(Data("lane-collector: \(e) (row refused)\n".utf8)) }
+        let n = try store.open().importManifest(entries)
+        print("imported \(n) containers, \(errors.count) rows refused")
+        if !errors.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct SigningKey: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "signing-key", abstract: "Make the station's package signing key (Ed25519): the key (mode 600) and KEY.pub to give recipients.")
+    @Argument var key: String
+    func run() throws {
+        do { print("public key: \(try StationSigningKey.create(path: key)) (\(key).pub)") } catch { throw fail("\(error)") }
+    }
+}
+
+struct Adjudicate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Record the outcome of an alarm's secondary inspection (codes 1-11; a later record adds, never rewrites).")
+    @OptionGroup var store: StoreOptions
+    @Option(help: "The lane (site/lane).") var lane: String
+    @Option(help: "The occupancy number (its latest record).") var occupancy: UInt32
+    @Option(help: "1 contraband, 2 real other, 3 medical isotope, 4 NORM, 5 declared shipment, 6 inspection negative, 7 RIID background only, 8 false other, 9 test/maintenance/training, 10 unauthorized activity, 11 other.") var code: Int
+    @Option(help: "Secondary inspection: none, requested, completed.") var state: String = "completed"
+    @Option(help: "Isotopes identified.") var isotopes: String = ""
+    @Option(help: "The vehicle's id.") var vehicle: String = ""
+    @Option(help: "Notes.") var notes: String = ""
+    @Option(help: "Who adjudicated.") var by: String
+    func run() throws {
+        do {
+            let (e, s) = try store.open().adjudicate(lane: lane, number: occupancy, code: code, state: state, isotopes: isotopes, vehicle: vehicle, notes: notes, by: by)
+            print("recorded: \(lane) occupancy \(occupancy) (epoch \(epochHex(e)), record \(s)): code \(code), \(Adjudication.codes[code] ?? "")")
+        } catch { throw fail("\(error)") }
+    }
 }
