@@ -25,7 +25,7 @@ packages=(
   libcrypt-dev          # console password hashes (CCrypt)
   mosquitto             # the broker the uplink tests start on loopback; mosquitto_passwd
   libxml2-utils         # xmllint: the N42.42 export validated against its schema
-  libxml2               # FoundationXML's parser: the agent reads gate OCR messages in XML
+  libxml2-dev           # libxml2: the agent reads gate OCR messages in XML (CLibXML2)
   openssl               # the TLS tests make a CA and certificates
   gcc                   # the golden-vector harness on this host; SwiftPM links C shims
   libc6-dev             # C headers for this host
@@ -60,7 +60,7 @@ tools=(
   /usr/lib/postgresql/15/bin/initdb:postgresql
 )
 # Each pkg-config module Package.swift names, and its package.
-modules=(libmodbus:libmodbus-dev libgpiod:libgpiod-dev libmosquitto:libmosquitto-dev sqlite3:libsqlite3-dev libcrypt:libcrypt-dev libpq:libpq-dev)
+modules=(libmodbus:libmodbus-dev libgpiod:libgpiod-dev libmosquitto:libmosquitto-dev sqlite3:libsqlite3-dev libcrypt:libcrypt-dev libpq:libpq-dev libxml-2.0:libxml2-dev)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 

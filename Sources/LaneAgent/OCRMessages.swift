@@ -3,7 +3,7 @@
 // element (or attribute) names the profile gives. A new vendor needs a profile, not code.
 
 import Foundation
-import FoundationXML
+import CLibXML2
 import LaneCore
 
 public struct OCRFormat: Sendable {
@@ -110,24 +110,93 @@ public final class OCRMessageParser: @unchecked Sendable {
         return assemble(fields, time: group("time"), plate: group("plate"))
     }
 
+    /// libxml2's tree API, directly: no network, no DTD loading, entities not substituted
+    /// (an external entity is never read). FoundationXML's XMLParser, used before, crashed on a
+    /// malformed message the fuzzer found (Fuzz/corpus/ocr-message/crash-foundationxml-pi).
     func parseXML(_ text: String, root: String, container: String, confidence: String?, time: String?, plate: String?) -> Result<OCRMessage, OCRMessageError> {
-        let reader = XMLFields(root: root, container: container, confidence: confidence, time: time, plate: plate)
-        let parser = XMLParser(data: Data(text.utf8))
-        parser.shouldResolveExternalEntities = false
-        parser.delegate = reader
-        let ok = parser.parse()
-        if !ok || parser.parserError != nil {
-            let why = (parser.parserError as NSError?).map { Self.xmlReason($0.code) } ?? "not well-formed"
-            return .failure(OCRMessageError("XML: \(why) at line \(parser.lineNumber), column \(parser.columnNumber)"))
+        Self.initLibXML
+        let bytes = Array(text.utf8)
+        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOCDATA.rawValue)
+        // The first error libxml2 meets (its later ones follow from it), through its structured
+        // error hook, which also keeps it off standard error.
+        let first = FirstXMLError()
+        xmlSetStructuredErrorFunc(Unmanaged.passUnretained(first).toOpaque()) { ctx, err in
+            guard let ctx, let err else { return }
+            let f = Unmanaged<FirstXMLError>.fromOpaque(ctx).takeUnretainedValue()
+            guard f.code == 0, err.pointee.level.rawValue >= XML_ERR_ERROR.rawValue else { return }
+            f.code = Int(err.pointee.code)
+            f.line = Int(err.pointee.line)
+            f.column = Int(err.pointee.int2)
+            f.message = err.pointee.message.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
         }
-        guard reader.sawRoot else { return .failure(OCRMessageError("XML: no <\(root)> element")) }
+        defer { xmlSetStructuredErrorFunc(nil, nil) }
+        let doc: xmlDocPtr? = bytes.withUnsafeBufferPointer { b in
+            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { p in xmlReadMemory(p, Int32(b.count), "ocr.xml", "UTF-8", options) }
+        }
+        if first.code != 0 || doc == nil {
+            if let doc { xmlFreeDoc(doc) }
+            let why = Self.xmlReason(first.code == 0 ? 4 : first.code) + (first.message.isEmpty ? "" : " (libxml2: \(first.message))")
+            return .failure(OCRMessageError("XML: \(why) at line \(max(1, first.line)), column \(first.column)"))
+        }
+        guard let doc else { return .failure(OCRMessageError("XML: not a document")) }
+        defer { xmlFreeDoc(doc) }
+        guard let top = xmlDocGetRootElement(doc), Self.name(top) == root else { return .failure(OCRMessageError("XML: no <\(root)> element")) }
+        func attribute(_ node: xmlNodePtr, _ name: String) -> String? {
+            guard let v = xmlGetProp(node, name) else { return nil }
+            defer { lane_xml_free(v) }
+            return String(cString: v)
+        }
+        func content(_ node: xmlNodePtr) -> String {
+            guard let v = xmlNodeGetContent(node) else { return "" }
+            defer { lane_xml_free(v) }
+            return String(cString: v).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        func attributeName(_ field: String?) -> String? {
+            guard let f = field, f.hasPrefix("@") else { return nil }
+            return String(f.dropFirst())
+        }
+        var containers: [String] = [], confidences: [String] = []
+        var timeValue: String? = attributeName(time).flatMap { attribute(top, $0) }
+        var plateValue: String? = attributeName(plate).flatMap { attribute(top, $0) }
+        // Every element below the root, in document order.
+        var stack: [xmlNodePtr] = []
+        var child = top.pointee.children
+        while let c = child { stack.append(c); child = c.pointee.next }
+        stack.reverse()
+        while let node = stack.popLast() {
+            if node.pointee.type == XML_ELEMENT_NODE {
+                let n = Self.name(node)
+                let value = content(node)
+                if n == container {
+                    if !value.isEmpty { containers.append(value) }
+                    if let a = attributeName(confidence), let v = attribute(node, a) { confidences.append(v) }
+                }
+                if let c = confidence, attributeName(c) == nil, n == c, !value.isEmpty { confidences.append(value) }
+                if let t = time, attributeName(t) == nil, n == t, !value.isEmpty { timeValue = value }
+                if let p = plate, attributeName(p) == nil, n == p, !value.isEmpty { plateValue = value }
+                var kids: [xmlNodePtr] = []
+                var k = node.pointee.children
+                while let c = k { kids.append(c); k = c.pointee.next }
+                stack.append(contentsOf: kids.reversed())
+            }
+        }
         var fields: [(String, String?)] = []
-        for (i, c) in reader.containers.enumerated() {
-            let conf = i < reader.confidences.count ? reader.confidences[i] : (reader.confidences.count == 1 ? reader.confidences[0] : nil)
+        for (i, c) in containers.enumerated() {
+            let conf = i < confidences.count ? confidences[i] : (confidences.count == 1 ? confidences[0] : nil)
             fields.append((c, conf))
         }
-        return assemble(fields, time: reader.time, plate: reader.plate)
+        return assemble(fields, time: timeValue, plate: plateValue)
     }
+
+    static let initLibXML: Void = { xmlInitParser() }()
+
+    /// The first error of one parse (filled by libxml2's hook on the parsing thread).
+    final class FirstXMLError {
+        var code = 0, line = 0, column = 0
+        var message = ""
+    }
+
+    static func name(_ node: xmlNodePtr) -> String { node.pointee.name.map { String(cString: $0) } ?? "" }
 
     /// libxml2's error numbers, in words.
     static func xmlReason(_ code: Int) -> String {
@@ -135,7 +204,8 @@ public final class OCRMessageParser: @unchecked Sendable {
         case 4: return "not an XML document"
         case 5: return "the document is cut short, or has more after its root element"
         case 76: return "a closing tag does not match its opening tag"
-        case 39, 41, 73: return "a tag is malformed (an attribute without quotes, or an unclosed tag)"
+        case 38, 39, 40, 41, 65, 73: return "a tag is malformed (an attribute without quotes, or an unclosed tag)"
+        case 77: return "the document is cut short (an element is not closed)"
         case 26, 27: return "an undefined entity (&name;)"
         case 9: return "an invalid character"
         default: return "not well-formed (libxml2 error \(code))"
@@ -212,51 +282,5 @@ public final class OCRMessageParser: @unchecked Sendable {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return f.string(from: Date(timeIntervalSince1970: Double(wallUs) / 1e6))
-    }
-}
-
-/// Collects the profile's fields from one XML document.
-final class XMLFields: NSObject, XMLParserDelegate {
-    let root: String, container: String, confidenceName: String?, timeName: String?, plateName: String?
-    var sawRoot = false
-    var containers: [String] = []
-    var confidences: [String] = []
-    var time: String? = nil
-    var plate: String? = nil
-    var text = ""
-    var depth = 0
-
-    init(root: String, container: String, confidence: String?, time: String?, plate: String?) {
-        self.root = root; self.container = container; confidenceName = confidence; timeName = time; plateName = plate
-    }
-
-    /// `@name`: an attribute's name; nil for an element name.
-    static func attribute(_ name: String?) -> String? {
-        guard let n = name, n.hasPrefix("@") else { return nil }
-        return String(n.dropFirst())
-    }
-
-    func parser(_ p: XMLParser, didStartElement e: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
-        depth += 1
-        text = ""
-        if e == root && depth == 1 {
-            sawRoot = true
-            if let a = Self.attribute(timeName), let v = attributes[a] { time = v }
-            if let a = Self.attribute(plateName), let v = attributes[a] { plate = v }
-        }
-        if e == container, let a = Self.attribute(confidenceName), let v = attributes[a] { confidences.append(v) }
-    }
-
-    func parser(_ p: XMLParser, foundCharacters s: String) { text += s }
-
-    func parser(_ p: XMLParser, didEndElement e: String, namespaceURI: String?, qualifiedName: String?) {
-        depth -= 1
-        let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        text = ""
-        guard sawRoot, !value.isEmpty else { return }
-        if e == container { containers.append(value) }
-        if let c = confidenceName, Self.attribute(c) == nil, e == c { confidences.append(value) }
-        if let t = timeName, Self.attribute(t) == nil, e == t { time = value }
-        if let pl = plateName, Self.attribute(pl) == nil, e == pl { plate = value }
     }
 }

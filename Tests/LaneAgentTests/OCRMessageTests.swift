@@ -67,7 +67,7 @@ func xmlParser(time: OCRFormat.TimeFormat = .iso8601, confidence: OCRFormat.Conf
     }
 
     @Test("every malformed XML message is refused with what is wrong and where", arguments: [
-        ("<OCRResult><Container>MSCU1234566</Contaner></OCRResult>", "a closing tag does not match its opening tag at line 1"),
+        ("<OCRResult><Container>MSCU1234566</Contaner></OCRResult>", "a closing tag does not match its opening tag (libxml2: Opening and ending tag mismatch: Container line 1 and Contaner) at line 1, column 45"),
         ("<OCRResult><Container>MSCU1234566</Container>", "the document is cut short"),
         ("<OCRResult><Container confidence=97>MSCU1234566</Container></OCRResult>", "a tag is malformed"),
         ("<Other><Container>MSCU1234566</Container></Other>", "no <OCRResult> element"),
