@@ -272,7 +272,10 @@ public final class OCRMessageParser: @unchecked Sendable {
             withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             let plain = ISO8601DateFormatter()
             plain.formatOptions = [.withInternetDateTime]
-            guard let d = withFraction.date(from: s) ?? plain.date(from: s) else { return nil }
+            // Years 2000 to 2099 only: a year of many digits parses, and its microseconds do not fit
+            // 64 bits (the fuzzer's find: a trap from one OCR message).
+            guard let d = withFraction.date(from: s) ?? plain.date(from: s), d.timeIntervalSince1970 >= 946_684_800,
+                  d.timeIntervalSince1970 < 4_102_444_800 else { return nil }
             return Int64((d.timeIntervalSince1970 * 1e6).rounded())
         }
     }

@@ -75,7 +75,7 @@ public struct SharingPolicy: Sendable, Equatable {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withFullDate]
         let full = ISO8601DateFormatter()
-        guard let d = f.date(from: v) ?? full.date(from: v) else {
+        guard let d = f.date(from: v) ?? full.date(from: v), d.timeIntervalSince1970 >= 0, d.timeIntervalSince1970 < 4_102_444_800 else {
             throw s.error(k, "expected a date (2026-11-01) or a time (2026-11-01T00:00:00Z), found '\(v)'", at: s.value(k))
         }
         return Int64(d.timeIntervalSince1970 * 1e6)

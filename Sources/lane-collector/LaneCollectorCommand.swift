@@ -355,7 +355,7 @@ func writePrivate(_ path: String, _ text: String) throws {
 func parseTime(_ s: String, _ name: String) throws -> Int64 {
     let day = ISO8601DateFormatter()
     day.formatOptions = [.withFullDate]
-    guard let d = day.date(from: s) ?? ISO8601DateFormatter().date(from: s) else {
+    guard let d = day.date(from: s) ?? ISO8601DateFormatter().date(from: s), d.timeIntervalSince1970 >= 0, d.timeIntervalSince1970 < 4_102_444_800 else {
         throw ValidationError("\(name): expected a date (2026-11-01) or a time (2026-11-01T00:00:00Z), found '\(s)'")
     }
     return Int64(d.timeIntervalSince1970 * 1e6)
