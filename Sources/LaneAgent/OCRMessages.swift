@@ -268,16 +268,62 @@ public final class OCRMessageParser: @unchecked Sendable {
             guard let v = Int64(s), v > 0, v < 4_000_000_000_000 else { return nil }
             return v * 1000
         case .iso8601:
-            let withFraction = ISO8601DateFormatter()
-            withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            let plain = ISO8601DateFormatter()
-            plain.formatOptions = [.withInternetDateTime]
-            // Years 2000 to 2099 only: a year of many digits parses, and its microseconds do not fit
-            // 64 bits (the fuzzer's find: a trap from one OCR message).
-            guard let d = withFraction.date(from: s) ?? plain.date(from: s), d.timeIntervalSince1970 >= 946_684_800,
-                  d.timeIntervalSince1970 < 4_102_444_800 else { return nil }
-            return Int64((d.timeIntervalSince1970 * 1e6).rounded())
+            return iso8601Microseconds(s)
         }
+    }
+
+    /// A strict RFC 3339 time (`2026-12-02T06:30:00.123Z`, `...+01:00`; a fraction of 1 to 9
+    /// digits; years 2000-2099), as Unix µs. By hand: Foundation's ISO8601DateFormatter crashed
+    /// on a long fraction the fuzzer sent (a whole agent down from one OCR message).
+    public static func iso8601Microseconds(_ s: String) -> Int64? {
+        let u = Array(s.utf8)
+        func digits(_ at: Int, _ n: Int) -> Int? {
+            guard at + n <= u.count else { return nil }
+            var v = 0
+            for i in at..<(at + n) {
+                guard u[i] >= 48 && u[i] <= 57 else { return nil }
+                v = v * 10 + Int(u[i] - 48)
+            }
+            return v
+        }
+        guard u.count >= 20, let y = digits(0, 4), u[4] == 45, let mo = digits(5, 2), u[7] == 45, let d = digits(8, 2),
+              u[10] == 84 || u[10] == 116 || u[10] == 32, let h = digits(11, 2), u[13] == 58, let mi = digits(14, 2), u[16] == 58, let sec = digits(17, 2),
+              (2000...2099).contains(y), (1...12).contains(mo), h < 24, mi < 60, sec < 61 else { return nil }
+        let monthDays = [31, (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard d >= 1 && d <= monthDays[mo - 1] else { return nil }
+        var i = 19
+        var fractionUs = 0
+        if i < u.count && u[i] == 46 {
+            i += 1
+            var n = 0, v = 0
+            while i < u.count && u[i] >= 48 && u[i] <= 57 {
+                guard n < 9 else { return nil }
+                if n < 6 { v = v * 10 + Int(u[i] - 48) }
+                n += 1
+                i += 1
+            }
+            guard n >= 1 else { return nil }
+            if n < 6 { for _ in n..<6 { v *= 10 } }
+            fractionUs = v
+        }
+        var offsetS = 0
+        guard i < u.count else { return nil }
+        if u[i] == 90 || u[i] == 122 {
+            i += 1
+        } else if u[i] == 43 || u[i] == 45, let oh = digits(i + 1, 2), i + 3 < u.count, u[i + 3] == 58, let om = digits(i + 4, 2), oh < 24, om < 60 {
+            offsetS = (oh * 3600 + om * 60) * (u[i] == 43 ? 1 : -1)
+            i += 6
+        } else { return nil }
+        guard i == u.count else { return nil }
+        // Days from 1970-01-01 (H. Hinnant's days_from_civil).
+        let yy = mo <= 2 ? y - 1 : y
+        let era = yy / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        let seconds = days * 86_400 + h * 3600 + mi * 60 + sec - offsetS
+        return Int64(seconds) * 1_000_000 + Int64(fractionUs)
     }
 
     /// An ISO 8601 time with milliseconds, UTC (the simulator's messages).

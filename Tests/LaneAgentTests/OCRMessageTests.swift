@@ -195,3 +195,21 @@ func xmlParser(time: OCRFormat.TimeFormat = .iso8601, confidence: OCRFormat.Conf
         #expect(status.lines.contains { $0.hasPrefix("OCR:") && $0.contains("NOT CONNECTED") }, "\(status.text)")
     }
 }
+
+@Suite struct ISO8601Tests {
+    @Test("the OCR's ISO 8601 times: UTC, offsets, fractions, a leap day; anything else (a long fraction crashed Foundation's parser) refused")
+    func times() {
+        let f = OCRMessageParser.iso8601Microseconds
+        #expect(f("2026-12-02T06:30:00.250Z") == 1_796_193_000_250_000)
+        #expect(f("2026-12-02T06:30:00Z") == 1_796_193_000_000_000)
+        #expect(f("2026-12-02T07:30:00+01:00") == 1_796_193_000_000_000)
+        #expect(f("2026-12-02T05:00:00.123456789-01:30") == 1_796_193_000_123_456)
+        #expect(f("2028-02-29T00:00:00Z") == 1_835_395_200_000_000)
+        #expect(f("2000-01-01T00:00:00Z") == 946_684_800_000_000)
+        for bad in ["2026-12-02T06:30:00.2388888888888888888888888888Z", "2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "1999-12-31T23:59:59Z",
+                    "2026-12-02T06:30:00", "2026-12-02T24:00:00Z", "2026-12-02T06:30:00.Z", "2026-12-02T06:30:00+1:00", "20261202T063000Z",
+                    "2026-12-02T06:30:00Z ", "+2026-12-02T06:30:00Z", "99999999-12-02T06:30:00Z"] {
+            #expect(f(bad) == nil, "\(bad)")
+        }
+    }
+}
