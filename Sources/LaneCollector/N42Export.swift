@@ -117,38 +117,11 @@ public enum N42Export {
 
 extension Database {
     /// The occupancy with this number on `lane` (its latest record if numbers restarted), its
-    /// record's wall clock, and its samples.
+    /// record's wall clock, and its samples (of the same journal epoch).
     public func occupancy(lane: String, number: UInt32) throws -> (Decision, Int64, [LaneSample], Int)? {
-        let s = try statement("SELECT frame, wall_us FROM records WHERE lane = ? AND kind = 'occupancy' ORDER BY sequence DESC")
-        s.bind([lane])
-        var found: (Decision, Int64)? = nil
-        while try s.step() {
-            for r in splitFrames(s.blob(0)) {
-                if case let .success((_, .occupancy(d), _)) = r, d.occupancy == number { found = (d, s.int(1)) }
-            }
-            if found != nil { break }
-        }
-        guard let (d, wall) = found else { return nil }
-        var samples: [LaneSample] = []
-        var panels = 0
-        try frames(lane: lane, kinds: [.samples], fromUs: d.startUs - 3_000_000, toUs: d.endUs + 1) { frame in
-            for r in splitFrames(frame) {
-                guard case let .success((_, .samples(b), _)) = r else { continue }
-                panels = b.panels
-                var t = b.firstTUs
-                for k in 0..<b.count {
-                    if k > 0 { t += b.intervalUs(sample: k) }
-                    guard t > d.startUs && t <= d.endUs + b.intervalUs(sample: k) else { continue }
-                    var sample = LaneSample(tUs: t, intervalUs: b.intervalUs(sample: k))
-                    for p in 0..<b.panels {
-                        sample.gamma[p] = b.value(sample: k, panel: p, channel: 0)
-                        sample.gammaLow[p] = b.value(sample: k, panel: p, channel: 1)
-                        sample.neutron[p] = b.value(sample: k, panel: p, channel: 2)
-                    }
-                    samples.append(sample)
-                }
-            }
-        }
-        return (d, wall, samples, panels)
+        let s = try statement("SELECT epoch, sequence FROM occupancies WHERE lane = ? AND occupancy = ? ORDER BY wall_us DESC, sequence DESC LIMIT 1")
+        s.bind([lane, Int64(number)])
+        guard try s.step() else { return nil }
+        return try occupancy(lane: lane, epoch: UInt64(bitPattern: s.int(0)), sequence: UInt64(s.int(1)))
     }
 }
