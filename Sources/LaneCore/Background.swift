@@ -32,6 +32,55 @@ public struct Background: Sendable {
 
     public init() {}
 
+    /// The state as numbered 64-bit fields (the start record, docs/RECORDS.md): nine per panel
+    /// (fast, slow and long averages), then the five lane-wide counters.
+    public static func fieldCount(panels n: Int) -> Int { 9 * n + 5 }
+
+    public func field(_ i: Int, panels n: Int) -> Int64 {
+        let array = i / n, p = i % n
+        switch array {
+        case 0: return gammaQ16[p]
+        case 1: return gammaLowQ16[p]
+        case 2: return neutronQ16[p]
+        case 3: return gammaSlowQ16[p]
+        case 4: return gammaLowSlowQ16[p]
+        case 5: return neutronSlowQ16[p]
+        case 6: return gammaLongQ16[p]
+        case 7: return gammaLowLongQ16[p]
+        case 8: return i64(panelSamples[p])
+        default:
+            switch i - 9 * n {
+            case 0: return i64(samplesLearned)
+            case 1: return i64(slowHeldRun)
+            case 2: return i64(slowHeldTotal)
+            case 3: return i64(gatedRun)
+            default: return i64(gatedTotal)
+            }
+        }
+    }
+
+    /// The state from its fields (`field(_:panels:)`); counters are clamped to 0...Int32.max
+    /// (a 32-bit board's Int).
+    public init(panels n: Int, field: (Int) -> Int64) {
+        func count(_ v: Int64) -> Int { int(v < 0 ? 0 : v > 0x7FFF_FFFF ? 0x7FFF_FFFF : v) }
+        for p in 0..<n {
+            gammaQ16[p] = field(p)
+            gammaLowQ16[p] = field(n + p)
+            neutronQ16[p] = field(2 * n + p)
+            gammaSlowQ16[p] = field(3 * n + p)
+            gammaLowSlowQ16[p] = field(4 * n + p)
+            neutronSlowQ16[p] = field(5 * n + p)
+            gammaLongQ16[p] = field(6 * n + p)
+            gammaLowLongQ16[p] = field(7 * n + p)
+            panelSamples[p] = count(field(8 * n + p))
+        }
+        samplesLearned = count(field(9 * n))
+        slowHeldRun = count(field(9 * n + 1))
+        slowHeldTotal = count(field(9 * n + 2))
+        gatedRun = count(field(9 * n + 3))
+        gatedTotal = count(field(9 * n + 4))
+    }
+
     /// Counts scaled to the nominal interval, Q16: (counts << 16) * nominal / interval, truncated.
     @inlinable
     static func normalizedQ16(_ counts: UInt32, intervalUs: Int64, nominalUs: Int64) -> Int64 {

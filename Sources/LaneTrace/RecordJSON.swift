@@ -29,7 +29,12 @@ public enum RecordJSON {
                     l.append(String(b.value(sample: k, panel: p, channel: 1)))
                     n.append(String(b.value(sample: k, panel: p, channel: 2)))
                 }
-                s += "{\"intervalUs\":\(b.intervalUs(sample: k)),\"gamma\":[\(g.joined(separator: ","))],\"gammaLow\":[\(l.joined(separator: ","))],\"neutron\":[\(n.joined(separator: ","))]}"
+                s += "{\"intervalUs\":\(b.intervalUs(sample: k)),\"gamma\":[\(g.joined(separator: ","))],\"gammaLow\":[\(l.joined(separator: ","))],\"neutron\":[\(n.joined(separator: ","))]"
+                let f = b.flags(sample: k)
+                if f != 0 {
+                    s += ",\"absent\":\(f & 0xFF),\"forgotten\":\((f >> SampleBatch.forgetShift) & 0xFF),\"maintenance\":\(f & SampleBatch.maintenanceFlag != 0)"
+                }
+                s += "}"
             }
             s += "]"
         case let .occupancy(d):
@@ -55,6 +60,12 @@ public enum RecordJSON {
         case let .ocr(o):
             s += ",\"amendment\":\(o.isAmendment),\"occupancy\":\(o.occupancy),\"occupancyStartUs\":\(o.occupancyStartUs)"
             s += ",\"readAtUs\":\(o.readAtUs),\"readWallUs\":\(o.readWallUs)," + OCRJSON.fields(o.reads)
+        case let .beams(b):
+            s += ",\"edges\":[" + (0..<b.count).map { let e = b[$0]; return "{\"tUs\":\(e.tUs),\"beam\":\(e.beam),\"blocked\":\(e.blocked)}" }.joined(separator: ",") + "]"
+        case let .start(st):
+            s += ",\"panels\":\(st.panels),\"sampleIntervalUs\":\(st.sampleIntervalUs),\"beamSpacingMm\":\(st.beamSpacingMm),\"pillarB\":\(st.pillarBMask)"
+            s += ",\"settingsHash\":\"\(String(st.settingsHash, radix: 16))\",\"backgroundRestored\":\(st.background != nil)"
+            if let bg = st.background { s += ",\"samplesLearned\":\(bg.samplesLearned)" }
         case let .gap(g):
             let causes = ["", "storageFailed", "evicted", "notInJournal", "queueFull"]
             let ranges = (0..<g.rangeCount).map { let r = g.range($0); return "[\(r.first),\(r.last)]" }.joined(separator: ",")

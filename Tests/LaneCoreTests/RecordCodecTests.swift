@@ -39,6 +39,39 @@ func sampleBatch() -> SampleBatch {
     return b
 }
 
+/// A batch whose samples carry flags (format 4): an absent panel, a forgotten one, maintenance.
+func flaggedBatch() -> SampleBatch {
+    var b = SampleBatch(panels: 4, nominalIntervalUs: 100_000)
+    for k in 0..<5 {
+        var s = LaneSample(tUs: 7_000_000 + Int64(k) * 100_000, intervalUs: 100_000)
+        for p in 0..<4 { s.gamma[p] = 170 + UInt32(k * p); s.gammaLow[p] = 90; s.neutron[p] = UInt32(k % 2) }
+        s.absentMask = k == 1 ? 0b0100 : k == 4 ? 0b1111 : 0
+        _ = b.append(s, flags: (k == 2 ? 0b0100 << SampleBatch.forgetShift : 0) | (k == 3 ? SampleBatch.maintenanceFlag : 0))
+    }
+    return b
+}
+
+func beamRecord() -> BeamRecord {
+    var b = BeamRecord()
+    for (t, beam, blocked) in [(10_000_000, 0, true), (10_680_000, 1, true), (14_100_000, 0, false), (14_750_000, 1, false)] {
+        _ = b.append(BeamEdge(tUs: Int64(t), beam: beam, blocked: blocked))
+    }
+    return b
+}
+
+/// A background learned from 300 samples of 4 panels, as a restored one.
+func learnedBackground() -> Background {
+    var bg = Background()
+    var e = EngineSettings()
+    e.panelCount = 4
+    for k in 0..<300 {
+        var s = LaneSample(tUs: Int64(k) * 100_000, intervalUs: 100_000)
+        for p in 0..<4 { s.gamma[p] = 160 + UInt32((k * 7 + p * 3) % 23); s.gammaLow[p] = 80 + UInt32(k % 5); s.neutron[p] = UInt32(k % 3 == 0 ? 1 : 0) }
+        bg.learn(s, settings: e)
+    }
+    return bg
+}
+
 func alarmRecord(_ i: Int) -> Record { .alarm(AlarmRecord(occupancy: UInt32(i), kind: 0, tUs: Int64(i), sigmaQ8: 1_000)) }
 
 func sampleDecision() -> Decision {
@@ -81,6 +114,10 @@ func allRecords() -> [Record] {
         .heartbeat(HeartbeatRecord(softwareVersion: text("0.1.0"), profileHash: 0xDEAD_BEEF_0123_4567, uptimeS: 86_400,
                                    ticks: 864_000, missedTicks: 0, maxLatenessUs: 1_234, latenessP50Us: 31, latenessP999Us: 153, workP999Us: 85)),
         .gap(gapRecord()),
+        .samples(flaggedBatch()),
+        .beams(beamRecord()),
+        .start(StartRecord(panels: 4, sampleIntervalUs: 100_000, beamSpacingMm: 1_500, pillarBMask: 0b1100, settingsHash: 0x1234_5678_9ABC_DEF0, background: nil)),
+        .start(StartRecord(panels: 4, sampleIntervalUs: 100_000, beamSpacingMm: 2_000, pillarBMask: 0b1010, settingsHash: 7, background: learnedBackground())),
     ] + ocrRecords()
 }
 
@@ -97,7 +134,8 @@ func same(_ a: Record, _ b: Record) -> Bool {
     case let (.samples(x), .samples(y)):
         guard x.panels == y.panels, x.count == y.count, x.nominalIntervalUs == y.nominalIntervalUs, x.firstTUs == y.firstTUs else { return false }
         for s in 0..<x.count {
-            if x.intervalUs(sample: s) != y.intervalUs(sample: s) { return false }
+            if x.intervalUs(sample: s) != y.intervalUs(sample: s) || x.flags(sample: s) != y.flags(sample: s) { return false }
+            if x.sample(s).tUs != y.sample(s).tUs || x.sample(s).absentMask != y.sample(s).absentMask { return false }
             for p in 0..<x.panels { for c in 0..<3 where x.value(sample: s, panel: p, channel: c) != y.value(sample: s, panel: p, channel: c) { return false } }
         }
         return true
@@ -109,6 +147,14 @@ func same(_ a: Record, _ b: Record) -> Bool {
     case let (.heartbeat(x), .heartbeat(y)): return x == y
     case let (.gap(x), .gap(y)): return x == y
     case let (.ocr(x), .ocr(y)): return x == y
+    case let (.beams(x), .beams(y)): return x == y
+    case let (.start(x), .start(y)):
+        guard x.panels == y.panels, x.sampleIntervalUs == y.sampleIntervalUs, x.beamSpacingMm == y.beamSpacingMm,
+              x.pillarBMask == y.pillarBMask, x.settingsHash == y.settingsHash, (x.background == nil) == (y.background == nil) else { return false }
+        if let a = x.background, let b = y.background {
+            for i in 0..<Background.fieldCount(panels: x.panels) where a.field(i, panels: x.panels) != b.field(i, panels: x.panels) { return false }
+        }
+        return true
     default: return false
     }
 }
@@ -173,13 +219,21 @@ func same(_ a: Record, _ b: Record) -> Bool {
         #expect(e == .badMagic && r1 == a.count..<(a.count + 2) && r2 == (a.count + 2)..<(a.count + 7))
     }
 
-    @Test("golden bytes: an alarm record and a sample batch (docs/RECORDS.md); format-1 and format-2 frames of earlier journals still decode (format 1 with epoch 0)")
+    @Test("golden bytes: an alarm record and a sample batch (docs/RECORDS.md); format-1, -2 and -3 frames of earlier journals still decode (format 1 with epoch 0)")
     func golden() {
         let alarm = encode(.alarm(AlarmRecord(occupancy: 7, kind: 0, tUs: 1_234_567, sigmaQ8: 1_792)),
                            FrameHeader(epoch: 0x0123_4567_89AB_CDEF, sequence: 300, monotonicUs: 1_234_567, wallUs: 0))
-        #expect(hex(alarm) == "a7 03 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c 99 4c d1 e3")
+        #expect(hex(alarm) == "a7 04 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c b4 d0 98 23")
         let samples = encode(.samples(sampleBatch()), FrameHeader(epoch: 0x0123_4567_89AB_CDEF, sequence: 1, monotonicUs: 1_000_000, wallUs: 0))
-        #expect(hex(samples) == "a7 03 01 2f ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 6f cd d9 f6")
+        #expect(hex(samples) == "a7 04 01 30 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 6d c2 84 56")
+        // Format 3 (the release before the samples' flags): the same batch and alarm still read.
+        for v3 in ["a7 03 01 2f ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 6f cd d9 f6",
+                   "a7 03 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c 99 4c d1 e3"] {
+            let bytes = v3.split(separator: " ").map { UInt8($0, radix: 16)! }
+            guard case let .record(h3, r3, _)? = scan(bytes).first else { Issue.record("the format-3 frame was not read"); continue }
+            #expect(h3.epoch == 0x0123_4567_89AB_CDEF)
+            if case let .samples(b) = r3 { #expect(b.count == 3 && b.value(sample: 1, panel: 1, channel: 0) == 4_294_967_294 && !b.hasFlags) }
+        }
         // The same alarm as format 2 wrote it (the release before the OCR's reads).
         let v2 = "a7 02 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c 96 c8 7f ce".split(separator: " ").map { UInt8($0, radix: 16)! }
         guard case let .record(h2, .alarm(a2), _)? = scan(v2).first else { Issue.record("the format-2 frame was not read"); return }
@@ -192,6 +246,7 @@ func same(_ a: Record, _ b: Record) -> Bool {
 
     @Test("every malformed frame is refused with its reason, and the next good frame still decodes", arguments: [
         "garbage", "version", "kind", "length", "crc", "truncated", "trailing", "range", "sequence", "varint",
+        "beams-empty", "beam-reserved-bits", "beams-in-format-3", "start-restored-2", "start-pillar-beyond", "sample-absent-beyond", "sample-flags-byte",
     ])
     func malformed(defect: String) {
         let good = encode(.alarm(AlarmRecord(occupancy: 1, kind: 1, tUs: 10, sigmaQ8: 20)), FrameHeader(sequence: 9, monotonicUs: 10, wallUs: 0))
@@ -201,6 +256,7 @@ func same(_ a: Record, _ b: Record) -> Bool {
             f += [UInt8(crc & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 24)]
             return [0xA7] + f
         }
+        let epoch0: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0]
         var bad: [UInt8]
         let expected: RecordError
         switch defect {
@@ -213,7 +269,16 @@ func same(_ a: Record, _ b: Record) -> Bool {
         case "trailing": bad = frame(kind: 3, body: [1, 0, 0, 1, 0, 0, 0, 99]); expected = .trailingBytes
         case "range": bad = frame(kind: 3, body: [1, 0, 0, 1, 5, 0, 0]); expected = .valueOutOfRange
         case "sequence": bad = frame(kind: 3, body: [0, 0, 0, 1, 0, 0, 0]); expected = .valueOutOfRange
-        default: bad = frame(kind: 3, body: [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]); expected = .varintTooLong
+        case "varint": bad = frame(kind: 3, body: [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]); expected = .varintTooLong
+        // Format 4's records (epoch, sequence 1, times 0, then the payload).
+        case "beams-empty": bad = frame(kind: 10, body: epoch0 + [1, 0, 0, 0], version: 4); expected = .valueOutOfRange
+        case "beam-reserved-bits": bad = frame(kind: 10, body: epoch0 + [1, 0, 0, 1, 2, 0x09], version: 4); expected = .valueOutOfRange
+        case "beams-in-format-3": bad = frame(kind: 10, body: epoch0 + [1, 0, 0, 1, 2, 0x01], version: 3); expected = .unknownKind(10)
+        case "start-restored-2": bad = frame(kind: 11, body: epoch0 + [1, 0, 0, 2, 0xA0, 0x8D, 0x06, 0xDC, 0x0B, 0, 0, 2], version: 4); expected = .valueOutOfRange
+        case "start-pillar-beyond": bad = frame(kind: 11, body: epoch0 + [1, 0, 0, 2, 0xA0, 0x8D, 0x06, 0xDC, 0x0B, 0b100, 0, 0], version: 4); expected = .valueOutOfRange
+        // Two panels, one sample, flags on: panel 2 absent (the batch has panels 0 and 1).
+        case "sample-absent-beyond": bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 1, 0, 0b100, 1, 1, 0, 1, 1, 0], version: 4); expected = .valueOutOfRange
+        default: bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 2, 0, 1, 1, 0, 1, 1, 0], version: 4); expected = .valueOutOfRange
         }
         // The refused frame's bytes are one rejected run, then the good frame.
         let results = scan(bad + good)

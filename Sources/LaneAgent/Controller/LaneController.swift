@@ -213,7 +213,31 @@ public struct LaneController: Sendable {
             pendingSettings = nil
         }
 
-        // 1. Beam edges, oldest first.
+        // 0. The first tick tells the record stream how the engine starts (geometry, a restored
+        // background): with the beam edges and the samples' flags, a study replays it exactly.
+        if k == 1 && config.keepsRecords {
+            sink.record(.start(StartRecord(settings, settingsHash: Tunable.hash(runningValues),
+                                           background: view.backgroundRestoredAgeUs >= 0 ? engine.background : nil)),
+                        monotonicUs: now, wallUs: clock.wallUs, commit: false)
+        }
+
+        // 1. Beam edges, oldest first. The samples before them go first (journal order is the
+        // engine's order of edges and samples).
+        if edges.count > 0 && config.keepsRecords {
+            if batch.count > 0 {
+                sink.record(.samples(batch), monotonicUs: batch.firstTUs, wallUs: clock.wallUs, commit: false)
+                batch.removeAll()
+            }
+            var b = BeamRecord()
+            for i in 0..<edges.count {
+                if b.isFull {
+                    sink.record(.beams(b), monotonicUs: b[0].tUs, wallUs: clock.wallUs, commit: false)
+                    b = BeamRecord()
+                }
+                _ = b.append(edges.edges[i])
+            }
+            sink.record(.beams(b), monotonicUs: b[0].tUs, wallUs: clock.wallUs, commit: false)
+        }
         for i in 0..<edges.count {
             let e = edges.edges[i]
             beams.edge(e)
@@ -284,14 +308,15 @@ public struct LaneController: Sendable {
             vm.add(sample, panels: n, occupancy: engine.isOccupied ? engine.occupancyCount : 0, gammaAlarm: engine.gammaAlarmActive,
                    neutronAlarm: engine.neutronAlarmActive, sink: &sink)
         }
-        if fresh != 0 {
-            rate.push(sample)
-            if config.keepsRecords {
-                _ = batch.append(sample)
-                if batch.isFull {
-                    sink.record(.samples(batch), monotonicUs: batch.firstTUs, wallUs: clock.wallUs, commit: false)
-                    batch.removeAll()
-                }
+        if fresh != 0 { rate.push(sample) }
+        // Every sample the engine took is kept, one no panel answered included (all absent).
+        if config.keepsRecords {
+            var flags: UInt32 = hardware.contains(.maintenance) ? SampleBatch.maintenanceFlag : 0
+            if fresh != 0 { flags |= (panels.takenBack & allPanels) << SampleBatch.forgetShift }
+            _ = batch.append(sample, flags: flags)
+            if batch.isFull {
+                sink.record(.samples(batch), monotonicUs: batch.firstTUs, wallUs: clock.wallUs, commit: false)
+                batch.removeAll()
             }
         }
 

@@ -7,8 +7,9 @@ public enum RecordFormat {
     public static let magic: UInt8 = 0xA7
     /// The version written. Earlier ones are still read (journals of earlier releases):
     /// version 1 had no epoch; version 2 carried one container number per occupancy and no
-    /// `ocr` records; version 3 carries the OCR's reads (docs/RECORDS.md).
-    public static let version: UInt8 = 3
+    /// `ocr` records; version 3 carries the OCR's reads; version 4 the samples' flags and the
+    /// `beams` and `start` records, so that stored records replay exactly (docs/RECORDS.md).
+    public static let version: UInt8 = 4
     public static let versionOldest: UInt8 = 1
     public static let bodyMax = 4096
     /// The largest frame: magic, version, kind, 2-byte length, body, CRC.
@@ -53,8 +54,11 @@ public struct RecordEncoder {
             w.byte(UInt8(truncatingIfNeeded: b.count))
             w.varint(UInt64(bitPattern: b.nominalIntervalUs))
             w.signed(b.firstTUs)
+            let flagged = b.hasFlags
+            w.byte(flagged ? 1 : 0)
             for s in 0..<b.count {
                 w.signed(b.intervalUs(sample: s) - b.nominalIntervalUs)
+                if flagged { w.varint(u64(b.flags(sample: s))) }
                 for p in 0..<b.panels {
                     for c in 0..<3 {
                         let v = i64(b.value(sample: s, panel: p, channel: c))
@@ -133,6 +137,25 @@ public struct RecordEncoder {
             ocr(o.reads, &w)
             w.signed(o.readAtUs)
             w.signed(o.readWallUs)
+        case let .beams(b):
+            w.byte(UInt8(truncatingIfNeeded: b.count))
+            for i in 0..<b.count {
+                let e = b[i]
+                w.signed(i == 0 ? e.tUs : e.tUs - b[i - 1].tUs)
+                w.byte(UInt8(truncatingIfNeeded: e.beam) | (e.blocked ? 0x80 : 0))
+            }
+        case let .start(st):
+            w.byte(UInt8(truncatingIfNeeded: st.panels))
+            w.varint(UInt64(bitPattern: st.sampleIntervalUs))
+            w.varint(UInt64(bitPattern: st.beamSpacingMm))
+            w.byte(UInt8(truncatingIfNeeded: st.pillarBMask))
+            w.varint(st.settingsHash)
+            if let bg = st.background {
+                w.byte(1)
+                for i in 0..<Background.fieldCount(panels: st.panels) { w.signed(bg.field(i, panels: st.panels)) }
+            } else {
+                w.byte(0)
+            }
         case let .gap(g):
             w.byte(g.cause.rawValue)
             w.varint(g.records)
@@ -191,11 +214,21 @@ public enum RecordParser {
             guard panels >= 1 && panels <= panelCountMax && count >= 1 && count <= SampleBatch.samplesMax else { throw .valueOutOfRange }
             var b = SampleBatch(panels: panels, nominalIntervalUs: Int64(bitPattern: try r.bounded(60_000_000)))
             let first = try r.signed()
+            let flagged = version >= 4 ? try r.byte() : 0
+            guard flagged <= 1 else { throw .valueOutOfRange }
             var t = first
             for s in 0..<count {
                 var sample = LaneSample(tUs: 0, intervalUs: b.nominalIntervalUs + (try r.signed()))
                 if s > 0 { t += sample.intervalUs }
                 sample.tUs = t
+                var flags: UInt32 = 0
+                if flagged == 1 {
+                    flags = UInt32(truncatingIfNeeded: try r.bounded(u64(SampleBatch.flagsMask)))
+                    // Absent or forgotten panels the batch does not have.
+                    let beyond: UInt32 = 0xFF & ~((1 &<< UInt32(panels)) &- 1)
+                    guard flags & beyond == 0 && (flags >> SampleBatch.forgetShift) & beyond == 0 else { throw .valueOutOfRange }
+                }
+                sample.absentMask = flags & 0xFF
                 for p in 0..<panels {
                     for c in 0..<3 {
                         var v: Int64
@@ -207,7 +240,7 @@ public enum RecordParser {
                         if c == 0 { sample.gamma[p] = u } else if c == 1 { sample.gammaLow[p] = u } else { sample.neutron[p] = u }
                     }
                 }
-                _ = b.append(sample)
+                _ = b.append(sample, flags: flags & ~0xFF)
             }
             b.firstTUs = first
             record = .samples(b)
@@ -282,6 +315,39 @@ public enum RecordParser {
             let startUs = try r.signed()
             let reads = try ocr(&r)
             record = .ocr(OCRRecord(occupancy: occupancy, occupancyStartUs: startUs, reads: reads, readAtUs: try r.signed(), readWallUs: try r.signed()))
+        case .beams:
+            guard version >= 4 else { throw .unknownKind(kind) }
+            let count = int(try r.byte())
+            guard count >= 1 && count <= BeamRecord.edgesMax else { throw .valueOutOfRange }
+            var b = BeamRecord()
+            var t: Int64 = 0
+            for i in 0..<count {
+                let d = try r.signed()
+                t = i == 0 ? d : t &+ d
+                let v = try r.byte()
+                guard v & 0x78 == 0 else { throw .valueOutOfRange }
+                _ = b.append(BeamEdge(tUs: t, beam: int(v & 0x07), blocked: v & 0x80 != 0))
+            }
+            record = .beams(b)
+        case .start:
+            guard version >= 4 else { throw .unknownKind(kind) }
+            let panels = int(try r.byte())
+            guard panels >= 1 && panels <= panelCountMax else { throw .valueOutOfRange }
+            let interval = Int64(bitPattern: try r.bounded(60_000_000))
+            let spacing = Int64(bitPattern: try r.bounded(1_000_000))
+            let pillars = u32(try r.byte())
+            guard interval >= 1 && pillars >> UInt32(panels) == 0 else { throw .valueOutOfRange }
+            let hash = try r.varint()
+            let restored = try r.byte()
+            guard restored <= 1 else { throw .valueOutOfRange }
+            var bg: Background? = nil
+            if restored == 1 {
+                var fields = InlineArray<80, Int64>(repeating: 0)
+                for i in 0..<Background.fieldCount(panels: panels) { fields[i] = try r.signed() }
+                bg = Background(panels: panels) { fields[$0] }
+            }
+            record = .start(StartRecord(panels: panels, sampleIntervalUs: interval, beamSpacingMm: spacing, pillarBMask: pillars,
+                                        settingsHash: hash, background: bg))
         case .gap:
             guard let cause = GapRecord.Cause(rawValue: try r.byte()) else { throw .valueOutOfRange }
             var g = GapRecord(cause: cause, records: try r.varint())

@@ -14,6 +14,10 @@ public enum RecordKind: UInt8, Sendable {
     /// A read from the gate OCR that came after its occupancy's decision (an amendment), or that
     /// fits no occupancy (unmatched). Format 3.
     case ocr = 9
+    /// Beam edges, in the order the engine took them among the samples (format 4).
+    case beams = 10
+    /// The agent's engine started: geometry, and the background it restored (format 4).
+    case start = 11
 
     /// The kind's name (topics, JSON, the collector's tables).
     public var name: StaticString {
@@ -27,6 +31,8 @@ public enum RecordKind: UInt8, Sendable {
         case .heartbeat: return "heartbeat"
         case .gap: return "gap"
         case .ocr: return "ocr"
+        case .beams: return "beams"
+        case .start: return "start"
         }
     }
 }
@@ -42,6 +48,16 @@ public struct SampleBatch: Sendable {
     public var nominalIntervalUs: Int64 = 100_000
     public var firstTUs: Int64 = 0
     var intervals: InlineArray<16, Int64> = InlineArray(repeating: 0)
+    /// Per sample (format 4): the panels absent from it (bits 0-7: silent, excluded or suspect;
+    /// they stood in their learned background), the panels whose background the lane forgot
+    /// before it (bits 8-15), and `maintenanceFlag` (nothing learned from it). With the beam
+    /// edges and the start records this is everything the engine was given: a study replays a
+    /// stored month exactly (docs/SHARING.md).
+    var flags: InlineArray<16, UInt32> = InlineArray(repeating: 0)
+    public static let forgetShift: UInt32 = 8
+    public static let maintenanceFlag: UInt32 = 1 << 16
+    /// The flag bits a frame may carry.
+    public static let flagsMask: UInt32 = 0x1_FFFF
     /// [sample][panel][channel: gamma, gammaLow, neutron], flattened.
     var values: InlineArray<384, UInt32> = InlineArray(repeating: 0)
 
@@ -52,11 +68,13 @@ public struct SampleBatch: Sendable {
 
     public var isFull: Bool { count == Self.samplesMax }
 
-    /// Appends a sample; false when the batch is full.
-    public mutating func append(_ s: LaneSample) -> Bool {
+    /// Appends a sample (its absent panels into its flags, with `more`: forgotten panels,
+    /// maintenance); false when the batch is full.
+    public mutating func append(_ s: LaneSample, flags more: UInt32 = 0) -> Bool {
         guard count < Self.samplesMax else { return false }
         if count == 0 { firstTUs = s.tUs }
         intervals[count] = s.intervalUs
+        flags[count] = ((s.absentMask & 0xFF) | more) & Self.flagsMask
         for p in 0..<panels {
             let i = (count * panelCountMax + p) * 3
             values[i] = s.gamma[p]
@@ -69,6 +87,26 @@ public struct SampleBatch: Sendable {
 
     public func value(sample: Int, panel: Int, channel: Int) -> UInt32 { values[(sample * panelCountMax + panel) * 3 + channel] }
     public func intervalUs(sample: Int) -> Int64 { intervals[sample] }
+    public func flags(sample: Int) -> UInt32 { flags[sample] }
+    /// Whether any sample carries flags (format 4 writes them only then).
+    public var hasFlags: Bool {
+        for k in 0..<count where flags[k] != 0 { return true }
+        return false
+    }
+
+    /// Sample k as the engine took it: its time, interval, counts and absent panels.
+    public func sample(_ k: Int) -> LaneSample {
+        var t = firstTUs
+        if k > 0 { for j in 1...k { t += intervals[j] } }
+        var s = LaneSample(tUs: t, intervalUs: intervals[k])
+        for p in 0..<panels {
+            s.gamma[p] = value(sample: k, panel: p, channel: 0)
+            s.gammaLow[p] = value(sample: k, panel: p, channel: 1)
+            s.neutron[p] = value(sample: k, panel: p, channel: 2)
+        }
+        s.absentMask = flags[k] & 0xFF
+        return s
+    }
 
     public mutating func removeAll() { count = 0 }
 }
@@ -248,6 +286,65 @@ public struct OCRRecord: Sendable, Equatable {
     public var isAmendment: Bool { occupancy != 0 }
 }
 
+/// Beam edges as the engine took them (format 4): the lane sends its pending samples before a
+/// tick's edges, so journal order is the engine's order of edges and samples.
+public struct BeamRecord: Sendable, Equatable {
+    public static let edgesMax = 16
+    var times: InlineArray<16, Int64> = InlineArray(repeating: 0)
+    var beams: InlineArray<16, UInt8> = InlineArray(repeating: 0)
+    var blocked: InlineArray<16, Bool> = InlineArray(repeating: false)
+    public private(set) var count = 0
+    public init() {}
+    public var isFull: Bool { count == Self.edgesMax }
+    /// Appends an edge (beams 0-7); false when full or the beam is out of range.
+    public mutating func append(_ e: BeamEdge) -> Bool {
+        guard count < Self.edgesMax && e.beam >= 0 && e.beam < 8 else { return false }
+        times[count] = e.tUs
+        beams[count] = UInt8(truncatingIfNeeded: e.beam)
+        blocked[count] = e.blocked
+        count += 1
+        return true
+    }
+    public subscript(i: Int) -> BeamEdge { BeamEdge(tUs: times[i], beam: Int(beams[i]), blocked: blocked[i]) }
+    public static func == (a: BeamRecord, b: BeamRecord) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where a[i] != b[i] { return false }
+        return true
+    }
+}
+
+/// The agent's engine started (format 4): what a replay needs to start as the lane did.
+public struct StartRecord: Sendable {
+    public var panels: Int
+    public var sampleIntervalUs: Int64
+    public var beamSpacingMm: Int64
+    /// Bit p: panel p is on pillar B.
+    public var pillarBMask: UInt32
+    /// FNV-1a 64 of the running detection and output settings (as the heartbeat's).
+    public var settingsHash: UInt64
+    /// The background the lane restored from disk at start (nil: it learned afresh).
+    public var background: Background?
+    public init(panels: Int, sampleIntervalUs: Int64, beamSpacingMm: Int64, pillarBMask: UInt32, settingsHash: UInt64, background: Background?) {
+        self.panels = panels; self.sampleIntervalUs = sampleIntervalUs; self.beamSpacingMm = beamSpacingMm
+        self.pillarBMask = pillarBMask; self.settingsHash = settingsHash; self.background = background
+    }
+    public init(_ s: EngineSettings, settingsHash: UInt64, background: Background?) {
+        var mask: UInt32 = 0
+        for p in 0..<s.panelCount where s.pillarOfPanel[p] == 1 { mask |= 1 &<< UInt32(p) }
+        self.init(panels: s.panelCount, sampleIntervalUs: s.sampleIntervalUs, beamSpacingMm: s.beamSpacingMm, pillarBMask: mask,
+                  settingsHash: settingsHash, background: background)
+    }
+    /// `base` with this start's geometry (panels, pillars, sample interval, beam spacing).
+    public func geometry(over base: EngineSettings) -> EngineSettings {
+        var e = base
+        e.panelCount = panels
+        e.sampleIntervalUs = sampleIntervalUs
+        e.beamSpacingMm = beamSpacingMm
+        for p in 0..<panels { e.pillarOfPanel[p] = pillarBMask & (1 &<< UInt32(p)) != 0 ? 1 : 0 }
+        return e
+    }
+}
+
 public enum Record: Sendable {
     case samples(SampleBatch)
     case occupancy(Decision)
@@ -258,6 +355,8 @@ public enum Record: Sendable {
     case heartbeat(HeartbeatRecord)
     case gap(GapRecord)
     case ocr(OCRRecord)
+    case beams(BeamRecord)
+    case start(StartRecord)
 
     public var kind: RecordKind {
         switch self {
@@ -270,6 +369,8 @@ public enum Record: Sendable {
         case .heartbeat: return .heartbeat
         case .gap: return .gap
         case .ocr: return .ocr
+        case .beams: return .beams
+        case .start: return .start
         }
     }
 }
