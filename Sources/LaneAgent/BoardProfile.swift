@@ -345,9 +345,11 @@ public struct BoardProfile: Sendable {
     ]
 
     /// Detection settings; seconds become sample counts at the sample interval (rounded).
-    static func applyDetection(_ det: YAMLSection, to e: inout EngineSettings, enforceFloors: Bool = true) throws {
+    /// `intervalMs`: the sample interval when the section does not give one (a study's
+    /// candidates take the lane's).
+    package static func applyDetection(_ det: YAMLSection, to e: inout EngineSettings, enforceFloors: Bool = true, intervalMs defaultMs: Int = 100) throws {
         try det.onlyKeys(detectionKeys)
-        let intervalMs = try det.int("sampleIntervalMs", 10...1000, default: 100)
+        let intervalMs = try det.int("sampleIntervalMs", 10...1000, default: defaultMs)
         e.sampleIntervalUs = Int64(intervalMs) * 1000
         func samples(_ k: String, _ d: Double, max: Int) throws -> Int {
             let s = try det.double(k, 0.01...3600, default: d)

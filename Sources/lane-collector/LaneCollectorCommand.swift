@@ -14,7 +14,7 @@ struct LaneCollectorCommand: ParsableCommand {
         commandName: "lane-collector",
         abstract: "Collect lane records from the MQTT broker into SQLite; list, show, export and decode them.",
         subcommands: [RunCollector.self, Occupancies.self, OCRReads.self, Lanes.self, LoadGen.self, Share.self, Verify.self, Ledger.self,
-                      ManifestCommand.self, SigningKey.self, Adjudicate.self, ExportCSV.self, ExportN42.self, Plot.self, Show.self, Decode.self, Keys.self])
+                      ManifestCommand.self, SigningKey.self, Adjudicate.self, AdjudicationReport.self, StudyCommand.self, Simulate.self, ExportCSV.self, ExportN42.self, Plot.self, Show.self, Decode.self, Keys.self])
 }
 
 func fail(_ m: String, code: Int32 = 2) -> ExitCode {
@@ -381,6 +381,70 @@ struct Share: ParsableCommand {
         do {
             let s = try SharePackage.write(db: db, policy: p, fromUs: try parseTime(from, "--from"), toUs: try parseTime(to, "--to"), out: out, station: station, signingKey: key)
             print("{\"package\":\"\(s.manifestSha256)\",\"recipient\":\(jsonString(p.recipient)),\"occupancies\":\(s.occupancies),\"excludedByDestination\":\(s.excludedByDestination),\"files\":\(s.files.count),\"out\":\(jsonString(out))}")
+        } catch { throw fail("\(error)") }
+    }
+}
+
+struct StudyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "study",
+        abstract: "Replay a lane's stored records through the engine with candidate detection settings: alarm and NORM-suspect rates, adjudications, backgrounds, faults, uptime.")
+    @OptionGroup var store: StoreOptions
+    @Option(help: "The lane (site/lane).") var lane: String
+    @Option(help: "From (inclusive): 2026-11-01 or an ISO 8601 time.") var from: String
+    @Option(help: "To (exclusive).") var to: String
+    @Option(help: "The candidates (YAML: candidates: [{name: ..., detection: {...}}]; 'shipped' is added when missing).") var settings: String
+    @Option(help: "Also write report.txt, study.json, CSV tables and SVG plots into this directory.") var out: String?
+    func run() throws {
+        guard let text = try? String(contentsOfFile: settings, encoding: .utf8) else { throw fail("\(settings): cannot be read") }
+        let db = try store.open()
+        do {
+            let r = try Study.run(db: db, lane: lane, fromUs: try parseTime(from, "--from"), toUs: try parseTime(to, "--to"), candidatesText: text, file: settings)
+            print(r.text, terminator: "")
+            if let out { try r.write(to: out) }
+        } catch { throw fail("\(error)") }
+    }
+}
+
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Store a simulated month of one lane (the real controller on virtual time: trucks, NORM loads, a few sources, a silent panel, a restart), to try the threshold study.")
+    @OptionGroup var store: StoreOptions
+    @Option(help: "The lane (site/lane).") var lane: String = "PORT/LANE-01"
+    @Option(help: "The first day (2026-11-01).") var from: String = "2026-11-01"
+    @Option(help: "Days.") var days: Int = 30
+    @Option(help: "Trucks per day.") var trucksPerDay: Int = 288
+    @Option(help: "Lane time per day, seconds (86400: the lane runs all day; less compresses each day's traffic).") var laneSecondsPerDay: Int = 86_400
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    func run() throws {
+        var o = MonthGenerator.Options()
+        o.lane = lane
+        o.days = days
+        o.trucksPerDay = trucksPerDay
+        o.laneSecondsPerDay = laneSecondsPerDay
+        o.seed = seed
+        o.epoch = 0x5EED_0000_0000_0000 | (seed & 0xFFFF_FFFF)
+        do {
+            o.startWallUs = try parseTime(from, "--from")
+            var g = MonthGenerator(db: try store.open(), options: o)
+            let s = try g.run()
+            print("{\"lane\":\(jsonString(lane)),\"records\":\(s.records),\"samples\":\(s.samples),\"occupancies\":\(s.occupancies),\"alarms\":\(s.alarms),\"normSuspect\":\(s.normSuspect)}")
+        } catch { throw fail("\(error)") }
+    }
+}
+
+struct AdjudicationReport: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "adjudications",
+        abstract: "Alarms by adjudication code (the latest per occupancy) over a period.")
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Only these lanes (site/lane; repeat).") var lane: [String] = []
+    @Option(help: "From (inclusive): 2026-11-01 or an ISO 8601 time.") var from: String
+    @Option(help: "To (exclusive).") var to: String
+    @Flag(help: "CSV instead of a table.") var csv = false
+    func run() throws {
+        let db = try store.open()
+        do {
+            let st = try db.adjudicationStats(lanes: lane.isEmpty ? nil : Set(lane), fromUs: try parseTime(from, "--from"), toUs: try parseTime(to, "--to"))
+            print(csv ? st.csv : st.table, terminator: "")
         } catch { throw fail("\(error)") }
     }
 }
