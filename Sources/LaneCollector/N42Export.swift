@@ -24,17 +24,33 @@ public enum N42Export {
 
     static func duration(_ us: Int64) -> String { String(format: "PT%.3fS", Double(us) / 1e6) }
 
-    /// - Parameters:
-    ///   - decision: the occupancy; `wallUs` its record's wall clock (the end of the occupancy).
-    ///   - samples: the occupancy's samples, on the decision's monotonic clock.
-    /// - Parameter containers: how the containers are named in the file: as read (nil), or as a
-    ///   sharing policy says (hashed, or "" for none; docs/SHARING.md).
+    /// One occupancy as it is shared or exported, for `document` and `dayDocument`.
+    public struct Occupancy {
+        public var decision: Decision
+        /// The decision record's wall clock (the end of the occupancy).
+        public var wallUs: Int64
+        /// Its samples, on the decision's monotonic clock.
+        public var samples: [LaneSample]
+        /// How its containers are named: as read (nil), or as a sharing policy says (hashed, or
+        /// "" for none; docs/SHARING.md).
+        public var containers: String?
+        public init(decision: Decision, wallUs: Int64, samples: [LaneSample], containers: String? = nil) {
+            self.decision = decision; self.wallUs = wallUs; self.samples = samples; self.containers = containers
+        }
+    }
+
+    /// One occupancy's file.
     public static func document(lane: String, decision d: Decision, wallUs: Int64, samples: [LaneSample], panels: Int,
                                 softwareVersion: String = "0.1.0", containers: String? = nil) -> String {
-        // Monotonic to wall: the record was written at the end of the occupancy.
-        func wall(_ monoUs: Int64) -> Int64 { wallUs == 0 ? 0 : wallUs - (d.endUs - monoUs) }
+        dayDocument(lane: lane, occupancies: [Occupancy(decision: d, wallUs: wallUs, samples: samples, containers: containers)], panels: panels,
+                    softwareVersion: softwareVersion)
+    }
+
+    /// Several occupancies (a day's) in one file: every sample of each as a measurement, and an
+    /// analysis result per occupancy referring to its own measurements.
+    public static func dayDocument(lane: String, occupancies: [Occupancy], panels: Int, softwareVersion: String = "0.1.0") -> String {
         var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        x += "<RadInstrumentData xmlns=\"http://physics.nist.gov/N42/2011/N42\" n42DocDateTime=\"\(dateTime(wallUs))\">\n"
+        x += "<RadInstrumentData xmlns=\"http://physics.nist.gov/N42/2011/N42\" n42DocDateTime=\"\(dateTime(occupancies.last?.wallUs ?? 0))\">\n"
         x += "  <RadInstrumentDataCreatorName>lane-collector-\(softwareVersion)</RadInstrumentDataCreatorName>\n"
         x += "  <RadInstrumentInformation id=\"RadInstrument\">\n"
         x += "    <RadInstrumentManufacturerName>Lane controller project</RadInstrumentManufacturerName>\n"
@@ -54,63 +70,76 @@ public enum N42Export {
         // The reference panel's windows as channel boundaries: low from the discriminator (30 keV)
         // to the split (250 keV), high above, to 3 MeV.
         x += "  <EnergyCalibration id=\"Windows\">\n    <EnergyBoundaryValues>30 250 3000</EnergyBoundaryValues>\n  </EnergyCalibration>\n"
-        var ids: [String] = []
-        for (k, s) in samples.enumerated() {
-            let id = "M\(k + 1)"
-            ids.append(id)
-            x += "  <RadMeasurement id=\"\(id)\">\n    <MeasurementClassCode>Foreground</MeasurementClassCode>\n"
-            x += "    <StartDateTime>\(dateTime(wall(s.tUs - s.intervalUs)))</StartDateTime>\n"
-            x += "    <RealTimeDuration>\(duration(s.intervalUs))</RealTimeDuration>\n"
-            // Gamma: a spectrum of the panel's windows (low, high); neutron: one gross count.
-            for p in 0..<panels {
-                x += "    <Spectrum id=\"\(id)G\(p + 1)\" radDetectorInformationReference=\"Gamma\(p + 1)\" energyCalibrationReference=\"Windows\">\n"
-                x += "      <LiveTimeDuration>\(duration(s.intervalUs))</LiveTimeDuration>\n"
-                x += "      <ChannelData>\(s.gammaLow[p]) \(s.gamma[p] &- s.gammaLow[p])</ChannelData>\n    </Spectrum>\n"
+        var k = 0
+        var idsOf: [[String]] = []
+        for o in occupancies {
+            let d = o.decision
+            // Monotonic to wall: the record was written at the end of the occupancy.
+            func wall(_ monoUs: Int64) -> Int64 { o.wallUs == 0 ? 0 : o.wallUs - (d.endUs - monoUs) }
+            var ids: [String] = []
+            for s in o.samples {
+                k += 1
+                let id = "M\(k)"
+                ids.append(id)
+                x += "  <RadMeasurement id=\"\(id)\">\n    <MeasurementClassCode>Foreground</MeasurementClassCode>\n"
+                x += "    <StartDateTime>\(dateTime(wall(s.tUs - s.intervalUs)))</StartDateTime>\n"
+                x += "    <RealTimeDuration>\(duration(s.intervalUs))</RealTimeDuration>\n"
+                // Gamma: a spectrum of the panel's windows (low, high); neutron: one gross count.
+                for p in 0..<panels {
+                    x += "    <Spectrum id=\"\(id)G\(p + 1)\" radDetectorInformationReference=\"Gamma\(p + 1)\" energyCalibrationReference=\"Windows\">\n"
+                    x += "      <LiveTimeDuration>\(duration(s.intervalUs))</LiveTimeDuration>\n"
+                    x += "      <ChannelData>\(s.gammaLow[p]) \(s.gamma[p] &- s.gammaLow[p])</ChannelData>\n    </Spectrum>\n"
+                }
+                for p in 0..<panels {
+                    x += "    <GrossCounts id=\"\(id)N\(p + 1)\" radDetectorInformationReference=\"Neutron\(p + 1)\">\n"
+                    x += "      <LiveTimeDuration>\(duration(s.intervalUs))</LiveTimeDuration>\n"
+                    x += "      <CountData>\(s.neutron[p])</CountData>\n    </GrossCounts>\n"
+                }
+                x += "    <OccupancyIndicator>true</OccupancyIndicator>\n  </RadMeasurement>\n"
             }
-            for p in 0..<panels {
-                x += "    <GrossCounts id=\"\(id)N\(p + 1)\" radDetectorInformationReference=\"Neutron\(p + 1)\">\n"
-                x += "      <LiveTimeDuration>\(duration(s.intervalUs))</LiveTimeDuration>\n"
-                x += "      <CountData>\(s.neutron[p])</CountData>\n    </GrossCounts>\n"
-            }
-            x += "    <OccupancyIndicator>true</OccupancyIndicator>\n  </RadMeasurement>\n"
+            idsOf.append(ids)
         }
         let gammaDetectors = (1...panels).map { "Gamma\($0)" }.joined(separator: " ")
         let neutronDetectors = (1...panels).map { "Neutron\($0)" }.joined(separator: " ")
-        x += "  <AnalysisResults\(ids.isEmpty ? "" : " radMeasurementReferences=\"\(ids.joined(separator: " "))\"")>\n"
-        x += "    <AnalysisAlgorithmName>lane-agent gross count with energy windows</AnalysisAlgorithmName>\n"
-        x += "    <AnalysisAlgorithmVersion>\n      <AnalysisAlgorithmComponentName>LaneCore</AnalysisAlgorithmComponentName>\n"
-        x += "      <AnalysisAlgorithmComponentVersion>\(xml(softwareVersion))</AnalysisAlgorithmComponentVersion>\n    </AnalysisAlgorithmVersion>\n"
-        var description = "occupancy \(d.occupancy); max gamma \(decimal2(Q8.hundredths(d.gammaMaxSigmaQ8))) sigma"
-        if let v = d.speedMmPerS { description += "; speed \(decimal2((v + 5) / 10)) m/s" }
-        if let shown = containers {
-            if !shown.isEmpty { description += "; container \(shown)" }
-        } else if d.ocr.count > 0 {
-            description += "; container " + (0..<d.ocr.count).map { d.ocr[$0].number.text }.joined(separator: " ")
-        }
-        if d.normSuspect { description += "; NORM suspected" }
-        x += "    <AnalysisResultDescription>\(xml(description))</AnalysisResultDescription>\n"
-        if d.gammaAlarm {
-            x += "    <RadAlarm radDetectorInformationReferences=\"\(gammaDetectors)\">\n      <RadAlarmCategoryCode>Gamma</RadAlarmCategoryCode>\n"
-            x += "      <RadAlarmLightColor>Red</RadAlarmLightColor>\n    </RadAlarm>\n"
-        }
-        if d.neutronAlarm {
-            x += "    <RadAlarm radDetectorInformationReferences=\"\(neutronDetectors)\">\n      <RadAlarmCategoryCode>Neutron</RadAlarmCategoryCode>\n"
-            x += "      <RadAlarmLightColor>Blue</RadAlarmLightColor>\n    </RadAlarm>\n"
-        }
-        // The same alarms as identified "nuclides": how SpecUtils (and the tools on it) read them.
-        if d.gammaAlarm || d.neutronAlarm {
-            x += "    <NuclideAnalysisResults>\n"
-            func nuclide(_ name: String, _ sigmaQ8: Int64, _ category: String) {
-                x += "      <Nuclide>\n        <NuclideIdentifiedIndicator>true</NuclideIdentifiedIndicator>\n"
-                x += "        <NuclideName>\(name)</NuclideName>\n"
-                x += "        <NuclideIDConfidenceDescription>\(decimal2(Q8.hundredths(sigmaQ8))) sigma above background</NuclideIDConfidenceDescription>\n"
-                x += "        <NuclideCategoryDescription>\(category)</NuclideCategoryDescription>\n      </Nuclide>\n"
+        for (o, ids) in zip(occupancies, idsOf) {
+            let d = o.decision
+            x += "  <AnalysisResults\(ids.isEmpty ? "" : " radMeasurementReferences=\"\(ids.joined(separator: " "))\"")>\n"
+            x += "    <AnalysisAlgorithmName>lane-agent gross count with energy windows</AnalysisAlgorithmName>\n"
+            x += "    <AnalysisAlgorithmVersion>\n      <AnalysisAlgorithmComponentName>LaneCore</AnalysisAlgorithmComponentName>\n"
+            x += "      <AnalysisAlgorithmComponentVersion>\(xml(softwareVersion))</AnalysisAlgorithmComponentVersion>\n    </AnalysisAlgorithmVersion>\n"
+            var description = "occupancy \(d.occupancy); max gamma \(decimal2(Q8.hundredths(d.gammaMaxSigmaQ8))) sigma"
+            if let v = d.speedMmPerS { description += "; speed \(decimal2((v + 5) / 10)) m/s" }
+            if let shown = o.containers {
+                if !shown.isEmpty { description += "; container \(shown)" }
+            } else if d.ocr.count > 0 {
+                description += "; container " + (0..<d.ocr.count).map { d.ocr[$0].number.text }.joined(separator: " ")
             }
-            if d.gammaAlarm { nuclide("Gamma alarm", d.gammaMaxSigmaQ8, "Gamma") }
-            if d.neutronAlarm { nuclide("Neutron alarm", d.neutronMaxSigmaQ8, "Neutron") }
-            x += "    </NuclideAnalysisResults>\n"
+            if d.normSuspect { description += "; NORM suspected" }
+            x += "    <AnalysisResultDescription>\(xml(description))</AnalysisResultDescription>\n"
+            if d.gammaAlarm {
+                x += "    <RadAlarm radDetectorInformationReferences=\"\(gammaDetectors)\">\n      <RadAlarmCategoryCode>Gamma</RadAlarmCategoryCode>\n"
+                x += "      <RadAlarmLightColor>Red</RadAlarmLightColor>\n    </RadAlarm>\n"
+            }
+            if d.neutronAlarm {
+                x += "    <RadAlarm radDetectorInformationReferences=\"\(neutronDetectors)\">\n      <RadAlarmCategoryCode>Neutron</RadAlarmCategoryCode>\n"
+                x += "      <RadAlarmLightColor>Blue</RadAlarmLightColor>\n    </RadAlarm>\n"
+            }
+            // The same alarms as identified "nuclides": how SpecUtils (and the tools on it) read them.
+            if d.gammaAlarm || d.neutronAlarm {
+                x += "    <NuclideAnalysisResults>\n"
+                func nuclide(_ name: String, _ sigmaQ8: Int64, _ category: String) {
+                    x += "      <Nuclide>\n        <NuclideIdentifiedIndicator>true</NuclideIdentifiedIndicator>\n"
+                    x += "        <NuclideName>\(name)</NuclideName>\n"
+                    x += "        <NuclideIDConfidenceDescription>\(decimal2(Q8.hundredths(sigmaQ8))) sigma above background</NuclideIDConfidenceDescription>\n"
+                    x += "        <NuclideCategoryDescription>\(category)</NuclideCategoryDescription>\n      </Nuclide>\n"
+                }
+                if d.gammaAlarm { nuclide("Gamma alarm", d.gammaMaxSigmaQ8, "Gamma") }
+                if d.neutronAlarm { nuclide("Neutron alarm", d.neutronMaxSigmaQ8, "Neutron") }
+                x += "    </NuclideAnalysisResults>\n"
+            }
+            x += "  </AnalysisResults>\n"
         }
-        x += "  </AnalysisResults>\n</RadInstrumentData>\n"
+        x += "</RadInstrumentData>\n"
         return x
     }
 }

@@ -99,6 +99,14 @@ public struct SharePackage {
         var faultsCSV = "lane,epoch,sequence,time,panel,faults,changed\n"
         var beatsCSV = "lane,epoch,sequence,time,software,uptime_s,ticks,missed_ticks,settings_hash\n"
         var sharedOccupancies: Set<String> = []
+        // With `n42: day`, each lane's days' files, written after the lane (in time order within each).
+        var days: [String: (lane: String, panels: Int, occupancies: [N42Export.Occupancy])] = [:]
+        func closeDays() throws {
+            for (path, d) in days {
+                try put(path, N42Export.dayDocument(lane: d.lane, occupancies: d.occupancies.sorted { $0.wallUs < $1.wallUs }, panels: d.panels))
+            }
+            days.removeAll()
+        }
         for lane in Set(lanes).sorted() {
             for (epoch, seq, wall, frame) in try db.recordFrames(lane: lane, kinds: [.occupancy, .alarm, .fault, .heartbeat], fromWallUs: fromUs, toWallUs: toUs) {
                 guard let (_, rec) = Database.decode(frame) else { continue }
@@ -128,9 +136,15 @@ public struct SharePackage {
                     }
                     if p.kinds.contains(.samples) {
                         if let (dd, w, samples, panels) = try db.occupancy(lane: lane, epoch: epoch, sequence: seq) {
-                            let name = "n42/\(lane.replacingOccurrences(of: "/", with: "_"))/\(epochHex(epoch))-\(String(format: "%06llu", seq)).n42"
-                            try put(name, N42Export.document(lane: lane, decision: dd, wallUs: w, samples: samples, panels: max(1, panels),
-                                                             containers: shownNumbers.joined(separator: " ")))
+                            let o = N42Export.Occupancy(decision: dd, wallUs: w, samples: samples, containers: shownNumbers.joined(separator: " "))
+                            let dir = "n42/\(lane.replacingOccurrences(of: "/", with: "_"))/"
+                            if p.n42 == .day {
+                                let path = dir + String(iso(w).prefix(10)) + ".n42"
+                                days[path, default: (lane, max(1, panels), [])].occupancies.append(o)
+                            } else {
+                                try put(dir + "\(epochHex(epoch))-\(String(format: "%06llu", seq)).n42",
+                                        N42Export.dayDocument(lane: lane, occupancies: [o], panels: max(1, panels)))
+                            }
                         }
                     }
                 case let .alarm(a) where p.kinds.contains(.alarms):
@@ -144,22 +158,42 @@ public struct SharePackage {
                 default: break
                 }
             }
-            // Raw samples of the whole period, for setting thresholds (all traffic only).
+            try closeDays()
+            // Raw samples of the whole period, for setting thresholds (all traffic only), with
+            // what a replay needs besides: each sample's absent panels, the beam edges, the
+            // lane's starts (docs/SHARING.md).
             if p.kinds.contains(.samples) && p.traffic == .all {
-                var text = "time_us,interval_us" + (0..<4).map { ",gamma\($0 + 1),gamma_low\($0 + 1),neutron\($0 + 1)" }.joined() + "\n"
-                var rows = 0
-                for (_, _, _, frame) in try db.recordFrames(lane: lane, kinds: [.samples], fromWallUs: fromUs, toWallUs: toUs) {
-                    guard case let .samples(b)? = Database.decode(frame)?.1 else { continue }
-                    var t = b.firstTUs
-                    for k in 0..<b.count {
-                        if k > 0 { t += b.intervalUs(sample: k) }
-                        text += "\(t),\(b.intervalUs(sample: k))"
-                        for pn in 0..<b.panels { text += ",\(b.value(sample: k, panel: pn, channel: 0)),\(b.value(sample: k, panel: pn, channel: 1)),\(b.value(sample: k, panel: pn, channel: 2))" }
-                        text += "\n"
-                        rows += 1
+                var text = ""
+                var beams = "time_us,beam,blocked\n"
+                var starts = "time,monotonic_us,panels,interval_us,beam_spacing_mm,pillar_b_mask,background_restored\n"
+                var rows = 0, edges = 0, started = 0
+                for (_, _, wall, frame) in try db.recordFrames(lane: lane, kinds: [.samples, .beams, .start], fromWallUs: fromUs, toWallUs: toUs) {
+                    guard let (h, rec) = Database.decode(frame) else { continue }
+                    switch rec {
+                    case let .samples(b):
+                        if text.isEmpty {
+                            text = "time_us,interval_us" + (0..<b.panels).map { ",gamma\($0 + 1),gamma_low\($0 + 1),neutron\($0 + 1)" }.joined()
+                                + ",absent_mask,forgotten_mask,maintenance\n"
+                        }
+                        for k in 0..<b.count {
+                            let smp = b.sample(k), f = b.flags(sample: k)
+                            text += "\(smp.tUs),\(smp.intervalUs)"
+                            for pn in 0..<b.panels { text += ",\(smp.gamma[pn]),\(smp.gammaLow[pn]),\(smp.neutron[pn])" }
+                            text += ",\(f & 0xFF),\((f >> SampleBatch.forgetShift) & 0xFF),\(f & SampleBatch.maintenanceFlag != 0 ? 1 : 0)\n"
+                            rows += 1
+                        }
+                    case let .beams(bm):
+                        for i in 0..<bm.count { beams += "\(bm[i].tUs),\(bm[i].beam),\(bm[i].blocked ? 1 : 0)\n"; edges += 1 }
+                    case let .start(st):
+                        starts += "\(iso(wall)),\(h.monotonicUs),\(st.panels),\(st.sampleIntervalUs),\(st.beamSpacingMm),\(st.pillarBMask),\(st.background != nil ? 1 : 0)\n"
+                        started += 1
+                    default: break
                     }
                 }
-                if rows > 0 { try put("samples/\(lane.replacingOccurrences(of: "/", with: "_")).csv", text) }
+                let name = lane.replacingOccurrences(of: "/", with: "_")
+                if rows > 0 { try put("samples/\(name).csv", text) }
+                if edges > 0 { try put("samples/\(name).beams.csv", beams) }
+                if started > 0 { try put("samples/\(name).starts.csv", starts) }
             }
         }
         if p.kinds.contains(.decisions) { try put("decisions.csv", decisionsCSV) }

@@ -26,6 +26,13 @@ public struct SharingPolicy: Sendable, Equatable {
         /// Not shared at all.
         case remove
     }
+    /// How the radiation data's N42 files are cut.
+    public enum N42Files: String, Sendable, CaseIterable {
+        /// One file per occupancy.
+        case occupancy
+        /// One file per lane and day (UTC), every shared occupancy of that day in it.
+        case day
+    }
     public enum Destinations: String, Sendable, CaseIterable {
         /// Any cargo.
         case all
@@ -48,6 +55,7 @@ public struct SharingPolicy: Sendable, Equatable {
     public var traffic: Traffic
     public var containers: Containers
     public var destinations: Destinations
+    public var n42: N42Files = .occupancy
     /// The recipient's hashing key (32 bytes, hex, from `containerKeyFile`), for `containers: hash`.
     public var containerKey: [UInt8]?
     /// The period the policy allows (wall clock, Unix µs); a package's period must lie within.
@@ -84,7 +92,7 @@ public struct SharingPolicy: Sendable, Equatable {
     public static func parse(_ text: String, file: String) throws -> SharingPolicy {
         let root = try YAMLSection.root(file: file, text: text)
         try root.onlyKeys(["recipient", "recipientCountry", "stationCountry", "purpose", "lanes", "kinds", "traffic", "containers",
-                           "containerKeyFile", "destinations", "from", "to"])
+                           "containerKeyFile", "destinations", "n42", "from", "to"])
         let recipient = try root.string("recipient")
         guard recipient.allSatisfy({ $0.isLetter || $0.isNumber || "-_. ".contains($0) }) else {
             throw root.error("recipient", "letters, digits, spaces, '-', '_' or '.' only, found '\(recipient)'", at: root.value("recipient"))
@@ -130,9 +138,11 @@ public struct SharingPolicy: Sendable, Equatable {
         guard from < to else { throw root.error("to", "must be after from", at: root.value("to")) }
         let recipientCountry = destinations == .all && root.value("recipientCountry") == nil ? "" : try country("recipientCountry")
         let stationCountry = destinations == .exceptThirdCountries || root.value("stationCountry") != nil ? try country("stationCountry") : ""
-        return SharingPolicy(file: file, recipient: recipient, recipientCountry: recipientCountry, stationCountry: stationCountry, purpose: purpose,
-                             lanes: lanes, kinds: kinds, traffic: traffic, containers: containers, destinations: destinations, containerKey: key,
-                             fromUs: from, toUs: to, text: text)
+        var policy = SharingPolicy(file: file, recipient: recipient, recipientCountry: recipientCountry, stationCountry: stationCountry, purpose: purpose,
+                                   lanes: lanes, kinds: kinds, traffic: traffic, containers: containers, destinations: destinations, containerKey: key,
+                                   fromUs: from, toUs: to, text: text)
+        policy.n42 = N42Files(rawValue: try root.oneOf("n42", N42Files.allCases.map(\.rawValue), default: "occupancy"))!
+        return policy
     }
 }
 

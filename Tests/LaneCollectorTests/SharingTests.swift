@@ -210,6 +210,54 @@ func containerLike(_ dir: String) -> Set<String> {
         }
     }
 
+    @Test("n42: day writes one N42 file per lane and day with every shared occupancy of it; it validates, and SpecUtils reads from it what it reads from the occupancies' own files")
+    func n42PerDay() throws {
+        let (db, _, start) = try monthOfTraffic("sqlite")
+        let dir = NSTemporaryDirectory() + "share-day-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        _ = try StationSigningKey.create(path: dir + "/station.key")
+        let key = try StationSigningKey.load(path: dir + "/station.key")
+        let policy = base.replacingOccurrences(of: "lanes: [\"*\"]", with: "lanes: [PORT/L1]").replacingOccurrences(of: "traffic: all", with: "traffic: alarms")
+            .replacingOccurrences(of: "kinds: [decisions, alarms, samples, faults, heartbeats, adjudications]", with: "kinds: [decisions, samples]") + "containers: remove\n"
+        let perDay = try SharingPolicy.load(path: try policyFile(dir, "day.yaml", policy + "n42: day\n"))
+        let perOccupancy = try SharingPolicy.load(path: try policyFile(dir, "occ.yaml", policy))
+        let days: Int64 = 5
+        let a = try SharePackage.write(db: db, policy: perDay, fromUs: start, toUs: start + days * 86_400_000_000, out: dir + "/day", station: "PORT", signingKey: key)
+        let b = try SharePackage.write(db: db, policy: perOccupancy, fromUs: start, toUs: start + days * 86_400_000_000, out: dir + "/occ", station: "PORT", signingKey: key)
+        #expect(a.occupancies == b.occupancies && a.occupancies > 5)
+        let dayFiles = a.files.map(\.path).filter { $0.hasSuffix(".n42") }
+        let occFiles = b.files.map(\.path).filter { $0.hasSuffix(".n42") }
+        #expect(dayFiles == (0..<days).map { "n42/PORT_L1/2026-11-0\($0 + 1).n42" }, "\(dayFiles)")
+        #expect(occFiles.count == a.occupancies)
+        var dayGamma = 0.0, dayNeutron = 0.0, dayMeasurements = 0, dayResults = 0
+        for f in dayFiles {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
+            p.arguments = ["--noout", "--schema", schemaPath, dir + "/day/" + f]
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\(f) validates against n42.xsd")
+            let r = try specUtilsRead(dir + "/day/" + f)
+            dayGamma += r["gammaCountSum"] as! Double
+            dayNeutron += r["neutronCountsSum"] as! Double
+            dayMeasurements += (r["measurements"] as! [Any]).count
+            dayResults += (r["results"] as! [Any]).count
+            #expect((r["warnings"] as! [Any]).isEmpty, "\(f): \(r["warnings"]!)")
+        }
+        var occGamma = 0.0, occNeutron = 0.0, occMeasurements = 0, occResults = 0
+        for f in occFiles {
+            let r = try specUtilsRead(dir + "/occ/" + f)
+            occGamma += r["gammaCountSum"] as! Double
+            occNeutron += r["neutronCountsSum"] as! Double
+            occMeasurements += (r["measurements"] as! [Any]).count
+            occResults += (r["results"] as! [Any]).count
+        }
+        #expect(dayGamma == occGamma && dayNeutron == occNeutron && dayMeasurements == occMeasurements, "\(dayGamma) \(occGamma) \(dayMeasurements) \(occMeasurements)")
+        #expect(dayResults == occResults && occResults > 0, "every alarm as SpecUtils reads it: \(dayResults) against \(occResults)")
+        #expect(!packageText(dir + "/day").contains("MSCU"))
+    }
+
     @Test("adjudications are appended, never rewritten, and travel with the shared occupancies")
     func adjudications() throws {
         let (db, _, _) = try monthOfTraffic("sqlite")

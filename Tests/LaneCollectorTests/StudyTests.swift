@@ -162,6 +162,38 @@ let candidatesYAML = """
         #expect(try String(contentsOfFile: dir + "/panels.csv", encoding: .utf8).split(separator: "\n").count == 5)
     }
 
+    @Test("a package of the study month carries every sample with its absent panels, the beam edges and the lane's starts, so the recipient can replay it")
+    func packageForReplay() throws {
+        let (db, summaries) = try studyStore("sqlite")
+        let dir = NSTemporaryDirectory() + "study-share-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        _ = try StationSigningKey.create(path: dir + "/station.key")
+        try """
+            recipient: NL Customs RPM program
+            purpose: Setting the lanes' alarm thresholds together, per the 2026 MoU, article 4
+            lanes: [PORT/LANE-01]
+            kinds: [decisions, samples]
+            traffic: all
+            containers: remove
+            from: 2026-11-01
+            to: 2026-12-01
+            """.write(toFile: dir + "/p.yaml", atomically: true, encoding: .utf8)
+        _ = try SharePackage.write(db: db, policy: try SharingPolicy.load(path: dir + "/p.yaml"), fromUs: november.0, toUs: november.1, out: dir + "/pkg",
+                                   station: "PORT", signingKey: try StationSigningKey.load(path: dir + "/station.key"))
+        func lines(_ f: String) throws -> [Substring] { try String(contentsOfFile: dir + "/pkg/samples/" + f, encoding: .utf8).split(separator: "\n") }
+        let samples = try lines("PORT_LANE-01.csv")
+        #expect(samples[0].hasSuffix(",gamma4,gamma_low4,neutron4,absent_mask,forgotten_mask,maintenance"))
+        #expect(samples.count - 1 == summaries["PORT/LANE-01"]!.samples, "every sample the engine took")
+        // Panel 4 was silent 4 x 5 minutes: 3,000 samples each with bit 3 (8) in absent_mask,
+        // and a few more while the lane takes it back (its first counts after a silence are dropped).
+        let absent = samples.dropFirst().filter { $0.split(separator: ",")[14] == "8" }.count
+        #expect(absent >= 4 * 3_000 && absent <= 4 * 3_000 + 4 * 30, "\(absent) samples without panel 4")
+        let beams = try lines("PORT_LANE-01.beams.csv")
+        #expect(beams.count - 1 == 4 * 360 && beams[0] == "time_us,beam,blocked")
+        let starts = try lines("PORT_LANE-01.starts.csv")
+        #expect(starts.count == 3 && starts[1].hasSuffix(",0") && starts[2].hasSuffix(",1"), "the first start learned afresh, the restart restored: \(starts)")
+    }
+
     @Test("a period that does not start with the lane's start warms up on the day before, and says so; its decisions still match the lane's")
     func warmUp() throws {
         let (db, _) = try studyStore("sqlite")
