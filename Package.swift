@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(
             name: "LaneAgentTests", dependencies: ["LaneAgent", "LaneConsole", "LaneSimCore", "LaneTrace", "LaneCore", "LaneTestSupport"],
             path: "Tests/LaneAgentTests"),
-        .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneCore", "LaneTrace", "LaneSeal", "LaneTestSupport"], path: "Tests/LaneCollectorTests"),
+        .testTarget(name: "LaneCollectorTests", dependencies: ["LaneCollector", "LaneAgent", "LaneCore", "LaneTrace", "LaneSeal", "LaneTestSupport"], path: "Tests/LaneCollectorTests"),
         // libFuzzer harnesses (docs/FUZZING.md): fuzzing when built by scripts/fuzz.sh with
         // -sanitize=fuzzer; replaying the committed corpora in the ordinary build.
         .target(name: "CFuzzDriver", path: "Sources/CFuzzDriver"),

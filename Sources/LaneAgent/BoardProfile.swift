@@ -337,7 +337,7 @@ public struct BoardProfile: Sendable {
         return parts.count == 4 && parts.allSatisfy { p in p.count <= 3 && UInt8(p) != nil }
     }
 
-    static let detectionKeys = [
+    package static let detectionKeys = [
         "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "neutronWindowS", "neutronSigma",
         "neutronMinExcessCounts", "neutronBurstClip", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin", "normShareMax", "normTestSigma",
         "gammaCeilingSigma", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",

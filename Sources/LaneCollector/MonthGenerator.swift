@@ -23,7 +23,7 @@ public struct MonthGenerator {
         public var laneSecondsPerDay = 86_400
         public var seed: UInt64 = 1
         /// NORM load every n-th truck, a Cs-137 source every n-th, a Cf-252 every n-th.
-        public var normEvery = 7
+        public var normEvery = 15
         public var cesiumEvery = 61
         public var californiumEvery = 97
         /// The day (1-based) the agent restarts, restoring the background it kept (0: never).
@@ -180,7 +180,7 @@ public struct MonthGenerator {
                     var peak = 0.0, share = 0.55, neutron = 0.0
                     if truck % o.cesiumEvery == 0 { peak = 400 + uniform() * 500; share = 0.75 }
                     else if truck % o.californiumEvery == 0 { neutron = 30 + uniform() * 40 }
-                    else if truck % o.normEvery == 0 { peak = 100 + uniform() * 600; share = 0.30 + uniform() * 0.15 }
+                    else if truck % o.normEvery == 0 { peak = 80 + uniform() * 400; share = 0.30 + uniform() * 0.15 }
                     let end = t0 + dt1 + dur + 2_500_000
                     while nowUs < end {
                         let now = nowUs + 100_000

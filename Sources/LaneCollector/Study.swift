@@ -9,6 +9,7 @@ import Foundation
 import LaneAgent
 import LaneCore
 import LaneTrace
+import Yams
 
 public struct StudyError: Error, CustomStringConvertible, Sendable {
     public var description: String
@@ -27,19 +28,30 @@ public struct StudyCandidate: Sendable {
     /// The candidates file:
     ///
     ///     candidates:
-    ///       - name: shipped              # no detection section: the engine's shipped settings
     ///       - name: sigma-3.5
     ///         detection: {gammaSigma: 3.5}
     ///
     /// Keys as in a board profile's `detection` section (the same reader, ranges and
-    /// conversions; safety floors do not apply to a study). A candidate named `shipped` is added
-    /// first when the file has none. `intervalMs`: the lane's sample interval.
-    public static func parse(_ text: String, file: String, intervalMs: Int) throws -> [StudyCandidate] {
+    /// conversions; safety floors do not apply to a study). Each candidate changes the keys it
+    /// names from the base: the lane's board profile's `detection` section when given (`base`),
+    /// else the engine's shipped settings. The base itself comes first, named `lane` (from a
+    /// profile) or `shipped`. `intervalMs`: the lane's sample interval.
+    package static func parse(_ text: String, file: String, intervalMs: Int, base: (name: String, detection: YAMLSection?) = ("shipped", nil)) throws -> [StudyCandidate] {
         let root = try YAMLSection.root(file: file, text: text)
         try root.onlyKeys(["candidates"])
         guard let items = try root.list("candidates"), !items.isEmpty else { throw root.error("candidates", "must list at least one candidate") }
         guard items.count <= 16 else { throw root.error("candidates", "at most 16 candidates (\(items.count) given)") }
-        var out: [StudyCandidate] = []
+        // The base's keys, then the candidate's over them.
+        func settings(_ own: YAMLSection?, path: String) throws -> EngineSettings {
+            var pairs: [(Node, Node)] = []
+            for (k, v) in base.detection?.pairs ?? [] where !(own?.pairs.contains { $0.key == k } ?? false) { pairs.append((Node(k), v)) }
+            for (k, v) in own?.pairs ?? [] { pairs.append((Node(k), v)) }
+            let merged = try YAMLSection(file: own?.file ?? file, path: path, node: .mapping(Node.Mapping(pairs)))
+            var e = EngineSettings()
+            try BoardProfile.applyDetection(merged, to: &e, enforceFloors: false, intervalMs: intervalMs)
+            return e
+        }
+        var out = [StudyCandidate(name: base.name, changes: base.detection == nil ? "shipped settings" : "the lane's board profile", settings: try settings(nil, path: "detection"))]
         for (i, item) in items.enumerated() {
             let c = try YAMLSection(file: file, path: "candidates[\(i)]", node: item)
             try c.onlyKeys(["name", "detection"])
@@ -47,31 +59,18 @@ public struct StudyCandidate: Sendable {
             guard !name.isEmpty, name.count <= 40, name.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
                 throw c.error("name", "'\(name)' must be 1-40 letters, digits, '.', '_' or '-'", at: c.value("name"))
             }
-            guard !out.contains(where: { $0.name == name }) else { throw c.error("name", "'\(name)' names two candidates", at: c.value("name")) }
-            var e = EngineSettings()
-            var changes = "shipped settings"
-            if let det = try c.section("detection", required: false) {
-                if det.value("sampleIntervalMs") != nil {
-                    throw det.error("sampleIntervalMs", "the sample interval is the lane's, not a candidate's", at: det.value("sampleIntervalMs"))
-                }
-                try BoardProfile.applyDetection(det, to: &e, enforceFloors: false, intervalMs: intervalMs)
-                if !det.pairs.isEmpty {
-                    changes = det.pairs.map { p -> String in
-                        if case let .scalar(s) = p.value { return "\(p.key) \(s.string)" }
-                        return p.key
-                    }.joined(separator: ", ")
-                }
-            } else {
-                let empty = try YAMLSection(file: file, path: "candidates[\(i)].detection", node: .mapping([:]))
-                try BoardProfile.applyDetection(empty, to: &e, enforceFloors: false, intervalMs: intervalMs)
+            guard !out.contains(where: { $0.name == name }) else { throw c.error("name", "'\(name)' names two candidates (or the base, '\(base.name)')", at: c.value("name")) }
+            let det = try c.section("detection", required: false)
+            if let det, det.value("sampleIntervalMs") != nil {
+                throw det.error("sampleIntervalMs", "the sample interval is the lane's, not a candidate's", at: det.value("sampleIntervalMs"))
             }
-            out.append(StudyCandidate(name: name, changes: changes, settings: e))
-        }
-        if !out.contains(where: { $0.name == "shipped" }) {
-            let empty = try YAMLSection(file: file, path: "shipped", node: .mapping([:]))
-            var e = EngineSettings()
-            try BoardProfile.applyDetection(empty, to: &e, enforceFloors: false, intervalMs: intervalMs)
-            out.insert(StudyCandidate(name: "shipped", changes: "shipped settings", settings: e), at: 0)
+            if let det { try det.onlyKeys(BoardProfile.detectionKeys) }
+            var changes = (det?.pairs ?? []).map { p -> String in
+                if case let .scalar(s) = p.value { return "\(p.key) \(s.string)" }
+                return p.key
+            }.joined(separator: ", ")
+            if changes.isEmpty { changes = "no change" }
+            out.append(StudyCandidate(name: name, changes: changes, settings: try settings(det, path: "candidates[\(i)].detection")))
         }
         return out
     }
@@ -226,6 +225,8 @@ public struct StudyReport: Sendable {
     /// Distinct running-settings hashes the lane reported in the period (more than one: its
     /// settings changed; its own rate then mixes them).
     public var laneSettingsHashes: Set<UInt64> = []
+    /// The running-settings hash of the board profile given (nil: none given).
+    public var boardSettingsHash: UInt64?
     public var samples = 0
     public var seconds: Double = 0
     public var adjudicationStats: AdjudicationStats
@@ -326,13 +327,26 @@ extension Database {
 public enum Study {
     /// Replays `lane`'s stored records of [fromUs, toUs) once per candidate (the shipped
     /// settings included), and reports rates, adjudications, backgrounds, faults and uptime.
-    public static func run(db: Database, lane: String, fromUs: Int64, toUs: Int64, candidatesText: String, file: String) throws -> StudyReport {
+    /// `boardPath`: the lane's board profile; its detection settings are then the base the
+    /// candidates change, and the first row (`lane`).
+    public static func run(db: Database, lane: String, fromUs: Int64, toUs: Int64, candidatesText: String, file: String,
+                           boardPath: String? = nil) throws -> StudyReport {
         guard toUs > fromUs else { throw StudyError("the period is empty (--to must be after --from)") }
         let clock = Date()
         let dayUs: Int64 = 86_400_000_000
         let geometry = try db.latestStart(lane: lane, atOrBeforeWallUs: toUs)?.3
-        let intervalMs = Int((geometry?.sampleIntervalUs ?? 100_000) / 1000)
-        let candidates = try StudyCandidate.parse(candidatesText, file: file, intervalMs: intervalMs)
+        var intervalMs = Int((geometry?.sampleIntervalUs ?? 100_000) / 1000)
+        var base: (name: String, detection: YAMLSection?) = ("shipped", nil)
+        var boardHash: UInt64? = nil
+        if let boardPath {
+            let board = try BoardProfile.load(path: boardPath)
+            boardHash = Tunable.hash(TunableValues(engine: board.engine, sirenUs: board.sirenUs, alarmLightHoldUs: board.alarmLightHoldUs))
+            intervalMs = Int(board.engine.sampleIntervalUs / 1000)
+            let text = try String(contentsOfFile: boardPath, encoding: .utf8)
+            base = ("lane", try YAMLSection.root(file: boardPath, text: text).section("detection", required: false)
+                        ?? YAMLSection(file: boardPath, path: "detection", node: .mapping([:])))
+        }
+        let candidates = try StudyCandidate.parse(candidatesText, file: file, intervalMs: intervalMs, base: base)
 
         // Where the lane's engine last started before the period (within a day): from there the
         // replay's state is the lane's. Else a day of warm-up before the period.
@@ -510,6 +524,7 @@ public enum Study {
         report.laneFaults = laneFaults
         report.laneUptime = Double(sampledUs) / periodUs
         report.laneSettingsHashes = hashes
+        report.boardSettingsHash = boardHash
         report.samples = samples
         report.seconds = Date().timeIntervalSince(clock)
         return report
@@ -526,6 +541,10 @@ extension StudyReport {
                    : "No engine start within a day before the period: the replay warmed up from \(SharePackage.iso(replayFromUs)); the first decisions may differ from the lane's.\n"
         s += "\(samples) samples replayed in \(String(format: "%.1f", seconds)) s.\n"
         if laneSettingsHashes.count > 1 { s += "The lane's running settings changed during the period (\(laneSettingsHashes.count) different settings): its own rate mixes them.\n" }
+        if let h = boardSettingsHash {
+            s += laneSettingsHashes == [h] ? "The lane ran its board profile's settings throughout (settings hash \(String(h, radix: 16))).\n"
+                : "The lane did not run exactly the board profile's settings (its settings hash \(laneSettingsHashes.map { String($0, radix: 16) }.sorted().joined(separator: ", ")), the profile's \(String(h, radix: 16))): row 'lane' is the profile's.\n"
+        }
         s += "\nThe lane decided \(lane_occupancies) occupancies: \(lane_alarms) alarms (\(percent(Double(lane_alarms) / Double(max(1, lane_occupancies))))), "
         s += "\(lane_normSuspect) NORM suspected.\n\n"
         s += pad("candidate", 16) + pad("occupancies", 12) + pad("alarms", 7) + pad("rate", 9) + pad("gamma", 6) + pad("neutron", 8)
@@ -611,7 +630,7 @@ extension StudyReport {
         }
         var s = "{\"lane\":\(jsonString(lane)),\"from\":\"\(SharePackage.iso(fromUs))\",\"to\":\"\(SharePackage.iso(toUs))\",\"exact\":\(exact),"
         s += "\"replayFrom\":\"\(SharePackage.iso(replayFromUs))\",\"samples\":\(samples),\"seconds\":\(String(format: "%.2f", seconds)),"
-        s += "\"lane\":{\"occupancies\":\(lane_occupancies),\"alarms\":\(lane_alarms),\"normSuspect\":\(lane_normSuspect),\"uptime\":\(String(format: "%.6f", laneUptime)),\"faults\":\(obj(laneFaults)),\"settings\":\(laneSettingsHashes.count)},"
+        s += "\"decidedByLane\":{\"occupancies\":\(lane_occupancies),\"alarms\":\(lane_alarms),\"normSuspect\":\(lane_normSuspect),\"uptime\":\(String(format: "%.6f", laneUptime)),\"faults\":\(obj(laneFaults)),\"settings\":\(laneSettingsHashes.count)\(boardSettingsHash.map { ",\"ranBoardProfile\":\(laneSettingsHashes == [$0])" } ?? "")},"
         s += "\"candidates\":[" + candidates.map { c in
             "{\"name\":\(jsonString(c.name)),\"changes\":\(jsonString(c.changes)),\"occupancies\":\(c.occupancies),\"alarms\":\(c.alarms),\"alarmRate\":\(String(format: "%.6f", c.alarmRate)),"
                 + "\"gamma\":\(c.gamma),\"neutron\":\(c.neutron),\"normSuspect\":\(c.normSuspect),\"notScreened\":\(c.notScreened),\"adjudicated\":\(c.adjudicated),"

@@ -392,13 +392,14 @@ struct StudyCommand: ParsableCommand {
     @Option(help: "The lane (site/lane).") var lane: String
     @Option(help: "From (inclusive): 2026-11-01 or an ISO 8601 time.") var from: String
     @Option(help: "To (exclusive).") var to: String
-    @Option(help: "The candidates (YAML: candidates: [{name: ..., detection: {...}}]; 'shipped' is added when missing).") var settings: String
+    @Option(help: "The candidates (YAML: candidates: [{name: ..., detection: {...}}]): each changes the keys it names from the base.") var settings: String
+    @Option(help: "The lane's board profile: its detection settings are the base (row 'lane') instead of the shipped settings.") var board: String?
     @Option(help: "Also write report.txt, study.json, CSV tables and SVG plots into this directory.") var out: String?
     func run() throws {
         guard let text = try? String(contentsOfFile: settings, encoding: .utf8) else { throw fail("\(settings): cannot be read") }
         let db = try store.open()
         do {
-            let r = try Study.run(db: db, lane: lane, fromUs: try parseTime(from, "--from"), toUs: try parseTime(to, "--to"), candidatesText: text, file: settings)
+            let r = try Study.run(db: db, lane: lane, fromUs: try parseTime(from, "--from"), toUs: try parseTime(to, "--to"), candidatesText: text, file: settings, boardPath: board)
             print(r.text, terminator: "")
             if let out { try r.write(to: out) }
         } catch { throw fail("\(error)") }

@@ -155,6 +155,23 @@ struct UplinkTests {
         let occupancies = try Child("lane-collector", ["occupancies", "--db", dir + "/cas.sqlite"], dir: dir, name: "occ")
         #expect(occupancies.wait(timeoutS: 30) == 0)
         #expect(occupancies.jsonLines().count == subscriber.kinds.values.filter { $0 == .occupancy }.count)
+        // The stored records replay exactly: the study with the lane's own settings (its board
+        // profile) gives every decision of the three runs (one killed, two restoring the
+        // background kept on disk) the lane's own verdict.
+        try "candidates:\n  - name: sigma-5\n    detection: {gammaSigma: 5}\n".write(toFile: dir + "/candidates.yaml", atomically: true, encoding: .utf8)
+        let study = try Child("lane-collector", ["study", "--db", dir + "/cas.sqlite", "--lane", "DEMO-PORT/LANE-01", "--from", "2000-01-01", "--to", "2100-01-01",
+                                                 "--settings", dir + "/candidates.yaml", "--board", "Boards/sim.yaml", "--out", dir + "/study"], dir: dir, name: "study")
+        #expect(study.wait(timeoutS: 60) == 0, "\(study.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/study/study.json"))) as? [String: Any])
+        let shipped = try #require((report["candidates"] as? [[String: Any]])?.first)
+        #expect(shipped["name"] as? String == "lane")
+        #expect(study.stdout.contains("The lane ran its board profile's settings throughout"), "\(study.stdout)")
+        let laneFigures = try #require(report["decidedByLane"] as? [String: Any])
+        let decided = (laneFigures["occupancies"] as! NSNumber).intValue
+        #expect(decided == occupancies.jsonLines().count && decided > 0)
+        #expect((shipped["matched"] as! NSNumber).intValue == decided, "every decision of the lane replayed: \(study.stdout)")
+        #expect((shipped["sameVerdict"] as! NSNumber).intValue == decided, "each with the lane's verdict: \(study.stdout)")
+        #expect(report["exact"] as? Bool == true)
         print("uplink: \(received.count) received, \(unique.count) unique, \(received.count - unique.count) duplicates dropped, \(remaining.count) unacknowledged in the journal")
     }
 }

@@ -6,6 +6,7 @@
 // backgrounds, faults and uptime are reported; candidates files are refused with file, line, key.
 
 import Foundation
+import LaneAgent
 import LaneCollector
 import LaneCore
 import Testing
@@ -203,6 +204,25 @@ let candidatesYAML = """
         #expect(r.candidates[0].occupancies == 11 * 12 && r.lane_occupancies == 11 * 12)
         // The lane's background is exponential: a day of warm-up (here 8 minutes of lane time) converges.
         #expect(r.candidates[0].agreeing == r.candidates[0].matched)
+    }
+
+    @Test("with the lane's board profile, the first row is the profile's settings and each candidate changes only the keys it names from them")
+    func boardBase() throws {
+        let board = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Boards/sim.yaml").standardized.path
+        let det = try YAMLSection.root(file: board, text: try String(contentsOfFile: board, encoding: .utf8)).section("detection")
+        let c = try StudyCandidate.parse("candidates:\n  - name: sigma-5\n    detection: {gammaSigma: 5}\n", file: "c.yaml", intervalMs: 100, base: ("lane", det))
+        let profile = try BoardProfile.load(path: board).engine
+        #expect(c.map(\.name) == ["lane", "sigma-5"])
+        // sim.yaml turns NORM discrimination on (shipped: off) with its own shares.
+        #expect(profile.normDiscrimination != EngineSettings().normDiscrimination)
+        #expect(c[0].settings.gammaSigmaQ8 == profile.gammaSigmaQ8 && c[0].settings.normDiscrimination && c[0].settings.normShareMaxQ16 == profile.normShareMaxQ16)
+        #expect(c[1].settings.gammaSigmaQ8 == 5 * 256 && profile.gammaSigmaQ8 != 5 * 256)
+        #expect(c[1].settings.normDiscrimination && c[1].settings.normShareMaxQ16 == profile.normShareMaxQ16 && c[1].settings.backgroundShift == profile.backgroundShift,
+                "the profile's other keys are kept")
+        // The study month ran the shipped settings, not sim.yaml's: the report says so.
+        let (db, _) = try studyStore("sqlite")
+        let r = try Study.run(db: db, lane: "PORT/LANE-01", fromUs: november.0, toUs: november.1, candidatesText: candidatesYAML, file: "c.yaml", boardPath: board)
+        #expect(r.candidates.first?.name == "lane" && r.text.contains("did not run exactly the board profile's settings"), "\(r.text)")
     }
 
     @Test("candidates files are refused with the file, the line and the key", arguments: [
