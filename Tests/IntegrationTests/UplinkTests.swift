@@ -159,7 +159,7 @@ struct UplinkTests {
         // profile) gives every decision of the three runs (one killed, two restoring the
         // background kept on disk) the lane's own verdict.
         try "candidates:\n  - name: sigma-5\n    detection: {gammaSigma: 5}\n".write(toFile: dir + "/candidates.yaml", atomically: true, encoding: .utf8)
-        let study = try Child("lane-collector", ["study", "--db", dir + "/cas.sqlite", "--lane", "DEMO-PORT/LANE-01", "--from", "2000-01-01", "--to", "2100-01-01",
+        let study = try Child("lane-collector", ["study", "--db", dir + "/cas.sqlite", "--lane", "DEMO-PORT/LANE-01", "--from", "2000-01-01", "--to", "2099-12-31",
                                                  "--settings", dir + "/candidates.yaml", "--board", "Boards/sim.yaml", "--out", dir + "/study"], dir: dir, name: "study")
         #expect(study.wait(timeoutS: 60) == 0, "\(study.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/study/study.json"))) as? [String: Any])
