@@ -35,6 +35,7 @@ packages=(
   libc6-dev-armel-cross # its C library and headers (a recommendation only: named here)
   qemu-user             # runs the aarch64 and armv7 harnesses (qemu-aarch64, qemu-arm)
   python3-venv          # a virtual environment (.venv) for the field's readers from PyPI, below
+  systemd               # systemd-analyze: the tests verify deploy/lane-agent.service
 )
 
 # Python packages from PyPI, into .venv (Debian's Python refuses system-wide pip installs):

@@ -105,9 +105,9 @@ public struct LaneView: Sendable {
     public var alarmCount = 0
     public var alarmsTotal = 0
 
-    public var outputs: InlineArray<5, Bool> = InlineArray(repeating: false)
+    public var outputs: InlineArray<6, Bool> = InlineArray(repeating: false)
     /// An output test holds this output (-1: none).
-    public var outputForced: InlineArray<5, Int8> = InlineArray(repeating: -1)
+    public var outputForced: InlineArray<6, Int8> = InlineArray(repeating: -1)
     public var maintenanceUntilUs: Int64 = 0
     /// Maintenance mode (detection unlocked) lasts until this (0: not in it), and how many
     /// times it has ended (the console reconciles its copy of the settings when this changes).

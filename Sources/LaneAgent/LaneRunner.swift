@@ -73,6 +73,10 @@ public final class LaneRunner: @unchecked Sendable {
     public var ocr: OCRInput?
     /// Keeps the learned background on disk (nil: learned afresh at every start).
     public var backgroundKeeper: BackgroundKeeper?
+    /// The service manager (systemd's notify socket and watchdog; docs/BOARDS.md). Does nothing
+    /// when the agent was not started by it.
+    public var notifier: SystemdNotifier?
+    public private(set) var watchdog: WatchdogPetting?
     let lines: DigitalLines
     let poller: PanelPoller
     public let events = EventQueue(capacity: 256)
@@ -92,9 +96,15 @@ public final class LaneRunner: @unchecked Sendable {
     public static let allocationWarmupTicks: Int64 = 50
 
     public init(profile: BoardProfile, stop: @escaping @Sendable () -> Bool, log: @escaping (String) -> Void) throws {
-        precondition(LaneOutput.count == 5, "the tick's and the view's output arrays hold 5 outputs")
+        precondition(LaneOutput.count == 6, "the tick's and the view's output arrays hold 6 outputs")
         self.profile = profile
         self.stopFlag = stop
+        lines = try Self.openLines(profile, log: log)
+        poller = PanelPoller(profile: profile, log: log)
+    }
+
+    /// The board's beams and outputs (the outputs at their safe levels from the moment they are requested).
+    public static func openLines(_ profile: BoardProfile, log: (String) -> Void) throws -> DigitalLines {
         switch profile.gpio {
         case let .sim(socket):
             let c = SimGPIOClient(path: socket)
@@ -102,11 +112,18 @@ public final class LaneRunner: @unchecked Sendable {
             // Not fatal (the simulator may start later; retried every second), but never silent:
             // the log says so now, and the outputFailed fault stays raised until it connects.
             if !c.isConnected { log("gpio: the simulator's GPIO socket \(socket) is not reachable (retrying every second)") }
-            lines = c
+            return c
         case let .gpiod(cfg):
-            do { lines = try GPIODLines(cfg) } catch { throw ProfileError("\(profile.file): gpio: \(error.message)") }
+            do { return try GPIODLines(cfg) } catch { throw ProfileError("\(profile.file): gpio: \(error.message)") }
         }
-        poller = PanelPoller(profile: profile, log: log)
+    }
+
+    /// Sets every output to its safe level and says which writes failed (`lane-agent
+    /// safe-outputs`, the unit's ExecStopPost after the agent stopped or was killed).
+    public static func setSafeOutputs(_ lines: DigitalLines) -> [LaneOutput] {
+        var failed: [LaneOutput] = []
+        for o in LaneOutput.allCases where !lines.set(o, o.safeLevel) { failed.append(o) }
+        return failed
     }
 
     /// Runs until `stop` says so or `durationUs` has passed. Blocks the calling thread (the tick).
@@ -147,7 +164,9 @@ public final class LaneRunner: @unchecked Sendable {
         var outputFailures: UInt32 = 0
         var k: Int64 = 0
 
-        outputFailures = writeOutputs(InlineArray(repeating: false))  // the safe state before anything else
+        outputFailures = writeOutputs(Self.safeLevels)  // the safe state before anything else
+        if let n = notifier, n.isActive, let us = n.watchdogUs { watchdog = WatchdogPetting(watchdogUs: us, periodUs: period) }
+        if let n = notifier, let problem = n.problem { log("systemd: the notify socket \(n.socketName ?? "") cannot be used: \(problem)") }
         while !stopFlag() {
             k += 1
             let deadline = origin + k * period
@@ -161,6 +180,7 @@ public final class LaneRunner: @unchecked Sendable {
                 stats.firstTickUs = now
                 // Before allocation counting starts (tick 1): how long a restart leaves the lane blind.
                 log("first tick: screening \((now - (processStartUs ?? origin)) / 1000) ms after the process started")
+                notifier?.send("READY=1\nSTATUS=ticking every \(period / 1000) ms")
             }
             defer {
                 _ = stats.duration.record(UInt64(max(0, MonotonicClock.nowUs() - now)))
@@ -203,6 +223,7 @@ public final class LaneRunner: @unchecked Sendable {
                 if let d = controller.view.lastDecision, d.gammaAlarm || d.neutronAlarm { settledAfterTick = true }
             }
             outputFailures = writeOutputs(result.levels)
+            if watchdog != nil, watchdog!.tick(nowUs: deadline, latenessUs: late, missedTicks: late >= period) { notifier!.petWatchdog() }
 
             // The console's view of this tick: the controller's, with the runner's own figures
             // written into it in place (they persist between ticks; percentiles once a second).
@@ -229,11 +250,22 @@ public final class LaneRunner: @unchecked Sendable {
         }
         controller.finish(TickClock(nowUs: MonotonicClock.nowUs(), wallUs: wallClockUs()), sink: &sink)
         stats.decisions = controller.view.decisions
-        _ = writeOutputs(InlineArray(repeating: false))
+        _ = writeOutputs(Self.safeLevels)  // nothing screens now: the fault lamp on, the rest off
+        notifier?.send("STOPPING=1")
+        if let w = watchdog {
+            log("systemd: watchdog every \(w.intervalUs / 1000) ms: \(w.pets) times alive, \(w.withheld) withheld for late ticks, \(notifier!.failed) messages not sent")
+        }
+    }
+
+    /// Every output at its safe level (`LaneOutput.safeLevel`).
+    public static var safeLevels: InlineArray<6, Bool> {
+        var l = InlineArray<6, Bool>(repeating: false)
+        for i in 0..<LaneOutput.count { l[i] = LaneOutput(rawValue: i)!.safeLevel }
+        return l
     }
 
     /// Writes every output; returns the outputs whose write failed (bit per output).
-    func writeOutputs(_ levels: InlineArray<5, Bool>) -> UInt32 {
+    func writeOutputs(_ levels: InlineArray<6, Bool>) -> UInt32 {
         var failed: UInt32 = 0
         for i in 0..<LaneOutput.count where !lines.set(LaneOutput(rawValue: i)!, levels[i]) {  // not allCases: it builds an array
             failed |= 1 &<< UInt32(i)

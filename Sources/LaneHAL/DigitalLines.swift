@@ -5,7 +5,9 @@ import LaneCore
 
 /// The lane's outputs, in the order of `OutputSet`'s bits.
 public enum LaneOutput: Int, CaseIterable, Sendable {
-    case gammaLight = 0, neutronLight, faultLight, siren, camera
+    /// `heartbeat` toggles on every tick, for an external watchdog relay (docs/BOARDS.md,
+    /// "Fail-safe outputs"): when the ticks stop, it stops, and the relay drops.
+    case gammaLight = 0, neutronLight, faultLight, siren, camera, heartbeat
     /// How many outputs there are (for loops on the tick, where `allCases` would allocate each
     /// time; this is computed once).
     public static let count = allCases.count
@@ -17,8 +19,14 @@ public enum LaneOutput: Int, CaseIterable, Sendable {
         case .faultLight: return "faultLight"
         case .siren: return "siren"
         case .camera: return "camera"
+        case .heartbeat: return "heartbeat"
         }
     }
+
+    /// The safe state: what the lines show before the first tick, after the last, and after a
+    /// crash (`lane-agent safe-outputs`): the fault lamp on (nothing is screening), everything
+    /// else off (no siren left sounding, no alarm light left lit).
+    public var safeLevel: Bool { self == .faultLight }
 }
 
 public struct DigitalLinesError: Error, Sendable, CustomStringConvertible {

@@ -52,7 +52,9 @@ public final class GPIODLines: DigitalLines {
             guard let line = gpiod_chip_get_line(chip, UInt32(o.offset)) else {
                 throw DigitalLinesError("GPIO chip '\(config.chip)': output line \(o.offset) does not exist")
             }
-            guard gpiod_line_request_output(line, consumer, 0) == 0 else {
+            // Requested at its safe level: the line never shows anything else before the first tick.
+            let safe: Int32 = LaneOutput(rawValue: o.output)!.safeLevel ? 1 : 0
+            guard gpiod_line_request_output(line, consumer, safe) == 0 else {
                 throw DigitalLinesError("GPIO line \(o.offset) (\(LaneOutput(rawValue: o.output)!.name)): cannot request as output: \(errnoText(errno))")
             }
             outputs[o.output] = line

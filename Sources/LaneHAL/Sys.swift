@@ -298,6 +298,43 @@ public enum Sys {
         return try check("send", subject) { Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// An unbound Unix datagram socket for `sendDatagram` (non-blocking, close-on-exec).
+    public static func datagramSocket(_ subject: String = "") throws(SysError) -> Int32 {
+        try check("socket", subject) {
+            Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        }
+    }
+
+    /// The address of a Unix socket: a path, or with a leading '@' a name in the abstract
+    /// namespace (systemd's NOTIFY_SOCKET may be either); with its length.
+    public static func unixDatagramAddress(_ name: String) throws(SysError) -> (sockaddr_un, socklen_t) {
+        guard name.hasPrefix("@") else {
+            let a = try unixAddress(name)
+            return (a, socklen_t(MemoryLayout<sockaddr_un>.size))
+        }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(name.utf8.dropFirst())
+        guard bytes.count + 1 <= MemoryLayout.size(ofValue: addr.sun_path) else { throw SysError("sendto", name, code: ENAMETOOLONG) }
+        withUnsafeMutableBytes(of: &addr.sun_path) { p in
+            p[0] = 0
+            for (i, b) in bytes.enumerated() { p[i + 1] = b }
+        }
+        return (addr, socklen_t(MemoryLayout<sa_family_t>.size + 1 + bytes.count))
+    }
+
+    /// Sends one datagram without waiting (MSG_DONTWAIT: a receiver that does not read never
+    /// holds the caller) and without SIGPIPE.
+    public static func sendDatagram(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, to addr: inout sockaddr_un, length: socklen_t, _ subject: String = "") throws(SysError) -> Int {
+        try check("sendto", subject) {
+            withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), $0, length)
+                }
+            }
+        }
+    }
+
     /// Sends small writes at once (a line-oriented stream).
     public static func setNoDelay(_ fd: Int32) {
         var one: Int32 = 1

@@ -83,11 +83,20 @@ public enum Terminal {
         guard let name = ttyname(slave) else { let code = Glibc.errno; Sys.close(master); Sys.close(slave); throw .errno("console: ttyname", code: code) }
         let path = String(cString: name)
         try? FileManager.default.createDirectory(atPath: (link as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try? Sys.unlink(link)
-        guard symlink(path, link) == 0 else {
+        // Linked under a name of its own, then renamed over the link: atomic, so two agents
+        // starting at once (or a restart racing the old link's removal) never see EEXIST; the
+        // last one started owns the link.
+        let temporary = link + ".\(getpid())"
+        try? Sys.unlink(temporary)
+        guard symlink(path, temporary) == 0 else {
             let code = Glibc.errno
             Sys.close(master); Sys.close(slave)
             throw .errno("console: cannot link \(link) to \(path)", code: code)
+        }
+        do throws(SysError) { try Sys.rename(temporary, link) } catch {
+            try? Sys.unlink(temporary)
+            Sys.close(master); Sys.close(slave)
+            throw .errno("console: cannot link \(link) to \(path)", code: error.code)
         }
         return (master, slave, path)
     }

@@ -17,7 +17,7 @@ struct LaneAgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lane-agent",
         abstract: "Lane controller agent for radiation portal monitors.",
-        subcommands: [Run.self, ReplayCommand.self, CheckBoard.self, JournalCommand.self, Passwd.self])
+        subcommands: [Run.self, ReplayCommand.self, CheckBoard.self, JournalCommand.self, Passwd.self, SafeOutputs.self])
 }
 
 func loadBoard(_ path: String, enforceFloors: Bool = true) throws -> BoardProfile {
@@ -73,6 +73,30 @@ struct CheckBoard: ParsableCommand {
         if let b = p.busBudget {
             print(String(format: "RS-485 bus: one tick's polls take %.1f ms of the %d ms tick (%.0f %%)", b.pollUs / 1000, b.tickUs / 1000, 100 * b.pollUs / Double(b.tickUs)))
         }
+    }
+}
+
+struct SafeOutputs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "safe-outputs",
+        abstract: "Set the board's outputs to their safe state (fault lamp on, siren, lights, camera and heartbeat off) and exit: the systemd unit's ExecStopPost, after the agent stopped, crashed or was killed.")
+    @Option(help: "The board profile (YAML).") var board: String
+    @Option(help: "Override the profile's simulator GPIO socket.") var gpioSocket: String?
+
+    func run() throws {
+        var p = try loadBoard(board)
+        if let s = gpioSocket, case .sim = p.gpio { p.gpio = .sim(socket: s) }
+        let lines: DigitalLines
+        do { lines = try LaneRunner.openLines(p) { FileHandle.standardError.write(Data("lane-agent: \($0)\n".utf8)) } } catch {
+            FileHandle.standardError.write(Data("lane-agent: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let failed = LaneRunner.setSafeOutputs(lines)
+        guard failed.isEmpty else {
+            FileHandle.standardError.write(Data("lane-agent: safe-outputs: could not set \(failed.map(\.name).joined(separator: ", "))\n".utf8))
+            throw ExitCode(1)
+        }
+        print("safe-outputs: \(LaneOutput.allCases.map { "\($0.name) \($0.safeLevel ? "on" : "off")" }.joined(separator: ", "))")
     }
 }
 
@@ -243,6 +267,7 @@ struct Run: ParsableCommand {
             writerDone.signal()
         }
         do {
+            runner.notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
             try runner.run(durationUs: duration.map { Int64($0 * 1e6) }, log: log.line)
         } catch {
             log.line("\(error)")

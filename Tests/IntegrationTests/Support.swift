@@ -63,7 +63,8 @@ final class Child {
     let stdoutPath: String
     let stderrPath: String
 
-    init(_ executable: String, _ args: [String], dir: String, name: String, stdin: String? = nil, cwd: String = packageRoot) throws {
+    init(_ executable: String, _ args: [String], dir: String, name: String, stdin: String? = nil, cwd: String = packageRoot,
+         environment: [String: String] = [:]) throws {
         stdoutPath = dir + "/\(name).out"
         stderrPath = dir + "/\(name).err"
         FileManager.default.createFile(atPath: stdoutPath, contents: nil)
@@ -74,6 +75,7 @@ final class Child {
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         process.standardInput = stdin.map { FileHandle(forReadingAtPath: $0)! } ?? FileHandle.nullDevice
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         try process.run()
     }
 

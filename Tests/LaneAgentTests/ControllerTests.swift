@@ -46,7 +46,7 @@ struct VirtualLane {
     /// OCR reads handed to the tick once their arrival time has come.
     var pendingReads: [OCRRead] = []
     var outputFailures: UInt32 = 0
-    var lastLevels = InlineArray<5, Bool>(repeating: false)
+    var lastLevels = InlineArray<6, Bool>(repeating: false)
     var lastFaults = Faults()
 
     init(seed: UInt64 = 1) {

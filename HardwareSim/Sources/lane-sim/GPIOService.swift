@@ -40,6 +40,9 @@ final class GPIOService {
             Sys.close(client)
             client = c
             inbox.removeAll()
+            // What it sent before we greet it first: a client that set its lines and left at
+            // once (`lane-agent safe-outputs`) would otherwise lose them to the failed greeting.
+            if !Sys.drain(c, into: &inbox) { readLines(); Sys.close(c); client = -1 }
             send("HELLO lane-sim-gpio 1")
             for (b, level) in sentLevels.enumerated() { send("EDGE \(b) \(level ? 1 : 0) \(nowUs)") }
         }
@@ -51,6 +54,11 @@ final class GPIOService {
         }
         guard client >= 0 else { return }
         if !Sys.drain(client, into: &inbox) { Sys.close(client); client = -1 }
+        readLines()
+    }
+
+    /// The SET lines in the inbox.
+    func readLines() {
         while let nl = inbox.firstIndex(of: 0x0A) {
             let line = String(decoding: inbox[0..<nl], as: UTF8.self)
             inbox.removeSubrange(0...nl)

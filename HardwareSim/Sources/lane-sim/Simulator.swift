@@ -38,6 +38,13 @@ final class Simulator: @unchecked Sendable {
     var traceSink: LineSink?
     var truthSink: LineSink?
     var onOutput: (String, Bool, Int64) -> Void = { _, _, _ in }
+    /// The external watchdog relay a pillar wires to the agent's heartbeat output (docs/BOARDS.md,
+    /// "Fail-safe outputs"): energized while the heartbeat toggles at least once a second; when it
+    /// stops, the relay drops, and its contacts light the fault lamp and cut the siren whatever
+    /// the agent's lines say. Under `lock`.
+    var relayLastToggleUs: Int64 = 0
+    var relayEnergized = false
+    static let relayTimeoutUs: Int64 = 1_000_000
     private(set) var finished = false
     private(set) var rtuDevice: String?
     var rtu: RTUServer?
@@ -78,6 +85,16 @@ final class Simulator: @unchecked Sendable {
         }
         gpio = try GPIOService(path: options.gpioSocket)
         gpio.onOutput = { [unowned self] name, on in
+            if name == "heartbeat" {
+                // Toggles every other tick: not logged one by one; the relay says when it changes.
+                self.lock.lock()
+                self.relayLastToggleUs = MonotonicClock.nowUs()
+                let energize = !self.relayEnergized
+                self.relayEnergized = true
+                self.lock.unlock()
+                if energize { self.log("watchdog relay: energized (the agent's heartbeat toggles)") }
+                return
+            }
             self.log("output \(name) \(on ? "ON" : "off")")
             if name == "camera" && on { self.cameraTriggered() }
             self.onOutput(name, on, MonotonicClock.nowUs())
@@ -173,6 +190,10 @@ final class Simulator: @unchecked Sendable {
             MonotonicClock.sleep(untilUs: tUs)
             let t = Double(step) * 0.01
             lock.lock()
+            if relayEnergized && MonotonicClock.nowUs() - relayLastToggleUs > Self.relayTimeoutUs {
+                relayEnergized = false
+                log("watchdog relay: dropped: no heartbeat for \(Self.relayTimeoutUs / 1_000_000) s; its contacts light the fault lamp and cut the siren")
+            }
             world.advance(to: t)
             while round == 0, let next = scheduled.first, next.t <= t {
                 scheduled.removeFirst()

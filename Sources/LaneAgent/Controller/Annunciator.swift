@@ -13,8 +13,8 @@ public struct Annunciator: Sendable {
 
     var gammaLightUntilUs: Int64 = 0, neutronLightUntilUs: Int64 = 0
     var sirenUntilUs: Int64 = 0, cameraUntilUs: Int64 = 0
-    var forcedUntilUs: InlineArray<5, Int64> = InlineArray(repeating: 0)
-    var forcedLevel: InlineArray<5, Bool> = InlineArray(repeating: false)
+    var forcedUntilUs: InlineArray<6, Int64> = InlineArray(repeating: 0)
+    var forcedLevel: InlineArray<6, Bool> = InlineArray(repeating: false)
     /// The occupancy whose alarm lights the operator cleared, and which kinds.
     var clearedOccupancy: UInt32 = 0
     var clearedKinds = (gamma: false, neutron: false)
@@ -25,7 +25,7 @@ public struct Annunciator: Sendable {
     public internal(set) var alarmsTotal = 0
 
     public init(sirenUs: Int64, lightHoldUs: Int64) {
-        precondition(LaneOutput.count == 5, "the annunciator's arrays hold 5 outputs")
+        precondition(LaneOutput.count == 6, "the annunciator's arrays hold 6 outputs")
         self.sirenUs = sirenUs
         self.lightHoldUs = lightHoldUs
     }
@@ -84,11 +84,11 @@ public struct Annunciator: Sendable {
     /// after (unless cleared for this occupancy), the siren, the camera, the fault lamp, and any
     /// output test on top.
     mutating func levels(nowUs: Int64, occupancy: UInt32, occupied: Bool, gammaAlarm: Bool, neutronAlarm: Bool,
-                         faultLamp: Bool) -> InlineArray<5, Bool> {
+                         faultLamp: Bool) -> InlineArray<6, Bool> {
         let clearedHere = clearedOccupancy == occupancy && occupied
         if gammaAlarm && !(clearedHere && clearedKinds.gamma) { gammaLightUntilUs = nowUs + lightHoldUs }
         if neutronAlarm && !(clearedHere && clearedKinds.neutron) { neutronLightUntilUs = nowUs + lightHoldUs }
-        var levels: InlineArray<5, Bool> = InlineArray(repeating: false)
+        var levels: InlineArray<6, Bool> = InlineArray(repeating: false)
         levels[LaneOutput.gammaLight.rawValue] = nowUs < gammaLightUntilUs
         levels[LaneOutput.neutronLight.rawValue] = nowUs < neutronLightUntilUs
         levels[LaneOutput.siren.rawValue] = nowUs < sirenUntilUs

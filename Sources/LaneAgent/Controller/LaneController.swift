@@ -58,7 +58,7 @@ public struct TickClock: Sendable {
 }
 
 public struct TickResult: Sendable {
-    public var levels: InlineArray<5, Bool> = InlineArray(repeating: false)
+    public var levels: InlineArray<6, Bool> = InlineArray(repeating: false)
     public var faults = Faults()
 }
 
@@ -402,6 +402,8 @@ public struct LaneController: Sendable {
         result.levels = annunciator.levels(nowUs: now, occupancy: lastOccupancy, occupied: engine.isOccupied,
                                            gammaAlarm: engine.gammaAlarmActive, neutronAlarm: engine.neutronAlarmActive,
                                            faultLamp: !faults.active.subtracting(.maintenance).isEmpty)
+        // The watchdog relay's heartbeat: a square wave at half the tick rate, as long as ticks run.
+        result.levels[LaneOutput.heartbeat.rawValue] = k & 1 == 1
         updateView(clock, result, slots)
         return result
     }
