@@ -40,7 +40,7 @@ func profileError(_ text: String) -> String? {
         #expect(sim.engine.gammaSigmaQ8 == 1792 && sim.engine.gammaWindowSamples == 10 && sim.engine.holdInUs == 2_000_000)
         let pi = try BoardProfile.load(path: packageRoot + "/Boards/rpi4-rs485.yaml")
         guard case let .gpiod(cfg) = pi.gpio else { Issue.record("rpi4 profile does not use libgpiod"); return }
-        #expect(cfg.beamOffsets == [17, 27] && cfg.outputOffsets.count == 5)
+        #expect(cfg.beamOffsets == [17, 27] && cfg.outputOffsets.count == 6 && cfg.outputOffsets.last == LaneOutputOffset(output: .heartbeat, offset: 16))
         guard case .rtu(device: "/dev/ttyAMA0", baud: 115_200, parity: UInt8(ascii: "N"), dataBits: 8, stopBits: 1) = pi.transport else {
             Issue.record("rpi4 transport"); return
         }
