@@ -139,11 +139,7 @@ public final class MQTTUplink: @unchecked Sendable {
         mosq = m
         let offline = Array("offline".utf8)
         mosquitto_will_set(m, config.statusTopic, Int32(offline.count), offline, 1, true)
-        if let u = config.username { mosquitto_username_pw_set(m, u, config.password) }
-        if let ca = config.caFile {
-            let rc = mosquitto_tls_set(m, ca, nil, config.certFile, config.keyFile, nil)
-            guard rc == lane_MOSQ_ERR_SUCCESS else { throw UplinkError("TLS set-up failed: \(String(cString: mosquitto_strerror(rc)))") }
-        }
+        try Self.credentials(m, config)
         mosquitto_max_inflight_messages_set(m, UInt32(config.inflightMax))
         mosquitto_reconnect_delay_set(m, UInt32(config.reconnectDelayMinS), UInt32(config.reconnectDelayMaxS), true)
         mosquitto_connect_callback_set(m) { _, ctx, rc in
@@ -172,6 +168,51 @@ public final class MQTTUplink: @unchecked Sendable {
         t.name = "uplink"
         t.stackSize = 1 << 20
         t.start()
+    }
+
+    /// The user name, password and TLS settings of `config` on a client (the uplink's and the probe's).
+    static func credentials(_ m: OpaquePointer, _ config: UplinkConfig) throws(UplinkError) {
+        if let u = config.username { mosquitto_username_pw_set(m, u, config.password) }
+        if let ca = config.caFile {
+            let rc = mosquitto_tls_set(m, ca, nil, config.certFile, config.keyFile, nil)
+            guard rc == lane_MOSQ_ERR_SUCCESS else { throw UplinkError("TLS set-up failed: \(String(cString: mosquitto_strerror(rc)))") }
+        }
+    }
+
+    /// Connects once with the uplink's settings and disconnects (`lane-agent check-board
+    /// --on-target`): what the broker said, or why it could not be reached (a certificate
+    /// refused, and why, included).
+    public static func probe(_ config: UplinkConfig, timeoutS: Double) -> (ok: Bool, message: String) {
+        final class State { var connack: Int32? = nil; var errors: [String] = [] }
+        let state = State()
+        mosquitto_lib_init()
+        guard let m = mosquitto_new(config.clientID + "-check", true, Unmanaged.passUnretained(state).toOpaque()) else {
+            return (false, "cannot create an MQTT client: \(String(cString: strerror(errno)))")
+        }
+        defer { mosquitto_destroy(m) }
+        do { try credentials(m, config) } catch { return (false, "\(error)") }
+        mosquitto_connect_callback_set(m) { _, ctx, rc in Unmanaged<State>.fromOpaque(ctx!).takeUnretainedValue().connack = rc }
+        mosquitto_log_callback_set(m) { _, ctx, level, text in
+            guard level == lane_MOSQ_LOG_ERR || level == lane_MOSQ_LOG_WARNING, let text else { return }
+            Unmanaged<State>.fromOpaque(ctx!).takeUnretainedValue().errors.append(String(cString: text))
+        }
+        let place = "\(config.host):\(config.port)\(config.caFile == nil ? " (no TLS)" : " (TLS)")"
+        var rc = mosquitto_connect(m, config.host, Int32(config.port), 10)
+        guard rc == lane_MOSQ_ERR_SUCCESS else {
+            return (false, "cannot connect to \(place): \(String(cString: mosquitto_strerror(rc)))\(state.errors.isEmpty ? "" : " (\(state.errors.joined(separator: "; ")))")")
+        }
+        let deadline = Date(timeIntervalSinceNow: timeoutS)
+        while state.connack == nil && Date() < deadline {
+            rc = mosquitto_loop(m, 100, 1)
+            if rc != lane_MOSQ_ERR_SUCCESS { break }
+        }
+        mosquitto_disconnect(m)
+        if let c = state.connack {
+            return c == 0 ? (true, "connected to \(place)\(config.caFile == nil ? "" : ", its certificate verified"), accepted as \(config.username ?? "anonymous")")
+                : (false, "\(place) refused the connection: \(String(cString: mosquitto_connack_string(c)))")
+        }
+        let why = state.errors.isEmpty ? (rc == lane_MOSQ_ERR_SUCCESS ? "no answer in \(timeoutS) s" : String(cString: mosquitto_strerror(rc))) : state.errors.joined(separator: "; ")
+        return (false, "cannot connect to \(place): \(why)")
     }
 
     public func stop() {

@@ -66,13 +66,35 @@ struct CheckBoard: ParsableCommand {
         commandName: "check-board", abstract: "Validate a board profile and print what it sets.")
 
     @Argument(help: "The board profile (YAML).") var board: String
+    @Flag(help: "Also check the profile against this machine: GPIO chip and lines, the panels (identification, a poll, the bus budget), the journal directory, the console port, the uplink's broker and certificate. Exit status 1 when anything fails.")
+    var onTarget = false
+    @Option(help: "Override the profile's Modbus TCP port.") var modbusPort: Int?
+    @Option(help: "Override the profile's Modbus RTU serial device.") var modbusDevice: String?
+    @Option(help: "Override the profile's simulator GPIO socket.") var gpioSocket: String?
+    @Option(help: "Override the profile's journal directory.") var journal: String?
+    @Option(help: "Override the profile's uplink broker, host:port.") var broker: String?
 
     func run() throws {
-        let p = try loadBoard(board)
+        var p = try loadBoard(board)
         print("\(board): OK: board \(p.board), lane \(p.site)/\(p.laneID), \(p.engine.panelCount) panels (\(p.panelLabels.joined(separator: ",")))")
         if let b = p.busBudget {
             print(String(format: "RS-485 bus: one tick's polls take %.1f ms of the %d ms tick (%.0f %%)", b.pollUs / 1000, b.tickUs / 1000, 100 * b.pollUs / Double(b.tickUs)))
         }
+        guard onTarget else { return }
+        if let port = modbusPort, case let .tcp(host, _) = p.transport { p.transport = .tcp(host: host, port: port) }
+        if let d = modbusDevice, case let .rtu(_, baud, parity, bits, stop) = p.transport { p.transport = .rtu(device: d, baud: baud, parity: parity, dataBits: bits, stopBits: stop) }
+        if let s = gpioSocket, case .sim = p.gpio { p.gpio = .sim(socket: s) }
+        if let j = journal { p.journalDirectory = j }
+        if let b = broker {
+            let parts = b.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--broker: expected host:port, found '\(b)'") }
+            var u = p.uplink ?? UplinkConfig(host: String(parts[0]), port: port, site: p.site, lane: p.laneID)
+            u.host = String(parts[0]); u.port = port
+            p.uplink = u
+        }
+        let check = BoardCheck.run(p)
+        print(check.report, terminator: "")
+        if !check.passed { throw ExitCode(1) }
     }
 }
 
