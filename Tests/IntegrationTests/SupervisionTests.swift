@@ -84,7 +84,17 @@ struct CollectorTestError: Error, CustomStringConvertible {
     func killedDuringAlarm() throws {
         let dir = scratch("killed")
         let port = freePort()
-        let sim = try Child("lane-sim", ["serve", "--scenario", "HardwareSim/scenarios/e2e.yaml", "--tcp-port", String(port),
+        // A source truck 9 s in (the lane has learned its background by then).
+        try """
+            name: killed
+            seed: 7
+            vehicles:
+              - at: 9
+                speed: 2.2
+                sources: [{type: cs137, strength: 4000, positionM: 8, offsetM: 0.5}]
+            durationS: 30
+            """.write(toFile: dir + "/killed.yaml", atomically: true, encoding: .utf8)
+        let sim = try Child("lane-sim", ["serve", "--scenario", dir + "/killed.yaml", "--tcp-port", String(port),
                                          "--gpio-socket", dir + "/gpio.sock", "--linger", "60"], dir: dir, name: "sim")
         defer { sim.stop() }
         #expect(waitFor(dir + "/gpio.sock"))
@@ -92,8 +102,8 @@ struct CollectorTestError: Error, CustomStringConvertible {
                                              "--vm250-port", String(freePort()), "--ocr-port", String(freePort()), "--duration", "60"], dir: dir, name: "agent")
         defer { agent.stop() }
         var waited = 0.0
-        while !sim.stderr.contains("output siren ON") && waited < 60 { usleep(50_000); waited += 0.05 }
-        try #require(sim.stderr.contains("output siren ON"), "no alarm in 60 s: \(sim.stderr)")
+        while !sim.stderr.contains("output siren ON") && waited < 40 { usleep(50_000); waited += 0.05 }
+        try #require(sim.stderr.contains("output siren ON"), "no alarm in 40 s: \(sim.stderr)")
         kill(agent.process.processIdentifier, SIGKILL)
         let killedAt = Date()
         agent.wait(timeoutS: 10)
