@@ -60,8 +60,8 @@ public struct BoardCheck: Sendable {
             do {
                 // Requested as the agent requests them (outputs at their safe levels), then released.
                 _ = try GPIODLines(cfg, consumer: "lane-agent-check")
-                add(true, "gpio", "chip '\(cfg.chip)': beams on lines \(cfg.beamOffsets.map(String.init).joined(separator: ", ")) with edge events, "
-                    + "\(cfg.outputOffsets.count) outputs (\(cfg.outputOffsets.map { "\(LaneOutput(rawValue: $0.output)!.name) \($0.offset)" }.joined(separator: ", "))) free and requested")
+                add(true, "gpio", "chip '\(cfg.chip)': beams on \(cfg.beams.map(\.description).joined(separator: " and ")) with edge events, "
+                    + "\(cfg.outputs.count) outputs (\(cfg.outputs.map { "\(LaneOutput(rawValue: $0.output)!.name) \($0.line)" }.joined(separator: ", "))) free and requested")
             } catch {
                 add(false, "gpio", error.message, fix: "check gpio.chip (gpiodetect lists the chips and their labels), the line offsets (gpioinfo), and that no other program holds the lines")
             }

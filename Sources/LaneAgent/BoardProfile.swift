@@ -139,22 +139,35 @@ public struct BoardProfile: Sendable {
             gpio = .sim(socket: try gpioSection.string("socket"))
         } else {
             try gpioSection.onlyKeys(["driver", "chip", "beams", "beamActiveLow", "outputs"])
-            let beams = try gpioSection.list("beams")!
-            guard beams.count == 2 else { throw gpioSection.error("beams", "give the line offsets of the 2 beams (entry, exit)", at: gpioSection.value("beams")) }
-            let offsets = try beams.map { try gpioSection.int("beams", $0, 0...1023) }
-            guard offsets[0] != offsets[1] else { throw gpioSection.error("beams", "the two beams must be on different lines", at: gpioSection.value("beams")) }
+            // A line is its offset on the chip or its name (gpioinfo shows both).
+            func lineRef(_ section: YAMLSection, _ key: String, _ node: Node) throws -> GPIOLine {
+                if case let .scalar(sc) = node, let n = YAMLSection.parseInt(sc.string) {
+                    guard (0...1023).contains(n) else { throw section.error(key, "line \(n) is out of range 0...1023", at: node) }
+                    return .offset(n)
+                }
+                let name = try section.scalar(key, node, "a line offset or name")
+                guard !name.isEmpty, name.count <= 63, name.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+                    throw section.error(key, "'\(name)' is neither a line offset nor a line name (up to 63 characters, no spaces)", at: node)
+                }
+                return .name(name)
+            }
+            let beamNodes = try gpioSection.list("beams")!
+            guard beamNodes.count == 2 else { throw gpioSection.error("beams", "give the lines of the 2 beams (entry, exit), by offset or name", at: gpioSection.value("beams")) }
+            let beams = try beamNodes.map { try lineRef(gpioSection, "beams", $0) }
+            guard beams[0] != beams[1] else { throw gpioSection.error("beams", "the two beams must be on different lines", at: gpioSection.value("beams")) }
             let outs = try gpioSection.section("outputs")!
             try outs.onlyKeys(LaneOutput.allCases.map(\.name))
-            var outputOffsets: [LaneOutputOffset] = []
-            for o in LaneOutput.allCases where outs.value(o.name) != nil {
-                let off = try outs.int(o.name, 0...1023)
-                if offsets.contains(off) || outputOffsets.contains(where: { $0.offset == off }) {
-                    throw outs.error(o.name, "line \(off) is already used by another beam or output", at: outs.value(o.name))
+            var outputLines: [LaneOutputLine] = []
+            for o in LaneOutput.allCases {
+                guard let node = outs.value(o.name) else { continue }
+                let ref = try lineRef(outs, o.name, node)
+                if beams.contains(ref) || outputLines.contains(where: { $0.line == ref }) {
+                    throw outs.error(o.name, "\(ref) is already used by another beam or output", at: node)
                 }
-                outputOffsets.append(LaneOutputOffset(output: o, offset: off))
+                outputLines.append(LaneOutputLine(output: o, line: ref))
             }
-            gpio = .gpiod(GPIODConfig(chip: try gpioSection.string("chip"), beamOffsets: offsets,
-                                      beamActiveLow: try gpioSection.bool("beamActiveLow", default: true), outputOffsets: outputOffsets))
+            gpio = .gpiod(GPIODConfig(chip: try gpioSection.string("chip"), beams: beams,
+                                      beamActiveLow: try gpioSection.bool("beamActiveLow", default: true), outputs: outputLines))
         }
 
         if let geometry = try root.section("geometry", required: false) {

@@ -372,7 +372,7 @@ extension ConsoleSession {
         }
         switch p.gpio {
         case let .sim(socket): say("gpio: simulator socket \(socket)")
-        case let .gpiod(c): say("gpio: \(c.chip), beams on lines \(c.beamOffsets.map(String.init).joined(separator: ", "))")
+        case let .gpiod(c): say("gpio: \(c.chip), beams on \(c.beams.map(\.description).joined(separator: " and "))")
         }
         say("tick: \(p.engine.sampleIntervalUs / 1000) ms; beam spacing \(fixed(Double(p.engine.beamSpacingMm) / 1000, 2)) m")
         say("journal: \(p.journalDirectory ?? "none"); uplink: \(p.uplink.map { "\($0.host):\($0.port)" } ?? "none"); vm250: \(p.vm250Port.map(String.init) ?? "off")")

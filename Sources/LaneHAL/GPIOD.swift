@@ -8,22 +8,35 @@ import LaneCore
 import Glibc
 #endif
 
-public struct GPIODConfig: Sendable, Equatable {
-    /// A chip label (`pinctrl-bcm2711`) or name (`gpiochip0`).
-    public var chip: String
-    public var beamOffsets: [Int]
-    /// True when the beam receiver drives its line low while the beam is interrupted.
-    public var beamActiveLow: Bool
-    public var outputOffsets: [LaneOutputOffset]
-    public init(chip: String, beamOffsets: [Int], beamActiveLow: Bool, outputOffsets: [LaneOutputOffset]) {
-        self.chip = chip; self.beamOffsets = beamOffsets; self.beamActiveLow = beamActiveLow; self.outputOffsets = outputOffsets
+/// A GPIO line as a profile names it: its offset on the chip, or the name the device tree gives it.
+public enum GPIOLine: Sendable, Equatable, CustomStringConvertible {
+    case offset(Int)
+    case name(String)
+    public var description: String {
+        switch self {
+        case let .offset(o): return "line \(o)"
+        case let .name(n): return "line '\(n)'"
+        }
     }
 }
 
-public struct LaneOutputOffset: Sendable, Equatable {
+public struct GPIODConfig: Sendable, Equatable {
+    /// A chip label (`pinctrl-bcm2711`) or name (`gpiochip0`).
+    public var chip: String
+    /// The entry and exit beams.
+    public var beams: [GPIOLine]
+    /// True when the beam receiver drives its line low while the beam is interrupted.
+    public var beamActiveLow: Bool
+    public var outputs: [LaneOutputLine]
+    public init(chip: String, beams: [GPIOLine], beamActiveLow: Bool, outputs: [LaneOutputLine]) {
+        self.chip = chip; self.beams = beams; self.beamActiveLow = beamActiveLow; self.outputs = outputs
+    }
+}
+
+public struct LaneOutputLine: Sendable, Equatable {
     public var output: Int
-    public var offset: Int
-    public init(output: LaneOutput, offset: Int) { self.output = output.rawValue; self.offset = offset }
+    public var line: GPIOLine
+    public init(output: LaneOutput, line: GPIOLine) { self.output = output.rawValue; self.line = line }
 }
 
 public final class GPIODLines: DigitalLines {
@@ -33,31 +46,53 @@ public final class GPIODLines: DigitalLines {
     var events = [gpiod_line_event](repeating: gpiod_line_event(), count: 16)
     public private(set) var dropCount = 0
 
+    /// Every error names the profile entry (`gpio.beams[0]`, `gpio.outputs.siren`), the line and why.
     public init(_ config: GPIODConfig, consumer: String = "lane-agent") throws(DigitalLinesError) {
         guard let c = gpiod_chip_open_by_label(config.chip) ?? gpiod_chip_open_lookup(config.chip) else {
-            throw DigitalLinesError("GPIO chip '\(config.chip)' not found (by label or name): \(errnoText(errno))")
+            throw DigitalLinesError("gpio.chip: GPIO chip '\(config.chip)' not found (by label or name; gpiodetect lists them): \(errnoText(errno))")
         }
         chip = c
-        for (i, off) in config.beamOffsets.enumerated() {
-            guard let line = gpiod_chip_get_line(chip, UInt32(off)) else {
-                throw DigitalLinesError("GPIO chip '\(config.chip)': beam \(i) line \(off) does not exist")
+        var taken: [UInt32: String] = [:]
+        func line(_ ref: GPIOLine, _ entry: String) throws(DigitalLinesError) -> OpaquePointer {
+            let found: OpaquePointer?
+            switch ref {
+            case let .offset(o): found = gpiod_chip_get_line(c, UInt32(o))
+            case let .name(n): found = gpiod_chip_find_line(c, n)
             }
-            let flags = config.beamActiveLow ? Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) : 0
-            guard gpiod_line_request_both_edges_events_flags(line, consumer, flags) == 0 else {
-                throw DigitalLinesError("GPIO line \(off) (beam \(i)): cannot request edge events: \(errnoText(errno))")
+            guard let l = found else {
+                throw DigitalLinesError("\(entry): GPIO chip '\(config.chip)' has no \(ref) (gpioinfo \(config.chip) lists its lines)")
             }
-            beams.append(line)
+            let offset = gpiod_line_offset(l)
+            if let other = taken[offset] { throw DigitalLinesError("\(entry): \(ref) is line \(offset), already used by \(other)") }
+            taken[offset] = entry
+            return l
         }
-        for o in config.outputOffsets {
-            guard let line = gpiod_chip_get_line(chip, UInt32(o.offset)) else {
-                throw DigitalLinesError("GPIO chip '\(config.chip)': output line \(o.offset) does not exist")
+        func busy(_ l: OpaquePointer, _ code: Int32) -> String {
+            guard code == EBUSY else { return errnoText(code) }
+            let holder = gpiod_line_consumer(l).map { String(cString: $0) } ?? "another program"
+            return "\(errnoText(code)) (held by \(holder))"
+        }
+        for (i, ref) in config.beams.enumerated() {
+            let entry = "gpio.beams[\(i)]"
+            let l = try line(ref, entry)
+            let flags = config.beamActiveLow ? Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) : 0
+            guard gpiod_line_request_both_edges_events_flags(l, consumer, flags) == 0 else {
+                let code = errno
+                throw DigitalLinesError("\(entry) (\(ref)): cannot request edge events: \(busy(l, code))")
             }
+            beams.append(l)
+        }
+        for o in config.outputs {
+            let name = LaneOutput(rawValue: o.output)!.name
+            let entry = "gpio.outputs.\(name)"
+            let l = try line(o.line, entry)
             // Requested at its safe level: the line never shows anything else before the first tick.
             let safe: Int32 = LaneOutput(rawValue: o.output)!.safeLevel ? 1 : 0
-            guard gpiod_line_request_output(line, consumer, safe) == 0 else {
-                throw DigitalLinesError("GPIO line \(o.offset) (\(LaneOutput(rawValue: o.output)!.name)): cannot request as output: \(errnoText(errno))")
+            guard gpiod_line_request_output(l, consumer, safe) == 0 else {
+                let code = errno
+                throw DigitalLinesError("\(entry) (\(o.line)): cannot request as output: \(busy(l, code))")
             }
-            outputs[o.output] = line
+            outputs[o.output] = l
         }
     }
 

@@ -256,7 +256,7 @@ struct Run: ParsableCommand {
         let gpioText: String
         switch profile.gpio {
         case let .sim(socket): gpioText = "simulator GPIO at \(socket)"
-        case let .gpiod(c): gpioText = "GPIO chip \(c.chip), beams on lines \(c.beamOffsets)"
+        case let .gpiod(c): gpioText = "GPIO chip \(c.chip), beams on \(c.beams.map(\.description).joined(separator: " and "))"
         }
         if let b = profile.busBudget {
             log.line(String(format: "RS-485 bus: one tick's polls should take %.1f ms of the %d ms tick", b.pollUs / 1000, b.tickUs / 1000))

@@ -83,6 +83,10 @@ struct BoardCheckTests {
             #expect(c.stdout.contains(expected), "case \(i): \(expected)\n\(c.stdout)")
             #expect(c.stdout.contains("      fix: "), "case \(i): a fix is named")
         }
+        // A real board's profile on a machine without its GPIO chip: named, with how to find the right one.
+        let pi = try Child("lane-agent", ["check-board", "Boards/rpi4-rs485.yaml", "--on-target", "--journal", dir + "/journal"], dir: dir, name: "pi")
+        #expect(pi.wait(timeoutS: 60) == 1)
+        #expect(pi.stdout.contains("FAIL  gpio: gpio.chip: GPIO chip 'pinctrl-bcm2711' not found (by label or name; gpiodetect lists them)"), "\(pi.stdout)")
         // The certificate's refusal says why (libmosquitto's own words reach the report).
         let rogue = try String(contentsOfFile: dir + "/case0.out", encoding: .utf8)
         #expect(rogue.contains("certificate verify failed"), "\(rogue)")

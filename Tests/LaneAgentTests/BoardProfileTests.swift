@@ -40,7 +40,7 @@ func profileError(_ text: String) -> String? {
         #expect(sim.engine.gammaSigmaQ8 == 1792 && sim.engine.gammaWindowSamples == 10 && sim.engine.holdInUs == 2_000_000)
         let pi = try BoardProfile.load(path: packageRoot + "/Boards/rpi4-rs485.yaml")
         guard case let .gpiod(cfg) = pi.gpio else { Issue.record("rpi4 profile does not use libgpiod"); return }
-        #expect(cfg.beamOffsets == [17, 27] && cfg.outputOffsets.count == 6 && cfg.outputOffsets.last == LaneOutputOffset(output: .heartbeat, offset: 16))
+        #expect(cfg.beams == [.offset(17), .offset(27)] && cfg.outputs.count == 6 && cfg.outputs.last == LaneOutputLine(output: .heartbeat, line: .offset(16)))
         guard case .rtu(device: "/dev/ttyAMA0", baud: 115_200, parity: UInt8(ascii: "N"), dataBits: 8, stopBits: 1) = pi.transport else {
             Issue.record("rpi4 transport"); return
         }
@@ -71,6 +71,33 @@ func profileError(_ text: String) -> String? {
         let message = profileError(simProfile.replacingOccurrences(of: find, with: replace))
         #expect(message?.contains(expected) == true, "got: \(message ?? "accepted")")
         #expect(message?.hasPrefix("test.yaml") == true)
+    }
+
+    @Test("GPIO lines by offset or by name, mixed; a line used twice, a name with spaces or an offset out of range is refused naming the key", arguments: [
+        ("  beams: [17, 27]              # entry beam, exit beam", "  beams: [BEAM_ENTRY, BEAM_EXIT]", nil as String?),
+        ("    siren: 19", "    siren: SIREN_RELAY", nil),
+        ("  beams: [17, 27]              # entry beam, exit beam", "  beams: [BEAM_ENTRY, BEAM_ENTRY]", "gpio.beams: the two beams must be on different lines"),
+        ("    siren: 19", "    siren: 17", "gpio.outputs.siren: line 17 is already used by another beam or output"),
+        ("    siren: 19", "    siren: \"LAMP 2\"", "gpio.outputs.siren: 'LAMP 2' is neither a line offset nor a line name"),
+        ("    siren: 19", "    siren: 4096", "gpio.outputs.siren: line 4096 is out of range 0...1023"),
+    ])
+    func gpioLines(find: String, replace: String, expected: String?) throws {
+        let pi = try String(contentsOfFile: packageRoot + "/Boards/rpi4-rs485.yaml", encoding: .utf8)
+        #expect(pi.contains(find), "the fixture lost '\(find)'")
+        let text = pi.replacingOccurrences(of: find, with: replace)
+        guard let expected else {
+            let p = try BoardProfile.parse(text, file: "pi.yaml", mapDirectory: packageRoot + "/Boards/panels")
+            guard case let .gpiod(cfg) = p.gpio else { Issue.record("not gpiod"); return }
+            if replace.contains("BEAM_ENTRY") { #expect(cfg.beams == [.name("BEAM_ENTRY"), .name("BEAM_EXIT")]) }
+            if replace.contains("SIREN_RELAY") { #expect(cfg.outputs.contains(LaneOutputLine(output: .siren, line: .name("SIREN_RELAY")))) }
+            return
+        }
+        do {
+            _ = try BoardProfile.parse(text, file: "pi.yaml", mapDirectory: packageRoot + "/Boards/panels")
+            Issue.record("accepted: \(replace)")
+        } catch {
+            #expect("\(error)".hasPrefix("pi.yaml:") && "\(error)".contains(expected), "\(error)")
+        }
     }
 
     @Test("a missing section or key is named")
