@@ -150,6 +150,8 @@ let candidatesYAML = """
         #expect(files == ["adjudications.csv", "alarms.svg", "background.svg", "candidates.csv", "panels.csv", "report.txt", "study.json"])
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/study.json"))) as? [String: Any]
         #expect((json?["candidates"] as? [[String: Any]])?.count == 4)
+        // One key per fact: the lane's name and what it decided are apart (a duplicate "lane" key once hid one).
+        #expect(json?["lane"] as? String == "PORT/LANE-01" && (json?["decidedByLane"] as? [String: Any])?["occupancies"] as? Int == 96, "\(json ?? [:])")
         let csv = try String(contentsOfFile: dir + "/candidates.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 5 && csv[1].hasPrefix("shipped,shipped settings,96,"), "\(csv)")
         for svg in ["alarms.svg", "background.svg"] {
