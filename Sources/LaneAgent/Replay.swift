@@ -14,9 +14,7 @@ public enum Replay {
         e.beamSpacingMm = h.beamSpacingMm
         if e.panelCount != h.panels || board == nil {
             e.panelCount = h.panels
-            if board == nil || board!.engine.panelCount != h.panels {
-                for i in 0..<h.panels { e.pillarOfPanel[i] = i < (h.panels + 1) / 2 ? 0 : 1 }
-            }
+            if board == nil || board!.engine.panelCount != h.panels { e.splitPillars(panels: h.panels) }
         }
         return e
     }
@@ -124,5 +122,14 @@ public enum Replay {
         }
         guard reader.header != nil else { throw TraceError(line: reader.lineNumber, message: "the trace is empty (no header line)") }
         if let d = engine?.finish(atUs: lastUs) { output(DecisionWriter.json(decided(d), settings: settings)) }
+    }
+}
+
+extension EngineSettings {
+    /// `n` panels, the first half (rounded up) on pillar A, the rest on pillar B: what a replay
+    /// or a study assumes when nothing says where the panels stand.
+    public mutating func splitPillars(panels n: Int) {
+        panelCount = n
+        for i in 0..<n { pillarOfPanel[i] = i < (n + 1) / 2 ? 0 : 1 }
     }
 }

@@ -59,23 +59,24 @@ extension Database {
     // MARK: frames
 
     /// Every stored frame of `lane` of the given kinds whose record's wall clock lies in
-    /// [fromWallUs, toWallUs) (and, when given, of one epoch and monotonic span), in sequence
-    /// order: (epoch, sequence, wall clock, frame).
+    /// [fromWallUs, toWallUs) (and, when given, of one epoch, after a sequence, and a monotonic
+    /// span), in sequence order, at most `limit`: (epoch, sequence, wall clock, frame).
     public func recordFrames(lane: String, kinds: [RecordKind], fromWallUs: Int64 = Int64.min, toWallUs: Int64 = Int64.max,
-                             epoch: UInt64? = nil, fromMonoUs: Int64 = Int64.min, toMonoUs: Int64 = Int64.max) throws -> [(UInt64, UInt64, Int64, [UInt8])] {
+                             epoch: UInt64? = nil, afterSequence: UInt64 = 0, limit: Int? = nil,
+                             fromMonoUs: Int64 = Int64.min, toMonoUs: Int64 = Int64.max) throws -> [(UInt64, UInt64, Int64, [UInt8])] {
         let inRecords = flavor == .postgres ? kinds.filter { $0 != .samples } : kinds
         var parts: [String] = []
         var args: [Any?] = []
         let epochClause = epoch == nil ? "" : " AND epoch = ?"
         func add(_ table: String, _ kindClause: String) {
-            parts.append("SELECT epoch, sequence, wall_us, frame FROM \(table) WHERE lane = ?\(kindClause) AND wall_us >= ? AND wall_us < ? AND monotonic_us >= ? AND monotonic_us < ?\(epochClause)")
-            args += [lane, fromWallUs, toWallUs, fromMonoUs, toMonoUs]
+            parts.append("SELECT epoch, sequence, wall_us, frame FROM \(table) WHERE lane = ?\(kindClause) AND wall_us >= ? AND wall_us < ? AND monotonic_us >= ? AND monotonic_us < ? AND sequence > ?\(epochClause)")
+            args += [lane, fromWallUs, toWallUs, fromMonoUs, toMonoUs, Int64(afterSequence)]
             if let epoch { args.append(Int64(bitPattern: epoch)) }
         }
         if !inRecords.isEmpty { add("records", " AND kind IN (" + inRecords.map { "'\($0.name)'" }.joined(separator: ",") + ")") }
         if flavor == .postgres && kinds.contains(.samples) { add("sample_frames", "") }
         guard !parts.isEmpty else { return [] }
-        let s = try statement(parts.joined(separator: " UNION ALL ") + " ORDER BY epoch, sequence")
+        let s = try statement(parts.joined(separator: " UNION ALL ") + " ORDER BY epoch, sequence" + (limit.map { " LIMIT \($0)" } ?? ""))
         s.bind(args)
         var out: [(UInt64, UInt64, Int64, [UInt8])] = []
         while try s.step() { out.append((UInt64(bitPattern: s.int(0)), UInt64(s.int(1)), s.int(2), s.blob(3))) }
@@ -94,16 +95,9 @@ extension Database {
         for (_, _, _, frame) in try recordFrames(lane: lane, kinds: [.samples], epoch: epoch, fromMonoUs: d.startUs - 3_000_000, toMonoUs: d.endUs + 1) {
             guard case let .samples(b)? = Database.decode(frame)?.1 else { continue }
             panels = b.panels
-            var t = b.firstTUs
             for k in 0..<b.count {
-                if k > 0 { t += b.intervalUs(sample: k) }
-                guard t > d.startUs && t <= d.endUs + b.intervalUs(sample: k) else { continue }
-                var sample = LaneSample(tUs: t, intervalUs: b.intervalUs(sample: k))
-                for p in 0..<b.panels {
-                    sample.gamma[p] = b.value(sample: k, panel: p, channel: 0)
-                    sample.gammaLow[p] = b.value(sample: k, panel: p, channel: 1)
-                    sample.neutron[p] = b.value(sample: k, panel: p, channel: 2)
-                }
+                let sample = b.sample(k)
+                guard sample.tUs > d.startUs && sample.tUs <= d.endUs + sample.intervalUs else { continue }
                 samples.append(sample)
             }
         }

@@ -161,15 +161,6 @@ struct StudyRun {
     }
 }
 
-extension EngineSettings {
-    /// The shipped settings for `panels` panels (half on each pillar).
-    init(panels: Int) {
-        self.init()
-        panelCount = min(max(1, panels), panelCountMax)
-        for i in 0..<panelCount { pillarOfPanel[i] = i < (panelCount + 1) / 2 ? 0 : 1 }
-    }
-}
-
 public struct StudyReport: Sendable {
     public struct CandidateRow: Sendable {
         public var name: String
@@ -282,20 +273,13 @@ extension Database {
         while try es.step() { epochs.append(UInt64(bitPattern: es.int(0))) }
         if let o = origin, let i = epochs.firstIndex(of: o.epoch) { epochs.removeFirst(i) }
         for epoch in epochs {
-            var after: Int64 = origin?.epoch == epoch ? Int64(origin!.sequence) - 1 : 0
+            var after: UInt64 = origin?.epoch == epoch ? origin!.sequence - 1 : 0
             while true {
-                var parts = ["SELECT sequence, wall_us, frame FROM records WHERE lane = ? AND epoch = ? AND kind IN (\(flavor == .postgres ? "'beams','start'" : "'samples','beams','start'")) AND sequence > ? AND wall_us >= ? AND wall_us < ?"]
-                var args: [Any?] = [lane, Int64(bitPattern: epoch), after, fromWallUs, toWallUs]
-                if flavor == .postgres {
-                    parts.append("SELECT sequence, wall_us, frame FROM sample_frames WHERE lane = ? AND epoch = ? AND sequence > ? AND wall_us >= ? AND wall_us < ?")
-                    args += [lane, Int64(bitPattern: epoch), after, max(0, fromWallUs), toWallUs]
-                }
-                let s = try statement(parts.joined(separator: " UNION ALL ") + " ORDER BY sequence LIMIT \(chunk)")
-                s.bind(args)
-                var rows: [(UInt64, Int64, [UInt8])] = []
-                while try s.step() { rows.append((epoch, s.int(1), s.blob(2))); after = s.int(0) }
-                if rows.isEmpty { break }
-                try body(rows)
+                let rows = try recordFrames(lane: lane, kinds: [.samples, .beams, .start], fromWallUs: fromWallUs, toWallUs: toWallUs,
+                                            epoch: epoch, afterSequence: after, limit: chunk)
+                guard let last = rows.last else { break }
+                after = last.1
+                try body(rows.map { ($0.0, $0.2, $0.3) })
                 if rows.count < chunk { break }
             }
         }
@@ -380,7 +364,9 @@ public enum Study {
                     // Records without a start (format 3, or a lane that never sent one): the
                     // shipped geometry for the batch's panels.
                     if geometry == nil && runs[0].fallback == nil {
-                        for i in runs.indices { runs[i].fallback = StartRecord(EngineSettings(panels: b.panels), settingsHash: 0, background: nil) }
+                        var e = EngineSettings()
+                        e.splitPillars(panels: b.panels)
+                        for i in runs.indices { runs[i].fallback = StartRecord(e, settingsHash: 0, background: nil) }
                     }
                     for k in 0..<b.count {
                         let s = b.sample(k)

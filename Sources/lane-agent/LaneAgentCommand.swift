@@ -68,11 +68,7 @@ struct CheckBoard: ParsableCommand {
     @Argument(help: "The board profile (YAML).") var board: String
     @Flag(help: "Also check the profile against this machine: GPIO chip and lines, the panels (identification, a poll, the bus budget), the journal directory, the console port, the uplink's broker and certificate. Exit status 1 when anything fails.")
     var onTarget = false
-    @Option(help: "Override the profile's Modbus TCP port.") var modbusPort: Int?
-    @Option(help: "Override the profile's Modbus RTU serial device.") var modbusDevice: String?
-    @Option(help: "Override the profile's simulator GPIO socket.") var gpioSocket: String?
-    @Option(help: "Override the profile's journal directory.") var journal: String?
-    @Option(help: "Override the profile's uplink broker, host:port.") var broker: String?
+    @OptionGroup var overrides: ProfileOverrides
 
     func run() throws {
         var p = try loadBoard(board)
@@ -81,20 +77,52 @@ struct CheckBoard: ParsableCommand {
             print(String(format: "RS-485 bus: one tick's polls take %.1f ms of the %d ms tick (%.0f %%)", b.pollUs / 1000, b.tickUs / 1000, 100 * b.pollUs / Double(b.tickUs)))
         }
         guard onTarget else { return }
-        if let port = modbusPort, case let .tcp(host, _) = p.transport { p.transport = .tcp(host: host, port: port) }
-        if let d = modbusDevice, case let .rtu(_, baud, parity, bits, stop) = p.transport { p.transport = .rtu(device: d, baud: baud, parity: parity, dataBits: bits, stopBits: stop) }
-        if let s = gpioSocket, case .sim = p.gpio { p.gpio = .sim(socket: s) }
-        if let j = journal { p.journalDirectory = j }
-        if let b = broker {
-            let parts = b.split(separator: ":")
-            guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--broker: expected host:port, found '\(b)'") }
-            var u = p.uplink ?? UplinkConfig(host: String(parts[0]), port: port, site: p.site, lane: p.laneID)
-            u.host = String(parts[0]); u.port = port
-            p.uplink = u
-        }
+        try overrides.apply(to: &p, board: board)
         let check = BoardCheck.run(p)
         print(check.report, terminator: "")
         if !check.passed { throw ExitCode(1) }
+    }
+}
+
+/// What `run` and `check-board` may take from the command line instead of the profile (the
+/// simulator's ports, a scratch journal, another broker): one place that checks they fit it.
+struct ProfileOverrides: ParsableArguments {
+    @Option(help: "Override the profile's Modbus TCP port.") var modbusPort: Int?
+    @Option(help: "Override the profile's Modbus RTU serial device.") var modbusDevice: String?
+    @Option(help: "Override the profile's simulator GPIO socket.") var gpioSocket: String?
+    @Option(help: "Keep the journal of records in this directory (overrides the profile's journal.directory).") var journal: String?
+    @Option(help: "Send records to this MQTT broker, host:port (overrides the profile's uplink).") var broker: String?
+
+    func apply(to profile: inout BoardProfile, board: String) throws {
+        if let port = modbusPort {
+            guard case let .tcp(host, _) = profile.transport else { throw ValidationError("--modbus-port: \(board) does not use Modbus TCP") }
+            guard (1...65535).contains(port) else { throw ValidationError("--modbus-port must be 1...65535") }
+            profile.transport = .tcp(host: host, port: port)
+        }
+        if let dev = modbusDevice {
+            guard case let .rtu(_, baud, parity, dataBits, stopBits) = profile.transport else {
+                throw ValidationError("--modbus-device: \(board) does not use Modbus RTU")
+            }
+            profile.transport = .rtu(device: dev, baud: baud, parity: parity, dataBits: dataBits, stopBits: stopBits)
+        }
+        try Self.gpio(gpioSocket, &profile, board: board)
+        if let journal { profile.journalDirectory = journal }
+        if let broker {
+            let parts = broker.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
+                throw ValidationError("--broker must be host:port")
+            }
+            var c = profile.uplink ?? UplinkConfig(host: "", port: 0, site: profile.site, lane: profile.laneID)
+            c.host = String(parts[0])
+            c.port = port
+            profile.uplink = c
+        }
+    }
+
+    static func gpio(_ socket: String?, _ profile: inout BoardProfile, board: String) throws {
+        guard let socket else { return }
+        guard case .sim = profile.gpio else { throw ValidationError("--gpio-socket: \(board) does not use the simulator's GPIO") }
+        profile.gpio = .sim(socket: socket)
     }
 }
 
@@ -107,7 +135,7 @@ struct SafeOutputs: ParsableCommand {
 
     func run() throws {
         var p = try loadBoard(board)
-        if let s = gpioSocket, case .sim = p.gpio { p.gpio = .sim(socket: s) }
+        try ProfileOverrides.gpio(gpioSocket, &p, board: board)
         let lines: DigitalLines
         do { lines = try LaneRunner.openLines(p) { FileHandle.standardError.write(Data("lane-agent: \($0)\n".utf8)) } } catch {
             FileHandle.standardError.write(Data("lane-agent: \(error)\n".utf8))
@@ -128,11 +156,7 @@ struct Run: ParsableCommand {
 
     @Option(help: "The board profile (YAML).") var board: String
     @Option(help: "Stop after this many seconds (default: run until SIGINT or SIGTERM).") var duration: Double?
-    @Option(help: "Override the profile's Modbus TCP port.") var modbusPort: Int?
-    @Option(help: "Override the profile's Modbus RTU serial device.") var modbusDevice: String?
-    @Option(help: "Override the profile's simulator GPIO socket.") var gpioSocket: String?
-    @Option(help: "Keep the journal of records in this directory (overrides the profile's journal.directory).") var journal: String?
-    @Option(help: "Send records to this MQTT broker, host:port (overrides the profile's uplink).") var broker: String?
+    @OptionGroup var overrides: ProfileOverrides
     @Option(help: "Serve the VM-250-style text stream on this TCP port (overrides the profile's vm250.port).") var vm250Port: Int?
     @Option(help: "Override the port of the profile's OCR connection (ocr.connect or ocr.listen; 0 with listen: any free port, logged).") var ocrPort: Int?
     @Option(help: "Serve the console on a pseudo-terminal linked here (overrides the profile's console device).") var consoleLink: String?
@@ -142,21 +166,7 @@ struct Run: ParsableCommand {
         let startUs = MonotonicClock.nowUs()
         var recordsLost = false
         var profile = try loadBoard(board)
-        if let port = modbusPort {
-            guard case let .tcp(host, _) = profile.transport else { throw ValidationError("--modbus-port: \(board) does not use Modbus TCP") }
-            guard (1...65535).contains(port) else { throw ValidationError("--modbus-port must be 1...65535") }
-            profile.transport = .tcp(host: host, port: port)
-        }
-        if let dev = modbusDevice {
-            guard case let .rtu(_, baud, parity, dataBits, stopBits) = profile.transport else {
-                throw ValidationError("--modbus-device: \(board) does not use Modbus RTU")
-            }
-            profile.transport = .rtu(device: dev, baud: baud, parity: parity, dataBits: dataBits, stopBits: stopBits)
-        }
-        if let sock = gpioSocket {
-            guard case .sim = profile.gpio else { throw ValidationError("--gpio-socket: \(board) does not use the simulator's GPIO") }
-            profile.gpio = .sim(socket: sock)
-        }
+        try overrides.apply(to: &profile, board: board)
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
         if let consoleLink { profile.console.port = .pty(link: consoleLink) }
         if let consoleSocket { profile.console.socket = consoleSocket }
@@ -172,7 +182,6 @@ struct Run: ParsableCommand {
             log.line(e.message)
             throw ExitCode(2)
         }
-        if let journal { profile.journalDirectory = journal }
         var journalWriter: JournalWriter? = nil
         if let dir = profile.journalDirectory {
             // Storage that fails (full, read-only) does not stop the lane: it screens on with
@@ -187,16 +196,6 @@ struct Run: ParsableCommand {
             let keeper = BackgroundKeeper(path: dir + "/background", settings: profile.engine, log: log.line)
             keeper.start(stop: { stopRequested.load(ordering: .relaxed) })
             runner.backgroundKeeper = keeper
-        }
-        if let broker {
-            let parts = broker.split(separator: ":")
-            guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
-                throw ValidationError("--broker must be host:port")
-            }
-            var c = profile.uplink ?? UplinkConfig(host: "", port: 0, site: profile.site, lane: profile.laneID)
-            c.host = String(parts[0])
-            c.port = port
-            profile.uplink = c
         }
         if let vm250Port {
             guard (1...65535).contains(vm250Port) else { throw ValidationError("--vm250-port must be 1...65535") }

@@ -188,13 +188,10 @@ struct ExportCSV: ParsableCommand {
                     out.append(contentsOf: (h + "\n").utf8)
                     header = true
                 }
-                var t = b.firstTUs
                 for k in 0..<b.count {
-                    if k > 0 { t += b.intervalUs(sample: k) }
-                    var line = "\(t),\(b.intervalUs(sample: k))"
-                    for p in 0..<b.panels {
-                        line += ",\(b.value(sample: k, panel: p, channel: 0)),\(b.value(sample: k, panel: p, channel: 1)),\(b.value(sample: k, panel: p, channel: 2))"
-                    }
+                    let s = b.sample(k)
+                    var line = "\(s.tUs),\(s.intervalUs)"
+                    for p in 0..<b.panels { line += ",\(s.gamma[p]),\(s.gammaLow[p]),\(s.neutron[p])" }
                     out.append(contentsOf: (line + "\n").utf8)
                 }
                 if out.count > 1 << 20 { FileHandle.standardOutput.write(out); out.removeAll(keepingCapacity: true) }

@@ -21,19 +21,24 @@ func run(_ path: String, _ args: [String], in dir: String) -> Int32 {
     return p.terminationStatus
 }
 
+/// A test CA (`ca.crt`, `ca.key`), a broker certificate for 127.0.0.1 signed by it (`server.crt`,
+/// `server.key`) and, with `rogue`, a CA that signed nothing (`rogue.crt`), in `dir`.
+func makeTestPKI(_ dir: String, rogue: Bool = false) throws {
+    var requests = [["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=lane-test-ca", "-keyout", "ca.key", "-out", "ca.crt"],
+                    ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"]]
+    if rogue { requests.append(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rogue-ca", "-keyout", "rogue.key", "-out", "rogue.crt"]) }
+    for args in requests { #expect(run("/usr/bin/openssl", args, in: dir) == 0, "openssl \(args.prefix(2))") }
+    try "subjectAltName=IP:127.0.0.1\n".write(toFile: dir + "/san.ext", atomically: true, encoding: .utf8)
+    #expect(run("/usr/bin/openssl", ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                                      "-days", "2", "-extfile", "san.ext", "-out", "server.crt"], in: dir) == 0)
+}
+
 @Suite(.timeLimit(integrationTimeLimit))
 struct UplinkSecurityTests {
     @Test("TLS with a username and password from the profile; a wrong password is refused and screening goes on", arguments: [true, false])
     func tlsAndPassword(rightPassword: Bool) throws {
         let dir = scratch("tls-\(rightPassword)")
-        // A CA and a server certificate for 127.0.0.1.
-        #expect(run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=lane-test-ca",
-                                          "-keyout", "ca.key", "-out", "ca.crt"], in: dir) == 0)
-        #expect(run("/usr/bin/openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
-                                          "-out", "server.csr"], in: dir) == 0)
-        try "subjectAltName=IP:127.0.0.1\n".write(toFile: dir + "/san.ext", atomically: true, encoding: .utf8)
-        #expect(run("/usr/bin/openssl", ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                                          "-days", "2", "-extfile", "san.ext", "-out", "server.crt"], in: dir) == 0)
+        try makeTestPKI(dir)
         #expect(run("/usr/bin/mosquitto_passwd", ["-b", "-c", dir + "/passwd", "lane", "s3cret"], in: dir) == 0)
         let tlsPort = freePort(), plainPort = freePort(), modbusPort = freePort()
         try """
@@ -158,14 +163,7 @@ struct BrokerACLTests {
     @Test("per-lane credentials and ACLs: records flow lane -> collector; another lane can neither publish as it nor read it; no credentials, no connection; a wrong CA is refused with the reason")
     func acl() throws {
         let dir = scratch("acl")
-        for args in [["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=lane-test-ca", "-keyout", "ca.key", "-out", "ca.crt"],
-                     ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rogue-ca", "-keyout", "rogue.key", "-out", "rogue.crt"],
-                     ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"]] {
-            #expect(run("/usr/bin/openssl", args, in: dir) == 0)
-        }
-        try "subjectAltName=IP:127.0.0.1\n".write(toFile: dir + "/san.ext", atomically: true, encoding: .utf8)
-        #expect(run("/usr/bin/openssl", ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                                          "-days", "2", "-extfile", "san.ext", "-out", "server.crt"], in: dir) == 0)
+        try makeTestPKI(dir, rogue: true)
         func script(_ name: String, _ args: [String]) throws -> [String: String] {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: packageRoot + "/deploy/mosquitto/" + name)
