@@ -82,7 +82,7 @@ let package = Package(
 
         // The receiving end at the alarm station: subscribe, check sequences, store, export.
         .target(
-            name: "LaneCollector", dependencies: ["LaneCore", "LaneTrace", "LaneSeal", "LaneAgent", "LaneHAL", "LaneSimCore", "CSQLite", "CPostgres", "CMosquitto",
+            name: "LaneCollector", dependencies: ["LaneCore", "LaneTrace", "LaneSeal", "LaneAgent", "LaneHAL", "CSQLite", "CPostgres", "CMosquitto",
                                                   .product(name: "Crypto", package: "swift-crypto"), .product(name: "Yams", package: "Yams")],
             path: "Sources/LaneCollector"),
         .executableTarget(

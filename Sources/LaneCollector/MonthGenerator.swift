@@ -9,7 +9,6 @@ import Foundation
 import LaneAgent
 import LaneCore
 import LaneHAL
-import LaneSimCore
 
 public struct MonthGenerator {
     public struct Options: Sendable {
@@ -53,7 +52,7 @@ public struct MonthGenerator {
     }
 
     var o: Options
-    var rng: SeededRandom
+    var rng: UInt64
     var controller: LaneController
     var sink = Sink()
     var slots = Array(repeating: PanelSlot(), count: 4)
@@ -76,8 +75,27 @@ public struct MonthGenerator {
     public init(db: Database, options: Options) {
         self.db = db
         o = options
-        rng = SeededRandom(seed: options.seed)
+        rng = options.seed &* 0x9E37_79B9_7F4A_7C15 | 1
         controller = Self.makeController(originUs: 0)
+    }
+
+    // Its own small generator, not LaneSimCore's SeededRandom: the collector library does not pull
+    // the simulator's physics into every build that links it (the fuzz build's time in make test).
+    mutating func uniform() -> Double {
+        rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Double(rng >> 11) / Double(1 << 53)
+    }
+
+    mutating func poisson(_ mean: Double) -> UInt32 {
+        if mean > 30 {
+            let u1 = max(uniform(), 1e-12), u2 = uniform()
+            return UInt32(max(0, (mean + (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2) * mean.squareRoot()).rounded()))
+        }
+        let l = exp(-mean)
+        var k: UInt32 = 0
+        var p = 1.0
+        repeat { k += 1; p *= uniform() } while p > l
+        return k - 1
     }
 
     /// Frames and stores what the controller wrote this tick (one transaction per `flush`).
@@ -107,10 +125,10 @@ public struct MonthGenerator {
         for p in 0..<4 {
             if silent && p == 3 { slots[p].consecutiveErrors += 1; slots[p].errors += 1; continue }
             let bgLow = 1_000.0 * shielding / 10, bgHigh = 800.0 * shielding / 10
-            let low = rng.poisson(bgLow + extraGamma * lowShare / 10), high = rng.poisson(bgHigh + extraGamma * (1 - lowShare) / 10)
+            let low = poisson(bgLow + extraGamma * lowShare / 10), high = poisson(bgHigh + extraGamma * (1 - lowShare) / 10)
             slots[p].reading.gammaTotal &+= low + high
             slots[p].reading.gammaLow &+= low
-            slots[p].reading.neutron &+= rng.poisson((2.5 + extraNeutron) / 10)
+            slots[p].reading.neutron &+= poisson((2.5 + extraNeutron) / 10)
             slots[p].reading.status = 0x0001
             slots[p].sequence += 1
             slots[p].polledUs = nowUs - 20_000
@@ -157,14 +175,14 @@ public struct MonthGenerator {
                     // A truck: 2.2 m/s, 16 m, beams 1.5 m apart; its load's counts rise and fall
                     // as it passes (a triangle over its length).
                     truck += 1
-                    let speed = 1.6 + rng.unit() * 1.4
+                    let speed = 1.6 + uniform() * 1.4
                     let t0 = nowUs + 50_000, dt1 = Int64(1.5 / speed * 1e6), dur = Int64(16 / speed * 1e6)
                     var edges = [BeamEdge(tUs: t0, beam: 0, blocked: true), BeamEdge(tUs: t0 + dt1, beam: 1, blocked: true),
                                  BeamEdge(tUs: t0 + dur, beam: 0, blocked: false), BeamEdge(tUs: t0 + dt1 + dur, beam: 1, blocked: false)]
                     var peak = 0.0, share = 0.55, neutron = 0.0
-                    if truck % o.cesiumEvery == 0 { peak = 400 + rng.unit() * 500; share = 0.75 }
-                    else if truck % o.californiumEvery == 0 { neutron = 30 + rng.unit() * 40 }
-                    else if truck % o.normEvery == 0 { peak = 80 + rng.unit() * 400; share = 0.30 + rng.unit() * 0.15 }
+                    if truck % o.cesiumEvery == 0 { peak = 400 + uniform() * 500; share = 0.75 }
+                    else if truck % o.californiumEvery == 0 { neutron = 30 + uniform() * 40 }
+                    else if truck % o.normEvery == 0 { peak = 80 + uniform() * 400; share = 0.30 + uniform() * 0.15 }
                     let end = t0 + dt1 + dur + 2_500_000
                     while nowUs < end {
                         let now = nowUs + 100_000

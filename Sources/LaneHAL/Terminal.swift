@@ -80,13 +80,16 @@ public enum Terminal {
         Sys.setNonBlocking(master)
         Sys.setCloseOnExec(master)
         Sys.setCloseOnExec(slave)
-        guard let name = ttyname(slave) else { let code = Glibc.errno; Sys.close(master); Sys.close(slave); throw .errno("console: ttyname", code: code) }
+        // ttyname_r: ttyname's static buffer is shared by every thread.
+        var name = [CChar](repeating: 0, count: 256)
+        let rc = ttyname_r(slave, &name, name.count)
+        guard rc == 0 else { Sys.close(master); Sys.close(slave); throw .errno("console: ttyname", code: rc) }
         let path = String(cString: name)
         try? FileManager.default.createDirectory(atPath: (link as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         // Linked under a name of its own, then renamed over the link: atomic, so two agents
         // starting at once (or a restart racing the old link's removal) never see EEXIST; the
         // last one started owns the link.
-        let temporary = link + ".\(getpid())"
+        let temporary = link + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
         try? Sys.unlink(temporary)
         guard symlink(path, temporary) == 0 else {
             let code = Glibc.errno
