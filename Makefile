@@ -31,7 +31,8 @@ embedded:
 
 test: build embedded
 	swift build --build-tests
-	swift test --skip-build
+	scripts/test.sh
+	scripts/gpio-vm.sh
 	scripts/fuzz.sh smoke 3
 
 clean:

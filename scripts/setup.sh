@@ -36,6 +36,11 @@ packages=(
   qemu-user             # runs the aarch64 and armv7 harnesses (qemu-aarch64, qemu-arm)
   python3-venv          # a virtual environment (.venv) for the field's readers from PyPI, below
   systemd               # systemd-analyze: the tests verify deploy/lane-agent.service
+  qemu-system-x86       # the kernel GPIO test boots Debian's kernel in a VM (scripts/gpio-vm.sh)
+  busybox-static        # the VM's whole user space
+  cpio                  # packs the VM's initramfs
+  xz-utils              # unpacks gpio-sim's source from linux-source-6.1 (downloaded, not installed)
+  linux-headers-amd64   # gpio-sim is built against the headers of the kernel the VM boots
 )
 
 # Python packages from PyPI, into .venv (Debian's Python refuses system-wide pip installs):
@@ -59,6 +64,10 @@ tools=(
   /usr/bin/python3:python3-venv
   /usr/lib/postgresql/15/bin/postgres:postgresql
   /usr/lib/postgresql/15/bin/initdb:postgresql
+  /usr/bin/qemu-system-x86_64:qemu-system-x86
+  /bin/busybox:busybox-static
+  /usr/bin/cpio:cpio
+  /usr/bin/xz:xz-utils
 )
 # Each pkg-config module Package.swift names, and its package.
 modules=(libmodbus:libmodbus-dev libgpiod:libgpiod-dev libmosquitto:libmosquitto-dev sqlite3:libsqlite3-dev libcrypt:libcrypt-dev libpq:libpq-dev libxml-2.0:libxml2-dev)
@@ -133,6 +142,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   "${as_root[@]}" apt-get update -qq
   "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The kernel the GPIO VM boots must be one the archive still offers (scripts/gpio-vm.sh downloads
+# linux-image-ABI for the installed headers' ABI): when Debian has moved to a new ABI, the
+# headers follow it.
+abi=$(scripts/gpio-vm.sh abi)
+if [ -n "$abi" ] && ! apt-cache show "linux-image-$abi" >/dev/null 2>&1; then
+  echo "setup: the archive no longer has linux-image-$abi: moving the headers to its current kernel"
+  as_root=(); [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" apt-get install -y -qq --no-install-recommends linux-headers-amd64 >/dev/null
 fi
 # The Python readers: a venv of Debian's Python in the clone (git-ignored), from PyPI.
 venv_ok() {

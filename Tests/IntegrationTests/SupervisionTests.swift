@@ -64,7 +64,7 @@ struct CollectorTestError: Error, CustomStringConvertible {
         let agent = try Child("lane-agent", ["run", "--board", "Boards/sim.yaml", "--modbus-port", String(port), "--gpio-socket", dir + "/gpio.sock",
                                              "--vm250-port", String(freePort()), "--ocr-port", String(freePort()), "--duration", "5"],
                               dir: dir, name: "agent", environment: ["NOTIFY_SOCKET": dir + "/notify.sock", "WATCHDOG_USEC": "1000000"])
-        let messages = manager.collect { !agent.process.isRunning }
+        let messages = manager.collect { agent.hasExited }
         #expect(agent.wait(timeoutS: 20) == 0, "\(agent.stderr)")
         let texts = messages.map(\.1)
         #expect(texts.first == "READY=1\nSTATUS=ticking every 100 ms", "\(texts.prefix(3))")

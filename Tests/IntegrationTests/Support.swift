@@ -79,39 +79,49 @@ final class Child {
         try process.run()
     }
 
-    /// Waits for exit, at most `timeoutS`; kills the process after that.
+    /// The child's exit as the kernel reports it, without reaping it: nil while it runs; its
+    /// exit status, or the signal that ended it (Foundation's `terminationStatus` convention).
+    /// Foundation's own view (`isRunning`) comes from a monitoring thread that, in a full
+    /// parallel run, noticed an exit tens of seconds late; `waitid` with `WNOWAIT` asks the
+    /// kernel directly and leaves the child for Foundation to reap.
+    func exitStatus() -> Int32? {
+        var info = siginfo_t()
+        if waitid(P_PID, id_t(process.processIdentifier), &info, WEXITED | WNOHANG | WNOWAIT) == 0 {
+            guard info._sifields._sigchld.si_pid != 0 else { return nil }  // still running
+            return info._sifields._sigchld.si_status
+        }
+        // Already reaped by Foundation: its record is complete.
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    var hasExited: Bool { exitStatus() != nil }
+
+    /// Waits for exit, at most `timeoutS`; kills the process after that. -1 when it had to be killed.
     @discardableResult
     func wait(timeoutS: Double) -> Int32 {
         let deadline = Date(timeIntervalSinceNow: timeoutS)
-        while process.isRunning && Date() < deadline { usleep(50_000) }
-        if process.isRunning { process.terminate(); usleep(500_000); if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        return settled() ? process.terminationStatus : -1
+        while !hasExited && Date() < deadline { usleep(50_000) }
+        if let status = exitStatus() { return status }
+        process.terminate()
+        usleep(500_000)
+        if !hasExited { kill(process.processIdentifier, SIGKILL) }
+        return -1
     }
 
     /// `wait` for async tests: the test's thread goes back to the pool while the child runs
     /// (the pool is as wide as the machine has cores; a blocked test holds one of them).
     func finish(timeoutS: Double) async -> Int32 {
         let deadline = Date(timeIntervalSinceNow: timeoutS)
-        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        while !hasExited && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
         return wait(timeoutS: 0)
-    }
-
-    /// Waits at most 5 s for Foundation to notice the exit (never `waitUntilExit` without a
-    /// deadline: in a full parallel run a child's end was noticed late, and two contract tests
-    /// that had finished their work ran into their 120 s limit in `stop`).
-    func settled() -> Bool {
-        let deadline = Date(timeIntervalSinceNow: 5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        return !process.isRunning
     }
 
     /// SIGTERM, then SIGKILL after 5 s: a child that does not stop never hangs the test.
     func stop() {
-        if process.isRunning { process.terminate() }
+        if !hasExited { process.terminate() }
         let deadline = Date(timeIntervalSinceNow: 5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        _ = settled()
+        while !hasExited && Date() < deadline { usleep(20_000) }
+        if !hasExited { kill(process.processIdentifier, SIGKILL) }
     }
 
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
