@@ -148,6 +148,29 @@ struct VirtualLane {
         #expect(silentRecords.count == 2, "one record when raised, one when cleared")
     }
 
+    @Test("at start, panels the poll thread has not read yet are not called silent before panelSilentAfterPolls ticks; panels never read after that are")
+    func notReadYetAtStart() {
+        var lane = VirtualLane()
+        // The poll thread's first round has not come back: no reading, no failed poll either.
+        let unread = Array(repeating: PanelSlot(), count: 4)
+        for _ in 0..<5 {
+            lane.nowUs += 100_000
+            let r = lane.controller.tick(TickClock(nowUs: lane.nowUs, wallUs: lane.nowUs), edges: EdgeBuffer(), slots: unread, outputFailures: 0, sink: &lane.sink)
+            #expect(!r.faults.contains(.panelSilent), "tick \(lane.nowUs / 100_000): not silent yet")
+        }
+        lane.nowUs += 100_000
+        let r = lane.controller.tick(TickClock(nowUs: lane.nowUs, wallUs: lane.nowUs), edges: EdgeBuffer(), slots: unread, outputFailures: 0, sink: &lane.sink)
+        #expect(r.faults.contains(.panelSilent), "a panel never read after 5 ticks is silent")
+        // And a lane whose first round comes late but does come shows no panelSilent at all.
+        var late = VirtualLane()
+        for _ in 0..<3 {
+            late.nowUs += 100_000
+            _ = late.controller.tick(TickClock(nowUs: late.nowUs, wallUs: late.nowUs), edges: EdgeBuffer(), slots: unread, outputFailures: 0, sink: &late.sink)
+        }
+        late.ticks(20)
+        #expect(!late.sink.faultRecords.contains { $0.changed & Faults.panelSilent.bits != 0 }, "no panelSilent raised or cleared")
+    }
+
     @Test("one silent panel of four: the lane learns its background from the other three, screens with them, and a source still alarms")
     func oneSilentPanel() {
         var lane = VirtualLane()

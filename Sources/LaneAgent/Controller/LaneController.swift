@@ -254,7 +254,7 @@ public struct LaneController: Sendable {
         for i in 0..<ocrReads.count { read(ocrReads[i], clock, &sink) }
 
         // 2. Panel health, then counts since the last sample from the panels that answered.
-        panels.updateLink(slots, silentAfterPolls: config.panelSilentAfterPolls, masks: config.status)
+        panels.updateLink(slots, silentAfterPolls: config.panelSilentAfterPolls, masks: config.status, ticksRun: k)
         var sample = LaneSample(tUs: 0, intervalUs: 0)
         var fresh: UInt32 = 0
         var newestUs: Int64 = 0

@@ -51,12 +51,16 @@ public struct PanelHealth: Sendable {
 
     /// Link and status, from the poll thread's slots.
     /// `masks`: status bits that must be set, the tamper bit, bits that are faults when set.
-    mutating func updateLink(_ slots: [PanelSlot], silentAfterPolls: Int, masks: StatusMasks) {
+    /// `ticksRun`: this tick's number, from 1. A panel never read yet is silent only once as many
+    /// ticks have run as it takes failed polls to call it so: at start the poll thread's first
+    /// round may come after the first tick (on a loaded machine it did, and four healthy panels
+    /// were logged silent for half a second).
+    mutating func updateLink(_ slots: [PanelSlot], silentAfterPolls: Int, masks: StatusMasks, ticksRun: Int64) {
         precondition(slots.count >= panelCount)
         for p in 0..<panelCount {
             let s = slots[p]
             let w = s.reading.status
-            flags[p].silent = s.sequence == 0 || s.consecutiveErrors >= silentAfterPolls
+            flags[p].silent = (s.sequence == 0 && ticksRun > Int64(silentAfterPolls)) || s.consecutiveErrors >= silentAfterPolls
             flags[p].status = s.sequence != 0 && (w & masks.ok != masks.ok || w & masks.fault != 0)
             flags[p].tamper = s.sequence != 0 && w & masks.tamper != 0
             flags[p].statusWord = w
