@@ -6,10 +6,12 @@
 // build's layout for this lane's panels and sample interval, and whole (CRC-32C), is restored;
 // anything else is refused with the reason in the log, and the lane learns afresh.
 //
-// File: one header line of text, then the `Background` value's bytes, then the CRC-32C of all
-// that (4 bytes, little-endian). `Background` is a fixed-size value of integers; its layout
-// version (`Background.layoutVersion`) and size are in the header, so a build whose layout
-// differs refuses the file instead of misreading it.
+// File: one header line of text, then the `Background` value's bytes, then the `NormLearner`'s
+// (what the lane learned of its NORM loads), then the CRC-32C of all that (4 bytes,
+// little-endian). Both are fixed-size values of integers; their layout versions and sizes are in
+// the header, so a build whose layout differs refuses the file instead of misreading it. The
+// NORM learner is restored whatever the background's age (it holds weeks of loads; the background
+// an hour at most); a file of version 1 (no learner) still gives its background.
 
 import Foundation
 import LaneCore
@@ -29,27 +31,32 @@ public enum BackgroundStore {
     public static let maxAgeUs: Int64 = 3_600_000_000
 
     static func header(_ settings: EngineSettings, savedWallUs: Int64) -> String {
-        "lane-background v1 layout=\(Background.layoutVersion) size=\(MemoryLayout<Background>.size) panels=\(settings.panelCount) "
+        "lane-background v2 layout=\(Background.layoutVersion) size=\(MemoryLayout<Background>.size) "
+            + "norm-layout=\(NormLearner.layoutVersion) norm-size=\(MemoryLayout<NormLearner>.size) panels=\(settings.panelCount) "
             + "interval=\(settings.sampleIntervalUs) saved=\(savedWallUs)\n"
     }
 
-    public static func encode(_ b: Background, settings: EngineSettings, savedWallUs: Int64) -> [UInt8] {
+    public static func encode(_ b: Background, norm: NormLearner = NormLearner(), settings: EngineSettings, savedWallUs: Int64) -> [UInt8] {
         var out = Array(header(settings, savedWallUs: savedWallUs).utf8)
         var copy = b
         withUnsafeBytes(of: &copy) { out.append(contentsOf: $0) }
+        var n = norm
+        withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
         let crc = out.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
         for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i)))) }
         return out
     }
 
-    /// The background in `bytes` and its age, or why it cannot be used.
-    public static func decode(_ bytes: [UInt8], settings: EngineSettings, nowWallUs: Int64, maxAgeUs: Int64 = maxAgeUs)
-        -> Result<(background: Background, ageUs: Int64), BackgroundStoreError> {
-        guard let nl = bytes.firstIndex(of: 0x0A), nl < 200 else { return .failure(.init("no header line")) }
+    /// The header's fields and where the payload starts, after checking the header and the CRC.
+    static func checked(_ bytes: [UInt8], settings: EngineSettings) -> Result<(fields: [String: Int64], start: Int, version: Int), BackgroundStoreError> {
+        guard let nl = bytes.firstIndex(of: 0x0A), nl < 300 else { return .failure(.init("no header line")) }
         let line = String(decoding: bytes[..<nl], as: UTF8.self)
         var fields: [String: Int64] = [:]
         let words = line.split(separator: " ")
-        guard words.count >= 2, words[0] == "lane-background", words[1] == "v1" else { return .failure(.init("not a lane background file (header '\(line.prefix(40))')")) }
+        guard words.count >= 2, words[0] == "lane-background", words[1] == "v1" || words[1] == "v2" else {
+            return .failure(.init("not a lane background file (header '\(line.prefix(40))')"))
+        }
+        let version = words[1] == "v1" ? 1 : 2
         for w in words.dropFirst(2) {
             let kv = w.split(separator: "=", maxSplits: 1)
             guard kv.count == 2, let v = Int64(kv[1]) else { return .failure(.init("header field '\(w)' is not name=integer")) }
@@ -59,39 +66,83 @@ public enum BackgroundStore {
         guard fields["layout"] == Int64(Background.layoutVersion), fields["size"] == Int64(size) else {
             return .failure(.init("written by a build with another background layout (layout \(fields["layout"] ?? -1), \(fields["size"] ?? -1) bytes; this build \(Background.layoutVersion), \(size))"))
         }
+        var payload = size
+        if version == 2 {
+            let nsize = MemoryLayout<NormLearner>.size
+            guard fields["norm-layout"] == Int64(NormLearner.layoutVersion), fields["norm-size"] == Int64(nsize) else {
+                return .failure(.init("written by a build with another NORM learner layout (layout \(fields["norm-layout"] ?? -1), \(fields["norm-size"] ?? -1) bytes; this build \(NormLearner.layoutVersion), \(nsize))"))
+            }
+            payload += nsize
+        }
         guard fields["panels"] == Int64(settings.panelCount) else {
             return .failure(.init("for \(fields["panels"] ?? -1) panels, this lane has \(settings.panelCount)"))
         }
         guard fields["interval"] == settings.sampleIntervalUs else {
             return .failure(.init("for a sample interval of \(fields["interval"] ?? -1) us, this lane samples every \(settings.sampleIntervalUs) us"))
         }
-        guard let saved = fields["saved"] else { return .failure(.init("no save time in the header")) }
-        guard bytes.count == nl + 1 + size + 4 else { return .failure(.init("\(bytes.count) bytes, expected \(nl + 1 + size + 4) (cut short or padded)")) }
-        let crc = bytes.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, nl + 1 + size) }
-        let stored = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[nl + 1 + size + $1]) << (8 * UInt32($1)) }
+        guard fields["saved"] != nil else { return .failure(.init("no save time in the header")) }
+        guard bytes.count == nl + 1 + payload + 4 else { return .failure(.init("\(bytes.count) bytes, expected \(nl + 1 + payload + 4) (cut short or padded)")) }
+        let crc = bytes.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, nl + 1 + payload) }
+        let stored = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[nl + 1 + payload + $1]) << (8 * UInt32($1)) }
         guard crc == stored else { return .failure(.init("CRC mismatch: the file is damaged")) }
+        return .success((fields, nl + 1, version))
+    }
+
+    /// The background in `bytes` and its age, or why it cannot be used.
+    public static func decode(_ bytes: [UInt8], settings: EngineSettings, nowWallUs: Int64, maxAgeUs: Int64 = maxAgeUs)
+        -> Result<(background: Background, ageUs: Int64), BackgroundStoreError> {
+        let (fields, start, _): ([String: Int64], Int, Int)
+        switch checked(bytes, settings: settings) {
+        case let .failure(e): return .failure(e)
+        case let .success(c): (fields, start, _) = c
+        }
+        let saved = fields["saved"]!
         let age = nowWallUs - saved
         guard age >= -60_000_000 else { return .failure(.init("saved \(-age / 1_000_000) s in the future (the clock was set back?)")) }
         guard age <= maxAgeUs else { return .failure(.init("saved \(age / 60_000_000) min ago, older than \(maxAgeUs / 60_000_000) min")) }
+        let size = MemoryLayout<Background>.size
         var b = Background()
         withUnsafeMutableBytes(of: &b) { dst in
-            bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[(nl + 1)..<(nl + 1 + size)])) }
+            bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[start..<(start + size)])) }
         }
         guard b.isReady(settings) else { return .failure(.init("the saved background was not ready (\(b.samplesLearned) samples)")) }
         return .success((b, max(0, age)))
     }
 
-    /// Reads and checks the file at `path` (nil result: no file).
-    public static func load(_ path: String, settings: EngineSettings, nowWallUs: Int64) -> Result<(background: Background, ageUs: Int64), BackgroundStoreError>? {
+    /// What the lane had learned of its NORM loads, whatever the file's age; nil for a file of
+    /// version 1 (none kept), or why it cannot be used.
+    public static func decodeNorm(_ bytes: [UInt8], settings: EngineSettings) -> Result<NormLearner?, BackgroundStoreError> {
+        switch checked(bytes, settings: settings) {
+        case let .failure(e): return .failure(e)
+        case let .success((_, start, version)):
+            guard version == 2 else { return .success(nil) }
+            let at = start + MemoryLayout<Background>.size
+            var raw = NormLearner()
+            withUnsafeMutableBytes(of: &raw) { dst in
+                bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[at..<(at + MemoryLayout<NormLearner>.size)])) }
+            }
+            // Rebuilt through its checked initialiser: counts that do not add up are refused.
+            guard let n = NormLearner(fields: { raw.field($0) }) else { return .failure(.init("the NORM learner's counts do not add up")) }
+            return .success(n)
+        }
+    }
+
+    /// Reads and checks the file at `path` (nil result: no file): the background, and apart
+    /// the NORM learner.
+    public static func load(_ path: String, settings: EngineSettings, nowWallUs: Int64)
+        -> (background: Result<(background: Background, ageUs: Int64), BackgroundStoreError>, norm: Result<NormLearner?, BackgroundStoreError>)? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let d = FileManager.default.contents(atPath: path) else { return .failure(.init("cannot read \(path)")) }
-        return decode([UInt8](d), settings: settings, nowWallUs: nowWallUs)
+        guard let d = FileManager.default.contents(atPath: path) else {
+            let e = BackgroundStoreError("cannot read \(path)")
+            return (.failure(e), .failure(e))
+        }
+        return (decode([UInt8](d), settings: settings, nowWallUs: nowWallUs), decodeNorm([UInt8](d), settings: settings))
     }
 }
 
 /// Writes the backgrounds the tick hands over, on its own thread, atomically.
 public final class BackgroundKeeper: @unchecked Sendable {
-    let queue = BoundedQueue<(Background, Int64)>(capacity: 2)
+    let queue = BoundedQueue<(Background, NormLearner, Int64)>(capacity: 2)
     public let path: String
     let settings: EngineSettings
     let log: (String) -> Void
@@ -109,27 +160,27 @@ public final class BackgroundKeeper: @unchecked Sendable {
 
     /// From the tick: a copy into preallocated storage (a full queue drops it; the next comes
     /// `saveIntervalUs` later).
-    public func keep(_ b: Background, wallUs: Int64) { queue.push((b, wallUs)) }
+    public func keep(_ b: Background, norm: NormLearner, wallUs: Int64) { queue.push((b, norm, wallUs)) }
 
     public func start(stop: @escaping @Sendable () -> Bool) {
         startThread(name: "background") { [self] in
             while !stop() {
-                if let (b, wall) = queue.pop(timeoutS: 0.5) { write(b, wall) }
+                if let (b, n, wall) = queue.pop(timeoutS: 0.5) { write(b, n, wall) }
             }
         }
     }
 
     /// Writes what is still queued (at shutdown, after the tick's last hand-over).
     public func flush() {
-        while let (b, wall) = queue.tryPop() { write(b, wall) }
+        while let (b, n, wall) = queue.tryPop() { write(b, n, wall) }
     }
 
     let writeLock = NSLock()
 
-    func write(_ b: Background, _ wallUs: Int64) {
+    func write(_ b: Background, _ n: NormLearner, _ wallUs: Int64) {
         writeLock.lock(); defer { writeLock.unlock() }
         do throws(SysError) {
-            try Sys.writeFileAtomically(path, BackgroundStore.encode(b, settings: settings, savedWallUs: wallUs))
+            try Sys.writeFileAtomically(path, BackgroundStore.encode(b, norm: n, settings: settings, savedWallUs: wallUs))
             writtenCount += 1
             if !lastError.isEmpty { log("background: written to \(path) again"); lastError = "" }
         } catch {

@@ -352,7 +352,7 @@ public struct BoardProfile: Sendable {
 
     package static let detectionKeys = [
         "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "neutronWindowS", "neutronSigma",
-        "neutronMinExcessCounts", "neutronBurstClip", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin", "normShareMax", "normTestSigma",
+        "neutronMinExcessCounts", "neutronBurstClip", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin", "normShareMax", "normTestSigma", "normFromTraffic", "checkSourceLowShare",
         "gammaCeilingSigma", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
         "backgroundSlowTimeConstantS", "backgroundHoldDrop", "backgroundHoldMaxS", "backgroundGateSigma", "backgroundGateMaxS", "dwellIntegration", "suppressionMinCounts", "backgroundUncertainty",
     ]

@@ -87,6 +87,9 @@ public struct LaneView: Sendable {
     public var neutron1s = PanelValues(repeating: 0)
     public var window1sUs: Int64 = 0
     public var background = Background()
+    /// What the lane learned of its NORM loads, and the rule the next occupancy will be judged by.
+    public var normLearner = NormLearner()
+    public var normRule = NormRule.initial
     /// The background was restored from disk at start, this old then (-1: learned afresh).
     public var backgroundRestoredAgeUs: Int64 = -1
     public var settings = EngineSettings()

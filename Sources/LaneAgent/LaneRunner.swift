@@ -150,12 +150,20 @@ public final class LaneRunner: @unchecked Sendable {
             sirenUs: profile.sirenUs, lightHoldUs: profile.alarmLightHoldUs, originUs: origin)
         var sink = QueueSink(records: records, events: events, vm250: vm250, keeper: backgroundKeeper)
         if let keeper = backgroundKeeper {
-            switch BackgroundStore.load(keeper.path, settings: settings, nowWallUs: wallClockUs()) {
+            let kept = BackgroundStore.load(keeper.path, settings: settings, nowWallUs: wallClockUs())
+            switch kept?.background {
             case nil: log("background: no background kept at \(keeper.path); learning afresh")
             case let .failure(e)?: log("background: not restored from \(keeper.path): \(e); learning afresh")
             case let .success((b, age))?:
                 controller.restore(background: b, ageUs: age)
                 log("background: restored from \(keeper.path), saved \(age / 1_000_000) s ago (\(b.samplesLearned) samples learned)")
+            }
+            switch kept?.norm {
+            case let .success(n?)?:
+                controller.restore(normLearner: n)
+                log("NORM: restored what the lane learned of \(n.learned) loads (\(n.held) held)")
+            case let .failure(e)?: log("NORM: what the lane learned of its NORM loads not restored: \(e); learning afresh")
+            default: break
             }
         }
         var slots = Array(repeating: PanelSlot(), count: settings.panelCount)
@@ -303,5 +311,5 @@ struct QueueSink: LaneSink {
     }
     mutating func event(_ e: AgentEvent) { events.push(e) }
     mutating func vm250(_ e: VMEvent) { vm250?.push(e) }
-    mutating func keepBackground(_ b: Background, wallUs: Int64) { keeper?.keep(b, wallUs: wallUs) }
+    mutating func keepBackground(_ b: Background, norm: NormLearner, wallUs: Int64) { keeper?.keep(b, norm: norm, wallUs: wallUs) }
 }

@@ -344,7 +344,16 @@ extension ConsoleSession {
         let windowS = Double(s.gammaWindowSamples) * Double(s.sampleIntervalUs) / 1e6
         say("gamma:   alarm above background + \(Tunable.named("gammaSigma")!.text(hub.values)) sigma; window \(fixed(windowS)) s until the speed is known, then the time to cross \(fixed(Double(s.viewLengthMm) / 1000)) m (at least \(fixed(Double(s.gammaWindowSamplesMin) * Double(s.sampleIntervalUs) / 1e6)) s)")
         say("         dwell integration \(s.dwellIntegration ? "on" : "off"), background uncertainty \(s.backgroundUncertainty ? "counted" : "ignored")")
-        say("NORM:    discrimination \(s.normDiscrimination ? "on" : "OFF"): an excess with a low-energy share under \(Tunable.named("normLowShareMin")!.text(hub.values)) is NORM-like; any excess above \(Tunable.named("gammaCeilingSigma")!.text(hub.values)) sigma alarms")
+        let rule = v.normRule, learner = v.normLearner
+        func share(_ q: Int64) -> String { fixed(Double(q) / 65_536, 2) }
+        if rule.source == .profile {
+            say("NORM:    discrimination \(rule.on ? "on" : "OFF") (set in the profile): an excess with a low-energy share under \(share(rule.lowShareMinQ16)) is NORM-like; any excess above \(Tunable.named("gammaCeilingSigma")!.text(hub.values)) sigma alarms")
+        } else {
+            let from = rule.source == .learned ? "the 90th percentile of the lane's own NORM loads" : "cold start: the background's own share, until \(NormLearner.loadsMin) loads are learned"
+            say("NORM:    from traffic: NORM share \(share(rule.shareMaxQ16)) (\(from)); check source \(s.checkSourceLowShareQ16 > 0 ? share(s.checkSourceLowShareQ16) : "not measured")")
+            say("         discrimination \(rule.on ? "on: an excess with a low-energy share under \(share(rule.lowShareMinQ16)) is NORM-like" : "OFF: every excess alarms (the check source is not at least \(share(NormRule.separationMinQ16)) above the NORM share)"); any excess above \(Tunable.named("gammaCeilingSigma")!.text(hub.values)) sigma alarms")
+        }
+        say("         learned: \(learner.learned) loads over the threshold (\(learner.held) held); their low-energy shares: median \(learner.quantileQ16(perMille: 500).map(share) ?? "-"), 90th percentile \(learner.quantileQ16(perMille: 900).map(share) ?? "-")")
         say("neutron: alarm above background + \(Tunable.named("neutronSigma")!.text(hub.values)) sigma (+ \(fixed(Double(s.neutronSigmaQ8 * s.neutronSigmaQ8 - 65_536) / 6 / 65_536, 1)) counts for Poisson skew) and at least \(s.neutronExcessMin) counts over \(fixed(Double(s.neutronWindowSamples) * Double(s.sampleIntervalUs) / 1e6)) s; \(s.neutronBurstClip > 0 ? "a panel's counts per sample taken up to its background + \(s.neutronBurstClip) (ship-effect bursts)" : "no burst clipping")")
         say("hold-in: \(fixed(Double(s.holdInUs) / 1e6)) s; siren \(fixed(Double(v.sirenUs) / 1e6)) s; alarm lights held \(fixed(Double(v.alarmLightHoldUs) / 1e6)) s")
         say("now, for a \(fixed(windowS)) s window (counts/s):")

@@ -76,6 +76,12 @@ public struct EngineSettings: Sendable {
     /// share of the whole excess up to `normLowShareMinQ16`.
     public var normShareMaxQ16: Int64 = 29_491  // 0.45
     public var normTestSigmaQ8: Int64 = 384  // 1.5
+    /// NORM discrimination from the lane's own traffic (`NormRule.current`): the NORM share is
+    /// what the lane learned (`NormLearner`), the threat side the check source's share measured
+    /// at commissioning (`checkSourceLowShareQ16`, 0 = not measured: discrimination stays off);
+    /// `normDiscrimination`, `normLowShareMinQ16` and `normShareMaxQ16` are then not used.
+    public var normFromTraffic: Bool = false
+    public var checkSourceLowShareQ16: Int64 = 0
     public var gammaCeilingSigmaQ8: Int64 = 35 * 256
 
     /// Background suppression is estimated from the high energy window once the occupancy has
@@ -139,6 +145,7 @@ public struct EngineSettings: Sendable {
         }
         if normLowShareMinQ16 < 0 || normLowShareMinQ16 > 65_536 || normShareMaxQ16 < 0 || normShareMaxQ16 > 62_259
             || normTestSigmaQ8 < 0 || normTestSigmaQ8 > 50 * 256
+            || checkSourceLowShareQ16 < 0 || checkSourceLowShareQ16 > 65_536
         {
             return .normShare
         }

@@ -14,6 +14,11 @@ public struct LaneEngine: Sendable {
     public private(set) var settings: EngineSettings
     public private(set) var state: State = .empty
     public private(set) var background = Background()
+    /// The low-window shares of this lane's loads whose gross count passed the threshold (its
+    /// NORM, nearly all of them), learned from its own traffic.
+    public private(set) var normLearner = NormLearner()
+    /// The NORM rule the current (or last) occupancy is judged by, fixed at its start.
+    public private(set) var normRule = NormRule.initial
     public private(set) var occupancyCount: UInt32 = 0
     /// Faults reported by the hardware side this sample (panel link, status bits, maintenance).
     /// They are carried into the occupancy's decision. Learning stops only for a lane-wide one
@@ -229,6 +234,21 @@ public struct LaneEngine: Sendable {
         return true
     }
 
+    /// Starts from what the lane learned of its NORM before (kept on disk beside the background).
+    public mutating func restore(normLearner l: NormLearner) -> Bool {
+        guard state == .empty else { return false }
+        normLearner = l
+        return true
+    }
+
+    /// The background's own low-window share over all panels (its long averages; Q16), 0 before
+    /// it has any.
+    public var backgroundLowShareQ16: Int64 {
+        let all = background.gammaLongSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
+        let low = background.gammaLowLongSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
+        return all <= 0 ? 0 : (low < (1 &<< 46) ? low * 65_536 / all : low / (all &>> 16 > 0 ? all &>> 16 : 1))
+    }
+
     /// Forgets panel p's learned background (see `Background.forget`).
     public mutating func forgetBackground(panel p: Int) {
         guard p >= 0 && p < settings.panelCount else { return }
@@ -265,6 +285,7 @@ public struct LaneEngine: Sendable {
         }
         for g in 0..<groupCountMax { shapeCounts[g] = g < groupCount ? shapeCounts(group: g) : 0 }
         bgNeutron = background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
+        normRule = NormRule.current(settings, learner: normLearner, backgroundLowShareQ16: backgroundLowShareQ16)
         current.gammaBackgroundQ16 = bgGamma[0]
         current.faults = backgroundFaults()
         current.gammaMaxSigmaQ8 = Int64.min
@@ -298,6 +319,12 @@ public struct LaneEngine: Sendable {
         if d.neutronMaxSigmaQ8 == Int64.min { d.neutronMaxSigmaQ8 = 0 }
         // NORM suspicion only counts when nothing threat-like raised the alarm.
         if d.gammaAlarm { d.normSuspect = false }
+        // A screened load whose gross count passed the threshold, short of the ceiling (a source
+        // that strong is no NORM) and without a neutron alarm: what this lane's NORM looks like.
+        if !d.notScreened && !d.truncated && !d.neutronAlarm && d.gammaMaxSigmaQ8 > settings.gammaSigmaQ8
+            && d.gammaMaxSigmaQ8 < settings.gammaCeilingSigmaQ8 {
+            normLearner.add(shareQ16: d.gammaMaxLowShareQ16)
+        }
         state = .empty
         beamBlocked = [false, false]
         return d
@@ -534,11 +561,11 @@ public struct LaneEngine: Sendable {
             current.gammaMaxWindowSamples = samples
         }
         if (c &<< 16) > threshold {
-            var threatLike = !settings.normDiscrimination || lowShare >= settings.normLowShareMinQ16
+            var threatLike = !normRule.on || lowShare >= normRule.lowShareMinQ16
             if !threatLike && settings.normTestSigmaQ8 > 0 {
                 // Surplus of low-window counts over the NORM hypothesis, and its Poisson sd:
                 // var(L - s C) = L (1 - 2 s) + s^2 C (L is part of C). Q16 throughout.
-                let s = settings.normShareMaxQ16
+                let s = normRule.shareMaxQ16
                 let surplusQ16 = (lowExcess > 0 ? lowExcess : 0) - ((excess &>> 8) * s &>> 8)
                 let lowTotal = low > 0 ? low : 0
                 var varianceQ16 = lowTotal * (65_536 - 2 * s) + (((s &>> 4) * (s &>> 4)) &>> 8) * c

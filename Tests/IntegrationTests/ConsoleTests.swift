@@ -203,7 +203,11 @@ struct ConsoleTests {
         #expect(counts.contains("panel  gamma") && counts.contains("MU ") && counts.contains("all "))
         let bg = t.run("background")
         #expect(bg.contains("empty-lane samples learned") && bg.contains("samples kept out of learning"), "\(bg)")
-        #expect(t.run("thresholds").contains("alarm above background + 7 sigma"))
+        let thresholds = t.run("thresholds")
+        #expect(thresholds.contains("alarm above background + 7 sigma"))
+        // The NORM rule and what the lane learned of its NORM loads (docs/DETECTION.md).
+        #expect(thresholds.contains("NORM:    discrimination on (set in the profile): an excess with a low-energy share under 0.60 is NORM-like"), "\(thresholds)")
+        #expect(thresholds.contains("loads over the threshold") && thresholds.contains("learned: "), "\(thresholds)")
         #expect(t.run("config show").contains("detection.gammaSigma"))
         #expect(t.run("config diff").contains("running settings match"))
         #expect(t.run("beams").contains("stuck-beam check: OK"))

@@ -52,6 +52,39 @@ import Testing
         #expect(why([]) == "no header line")
     }
 
+    @Test("what the lane learned of its NORM loads is kept beside the background and restored whatever the background's age; a version-1 file still gives its background; a learner whose counts do not add up is refused")
+    func normKept() throws {
+        let (b, s) = learned()
+        var n = NormLearner()
+        for i in 0..<250 { n.add(shareQ16: Int64(20_000 + 40 * i)) }
+        let t: Int64 = 5_000_000_000
+        let bytes = BackgroundStore.encode(b, norm: n, settings: s, savedWallUs: t)
+        #expect(try BackgroundStore.decodeNorm(bytes, settings: s).get() == n)
+        // A day later the background is too old, the NORM learner is not.
+        let later = t + 24 * 3_600_000_000
+        if case .success = BackgroundStore.decode(bytes, settings: s, nowWallUs: later) { Issue.record("a day-old background was restored") }
+        #expect(try BackgroundStore.decodeNorm(bytes, settings: s).get() == n)
+        // Version 1 (written before the learner was kept): the background, and no learner.
+        let header = "lane-background v1 layout=\(Background.layoutVersion) size=\(MemoryLayout<Background>.size) panels=\(s.panelCount) interval=\(s.sampleIntervalUs) saved=\(t)\n"
+        var v1 = Array(header.utf8)
+        var copy = b
+        withUnsafeBytes(of: &copy) { v1.append(contentsOf: $0) }
+        let crc = v1.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
+        for i in 0..<4 { v1.append(UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i)))) }
+        #expect(try BackgroundStore.decode(v1, settings: s, nowWallUs: t).get().background.samplesLearned == b.samplesLearned)
+        #expect(try BackgroundStore.decodeNorm(v1, settings: s).get() == nil)
+        // A learner whose held count does not match its bins (CRC recomputed: not damage, a bad writer).
+        let nl = bytes.firstIndex(of: 0x0A)! + 1
+        var bad = Array(bytes.dropLast(4))
+        let heldAt = nl + MemoryLayout<Background>.size + 64 * 4
+        bad[heldAt] ^= 0x01
+        let crc2 = bad.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
+        for i in 0..<4 { bad.append(UInt8(truncatingIfNeeded: crc2 >> (8 * UInt32(i)))) }
+        if case let .failure(e) = BackgroundStore.decodeNorm(bad, settings: s) {
+            #expect(e.message == "the NORM learner's counts do not add up")
+        } else { Issue.record("an inconsistent learner was accepted") }
+    }
+
     @Test("a controller restarted with the kept background screens the first truck at once, and one parked in the lane from the start, without alarm")
     func restart() {
         var lane = VirtualLane()

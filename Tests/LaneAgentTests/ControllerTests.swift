@@ -15,7 +15,7 @@ struct CollectingSink: LaneSink {
     var events: [AgentEvent] = []
     var vm: [VMEvent] = []
     var kept: [(Background, Int64)] = []
-    mutating func keepBackground(_ b: Background, wallUs: Int64) { kept.append((b, wallUs)) }
+    mutating func keepBackground(_ b: Background, norm: NormLearner, wallUs: Int64) { kept.append((b, wallUs)) }
     mutating func record(_ r: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool) { records.append(r) }
     mutating func event(_ e: AgentEvent) { events.append(e) }
     mutating func vm250(_ e: VMEvent) { vm.append(e) }
@@ -41,6 +41,8 @@ struct VirtualLane {
     /// A status word for one panel instead of `status`.
     var panelStatus: [UInt16?] = [nil, nil, nil, nil]
     var extraGamma: [Double] = [0, 0, 0, 0]
+    /// The low-window share of the extra gamma counts (nil: half, as the background's).
+    var extraLowShare: Double? = nil
     var extraNeutron: [Double] = [0, 0, 0, 0]
     var pendingEdges: [BeamEdge] = []
     /// OCR reads handed to the tick once their arrival time has come.
@@ -49,11 +51,12 @@ struct VirtualLane {
     var lastLevels = InlineArray<6, Bool>(repeating: false)
     var lastFaults = Faults()
 
-    init(seed: UInt64 = 1) {
+    init(seed: UInt64 = 1, settings configure: (inout EngineSettings) -> Void = { _ in }) {
         rng = seed
         var s = EngineSettings()
         s.gammaBackgroundHighCps = 20_000
         s.gammaBackgroundLowCps = 2_000
+        configure(&s)
         controller = LaneController(
             settings: s,
             config: .init(panelSilentAfterPolls: 5, status: StatusMasks(ok: 0x0001, tamper: 0x0004, fault: 0x0010), keepsRecords: true, vm250: true, profileHash: 7),
@@ -85,7 +88,12 @@ struct VirtualLane {
         nowUs += 100_000
         for p in 0..<4 {
             guard answering[p] else { slots[p].consecutiveErrors += 1; slots[p].errors += 1; continue }
-            if !frozen[p] {
+            if !frozen[p], let share = extraLowShare {
+                let g = poisson(gammaCps[p] / 10), x = poisson(extraGamma[p] / 10)
+                slots[p].reading.gammaTotal &+= g &+ x
+                slots[p].reading.gammaLow &+= g / 2 &+ UInt32((Double(x) * share).rounded())
+                slots[p].reading.neutron &+= poisson((neutronCps[p] + extraNeutron[p]) / 10)
+            } else if !frozen[p] {
                 let g = poisson((gammaCps[p] + extraGamma[p]) / 10)
                 slots[p].reading.gammaTotal &+= g
                 slots[p].reading.gammaLow &+= g / 2
@@ -169,6 +177,41 @@ struct VirtualLane {
         }
         late.ticks(20)
         #expect(!late.sink.faultRecords.contains { $0.changed & Faults.panelSilent.bits != 0 }, "no panelSilent raised or cleared")
+    }
+
+    @Test("NORM from traffic: the lane learns its NORM loads' share (0.30) from 120 of them, then waves the next NORM load through as NORM-like and still alarms on a soft source (share 0.80); with the check source too close to the NORM share it alarms on both")
+    func normFromTraffic() {
+        var lane = VirtualLane(seed: 5) { $0.normFromTraffic = true; $0.checkSourceLowShareQ16 = Int64(0.80 * 65_536) }
+        lane.ticks(300)
+        // Cold start (share of the background 0.5, check source 0.8): on from the first load.
+        #expect(lane.controller.engine.normLearner.learned == 0)
+        for _ in 0..<120 {
+            lane.extraLowShare = 0.30
+            lane.truck { $0.extraGamma = [250, 250, 250, 250] }
+            lane.extraGamma = [0, 0, 0, 0]
+            lane.ticks(20)
+        }
+        let learner = lane.controller.engine.normLearner
+        #expect(learner.learned >= 110, "nearly every NORM load passed the threshold: \(learner.learned)")
+        let rule = lane.controller.view.normRule
+        #expect(rule.source == .learned && rule.on, "\(rule)")
+        #expect(rule.shareMaxQ16 > 17_000 && rule.shareMaxQ16 < 24_000, "the 90th percentile near 0.30: \(Double(rule.shareMaxQ16) / 65_536)")
+        lane.truck { $0.extraGamma = [250, 250, 250, 250] }
+        var d = lane.sink.decisions.last!
+        #expect(!d.gammaAlarm && d.normSuspect, "a NORM load: NORM-like, no alarm")
+        lane.extraLowShare = 0.80
+        lane.truck { $0.extraGamma = [250, 250, 250, 250] }
+        d = lane.sink.decisions.last!
+        #expect(d.gammaAlarm, "a soft source alarms")
+
+        // The check source as hard as the NORM: two windows cannot tell them apart; every excess alarms.
+        var close = VirtualLane(seed: 6) { $0.normFromTraffic = true; $0.checkSourceLowShareQ16 = Int64(0.33 * 65_536) }
+        close.ticks(300)
+        close.controller.restore(normLearner: learner)
+        close.extraLowShare = 0.30
+        close.truck { $0.extraGamma = [250, 250, 250, 250] }
+        #expect(!close.controller.view.normRule.on)
+        #expect(close.sink.decisions.last!.gammaAlarm, "discrimination off: the NORM load alarms")
     }
 
     @Test("one silent panel of four: the lane learns its background from the other three, screens with them, and a source still alarms")

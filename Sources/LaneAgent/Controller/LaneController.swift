@@ -16,11 +16,11 @@ public protocol LaneSink {
     mutating func vm250(_ e: VMEvent)
     /// The learned background, to keep on disk (every `BackgroundStore.saveIntervalUs` while the
     /// lane is empty and it is ready, and at the end of the run).
-    mutating func keepBackground(_ b: Background, wallUs: Int64)
+    mutating func keepBackground(_ b: Background, norm: NormLearner, wallUs: Int64)
 }
 
 extension LaneSink {
-    public mutating func keepBackground(_ b: Background, wallUs: Int64) {}
+    public mutating func keepBackground(_ b: Background, norm: NormLearner, wallUs: Int64) {}
 }
 
 /// The OCR reads handed to one tick (the runner takes at most `capacity` a tick from the OCR
@@ -143,6 +143,11 @@ public struct LaneController: Sendable {
             view.background = b
             view.backgroundRestoredAgeUs = ageUs
         }
+    }
+
+    /// Starts from what the lane learned of its NORM loads before; before the first tick.
+    public mutating func restore(normLearner l: NormLearner) {
+        if engine.restore(normLearner: l) { view.normLearner = l }
     }
 
     /// The runner's own figures (tick timing, allocation counts) go into the view here; the
@@ -379,7 +384,7 @@ public struct LaneController: Sendable {
         if !engine.isOccupied && engine.background.isReady(settings) && now >= maintenanceUntilUs
             && now - lastBackgroundKeptUs >= BackgroundStore.saveIntervalUs {
             lastBackgroundKeptUs = now
-            sink.keepBackground(engine.background, wallUs: clock.wallUs)
+            sink.keepBackground(engine.background, norm: engine.normLearner, wallUs: clock.wallUs)
         }
         if config.vm250 && !engine.isOccupied { vm.backgroundTick(k: k, background: engine.background, settings: settings, excluded: panels.excludedMask, sink: &sink) }
         if config.keepsRecords && (k == 1 || k % (60_000_000 / settings.sampleIntervalUs) == 0) {
@@ -413,7 +418,7 @@ public struct LaneController: Sendable {
         // The background as it is now (the lane was learning up to here), unless an occupancy
         // or a console test was holding it.
         if !engine.isOccupied && engine.background.isReady(settings) && clock.nowUs >= maintenanceUntilUs {
-            sink.keepBackground(engine.background, wallUs: clock.wallUs)
+            sink.keepBackground(engine.background, norm: engine.normLearner, wallUs: clock.wallUs)
         }
         if let d = engine.finish(atUs: clock.nowUs) { finished(d, clock, &sink) }
         if config.keepsRecords && batch.count > 0 {
@@ -493,6 +498,8 @@ public struct LaneController: Sendable {
         view.faults = result.faults
         view.faultRaisedUs = faults.raisedUs
         view.background = engine.background
+        view.normLearner = engine.normLearner
+        view.normRule = NormRule.current(settings, learner: engine.normLearner, backgroundLowShareQ16: engine.backgroundLowShareQ16)
         view.sirenUs = annunciator.sirenUs
         view.alarmLightHoldUs = annunciator.lightHoldUs
         view.settingsPending = pendingSettings != nil

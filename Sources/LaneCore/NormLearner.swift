@@ -1,0 +1,133 @@
+// What the lane learns from its own traffic about its NORM loads (docs/DETECTION.md,
+// "Calibrated NORM discrimination"): the low-window share of the excess of every screened
+// occupancy whose gross count passed the threshold. At a seaport almost every such occupancy is
+// NORM (fertiliser, ceramics, granite), so a high quantile of these shares is where this lane's
+// NORM excesses lie: its panels' window split, gain and resolution, its cargo's down-scatter and
+// its local NORM mix included, none of which a fixed number can know.
+//
+// A histogram of 64 bins over shares 0...1, halved whenever it holds `capacity` loads: bounded
+// memory, fixed point, no allocation; it forgets slowly (half its weight every `capacity / 2`
+// loads), so it follows a gain drift over weeks while one rare threat among hundreds of loads
+// moves a 90th percentile by one bin (1/64) at most.
+
+public struct NormLearner: Sendable, Equatable {
+    /// Bumped whenever the stored fields change (kept on disk beside the background).
+    public static let layoutVersion = 1
+    public static let binCount = 64
+    /// Loads held before the histogram is halved.
+    public static let capacity: UInt32 = 1_024
+    /// Loads it must hold before its quantile stands for the lane (below: the cold-start rule).
+    public static let loadsMin: UInt32 = 100
+
+    var bins: InlineArray<64, UInt32> = InlineArray(repeating: 0)
+    /// Loads held now (after halvings).
+    public private(set) var held: UInt32 = 0
+    /// Loads ever learned.
+    public private(set) var learned: UInt64 = 0
+
+    public init() {}
+
+    /// One load's low-window share of its excess (Q16, clamped to 0...1).
+    public mutating func add(shareQ16: Int64) {
+        let s = shareQ16 < 0 ? 0 : shareQ16 > 65_535 ? 65_535 : shareQ16
+        let bin = int(s &>> 10)  // 65,536 / 64 = 1,024 per bin
+        bins[bin] &+= 1
+        held &+= 1
+        learned &+= 1
+        if held >= Self.capacity {
+            held = 0
+            for i in 0..<Self.binCount {
+                bins[i] = bins[i] &>> 1
+                held &+= bins[i]
+            }
+        }
+    }
+
+    /// True once it holds enough loads to stand for the lane.
+    public var isReady: Bool { held >= Self.loadsMin }
+
+    /// The share below which `perMille` of the held loads lie (Q16, the upper edge of the bin
+    /// where the quantile falls: conservative, never below it); nil while empty.
+    public func quantileQ16(perMille: Int) -> Int64? {
+        guard held > 0 else { return nil }
+        let target = (u64(held) * u64(perMille) + 999) / 1_000
+        var seen: UInt64 = 0
+        for i in 0..<Self.binCount {
+            seen &+= u64(bins[i])
+            if seen >= target && seen > 0 { return i64(i + 1) &<< 10 }
+        }
+        return 65_536
+    }
+
+    /// The held loads in one bin (for the console's histogram).
+    public func loads(inBin i: Int) -> UInt32 { i >= 0 && i < Self.binCount ? bins[i] : 0 }
+
+    /// Rebuilds a learner from stored fields (`field(_:)` order), or nil when they do not
+    /// describe one (a bin count beyond what `held` says, a share histogram of another size).
+    public init?(fields: (Int) -> UInt64) {
+        var sum: UInt64 = 0
+        for i in 0..<Self.binCount {
+            let v = fields(i)
+            guard v <= u64(Self.capacity) else { return nil }
+            bins[i] = u32(v)
+            sum &+= v
+        }
+        let h = fields(Self.binCount)
+        guard h == sum, h < u64(Self.capacity) else { return nil }
+        held = u32(h)
+        learned = fields(Self.binCount + 1)
+        guard learned >= u64(held) else { return nil }
+    }
+
+    public static func == (a: NormLearner, b: NormLearner) -> Bool {
+        for i in 0..<fieldCount where a.field(i) != b.field(i) { return false }
+        return true
+    }
+
+    /// The state as numbered fields: the 64 bins, then `held`, then `learned`.
+    public static let fieldCount = binCount + 2
+    public func field(_ i: Int) -> UInt64 {
+        if i < Self.binCount { return u64(bins[i]) }
+        return i == Self.binCount ? u64(held) : learned
+    }
+}
+
+/// The NORM rule one occupancy is judged by: fixed from the profile, or derived from what the
+/// lane learned and the check source's share measured at commissioning.
+public struct NormRule: Sendable, Equatable {
+    public var on: Bool
+    public var lowShareMinQ16: Int64
+    public var shareMaxQ16: Int64
+    /// Where the NORM share came from, for the console and the log.
+    public enum Source: Sendable, Equatable { case profile, learned, coldStart }
+    public var source: Source
+
+    /// The rule of a lane before its first occupancy: off, from the profile.
+    public static let initial = NormRule(on: false, lowShareMinQ16: 0, shareMaxQ16: 0, source: .profile)
+
+    public init(on: Bool, lowShareMinQ16: Int64, shareMaxQ16: Int64, source: Source) {
+        self.on = on; self.lowShareMinQ16 = lowShareMinQ16; self.shareMaxQ16 = shareMaxQ16; self.source = source
+    }
+
+    /// Two windows can tell the check source from NORM on this lane only when its share is at
+    /// least this far above the NORM loads' (0.08: the family's spread, docs/DETECTION.md).
+    public static let separationMinQ16: Int64 = 5_243
+
+    /// The rule for the next occupancy. From traffic: the NORM share is the learner's 90th
+    /// percentile once it holds `NormLearner.loadsMin` loads, before that the background's own
+    /// low-window share (the cold start: NORM and the site's background are both terrestrial
+    /// K/U/Th, the background the more down-scattered and so the softer); discrimination is on
+    /// only when the check source's share is at least `separationMinQ16` above it, and then an
+    /// excess is threat-like from halfway between the two. Without a measured check source it
+    /// stays off: the lane alarms on any excess (safety first).
+    public static func current(_ s: EngineSettings, learner: NormLearner, backgroundLowShareQ16: Int64) -> NormRule {
+        guard s.normFromTraffic else {
+            return NormRule(on: s.normDiscrimination, lowShareMinQ16: s.normLowShareMinQ16, shareMaxQ16: s.normShareMaxQ16, source: .profile)
+        }
+        let learned = learner.isReady ? learner.quantileQ16(perMille: 900) : nil
+        let norm = learned ?? backgroundLowShareQ16
+        let check = s.checkSourceLowShareQ16
+        let on = check > 0 && norm > 0 && check - norm >= separationMinQ16
+        return NormRule(on: on, lowShareMinQ16: (norm + check) / 2, shareMaxQ16: norm, source: learned != nil ? .learned : .coldStart)
+    }
+}

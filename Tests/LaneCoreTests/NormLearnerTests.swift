@@ -1,0 +1,86 @@
+// Proves what the lane learns of its NORM loads and the rule it draws from it: the quantile of a
+// known distribution to within a bin; bounded memory (halved at capacity) that still follows a
+// drift; a handful of threat-like loads among hundreds moves the 90th percentile by a bin at most; the
+// stored fields round-trip and inconsistent ones are refused; the rule is off without a check
+// source or when the check source is too close to the NORM share, on halfway between them
+// otherwise, from the background's share before enough loads are learned.
+
+import LaneCore
+import Testing
+
+@Suite struct NormLearnerTests {
+    func q16(_ x: Double) -> Int64 { Int64((x * 65_536).rounded()) }
+
+    @Test("the 90th percentile of 1,000 loads spread evenly over 0.30-0.50 is 0.48 to within one bin (1/64)")
+    func quantile() throws {
+        var l = NormLearner()
+        #expect(l.quantileQ16(perMille: 900) == nil)
+        for i in 0..<1_000 { l.add(shareQ16: q16(0.30 + 0.20 * Double(i) / 1_000)) }
+        let q = Double(try #require(l.quantileQ16(perMille: 900))) / 65_536
+        #expect(abs(q - 0.48) <= 1.0 / 64 + 1e-9, "\(q)")
+        let median = Double(try #require(l.quantileQ16(perMille: 500))) / 65_536
+        #expect(abs(median - 0.40) <= 1.0 / 64 + 1e-9, "\(median)")
+        #expect(l.isReady && l.learned == 1_000)
+    }
+
+    @Test("memory is bounded: at 1,024 loads the histogram is halved, and it follows a drift of the NORM share")
+    func boundedAndDrifting() throws {
+        var l = NormLearner()
+        for _ in 0..<5_000 { l.add(shareQ16: q16(0.30)) }
+        #expect(l.held < NormLearner.capacity && l.learned == 5_000)
+        for _ in 0..<3_000 { l.add(shareQ16: q16(0.45)) }
+        let q = Double(try #require(l.quantileQ16(perMille: 900))) / 65_536
+        #expect(q > 0.44 && q <= 0.47, "after a drift to 0.45 the 90th percentile follows: \(q)")
+    }
+
+    @Test("five threat-like loads (share 0.85) among 500 NORM loads move the 90th percentile by one bin (1/64) at most")
+    func rareThreat() throws {
+        var l = NormLearner()
+        for i in 0..<500 { l.add(shareQ16: q16(0.35 + 0.05 * Double(i % 10) / 10)) }
+        let before = try #require(l.quantileQ16(perMille: 900))
+        for _ in 0..<5 { l.add(shareQ16: q16(0.85)) }
+        let after = try #require(l.quantileQ16(perMille: 900))
+        #expect(after - before <= 1_024, "\(before) -> \(after)")
+    }
+
+    @Test("shares outside 0...1 are clamped; the stored fields round-trip; counts that do not add up are refused")
+    func fields() throws {
+        var l = NormLearner()
+        l.add(shareQ16: -5)
+        l.add(shareQ16: 1 << 20)
+        for i in 0..<300 { l.add(shareQ16: Int64(i * 200)) }
+        let copy = try #require(NormLearner(fields: { l.field($0) }))
+        #expect(copy == l)
+        #expect(NormLearner(fields: { $0 == NormLearner.binCount ? l.field($0) + 1 : l.field($0) }) == nil, "held not the sum of the bins")
+        #expect(NormLearner(fields: { $0 == 3 ? 5_000 : l.field($0) }) == nil, "a bin beyond the capacity")
+        #expect(NormLearner(fields: { $0 == NormLearner.binCount + 1 ? 0 : l.field($0) }) == nil, "fewer learned than held")
+    }
+
+    @Test("the rule from traffic: off without a check source or with one too close; halfway when they separate; the background's share before 100 loads")
+    func rule() {
+        var s = EngineSettings()
+        s.normDiscrimination = true
+        // From the profile when not from traffic.
+        var r = NormRule.current(s, learner: NormLearner(), backgroundLowShareQ16: q16(0.55))
+        #expect(r.source == .profile && r.on && r.lowShareMinQ16 == s.normLowShareMinQ16)
+        s.normFromTraffic = true
+        // Cold start, no check source: off.
+        r = NormRule.current(s, learner: NormLearner(), backgroundLowShareQ16: q16(0.55))
+        #expect(r.source == .coldStart && !r.on)
+        // Cold start with a check source 0.80: on, NORM share = the background's.
+        s.checkSourceLowShareQ16 = q16(0.80)
+        r = NormRule.current(s, learner: NormLearner(), backgroundLowShareQ16: q16(0.55))
+        #expect(r.on && r.shareMaxQ16 == q16(0.55) && r.lowShareMinQ16 == (q16(0.55) + q16(0.80)) / 2)
+        // Learned loads at 0.75 (as hard as the check source): off.
+        var l = NormLearner()
+        for _ in 0..<200 { l.add(shareQ16: q16(0.745)) }
+        r = NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55))
+        #expect(r.source == .learned && !r.on, "0.80 against 0.75 is within 0.08")
+        // Learned loads at 0.35: on, from halfway.
+        l = NormLearner()
+        for _ in 0..<200 { l.add(shareQ16: q16(0.35)) }
+        r = NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55))
+        #expect(r.on && r.shareMaxQ16 == 23 << 10, "the upper edge of 0.35's bin: \(r.shareMaxQ16)")
+        #expect(r.lowShareMinQ16 == (Int64(23 << 10) + q16(0.80)) / 2)
+    }
+}
