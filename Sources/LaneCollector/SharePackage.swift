@@ -97,7 +97,7 @@ public struct SharePackage {
         var decisionsCSV = "lane,epoch,sequence,time,occupancy,start_us,end_us,speed_mps,gamma_alarm,neutron_alarm,norm_suspect,gamma_sigma,containers,ocr_suspect,destinations\n"
         var alarmsCSV = "lane,epoch,sequence,time,occupancy,kind,sigma\n"
         var faultsCSV = "lane,epoch,sequence,time,panel,faults,changed\n"
-        var beatsCSV = "lane,epoch,sequence,time,software,uptime_s,ticks,missed_ticks,settings_hash\n"
+        var beatsCSV = "lane,epoch,sequence,time,software,uptime_s,ticks,missed_ticks,settings_hash,norm_loads_learned,norm_share_p90,norm_discrimination,norm_low_share_min\n"
         var sharedOccupancies: Set<String> = []
         // With `n42: day`, each lane's days' files, written after the lane (in time order within each).
         var days: [String: (lane: String, panels: Int, occupancies: [N42Export.Occupancy])] = [:]
@@ -154,7 +154,8 @@ public struct SharePackage {
                     for bit in 0..<Faults.bitCount where f.bits & (1 << UInt32(bit)) != 0 { names.append(Faults.name(bit: bit).description) }
                     faultsCSV += "\(head),\(f.panel == 255 ? "lane" : String(f.panel)),\(csv(names.joined(separator: " "))),\(f.changed)\n"
                 case let .heartbeat(h) where p.kinds.contains(.heartbeats):
-                    beatsCSV += "\(head),\(RecordJSON.plain(h.softwareVersion)),\(h.uptimeS),\(h.ticks),\(h.missedTicks),\(String(h.settingsHash, radix: 16))\n"
+                    beatsCSV += "\(head),\(RecordJSON.plain(h.softwareVersion)),\(h.uptimeS),\(h.ticks),\(h.missedTicks),\(String(h.settingsHash, radix: 16))"
+                        + ",\(h.normLearned),\(h.normShareQ16 == 0 ? "" : decimal4(h.normShareQ16)),\(h.normRule & 1 != 0),\(decimal4(h.normLowShareMinQ16))\n"
                 default: break
                 }
             }

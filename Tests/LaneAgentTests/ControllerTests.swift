@@ -196,6 +196,12 @@ struct VirtualLane {
         let rule = lane.controller.view.normRule
         #expect(rule.source == .learned && rule.on, "\(rule)")
         #expect(rule.shareMaxQ16 > 17_000 && rule.shareMaxQ16 < 24_000, "the 90th percentile near 0.30: \(Double(rule.shareMaxQ16) / 65_536)")
+        // The heartbeat records say what it learned (format 5).
+        let beats = lane.sink.records.compactMap { r -> HeartbeatRecord? in if case let .heartbeat(h) = r { return h } else { return nil } }
+        let beat = beats.last { $0.normLearned >= UInt64(NormLearner.loadsMin) }
+        #expect(beat?.normRule == 3 && beat?.normShareQ16 ?? 0 > 17_000 && beat?.normShareQ16 ?? 0 < 24_000, "\(String(describing: beat))")
+        #expect(beats.first?.normRule == 4, "the first heartbeat (no background yet): cold start, off: \(String(describing: beats.first))")
+        #expect(beats.contains { $0.normRule == 5 }, "cold start, on (the background's share against the check source) before 100 loads")
         lane.truck { $0.extraGamma = [250, 250, 250, 250] }
         var d = lane.sink.decisions.last!
         #expect(!d.gammaAlarm && d.normSuspect, "a NORM load: NORM-like, no alarm")

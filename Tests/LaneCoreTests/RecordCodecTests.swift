@@ -113,6 +113,8 @@ func allRecords() -> [Record] {
         .audit(AuditRecord(user: text("tech1"), action: text("set detection.gammaSigma"), oldValue: text("7.0"), newValue: text("7.5"))),
         .heartbeat(HeartbeatRecord(softwareVersion: text("0.1.0"), profileHash: 0xDEAD_BEEF_0123_4567, uptimeS: 86_400,
                                    ticks: 864_000, missedTicks: 0, maxLatenessUs: 1_234, latenessP50Us: 31, latenessP999Us: 153, workP999Us: 85)),
+        .heartbeat(HeartbeatRecord(softwareVersion: text("0.2.0"), profileHash: 1, uptimeS: 60, ticks: 600, missedTicks: 0, maxLatenessUs: 9,
+                                   flags: 2, settingsHash: 3, normLearned: 1_234, normShareQ16: 23_552, normRule: 3, normLowShareMinQ16: 38_000)),
         .gap(gapRecord()),
         .samples(flaggedBatch()),
         .beams(beamRecord()),
@@ -219,13 +221,22 @@ func same(_ a: Record, _ b: Record) -> Bool {
         #expect(e == .badMagic && r1 == a.count..<(a.count + 2) && r2 == (a.count + 2)..<(a.count + 7))
     }
 
-    @Test("golden bytes: an alarm record and a sample batch (docs/RECORDS.md); format-1, -2 and -3 frames of earlier journals still decode (format 1 with epoch 0)")
+    @Test("golden bytes: an alarm record and a sample batch (docs/RECORDS.md); format-1, -2, -3 and -4 frames of earlier journals still decode (format 1 with epoch 0)")
     func golden() {
         let alarm = encode(.alarm(AlarmRecord(occupancy: 7, kind: 0, tUs: 1_234_567, sigmaQ8: 1_792)),
                            FrameHeader(epoch: 0x0123_4567_89AB_CDEF, sequence: 300, monotonicUs: 1_234_567, wallUs: 0))
-        #expect(hex(alarm) == "a7 04 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c b4 d0 98 23")
+        #expect(hex(alarm) == "a7 05 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c bb 54 36 0e")
         let samples = encode(.samples(sampleBatch()), FrameHeader(epoch: 0x0123_4567_89AB_CDEF, sequence: 1, monotonicUs: 1_000_000, wallUs: 0))
-        #expect(hex(samples) == "a7 04 01 30 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 6d c2 84 56")
+        #expect(hex(samples) == "a7 05 01 30 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 eb f8 ac 6f")
+        // Format 4 (the release before the heartbeat's NORM fields): the same two frames still read.
+        for v4 in ["a7 04 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c b4 d0 98 23",
+                   "a7 04 01 30 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 6d c2 84 56"] {
+            let bytes = v4.split(separator: " ").map { UInt8($0, radix: 16)! }
+            guard case let .record(h4, r4, _)? = scan(bytes).first else { Issue.record("the format-4 frame was not read"); continue }
+            #expect(h4.epoch == 0x0123_4567_89AB_CDEF)
+            if case let .alarm(a4) = r4 { #expect(a4 == AlarmRecord(occupancy: 7, kind: 0, tUs: 1_234_567, sigmaQ8: 1_792)) }
+            if case let .samples(b4) = r4 { #expect(b4.count == 3 && b4.value(sample: 1, panel: 1, channel: 0) == 4_294_967_294) }
+        }
         // Format 3 (the release before the samples' flags): the same batch and alarm still read.
         for v3 in ["a7 03 01 2f ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 6f cd d9 f6",
                    "a7 03 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c 99 4c d1 e3"] {
@@ -246,7 +257,7 @@ func same(_ a: Record, _ b: Record) -> Bool {
 
     @Test("every malformed frame is refused with its reason, and the next good frame still decodes", arguments: [
         "garbage", "version", "kind", "length", "crc", "truncated", "trailing", "range", "sequence", "varint",
-        "beams-empty", "beam-reserved-bits", "beams-in-format-3", "start-restored-2", "start-pillar-beyond", "sample-absent-beyond", "sample-flags-byte",
+        "beams-empty", "beam-reserved-bits", "beams-in-format-3", "start-restored-2", "start-pillar-beyond", "sample-absent-beyond", "sample-flags-byte", "heartbeat-norm-rule", "heartbeat-norm-share",
     ])
     func malformed(defect: String) {
         let good = encode(.alarm(AlarmRecord(occupancy: 1, kind: 1, tUs: 10, sigmaQ8: 20)), FrameHeader(sequence: 9, monotonicUs: 10, wallUs: 0))
@@ -276,6 +287,9 @@ func same(_ a: Record, _ b: Record) -> Bool {
         case "beams-in-format-3": bad = frame(kind: 10, body: epoch0 + [1, 0, 0, 1, 2, 0x01], version: 3); expected = .unknownKind(10)
         case "start-restored-2": bad = frame(kind: 11, body: epoch0 + [1, 0, 0, 2, 0xA0, 0x8D, 0x06, 0xDC, 0x0B, 0, 0, 2], version: 4); expected = .valueOutOfRange
         case "start-pillar-beyond": bad = frame(kind: 11, body: epoch0 + [1, 0, 0, 2, 0xA0, 0x8D, 0x06, 0xDC, 0x0B, 0b100, 0, 0], version: 4); expected = .valueOutOfRange
+        // Format 5's heartbeat: an empty version text, ten varints, then the NORM fields.
+        case "heartbeat-norm-rule": bad = frame(kind: 7, body: epoch0 + [1, 0, 0, 0] + [UInt8](repeating: 0, count: 10) + [0, 0, 8, 0], version: 5); expected = .valueOutOfRange
+        case "heartbeat-norm-share": bad = frame(kind: 7, body: epoch0 + [1, 0, 0, 0] + [UInt8](repeating: 0, count: 10) + [0, 0x81, 0x80, 0x04, 0, 0], version: 5); expected = .valueOutOfRange
         // Two panels, one sample, flags on: panel 2 absent (the batch has panels 0 and 1).
         case "sample-absent-beyond": bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 1, 0, 0b100, 1, 1, 0, 1, 1, 0], version: 4); expected = .valueOutOfRange
         default: bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 2, 0, 1, 1, 0, 1, 1, 0], version: 4); expected = .valueOutOfRange

@@ -391,13 +391,16 @@ public struct LaneController: Sendable {
             if !engine.isOccupied {
                 sink.record(.background(BackgroundRecord(engine.background, panels: n)), monotonicUs: now, wallUs: clock.wallUs, commit: false)
             }
+            let rule = NormRule.current(settings, learner: engine.normLearner, backgroundLowShareQ16: engine.backgroundLowShareQ16)
             sink.record(.heartbeat(HeartbeatRecord(
                 softwareVersion: ShortText(LaneAgentVersion.string), profileHash: config.profileHash, uptimeS: UInt64((now - originUs) / 1_000_000),
                 ticks: UInt64(clock.ticks), missedTicks: UInt64(clock.missedTicks), maxLatenessUs: UInt64(max(0, clock.maxLatenessUs)),
                 latenessP50Us: UInt64(max(0, clock.latenessP50Us)), latenessP999Us: UInt64(max(0, clock.latenessP999Us)),
                 workP999Us: UInt64(max(0, clock.workP999Us)),
                 flags: (now < unlockedUntilUs ? HeartbeatRecord.flagUnlocked : 0) | (config.insecureUplink ? HeartbeatRecord.flagInsecureUplink : 0),
-                settingsHash: Tunable.hash(runningValues))),
+                settingsHash: Tunable.hash(runningValues),
+                normLearned: engine.normLearner.learned, normShareQ16: u64(engine.normLearner.quantileQ16(perMille: 900) ?? 0),
+                normRule: HeartbeatRecord.normRuleBits(rule), normLowShareMinQ16: u64(max(0, min(65_536, rule.lowShareMinQ16))))),
                 monotonicUs: now, wallUs: clock.wallUs, commit: false)
         }
 

@@ -8,8 +8,9 @@ public enum RecordFormat {
     /// The version written. Earlier ones are still read (journals of earlier releases):
     /// version 1 had no epoch; version 2 carried one container number per occupancy and no
     /// `ocr` records; version 3 carries the OCR's reads; version 4 the samples' flags and the
-    /// `beams` and `start` records, so that stored records replay exactly (docs/RECORDS.md).
-    public static let version: UInt8 = 4
+    /// `beams` and `start` records, so that stored records replay exactly (docs/RECORDS.md);
+    /// version 5 what the lane learned of its NORM loads in the heartbeat.
+    public static let version: UInt8 = 5
     public static let versionOldest: UInt8 = 1
     public static let bodyMax = 4096
     /// The largest frame: magic, version, kind, 2-byte length, body, CRC.
@@ -131,6 +132,10 @@ public struct RecordEncoder {
             w.varint(h.workP999Us)
             w.varint(h.flags)
             w.varint(h.settingsHash)
+            w.varint(h.normLearned)
+            w.varint(h.normShareQ16)
+            w.varint(h.normRule)
+            w.varint(h.normLowShareMinQ16)
         case let .ocr(o):
             w.varint(u64(o.occupancy))
             w.signed(o.occupancyStartUs)
@@ -305,10 +310,17 @@ public enum RecordParser {
         case .audit:
             record = .audit(AuditRecord(user: try text(&r), action: try text(&r), oldValue: try text(&r), newValue: try text(&r)))
         case .heartbeat:
-            record = .heartbeat(HeartbeatRecord(softwareVersion: try text(&r), profileHash: try r.varint(), uptimeS: try r.varint(),
-                                                ticks: try r.varint(), missedTicks: try r.varint(), maxLatenessUs: try r.varint(),
-                                                latenessP50Us: try r.varint(), latenessP999Us: try r.varint(), workP999Us: try r.varint(),
-                                                flags: version >= 2 ? try r.varint() : 0, settingsHash: version >= 2 ? try r.varint() : 0))
+            var h = HeartbeatRecord(softwareVersion: try text(&r), profileHash: try r.varint(), uptimeS: try r.varint(),
+                                    ticks: try r.varint(), missedTicks: try r.varint(), maxLatenessUs: try r.varint(),
+                                    latenessP50Us: try r.varint(), latenessP999Us: try r.varint(), workP999Us: try r.varint(),
+                                    flags: version >= 2 ? try r.varint() : 0, settingsHash: version >= 2 ? try r.varint() : 0)
+            if version >= 5 {
+                h.normLearned = try r.varint()
+                h.normShareQ16 = try r.bounded(65_536)
+                h.normRule = try r.bounded(7)
+                h.normLowShareMinQ16 = try r.bounded(65_536)
+            }
+            record = .heartbeat(h)
         case .ocr:
             guard version >= 3 else { throw .unknownKind(kind) }
             let occupancy = UInt32(truncatingIfNeeded: try r.bounded(u64(UInt32.max)))

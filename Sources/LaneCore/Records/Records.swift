@@ -184,12 +184,27 @@ public struct HeartbeatRecord: Sendable, Equatable {
     /// FNV-1a 64 of the running detection and output settings (changes only with an audit
     /// record of the change). Format 2 only.
     public var settingsHash: UInt64
+    /// What the lane learned of its NORM loads (format 5; docs/DETECTION.md): loads learned in
+    /// all, their low-window shares' 90th percentile (Q16, 0 = none yet), the rule the next
+    /// occupancy is judged by (`normRuleOn`, bit 0; its source in bits 1-2: 0 the profile,
+    /// 1 learned, 2 cold start) and its threat-like share (Q16).
+    public var normLearned: UInt64
+    public var normShareQ16: UInt64
+    public var normRule: UInt64
+    public var normLowShareMinQ16: UInt64
     public init(softwareVersion: ShortText, profileHash: UInt64, uptimeS: UInt64, ticks: UInt64, missedTicks: UInt64, maxLatenessUs: UInt64,
-                latenessP50Us: UInt64 = 0, latenessP999Us: UInt64 = 0, workP999Us: UInt64 = 0, flags: UInt64 = 0, settingsHash: UInt64 = 0) {
+                latenessP50Us: UInt64 = 0, latenessP999Us: UInt64 = 0, workP999Us: UInt64 = 0, flags: UInt64 = 0, settingsHash: UInt64 = 0,
+                normLearned: UInt64 = 0, normShareQ16: UInt64 = 0, normRule: UInt64 = 0, normLowShareMinQ16: UInt64 = 0) {
         self.softwareVersion = softwareVersion; self.profileHash = profileHash; self.uptimeS = uptimeS
         self.ticks = ticks; self.missedTicks = missedTicks; self.maxLatenessUs = maxLatenessUs
         self.latenessP50Us = latenessP50Us; self.latenessP999Us = latenessP999Us; self.workP999Us = workP999Us
         self.flags = flags; self.settingsHash = settingsHash
+        self.normLearned = normLearned; self.normShareQ16 = normShareQ16; self.normRule = normRule; self.normLowShareMinQ16 = normLowShareMinQ16
+    }
+
+    /// `normRule`'s value for a rule.
+    public static func normRuleBits(_ r: NormRule) -> UInt64 {
+        (r.on ? 1 : 0) | (r.source == .learned ? 2 : r.source == .coldStart ? 4 : 0)
     }
     public static let flagUnlocked: UInt64 = 1
     public static let flagInsecureUplink: UInt64 = 2
