@@ -25,6 +25,9 @@ public struct BoardProfile: Sendable {
     public var timeouts: ModbusTimeouts
     /// A panel is reported silent after this many failed polls in a row.
     public var panelSilentAfterPolls: Int
+    /// The window split the agent asks every panel for at start-up and after every reconnect
+    /// (`panels.windowSplitKev`; nil: the panels keep theirs). docs/DETECTION.md.
+    public var windowSplitKev: Int? = nil
     public var gpio: GPIO
     public var engine: EngineSettings
     public var sirenUs: Int64
@@ -80,7 +83,7 @@ public struct BoardProfile: Sendable {
         let laneID = try lane.string("id")
 
         let panels = try root.section("panels")!
-        try panels.onlyKeys(["count", "labels", "pillars", "unitIds", "registerMap"])
+        try panels.onlyKeys(["count", "labels", "pillars", "unitIds", "registerMap", "windowSplitKev"])
         let count = try panels.int("count", 1...panelCountMax)
         var labels: [String] = []
         if let nodes = try panels.list("labels", required: false) {
@@ -109,6 +112,13 @@ public struct BoardProfile: Sendable {
         }
         let mapName = try panels.string("registerMap", default: "reference-panel-v1")
         let registerMap = try loadRegisterMap(name: mapName, directory: mapDirectory, from: panels)
+        var windowSplitKev: Int? = nil
+        if panels.value("windowSplitKev") != nil {
+            windowSplitKev = try panels.int("windowSplitKev", 30...3_000)
+            guard registerMap.windowSplitRegister != nil else {
+                throw panels.error("windowSplitKev", "register map \(registerMap.name) names no window split register (windowSplit: {register: N})", at: panels.value("windowSplitKev"))
+            }
+        }
 
         let modbus = try root.section("modbus")!
         let transportName = try modbus.oneOf("transport", ["tcp", "rtu"])
@@ -276,6 +286,7 @@ public struct BoardProfile: Sendable {
         profile.vm250Bind = vm250Bind
         profile.vm250Allow = vm250Allow
         profile.ocr = ocr
+        profile.windowSplitKev = windowSplitKev
         return profile
     }
 
@@ -423,7 +434,7 @@ public struct BoardProfile: Sendable {
 
     public static func parseRegisterMap(_ text: String, file: String) throws -> PanelRegisterMap {
         let root = try YAMLSection.root(file: file, text: text)
-        try root.onlyKeys(["name", "inputRegisters", "wordOrder", "fields", "status", "command"])
+        try root.onlyKeys(["name", "inputRegisters", "wordOrder", "fields", "status", "command", "windowSplit"])
         let input = try root.section("inputRegisters")!
         try input.onlyKeys(["start", "count"])
         let start = try input.int("start", 0...65535)
@@ -441,13 +452,19 @@ public struct BoardProfile: Sendable {
         try st.onlyKeys(["okMask", "tamperMask", "faultMask"])
         let cmd = try root.section("command")!
         try cmd.onlyKeys(["register", "selfTest"])
+        var splitRegister: Int? = nil
+        if let split = try root.section("windowSplit") {
+            try split.onlyKeys(["register"])
+            splitRegister = try split.int("register", 0...65535)
+        }
         return PanelRegisterMap(
             name: try root.string("name"), readStart: start, readCount: count, wordOrder: order == "highFirst" ? .highFirst : .lowFirst,
             gammaTotal: off["gammaTotal"]!, gammaLow: off["gammaLow"]!, neutron: off["neutron"]!, uptimeMs: off["uptimeMs"]!,
             status: off["status"]!, highVoltage: off["highVoltage"]!, temperature: off["temperature"]!, firmware: off["firmware"]!,
             statusOkMask: UInt16(try st.int("okMask", 0...0xFFFF)), tamperMask: UInt16(try st.int("tamperMask", 0...0xFFFF)),
             statusFaultMask: UInt16(try st.int("faultMask", 0...0xFFFF, default: 0)),
-            commandRegister: try cmd.int("register", 0...65535), selfTestValue: UInt16(try cmd.int("selfTest", 0...0xFFFF)))
+            commandRegister: try cmd.int("register", 0...65535), selfTestValue: UInt16(try cmd.int("selfTest", 0...0xFFFF)),
+            windowSplitRegister: splitRegister)
     }
 }
 

@@ -90,6 +90,8 @@ public struct LaneView: Sendable {
     /// What the lane learned of its NORM loads, and the rule the next occupancy will be judged by.
     public var normLearner = NormLearner()
     public var normRule = NormRule.initial
+    /// False while a panel has not confirmed the window split the profile asks for.
+    public var spectraTrusted = true
     /// The background was restored from disk at start, this old then (-1: learned afresh).
     public var backgroundRestoredAgeUs: Int64 = -1
     public var settings = EngineSettings()

@@ -18,6 +18,10 @@ public struct PanelSlot: Sendable {
     public var badCRCs = 0
     public var exceptions = 0
     public var lastError = ""
+    /// False while a window split the profile asks for (`panels.windowSplitKev`) has not been
+    /// confirmed by this panel (written and read back): the spectral shares the NORM rule was
+    /// commissioned with do not hold then, and the rule is off (docs/DETECTION.md).
+    public var windowSplitConfirmed = true
     public init() {}
 }
 
@@ -152,7 +156,9 @@ public final class PanelPoller: @unchecked Sendable {
     public init(profile: BoardProfile, log: @escaping (String) -> Void) {
         self.profile = profile
         self.log = log
-        slots = Array(repeating: PanelSlot(), count: profile.engine.panelCount)
+        var slot = PanelSlot()
+        slot.windowSplitConfirmed = profile.windowSplitKev == nil
+        slots = Array(repeating: slot, count: profile.engine.panelCount)
         periodUs = profile.engine.sampleIntervalUs
     }
 
@@ -177,6 +183,10 @@ public final class PanelPoller: @unchecked Sendable {
         var lastConnectUs: Int64 = -10_000_000
         var reportedDown = false
         var allFailedRounds = 0
+        // The window split is asked for once per connection and per panel start (uptime going
+        // backwards is a panel that restarted with its default split).
+        var splitAsked = [Bool](repeating: false, count: unitIDs.count)
+        var lastUptimeMs = [UInt32](repeating: 0, count: unitIDs.count)
         while !stop() {
             var at = originUs + k * periodUs - leadUs
             let now = MonotonicClock.nowUs()
@@ -193,6 +203,7 @@ public final class PanelPoller: @unchecked Sendable {
                     try client.connect()
                     log("connected to \(client.describe())")
                     reportedDown = false
+                    for i in 0..<splitAsked.count { splitAsked[i] = false }
                 } catch {
                     connectFailures += 1
                     if !reportedDown { log("\(error) (retrying every \(Self.reconnectIntervalUs / 1000) ms)"); reportedDown = true }
@@ -227,6 +238,14 @@ public final class PanelPoller: @unchecked Sendable {
                     slots[i].pollDurationUs = t1 - t0
                     slots[i].consecutiveErrors = 0
                     lock.unlock()
+                    if let split = profile.windowSplitKev {
+                        if reading.uptimeMs < lastUptimeMs[i] { splitAsked[i] = false }
+                        lastUptimeMs[i] = reading.uptimeMs
+                        if !splitAsked[i] {
+                            splitAsked[i] = true
+                            setWindowSplit(client, panel: i, unit: unit, kev: split)
+                        }
+                    }
                 } catch {
                     roundFailed = true
                     lock.lock()
@@ -259,6 +278,34 @@ public final class PanelPoller: @unchecked Sendable {
             }
         }
         client.close()
+    }
+
+    /// Writes the window split to panel i and reads it back; the slot says whether it holds.
+    func setWindowSplit(_ client: ModbusClient, panel i: Int, unit: Int, kev: Int) {
+        guard let register = profile.registerMap.windowSplitRegister else { return }
+        let label = "panel \(profile.panelLabels[i]) (unit \(unit))"
+        var back: UInt16 = 0
+        let problem: String?
+        do {
+            try client.writeRegister(unit: unit, address: register, value: UInt16(kev))
+            try client.readHoldingRegisters(unit: unit, address: register, count: 1, into: &back)
+            problem = Int(back) == kev ? nil : "it reads back \(back) keV"
+        } catch {
+            problem = error.message
+            switch error.kind {
+            case .exception, .connection: break  // a whole answer, or nothing to resynchronise
+            default: _ = client.resynchronize(quietUs: profile.timeouts.responseUs)
+            }
+        }
+        lock.lock()
+        let was = slots[i].windowSplitConfirmed
+        slots[i].windowSplitConfirmed = problem == nil
+        lock.unlock()
+        if let problem {
+            log("\(label): window split \(kev) keV not taken (register \(register)): \(problem); NORM discrimination is off until it is")
+        } else if !was {
+            log("\(label): window split set to \(kev) keV (register \(register), read back)")
+        }
     }
 
     func slotFailed(_ i: Int) -> Bool {

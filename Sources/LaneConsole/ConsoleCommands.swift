@@ -346,7 +346,9 @@ extension ConsoleSession {
         say("         dwell integration \(s.dwellIntegration ? "on" : "off"), background uncertainty \(s.backgroundUncertainty ? "counted" : "ignored")")
         let rule = v.normRule, learner = v.normLearner
         func share(_ q: Int64) -> String { fixed(Double(q) / 65_536, 2) }
-        if rule.source == .profile {
+        if !v.spectraTrusted {
+            say("NORM:    discrimination OFF: a panel has not confirmed the window split the profile asks for (panels.windowSplitKev; the log names it); every excess alarms")
+        } else if rule.source == .profile {
             say("NORM:    discrimination \(rule.on ? "on" : "OFF") (set in the profile): an excess with a low-energy share under \(share(rule.lowShareMinQ16)) is NORM-like; any excess above \(Tunable.named("gammaCeilingSigma")!.text(hub.values)) sigma alarms")
         } else {
             let from = rule.source == .learned ? "the 90th percentile of the lane's own NORM loads" : "cold start: the background's own share, until \(NormLearner.loadsMin) loads are learned"

@@ -19,6 +19,9 @@ public struct LaneEngine: Sendable {
     public private(set) var normLearner = NormLearner()
     /// The NORM rule the current (or last) occupancy is judged by, fixed at its start.
     public private(set) var normRule = NormRule.initial
+    /// False while a panel has not confirmed the window split the profile asks for (set by the
+    /// agent each tick): NORM discrimination is off then (`NormRule.current`).
+    public var spectraTrusted = true
     public private(set) var occupancyCount: UInt32 = 0
     /// Faults reported by the hardware side this sample (panel link, status bits, maintenance).
     /// They are carried into the occupancy's decision. Learning stops only for a lane-wide one
@@ -285,7 +288,7 @@ public struct LaneEngine: Sendable {
         }
         for g in 0..<groupCountMax { shapeCounts[g] = g < groupCount ? shapeCounts(group: g) : 0 }
         bgNeutron = background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
-        normRule = NormRule.current(settings, learner: normLearner, backgroundLowShareQ16: backgroundLowShareQ16)
+        normRule = NormRule.current(settings, learner: normLearner, backgroundLowShareQ16: backgroundLowShareQ16, spectraTrusted: spectraTrusted)
         current.gammaBackgroundQ16 = bgGamma[0]
         current.faults = backgroundFaults()
         current.gammaMaxSigmaQ8 = Int64.min

@@ -120,14 +120,17 @@ public struct NormRule: Sendable, Equatable {
     /// only when the check source's share is at least `separationMinQ16` above it, and then an
     /// excess is threat-like from halfway between the two. Without a measured check source it
     /// stays off: the lane alarms on any excess (safety first).
-    public static func current(_ s: EngineSettings, learner: NormLearner, backgroundLowShareQ16: Int64) -> NormRule {
+    ///
+    /// `spectraTrusted` false (a panel has not confirmed the window split the profile asks
+    /// for): the shares were measured at another split; off, either way.
+    public static func current(_ s: EngineSettings, learner: NormLearner, backgroundLowShareQ16: Int64, spectraTrusted: Bool = true) -> NormRule {
         guard s.normFromTraffic else {
-            return NormRule(on: s.normDiscrimination, lowShareMinQ16: s.normLowShareMinQ16, shareMaxQ16: s.normShareMaxQ16, source: .profile)
+            return NormRule(on: s.normDiscrimination && spectraTrusted, lowShareMinQ16: s.normLowShareMinQ16, shareMaxQ16: s.normShareMaxQ16, source: .profile)
         }
         let learned = learner.isReady ? learner.quantileQ16(perMille: 900) : nil
         let norm = learned ?? backgroundLowShareQ16
         let check = s.checkSourceLowShareQ16
-        let on = check > 0 && norm > 0 && check - norm >= separationMinQ16
+        let on = spectraTrusted && check > 0 && norm > 0 && check - norm >= separationMinQ16
         return NormRule(on: on, lowShareMinQ16: (norm + check) / 2, shareMaxQ16: norm, source: learned != nil ? .learned : .coldStart)
     }
 }

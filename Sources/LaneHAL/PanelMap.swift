@@ -26,22 +26,28 @@ public struct PanelRegisterMap: Sendable, Equatable {
     /// The command holding register and its self-test value.
     public var commandRegister: Int
     public var selfTestValue: UInt16
+    /// The holding register of the boundary between the low and the high energy window, keV
+    /// (nil: the panel's split cannot be set).
+    public var windowSplitRegister: Int? = nil
 
     public init(name: String, readStart: Int, readCount: Int, wordOrder: WordOrder, gammaTotal: Int, gammaLow: Int,
                 neutron: Int, uptimeMs: Int, status: Int, highVoltage: Int, temperature: Int, firmware: Int,
-                statusOkMask: UInt16, tamperMask: UInt16, statusFaultMask: UInt16, commandRegister: Int, selfTestValue: UInt16) {
+                statusOkMask: UInt16, tamperMask: UInt16, statusFaultMask: UInt16, commandRegister: Int, selfTestValue: UInt16,
+                windowSplitRegister: Int? = nil) {
         self.name = name; self.readStart = readStart; self.readCount = readCount; self.wordOrder = wordOrder
         self.gammaTotal = gammaTotal; self.gammaLow = gammaLow; self.neutron = neutron; self.uptimeMs = uptimeMs
         self.status = status; self.highVoltage = highVoltage; self.temperature = temperature; self.firmware = firmware
         self.statusOkMask = statusOkMask; self.tamperMask = tamperMask; self.statusFaultMask = statusFaultMask
         self.commandRegister = commandRegister; self.selfTestValue = selfTestValue
+        self.windowSplitRegister = windowSplitRegister
     }
 
     /// The reference panel of shared/contracts/panel-modbus.md.
     public static let referencePanelV1 = PanelRegisterMap(
         name: "reference-panel-v1", readStart: 0, readCount: 12, wordOrder: .highFirst,
         gammaTotal: 0, gammaLow: 2, neutron: 4, uptimeMs: 6, status: 8, highVoltage: 9, temperature: 10, firmware: 11,
-        statusOkMask: 0x7, tamperMask: 0x8, statusFaultMask: 0x10, commandRegister: 259, selfTestValue: 0xA5A5)
+        statusOkMask: 0x7, tamperMask: 0x8, statusFaultMask: 0x10, commandRegister: 259, selfTestValue: 0xA5A5,
+        windowSplitRegister: 257)
 
     /// Largest offset used + width, for validation against `readCount`.
     public var highestOffsetUsed: Int {

@@ -3,7 +3,8 @@
 // drift; a handful of threat-like loads among hundreds moves the 90th percentile by a bin at most; the
 // stored fields round-trip and inconsistent ones are refused; the rule is off without a check
 // source or when the check source is too close to the NORM share, on halfway between them
-// otherwise, from the background's share before enough loads are learned.
+// otherwise, from the background's share before enough loads are learned; off whenever a panel
+// has not confirmed the window split.
 
 import LaneCore
 import Testing
@@ -82,5 +83,10 @@ import Testing
         r = NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55))
         #expect(r.on && r.shareMaxQ16 == 23 << 10, "the upper edge of 0.35's bin: \(r.shareMaxQ16)")
         #expect(r.lowShareMinQ16 == (Int64(23 << 10) + q16(0.80)) / 2)
+        // A panel that has not confirmed the window split: off, from traffic or from the profile.
+        #expect(!NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55), spectraTrusted: false).on)
+        s.normFromTraffic = false
+        #expect(!NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55), spectraTrusted: false).on)
+        #expect(NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55), spectraTrusted: true).on)
     }
 }

@@ -4,7 +4,7 @@
 //
 //   <panel 1..N | all> silent|wrongtid|otherunit|badcrc|truncated|restart [count]
 //   <panel 1..N | all> late|stall <ms> [count]  |  exception <code> [count]
-//   <panel 1..N | all> frozen | status <value> | hv <volts> | tamper | temperature <tenths C> | clear
+//   <panel 1..N | all> frozen | status <value> | hv <volts> | tamper | temperature <tenths C> | readonly | clear
 //   beam <0|1> stuckblocked | stuckclear | chatter <hz> | clear
 //   rtu hangup <ms> | dropbytes <count> | clear
 
@@ -18,12 +18,13 @@ enum FaultCommand: Equatable {
         case status(UInt16)
         case highVoltage(UInt16)
         case tamper
+        case readOnly
         case temperature(Int16)
         case misbehave(PanelFaults.Kind, value: Int, count: Int)
     }
 
     static func usage(panels n: Int) -> String {
-        "usage: fault <panel 1..\(n)|all> <silent|late MS|stall MS|exception CODE|wrongtid|otherunit|badcrc|truncated|restart> [count] | frozen | status VALUE | hv VOLTS | tamper | temperature TENTHS_C | clear; "
+        "usage: fault <panel 1..\(n)|all> <silent|late MS|stall MS|exception CODE|wrongtid|otherunit|badcrc|truncated|restart> [count] | frozen | status VALUE | hv VOLTS | tamper | temperature TENTHS_C | readonly | clear; "
             + "fault beam <0|1> <stuckblocked|stuckclear|chatter HZ|clear>; fault rtu <hangup MS|dropbytes N|clear>"
     }
 
@@ -75,6 +76,9 @@ enum FaultCommand: Equatable {
             case "tamper":
                 guard rest.isEmpty else { return fail("tamper takes no value") }
                 return .success(.panel(targets: targets, .tamper))
+            case "readonly":
+                guard rest.isEmpty else { return fail("readonly takes no value") }
+                return .success(.panel(targets: targets, .readOnly))
             case "temperature":
                 guard rest.count == 1, let v = Int(rest[0]), (-32768...32767).contains(v) else {
                     return fail("temperature takes the temperature the panel reports, in tenths of a degree C, -32768..32767")
@@ -140,6 +144,7 @@ extension PanelBank {
             case let .status(v): faults[p].status = v
             case let .highVoltage(v): faults[p].highVoltage = v
             case .tamper: faults[p].tamper = true
+            case .readOnly: faults[p].readOnly = true
             case let .temperature(t): faults[p].temperatureDeci = t
             case let .misbehave(kind, value, count):
                 faults[p].kind = kind

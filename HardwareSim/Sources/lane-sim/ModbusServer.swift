@@ -115,6 +115,9 @@ final class PanelBank: @unchecked Sendable {
         }
         if f.kind == .restart { world.resetCounters(panel: unit - 1); world.uptimeOffsetMs = UInt32(truncatingIfNeeded: -(MonotonicClock.nowUs() / 1000 - startMs)) }
         if fc == 0x11 { return reportServerID(ctx: ctx, req: req, unit: unit, isRTU: isRTU) }
+        if faults[unit - 1].readOnly && (fc == 0x06 || fc == 0x10) {
+            return modbus_reply_exception(ctx, req, UInt32(MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS)) > 0
+        }
         if let exc = checkWrite(req, offset: offset, length: length) {
             return modbus_reply_exception(ctx, req, UInt32(exc)) > 0
         }
@@ -348,6 +351,9 @@ struct PanelFaults {
     var highVoltage: UInt16? = nil
     /// The pillar door open: the tamper bit set.
     var tamper = false
+    /// Writes to holding registers are refused (exception 0x02): a panel whose settings are
+    /// locked, or a firmware that does not implement them.
+    var readOnly = false
     /// A temperature fault: this temperature (tenths of a degree), the temperature-fault bit set.
     var temperatureDeci: Int16? = nil
 

@@ -260,6 +260,9 @@ public struct LaneController: Sendable {
 
         // 2. Panel health, then counts since the last sample from the panels that answered.
         panels.updateLink(slots, silentAfterPolls: config.panelSilentAfterPolls, masks: config.status, ticksRun: k)
+        var splitsConfirmed = true
+        for p in 0..<n where !slots[p].windowSplitConfirmed { splitsConfirmed = false }
+        engine.spectraTrusted = splitsConfirmed
         var sample = LaneSample(tUs: 0, intervalUs: 0)
         var fresh: UInt32 = 0
         var newestUs: Int64 = 0
@@ -391,7 +394,7 @@ public struct LaneController: Sendable {
             if !engine.isOccupied {
                 sink.record(.background(BackgroundRecord(engine.background, panels: n)), monotonicUs: now, wallUs: clock.wallUs, commit: false)
             }
-            let rule = NormRule.current(settings, learner: engine.normLearner, backgroundLowShareQ16: engine.backgroundLowShareQ16)
+            let rule = NormRule.current(settings, learner: engine.normLearner, backgroundLowShareQ16: engine.backgroundLowShareQ16, spectraTrusted: engine.spectraTrusted)
             sink.record(.heartbeat(HeartbeatRecord(
                 softwareVersion: ShortText(LaneAgentVersion.string), profileHash: config.profileHash, uptimeS: UInt64((now - originUs) / 1_000_000),
                 ticks: UInt64(clock.ticks), missedTicks: UInt64(clock.missedTicks), maxLatenessUs: UInt64(max(0, clock.maxLatenessUs)),
@@ -502,7 +505,8 @@ public struct LaneController: Sendable {
         view.faultRaisedUs = faults.raisedUs
         view.background = engine.background
         view.normLearner = engine.normLearner
-        view.normRule = NormRule.current(settings, learner: engine.normLearner, backgroundLowShareQ16: engine.backgroundLowShareQ16)
+        view.spectraTrusted = engine.spectraTrusted
+        view.normRule = NormRule.current(settings, learner: engine.normLearner, backgroundLowShareQ16: engine.backgroundLowShareQ16, spectraTrusted: engine.spectraTrusted)
         view.sirenUs = annunciator.sirenUs
         view.alarmLightHoldUs = annunciator.lightHoldUs
         view.settingsPending = pendingSettings != nil
