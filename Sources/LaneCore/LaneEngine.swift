@@ -72,6 +72,7 @@ public struct LaneEngine: Sendable {
     public init(settings: EngineSettings) {
         precondition(settings.firstProblem() == nil, "engine settings must be validated first")
         self.settings = settings
+        NormLearner.warmUp()
         var all: UInt32 = 0
         var pillars: InlineArray<2, UInt32> = [0, 0]
         for p in 0..<settings.panelCount {

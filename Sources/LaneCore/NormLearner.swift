@@ -31,16 +31,34 @@ public struct NormLearner: Sendable, Equatable {
     public mutating func add(shareQ16: Int64) {
         let s = shareQ16 < 0 ? 0 : shareQ16 > 65_535 ? 65_535 : shareQ16
         let bin = int(s &>> 10)  // 65,536 / 64 = 1,024 per bin
-        bins[bin] &+= 1
+        let count = bins[bin]
+        bins[bin] = count &+ 1
         held &+= 1
         learned &+= 1
-        if held >= Self.capacity {
-            held = 0
-            for i in 0..<Self.binCount {
-                bins[i] = bins[i] &>> 1
-                held &+= bins[i]
-            }
+        if held >= Self.capacity { halve() }
+    }
+
+    /// Halves every bin (the learner forgets half its weight).
+    mutating func halve() {
+        held = 0
+        for i in 0..<Self.binCount {
+            bins[i] = bins[i] &>> 1
+            held &+= bins[i]
         }
+    }
+
+    /// Runs every path of a learner once on a scratch one, at start-up: in unoptimised builds the
+    /// first use of the histogram's generic operations instantiates type metadata on the heap
+    /// (6 allocations, measured), which must not happen on the tick when the first NORM load
+    /// comes, nor at the first halving months later (AllocationTests).
+    public static func warmUp() {
+        var scratch = NormLearner()
+        scratch.add(shareQ16: 30_000)
+        scratch.halve()
+        scratch.add(shareQ16: 30_000)
+        _ = scratch.quantileQ16(perMille: 900)
+        _ = scratch.loads(inBin: 0)
+        _ = scratch == NormLearner()
     }
 
     /// True once it holds enough loads to stand for the lane.

@@ -24,9 +24,13 @@ struct WindowSplitTests {
                             dir: dir, name: "sim")
         defer { sim.stop() }
         #expect(waitFor(dir + "/control.sock"), "the simulator did not start: \(sim.stderr)")
-        let control = try ConsoleTerminal(socket: dir + "/control.sock")
-        control.send("fault 2 readonly\n")
-        _ = control.expect("OK fault", timeoutS: 5)
+        // One command per connection, as the simulator's control socket takes them.
+        func fault(_ command: String) throws {
+            let control = try ConsoleTerminal(socket: dir + "/control.sock")
+            control.send("fault " + command + "\n")
+            _ = control.expect("OK fault", timeoutS: 5)
+        }
+        try fault("2 readonly")
 
         // check-board does what the agent will do, and names the panel that does not take it.
         let check = try Child("lane-agent", ["check-board", board, "--on-target", "--modbus-port", String(port), "--gpio-socket", dir + "/gpio.sock",
@@ -56,10 +60,8 @@ struct WindowSplitTests {
         #expect(console.run("thresholds").contains("NORM:    discrimination OFF: a panel has not confirmed the window split"))
 
         // The lock lifted and the panel restarted (its default split again): it takes the split.
-        control.send("fault 2 clear\n")
-        _ = control.expect("OK fault", timeoutS: 5)
-        control.send("fault 2 restart 1\n")
-        _ = control.expect("OK fault", timeoutS: 5)
+        try fault("2 clear")
+        try fault("2 restart 1")
         await pause(2)
         #expect(agent.stderr.contains("panel ML (unit 2): window split set to 450 keV (register 257, read back)"), "\(agent.stderr)")
         #expect(console.run("thresholds").contains("NORM:    discrimination on (set in the profile)"))
