@@ -105,13 +105,7 @@ public struct BoardCheck: Sendable {
                     + (statusOK ? "" : " (not OK: see the panel's manual for the bits)"), fix: "the panel reports a fault: high voltage, temperature or tamper (console 'panels' shows the bits)")
                 if let kev = profile.windowSplitKev, let register = map.windowSplitRegister {
                     // What the agent does at start-up: the split written, then read back.
-                    var back: UInt16 = 0
-                    var why: String? = nil
-                    do {
-                        try client.writeRegister(unit: unit, address: register, value: UInt16(kev))
-                        try client.readHoldingRegisters(unit: unit, address: register, count: 1, into: &back)
-                        if Int(back) != kev { why = "it reads back \(back) keV" }
-                    } catch { why = "\(error)" }
+                    let why = PanelPoller.writeWindowSplit(client, unit: unit, register: register, kev: kev, quietUs: profile.timeouts.responseUs)
                     add(why == nil, subject + " window split", why.map { "\(kev) keV not taken (register \(register)): \($0)" } ?? "\(kev) keV written and read back (register \(register))",
                         fix: "the panel's settings may be locked (see its manual), or it does not take this split; NORM discrimination stays off while a panel has not taken it")
                 }

@@ -87,9 +87,9 @@ public struct LaneView: Sendable {
     public var neutron1s = PanelValues(repeating: 0)
     public var window1sUs: Int64 = 0
     public var background = Background()
-    /// What the lane learned of its NORM loads, and the rule the next occupancy will be judged by.
+    /// What the lane learned of its NORM loads (the console derives the rule from it, the
+    /// background and the settings: `NormRule.current`).
     public var normLearner = NormLearner()
-    public var normRule = NormRule.initial
     /// False while a panel has not confirmed the window split the profile asks for.
     public var spectraTrusted = true
     /// The background was restored from disk at start, this old then (-1: learned afresh).

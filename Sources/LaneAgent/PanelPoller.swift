@@ -284,19 +284,7 @@ public final class PanelPoller: @unchecked Sendable {
     func setWindowSplit(_ client: ModbusClient, panel i: Int, unit: Int, kev: Int) {
         guard let register = profile.registerMap.windowSplitRegister else { return }
         let label = "panel \(profile.panelLabels[i]) (unit \(unit))"
-        var back: UInt16 = 0
-        let problem: String?
-        do {
-            try client.writeRegister(unit: unit, address: register, value: UInt16(kev))
-            try client.readHoldingRegisters(unit: unit, address: register, count: 1, into: &back)
-            problem = Int(back) == kev ? nil : "it reads back \(back) keV"
-        } catch {
-            problem = error.message
-            switch error.kind {
-            case .exception, .connection: break  // a whole answer, or nothing to resynchronise
-            default: _ = client.resynchronize(quietUs: profile.timeouts.responseUs)
-            }
-        }
+        let problem = Self.writeWindowSplit(client, unit: unit, register: register, kev: kev, quietUs: profile.timeouts.responseUs)
         lock.lock()
         let was = slots[i].windowSplitConfirmed
         slots[i].windowSplitConfirmed = problem == nil
@@ -305,6 +293,23 @@ public final class PanelPoller: @unchecked Sendable {
             log("\(label): window split \(kev) keV not taken (register \(register)): \(problem); NORM discrimination is off until it is")
         } else if !was {
             log("\(label): window split set to \(kev) keV (register \(register), read back)")
+        }
+    }
+
+    /// Writes a window split and reads it back: nil when the panel holds it, else why not (the
+    /// agent at start-up and check-board alike).
+    static func writeWindowSplit(_ client: ModbusClient, unit: Int, register: Int, kev: Int, quietUs: Int) -> String? {
+        var back: UInt16 = 0
+        do {
+            try client.writeRegister(unit: unit, address: register, value: UInt16(kev))
+            try client.readHoldingRegisters(unit: unit, address: register, count: 1, into: &back)
+            return Int(back) == kev ? nil : "it reads back \(back) keV"
+        } catch {
+            switch error.kind {
+            case .exception, .connection: break  // a whole answer, or nothing to resynchronise
+            default: _ = client.resynchronize(quietUs: quietUs)
+            }
+            return error.message
         }
     }
 

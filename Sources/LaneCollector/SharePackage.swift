@@ -155,7 +155,7 @@ public struct SharePackage {
                     faultsCSV += "\(head),\(f.panel == 255 ? "lane" : String(f.panel)),\(csv(names.joined(separator: " "))),\(f.changed)\n"
                 case let .heartbeat(h) where p.kinds.contains(.heartbeats):
                     beatsCSV += "\(head),\(RecordJSON.plain(h.softwareVersion)),\(h.uptimeS),\(h.ticks),\(h.missedTicks),\(String(h.settingsHash, radix: 16))"
-                        + ",\(h.normLearned),\(h.normShareQ16 == 0 ? "" : decimal4(h.normShareQ16)),\(h.normRule & 1 != 0),\(decimal4(h.normLowShareMinQ16))\n"
+                        + ",\(h.normLearned),\(h.normShareQ16 == 0 ? "" : decimal2(Q16.hundredths(Int64(h.normShareQ16)))),\(h.normRule & 1 != 0),\(decimal2(Q16.hundredths(Int64(h.normLowShareMinQ16))))\n"
                 default: break
                 }
             }

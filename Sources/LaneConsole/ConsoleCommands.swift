@@ -344,7 +344,9 @@ extension ConsoleSession {
         let windowS = Double(s.gammaWindowSamples) * Double(s.sampleIntervalUs) / 1e6
         say("gamma:   alarm above background + \(Tunable.named("gammaSigma")!.text(hub.values)) sigma; window \(fixed(windowS)) s until the speed is known, then the time to cross \(fixed(Double(s.viewLengthMm) / 1000)) m (at least \(fixed(Double(s.gammaWindowSamplesMin) * Double(s.sampleIntervalUs) / 1e6)) s)")
         say("         dwell integration \(s.dwellIntegration ? "on" : "off"), background uncertainty \(s.backgroundUncertainty ? "counted" : "ignored")")
-        let rule = v.normRule, learner = v.normLearner
+        let learner = v.normLearner
+        let rule = NormRule.current(s, learner: learner, backgroundLowShareQ16: v.background.lowShareQ16(mask: UInt32((1 << panelCount) - 1), panelCount: panelCount),
+                                    spectraTrusted: v.spectraTrusted)
         func share(_ q: Int64) -> String { fixed(Double(q) / 65_536, 2) }
         if !v.spectraTrusted {
             say("NORM:    discrimination OFF: a panel has not confirmed the window split the profile asks for (panels.windowSplitKev; the log names it); every excess alarms")

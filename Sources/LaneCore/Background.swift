@@ -211,6 +211,13 @@ public struct Background: Sendable {
     /// Sums of the long averages (see `gammaLongQ16`).
     public func gammaLongSumQ16(mask: UInt32, panelCount: Int) -> Int64 { sum(gammaLongQ16, gammaLongQ16, mask: mask, panelCount: panelCount) }
     public func gammaLowLongSumQ16(mask: UInt32, panelCount: Int) -> Int64 { sum(gammaLowLongQ16, gammaLowLongQ16, mask: mask, panelCount: panelCount) }
+    /// The background's own low-window share over the panels in `mask` (its long averages; Q16),
+    /// 0 before it has any.
+    public func lowShareQ16(mask: UInt32, panelCount: Int) -> Int64 {
+        let all = gammaLongSumQ16(mask: mask, panelCount: panelCount)
+        let low = gammaLowLongSumQ16(mask: mask, panelCount: panelCount)
+        return all <= 0 ? 0 : (low < (1 &<< 46) ? low * 65_536 / all : low / (all &>> 16 > 0 ? all &>> 16 : 1))
+    }
     /// Empty-lane samples the long averages effectively weigh (an exponential average weighs
     /// about twice its time constant).
     public func longSamples(_ settings: EngineSettings) -> Int64 {

@@ -245,12 +245,10 @@ public struct LaneEngine: Sendable {
         return true
     }
 
-    /// The background's own low-window share over all panels (its long averages; Q16), 0 before
-    /// it has any.
-    public var backgroundLowShareQ16: Int64 {
-        let all = background.gammaLongSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
-        let low = background.gammaLowLongSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
-        return all <= 0 ? 0 : (low < (1 &<< 46) ? low * 65_536 / all : low / (all &>> 16 > 0 ? all &>> 16 : 1))
+    /// The NORM rule the next occupancy would be judged by (fixed at its start as `normRule`).
+    public var nextNormRule: NormRule {
+        NormRule.current(settings, learner: normLearner, backgroundLowShareQ16: background.lowShareQ16(mask: groupMask[0], panelCount: settings.panelCount),
+                         spectraTrusted: spectraTrusted)
     }
 
     /// Forgets panel p's learned background (see `Background.forget`).
@@ -289,7 +287,7 @@ public struct LaneEngine: Sendable {
         }
         for g in 0..<groupCountMax { shapeCounts[g] = g < groupCount ? shapeCounts(group: g) : 0 }
         bgNeutron = background.neutronSumQ16(mask: groupMask[0], panelCount: settings.panelCount)
-        normRule = NormRule.current(settings, learner: normLearner, backgroundLowShareQ16: backgroundLowShareQ16, spectraTrusted: spectraTrusted)
+        normRule = nextNormRule
         current.gammaBackgroundQ16 = bgGamma[0]
         current.faults = backgroundFaults()
         current.gammaMaxSigmaQ8 = Int64.min

@@ -57,7 +57,7 @@ public enum RecordJSON {
             s += ",\"user\":\(text(a.user)),\"action\":\(text(a.action)),\"old\":\(text(a.oldValue)),\"new\":\(text(a.newValue))"
         case let .heartbeat(hb):
             s += ",\"softwareVersion\":\(text(hb.softwareVersion)),\"profileHash\":\"\(String(hb.profileHash, radix: 16))\",\"uptimeS\":\(hb.uptimeS),\"ticks\":\(hb.ticks),\"missedTicks\":\(hb.missedTicks),\"maxLatenessUs\":\(hb.maxLatenessUs),\"latenessP50Us\":\(hb.latenessP50Us),\"latenessP999Us\":\(hb.latenessP999Us),\"workP999Us\":\(hb.workP999Us),\"detectionUnlocked\":\(hb.flags & HeartbeatRecord.flagUnlocked != 0),\"insecureUplink\":\(hb.flags & HeartbeatRecord.flagInsecureUplink != 0),\"settingsHash\":\"\(String(hb.settingsHash, radix: 16))\""
-            s += ",\"norm\":{\"loadsLearned\":\(hb.normLearned),\"shareP90\":\(hb.normShareQ16 == 0 ? "null" : decimal4(hb.normShareQ16)),\"discrimination\":\(hb.normRule & 1 != 0),\"source\":\"\(["profile", "learned", "coldStart", "profile"][Int(hb.normRule >> 1 & 3)])\",\"lowShareMin\":\(decimal4(hb.normLowShareMinQ16))}"
+            s += ",\"norm\":{\"loadsLearned\":\(hb.normLearned),\"shareP90\":\(hb.normShareQ16 == 0 ? "null" : decimal2(Q16.hundredths(Int64(hb.normShareQ16)))),\"discrimination\":\(hb.normRule & 1 != 0),\"source\":\"\(["profile", "learned", "coldStart", "profile"][Int(hb.normRule >> 1 & 3)])\",\"lowShareMin\":\(decimal2(Q16.hundredths(Int64(hb.normLowShareMinQ16))))}"
         case let .ocr(o):
             s += ",\"amendment\":\(o.isAmendment),\"occupancy\":\(o.occupancy),\"occupancyStartUs\":\(o.occupancyStartUs)"
             s += ",\"readAtUs\":\(o.readAtUs),\"readWallUs\":\(o.readWallUs)," + OCRJSON.fields(o.reads)
@@ -76,9 +76,3 @@ public enum RecordJSON {
     }
 }
 
-/// A Q16 share as a decimal with 4 places.
-public func decimal4(_ q: UInt64) -> String {
-    let v = (q * 10_000 + 32_768) >> 16
-    let frac = String(v % 10_000)
-    return "\(v / 10_000)." + String(repeating: "0", count: 4 - frac.count) + frac
-}

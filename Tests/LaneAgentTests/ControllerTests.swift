@@ -193,7 +193,7 @@ struct VirtualLane {
         }
         let learner = lane.controller.engine.normLearner
         #expect(learner.learned >= 110, "nearly every NORM load passed the threshold: \(learner.learned)")
-        let rule = lane.controller.view.normRule
+        let rule = lane.controller.engine.nextNormRule
         #expect(rule.source == .learned && rule.on, "\(rule)")
         #expect(rule.shareMaxQ16 > 17_000 && rule.shareMaxQ16 < 24_000, "the 90th percentile near 0.30: \(Double(rule.shareMaxQ16) / 65_536)")
         // The heartbeat records say what it learned (format 5).
@@ -216,7 +216,7 @@ struct VirtualLane {
         close.controller.restore(normLearner: learner)
         close.extraLowShare = 0.30
         close.truck { $0.extraGamma = [250, 250, 250, 250] }
-        #expect(!close.controller.view.normRule.on)
+        #expect(!close.controller.engine.nextNormRule.on)
         #expect(close.sink.decisions.last!.gammaAlarm, "discrimination off: the NORM load alarms")
     }
 

@@ -394,7 +394,7 @@ public struct LaneController: Sendable {
             if !engine.isOccupied {
                 sink.record(.background(BackgroundRecord(engine.background, panels: n)), monotonicUs: now, wallUs: clock.wallUs, commit: false)
             }
-            let rule = NormRule.current(settings, learner: engine.normLearner, backgroundLowShareQ16: engine.backgroundLowShareQ16, spectraTrusted: engine.spectraTrusted)
+            let rule = engine.nextNormRule
             sink.record(.heartbeat(HeartbeatRecord(
                 softwareVersion: ShortText(LaneAgentVersion.string), profileHash: config.profileHash, uptimeS: UInt64((now - originUs) / 1_000_000),
                 ticks: UInt64(clock.ticks), missedTicks: UInt64(clock.missedTicks), maxLatenessUs: UInt64(max(0, clock.maxLatenessUs)),
@@ -506,7 +506,6 @@ public struct LaneController: Sendable {
         view.background = engine.background
         view.normLearner = engine.normLearner
         view.spectraTrusted = engine.spectraTrusted
-        view.normRule = NormRule.current(settings, learner: engine.normLearner, backgroundLowShareQ16: engine.backgroundLowShareQ16, spectraTrusted: engine.spectraTrusted)
         view.sirenUs = annunciator.sirenUs
         view.alarmLightHoldUs = annunciator.lightHoldUs
         view.settingsPending = pendingSettings != nil
