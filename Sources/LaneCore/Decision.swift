@@ -89,6 +89,10 @@ public struct Decision: Sendable, Equatable {
     public var gammaMaxThresholdQ16: Int64 = 0
     /// Low-window share of that window's excess (Q16), when it had an excess.
     public var gammaMaxLowShareQ16: Int64 = 0
+    /// The largest significance (Q8 sigma) of the fixed default window (1 s) against the
+    /// uncorrected background, over every group: what the ceiling (`gammaCeilingSigma`) tests.
+    /// Not in records; the evaluation draws the ceiling's trade-off curve from it.
+    public var gammaCeilingSigmaQ8: Int64 = 0
     public var neutronMaxSigmaQ8: Int64 = 0
     public var neutronMaxCounts: Int64 = 0
     public var neutronMaxBackgroundQ16: Int64 = 0

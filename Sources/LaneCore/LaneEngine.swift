@@ -465,7 +465,9 @@ public struct LaneEngine: Sendable {
             for g in 0..<groupCount {
                 let b = scaled(bgGamma[g], cw.intervalUs)
                 let sd = integerSquareRoot(b > 0 ? b : 1)
-                if ((cw.gamma[g] &<< 16) - b) / sd >= settings.gammaCeilingSigmaQ8 { current.gammaAlarm = true }
+                let sigma = ((cw.gamma[g] &<< 16) - b) / sd
+                if sigma > current.gammaCeilingSigmaQ8 { current.gammaCeilingSigmaQ8 = sigma }
+                if sigma >= settings.gammaCeilingSigmaQ8 { current.gammaAlarm = true }
             }
         }
         if occShieldedSamples > current.gammaWindowSamples && settings.dwellIntegration {

@@ -21,6 +21,10 @@ struct Eval: ParsableCommand {
     @Option(help: "Seed of the physics family.") var familySeed: UInt64 = 1
     @Flag(help: "Commission each member's lane first: set the window split, measure the Cs-137 check source, learn the NORM loads' share from 200 NORM passes (docs/DETECTION.md).")
     var commission = false
+    @Option(help: "Also count NORM alarms and Co-60's MDS95 at each of these gamma ceilings (sigma, comma-separated): the ceiling's trade-off curve.")
+    var ceilingSweep: String?
+    @Flag(help: "With --commission: learn the NORM loads as the agent does (detection.normFromTraffic: the engine's own learner fed by the lane's traffic, a Cs-137 pass among every 50 NORM loads) instead of the offline quantile.")
+    var fromTraffic = false
     @Option(help: "With --commission: the window split the lane asks its panels for, keV (0: each member's own).") var splitKev: Double = 450
 
     func run() throws {
@@ -40,12 +44,21 @@ struct Eval: ParsableCommand {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             config.falseAlarmTraceDirectory = dir
         }
+        if let ceilingSweep {
+            let xs = ceilingSweep.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard !xs.isEmpty, xs.allSatisfy({ $0 != nil && $0! >= 1 && $0! <= 1000 }) else {
+                throw ValidationError("--ceiling-sweep: expected sigmas from 1 to 1000 separated by commas, got '\(ceilingSweep)'")
+            }
+            config.ceilingSweep = xs.map { $0! }
+        }
+        guard commission || !fromTraffic else { throw ValidationError("--from-traffic needs --commission") }
         guard family >= 0 && family <= 64 else { throw ValidationError("--family must be 0...64") }
         let members = Physics.family(seed: familySeed, count: family)
         var plan: Commissioning? = nil
         if commission {
             var p = Commissioning()
             p.splitKev = splitKev
+            p.fromTraffic = fromTraffic
             plan = p
         }
         let fam = Evaluation.runFamily(config: config, settings: settings, members: members, commissioning: plan) { name, done, total in
@@ -54,7 +67,8 @@ struct Eval: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out + "/members", withIntermediateDirectories: true)
         var command = "lane-sim eval --seed \(seed) --passes-per-cell \(passesPerCell) --clean \(clean) --norm \(norm)"
         command += " --warmup-s \(Int(warmupS)) --family \(family) --family-seed \(familySeed)"
-        if commission { command += " --commission --split-kev \(Int(splitKev))" }
+        if commission { command += " --commission --split-kev \(Int(splitKev))" + (fromTraffic ? " --from-traffic" : "") }
+        if let ceilingSweep { command += " --ceiling-sweep \(ceilingSweep)" }
         if let board { command += " --board \(board)" }
         command += " --out \(out)"
         for (physics, report) in fam.members {

@@ -18,6 +18,13 @@ public struct Commissioning: Sendable, Equatable {
     public var quantile = 0.9
     /// The least separation between the check source's share and NORM's for discrimination.
     public var separationMin = 0.08
+    /// Learn as the agent does (`detection.normFromTraffic`): the engine's own `NormLearner`
+    /// fed by the lane's traffic, one pass after the other, threats among the NORM loads, and
+    /// `NormRule.current` deciding; instead of the offline quantile above.
+    public var fromTraffic = false
+    /// With `fromTraffic`: one Cs-137 pass (strong enough to pass the threshold) for every this
+    /// many NORM loads, so that the learner is shown the rare threat it must not follow.
+    public var threatEvery = 50
     public init() {}
 }
 
@@ -28,8 +35,19 @@ public struct CommissioningResult: Sendable {
     public var normShareHigh: Double
     public var normLoadsLearned: Int
     public var discrimination: Bool
+    /// With `Commissioning.fromTraffic`: what the lane learned, and the rule it then applies.
+    public var learner: NormLearner? = nil
+    public var rule: NormRule? = nil
     public var summary: String {
-        String(format: "split %.0f keV; check source share %.3f, NORM loads' share (90th percentile) %.3f over %d loads: ",
+        if let rule, let learner {
+            let q = learner.quantileQ16(perMille: 900).map { String(format: "%.3f", Double($0) / 65536) } ?? "-"
+            return String(format: "split %.0f keV; check source share %.3f; learned from traffic: %d loads over the threshold (threats among them), 90th percentile %@: ",
+                          physics.windowSplitKev, checkSourceShare, Int(learner.learned), q)
+                + (rule.on ? String(format: "NORM rules at share %.3f (threat-like) and %.3f (NORM hypothesis)",
+                                    Double(rule.lowShareMinQ16) / 65536, Double(rule.shareMaxQ16) / 65536)
+                           : "too close to tell apart: NORM discrimination off (alarm)")
+        }
+        return String(format: "split %.0f keV; check source share %.3f, NORM loads' share (90th percentile) %.3f over %d loads: ",
                physics.windowSplitKev, checkSourceShare, normShareHigh, normLoadsLearned)
             + (discrimination ? String(format: "NORM rules at share %.3f (threat-like) and %.3f (NORM hypothesis)",
                                        Double(settings.normLowShareMinQ16) / 65536, Double(settings.normShareMaxQ16) / 65536)
@@ -48,6 +66,7 @@ extension Evaluation {
         var learning = base
         learning.normDiscrimination = false
         var rng = SeededRandom(seed: config.seed &* 31 &+ 7)
+        if plan.fromTraffic { return learnFromTraffic(physics, settings: base, config: c, plan: plan, rng: &rng) }
         let profiles: [SpeedProfile] = [.steady1, .steady22, .steady22, .steady45, .stopAndGo]
         var shares: [Double] = []
         for i in 0..<plan.normPasses {
@@ -60,15 +79,7 @@ extension Evaluation {
         }
         shares.sort()
         let q = shares.isEmpty ? 0 : shares[min(shares.count - 1, Int(plan.quantile * Double(shares.count)))]
-        // The check source: Cs-137 on a vehicle without cargo, parked 60 s.
-        var check = PassSpec(kind: .threat(.cs137, strengthIndex: 6), profile: .parked, seed: rng.next())
-        check.seed = rng.next()
-        var (scenario, _) = Suite.scenario(check, c)
-        scenario.vehicles[0].attenuation = 1
-        scenario.vehicles[0].stopS = 60
-        var events: [LaneEvent] = []
-        TraceGenerator.play(LaneWorld(scenario: scenario)) { events.append($0) }
-        let cs = EngineDetector(settings: learning).run(events).lowShare
+        let cs = checkSourceShare(c, settings: learning, rng: &rng)
         var s = base
         let ok = cs - q >= plan.separationMin && !shares.isEmpty
         if ok {
@@ -80,5 +91,56 @@ extension Evaluation {
         }
         return CommissioningResult(physics: physics, settings: s, checkSourceShare: cs, normShareHigh: q,
                                    normLoadsLearned: shares.count, discrimination: ok)
+    }
+
+    /// The check source's low-window share: Cs-137 on a vehicle without cargo, parked 60 s, as
+    /// the lane's engine measures it with discrimination off.
+    static func checkSourceShare(_ c: EvalConfig, settings: EngineSettings, rng: inout SeededRandom) -> Double {
+        var check = PassSpec(kind: .threat(.cs137, strengthIndex: 6), profile: .parked, seed: rng.next())
+        check.seed = rng.next()
+        var (scenario, _) = Suite.scenario(check, c)
+        scenario.vehicles[0].attenuation = 1
+        scenario.vehicles[0].stopS = 60
+        var events: [LaneEvent] = []
+        TraceGenerator.play(LaneWorld(scenario: scenario)) { events.append($0) }
+        return EngineDetector(settings: settings).run(events).lowShare
+    }
+
+    /// The agent's own procedure: `normFromTraffic` on, the check source's share recorded, and
+    /// the lane's traffic (NORM loads at the usual speeds, a Cs-137 pass among every
+    /// `threatEvery`) played through the engine one pass after the other, its `NormLearner`
+    /// carried from pass to pass as the agent carries it from occupancy to occupancy.
+    static func learnFromTraffic(_ physics: Physics, settings base: EngineSettings, config c: EvalConfig, plan: Commissioning,
+                                 rng: inout SeededRandom) -> CommissioningResult {
+        var measuring = base
+        measuring.normFromTraffic = false
+        measuring.normDiscrimination = false
+        let cs = checkSourceShare(c, settings: measuring, rng: &rng)
+        var s = base
+        s.normFromTraffic = true
+        s.checkSourceLowShareQ16 = Int64((cs * 65536).rounded())
+        let profiles: [SpeedProfile] = [.steady1, .steady22, .steady22, .steady45, .stopAndGo]
+        var learner = NormLearner()
+        for i in 0..<plan.normPasses {
+            var specs = [PassSpec(kind: .norm, profile: profiles[i % profiles.count], seed: rng.next())]
+            if plan.threatEvery > 0 && i % plan.threatEvery == plan.threatEvery / 2 {
+                specs.append(PassSpec(kind: .threat(.cs137, strengthIndex: 5), profile: profiles[(i / 2) % profiles.count], seed: rng.next()))
+            }
+            for spec in specs {
+                let (scenario, _) = Suite.scenario(spec, c)
+                var events: [LaneEvent] = []
+                TraceGenerator.play(LaneWorld(scenario: scenario)) { events.append($0) }
+                learner = EngineDetector(settings: s, learner: learner).runLearning(events).learner
+            }
+        }
+        // The rule every suite pass starts with: the learner's, against a background as learned
+        // in this member (the cold-start share only matters before 100 loads).
+        let rule = NormRule.current(s, learner: learner, backgroundLowShareQ16: 0)
+        var r = CommissioningResult(physics: physics, settings: s, checkSourceShare: cs,
+                                    normShareHigh: learner.quantileQ16(perMille: 900).map { Double($0) / 65536 } ?? 0,
+                                    normLoadsLearned: Int(learner.learned), discrimination: rule.on)
+        r.learner = learner
+        r.rule = rule
+        return r
     }
 }

@@ -15,20 +15,31 @@ public struct PassVerdict: Sendable {
     /// The baselines only: the largest neutron excess seen, in sd of its background (counts at
     /// least 4 over it), for the comparison at equal false-alarm rate.
     public var maxNeutronSigma = 0.0
+    /// The engine only: the largest significance of the fixed 1 s window (what the ceiling
+    /// tests), and, when the evaluation sweeps the ceiling, whether the engine alarmed without it.
+    public var ceilingSigma = 0.0
+    public var gammaWithoutCeiling = false
 }
 
 /// This engine, with the given settings, run exactly as `replay` runs it.
 struct EngineDetector {
     let settings: EngineSettings
+    /// What the lane learned of its NORM loads before this pass (`detection.normFromTraffic`).
+    var learner: NormLearner? = nil
 
-    func run(_ events: [LaneEvent]) -> PassVerdict {
+    func run(_ events: [LaneEvent]) -> PassVerdict { runLearning(events).verdict }
+
+    /// The pass, and what the lane's NORM learner holds after it.
+    func runLearning(_ events: [LaneEvent]) -> (verdict: PassVerdict, learner: NormLearner) {
         var engine = LaneEngine(settings: settings)
+        if let learner { _ = engine.restore(normLearner: learner) }
         var v = PassVerdict()
         func take(_ d: Decision?) {
             guard let d else { return }
             v.gamma = v.gamma || d.gammaAlarm
             v.neutron = v.neutron || d.neutronAlarm
             v.normSuspect = v.normSuspect || d.normSuspect
+            v.ceilingSigma = max(v.ceilingSigma, Double(d.gammaCeilingSigmaQ8) / 256)
             let sigma = Double(d.gammaMaxSigmaQ8) / 256
             if sigma > v.maxSigma { v.maxSigma = sigma; v.lowShare = Double(d.gammaMaxLowShareQ16) / 65536 }
         }
@@ -41,7 +52,7 @@ struct EngineDetector {
             }
         }
         take(engine.finish(atUs: last))
-        return v
+        return (v, engine.normLearner)
     }
 }
 

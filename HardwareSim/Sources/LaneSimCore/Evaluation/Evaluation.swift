@@ -43,6 +43,29 @@ public struct EvalReport: Sendable {
     public var neutronEqualFAThreshold: Double = 6
     public var neutronEqualFAPd: [SpeedProfile: [Double]] = [:]
     public var neutronEqualFAMds95: [SpeedProfile: Double?] = [:]
+    /// The ceiling's trade-off (`EvalConfig.ceilingSweep`): per ceiling, the engine's NORM and
+    /// clean gamma alarms and Co-60's MDS95 per speed.
+    public var ceilingCurve: [CeilingPoint] = []
+}
+
+public struct CeilingPoint: Sendable {
+    public var sigma: Double
+    public var normAlarms = 0, normPasses = 0
+    public var cleanGammaAlarms = 0, cleanPasses = 0
+    public var co60Mds95: [SpeedProfile: Double?] = [:]
+    /// Co-60: the largest engine / VM-250-style MDS95 over speeds (infinity: never reached
+    /// where the baseline did).
+    public var co60Worst = 0.0
+}
+
+extension PassSpec {
+    /// The passes the ceiling's trade-off curve counts: Co-60, NORM and clean traffic.
+    var entersCeilingCurve: Bool {
+        switch kind {
+        case .threat(.co60, _), .norm, .clean: return true
+        default: return false
+        }
+    }
 }
 
 public enum Evaluation {
@@ -87,7 +110,14 @@ public enum Evaluation {
         events.reserveCapacity(Int(scenario.durationS ?? 100) * 10 + 16)
         TraceGenerator.play(LaneWorld(scenario: scenario)) { events.append($0) }
         var verdicts: [DetectorName: PassVerdict] = [:]
-        verdicts[.engine] = EngineDetector(settings: settings).run(events)
+        verdicts[.engine] = EngineDetector(settings: settings, learner: config.normLearner).run(events)
+        if !config.ceilingSweep.isEmpty && spec.entersCeilingCurve {
+            // The same pass with the ceiling out of reach: the ceiling only adds alarms, so the
+            // verdict at any ceiling c is this one or the 1 s window's significance reaching c.
+            var off = settings
+            off.gammaCeilingSigmaQ8 = 1 << 40
+            verdicts[.engine]!.gammaWithoutCeiling = EngineDetector(settings: off, learner: config.normLearner).run(events).gamma
+        }
         verdicts[.vm250] = SimpleBaseline(rule: .sigma(7)).run(events)
         verdicts[.percent] = SimpleBaseline(rule: .percent(1.2)).run(events)
         if let dir = config.falseAlarmTraceDirectory, verdicts[.engine]!.gamma || verdicts[.engine]!.neutron {
@@ -181,10 +211,41 @@ public enum Evaluation {
             }
         }
         var report = EvalReport(config: config, passes: results.count, seconds: seconds, pd: pd, mds95: mds, falseAlarms: fa, normAlarms: norm)
+        report.ceilingCurve = config.ceilingSweep.map { ceilingPoint($0, results, mds) }
         report.neutronEqualFAThreshold = threshold
         report.neutronEqualFAPd = eqPd
         report.neutronEqualFAMds95 = eqMds
         return report
+    }
+
+    /// The engine's alarms had its ceiling been `sigma`: NORM, clean, and Co-60 per speed.
+    static func ceilingPoint(_ sigma: Double, _ results: [PassResult], _ mds: [CellKey: [DetectorName: Double?]]) -> CeilingPoint {
+        var p = CeilingPoint(sigma: sigma)
+        var co60: [SpeedProfile: [(Double, Int)]] = [:]
+        for r in results where r.spec.entersCeilingCurve {
+            let v = r.verdicts[.engine]!
+            let alarm = v.gammaWithoutCeiling || v.ceilingSigma >= sigma
+            switch r.spec.kind {
+            case .norm: p.normAlarms += alarm ? 1 : 0; p.normPasses += 1
+            case .clean: p.cleanGammaAlarms += alarm ? 1 : 0; p.cleanPasses += 1
+            case let .threat(_, si):
+                var row = co60[r.spec.profile, default: Array(repeating: (0, 0), count: ThreatKind.co60.strengths.count)]
+                row[si].0 += alarm ? 1 : 0
+                row[si].1 += 1
+                co60[r.spec.profile] = row
+            }
+        }
+        for (profile, row) in co60 {
+            let m = mds95(strengths: ThreatKind.co60.strengths, pd: row.map { $0.1 > 0 ? $0.0 / Double($0.1) : 0 })
+            p.co60Mds95[profile] = m
+            let b = mds[CellKey(kind: .co60, profile: profile)]?[.vm250] ?? nil
+            switch (m, b) {
+            case let (m?, b?): p.co60Worst = max(p.co60Worst, m / b)
+            case (nil, _?): p.co60Worst = .infinity
+            default: break
+            }
+        }
+        return p
     }
 
     /// The smallest strength detected 95 % of the time: the first crossing of 0.95, interpolated

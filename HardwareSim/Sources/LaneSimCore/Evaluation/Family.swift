@@ -140,6 +140,24 @@ public struct FamilyReport: Sendable {
         goal("Cs-137 in NORM at least 0.9 of clean", 7) { $0 >= 0.9 }
         goal("Cf-252 at most the baseline's MDS95 at equal false-alarm rate", 8) { $0 <= 1 }
         goal("soft sources within 2 x of the matched-filter bound", 9) { $0 <= 2 }
+        if let sweep = members.first?.report.ceilingCurve, !sweep.isEmpty {
+            s += "\n## The ceiling's trade-off over the family (NORM alarms against Co-60)\n\n"
+            s += "Per gamma ceiling (1 s window, whatever the spectrum): the NORM alarms the engine avoids against the baseline, and Co-60's MDS95 over the baseline's at the worst speed. "
+            s += "Where NORM discrimination is off every excess alarms and the ceiling changes nothing.\n\n"
+            s += "| ceiling (sigma) | NORM fewer, worst member | NORM fewer, median | Co-60 / baseline, worst member | Co-60 / baseline, median | Co-60 at most 2 x everywhere |\n"
+            s += "| ---: | ---: | ---: | ---: | ---: | --- |\n"
+            for (i, point) in sweep.enumerated() {
+                var fewer: [Double] = [], co60: [Double] = []
+                for (_, r) in members where i < r.ceilingCurve.count {
+                    let nb = r.normAlarms[.vm250] ?? (0, 0, 0)
+                    fewer.append(nb.alarms > 0 ? 1 - Double(r.ceilingCurve[i].normAlarms) / Double(nb.alarms) : 0)
+                    co60.append(r.ceilingCurve[i].co60Worst)
+                }
+                let worstCo60 = co60.max() ?? .nan
+                s += "| \(Self.f(point.sigma, 0)) | \(Self.f((fewer.min() ?? .nan) * 100, 0)) % | \(Self.f(Self.median(fewer) * 100, 0)) % | "
+                s += "\(Self.f(worstCo60)) | \(Self.f(Self.median(co60))) | \(worstCo60 <= 2 ? "yes" : "**no**") |\n"
+            }
+        }
         s += "\n## Members\n\n"
         for m in fs {
             s += "- **\(m.name)**: \(m.summary)" + (commissioning[m.name].map { "; commissioned: \($0)" } ?? "")
@@ -163,6 +181,7 @@ extension Evaluation {
             if let plan {
                 let r = commission(m, settings: settings, config: config, plan: plan)
                 c.physics = r.physics
+                c.normLearner = r.learner
                 s = r.settings
                 notes[m.name] = r.summary
             }

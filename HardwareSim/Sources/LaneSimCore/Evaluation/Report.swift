@@ -138,6 +138,20 @@ extension EvalReport {
             let x = normAlarms[d] ?? (0, 0, 0)
             s += "| \(d.rawValue) | \(x.alarms) of \(x.passes) | \(Self.pct(x.alarms, x.passes)) | \(d == .engine ? String(x.suspect) : "-") |\n"
         }
+        if !ceilingCurve.isEmpty {
+            let nb = normAlarms[.vm250] ?? (0, 0, 0)
+            s += "\n## The ceiling's trade-off (NORM alarms against Co-60)\n\n"
+            s += "The engine's alarms had its gamma ceiling (on the 1 s window, whatever the spectrum) been each value; the baseline raised \(nb.alarms) NORM alarms.\n\n"
+            s += "| ceiling (sigma) | NORM alarms | fewer than the baseline | clean gamma / 1,000 | Co-60 engine / baseline, worst | "
+                + SpeedProfile.allCases.map { "Co-60 \($0.label)" }.joined(separator: " | ") + " |\n"
+            s += "| ---: | ---: | ---: | ---: | ---: |" + String(repeating: " ---: |", count: SpeedProfile.allCases.count) + "\n"
+            for p in ceilingCurve {
+                let fewer = nb.alarms > 0 ? String(format: "%.0f %%", 100 * (1 - Double(p.normAlarms) / Double(nb.alarms))) : "-"
+                s += "| \(Self.fmt(p.sigma)) | \(p.normAlarms) of \(p.normPasses) | \(fewer) | \(Self.per1000(p.cleanGammaAlarms, p.cleanPasses)) | "
+                s += (p.co60Worst.isInfinite ? "never" : String(format: "%.2f", p.co60Worst)) + " | "
+                s += SpeedProfile.allCases.map { Self.fmt(p.co60Mds95[$0] ?? nil) }.joined(separator: " | ") + " |\n"
+            }
+        }
         s += "\n## Probability of detection against strength\n\n"
         for p in pictures { s += "![\(p)](\(p))\n\n" }
         for kind in ThreatKind.allCases {

@@ -74,6 +74,12 @@ public struct EvalConfig: Sendable {
     public var falseAlarmTraceDirectory: String? = nil
     /// The physics member the passes are played in (lane-sim's own by default).
     public var physics: Physics = .laneSim
+    /// Ceilings (sigma) at which the NORM alarms and Co-60's MDS95 are also counted: the
+    /// ceiling's trade-off curve (issue 12). Empty: none.
+    public var ceilingSweep: [Double] = []
+    /// What every pass's lane has learned of its NORM loads before the pass (a lane commissioned
+    /// with `normFromTraffic`); nil: nothing.
+    public var normLearner: NormLearner? = nil
     public init() {}
 }
 
