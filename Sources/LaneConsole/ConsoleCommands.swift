@@ -613,32 +613,58 @@ extension ConsoleSession {
         let cfg = hub.profile.console
         let measureS = Int(cfg.checkSourceMeasureUs / 1_000_000)
         say("check source: \(chosen.count) panel\(chosen.count == 1 ? "" : "s"); pass at \(cfg.checkSourceMinNetCps) counts/s above background, measured over \(measureS) s; Ctrl-C aborts")
+        // The passing panels' net counts, all and in the low window: the check source's
+        // low-energy share, which the NORM rule from traffic needs (detection.checkSourceLowShare).
+        var netAll = 0.0, netLowAll = 0.0
         for p in chosen {
             hub.request(.maintenance(untilUs: MonotonicClock.nowUs() + 600_000_000))
-            let bg = bgCps(max(view.background.gammaQ16[p], view.background.gammaSlowQ16[p]))
+            let b = view.background
+            let fast = b.gammaQ16[p] >= b.gammaSlowQ16[p]
+            let bg = bgCps(fast ? b.gammaQ16[p] : b.gammaSlowQ16[p])
+            let bgLow = bgCps(fast ? b.gammaLowQ16[p] : b.gammaLowSlowQ16[p])
             guard ask("Place the check source against panel \(labels[p]), then press Enter: ") != nil else {
                 say("source check aborted; nothing recorded"); cancelled()
                 return
             }
             say("  measuring panel \(labels[p]) for \(measureS) s ...")
             _ = pause(1_200, interruptible: false)  // the window fills with source counts
-            var sum = 0.0, n = 0
+            var sum = 0.0, sumLow = 0.0, n = 0
             let end = MonotonicClock.nowUs() + cfg.checkSourceMeasureUs
             while MonotonicClock.nowUs() < end {
                 let v = view
                 sum += cps(v.gamma1s[p], v.window1sUs)
+                sumLow += cps(v.gammaLow1s[p], v.window1sUs)
                 n += 1
                 if pause(1_000) { say("source check aborted; nothing recorded"); cancelled(); return }
             }
             let gross = n > 0 ? sum / Double(n) : 0
             let net = gross - bg
             let ok = net >= Double(cfg.checkSourceMinNetCps)
-            let figures = "net \(fixed(net, 0)) counts/s (gross \(fixed(gross, 0)), background \(fixed(bg, 0)), min \(cfg.checkSourceMinNetCps))"
+            let netLow = (n > 0 ? sumLow / Double(n) : 0) - bgLow
+            var figures = "net \(fixed(net, 0)) counts/s (gross \(fixed(gross, 0)), background \(fixed(bg, 0)), min \(cfg.checkSourceMinNetCps))"
+            if ok {
+                figures += ", low-energy share \(fixed(min(1, max(0, netLow / net)), 2))"
+                netAll += net
+                netLowAll += netLow
+            }
             say("  panel \(labels[p]): \(ok ? "PASS" : "FAIL") \(figures)")
             hub.audit(user: user!, action: "sourcecheck \(labels[p])", new: (ok ? "pass " : "FAIL ") + figures)
             _ = ask("Remove the check source, then press Enter: ")
         }
         say("source check done; background learning resumes in 3 s")
+        guard netAll > 0 else { return }
+        // With a Cs-137 check source and the panels at the profile's window split, the share is
+        // what the NORM rule from the lane's traffic is told the threat side looks like.
+        let share = min(1, max(0, netLowAll / netAll))
+        let recorded = settings.checkSourceLowShareQ16
+        say("check source low-energy share over the passing panels: \(fixed(share, 2)); detection.checkSourceLowShare is "
+            + (recorded > 0 ? fixed(Double(recorded) / 65536, 2) : "not measured (0)"))
+        guard settings.normFromTraffic else {
+            say("(detection.normFromTraffic is off: the share is used only when the NORM rule comes from the lane's traffic)")
+            return
+        }
+        say("record it as the lane's check-source share, if the source is Cs-137 and the panels hold the profile's window split:")
+        set("checkSourceLowShare", fixed(share, 2))
     }
 
     func parseNumber(_ s: String, _ what: String, _ range: ClosedRange<Int64>, hex: Bool = false) -> Int64? {

@@ -322,14 +322,30 @@ struct ConsoleTests {
 
         // Self-test, the check source, an output test.
         #expect(t.run("selftest").contains("self-test PASSED: pass 4/4"))
+        // With the NORM rule from traffic on, the check source's low-energy share (lane-sim's
+        // check source puts 70 % of its counts into the low window) is offered for the setting.
+        t.send("set normFromTraffic true\r")
+        t.expect("[y/N] ")
+        #expect(t.run("y").contains("detection.normFromTraffic = true"))
         t.send("sourcecheck MU\r")
         t.expect("Place the check source against panel MU, then press Enter: ")
         try control(dir, "checksource 1 2000")
         t.send("\r")
         t.expect("Remove the check source, then press Enter: ", timeoutS: 15)
         try control(dir, "checksource 1 0")
-        #expect(t.run("").contains("source check done"))
+        t.send("\r")
+        t.expect("change detection.checkSourceLowShare from 0", timeoutS: 5)
+        t.expect("[y/N] ")
+        let recorded = t.run("y")
+        #expect(t.transcript.contains("source check done"))
         #expect(t.transcript.contains("panel MU: PASS net"))
+        let share = t.transcript.components(separatedBy: "low-energy share over the passing panels: ").last.flatMap { Double($0.prefix(4)) } ?? -1
+        #expect(share > 0.62 && share < 0.78, "measured share \(share): \(t.transcript.suffix(600))")
+        #expect(recorded.contains("detection.checkSourceLowShare = 0."), "\(recorded)")
+        #expect(t.run("thresholds").contains("check source 0."), "the NORM rule now knows the check source")
+        t.send("set normFromTraffic false\r")
+        t.expect("[y/N] ")
+        t.run("y")
         let test = t.run("test camera")
         #expect(test.contains("camera") && test.contains("ON") && test.contains("done; outputs restored"))
 

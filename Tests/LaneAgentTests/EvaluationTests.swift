@@ -83,4 +83,61 @@ import Testing
         let mixed = Evaluation.commission(clear, settings: EngineSettings(), config: c, plan: plan)
         #expect(!mixed.discrimination && !mixed.settings.normDiscrimination, "\(mixed.summary)")
     }
+
+    @Test("the ceiling's trade-off: at the engine's own ceiling the curve counts exactly the engine's alarms; a higher ceiling never adds NORM alarms nor finds Co-60 sooner")
+    func ceilingCurve() {
+        var c = EvalConfig()
+        c.seed = 7
+        c.passesPerCell = 2
+        c.cleanPasses = 30
+        c.normPasses = 40
+        c.ceilingSweep = [10, 35, 1000]
+        // lane-sim's member commissioned: discrimination on, so that the ceiling matters.
+        var plan = Commissioning()
+        plan.normPasses = 24
+        let settings = Evaluation.commission(.laneSim, settings: EngineSettings(), config: c, plan: plan).settings
+        #expect(settings.normDiscrimination && settings.gammaCeilingSigmaQ8 == 35 * 256)
+        let r = Evaluation.run(config: c, settings: settings)
+        #expect(r.ceilingCurve.map(\.sigma) == [10, 35, 1000])
+        let own = r.ceilingCurve[1]
+        #expect(own.normAlarms == r.normAlarms[.engine]!.alarms && own.normPasses == 40)
+        let clean = r.falseAlarms.values.reduce(0) { $0 + ($1[.engine]?.gamma ?? 0) }
+        #expect(own.cleanGammaAlarms == clean && own.cleanPasses == 33)
+        for profile in SpeedProfile.allCases {
+            let engine = r.mds95[CellKey(kind: .co60, profile: profile)]?[.engine] ?? nil
+            #expect(own.co60Mds95[profile] ?? nil == engine, "Co-60 \(profile.label)")
+        }
+        let (low, high) = (r.ceilingCurve[0], r.ceilingCurve[2])
+        #expect(low.normAlarms >= own.normAlarms && own.normAlarms >= high.normAlarms)
+        #expect(low.normAlarms > high.normAlarms, "lane-sim's NORM loads include some over 10 sigma that the NORM rule lets pass")
+        #expect(low.co60Worst <= high.co60Worst)
+        #expect(r.markdown(settingsText: "x", command: "y", pictures: []).contains("## The ceiling's trade-off"))
+    }
+
+    @Test("commissioning from traffic: the engine's own learner, fed NORM loads with threats among them, holds the loads and gives the rule NormRule.current derives; a split under Cs-137's edge leaves it off")
+    func commissioningFromTraffic() {
+        var c = EvalConfig()
+        c.seed = 5
+        var plan = Commissioning()
+        plan.fromTraffic = true
+        plan.normPasses = 170
+        plan.threatEvery = 20
+        let r = Evaluation.commission(.laneSim, settings: EngineSettings(), config: c, plan: plan)
+        let learner = r.learner!
+        #expect(learner.isReady, "\(r.summary)")
+        #expect(r.settings.normFromTraffic && r.settings.checkSourceLowShareQ16 == Int64((r.checkSourceShare * 65536).rounded()))
+        #expect(r.rule == NormRule.current(r.settings, learner: learner, backgroundLowShareQ16: 0), "learned: the background's share does not enter")
+        // lane-sim's NORM has a share of 0.35, its check source 0.80; the 8 Cs-137 passes among
+        // the loads do not pull the 90th percentile up to them.
+        #expect(r.rule!.on && r.rule!.source == .learned, "\(r.summary)")
+        #expect(Double(r.rule!.shareMaxQ16) / 65536 < 0.5, "\(r.summary)")
+
+        var clear = Physics.family(seed: 3, count: 1)[1]
+        clear.cargoScatter = 0
+        plan.normPasses = 30
+        plan.splitKev = 200
+        let mixed = Evaluation.commission(clear, settings: EngineSettings(), config: c, plan: plan)
+        #expect(mixed.rule!.source == .coldStart, "40 NORM loads are too few: the background's own share stands for NORM")
+        #expect(!mixed.rule!.on, "\(mixed.summary)")
+    }
 }

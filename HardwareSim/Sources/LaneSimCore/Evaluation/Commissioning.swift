@@ -121,6 +121,7 @@ extension Evaluation {
         s.checkSourceLowShareQ16 = Int64((cs * 65536).rounded())
         let profiles: [SpeedProfile] = [.steady1, .steady22, .steady22, .steady45, .stopAndGo]
         var learner = NormLearner()
+        var rule = NormRule.initial
         for i in 0..<plan.normPasses {
             var specs = [PassSpec(kind: .norm, profile: profiles[i % profiles.count], seed: rng.next())]
             if plan.threatEvery > 0 && i % plan.threatEvery == plan.threatEvery / 2 {
@@ -130,12 +131,11 @@ extension Evaluation {
                 let (scenario, _) = Suite.scenario(spec, c)
                 var events: [LaneEvent] = []
                 TraceGenerator.play(LaneWorld(scenario: scenario)) { events.append($0) }
-                learner = EngineDetector(settings: s, learner: learner).runLearning(events).learner
+                (_, learner, rule) = EngineDetector(settings: s, learner: learner).runLearning(events)
             }
         }
-        // The rule every suite pass starts with: the learner's, against a background as learned
-        // in this member (the cold-start share only matters before 100 loads).
-        let rule = NormRule.current(s, learner: learner, backgroundLowShareQ16: 0)
+        // The rule every suite pass starts with once its background is learned (the last pass's
+        // engine says it; its background's share only matters before 100 loads, the cold start).
         var r = CommissioningResult(physics: physics, settings: s, checkSourceShare: cs,
                                     normShareHigh: learner.quantileQ16(perMille: 900).map { Double($0) / 65536 } ?? 0,
                                     normLoadsLearned: Int(learner.learned), discrimination: rule.on)

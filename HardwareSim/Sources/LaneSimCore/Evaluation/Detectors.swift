@@ -29,8 +29,9 @@ struct EngineDetector {
 
     func run(_ events: [LaneEvent]) -> PassVerdict { runLearning(events).verdict }
 
-    /// The pass, and what the lane's NORM learner holds after it.
-    func runLearning(_ events: [LaneEvent]) -> (verdict: PassVerdict, learner: NormLearner) {
+    /// The pass, what the lane's NORM learner holds after it, and the NORM rule the next
+    /// occupancy would be judged by.
+    func runLearning(_ events: [LaneEvent]) -> (verdict: PassVerdict, learner: NormLearner, next: NormRule) {
         var engine = LaneEngine(settings: settings)
         if let learner { _ = engine.restore(normLearner: learner) }
         var v = PassVerdict()
@@ -52,7 +53,7 @@ struct EngineDetector {
             }
         }
         take(engine.finish(atUs: last))
-        return (v, engine.normLearner)
+        return (v, engine.normLearner, engine.nextNormRule)
     }
 }
 
