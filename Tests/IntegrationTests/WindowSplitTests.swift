@@ -69,4 +69,31 @@ struct WindowSplitTests {
         let after = try Client(modbus_new_tcp("127.0.0.1", Int32(port))!)
         for unit: Int32 in 1...4 { #expect(after.holding(unit: unit, 257, 1) == .success([450]), "unit \(unit)") }
     }
+
+    @Test("lane-sim --physics m1: the panels start at the member's split (register 257), and a Modbus write of 700 keV to a panel's register makes its counts softer (its low-window share of the background rises by more than 0.1); another panel keeps its share")
+    func simulatorFollowsTheSplit() async throws {
+        let dir = scratch("split-physics")
+        let port = freePort()
+        let sim = try Child("lane-sim", ["serve", "--scenario", "HardwareSim/scenarios/console.yaml", "--tcp-port", String(port), "--physics", "m1",
+                                         "--gpio-socket", dir + "/gpio.sock", "--control-socket", dir + "/control.sock", "--linger", "30"],
+                            dir: dir, name: "sim")
+        defer { sim.stop() }
+        #expect(waitFor(dir + "/control.sock"), "the simulator did not start: \(sim.stderr)")
+        let c = try Client(modbus_new_tcp("127.0.0.1", Int32(port))!)
+        let own = try c.holding(unit: 1, 257, 1).get()[0]
+        #expect(own >= 150 && own <= 450, "m1's split lies in the family's range: \(own)")
+        // The low-window share of what panel `unit` counts over 4 s (counters, high word first).
+        func share(_ unit: Int32) async throws -> Double {
+            let a = try c.input(unit: unit, 0, 4).get()
+            await pause(4)
+            let b = try c.input(unit: unit, 0, 4).get()
+            return Double(u32(b, 2) &- u32(a, 2)) / Double(u32(b, 0) &- u32(a, 0))
+        }
+        let before1 = try await share(1), before2 = try await share(2)
+        #expect(c.write(unit: 1, 257, 700) == nil)
+        #expect(c.holding(unit: 1, 257, 1) == .success([700]))
+        let after1 = try await share(1), after2 = try await share(2)
+        #expect(after1 > before1 + 0.1, "panel 1: \(before1) at \(own) keV, \(after1) at 700 keV")
+        #expect(abs(after2 - before2) < 0.06, "panel 2 kept its split: \(before2), \(after2)")
+    }
 }

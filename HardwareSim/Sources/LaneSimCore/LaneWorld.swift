@@ -89,8 +89,13 @@ public final class LaneWorld {
     /// 70 % in the low energy window (Cs-137-like). Set through the simulator's control socket.
     public var checkSourceCps: [Double]
     /// Low-window shares from the physics: the background per panel, each source per panel.
-    let backgroundLow: [Double]
-    let sourceLow: [[[Double]]]
+    private(set) var backgroundLow: [Double]
+    private(set) var sourceLow: [[[Double]]]
+    /// Each panel's window split (holding register 257), keV: with a physics member the
+    /// spectra follow it (`setWindowSplit`); lane-sim's fixed shares ignore it.
+    public private(set) var windowSplitKev: [Double]
+    /// The low-window share of the check source's counts (a bare Cs-137 source) per panel.
+    private(set) var checkSourceLow: [Double]
 
     public init(scenario: Scenario, counterStart: UInt32 = 0) {
         self.scenario = scenario
@@ -168,6 +173,8 @@ public final class LaneWorld {
         neutron = Array(repeating: counterStart, count: lane.panels)
         pulserUntilS = Array(repeating: -1, count: lane.panels)
         checkSourceCps = Array(repeating: 0, count: lane.panels)
+        windowSplitKev = Array(repeating: lane.physics?.windowSplitKev ?? 250, count: lane.panels)
+        checkSourceLow = (0..<lane.panels).map { lane.physics?.sourceLowShare(.cs137, attenuation: 1, panel: $0) ?? 0.7 }
         if let physics = lane.physics {
             backgroundLow = (0..<lane.panels).map { physics.backgroundLowShare(panel: $0) }
             sourceLow = scenario.vehicles.map { v in
@@ -232,7 +239,7 @@ public final class LaneWorld {
             }
         }
         if t < pulserUntilS[p] { low += 500; high += 500 }
-        if checkSourceCps[p] > 0 { low += 0.7 * checkSourceCps[p]; high += 0.3 * checkSourceCps[p] }
+        if checkSourceCps[p] > 0 { low += checkSourceLow[p] * checkSourceCps[p]; high += (1 - checkSourceLow[p]) * checkSourceCps[p] }
         return (low, high, n)
     }
 
@@ -267,11 +274,32 @@ public final class LaneWorld {
     /// The panel's pulser adds 1,000 gamma counts/s for 2 s (reference panel command 0xA5A5).
     public func startSelfTest(panel p: Int) { pulserUntilS[p] = timeS + 2 }
 
-    /// Carries another world's counters over (a scenario played again keeps counting).
+    /// Carries another world's counters over (a scenario played again keeps counting), and the
+    /// panels' window splits.
     public func continueCounters(from other: LaneWorld) {
         gammaTotal = other.gammaTotal; gammaLow = other.gammaLow; neutron = other.neutron
         uptimeOffsetMs = other.uptimeOffsetMs
         checkSourceCps = other.checkSourceCps
+        for p in 0..<min(panelCount, other.panelCount) where other.windowSplitKev[p] != windowSplitKev[p] {
+            setWindowSplit(panel: p, kev: other.windowSplitKev[p])
+        }
+    }
+
+    /// A panel's window split changed (a write to holding register 257): with a physics member
+    /// its low and high windows now divide the background's and every source's counts at the
+    /// new boundary; lane-sim's fixed shares do not change (only the register does).
+    public func setWindowSplit(panel p: Int, kev: Double) {
+        guard p >= 0 && p < panelCount else { return }
+        windowSplitKev[p] = kev
+        guard var physics = scenario.lane.physics else { return }
+        physics.windowSplitKev = kev
+        backgroundLow[p] = physics.backgroundLowShare(panel: p)
+        checkSourceLow[p] = physics.sourceLowShare(.cs137, attenuation: 1, panel: p)
+        for (k, v) in scenario.vehicles.enumerated() {
+            for (si, src) in v.sources.enumerated() {
+                sourceLow[k][si][p] = physics.sourceLowShare(src.type, attenuation: v.attenuation, panel: p, mix: src.normMix, selfScatter: src.selfScatter)
+            }
+        }
     }
 
     /// Command 0x5A5A: the counters start again from zero.

@@ -29,7 +29,7 @@ final class PanelBank: @unchecked Sendable {
             // Input registers 0..11, holding registers 256..259 (reference-panel-v1).
             let m = modbus_mapping_new_start_address(0, 0, 0, 0, 256, 4, 0, 12)!
             let h = lane_mapping_registers(m)!
-            h[0] = 30; h[1] = 250; h[2] = 1000; h[3] = 0
+            h[0] = 30; h[1] = UInt16(world.windowSplitKev[mappings.count].rounded()); h[2] = 1000; h[3] = 0
             mappings.append(m)
             faults.append(PanelFaults())
         }
@@ -131,7 +131,12 @@ final class PanelBank: @unchecked Sendable {
             return adu.withUnsafeBytes { rtu.send(rtu.master, $0) }
         }
         let rc = modbus_reply(ctx, req, Int32(length), m)
-        if fc == 0x06 || fc == 0x10 { applyCommand(panel: unit - 1) }
+        if fc == 0x06 || fc == 0x10 {
+            applyCommand(panel: unit - 1)
+            // The window split (257): a physics member's spectra follow it.
+            let split = Double(lane_mapping_registers(m)![1])
+            if split != world.windowSplitKev[unit - 1] { world.setWindowSplit(panel: unit - 1, kev: split) }
+        }
         return rc > 0
     }
 

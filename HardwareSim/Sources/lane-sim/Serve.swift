@@ -20,9 +20,19 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Play the gate OCR on this TCP port on 127.0.0.1 (the agent connects; docs/SIMULATOR.md).") var ocrPort: Int?
     @Option(help: "The OCR's messages: line or xml.") var ocrFormat: String = "line"
 
+    @Option(help: "Play the spectra of this member of the physics family (m1, m2, ...; docs/SIMULATOR.md): the panels' window split register (257) then moves the boundary between their windows. Default: lane-sim's fixed shares.")
+    var physics: String?
+    @Option(help: "With --physics: the seed of the family.") var familySeed: UInt64 = 1
+
     func makeSimulator(quiet: Bool = false) throws -> Simulator {
         var s = try loadScenario(scenario)
         if let seed { s.seed = seed }
+        if let physics {
+            guard physics.hasPrefix("m"), let i = Int(physics.dropFirst()), (1...64).contains(i) else {
+                throw ValidationError("--physics: expected a family member m1 to m64, found '\(physics)'")
+            }
+            s.lane.physics = Physics.family(seed: familySeed, count: i)[i]
+        }
         guard (0...65535).contains(tcpPort) else { throw ValidationError("--tcp-port must be 0...65535") }
         let o = SimOptions(
             tcpPort: tcpPort == 0 ? nil : tcpPort, rtuLink: rtuLink, gpioSocket: gpioSocket, controlSocket: controlSocket, tracePath: trace, truthPath: truth,

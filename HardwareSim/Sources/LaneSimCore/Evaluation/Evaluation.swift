@@ -46,6 +46,12 @@ public struct EvalReport: Sendable {
     /// The ceiling's trade-off (`EvalConfig.ceilingSweep`): per ceiling, the engine's NORM and
     /// clean gamma alarms and Co-60's MDS95 per speed.
     public var ceilingCurve: [CeilingPoint] = []
+    /// The engine's largest gamma significance (sigma) per clean pass, sorted: the threshold n
+    /// that 1 false alarm per 1,000 clean occupancies would need is its 99.9th percentile.
+    public var cleanMaxSigmas: [Double] = []
+    public func cleanSigmaQuantile(_ q: Double) -> Double? {
+        cleanMaxSigmas.isEmpty ? nil : cleanMaxSigmas[min(cleanMaxSigmas.count - 1, Int(q * Double(cleanMaxSigmas.count)))]
+    }
 }
 
 public struct CeilingPoint: Sendable {
@@ -212,6 +218,10 @@ public enum Evaluation {
         }
         var report = EvalReport(config: config, passes: results.count, seconds: seconds, pd: pd, mds95: mds, falseAlarms: fa, normAlarms: norm)
         report.ceilingCurve = config.ceilingSweep.map { ceilingPoint($0, results, mds) }
+        report.cleanMaxSigmas = results.compactMap { r in
+            if case .clean = r.spec.kind { return r.verdicts[.engine]!.maxSigma }
+            return nil
+        }.sorted()
         report.neutronEqualFAThreshold = threshold
         report.neutronEqualFAPd = eqPd
         report.neutronEqualFAMds95 = eqMds

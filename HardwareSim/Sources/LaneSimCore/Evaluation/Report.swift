@@ -133,6 +133,10 @@ extension EvalReport {
                 return "\(Self.per1000(x.gamma, x.passes)) | \(Self.per1000(x.neutron, x.passes))"
             }.joined(separator: " | ") + " |\n"
         }
+        if let q99 = cleanSigmaQuantile(0.99), let q999 = cleanSigmaQuantile(0.999), let top = cleanMaxSigmas.last {
+            s += String(format: "\nThe engine's largest gamma significance per clean pass: 99th percentile %.2f, 99.9th %.2f, largest %.2f sigma ", q99, q999, top)
+            s += "(the threshold n that 1 false alarm per 1,000 clean occupancies needs is about the 99.9th percentile; Poisson counts alone with a known background would need about 4).\n"
+        }
         s += "\n## NORM containers\n\n| detector | gamma alarms | share | NORM recognised (no alarm) |\n| --- | ---: | ---: | ---: |\n"
         for d in DetectorName.allCases.dropLast() {
             let x = normAlarms[d] ?? (0, 0, 0)
