@@ -9,6 +9,14 @@ public struct TraceHeader: Sendable, Equatable {
     /// Beam spacing in millimetres (the trace gives metres; rounded to the nearest mm).
     public var beamSpacingMm: Int64
     public var panelLabels: [String]
+    /// Multi-window panels (lane-trace.md, "Multi-window panels"): the K + 1 window boundaries in
+    /// keV, strictly increasing (empty: a two-window trace), and how many of the first windows
+    /// make up `gammaLow`.
+    public var energyWindowsKev: [Double] = []
+    public var gammaLowWindows: Int = 0
+    /// K, the energy windows per panel (0: the trace has no `gammaWindows`).
+    public var windowCount: Int { energyWindowsKev.isEmpty ? 0 : energyWindowsKev.count - 1 }
+    public static let windowCountMax = 16
 
     public init(sampleIntervalMs: Int64 = 100, panels: Int = 4, beamSpacingMm: Int64 = 1500, panelLabels: [String] = []) {
         self.sampleIntervalMs = sampleIntervalMs
@@ -42,6 +50,9 @@ public struct TraceReader {
     public private(set) var header: TraceHeader? = nil
     public private(set) var lineNumber = 0
     var lastTUs: Int64 = -1
+    /// A multi-window trace: the last counts line's `gammaWindows`, panel after panel (K values
+    /// each; `header.windowCount`). Empty for a two-window trace.
+    public private(set) var windows: [UInt32] = []
 
     public init() {}
 
@@ -78,11 +89,13 @@ public struct TraceReader {
 
     func fail(_ m: String) -> TraceError { TraceError(line: lineNumber, message: m) }
 
-    func parseHeader(_ s: inout JSONScanner) throws -> TraceHeader {
+    mutating func parseHeader(_ s: inout JSONScanner) throws -> TraceHeader {
         var format: String? = nil
         var version: Int64? = nil
         var h = TraceHeader(sampleIntervalMs: -1, panels: -1, beamSpacingMm: -1)
         var spacingM: Double? = nil
+        var lowWindows: Int64? = nil
+        var boundaries: [Double]? = nil
         try s.object { (s, key) throws(JSONScanner.Failure) in
             if s.equals(key, "format") {
                 format = try s.string()
@@ -95,6 +108,24 @@ public struct TraceReader {
                 h.panels = p >= 0 && p <= 1_000 ? Int(p) : 1_000
             } else if s.equals(key, "beamSpacingM") {
                 spacingM = try s.number()
+            } else if s.equals(key, "energyWindowsKev") {
+                var b: [Double] = []
+                try s.expect(0x5B, "'[' for energyWindowsKev")
+                if s.peek() == 0x5D { s.i += 1 } else {
+                    while true {
+                        b.append(try s.number())
+                        guard b.count <= TraceHeader.windowCountMax + 1 else {
+                            throw .syntax("energyWindowsKev has more than \(TraceHeader.windowCountMax + 1) boundaries (at most \(TraceHeader.windowCountMax) windows)")
+                        }
+                        guard let c = s.peek() else { throw .syntax("unterminated energyWindowsKev") }
+                        s.i += 1
+                        if c == 0x5D { break }
+                        if c != 0x2C { s.i -= 1; throw .syntax("expected ',' or ']' in energyWindowsKev, found \(s.describeHere())") }
+                    }
+                }
+                boundaries = b
+            } else if s.equals(key, "gammaLowWindows") {
+                lowWindows = try s.integer()
             } else if s.equals(key, "panelLabels") {
                 try s.expect(0x5B, "'[' for panelLabels")
                 if s.peek() == 0x5D { s.i += 1 } else {
@@ -127,6 +158,24 @@ public struct TraceReader {
         if !h.panelLabels.isEmpty && h.panelLabels.count != h.panels {
             throw fail("header: panelLabels has \(h.panelLabels.count) labels for \(h.panels) panels")
         }
+        switch (boundaries, lowWindows) {
+        case (nil, nil): break
+        case (nil, _?): throw fail("header: gammaLowWindows without energyWindowsKev")
+        case (_?, nil): throw fail("header: energyWindowsKev without gammaLowWindows")
+        case let (b?, low?):
+            let k = b.count - 1
+            guard k >= 2 && k <= TraceHeader.windowCountMax else {
+                throw fail("header: energyWindowsKev has \(b.count) boundaries; K + 1 for K = 2 to \(TraceHeader.windowCountMax) windows")
+            }
+            for i in 0..<b.count where b[i] < 0 || !b[i].isFinite { throw fail("header: energyWindowsKev[\(i)] = \(b[i]) is not an energy in keV") }
+            for i in 1..<b.count where b[i] <= b[i - 1] {
+                throw fail("header: energyWindowsKev must be strictly increasing: [\(i - 1)] = \(b[i - 1]), [\(i)] = \(b[i])")
+            }
+            guard low >= 1 && low < Int64(k) else { throw fail("header: gammaLowWindows \(low) must be 1 to \(k - 1) (K = \(k) windows)") }
+            h.energyWindowsKev = b
+            h.gammaLowWindows = Int(low)
+            windows = Array(repeating: 0, count: h.panels * k)
+        }
         return h
     }
 
@@ -139,7 +188,39 @@ public struct TraceReader {
         var neutron: PanelValues? = nil
         var container: ContainerNumber? = nil
         var containerText: String? = nil
+        var sawWindows = false
         let panels = h.panels
+        let k = h.windowCount
+        // gammaWindows: [[K counts] per panel], into `windows` (no allocation per line).
+        func windowCounts(_ s: inout JSONScanner) throws(JSONScanner.Failure) {
+            guard k > 0 else { throw .syntax("gammaWindows on a counts line, but the header has no energyWindowsKev") }
+            try s.expect(0x5B, "'[' for gammaWindows")
+            var p = 0
+            while true {
+                guard p < panels else { throw .syntax("gammaWindows has more than \(panels) panels, the header says \(panels)") }
+                try s.expect(0x5B, "'[' for gammaWindows[\(p)]")
+                var n = 0
+                while true {
+                    let x = try s.integer()
+                    guard x >= 0 && x <= Int64(UInt32.max) else { throw .syntax("gammaWindows[\(p)][\(n)] = \(x) is not a count (0...4294967295)") }
+                    guard n < k else { throw .syntax("gammaWindows[\(p)] has more than \(k) values, the header gives \(k) windows") }
+                    windows[p * k + n] = UInt32(x)
+                    n += 1
+                    guard let c = s.peek() else { throw .syntax("unterminated gammaWindows[\(p)]") }
+                    s.i += 1
+                    if c == 0x5D { break }
+                    if c != 0x2C { s.i -= 1; throw .syntax("expected ',' or ']' in gammaWindows[\(p)], found \(s.describeHere())") }
+                }
+                guard n == k else { throw .syntax("gammaWindows[\(p)] has \(n) values, the header gives \(k) windows") }
+                p += 1
+                guard let c = s.peek() else { throw .syntax("unterminated gammaWindows") }
+                s.i += 1
+                if c == 0x5D { break }
+                if c != 0x2C { s.i -= 1; throw .syntax("expected ',' or ']' in gammaWindows, found \(s.describeHere())") }
+            }
+            guard p == panels else { throw .syntax("gammaWindows has \(p) panels, the header says \(panels)") }
+            sawWindows = true
+        }
         func counts(_ s: inout JSONScanner, _ name: String) throws(JSONScanner.Failure) -> PanelValues {
             var v = PanelValues(repeating: 0)
             try s.expect(0x5B, "'[' for \(name)")
@@ -172,6 +253,8 @@ public struct TraceReader {
                 gammaLow = try counts(&s, "gammaLow")
             } else if s.equals(key, "neutron") {
                 neutron = try counts(&s, "neutron")
+            } else if s.equals(key, "gammaWindows") {
+                try windowCounts(&s)
             } else if s.equals(key, "container") {
                 if s.peek() == 0x6E, s.matchWord("null") { return }
                 let text = try s.string()
@@ -186,7 +269,7 @@ public struct TraceReader {
         guard tUs <= EngineSettings.timeUsMax else { throw fail("tUs \(tUs) is beyond \(EngineSettings.timeUsMax) (2^62 us, the engine's input envelope)") }
         guard tUs >= lastTUs else { throw fail("tUs \(tUs) goes back in time (previous line had \(lastTUs))") }
         lastTUs = tUs
-        let kinds = (beam != nil || blocked != nil ? 1 : 0) + (gamma != nil || gammaLow != nil || neutron != nil ? 1 : 0)
+        let kinds = (beam != nil || blocked != nil ? 1 : 0) + (gamma != nil || gammaLow != nil || neutron != nil || sawWindows ? 1 : 0)
             + (containerText != nil ? 1 : 0)
         guard kinds <= 1 else { throw fail("a line must be one of beam, counts or container, not several") }
         if beam != nil || blocked != nil {
@@ -195,12 +278,28 @@ public struct TraceReader {
             guard let blocked else { throw fail("beam line without \"blocked\" (true or false)") }
             return .beam(BeamEdge(tUs: tUs, beam: Int(beam), blocked: blocked))
         }
-        if gamma != nil || gammaLow != nil || neutron != nil {
+        if gamma != nil || gammaLow != nil || neutron != nil || sawWindows {
             guard let gamma else { throw fail("counts line without \"gamma\"") }
             guard let gammaLow else { throw fail("counts line without \"gammaLow\"") }
             guard let neutron else { throw fail("counts line without \"neutron\"") }
             for p in 0..<panels where gammaLow[p] > gamma[p] {
                 throw fail("gammaLow[\(p)] = \(gammaLow[p]) exceeds gamma[\(p)] = \(gamma[p]) (the low window is a subset)")
+            }
+            if k > 0 {
+                guard sawWindows else { throw fail("counts line without \"gammaWindows\" (the header gives \(k) energy windows)") }
+                for p in 0..<panels {
+                    var all: UInt64 = 0, low: UInt64 = 0
+                    for w in 0..<k {
+                        all += UInt64(windows[p * k + w])
+                        if w < h.gammaLowWindows { low += UInt64(windows[p * k + w]) }
+                    }
+                    guard all == UInt64(gamma[p]) else {
+                        throw fail("gammaWindows[\(p)] sums to \(all), gamma[\(p)] is \(gamma[p]) (the windows partition the gamma counts)")
+                    }
+                    guard low == UInt64(gammaLow[p]) else {
+                        throw fail("the first \(h.gammaLowWindows) of gammaWindows[\(p)] sum to \(low), gammaLow[\(p)] is \(gammaLow[p])")
+                    }
+                }
             }
             return .counts(tUs: tUs, gamma: gamma, gammaLow: gammaLow, neutron: neutron)
         }

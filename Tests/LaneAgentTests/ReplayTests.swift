@@ -77,6 +77,46 @@ func simulatedTrace(_ scenario: Scenario) -> (lines: [String], truths: [VehicleT
         #expect(e.line == cut + 1)
     }
 
+    /// The demo trace as a 16-window panel would have written it: each panel's low-window counts
+    /// spread over the first 6 windows, its high-window counts over the other 10 (the contract's
+    /// keys, added the way an outside tool writes them).
+    static func sixteenWindows(_ lines: [String]) -> [String] {
+        lines.enumerated().map { i, line in
+            var o = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            if i == 0 {
+                o["energyWindowsKev"] = [30, 60, 90, 120, 160, 200, 250, 320, 400, 500, 650, 800, 1000, 1300, 1700, 2200, 3000]
+                o["gammaLowWindows"] = 6
+            } else if let g = o["gamma"] as? [Int], let l = o["gammaLow"] as? [Int] {
+                o["gammaWindows"] = zip(g, l).map { all, low -> [Int] in
+                    func spread(_ n: Int, _ k: Int) -> [Int] { (0..<k).map { n / k + ($0 < n % k ? 1 : 0) } }
+                    return spread(low, 6) + spread(all - low, 10)
+                }
+            }
+            return String(data: try! JSONSerialization.data(withJSONObject: o, options: .sortedKeys), encoding: .utf8)!
+        }
+    }
+
+    @Test("a 16-window trace written to the contract by another tool replays to the same decisions as its two-window form; one whose windows do not sum stops at that line with the reason")
+    func sixteenWindowTrace() throws {
+        let scenario = try Scenario.load(path: packageRoot + "/HardwareSim/scenarios/demo.yaml")
+        let (lines, _) = simulatedTrace(scenario)
+        let wide = Self.sixteenWindows(lines)
+        #expect(wide[0].contains("\"gammaLowWindows\":6") && wide.contains { $0.contains("\"gammaWindows\":[[") })
+        let a = replay(lines), b = replay(wide)
+        #expect(a.error == nil && b.error == nil, "\(String(describing: b.error))")
+        let json = { (d: [[String: Any]]) in d.map { try! JSONSerialization.data(withJSONObject: $0, options: .sortedKeys) } }
+        #expect(json(a.decisions) == json(b.decisions) && !a.decisions.isEmpty)
+
+        var broken = wide
+        let at = try #require(broken.indices.dropFirst(broken.count / 2).first { broken[$0].contains("gammaWindows") })
+        broken[at] = broken[at].replacingOccurrences(of: "\"gammaWindows\":[[", with: "\"gammaWindows\":[[1000,")
+            .replacingOccurrences(of: #"(\[\[1000,[0-9]+),"#, with: "$1", options: .regularExpression)
+        let (decisions, error) = replay(broken)
+        let e = try #require(error as? TraceError)
+        #expect(e.line == at + 1 && e.message.contains("gammaWindows[0] sums to"), "\(e)")
+        #expect(decisions.count < a.decisions.count)
+    }
+
     @Test("beam and count times near 2^63 are refused with the line and the reason, not a trap in the engine")
     func hugeTimes() throws {
         let header = #"{"format":"lane-trace","version":1,"sampleIntervalMs":100,"panels":4,"beamSpacingM":1.5}"#

@@ -90,6 +90,65 @@ func error(_ lines: [String]) -> TraceError? {
         #expect(e?.message.contains(expected) == true, "\(e?.message ?? "accepted")")
     }
 
+    @Test("a multi-window trace (the contract's example: 2 panels, 4 windows) reads its boundaries and each counts line's windows")
+    func multiWindowExample() throws {
+        var r = TraceReader()
+        _ = try r.read(line: #"{"format":"lane-trace","version":1,"sampleIntervalMs":100,"panels":2,"beamSpacingM":1.5,"energyWindowsKev":[30,150,400,1000,3000],"gammaLowWindows":2}"#)
+        #expect(r.header?.energyWindowsKev == [30, 150, 400, 1000, 3000] && r.header?.windowCount == 4 && r.header?.gammaLowWindows == 2)
+        let e = try r.read(line: #"{"tUs":1300000,"gamma":[210,198],"gammaLow":[130,121],"gammaWindows":[[70,60,50,30],[66,55,47,30]],"neutron":[0,1]}"#)
+        guard case let .counts(_, g, l, _) = e else { Issue.record("not a counts line"); return }
+        #expect(g[0] == 210 && l[1] == 121)
+        #expect(r.windows == [70, 60, 50, 30, 66, 55, 47, 30])
+        // Two-window traces have none.
+        var two = TraceReader()
+        _ = try two.read(line: header)
+        #expect(two.header?.windowCount == 0 && two.windows.isEmpty)
+    }
+
+    static let mwHeader = #"{"format":"lane-trace","version":1,"sampleIntervalMs":100,"panels":2,"beamSpacingM":1.5,"energyWindowsKev":[30,150,400,1000,3000],"gammaLowWindows":2}"#
+
+    @Test("every malformed multi-window header is refused with a reason", arguments: [
+        (#""energyWindowsKev":[30,3000],"gammaLowWindows":1"#, "2 boundaries; K + 1 for K = 2 to 16"),
+        (#""energyWindowsKev":[30,80,150,250,400,650,1000,1250,1500,1750,2000,2250,2500,2750,3000,3500,4000,5000],"gammaLowWindows":2"#, "more than 17 boundaries"),
+        (#""energyWindowsKev":[30,150,150,3000],"gammaLowWindows":1"#, "strictly increasing: [1] = 150.0, [2] = 150.0"),
+        (#""energyWindowsKev":[-30,150,400,3000],"gammaLowWindows":1"#, "[0] = -30.0 is not an energy"),
+        (#""energyWindowsKev":[30,150,400,3000],"gammaLowWindows":3"#, "gammaLowWindows 3 must be 1 to 2"),
+        (#""energyWindowsKev":[30,150,400,3000],"gammaLowWindows":0"#, "gammaLowWindows 0 must be"),
+        (#""energyWindowsKev":[30,150,400,3000]"#, "energyWindowsKev without gammaLowWindows"),
+        (#""gammaLowWindows":2"#, "gammaLowWindows without energyWindowsKev"),
+        (#""energyWindowsKev":[30,"x"],"gammaLowWindows":1"#, "expected a number"),
+    ])
+    func badMultiWindowHeaders(keys: String, expected: String) {
+        let e = error([#"{"format":"lane-trace","version":1,"sampleIntervalMs":100,"panels":2,"beamSpacingM":1.5,"# + keys + "}"])
+        #expect(e?.line == 1)
+        #expect(e?.message.contains(expected) == true, "\(e?.message ?? "accepted")")
+    }
+
+    @Test("every malformed multi-window counts line is refused with its line number and a reason", arguments: [
+        (#"{"tUs":10,"gamma":[210,198],"gammaLow":[130,121],"neutron":[0,1]}"#, "without \"gammaWindows\" (the header gives 4 energy windows)"),
+        (#"{"tUs":10,"gamma":[210,198],"gammaLow":[130,121],"gammaWindows":[[70,60,50,31],[66,55,47,30]],"neutron":[0,1]}"#, "gammaWindows[0] sums to 211, gamma[0] is 210"),
+        (#"{"tUs":10,"gamma":[210,198],"gammaLow":[130,121],"gammaWindows":[[70,60,50,30],[65,55,48,30]],"neutron":[0,1]}"#, "the first 2 of gammaWindows[1] sum to 120, gammaLow[1] is 121"),
+        (#"{"tUs":10,"gamma":[210,198],"gammaLow":[130,121],"gammaWindows":[[70,60,50,30]],"neutron":[0,1]}"#, "gammaWindows has 1 panels, the header says 2"),
+        (#"{"tUs":10,"gamma":[210,198],"gammaLow":[130,121],"gammaWindows":[[70,60,80],[66,55,47,30]],"neutron":[0,1]}"#, "gammaWindows[0] has 3 values, the header gives 4 windows"),
+        (#"{"tUs":10,"gamma":[210,198],"gammaLow":[130,121],"gammaWindows":[[70,60,50,20,10],[66,55,47,30]],"neutron":[0,1]}"#, "gammaWindows[0] has more than 4 values"),
+        (#"{"tUs":10,"gamma":[210,198],"gammaLow":[130,121],"gammaWindows":[[70,60,50,30],[66,55,47,30],[1,1,1,1]],"neutron":[0,1]}"#, "more than 2 panels"),
+        (#"{"tUs":10,"gamma":[210,198],"gammaLow":[130,121],"gammaWindows":[[70,60,50,-30],[66,55,47,30]],"neutron":[0,1]}"#, "gammaWindows[0][3] = -30 is not a count"),
+        (#"{"tUs":10,"gamma":[210,198],"gammaLow":[130,121],"gammaWindows":[70,60,50,30],"neutron":[0,1]}"#, "'[' for gammaWindows[0]"),
+        (#"{"tUs":10,"gammaWindows":[[70,60,50,30],[66,55,47,30]]}"#, "counts line without \"gamma\""),
+        (#"{"tUs":10,"beam":0,"blocked":true,"gammaWindows":[[70,60,50,30],[66,55,47,30]]}"#, "not several"),
+    ])
+    func badMultiWindowEvents(line: String, expected: String) {
+        let e = error([Self.mwHeader, #"{"tUs":7,"beam":1,"blocked":false}"#, line])
+        #expect(e?.line == 3)
+        #expect(e?.message.contains(expected) == true, "\(e?.message ?? "accepted")")
+    }
+
+    @Test("gammaWindows in a trace whose header has no windows is refused")
+    func windowsWithoutHeader() {
+        let e = error([header, #"{"tUs":10,"gamma":[1,2,3,4],"gammaLow":[1,2,3,4],"gammaWindows":[[1,0],[2,0],[3,0],[4,0]],"neutron":[0,0,0,0]}"#])
+        #expect(e?.line == 2 && e?.message.contains("the header has no energyWindowsKev") == true, "\(e?.message ?? "accepted")")
+    }
+
     @Test("binary garbage in a line is refused, not crashed on")
     func garbage() {
         var r = TraceReader()
