@@ -89,4 +89,26 @@ import Testing
         legacy.setWindowSplit(panel: 0, kev: 700)
         #expect(share(legacy, 0) == fixed && legacy.windowSplitKev[0] == 700)
     }
+
+    @Test("multi-window panels (issue 13): over the contract's 8 default windows the shares sum to 1, two windows give exactly the two-window derivation, Cs-137 and HEU leave the upper windows empty, and Co-60 differs from a potassium load (its Compton edges at 963 and 1118 keV against K-40's 1243) and from a K/U/Th mix (nothing above 1500 keV) in every member")
+    func eightWindows() {
+        let b: [Double] = [30, 80, 150, 250, 400, 650, 1000, 1500, 3000]
+        for m in Physics.family(seed: 1, count: 8).dropFirst() {
+            let two = m.sourceWindowShares(.cs137, attenuation: 0.8, panel: 1, boundaries: [m.lldKev, m.windowSplitKev, 3000])
+            #expect(abs(two[0] - m.sourceLowShare(.cs137, attenuation: 0.8, panel: 1)) < 1e-12, "one derivation for two windows and K")
+            let bg = m.backgroundWindowShares(panel: 0, boundaries: b)
+            let cs = m.sourceWindowShares(.cs137, attenuation: 1, panel: 0, boundaries: b)
+            let heu = m.sourceWindowShares(.heu, attenuation: 0.7, panel: 0, boundaries: b)
+            let co = m.sourceWindowShares(.co60, attenuation: 0.7, panel: 0, boundaries: b)
+            let k = m.sourceWindowShares(.norm, attenuation: 0.7, panel: 0, boundaries: b, mix: [1, 0, 0], selfScatter: 0.2)
+            let mix = m.sourceWindowShares(.norm, attenuation: 0.7, panel: 0, boundaries: b, mix: [0.5, 0.25, 0.25], selfScatter: 0.3)
+            for x in [bg, cs, heu, co, k, mix] { #expect(x.count == 8 && abs(x.reduce(0, +) - 1) < 1e-9) }
+            #expect(cs[6] + cs[7] < 0.005, "\(m.name): Cs-137 above 1 MeV \(cs[6] + cs[7])")
+            #expect(heu[5] + heu[6] + heu[7] < 0.02, "\(m.name): HEU above 650 keV")
+            // Measured 2026-12-02 over the 8 members: (650-1000)/(1000-1500) is 1.04-1.99 for Co-60,
+            // 0.49-0.73 for K-40: about twice as large in each member.
+            #expect(co[5] / co[6] > 1.6 * (k[5] / k[6]), "\(m.name): Co-60 \(co[5] / co[6]), K-40 \(k[5] / k[6])")
+            #expect(mix[7] > 3 * co[7], "\(m.name): above 1500 keV NORM \(mix[7]), Co-60 \(co[7])")
+        }
+    }
 }

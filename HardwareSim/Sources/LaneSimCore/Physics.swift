@@ -124,19 +124,29 @@ public struct Physics: Sendable, Codable, Equatable {
 
     static func phi(_ x: Double) -> Double { 0.5 * erfc(-x / 2.0.squareRoot()) }
 
-    /// Counts in the low and the high window per photon of energy e reaching a panel of gain g,
-    /// from a table on a 2 keV grid (interpolated; the derivation below is slow to run per pass).
+    /// The two windows' boundaries: [lld, split, 3 MeV).
+    var twoWindows: [Double] { [lldKev, windowSplitKev, 3000] }
+
+    /// Counts in the low and the high window per photon of energy e reaching a panel of gain g.
     func windows(_ e: Double, gain g: Double) -> (low: Double, high: Double) {
-        let table = WindowTable.shared.table(self, gain: g)
-        let x = min(max(e, 2), 3000) / 2
-        let i = min(Int(x), table.count - 2)
-        let f = x - Double(i)
-        let a = table[i], b = table[i + 1]
-        return (a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f)
+        let r = windowResponse(e, gain: g, boundaries: twoWindows)
+        return (r[0], r[1])
     }
 
-    /// The derivation itself: counts in the low and the high window per photon of energy e.
-    func computeWindows(_ e: Double, gain g: Double) -> (low: Double, high: Double) {
+    /// Counts in each window [b0, b1), [b1, b2) ... per photon of energy e reaching a panel of
+    /// gain g, from a table on a 2 keV grid (interpolated; the derivation below is slow to run
+    /// per pass).
+    func windowResponse(_ e: Double, gain g: Double, boundaries b: [Double]) -> [Double] {
+        let k = b.count - 1
+        let table = WindowTable.shared.table(self, gain: g, boundaries: b)
+        let x = min(max(e, 2), 3000) / 2
+        let i = min(Int(x), table.count / k - 2)
+        let f = x - Double(i)
+        return (0..<k).map { j in table[i * k + j] + (table[(i + 1) * k + j] - table[i * k + j]) * f }
+    }
+
+    /// The derivation itself: counts in each window [b0, b1), [b1, b2) ... per photon of energy e.
+    func computeWindows(_ e: Double, gain g: Double, boundaries b: [Double]) -> [Double] {
         let p = Self.interaction(e)
         let pe = Self.photoShare(e)
         let tmax = e * (2 * e / 511) / (1 + 2 * e / 511)
@@ -162,15 +172,27 @@ public struct Physics: Sendable, Codable, Equatable {
             deposits.append((tmax + (e - tmax) * (Double(i) + 0.5) / Double(msPoints), (1 - pe) * multipleScatter / Double(msPoints)))
         }
         deposits.append((e, pe))
-        var low = 0.0, high = 0.0
-        let lo = lldKev / g, split = windowSplitKev / g, top = 3000 / g
+        var out = [Double](repeating: 0, count: b.count - 1)
+        let edges = b.map { $0 / g }
+        var c = [Double](repeating: 0, count: b.count)
         for (t, w) in deposits {
             let sigma = max(1, fwhm662 * (662 * t).squareRoot() / 2.355)
-            let cLo = Self.phi((lo - t) / sigma), cSplit = Self.phi((split - t) / sigma), cTop = Self.phi((top - t) / sigma)
-            low += w * (cSplit - cLo)
-            high += w * (cTop - cSplit)
+            for j in 0..<edges.count { c[j] = Self.phi((edges[j] - t) / sigma) }
+            for j in 0..<out.count { out[j] += w * (c[j + 1] - c[j]) }
         }
-        return (p * low, p * high)
+        return out.map { p * $0 }
+    }
+
+    /// Each window's share of the counts of photons `incident` (energy, relative flux) on panel p.
+    func windowShares(_ incident: [(Double, Double)], panel p: Int, boundaries b: [Double]) -> [Double] {
+        let g = gains[p % gains.count]
+        var counts = [Double](repeating: 0, count: b.count - 1)
+        for (e, w) in incident where w > 0 && e > 0 {
+            let r = windowResponse(e, gain: g, boundaries: b)
+            for j in 0..<counts.count { counts[j] += w * r[j] }
+        }
+        let all = counts.reduce(0, +)
+        return all > 0 ? counts.map { $0 / all } : counts.map { _ in 1 / Double(counts.count) }
     }
 
     /// Low-window share of the counts of photons `incident` (energy, relative flux) on panel p.
@@ -225,6 +247,24 @@ public struct Physics: Sendable, Codable, Equatable {
     /// of a NORM load's photons scattered in the load itself).
     public func sourceLowShare(_ type: SourceType, attenuation: Double, panel p: Int, mix: [Double]? = nil, selfScatter: Double = 0) -> Double {
         if legacy { return type.lowFraction }
+        return lowShare(sourceIncident(type, attenuation: attenuation, mix: mix, selfScatter: selfScatter), panel: p)
+    }
+
+    /// Multi-window panels (issue 13): each window's share of panel p's background, for window
+    /// boundaries `b` in keV (K + 1 values, increasing; counts outside [b0, bK) are not counted).
+    /// Derived members only (lane-sim's fixed shares know two windows).
+    public func backgroundWindowShares(panel p: Int, boundaries b: [Double]) -> [Double] {
+        windowShares(backgroundIncident, panel: p, boundaries: b)
+    }
+
+    /// Each window's share of a source's counts on panel p (as `sourceLowShare`).
+    public func sourceWindowShares(_ type: SourceType, attenuation: Double, panel p: Int, boundaries b: [Double], mix: [Double]? = nil,
+                                   selfScatter: Double = 0) -> [Double] {
+        windowShares(sourceIncident(type, attenuation: attenuation, mix: mix, selfScatter: selfScatter), panel: p, boundaries: b)
+    }
+
+    /// The photons of a source reaching a panel through cargo transmitting `attenuation`.
+    func sourceIncident(_ type: SourceType, attenuation: Double, mix: [Double]?, selfScatter: Double) -> [(Double, Double)] {
         var primary: [(Double, Double)]
         if type == .norm {
             primary = Self.mixture(mix ?? siteMix)
@@ -232,8 +272,7 @@ public struct Physics: Sendable, Codable, Equatable {
         } else {
             primary = Self.lines[type] ?? [(662, 1)]
         }
-        let incident = Self.throughCargo(primary, tau: -log(min(1, max(0.05, attenuation))), scatter: cargoScatter)
-        return lowShare(incident, panel: p)
+        return Self.throughCargo(primary, tau: -log(min(1, max(0.05, attenuation))), scatter: cargoScatter)
     }
 
     /// One line per member for reports.
@@ -250,14 +289,16 @@ public struct Physics: Sendable, Codable, Equatable {
 final class WindowTable: @unchecked Sendable {
     static let shared = WindowTable()
     let lock = NSLock()
-    var tables: [String: [(Double, Double)]] = [:]
+    var tables: [String: [Double]] = [:]
 
-    func table(_ p: Physics, gain g: Double) -> [(Double, Double)] {
-        let key = "\(p.windowSplitKev)/\(p.lldKev)/\(p.fwhm662)/\(p.multipleScatter)/\(g)"
+    /// The response at 0, 2, 4 ... 3000 keV, K values per grid point (flattened).
+    func table(_ p: Physics, gain g: Double, boundaries b: [Double]) -> [Double] {
+        let key = "\(b)/\(p.fwhm662)/\(p.multipleScatter)/\(g)"
         lock.lock()
         if let t = tables[key] { lock.unlock(); return t }
         lock.unlock()
-        let t = (0...1500).map { i in i == 0 ? (0.0, 0.0) : p.computeWindows(Double(i) * 2, gain: g) }
+        var t = [Double](repeating: 0, count: b.count - 1)
+        for i in 1...1500 { t += p.computeWindows(Double(i) * 2, gain: g, boundaries: b) }
         lock.lock(); tables[key] = t; lock.unlock()
         return t
     }
