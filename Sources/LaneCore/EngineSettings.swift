@@ -82,7 +82,14 @@ public struct EngineSettings: Sendable {
     /// `normDiscrimination`, `normLowShareMinQ16` and `normShareMaxQ16` are then not used.
     public var normFromTraffic: Bool = false
     public var checkSourceLowShareQ16: Int64 = 0
-    public var gammaCeilingSigmaQ8: Int64 = 35 * 256
+    /// The ceiling (only matters while NORM discrimination is on): on two-window panels a hard
+    /// point source (Co-60) and a potassium-rich NORM load have the same low-window share, so
+    /// only the ceiling catches Co-60 there. 20 sigma is the highest ceiling at which Co-60's
+    /// MDS95 stays within 2 x the VM-250-style baseline's at every speed in every member of the
+    /// physics family (docs/eval/family-commissioned: the trade-off curve; 25 sigma: 2.14 x,
+    /// 35 sigma: never); it costs NORM alarms (54-68 % fewer than the baseline instead of 78-89 %
+    /// at 35 sigma). A site policy: raise it where Co-60 is not a concern, measured.
+    public var gammaCeilingSigmaQ8: Int64 = 20 * 256
 
     /// Background suppression is estimated from the high energy window once the occupancy has
     /// this many high-window counts (below, no correction).

@@ -321,10 +321,12 @@ public struct LaneEngine: Sendable {
         if d.neutronMaxSigmaQ8 == Int64.min { d.neutronMaxSigmaQ8 = 0 }
         // NORM suspicion only counts when nothing threat-like raised the alarm.
         if d.gammaAlarm { d.normSuspect = false }
-        // A screened load whose gross count passed the threshold, short of the ceiling (a source
-        // that strong is no NORM) and without a neutron alarm: what this lane's NORM looks like.
-        if !d.notScreened && !d.truncated && !d.neutronAlarm && d.gammaMaxSigmaQ8 > settings.gammaSigmaQ8
-            && d.gammaMaxSigmaQ8 < settings.gammaCeilingSigmaQ8 {
+        // A screened load whose gross count passed the threshold, without a neutron alarm: what
+        // this lane's NORM looks like (at a seaport almost every such load is NORM; the 90th
+        // percentile over hundreds of loads does not follow the rare threat). Strong loads count
+        // too, whatever the ceiling: leaving out those over a 20-sigma ceiling would learn the
+        // weak loads only.
+        if !d.notScreened && !d.truncated && !d.neutronAlarm && d.gammaMaxSigmaQ8 > settings.gammaSigmaQ8 {
             normLearner.add(shareQ16: d.gammaMaxLowShareQ16)
         }
         state = .empty

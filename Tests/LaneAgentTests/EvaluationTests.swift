@@ -91,14 +91,14 @@ import Testing
         c.passesPerCell = 2
         c.cleanPasses = 30
         c.normPasses = 40
-        c.ceilingSweep = [10, 35, 1000]
+        c.ceilingSweep = [10, 20, 1000]
         // lane-sim's member commissioned: discrimination on, so that the ceiling matters.
         var plan = Commissioning()
         plan.normPasses = 24
         let settings = Evaluation.commission(.laneSim, settings: EngineSettings(), config: c, plan: plan).settings
-        #expect(settings.normDiscrimination && settings.gammaCeilingSigmaQ8 == 35 * 256)
+        #expect(settings.normDiscrimination && settings.gammaCeilingSigmaQ8 == 20 * 256)
         let r = Evaluation.run(config: c, settings: settings)
-        #expect(r.ceilingCurve.map(\.sigma) == [10, 35, 1000])
+        #expect(r.ceilingCurve.map(\.sigma) == [10, 20, 1000])
         let own = r.ceilingCurve[1]
         #expect(own.normAlarms == r.normAlarms[.engine]!.alarms && own.normPasses == 40)
         let clean = r.falseAlarms.values.reduce(0) { $0 + ($1[.engine]?.gamma ?? 0) }

@@ -28,6 +28,7 @@ struct FlatLane {
         s.viewLengthMm = 0
         s.backgroundUncertainty = false
         s.normDiscrimination = true  // commissioned for these flat spectra (off by default)
+        s.gammaCeilingSigmaQ8 = 35 * 256  // a site that raised the ceiling (the default is 20)
         return s
     }
 
@@ -493,6 +494,14 @@ struct FlatLane {
         #expect(cs.gammaAlarm && !cs.normSuspect)
         let hot = run(extra: 40, lowPercent: 35)  // 1600 excess = 40 sigma, above the 35-sigma ceiling
         #expect(hot.gammaAlarm && !hot.normSuspect)
+        // The shipped ceiling, 20 sigma: a 25-sigma hard excess (Co-60 looks like this on two
+        // windows) alarms; at 35 it is NORM-like.
+        var shipped = FlatLane.classic
+        shipped.gammaCeilingSigmaQ8 = EngineSettings().gammaCeilingSigmaQ8
+        #expect(shipped.gammaCeilingSigmaQ8 == 20 * 256)
+        let hard = FlatLane.excess(shipped, extra: 25, lowPercent: 35)
+        #expect(hard.gammaAlarm && !hard.normSuspect && hard.gammaCeilingSigmaQ8 >= 20 * 256, "\(hard.gammaCeilingSigmaQ8)")
+        #expect(!run(extra: 25, lowPercent: 35).gammaAlarm)
     }
 
     @Test("the surplus test: a mixed excess (share 0.56, under 0.60) with low-window counts 4 sd over a NORM spectrum alarms; pure NORM does not; off, the same excess is NORM-suspect")

@@ -25,7 +25,8 @@ struct Eval: ParsableCommand {
     var ceilingSweep: String?
     @Flag(help: "With --commission: learn the NORM loads as the agent does (detection.normFromTraffic: the engine's own learner fed by the lane's traffic, a Cs-137 pass among every 50 NORM loads) instead of the offline quantile.")
     var fromTraffic = false
-    @Option(help: "With --commission: the window split the lane asks its panels for, keV (0: each member's own).") var splitKev: Double = 450
+    @Option(help: "The window split the lane asks its panels for, keV (holding register 257; 0: each member's own). Default: 600 with --commission (above Cs-137's Compton edge: docs/DETECTION.md), each member's own without.")
+    var splitKev: Double?
 
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
@@ -53,11 +54,16 @@ struct Eval: ParsableCommand {
         }
         guard commission || !fromTraffic else { throw ValidationError("--from-traffic needs --commission") }
         guard family >= 0 && family <= 64 else { throw ValidationError("--family must be 0...64") }
-        let members = Physics.family(seed: familySeed, count: family)
+        guard splitKev.map({ $0 == 0 || (30...3000).contains($0) }) ?? true else { throw ValidationError("--split-kev must be 0 or 30...3000 keV") }
+        var members = Physics.family(seed: familySeed, count: family)
         var plan: Commissioning? = nil
+        if !commission, let k = splitKev, k > 0 {
+            // An uncommissioned lane whose profile sets panels.windowSplitKev.
+            for i in members.indices where !members[i].legacy { members[i].windowSplitKev = k }
+        }
         if commission {
             var p = Commissioning()
-            p.splitKev = splitKev
+            p.splitKev = splitKev ?? 600
             p.fromTraffic = fromTraffic
             plan = p
         }
@@ -67,7 +73,8 @@ struct Eval: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out + "/members", withIntermediateDirectories: true)
         var command = "lane-sim eval --seed \(seed) --passes-per-cell \(passesPerCell) --clean \(clean) --norm \(norm)"
         command += " --warmup-s \(Int(warmupS)) --family \(family) --family-seed \(familySeed)"
-        if commission { command += " --commission --split-kev \(Int(splitKev))" + (fromTraffic ? " --from-traffic" : "") }
+        if commission { command += " --commission" + (fromTraffic ? " --from-traffic" : "") }
+        if let splitKev { command += " --split-kev \(Int(splitKev))" }
         if let ceilingSweep { command += " --ceiling-sweep \(ceilingSweep)" }
         if let board { command += " --board \(board)" }
         command += " --out \(out)"
