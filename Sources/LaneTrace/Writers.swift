@@ -46,20 +46,44 @@ public enum TraceWriter {
         let mm = h.beamSpacingMm
         s += ",\"beamSpacingM\":" + String(mm / 1000) + "." + String(1000 + mm % 1000).dropFirst()
         if !h.panelLabels.isEmpty { s += ",\"panelLabels\":[" + h.panelLabels.map(jsonString).joined(separator: ",") + "]" }
+        if h.windowCount > 0 {
+            s += ",\"energyWindowsKev\":[" + h.energyWindowsKev.map(kev).joined(separator: ",") + "],\"gammaLowWindows\":\(h.gammaLowWindows)"
+        }
         return s + "}"
+    }
+
+    /// An energy in keV: whole numbers without a decimal point, others with up to 3 decimals.
+    static func kev(_ x: Double) -> String {
+        if x == x.rounded() && abs(x) < 1e15 { return String(Int64(x)) }
+        let milli = Int64((x * 1000).rounded())
+        var frac = String(1000 + abs(milli) % 1000).dropFirst()
+        while frac.hasSuffix("0") { frac = frac.dropLast() }
+        return (milli < 0 ? "-" : "") + String(abs(milli) / 1000) + "." + frac
     }
 
     public static func beam(_ e: BeamEdge) -> String {
         "{\"tUs\":\(e.tUs),\"beam\":\(e.beam),\"blocked\":\(e.blocked)}"
     }
 
-    public static func counts(tUs: Int64, panels: Int, gamma: PanelValues, gammaLow: PanelValues, neutron: PanelValues) -> String {
+    /// A counts line; `windows` (panel after panel, `windows.count / panels` each) for a
+    /// multi-window trace.
+    public static func counts(tUs: Int64, panels: Int, gamma: PanelValues, gammaLow: PanelValues, neutron: PanelValues,
+                              windows: [UInt32] = []) -> String {
         func list(_ v: PanelValues) -> String {
             var s = "["
             for p in 0..<panels { s += (p == 0 ? "" : ",") + String(v[p]) }
             return s + "]"
         }
-        return "{\"tUs\":\(tUs),\"gamma\":\(list(gamma)),\"gammaLow\":\(list(gammaLow)),\"neutron\":\(list(neutron))}"
+        var s = "{\"tUs\":\(tUs),\"gamma\":\(list(gamma)),\"gammaLow\":\(list(gammaLow))"
+        if !windows.isEmpty {
+            let k = windows.count / panels
+            s += ",\"gammaWindows\":["
+            for p in 0..<panels {
+                s += (p == 0 ? "[" : ",[") + windows[(p * k)..<((p + 1) * k)].map { String($0) }.joined(separator: ",") + "]"
+            }
+            s += "]"
+        }
+        return s + ",\"neutron\":\(list(neutron))}"
     }
 
     public static func container(tUs: Int64, _ c: ContainerNumber) -> String {

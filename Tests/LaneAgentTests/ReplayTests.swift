@@ -117,6 +117,35 @@ func simulatedTrace(_ scenario: Scenario) -> (lines: [String], truths: [VehicleT
         #expect(decisions.count < a.decisions.count)
     }
 
+    @Test("lane-sim writes multi-window traces (a physics member, the contract's 8 default windows, split 650 keV): the reader takes every line (windows summing to gamma and gammaLow), the empty lane's counts per window follow the member's derived background shares, replay decides from it; lane-sim's fixed shares refuse windows")
+    func simulatorWritesWindows() throws {
+        var scenario = try Scenario.load(path: packageRoot + "/HardwareSim/scenarios/demo.yaml")
+        let member = Physics.family(seed: 1, count: 2)[2]
+        scenario.lane.physics = member
+        let b: [Double] = [30, 80, 150, 250, 400, 650, 1000, 1500, 3000]
+        let world = LaneWorld(scenario: scenario)
+        for p in 0..<4 { #expect(world.setWindows(panel: p, boundaries: b, split: 650)) }
+        #expect(!world.setWindows(panel: 0, boundaries: b, split: 700), "the split must be a boundary")
+        #expect(!world.setWindows(panel: 0, boundaries: [30, 650, 400, 3000], split: 650), "boundaries must increase")
+        var lines: [String] = []
+        TraceGenerator.generate(world) { lines.append($0) }
+        var reader = TraceReader()
+        var sums = [Double](repeating: 0, count: 8)
+        for line in lines {
+            let e = try reader.read(line: line)
+            // The empty lane before the first vehicle (10 s): panel 0's counts per window.
+            if case let .counts(t, _, _, _) = e, t < 9_000_000 { for j in 0..<8 { sums[j] += Double(reader.windows[j]) } }
+        }
+        #expect(reader.header?.energyWindowsKev == b && reader.header?.gammaLowWindows == 5)
+        let expected = member.backgroundWindowShares(panel: 0, boundaries: b), total = sums.reduce(0, +)
+        for j in 0..<8 { #expect(abs(sums[j] / total - expected[j]) < 0.02, "window \(j): \(sums[j] / total) against \(expected[j])") }
+        let r = replay(lines)
+        #expect(r.error == nil && r.decisions.count >= 5, "\(String(describing: r.error))")
+
+        let legacy = LaneWorld(scenario: try Scenario.load(path: packageRoot + "/HardwareSim/scenarios/demo.yaml"))
+        #expect(!legacy.setWindows(panel: 0, boundaries: b, split: 650))
+    }
+
     @Test("beam and count times near 2^63 are refused with the line and the reason, not a trap in the engine")
     func hugeTimes() throws {
         let header = #"{"format":"lane-trace","version":1,"sampleIntervalMs":100,"panels":4,"beamSpacingM":1.5}"#

@@ -96,6 +96,14 @@ public final class LaneWorld {
     public private(set) var windowSplitKev: [Double]
     /// The low-window share of the check source's counts (a bare Cs-137 source) per panel.
     private(set) var checkSourceLow: [Double]
+    /// Multi-window panels (issue 13; `setWindows`): each panel's window boundaries in keV
+    /// (empty: a two-window panel), free-running counters per window, and the window shares of
+    /// the background, of every source and of the check source.
+    public private(set) var energyWindowsKev: [[Double]]
+    public private(set) var windowCounts: [[UInt32]]
+    private(set) var backgroundWindows: [[Double]]
+    private(set) var sourceWindows: [[[[Double]]]]
+    private(set) var checkSourceWindows: [[Double]]
 
     public init(scenario: Scenario, counterStart: UInt32 = 0) {
         self.scenario = scenario
@@ -174,6 +182,11 @@ public final class LaneWorld {
         pulserUntilS = Array(repeating: -1, count: lane.panels)
         checkSourceCps = Array(repeating: 0, count: lane.panels)
         windowSplitKev = Array(repeating: lane.physics?.windowSplitKev ?? 250, count: lane.panels)
+        energyWindowsKev = Array(repeating: [], count: lane.panels)
+        windowCounts = Array(repeating: [], count: lane.panels)
+        backgroundWindows = Array(repeating: [], count: lane.panels)
+        checkSourceWindows = Array(repeating: [], count: lane.panels)
+        sourceWindows = scenario.vehicles.map { v in v.sources.map { _ in Array(repeating: [], count: lane.panels) } }
         checkSourceLow = (0..<lane.panels).map { lane.physics?.sourceLowShare(.cs137, attenuation: 1, panel: $0) ?? 0.7 }
         if let physics = lane.physics {
             backgroundLow = (0..<lane.panels).map { physics.backgroundLowShare(panel: $0) }
@@ -243,12 +256,97 @@ public final class LaneWorld {
         return (low, high, n)
     }
 
+    /// Gamma rates (counts/s) per energy window at time t for a multi-window panel p: the same
+    /// background, sources, pulser and check source as `rates`, spread over the windows by the
+    /// physics member's derivation.
+    public func windowRates(at t: Double, panel p: Int) -> [Double] {
+        let lane = scenario.lane
+        let shares = backgroundWindows[p]
+        let drift = 1 + lane.driftFraction * sin(2 * Double.pi * t / lane.driftPeriodS)
+        let bg = lane.backgroundCps[p] * drift * (1 - suppression(at: t))
+        var out = shares.map { bg * $0 }
+        let panel = panels[p]
+        for (k, v) in scenario.vehicles.enumerated() where !v.sources.isEmpty {
+            let f = trajectories[k].front(at: t)
+            if f < -40 || f - v.lengthM > 40 { continue }
+            for (si, s) in v.sources.enumerated() where s.type.gamma {
+                let w = sourceWindows[k][si][p]
+                let points = s.type == .norm ? 8 : 1
+                for i in 0..<points {
+                    let along = points == 1 ? s.positionM : s.positionM - s.lengthM / 2 + s.lengthM * (Double(i) + 0.5) / Double(points)
+                    let x = f - along
+                    let dy = abs(panel.y - s.offsetM), dz = panel.z - s.heightM
+                    let d = max((x * x + dy * dy + dz * dz).squareRoot(), 0.3)
+                    let r = s.strength / Double(points) * (dy / d) / (d * d) * v.attenuation
+                    for j in out.indices { out[j] += r * w[j] }
+                }
+            }
+        }
+        let low = lowWindowCount(panel: p), k = out.count
+        if t < pulserUntilS[p] {
+            for j in 0..<k { out[j] += 500 / Double(j < low ? low : k - low) }
+        }
+        if checkSourceCps[p] > 0 { for j in 0..<k { out[j] += checkSourceCps[p] * checkSourceWindows[p][j] } }
+        return out
+    }
+
+    /// How many of panel p's windows lie below its window split (they make up `gammaLow`).
+    public func lowWindowCount(panel p: Int) -> Int {
+        energyWindowsKev[p].firstIndex { $0 >= windowSplitKev[p] } ?? 0
+    }
+
+    /// Makes panel p a multi-window panel with these boundaries (K + 1 values, increasing; the
+    /// split must be one of them, not the first or the last), or a two-window one again
+    /// (empty). Needs a physics member (lane-sim's fixed shares know two windows only): false
+    /// and nothing changed otherwise.
+    @discardableResult
+    public func setWindows(panel p: Int, boundaries b: [Double], split: Double) -> Bool {
+        guard p >= 0 && p < panelCount else { return false }
+        if b.isEmpty {
+            energyWindowsKev[p] = []; windowCounts[p] = []
+            setWindowSplit(panel: p, kev: split)
+            return true
+        }
+        guard let physics = scenario.lane.physics, !physics.legacy, b.count >= 3, zip(b, b.dropFirst()).allSatisfy({ $0 < $1 }),
+              let i = b.firstIndex(of: split), i > 0, i < b.count - 1 else { return false }
+        if energyWindowsKev[p].count != b.count { windowCounts[p] = Array(repeating: 0, count: b.count - 1) }
+        energyWindowsKev[p] = b
+        setWindowSplit(panel: p, kev: split)
+        var m = physics
+        m.windowSplitKev = split
+        backgroundWindows[p] = m.backgroundWindowShares(panel: p, boundaries: b)
+        checkSourceWindows[p] = m.sourceWindowShares(.cs137, attenuation: 1, panel: p, boundaries: b)
+        for (k, v) in scenario.vehicles.enumerated() {
+            for (si, src) in v.sources.enumerated() {
+                sourceWindows[k][si][p] = m.sourceWindowShares(src.type, attenuation: v.attenuation, panel: p, boundaries: b, mix: src.normMix,
+                                                               selfScatter: src.selfScatter)
+            }
+        }
+        return true
+    }
+
     /// Advances to time t, adding Poisson counts for the interval (rates at its midpoint).
     public func advance(to t: Double) {
         let dt = t - timeS
         guard dt > 0 else { return }
         let mid = timeS + dt / 2
         for p in 0..<panelCount {
+            if !energyWindowsKev[p].isEmpty {
+                // A multi-window panel: counts per window; the low window is the windows below
+                // the split, the total all of them.
+                let low = lowWindowCount(panel: p)
+                var all: UInt32 = 0, lo: UInt32 = 0
+                for (j, r) in windowRates(at: mid, panel: p).enumerated() {
+                    let c = rng.poisson(r * dt)
+                    windowCounts[p][j] &+= c
+                    all &+= c
+                    if j < low { lo &+= c }
+                }
+                gammaLow[p] &+= lo
+                gammaTotal[p] &+= all
+                neutron[p] &+= rng.poisson(rates(at: mid, panel: p).neutron * dt)
+                continue
+            }
             let r = rates(at: mid, panel: p)
             let lo = rng.poisson(r.low * dt)
             let hi = rng.poisson(r.high * dt)
@@ -280,8 +378,13 @@ public final class LaneWorld {
         gammaTotal = other.gammaTotal; gammaLow = other.gammaLow; neutron = other.neutron
         uptimeOffsetMs = other.uptimeOffsetMs
         checkSourceCps = other.checkSourceCps
-        for p in 0..<min(panelCount, other.panelCount) where other.windowSplitKev[p] != windowSplitKev[p] {
-            setWindowSplit(panel: p, kev: other.windowSplitKev[p])
+        for p in 0..<min(panelCount, other.panelCount) {
+            if !other.energyWindowsKev[p].isEmpty {
+                setWindows(panel: p, boundaries: other.energyWindowsKev[p], split: other.windowSplitKev[p])
+                windowCounts[p] = other.windowCounts[p]
+            } else if other.windowSplitKev[p] != windowSplitKev[p] {
+                setWindowSplit(panel: p, kev: other.windowSplitKev[p])
+            }
         }
     }
 
@@ -305,6 +408,7 @@ public final class LaneWorld {
     /// Command 0x5A5A: the counters start again from zero.
     public func resetCounters(panel p: Int) {
         gammaTotal[p] = 0; gammaLow[p] = 0; neutron[p] = 0
+        for j in windowCounts[p].indices { windowCounts[p][j] = 0 }
     }
 
     /// Beam states at time t (true = interrupted).

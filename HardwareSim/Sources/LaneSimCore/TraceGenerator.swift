@@ -10,6 +10,9 @@ public enum LaneEvent: Sendable {
     case beam(BeamEdge)
     case sample(LaneSample)
     case container(tUs: Int64, ContainerNumber)
+    /// Right after a sample, when the panels have more than two energy windows: the sample's
+    /// counts per window, panel after panel (`LaneWorld.energyWindowsKev`).
+    case windows([UInt32])
 }
 
 public enum TraceGenerator {
@@ -26,6 +29,8 @@ public enum TraceGenerator {
         var ocrIndex = 0
         let n = world.panelCount
         var lastG = world.gammaTotal, lastL = world.gammaLow, lastN = world.neutron
+        var lastW = world.windowCounts
+        let multiWindow = world.energyWindowsKev.contains { !$0.isEmpty }
         let stepS = Double(sampleIntervalMs) / 1000
         let intervalUs = sampleIntervalMs * 1000
         var k: Int64 = 1
@@ -51,6 +56,12 @@ public enum TraceGenerator {
             }
             lastG = world.gammaTotal; lastL = world.gammaLow; lastN = world.neutron
             emit(.sample(s))
+            if multiWindow {
+                var w: [UInt32] = []
+                for p in 0..<n { for j in world.windowCounts[p].indices { w.append(world.windowCounts[p][j] &- lastW[p][j]) } }
+                lastW = world.windowCounts
+                emit(.windows(w))
+            }
             k += 1
         }
     }
@@ -60,16 +71,33 @@ public enum TraceGenerator {
     public static func generate(_ world: LaneWorld, sampleIntervalMs: Int64 = 100, originUs: Int64 = 0,
                                 emit: (String) -> Void) -> [VehicleTruth] {
         let h = world.traceHeader(sampleIntervalMs: sampleIntervalMs)
-        emit(TraceWriter.header(TraceHeader(sampleIntervalMs: h.sampleIntervalMs, panels: h.panels,
-                                            beamSpacingMm: h.beamSpacingMm, panelLabels: h.panelLabels)))
+        var header = TraceHeader(sampleIntervalMs: h.sampleIntervalMs, panels: h.panels, beamSpacingMm: h.beamSpacingMm, panelLabels: h.panelLabels)
         let n = world.panelCount
+        // A multi-window trace: one set of boundaries for the lane (the contract's header has one).
+        if let b = world.energyWindowsKev.first, !b.isEmpty {
+            precondition(world.energyWindowsKev.allSatisfy { $0 == b } && (0..<n).allSatisfy { world.lowWindowCount(panel: $0) == world.lowWindowCount(panel: 0) },
+                         "a trace has one set of energy windows: every panel must have the same")
+            header.energyWindowsKev = b
+            header.gammaLowWindows = world.lowWindowCount(panel: 0)
+        }
+        emit(TraceWriter.header(header))
+        var pending: LaneSample? = nil
+        func flush(_ windows: [UInt32]) {
+            if let s = pending { emit(TraceWriter.counts(tUs: s.tUs, panels: n, gamma: s.gamma, gammaLow: s.gammaLow, neutron: s.neutron, windows: windows)) }
+            pending = nil
+        }
+        let multiWindow = header.windowCount > 0
         play(world, sampleIntervalMs: sampleIntervalMs, originUs: originUs) { e in
             switch e {
-            case let .beam(b): emit(TraceWriter.beam(b))
-            case let .container(t, c): emit(TraceWriter.container(tUs: t, c))
-            case let .sample(s): emit(TraceWriter.counts(tUs: s.tUs, panels: n, gamma: s.gamma, gammaLow: s.gammaLow, neutron: s.neutron))
+            case let .beam(b): flush([]); emit(TraceWriter.beam(b))
+            case let .container(t, c): flush([]); emit(TraceWriter.container(tUs: t, c))
+            case let .sample(s):
+                flush([])
+                if multiWindow { pending = s } else { emit(TraceWriter.counts(tUs: s.tUs, panels: n, gamma: s.gamma, gammaLow: s.gammaLow, neutron: s.neutron)) }
+            case let .windows(w): flush(w)
             }
         }
+        flush([])
         return world.truths
     }
 }

@@ -24,11 +24,25 @@ struct Trace: ParsableCommand {
     @Option(help: "Where to write the trace (JSON Lines); - for standard output.") var out: String = "-"
     @Option(help: "Where to write the ground truth, one JSON line per vehicle.") var truth: String?
     @Option(help: "Override the scenario's seed.") var seed: UInt64?
+    @Option(help: "Play the spectra of this member of the physics family (m1, m2, ...; docs/SIMULATOR.md).") var physics: String?
+    @Option(help: "With --physics: the seed of the family.") var familySeed: UInt64 = 1
+    @Option(help: "With --physics: multi-window panels with these window boundaries in keV, comma-separated (K + 1 values, 2 <= K <= 16), written with the contract's energyWindowsKev, gammaLowWindows and gammaWindows.")
+    var windows: String?
+    @Option(help: "With --windows: the window split (one of the inner boundaries; default: the one nearest the member's split).") var splitKev: Double?
 
     func run() throws {
         var s = try loadScenario(scenario)
         if let seed { s.seed = seed }
+        if let physics { s.lane.physics = try familyMember(physics, seed: familySeed) }
         let world = LaneWorld(scenario: s)
+        if let windows {
+            guard let member = s.lane.physics else { throw ValidationError("--windows needs --physics (lane-sim's fixed shares know two windows)") }
+            let b = try parseWindows(windows)
+            let inner = Array(b.dropFirst().dropLast())
+            let split = splitKev ?? inner.min { abs($0 - member.windowSplitKev) < abs($1 - member.windowSplitKev) }!
+            guard inner.contains(split) else { throw ValidationError("--split-kev \(split) is not one of the inner window boundaries \(inner)") }
+            for p in 0..<world.panelCount { world.setWindows(panel: p, boundaries: b, split: split) }
+        }
         let sink = try LineSink(path: out)
         let truths = TraceGenerator.generate(world) { sink.write($0) }
         sink.close()
@@ -38,6 +52,24 @@ struct Trace: ParsableCommand {
             t.close()
         }
     }
+}
+
+/// A member of the physics family by name (m1 ... m64).
+func familyMember(_ name: String, seed: UInt64) throws -> Physics {
+    guard name.hasPrefix("m"), let i = Int(name.dropFirst()), (1...64).contains(i) else {
+        throw ValidationError("--physics: expected a family member m1 to m64, found '\(name)'")
+    }
+    return Physics.family(seed: seed, count: i)[i]
+}
+
+/// Window boundaries as the contract states them: K + 1 increasing energies, 2 <= K <= 16.
+func parseWindows(_ text: String) throws -> [Double] {
+    let b = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard b.allSatisfy({ $0 != nil && $0! >= 0 && $0! <= 10_000 }) else { throw ValidationError("--windows: expected energies in keV separated by commas, got '\(text)'") }
+    let v = b.map { $0! }
+    guard v.count >= 3 && v.count <= 17 else { throw ValidationError("--windows: \(v.count) boundaries; K + 1 for K = 2 to 16 windows") }
+    for i in 1..<v.count where v[i] <= v[i - 1] { throw ValidationError("--windows: boundaries must increase: \(v[i - 1]) then \(v[i])") }
+    return v
 }
 
 func loadScenario(_ path: String) throws -> Scenario {

@@ -27,12 +27,7 @@ struct ServeOptions: ParsableArguments {
     func makeSimulator(quiet: Bool = false) throws -> Simulator {
         var s = try loadScenario(scenario)
         if let seed { s.seed = seed }
-        if let physics {
-            guard physics.hasPrefix("m"), let i = Int(physics.dropFirst()), (1...64).contains(i) else {
-                throw ValidationError("--physics: expected a family member m1 to m64, found '\(physics)'")
-            }
-            s.lane.physics = Physics.family(seed: familySeed, count: i)[i]
-        }
+        if let physics { s.lane.physics = try familyMember(physics, seed: familySeed) }
         guard (0...65535).contains(tcpPort) else { throw ValidationError("--tcp-port must be 0...65535") }
         let o = SimOptions(
             tcpPort: tcpPort == 0 ? nil : tcpPort, rtuLink: rtuLink, gpioSocket: gpioSocket, controlSocket: controlSocket, tracePath: trace, truthPath: truth,
