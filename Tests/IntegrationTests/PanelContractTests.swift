@@ -121,4 +121,71 @@ struct PanelContractTests {
         let c = try Client(modbus_new_rtu(dir + "/tty", 115_200, CChar(UInt8(ascii: "N")), 8, 1)!)
         try checkContract(c)
     }
+
+    /// reference-panel-mw-v1 (K = 8, the contract's default boundaries), as an outside client
+    /// reads and writes it: the window block, the boundaries, the rules on writing them.
+    func checkMultiWindow(_ c: Client) throws {
+        let id = try #require(c.serverID(unit: 2))
+        #expect(String(decoding: id.dropFirst(2), as: UTF8.self).hasPrefix("LANESIM RP-8"))
+        let defaults: [UInt16] = [30, 80, 150, 250, 400, 650, 1000, 1500, 3000]
+        let start = try c.holding(unit: 1, 256, 13).get()
+        #expect(Array(start[4...]) == defaults && start[0] == 30 && start[2] == 1000 && start[3] == 0)
+        #expect(defaults.dropFirst().dropLast().contains(start[1]), "the member's split, moved to the nearest boundary: \(start[1])")
+        #expect(c.write(unit: 1, 257, 400) == nil)
+        let h = try c.holding(unit: 1, 256, 13).get()
+        #expect(h[1] == 400)
+        usleep(1_500_000)  // lane-sim derives the new windows' spectra after the reply (0.3-0.6 s in a debug build)
+        // One read of 14 + 2K registers; the windows partition gammaTotal, those under the split gammaLow.
+        func deltas(_ unit: Int32) throws -> (total: UInt32, low: UInt32, windows: [UInt32]) {
+            let a = try c.input(unit: unit, 0, 30).get()
+            usleep(1_500_000)
+            let b = try c.input(unit: unit, 0, 30).get()
+            #expect(b[12] == 8 && b[13] == 0)
+            return (u32(b, 0) &- u32(a, 0), u32(b, 2) &- u32(a, 2), (0..<8).map { u32(b, 14 + 2 * $0) &- u32(a, 14 + 2 * $0) })
+        }
+        var d = try deltas(1)
+        #expect(d.total > 300 && d.windows.reduce(0, +) == d.total && d.windows[0..<4].reduce(0, +) == d.low, "\(d)")
+        #expect(c.input(unit: 1, 30, 1) == .failure(ClientError(errno: lane_EMBXILADD)), "no register after the window block")
+        // Refused with 0x03, nothing changed: boundaries not increasing, a split that is not a boundary.
+        #expect(c.write(unit: 1, 262, 70) == ClientError(errno: lane_EMBXILVAL))
+        #expect(c.write(unit: 1, 257, 300) == ClientError(errno: lane_EMBXILVAL))
+        #expect(c.write(unit: 1, 264, 450) == ClientError(errno: lane_EMBXILVAL), "the split (400) would no longer be a boundary")
+        #expect(c.writeMany(unit: 1, 263, [250, 200]) == ClientError(errno: lane_EMBXILVAL))
+        #expect(try c.holding(unit: 1, 256, 13).get() == h)
+        // Accepted: the split at 650, then a boundary moved; the LLD and boundary 0 move together.
+        #expect(c.write(unit: 1, 257, 650) == nil)
+        #expect(c.writeMany(unit: 1, 263, [200, 450]) == nil)
+        #expect(c.write(unit: 1, 256, 40) == nil)
+        let now = try c.holding(unit: 1, 256, 13).get()
+        #expect(now[0] == 40 && now[1] == 650 && Array(now[4...]) == [40, 80, 150, 200, 450, 650, 1000, 1500, 3000], "\(now)")
+        usleep(2_500_000)
+        d = try deltas(1)
+        #expect(d.windows.reduce(0, +) == d.total && d.windows[0..<5].reduce(0, +) == d.low, "gammaLow is now the 5 windows under 650 keV: \(d)")
+        let other = try deltas(2), otherSplit = try c.holding(unit: 2, 257, 1).get()[0]
+        let below = defaults.firstIndex(of: otherSplit) ?? -1
+        #expect(otherSplit == start[1] && below > 0 && other.windows[0..<below].reduce(0, +) == other.low, "panel 2 keeps its own settings")
+    }
+
+    @Test("the multi-window panel's contract (reference-panel-mw-v1, K = 8) over Modbus TCP: lane-sim --physics m1 --windows")
+    func multiWindowTCP() throws {
+        let dir = scratch("contract-mw-tcp")
+        let port = freePort()
+        let sim = try Child("lane-sim", ["serve", "--scenario", "HardwareSim/scenarios/e2e.yaml", "--tcp-port", String(port), "--physics", "m1",
+                                         "--windows", "30,80,150,250,400,650,1000,1500,3000", "--gpio-socket", dir + "/gpio.sock"], dir: dir, name: "sim")
+        defer { sim.stop() }
+        #expect(waitFor(dir + "/gpio.sock"))
+        usleep(200_000)
+        try checkMultiWindow(try Client(modbus_new_tcp("127.0.0.1", Int32(port))!))
+    }
+
+    @Test("the multi-window panel's contract over Modbus RTU on the pseudo-terminal")
+    func multiWindowRTU() throws {
+        let dir = scratch("contract-mw-rtu")
+        let sim = try Child("lane-sim", ["serve", "--scenario", "HardwareSim/scenarios/e2e.yaml", "--tcp-port", "0", "--rtu-link", dir + "/tty",
+                                         "--physics", "m1", "--windows", "30,80,150,250,400,650,1000,1500,3000", "--gpio-socket", dir + "/gpio.sock"],
+                            dir: dir, name: "sim")
+        defer { sim.stop() }
+        #expect(waitFor(dir + "/tty"))
+        try checkMultiWindow(try Client(modbus_new_rtu(dir + "/tty", 115_200, CChar(UInt8(ascii: "N")), 8, 1)!))
+    }
 }

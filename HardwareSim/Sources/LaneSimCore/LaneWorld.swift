@@ -295,10 +295,47 @@ public final class LaneWorld {
         energyWindowsKev[p].firstIndex { $0 >= windowSplitKev[p] } ?? 0
     }
 
-    /// Makes panel p a multi-window panel with these boundaries (K + 1 values, increasing; the
-    /// split must be one of them, not the first or the last), or a two-window one again
-    /// (empty). Needs a physics member (lane-sim's fixed shares know two windows only): false
-    /// and nothing changed otherwise.
+    /// The window shares a multi-window panel needs (background, each source, check source),
+    /// derived for panel p: slow (a table per boundary set and gain), and touching nothing of the
+    /// world's state, so that a server can compute them before taking its lock.
+    public struct WindowSetup: Sendable {
+        public let panel: Int
+        public let boundaries: [Double]
+        public let split: Double
+        let background: [Double], checkSource: [Double], sources: [[[Double]]]
+    }
+
+    /// The setup for panel p with these boundaries (K + 1 values, increasing; the split one of
+    /// the inner ones), or nil when they are not valid or the world has no physics member
+    /// (lane-sim's fixed shares know two windows only).
+    public func prepareWindows(panel p: Int, boundaries b: [Double], split: Double) -> WindowSetup? {
+        guard p >= 0 && p < panelCount, let physics = scenario.lane.physics, !physics.legacy, b.count >= 3,
+              zip(b, b.dropFirst()).allSatisfy({ $0 < $1 }), let i = b.firstIndex(of: split), i > 0, i < b.count - 1 else { return nil }
+        var m = physics
+        m.windowSplitKev = split
+        return WindowSetup(
+            panel: p, boundaries: b, split: split, background: m.backgroundWindowShares(panel: p, boundaries: b),
+            checkSource: m.sourceWindowShares(.cs137, attenuation: 1, panel: p, boundaries: b),
+            sources: scenario.vehicles.map { v in
+                v.sources.map { src in
+                    m.sourceWindowShares(src.type, attenuation: v.attenuation, panel: p, boundaries: b, mix: src.normMix, selfScatter: src.selfScatter)
+                }
+            })
+    }
+
+    /// Panel p counts per window from now on (its counters start at 0 when K changes).
+    public func apply(_ w: WindowSetup) {
+        let p = w.panel
+        if energyWindowsKev[p].count != w.boundaries.count { windowCounts[p] = Array(repeating: 0, count: w.boundaries.count - 1) }
+        energyWindowsKev[p] = w.boundaries
+        setWindowSplit(panel: p, kev: w.split)
+        backgroundWindows[p] = w.background
+        checkSourceWindows[p] = w.checkSource
+        for k in w.sources.indices { for si in w.sources[k].indices { sourceWindows[k][si][p] = w.sources[k][si] } }
+    }
+
+    /// Makes panel p a multi-window panel with these boundaries (`prepareWindows`), or a
+    /// two-window one again (empty). False and nothing changed when they are not valid.
     @discardableResult
     public func setWindows(panel p: Int, boundaries b: [Double], split: Double) -> Bool {
         guard p >= 0 && p < panelCount else { return false }
@@ -307,21 +344,8 @@ public final class LaneWorld {
             setWindowSplit(panel: p, kev: split)
             return true
         }
-        guard let physics = scenario.lane.physics, !physics.legacy, b.count >= 3, zip(b, b.dropFirst()).allSatisfy({ $0 < $1 }),
-              let i = b.firstIndex(of: split), i > 0, i < b.count - 1 else { return false }
-        if energyWindowsKev[p].count != b.count { windowCounts[p] = Array(repeating: 0, count: b.count - 1) }
-        energyWindowsKev[p] = b
-        setWindowSplit(panel: p, kev: split)
-        var m = physics
-        m.windowSplitKev = split
-        backgroundWindows[p] = m.backgroundWindowShares(panel: p, boundaries: b)
-        checkSourceWindows[p] = m.sourceWindowShares(.cs137, attenuation: 1, panel: p, boundaries: b)
-        for (k, v) in scenario.vehicles.enumerated() {
-            for (si, src) in v.sources.enumerated() {
-                sourceWindows[k][si][p] = m.sourceWindowShares(src.type, attenuation: v.attenuation, panel: p, boundaries: b, mix: src.normMix,
-                                                               selfScatter: src.selfScatter)
-            }
-        }
+        guard let w = prepareWindows(panel: p, boundaries: b, split: split) else { return false }
+        apply(w)
         return true
     }
 

@@ -14,22 +14,31 @@ final class PanelBank: @unchecked Sendable {
     let lock: NSLock
     var mappings: [UnsafeMutablePointer<modbus_mapping_t>] = []
     let startMs: Int64
-    static let identification = "LANESIM RP-1 1.0"
+    /// reference-panel-mw-v1 (K windows, `windowCount` > 0) or reference-panel-v1 (0).
+    let windowCount: Int
+    /// Input registers per panel: 12 (v1), 14 + 2K (mw-v1); holding registers from 256.
+    var inputCount: Int { windowCount > 0 ? 14 + 2 * windowCount : 12 }
+    var holdingCount: Int { windowCount > 0 ? 5 + windowCount : 4 }
+    var identification: String { windowCount > 0 ? "LANESIM RP-\(windowCount) 1.0" : "LANESIM RP-1 1.0" }
     var commandsSeen = 0
     /// Misbehaviour per panel, as a real panel or gateway shows it (docs/SIMULATOR.md, "Faults"),
     /// set on the control socket; each may be limited to a number of replies.
     var faults: [PanelFaults] = []
     var faultsServed = 0
 
-    init(world: LaneWorld, lock: NSLock) {
+    /// `windows`: the boundaries of a multi-window panel (reference-panel-mw-v1; the world's
+    /// panels already set to them), or nil for reference-panel-v1.
+    init(world: LaneWorld, lock: NSLock, windows: [Double]? = nil) {
         self.world = world
         self.lock = lock
+        windowCount = windows.map { $0.count - 1 } ?? 0
         startMs = MonotonicClock.nowUs() / 1000
-        for _ in 0..<world.panelCount {
-            // Input registers 0..11, holding registers 256..259 (reference-panel-v1).
-            let m = modbus_mapping_new_start_address(0, 0, 0, 0, 256, 4, 0, 12)!
+        for p in 0..<world.panelCount {
+            // Input registers 0..11 (+ the window block), holding registers 256..259 (+ the boundaries).
+            let m = modbus_mapping_new_start_address(0, 0, 0, 0, 256, UInt32(holdingCount), 0, UInt32(inputCount))!
             let h = lane_mapping_registers(m)!
-            h[0] = 30; h[1] = UInt16(world.windowSplitKev[mappings.count].rounded()); h[2] = 1000; h[3] = 0
+            h[0] = UInt16(windows?.first ?? 30); h[1] = UInt16(world.windowSplitKev[p].rounded()); h[2] = 1000; h[3] = 0
+            for (j, b) in (windows ?? []).enumerated() { h[4 + j] = UInt16(b) }
             mappings.append(m)
             faults.append(PanelFaults())
         }
@@ -52,6 +61,11 @@ final class PanelBank: @unchecked Sendable {
         r[9] = 1000
         r[10] = UInt16(bitPattern: Int16(215))
         r[11] = 0x0100
+        if windowCount > 0 {
+            r[12] = UInt16(windowCount)
+            r[13] = 0
+            for i in 0..<windowCount { put(14 + 2 * i, world.windowCounts[p].count == windowCount ? world.windowCounts[p][i] : 0) }
+        }
     }
 
     /// Checks a write to the command register before it is applied: only the two commands exist.
@@ -61,13 +75,53 @@ final class PanelBank: @unchecked Sendable {
         func be(_ i: Int) -> Int { Int(req[offset + i]) << 8 | Int(req[offset + i + 1]) }
         if fc == 0x06 && length >= offset + 5 {
             if be(1) == 259 && !Self.isCommand(be(3)) { return Int32(MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE) }
+            if windowCount > 0 && !settingsValid(after: [(be(1), be(3))], unitOffset: offset) { return Int32(MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE) }
         } else if fc == 0x10 && length >= offset + 6 {
             let start = be(1), count = be(3)
             if start <= 259 && 259 < start + count && length >= offset + 6 + 2 * (259 - start) + 2 {
                 if !Self.isCommand(be(6 + 2 * (259 - start))) { return Int32(MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE) }
             }
+            if windowCount > 0 && length >= offset + 6 + 2 * count {
+                let writes = (0..<count).map { (start + $0, be(6 + 2 * $0)) }
+                if !settingsValid(after: writes, unitOffset: offset) { return Int32(MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE) }
+            }
         }
         return nil
+    }
+
+    /// The panel being written to (set by `serve` before `checkWrite`).
+    var writingPanel = 0
+
+    /// reference-panel-mw-v1: the settings after these writes (address, value) are valid: the
+    /// boundaries strictly increasing, the split one of the inner ones, the lower-level
+    /// discriminator the first (a write to either of 256 and 260 moves the other).
+    func settingsValid(after writes: [(Int, Int)], unitOffset: Int) -> Bool {
+        let h = lane_mapping_registers(mappings[writingPanel])!
+        var regs = (0..<holdingCount).map { Int(h[$0]) }
+        var lld: Int? = nil, first: Int? = nil
+        for (a, v) in writes where a >= 256 && a < 256 + holdingCount {
+            regs[a - 256] = v
+            if a == 256 { lld = v }
+            if a == 260 { first = v }
+        }
+        if let lld, first == nil { regs[4] = lld }
+        if let first, lld == nil { regs[0] = first }
+        let b = Array(regs[4...])
+        guard regs[0] == b[0], zip(b, b.dropFirst()).allSatisfy({ $0 < $1 }) else { return false }
+        return b.dropFirst().dropLast().contains(regs[1])
+    }
+
+    /// After a valid write to a multi-window panel's settings: 256 and 260 agree, and the
+    /// world counts with the panel's boundaries and split.
+    func applyWindows(panel p: Int) {
+        let h = lane_mapping_registers(mappings[p])!
+        if h[0] != h[4] {
+            // Whichever of the two was written wins (the other still holds the old value).
+            if Double(h[4]) == world.energyWindowsKev[p].first { h[4] = h[0] } else { h[0] = h[4] }
+        }
+        let b = (0...windowCount).map { Double(h[4 + $0]) }
+        let split = Double(h[1])
+        if b != world.energyWindowsKev[p] || split != world.windowSplitKev[p] { pendingWindows = (p, b, split) }
     }
 
     static func isCommand(_ v: Int) -> Bool { v == 0xA5A5 || v == 0x5A5A }
@@ -84,8 +138,38 @@ final class PanelBank: @unchecked Sendable {
     }
 
     /// Serves one request (complete ADU in `req`) on `ctx`. Returns false when nothing was sent.
+    /// A multi-window panel's new boundaries or split are derived after the reply, outside the
+    /// lock (the world goes on meanwhile), and then applied.
     func serve(ctx: OpaquePointer, req: UnsafeMutablePointer<UInt8>, length: Int, unit: Int, isRTU: Bool, rtu: RTUServer? = nil) -> Bool {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        let sent = serveLocked(ctx: ctx, req: req, length: length, unit: unit, isRTU: isRTU, rtu: rtu)
+        let change = pendingWindows
+        pendingWindows = nil
+        let w = world
+        lock.unlock()
+        if let change {
+            // On a queue of its own: the derivation takes a while in a debug build, and the bus
+            // must go on answering meanwhile (changes applied in the order written).
+            nonisolated(unsafe) let w = w  // only prepareWindows' reads, and apply under the lock
+            windowQueue.async { [self] in
+                let started = MonotonicClock.nowUs()
+                guard let setup = w.prepareWindows(panel: change.panel, boundaries: change.boundaries, split: change.split) else { return }
+                lock.lock()
+                if world === w { w.apply(setup) }
+                lock.unlock()
+                log?("panel \(change.panel + 1): windows \(change.boundaries.map { String(Int($0)) }.joined(separator: ",")) keV, split \(Int(change.split)) keV (derived in \((MonotonicClock.nowUs() - started) / 1000) ms)")
+            }
+        }
+        return sent
+    }
+
+    let windowQueue = DispatchQueue(label: "lane-sim.windows")
+    var log: ((String) -> Void)? = nil
+
+    /// A valid write changed a multi-window panel's boundaries or split (applied by `serve`).
+    var pendingWindows: (panel: Int, boundaries: [Double], split: Double)? = nil
+
+    func serveLocked(ctx: OpaquePointer, req: UnsafeMutablePointer<UInt8>, length: Int, unit: Int, isRTU: Bool, rtu: RTUServer?) -> Bool {
         guard let m = mapping(unit: unit) else { return false }  // not on the bus: silence
         let offset = Int(modbus_get_header_length(ctx))
         let fc = req[offset]
@@ -118,13 +202,14 @@ final class PanelBank: @unchecked Sendable {
         if faults[unit - 1].readOnly && (fc == 0x06 || fc == 0x10) {
             return modbus_reply_exception(ctx, req, UInt32(MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS)) > 0
         }
+        writingPanel = unit - 1
         if let exc = checkWrite(req, offset: offset, length: length) {
             return modbus_reply_exception(ctx, req, UInt32(exc)) > 0
         }
         if !faults[unit - 1].frozen { refresh(panel: unit - 1) }
         faults[unit - 1].overlay(lane_mapping_input_registers(m)!)
         if let rtu, fc == 0x04, f.kind == .badCRC || f.kind == .truncated || rtu.dropping, length >= offset + 5,
-           (Int(req[offset + 1]) << 8 | Int(req[offset + 2])) + (Int(req[offset + 3]) << 8 | Int(req[offset + 4])) <= 12 {
+           (Int(req[offset + 1]) << 8 | Int(req[offset + 2])) + (Int(req[offset + 3]) << 8 | Int(req[offset + 4])) <= inputCount {
             // Read replies on RTU are written here (libmodbus always sends a good, whole one): a
             // bad CRC, a truncated frame, or bytes lost on the line.
             let adu = rtuReadReply(req: req, mapping: m, badCRC: f.kind == .badCRC, truncate: f.kind == .truncated)
@@ -133,9 +218,13 @@ final class PanelBank: @unchecked Sendable {
         let rc = modbus_reply(ctx, req, Int32(length), m)
         if fc == 0x06 || fc == 0x10 {
             applyCommand(panel: unit - 1)
-            // The window split (257): a physics member's spectra follow it.
-            let split = Double(lane_mapping_registers(m)![1])
-            if split != world.windowSplitKev[unit - 1] { world.setWindowSplit(panel: unit - 1, kev: split) }
+            if windowCount > 0 {
+                applyWindows(panel: unit - 1)
+            } else {
+                // The window split (257): a physics member's spectra follow it.
+                let split = Double(lane_mapping_registers(m)![1])
+                if split != world.windowSplitKev[unit - 1] { world.setWindowSplit(panel: unit - 1, kev: split) }
+            }
         }
         return rc > 0
     }
@@ -145,7 +234,7 @@ final class PanelBank: @unchecked Sendable {
         let start = Int(req[offset + 1]) << 8 | Int(req[offset + 2]), count = Int(req[offset + 3]) << 8 | Int(req[offset + 4])
         let regs = lane_mapping_input_registers(m)!
         var pdu: [UInt8] = [0x04, UInt8(truncatingIfNeeded: 2 * count)]
-        for i in 0..<count { let v = start + i < 12 ? regs[start + i] : 0; pdu += [UInt8(v >> 8), UInt8(v & 0xFF)] }
+        for i in 0..<count { let v = start + i < inputCount ? regs[start + i] : 0; pdu += [UInt8(v >> 8), UInt8(v & 0xFF)] }
         let len = pdu.count + 1
         return [req[0], req[1], 0, 0, UInt8(len >> 8), UInt8(len & 0xFF), req[offset - 1]] + pdu
     }
@@ -156,7 +245,7 @@ final class PanelBank: @unchecked Sendable {
         let start = Int(req[2]) << 8 | Int(req[3]), count = Int(req[4]) << 8 | Int(req[5])
         let regs = lane_mapping_input_registers(m)!
         var adu: [UInt8] = [req[0], req[1], UInt8(truncatingIfNeeded: 2 * count)]
-        for i in 0..<count { let v = start + i < 12 ? regs[start + i] : 0; adu += [UInt8(v >> 8), UInt8(v & 0xFF)] }
+        for i in 0..<count { let v = start + i < inputCount ? regs[start + i] : 0; adu += [UInt8(v >> 8), UInt8(v & 0xFF)] }
         let crc = crc16(adu)
         adu += [UInt8(crc & 0xFF) ^ (badCRC ? 0xFF : 0), UInt8(crc >> 8)]
         if truncate { adu.removeLast(adu.count / 2) }
@@ -165,7 +254,7 @@ final class PanelBank: @unchecked Sendable {
 
     /// Function 0x11 answered with our own identification (libmodbus's names libmodbus).
     func reportServerID(ctx: OpaquePointer, req: UnsafeMutablePointer<UInt8>, unit: Int, isRTU: Bool) -> Bool {
-        let data: [UInt8] = [UInt8(unit), 0xFF] + Array(Self.identification.utf8)
+        let data: [UInt8] = [UInt8(unit), 0xFF] + Array(identification.utf8)
         var pdu: [UInt8] = [0x11, UInt8(data.count)] + data
         var adu: [UInt8]
         if isRTU {

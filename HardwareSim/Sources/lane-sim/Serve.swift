@@ -23,6 +23,8 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Play the spectra of this member of the physics family (m1, m2, ...; docs/SIMULATOR.md): the panels' window split register (257) then moves the boundary between their windows. Default: lane-sim's fixed shares.")
     var physics: String?
     @Option(help: "With --physics: the seed of the family.") var familySeed: UInt64 = 1
+    @Option(help: "With --physics: serve multi-window panels (profile reference-panel-mw-v1) with these window boundaries in keV, comma-separated (K + 1 values, 2 <= K <= 16; the contract's default for K = 8: 30,80,150,250,400,650,1000,1500,3000).")
+    var windows: String?
 
     func makeSimulator(quiet: Bool = false) throws -> Simulator {
         var s = try loadScenario(scenario)
@@ -39,6 +41,10 @@ struct ServeOptions: ParsableArguments {
         }
         guard let f = OCRCamera.Format(rawValue: ocrFormat) else { throw ValidationError("--ocr-format must be line or xml") }
         options.ocrFormat = f
+        if let windows {
+            guard s.lane.physics != nil else { throw ValidationError("--windows needs --physics (lane-sim's fixed shares know two windows)") }
+            options.windows = try parseWindows(windows)
+        }
         return Simulator(scenario: s, options: options)
     }
 }

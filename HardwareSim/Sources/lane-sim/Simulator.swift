@@ -21,6 +21,8 @@ struct SimOptions {
     /// The simulated gate OCR's TCP port on 127.0.0.1 (nil: none; 0: any free port) and format.
     var ocrPort: Int? = nil
     var ocrFormat = OCRCamera.Format.line
+    /// Multi-window panels (reference-panel-mw-v1) with these boundaries; nil: reference-panel-v1.
+    var windows: [Double]? = nil
 }
 
 final class Simulator: @unchecked Sendable {
@@ -55,7 +57,15 @@ final class Simulator: @unchecked Sendable {
         self.options = options
         world = LaneWorld(scenario: scenario, counterStart: options.counterStart)
         world.uptimeOffsetMs = options.uptimeOffsetMs
-        bank = PanelBank(world: world, lock: lock)
+        let w = world
+        if let b = options.windows {
+            // The split: the inner boundary nearest the physics member's own.
+            let own = w.windowSplitKev[0]
+            let split = b.dropFirst().dropLast().min { abs($0 - own) < abs($1 - own) }!
+            for p in 0..<w.panelCount { w.setWindows(panel: p, boundaries: b, split: split) }
+        }
+        bank = PanelBank(world: w, lock: lock, windows: options.windows)
+        bank.log = { [unowned self] in self.log($0) }
     }
 
     func log(_ s: String) {
