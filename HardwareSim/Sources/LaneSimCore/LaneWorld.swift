@@ -417,16 +417,40 @@ public final class LaneWorld {
     /// new boundary; lane-sim's fixed shares do not change (only the register does).
     public func setWindowSplit(panel p: Int, kev: Double) {
         guard p >= 0 && p < panelCount else { return }
-        windowSplitKev[p] = kev
-        guard var physics = scenario.lane.physics else { return }
+        apply(prepareSplit(panel: p, kev: kev))
+    }
+
+    /// The two windows' shares for panel p at a new split (slow: see `WindowSetup`).
+    public struct SplitSetup: Sendable {
+        public let panel: Int
+        public let kev: Double
+        let background: Double?
+        let checkSource: Double
+        let sources: [[Double]]
+    }
+
+    public func prepareSplit(panel p: Int, kev: Double) -> SplitSetup {
+        guard var physics = scenario.lane.physics else { return SplitSetup(panel: p, kev: kev, background: nil, checkSource: 0, sources: []) }
         physics.windowSplitKev = kev
-        backgroundLow[p] = physics.backgroundLowShare(panel: p)
-        checkSourceLow[p] = physics.sourceLowShare(.cs137, attenuation: 1, panel: p)
-        for (k, v) in scenario.vehicles.enumerated() {
-            for (si, src) in v.sources.enumerated() {
-                sourceLow[k][si][p] = physics.sourceLowShare(src.type, attenuation: v.attenuation, panel: p, mix: src.normMix, selfScatter: src.selfScatter)
+        var sources: [[Double]] = []
+        for v in scenario.vehicles {
+            var row: [Double] = []
+            for src in v.sources {
+                row.append(physics.sourceLowShare(src.type, attenuation: v.attenuation, panel: p, mix: src.normMix, selfScatter: src.selfScatter))
             }
+            sources.append(row)
         }
+        return SplitSetup(panel: p, kev: kev, background: physics.backgroundLowShare(panel: p),
+                          checkSource: physics.sourceLowShare(.cs137, attenuation: 1, panel: p), sources: sources)
+    }
+
+    public func apply(_ w: SplitSetup) {
+        guard w.panel >= 0 && w.panel < panelCount else { return }
+        windowSplitKev[w.panel] = w.kev
+        guard let background = w.background else { return }
+        backgroundLow[w.panel] = background
+        checkSourceLow[w.panel] = w.checkSource
+        for k in w.sources.indices { for si in w.sources[k].indices { sourceLow[k][si][w.panel] = w.sources[k][si] } }
     }
 
     /// Command 0x5A5A: the counters start again from zero.

@@ -150,14 +150,20 @@ final class PanelBank: @unchecked Sendable {
         if let change {
             // On a queue of its own: the derivation takes a while in a debug build, and the bus
             // must go on answering meanwhile (changes applied in the order written).
-            nonisolated(unsafe) let w = w  // only prepareWindows' reads, and apply under the lock
+            nonisolated(unsafe) let w = w  // only the derivation's reads, and apply under the lock
             windowQueue.async { [self] in
                 let started = MonotonicClock.nowUs()
-                guard let setup = w.prepareWindows(panel: change.panel, boundaries: change.boundaries, split: change.split) else { return }
-                lock.lock()
-                if world === w { w.apply(setup) }
-                lock.unlock()
-                log?("panel \(change.panel + 1): windows \(change.boundaries.map { String(Int($0)) }.joined(separator: ",")) keV, split \(Int(change.split)) keV (derived in \((MonotonicClock.nowUs() - started) / 1000) ms)")
+                var text = ""
+                if change.boundaries.isEmpty {
+                    let setup = w.prepareSplit(panel: change.panel, kev: change.split)
+                    lock.lock(); if world === w { w.apply(setup) }; lock.unlock()
+                    text = "window split \(Int(change.split)) keV"
+                } else {
+                    guard let setup = w.prepareWindows(panel: change.panel, boundaries: change.boundaries, split: change.split) else { return }
+                    lock.lock(); if world === w { w.apply(setup) }; lock.unlock()
+                    text = "windows \(change.boundaries.map { String(Int($0)) }.joined(separator: ",")) keV, split \(Int(change.split)) keV"
+                }
+                if w.scenario.lane.physics != nil { log?("panel \(change.panel + 1): \(text) (derived in \((MonotonicClock.nowUs() - started) / 1000) ms)") }
             }
         }
         return sent
@@ -166,7 +172,8 @@ final class PanelBank: @unchecked Sendable {
     let windowQueue = DispatchQueue(label: "lane-sim.windows")
     var log: ((String) -> Void)? = nil
 
-    /// A valid write changed a multi-window panel's boundaries or split (applied by `serve`).
+    /// A valid write changed a panel's split or a multi-window panel's boundaries (applied by
+    /// `serve`; no boundaries: a two-window panel's split).
     var pendingWindows: (panel: Int, boundaries: [Double], split: Double)? = nil
 
     func serveLocked(ctx: OpaquePointer, req: UnsafeMutablePointer<UInt8>, length: Int, unit: Int, isRTU: Bool, rtu: RTUServer?) -> Bool {
@@ -223,7 +230,7 @@ final class PanelBank: @unchecked Sendable {
             } else {
                 // The window split (257): a physics member's spectra follow it.
                 let split = Double(lane_mapping_registers(m)![1])
-                if split != world.windowSplitKev[unit - 1] { world.setWindowSplit(panel: unit - 1, kev: split) }
+                if split != world.windowSplitKev[unit - 1] { pendingWindows = (unit - 1, [], split) }
             }
         }
         return rc > 0
