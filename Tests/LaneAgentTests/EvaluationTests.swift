@@ -125,7 +125,7 @@ import Testing
         let r = Evaluation.commission(.laneSim, settings: EngineSettings(), config: c, plan: plan)
         let learner = r.learner!
         #expect(learner.isReady, "\(r.summary)")
-        #expect(r.settings.normFromTraffic && r.settings.checkSourceLowShareQ16 == Int64((r.checkSourceShare * 65536).rounded()))
+        #expect(r.settings.normFromTraffic && r.settings.checkSourceLowShareQ16 == Int64((min(1, r.checkSourceShare) * 65536).rounded()))
         #expect(r.rule == NormRule.current(r.settings, learner: learner, backgroundLowShareQ16: 0), "learned: the background's share does not enter")
         // lane-sim's NORM has a share of 0.35, its check source 0.80; the 8 Cs-137 passes among
         // the loads do not pull the 90th percentile up to them.

@@ -118,7 +118,8 @@ extension Evaluation {
         let cs = checkSourceShare(c, settings: measuring, rng: &rng)
         var s = base
         s.normFromTraffic = true
-        s.checkSourceLowShareQ16 = Int64((cs * 65536).rounded())
+        // An excess's measured share can pass 1 (the high window below its background): the setting is a share.
+        s.checkSourceLowShareQ16 = Int64((min(1, max(0, cs)) * 65536).rounded())
         let profiles: [SpeedProfile] = [.steady1, .steady22, .steady22, .steady45, .stopAndGo]
         var learner = NormLearner()
         var rule = NormRule.initial
