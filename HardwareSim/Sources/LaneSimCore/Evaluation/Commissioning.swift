@@ -121,19 +121,31 @@ extension Evaluation {
         // An excess's measured share can pass 1 (the high window below its background): the setting is a share.
         s.checkSourceLowShareQ16 = Int64((min(1, max(0, cs)) * 65536).rounded())
         let profiles: [SpeedProfile] = [.steady1, .steady22, .steady22, .steady45, .stopAndGo]
-        var learner = NormLearner()
-        var rule = NormRule.initial
+        var specs: [PassSpec] = []
         for i in 0..<plan.normPasses {
-            var specs = [PassSpec(kind: .norm, profile: profiles[i % profiles.count], seed: rng.next())]
+            specs.append(PassSpec(kind: .norm, profile: profiles[i % profiles.count], seed: rng.next()))
             if plan.threatEvery > 0 && i % plan.threatEvery == plan.threatEvery / 2 {
                 specs.append(PassSpec(kind: .threat(.cs137, strengthIndex: 5), profile: profiles[(i / 2) % profiles.count], seed: rng.next()))
             }
-            for spec in specs {
-                let (scenario, _) = Suite.scenario(spec, c)
-                var events: [LaneEvent] = []
-                TraceGenerator.play(LaneWorld(scenario: scenario)) { events.append($0) }
-                (_, learner, rule) = EngineDetector(settings: s, learner: learner).runLearning(events)
-            }
+        }
+        // The passes' events are generated in parallel (the physics is the slow part); the
+        // engine then runs them one after the other, its learner carried along.
+        let events = UnsafeMutableBufferPointer<[LaneEvent]>.allocate(capacity: specs.count)
+        events.initialize(repeating: [])
+        defer { events.deinitialize(); events.deallocate() }
+        nonisolated(unsafe) let out = events  // each index written by one iteration only
+        let all = specs
+        DispatchQueue.concurrentPerform(iterations: all.count) { i in
+            let (scenario, _) = Suite.scenario(all[i], c)
+            var e: [LaneEvent] = []
+            TraceGenerator.play(LaneWorld(scenario: scenario)) { e.append($0) }
+            out[i] = e
+        }
+        var learner = NormLearner()
+        var rule = NormRule.initial
+        for i in 0..<specs.count {
+            (_, learner, rule) = EngineDetector(settings: s, learner: learner).runLearning(events[i])
+            events[i] = []
         }
         // The rule every suite pass starts with once its background is learned (the last pass's
         // engine says it; its background's share only matters before 100 loads, the cold start).
