@@ -226,13 +226,29 @@ public final class LaneWorld {
         var low = bg * backgroundLow[p]
         var high = bg - low
         var n = lane.neutronBackgroundCps[p]
+        eachSource(at: t, panel: p) { k, si, s, r in
+            if s.type.gamma {
+                let lowShare = sourceLow[k][si][p]
+                let att = r * scenario.vehicles[k].attenuation
+                low += att * lowShare
+                high += att * (1 - lowShare)
+            }
+            if s.type.neutron { n += r * 0.9 }
+        }
+        if t < pulserUntilS[p] { low += 500; high += 500 }
+        if checkSourceCps[p] > 0 { low += checkSourceLow[p] * checkSourceCps[p]; high += (1 - checkSourceLow[p]) * checkSourceCps[p] }
+        return (low, high, n)
+    }
+
+    /// Every source near the portal at time t, as point sources (a NORM load: 8 sharing its
+    /// strength along its length), with its rate at panel p before cargo (counts/s):
+    /// `visit(vehicle, source, spec, rate)`. The one geometry `rates` and `windowRates` share.
+    func eachSource(at t: Double, panel p: Int, _ visit: (Int, Int, SourceSpec, Double) -> Void) {
         let panel = panels[p]
         for (k, v) in scenario.vehicles.enumerated() where !v.sources.isEmpty {
             let f = trajectories[k].front(at: t)
             if f < -40 || f - v.lengthM > 40 { continue }
             for (si, s) in v.sources.enumerated() {
-                let lowShare = sourceLow[k][si][p]
-                // NORM is a load spread along its length: 8 point sources sharing its strength.
                 let points = s.type == .norm ? 8 : 1
                 for i in 0..<points {
                     let along = points == 1 ? s.positionM : s.positionM - s.lengthM / 2 + s.lengthM * (Double(i) + 0.5) / Double(points)
@@ -241,19 +257,10 @@ public final class LaneWorld {
                     let d2 = x * x + dy * dy + dz * dz
                     let d = max(d2.squareRoot(), 0.3)
                     let g = (dy / d) / (d * d)
-                    let r = s.strength / Double(points) * g
-                    if s.type.gamma {
-                        let att = r * v.attenuation
-                        low += att * lowShare
-                        high += att * (1 - lowShare)
-                    }
-                    if s.type.neutron { n += r * 0.9 }
+                    visit(k, si, s, s.strength / Double(points) * g)
                 }
             }
         }
-        if t < pulserUntilS[p] { low += 500; high += 500 }
-        if checkSourceCps[p] > 0 { low += checkSourceLow[p] * checkSourceCps[p]; high += (1 - checkSourceLow[p]) * checkSourceCps[p] }
-        return (low, high, n)
     }
 
     /// Gamma rates (counts/s) per energy window at time t for a multi-window panel p: the same
@@ -265,22 +272,10 @@ public final class LaneWorld {
         let drift = 1 + lane.driftFraction * sin(2 * Double.pi * t / lane.driftPeriodS)
         let bg = lane.backgroundCps[p] * drift * (1 - suppression(at: t))
         var out = shares.map { bg * $0 }
-        let panel = panels[p]
-        for (k, v) in scenario.vehicles.enumerated() where !v.sources.isEmpty {
-            let f = trajectories[k].front(at: t)
-            if f < -40 || f - v.lengthM > 40 { continue }
-            for (si, s) in v.sources.enumerated() where s.type.gamma {
-                let w = sourceWindows[k][si][p]
-                let points = s.type == .norm ? 8 : 1
-                for i in 0..<points {
-                    let along = points == 1 ? s.positionM : s.positionM - s.lengthM / 2 + s.lengthM * (Double(i) + 0.5) / Double(points)
-                    let x = f - along
-                    let dy = abs(panel.y - s.offsetM), dz = panel.z - s.heightM
-                    let d = max((x * x + dy * dy + dz * dz).squareRoot(), 0.3)
-                    let r = s.strength / Double(points) * (dy / d) / (d * d) * v.attenuation
-                    for j in out.indices { out[j] += r * w[j] }
-                }
-            }
+        eachSource(at: t, panel: p) { k, si, s, r in
+            guard s.type.gamma else { return }
+            let w = sourceWindows[k][si][p], att = r * scenario.vehicles[k].attenuation
+            for j in out.indices { out[j] += att * w[j] }
         }
         let low = lowWindowCount(panel: p), k = out.count
         if t < pulserUntilS[p] {
