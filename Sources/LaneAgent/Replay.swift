@@ -16,6 +16,9 @@ public enum Replay {
             e.panelCount = h.panels
             if board == nil || board!.engine.panelCount != h.panels { e.splitPillars(panels: h.panels) }
         }
+        // The trace's panels count into K energy windows: the spectral test has them (a fact of
+        // the panels, as the panel count is; the trace's K wins over a profile's).
+        e.spectralWindowCount = h.windowCount >= 3 ? h.windowCount : 0
         return e
     }
 
@@ -66,6 +69,10 @@ public enum Replay {
                 s.gamma = gamma
                 s.gammaLow = gammaLow
                 s.neutron = neutron
+                if let k = reader.header?.windowCount, k >= 3 {
+                    s.windowCount = k
+                    for p in 0..<reader.header!.panels { for w in 0..<k { s.windows[p * windowCountMax + w] = reader.windows[p * k + w] } }
+                }
                 lastCountsUs = tUs
                 lastUs = tUs
                 if let d = engine!.sample(s) { pending.append(decided(d)) }

@@ -69,10 +69,29 @@ public struct LaneEngine: Sendable {
     /// Empty-lane samples the background's learning gate kept out, in all.
     public var gatedSamples: Int { background.gatedTotal }
 
+    /// Multi-window panels: what the spectral test learned (Spectral.swift), the rule the
+    /// occupancy is judged by (fixed at its start: on, and per split the NORM share), the
+    /// empty lane's share below each split, and per split the excess's share below it in the
+    /// window tested last and in the occupancy's most significant window.
+    public private(set) var spectral = SpectralState()
+    var spectralOn = false
+    var spectralNormQ16: InlineArray<15, Int64> = InlineArray(repeating: 0)
+    var spectralBackgroundBelowQ16: InlineArray<15, Int64> = InlineArray(repeating: 0)
+    var windowSplitShareQ16: InlineArray<15, Int64> = InlineArray(repeating: 0)
+    var maxSplitShareQ16: InlineArray<15, Int64> = InlineArray(repeating: 0)
+    var maxSplitShareValid = false
+    /// The occupancy's windows over its shielded samples (as `occGamma`), and whether every one
+    /// of them carried its windows.
+    var occSpectrum: InlineArray<16, Int64> = InlineArray(repeating: 0)
+    var occSpectrumComplete = true
+
     public init(settings: EngineSettings) {
         precondition(settings.firstProblem() == nil, "engine settings must be validated first")
         self.settings = settings
         NormLearner.warmUp()
+        // The per-split learners' first use, here rather than on the tick (see NormLearner.warmUp).
+        spectral.learners[0] = NormLearner()
+        _ = spectral.isReady(windows: 3)
         var all: UInt32 = 0
         var pillars: InlineArray<2, UInt32> = [0, 0]
         for p in 0..<settings.panelCount {
@@ -146,6 +165,13 @@ public struct LaneEngine: Sendable {
             if s.gammaLow[p] > s.gamma[p] { s.gammaLow[p] = s.gamma[p] }
             if s.neutron[p] > top { s.neutron[p] = top }
         }
+        let k = settings.spectralWindowCount
+        let withWindows = k >= 3 && s.windowCount == k
+        if withWindows {
+            for p in 0..<settings.panelCount {
+                for w in 0..<k where s.windows[p * windowCountMax + w] > top { s.windows[p * windowCountMax + w] = top }
+            }
+        }
         let intervalMax = settings.sampleIntervalUs * 16
         if s.intervalUs > intervalMax { s.intervalUs = intervalMax }
         if s.tUs > EngineSettings.timeUsMax { s.tUs = EngineSettings.timeUsMax }
@@ -154,7 +180,16 @@ public struct LaneEngine: Sendable {
         if state == .holdIn && s.tUs >= lastClearUs + settings.holdInUs {
             finished = finish(endUs: lastClearUs + settings.holdInUs, truncated: false)
         }
-        if state == .empty && !hardwareFaults.contains(.maintenance) { background.learn(s, settings: settings) }
+        if state == .empty && !hardwareFaults.contains(.maintenance) {
+            let before = background.panelSamples
+            background.learn(s, settings: settings)
+            // The spectrum learns from the samples the background took, panel by panel.
+            if withWindows {
+                for p in 0..<settings.panelCount where background.panelSamples[p] != before[p] {
+                    spectral.learn(panel: p, windows: s.windows, count: k, intervalUs: s.intervalUs, settings: settings, n: before[p])
+                }
+            }
+        }
         // A panel without its own counts stands in its learned background (rounded counts over
         // the interval), so that the windows stay unbiased: a silent panel neither hides a
         // source by reading 0 nor raises an alarm by coming back.
@@ -174,6 +209,15 @@ public struct LaneEngine: Sendable {
                     s.gammaLow[p] = standIn(background.gammaLowPanelQ16(p), s.intervalUs)
                 }
                 s.neutron[p] = standIn(background.neutronPanelQ16(p), s.intervalUs)
+                if withWindows {
+                    // Its windows: the stand-in gamma spread as its empty-lane spectrum is.
+                    var total: Int64 = 0
+                    for w in 0..<k { total += spectral.longQ16[p * windowCountMax + w] }
+                    for w in 0..<k {
+                        let part = total > 0 ? i64(s.gamma[p]) * (spectral.longQ16[p * windowCountMax + w] &>> 8) / (total &>> 8 > 0 ? total &>> 8 : 1) : 0
+                        s.windows[p * windowCountMax + w] = u32(part > 0 ? part : 0)
+                    }
+                }
             }
         }
         var entry = WindowEntry()
@@ -192,6 +236,13 @@ public struct LaneEngine: Sendable {
             }
             entry.neutron += n
         }
+        if withWindows {
+            for p in 0..<settings.panelCount {
+                for w in 0..<k { entry.spectrum[w] += i64(s.windows[p * windowCountMax + w]) }
+            }
+        } else if k >= 3 {
+            entry.spectrumGaps = 1
+        }
         entry.intervalUs = s.intervalUs > 0 ? s.intervalUs : settings.sampleIntervalUs
         entry.shielded = state == .occupied ? 1 : 0
         ring.push(entry)
@@ -209,6 +260,10 @@ public struct LaneEngine: Sendable {
                 occShieldedSamples += 1
                 occNeutron += entry.neutron
                 occNeutronExpectedQ16 += scaled(bgNeutron, entry.intervalUs)
+                if k >= 3 {
+                    for w in 0..<k { occSpectrum[w] += entry.spectrum[w] }
+                    if entry.spectrumGaps != 0 { occSpectrumComplete = false }
+                }
             }
             for g in 0..<groupCount where accumulate {
                 occGamma[g] += entry.gamma[g]
@@ -255,6 +310,7 @@ public struct LaneEngine: Sendable {
     public mutating func forgetBackground(panel p: Int) {
         guard p >= 0 && p < settings.panelCount else { return }
         background.forget(panel: p)
+        spectral.forget(panel: p)
     }
 
     /// Ends an occupancy still in progress when the input ends (the decision says truncated,
@@ -305,6 +361,8 @@ public struct LaneEngine: Sendable {
         occShieldedSamples = 0
         occNeutron = 0
         occNeutronExpectedQ16 = 0
+        maxSplitShareValid = false
+        beginSpectral()
     }
 
     mutating func finish(endUs: Int64, truncated: Bool) -> Decision {
@@ -328,6 +386,9 @@ public struct LaneEngine: Sendable {
         // weak loads only.
         if !d.notScreened && !d.truncated && !d.neutronAlarm && d.gammaMaxSigmaQ8 > settings.gammaSigmaQ8 {
             normLearner.add(shareQ16: d.gammaMaxLowShareQ16)
+            if maxSplitShareValid && settings.spectralWindowCount >= 3 {
+                for j in 0..<(settings.spectralWindowCount - 1) { spectral.learners[j].add(shareQ16: maxSplitShareQ16[j]) }
+            }
         }
         state = .empty
         beamBlocked = [false, false]
@@ -445,8 +506,16 @@ public struct LaneEngine: Sendable {
     mutating func test() {
         let (r, high) = suppression()
         current.suppressionQ16 = r
+        let k = settings.spectralWindowCount
         let gw = ring.sum(window: current.gammaWindowSamples)
         if gw.samples == current.gammaWindowSamples {
+            // The spectral test of the window (all panels), at the level group 0's test uses.
+            var spectralVerdict: Bool? = nil
+            if k >= 3 && gw.spectrumGaps == 0 {
+                let corrected = gw.shielded == i64(gw.samples) && high > 0
+                let b0 = scaled(corrected ? shapeGamma[0] : bgGamma[0], gw.intervalUs)
+                spectralVerdict = spectralThreat(gw.spectrum, expectedQ16: (b0 &>> 8) * (corrected ? r : 65_536) &>> 8)
+            }
             for g in 0..<groupCount {
                 // Expected background over the window's actual length, Q16 counts.
                 // Correct for suppression only when the vehicle shielded the panels for the whole
@@ -456,7 +525,8 @@ public struct LaneEngine: Sendable {
                 let bLow = scaled(corrected ? shapeLow[g] : bgLow[g], gw.intervalUs)
                 grossTest(group: g, counts: gw.gamma[g], low: gw.gammaLow[g], expectedQ16: b, lowExpectedQ16: bLow,
                           suppressionQ16: corrected ? r : 65_536, highCounts: corrected ? high : 0, samples: gw.samples,
-                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g))
+                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g),
+                          spectral: spectralOn ? spectralVerdict : nil, splitShares: spectralVerdict != nil)
             }
         }
         // The ceiling: a significance above which anything alarms, whatever its spectrum (Co-60 is
@@ -474,12 +544,18 @@ public struct LaneEngine: Sendable {
         }
         if occShieldedSamples > current.gammaWindowSamples && settings.dwellIntegration {
             let corrected = high > 0
+            var spectralVerdict: Bool? = nil
+            if k >= 3 && occSpectrumComplete {
+                let b0 = corrected ? occShapeQ16[0] : occExpectedQ16[0]
+                spectralVerdict = spectralThreat(occSpectrum, expectedQ16: (b0 &>> 8) * r &>> 8)
+            }
             for g in 0..<groupCount {
                 grossTest(group: g, counts: occGamma[g], low: occLow[g],
                           expectedQ16: corrected ? occShapeQ16[g] : occExpectedQ16[g],
                           lowExpectedQ16: corrected ? occLowShapeQ16[g] : occLowExpectedQ16[g], suppressionQ16: r, highCounts: high,
                           samples: occShieldedSamples,
-                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g))
+                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g),
+                          spectral: spectralOn ? spectralVerdict : nil, splitShares: spectralVerdict != nil)
             }
         }
         let nw = ring.sum(window: current.neutronWindowSamples)
@@ -535,7 +611,8 @@ public struct LaneEngine: Sendable {
     /// excess at least `normLowShareMin`, or the surplus test), else NORM suspicion; the ceiling
     /// is tested apart, in `test()`.
     mutating func grossTest(group g: Int, counts c: Int64, low: Int64, expectedQ16 b0: Int64, lowExpectedQ16 bLow0: Int64,
-                            suppressionQ16 r: Int64, highCounts high: Int64, samples: Int, learnedCounts: Int64) {
+                            suppressionQ16 r: Int64, highCounts high: Int64, samples: Int, learnedCounts: Int64,
+                            spectral: Bool? = nil, splitShares: Bool = false) {
         let b = (b0 &>> 8) * r &>> 8
         let bLow = (bLow0 &>> 8) * r &>> 8
         var variance = b > 0 ? b : 1
@@ -565,18 +642,21 @@ public struct LaneEngine: Sendable {
             current.gammaMaxThresholdQ16 = threshold
             current.gammaMaxLowShareQ16 = lowShare
             current.gammaMaxWindowSamples = samples
+            maxSplitShareValid = splitShares
+            if splitShares { maxSplitShareQ16 = windowSplitShareQ16 }
         }
         if (c &<< 16) > threshold {
-            var threatLike = !normRule.on || lowShare >= normRule.lowShareMinQ16
-            if !threatLike && settings.normTestSigmaQ8 > 0 {
-                // Surplus of low-window counts over the NORM hypothesis, and its Poisson sd:
-                // var(L - s C) = L (1 - 2 s) + s^2 C (L is part of C). Q16 throughout.
-                let s = normRule.shareMaxQ16
-                let surplusQ16 = (lowExcess > 0 ? lowExcess : 0) - ((excess &>> 8) * s &>> 8)
-                let lowTotal = low > 0 ? low : 0
-                var varianceQ16 = lowTotal * (65_536 - 2 * s) + (((s &>> 4) * (s &>> 4)) &>> 8) * c
-                if varianceQ16 < 65_536 { varianceQ16 = 65_536 }
-                threatLike = surplusQ16 > settings.normTestSigmaQ8 * integerSquareRoot(varianceQ16)
+            var threatLike: Bool
+            if let spectral {
+                // Multi-window panels, the spectral test on: it decides (Spectral.swift).
+                threatLike = spectral
+            } else {
+                threatLike = !normRule.on || lowShare >= normRule.lowShareMinQ16
+                if !threatLike && settings.normTestSigmaQ8 > 0 {
+                    // Surplus of low-window counts over the NORM hypothesis.
+                    threatLike = Self.surplusExceeds(lowExcess: lowExcess, excess: excess, low: low, counts: c,
+                                                     shareQ16: normRule.shareMaxQ16, sigmaQ8: settings.normTestSigmaQ8)
+                }
             }
             if threatLike { current.gammaAlarm = true } else { current.normSuspect = true }
         }

@@ -6,6 +6,11 @@ public let panelCountMax = 8
 /// One value per panel, fixed size (no allocation).
 public typealias PanelValues = InlineArray<8, UInt32>
 
+/// The most energy windows a multi-window panel has (reference-panel-mw-v1: K = 2 to 16).
+public let windowCountMax = 16
+/// A sample's energy windows, every panel's: panel p's window k at `p * windowCountMax + k`.
+public typealias PanelWindows = InlineArray<128, UInt32>
+
 /// Counts accumulated by every panel over one sample interval ending at `tUs`.
 public struct LaneSample: Sendable {
     /// End of the interval, microseconds on the monotonic clock.
@@ -19,6 +24,10 @@ public struct LaneSample: Sendable {
     /// silent, faulted or excluded by the controller. The engine learns nothing from them and
     /// stands in their learned background in the tests (see `LaneEngine.sample`).
     public var absentMask: UInt32 = 0
+    /// Multi-window panels: how many energy windows each panel counted into (K, 3 to 16; 0: a
+    /// two-window sample, `windows` unused). The windows partition `gamma`, lowest energy first.
+    public var windowCount: Int = 0
+    public var windows: PanelWindows
 
     public init(tUs: Int64, intervalUs: Int64) {
         self.tUs = tUs
@@ -26,6 +35,7 @@ public struct LaneSample: Sendable {
         self.gamma = PanelValues(repeating: 0)
         self.gammaLow = PanelValues(repeating: 0)
         self.neutron = PanelValues(repeating: 0)
+        self.windows = PanelWindows(repeating: 0)
     }
 }
 

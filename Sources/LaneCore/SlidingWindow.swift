@@ -11,6 +11,10 @@ public struct WindowEntry: Sendable {
     public var intervalUs: Int64 = 0
     /// 1 when a beam was interrupted at this sample (the vehicle shields the panels fully).
     public var shielded: Int64 = 0
+    /// Multi-window panels: the lane's counts per energy window (all panels; zeros otherwise),
+    /// and 1 when the sample did not carry them (a window that holds it is not tested on them).
+    public var spectrum: InlineArray<16, Int64> = InlineArray(repeating: 0)
+    public var spectrumGaps: Int64 = 0
     public init() {}
 }
 
@@ -21,6 +25,8 @@ public struct WindowSum: Sendable {
     public var neutron: Int64 = 0
     public var intervalUs: Int64 = 0
     public var shielded: Int64 = 0
+    public var spectrum: InlineArray<16, Int64> = InlineArray(repeating: 0)
+    public var spectrumGaps: Int64 = 0
     public var samples: Int = 0
     public init() {}
 }
@@ -48,9 +54,11 @@ public struct SampleRing: Sendable {
                     t.gamma[g] += e.gamma[g]
                     t.gammaLow[g] += e.gammaLow[g]
                 }
+                for k in 0..<windowCountMax { t.spectrum[k] += e.spectrum[k] }
                 t.neutron += e.neutron
                 t.intervalUs += e.intervalUs
                 t.shielded += e.shielded
+                t.spectrumGaps += e.spectrumGaps
                 ring[next] = t
             }
         }
@@ -81,9 +89,11 @@ public struct SampleRing: Sendable {
                     s.gamma[g] = newest.gamma[g] - before.gamma[g]
                     s.gammaLow[g] = newest.gammaLow[g] - before.gammaLow[g]
                 }
+                for k in 0..<windowCountMax { s.spectrum[k] = newest.spectrum[k] - before.spectrum[k] }
                 s.neutron = newest.neutron - before.neutron
                 s.intervalUs = newest.intervalUs - before.intervalUs
                 s.shielded = newest.shielded - before.shielded
+                s.spectrumGaps = newest.spectrumGaps - before.spectrumGaps
             }
         }
         s.samples = n

@@ -30,7 +30,7 @@ import Testing
             switch e {
             case let .beam(b): if let d = engine.beamEdge(b) { out.append(d) }; last = b.tUs
             case let .sample(s): if let d = engine.sample(s) { out.append(d) }; last = s.tUs
-            case .container, .windows: break
+            case .container: break
             }
         }
         if let d = engine.finish(atUs: last) { out.append(d) }

@@ -10,9 +10,6 @@ public enum LaneEvent: Sendable {
     case beam(BeamEdge)
     case sample(LaneSample)
     case container(tUs: Int64, ContainerNumber)
-    /// Right after a sample, when the panels have more than two energy windows: the sample's
-    /// counts per window, panel after panel (`LaneWorld.energyWindowsKev`).
-    case windows([UInt32])
 }
 
 public enum TraceGenerator {
@@ -30,7 +27,10 @@ public enum TraceGenerator {
         let n = world.panelCount
         var lastG = world.gammaTotal, lastL = world.gammaLow, lastN = world.neutron
         var lastW = world.windowCounts
-        let multiWindow = world.energyWindowsKev.contains { !$0.isEmpty }
+        // Multi-window panels: every sample carries each panel's K windows (one K for the lane).
+        let windowCount = world.windowCounts.first?.count ?? 0
+        precondition(world.windowCounts.allSatisfy { $0.count == windowCount } && windowCount <= windowCountMax,
+                     "the panels of a lane have the same energy windows (at most \(windowCountMax))")
         let stepS = Double(sampleIntervalMs) / 1000
         let intervalUs = sampleIntervalMs * 1000
         var k: Int64 = 1
@@ -55,13 +55,12 @@ public enum TraceGenerator {
                 s.neutron[p] = world.neutron[p] &- lastN[p]
             }
             lastG = world.gammaTotal; lastL = world.gammaLow; lastN = world.neutron
-            emit(.sample(s))
-            if multiWindow {
-                var w: [UInt32] = []
-                for p in 0..<n { for j in world.windowCounts[p].indices { w.append(world.windowCounts[p][j] &- lastW[p][j]) } }
+            if windowCount > 0 {
+                s.windowCount = windowCount
+                for p in 0..<n { for j in 0..<windowCount { s.windows[p * windowCountMax + j] = world.windowCounts[p][j] &- lastW[p][j] } }
                 lastW = world.windowCounts
-                emit(.windows(w))
             }
+            emit(.sample(s))
             k += 1
         }
     }
@@ -81,23 +80,16 @@ public enum TraceGenerator {
             header.gammaLowWindows = world.lowWindowCount(panel: 0)
         }
         emit(TraceWriter.header(header))
-        var pending: LaneSample? = nil
-        func flush(_ windows: [UInt32]) {
-            if let s = pending { emit(TraceWriter.counts(tUs: s.tUs, panels: n, gamma: s.gamma, gammaLow: s.gammaLow, neutron: s.neutron, windows: windows)) }
-            pending = nil
-        }
-        let multiWindow = header.windowCount > 0
         play(world, sampleIntervalMs: sampleIntervalMs, originUs: originUs) { e in
             switch e {
-            case let .beam(b): flush([]); emit(TraceWriter.beam(b))
-            case let .container(t, c): flush([]); emit(TraceWriter.container(tUs: t, c))
+            case let .beam(b): emit(TraceWriter.beam(b))
+            case let .container(t, c): emit(TraceWriter.container(tUs: t, c))
             case let .sample(s):
-                flush([])
-                if multiWindow { pending = s } else { emit(TraceWriter.counts(tUs: s.tUs, panels: n, gamma: s.gamma, gammaLow: s.gammaLow, neutron: s.neutron)) }
-            case let .windows(w): flush(w)
+                var windows: [UInt32] = []
+                for p in 0..<n { for j in 0..<s.windowCount { windows.append(s.windows[p * windowCountMax + j]) } }
+                emit(TraceWriter.counts(tUs: s.tUs, panels: n, gamma: s.gamma, gammaLow: s.gammaLow, neutron: s.neutron, windows: windows))
             }
         }
-        flush([])
         return world.truths
     }
 }

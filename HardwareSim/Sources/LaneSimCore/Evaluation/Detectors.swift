@@ -49,7 +49,7 @@ struct EngineDetector {
             switch e {
             case let .beam(b): take(engine.beamEdge(b)); last = b.tUs
             case let .sample(s): take(engine.sample(s)); last = s.tUs
-            case .container, .windows: break  // container numbers do not bear on detection; the engine reads two windows
+            case .container: break  // container numbers do not bear on detection
             }
         }
         take(engine.finish(atUs: last))
@@ -100,7 +100,7 @@ struct SimpleBaseline {
                     if cn - bn >= 4 { v.maxNeutronSigma = max(v.maxNeutronSigma, (cn - bn) / bn.squareRoot()) }
                 }
                 g = 0; n = 0; half = 0
-            case .container, .windows: break
+            case .container: break
             }
         }
         return v
