@@ -300,6 +300,13 @@ public struct LaneEngine: Sendable {
         return true
     }
 
+    /// Starts from what the lane learned for its spectral test before (multi-window panels).
+    public mutating func restore(spectral s: SpectralState) -> Bool {
+        guard state == .empty else { return false }
+        spectral = s
+        return true
+    }
+
     /// The NORM rule the next occupancy would be judged by (fixed at its start as `normRule`).
     public var nextNormRule: NormRule {
         NormRule.current(settings, learner: normLearner, backgroundLowShareQ16: background.lowShareQ16(mask: groupMask[0], panelCount: settings.panelCount),
@@ -646,17 +653,18 @@ public struct LaneEngine: Sendable {
             if splitShares { maxSplitShareQ16 = windowSplitShareQ16 }
         }
         if (c &<< 16) > threshold {
-            var threatLike: Bool
+            // The two-window rule (off: every excess is threat-like) ...
+            var threatLike = !normRule.on || lowShare >= normRule.lowShareMinQ16
+            if !threatLike && settings.normTestSigmaQ8 > 0 {
+                // Surplus of low-window counts over the NORM hypothesis.
+                threatLike = Self.surplusExceeds(lowExcess: lowExcess, excess: excess, low: low, counts: c,
+                                                 shareQ16: normRule.shareMaxQ16, sigmaQ8: settings.normTestSigmaQ8)
+            }
             if let spectral {
-                // Multi-window panels, the spectral test on: it decides (Spectral.swift).
-                threatLike = spectral
-            } else {
-                threatLike = !normRule.on || lowShare >= normRule.lowShareMinQ16
-                if !threatLike && settings.normTestSigmaQ8 > 0 {
-                    // Surplus of low-window counts over the NORM hypothesis.
-                    threatLike = Self.surplusExceeds(lowExcess: lowExcess, excess: excess, low: low, counts: c,
-                                                     shareQ16: normRule.shareMaxQ16, sigmaQ8: settings.normTestSigmaQ8)
-                }
+                // ... and on multi-window panels the spectral test (Spectral.swift): with the
+                // two-window rule off it decides alone; on, either finds a threat (the two-window
+                // share test is the stronger one for the soft sources near the threshold).
+                threatLike = normRule.on ? threatLike || spectral : spectral
             }
             if threatLike { current.gammaAlarm = true } else { current.normSuspect = true }
         }

@@ -27,6 +27,11 @@ struct Eval: ParsableCommand {
     var fromTraffic = false
     @Option(help: "The window split the lane asks its panels for, keV (holding register 257; 0: each member's own). Default: 600 with --commission (above Cs-137's Compton edge: docs/DETECTION.md), each member's own without.")
     var splitKev: Double?
+    @Option(help: "Multi-window panels: 8 (the contract's default boundaries, reference-panel-mw-v1), 2 (two windows, the default), or the boundaries in keV separated by commas (K + 1 values, K = 3 to 16). The engine's spectral test gets the K windows, and so does the matched-filter bound.")
+    var windows: String?
+    @Option(help: "The gamma ceiling, sigma (default: the board profile's or the shipped 20).") var ceiling: Double?
+    @Option(help: "The spectral test's sigma (multi-window panels; default 3).") var spectralSigma: Double?
+    @Option(help: "The quantile of the learned NORM shares the spectral test takes per split (0.5-1; default 0.95).") var spectralQuantile: Double?
 
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
@@ -35,7 +40,20 @@ struct Eval: ParsableCommand {
         if let board {
             do { settings = try BoardProfile.load(path: board).engine } catch { throw ValidationError("\(error)") }
         }
+        if let ceiling {
+            guard ceiling >= 1 && ceiling <= 1_000_000 else { throw ValidationError("--ceiling must be 1 to 1000000 sigma") }
+            settings.gammaCeilingSigmaQ8 = Int64((ceiling * 256).rounded())
+        }
+        if let spectralSigma { settings.spectralSigmaQ8 = Int64((spectralSigma * 256).rounded()) }
+        if let spectralQuantile { settings.spectralQuantilePerMille = Int((spectralQuantile * 1000).rounded()) }
         var config = EvalConfig()
+        if let windows, windows != "2" {
+            let b = windows == "8" ? Self.contractWindows : try parseWindows(windows)
+            guard b.count >= 4 else { throw ValidationError("--windows: the spectral test needs K = 3 to 16 windows (2: two windows)") }
+            config.windows = b
+            settings.spectralWindowCount = b.count - 1
+        }
+        if let p = settings.firstProblem() { throw ValidationError("engine settings: \(p)") }
         config.seed = seed
         config.passesPerCell = passesPerCell
         config.cleanPasses = clean
@@ -77,6 +95,10 @@ struct Eval: ParsableCommand {
         if let splitKev { command += " --split-kev \(Int(splitKev))" }
         if let ceilingSweep { command += " --ceiling-sweep \(ceilingSweep)" }
         if let board { command += " --board \(board)" }
+        if let windows { command += " --windows \(windows)" }
+        if let ceiling { command += " --ceiling \(ceiling)" }
+        if let spectralSigma { command += " --spectral-sigma \(spectralSigma)" }
+        if let spectralQuantile { command += " --spectral-quantile \(spectralQuantile)" }
         command += " --out \(out)"
         for (physics, report) in fam.members {
             var pictures: [String] = []
@@ -99,9 +121,13 @@ struct Eval: ParsableCommand {
         print("report: \(out)/report.md, one report per member in \(out)/members/")
     }
 
+    /// reference-panel-mw-v1's default boundaries (K = 8), keV.
+    static let contractWindows: [Double] = [30, 80, 150, 250, 400, 650, 1000, 1500, 3000]
+
     func describe(_ e: EngineSettings) -> String {
         "window \(e.gammaWindowSamples) samples, n = \(Double(e.gammaSigmaQ8) / 256), neutron window \(e.neutronWindowSamples), "
             + "neutron n = \(Double(e.neutronSigmaQ8) / 256), NORM share \(String(format: "%.2f", Double(e.normLowShareMinQ16) / 65536)), "
             + "ceiling \(Double(e.gammaCeilingSigmaQ8) / 256) sigma"
+            + (e.spectralWindowCount >= 3 ? ", spectral test on \(e.spectralWindowCount) windows at \(Double(e.spectralSigmaQ8) / 256) sigma, NORM quantile \(Double(e.spectralQuantilePerMille) / 1000)" : "")
     }
 }

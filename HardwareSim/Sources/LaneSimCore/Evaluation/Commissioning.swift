@@ -38,7 +38,22 @@ public struct CommissioningResult: Sendable {
     /// With `Commissioning.fromTraffic`: what the lane learned, and the rule it then applies.
     public var learner: NormLearner? = nil
     public var rule: NormRule? = nil
-    public var summary: String {
+    /// Multi-window panels: what the spectral test learned from the same traffic.
+    public var spectral: SpectralState? = nil
+    public var summary: String { twoWindowSummary + spectralSummary }
+
+    /// The spectral test's learned NORM: per split, the quantile it takes.
+    var spectralSummary: String {
+        guard let spectral, settings.spectralWindowCount >= 3 else { return "" }
+        let k = settings.spectralWindowCount
+        let q = (0..<(k - 1)).map { j in
+            spectral.learners[j].quantileQ16(perMille: settings.spectralQuantilePerMille).map { String(format: "%.3f", Double($0) / 65536) } ?? "-"
+        }
+        return "; spectral test (\(k) windows): NORM's share below each boundary (\(settings.spectralQuantilePerMille / 10)th percentile) "
+            + q.joined(separator: " / ") + (spectral.isReady(windows: k) ? "" : " (not ready: too few loads)")
+    }
+
+    var twoWindowSummary: String {
         if let rule, let learner {
             let q = learner.quantileQ16(perMille: 900).map { String(format: "%.3f", Double($0) / 65536) } ?? "-"
             return String(format: "split %.0f keV; check source share %.3f; learned from traffic: %d loads over the threshold (threats among them), 90th percentile %@: ",
@@ -73,7 +88,7 @@ extension Evaluation {
             let spec = PassSpec(kind: .norm, profile: profiles[i % profiles.count], seed: rng.next())
             let (scenario, _) = Suite.scenario(spec, c)
             var events: [LaneEvent] = []
-            TraceGenerator.play(LaneWorld(scenario: scenario)) { events.append($0) }
+            TraceGenerator.play(Suite.world(scenario, c)) { events.append($0) }
             let v = EngineDetector(settings: learning).run(events)
             if v.gamma { shares.append(v.lowShare) }
         }
@@ -102,7 +117,7 @@ extension Evaluation {
         scenario.vehicles[0].attenuation = 1
         scenario.vehicles[0].stopS = 60
         var events: [LaneEvent] = []
-        TraceGenerator.play(LaneWorld(scenario: scenario)) { events.append($0) }
+        TraceGenerator.play(Suite.world(scenario, c)) { events.append($0) }
         return EngineDetector(settings: settings).run(events).lowShare
     }
 
@@ -138,13 +153,14 @@ extension Evaluation {
         DispatchQueue.concurrentPerform(iterations: all.count) { i in
             let (scenario, _) = Suite.scenario(all[i], c)
             var e: [LaneEvent] = []
-            TraceGenerator.play(LaneWorld(scenario: scenario)) { e.append($0) }
+            TraceGenerator.play(Suite.world(scenario, c)) { e.append($0) }
             out[i] = e
         }
         var learner = NormLearner()
+        var spectral = SpectralState()
         var rule = NormRule.initial
         for i in 0..<specs.count {
-            (_, learner, rule) = EngineDetector(settings: s, learner: learner).runLearning(events[i])
+            (_, learner, spectral, rule) = EngineDetector(settings: s, learner: learner, spectral: spectral).runLearning(events[i])
             events[i] = []
         }
         // The rule every suite pass starts with once its background is learned (the last pass's
@@ -154,6 +170,7 @@ extension Evaluation {
                                     normLoadsLearned: Int(learner.learned), discrimination: rule.on)
         r.learner = learner
         r.rule = rule
+        if s.spectralWindowCount >= 3 { r.spectral = spectral }
         return r
     }
 }

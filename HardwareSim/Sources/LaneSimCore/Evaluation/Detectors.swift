@@ -26,14 +26,17 @@ struct EngineDetector {
     let settings: EngineSettings
     /// What the lane learned of its NORM loads before this pass (`detection.normFromTraffic`).
     var learner: NormLearner? = nil
+    /// Multi-window panels: what the lane learned for its spectral test before this pass.
+    var spectral: SpectralState? = nil
 
     func run(_ events: [LaneEvent]) -> PassVerdict { runLearning(events).verdict }
 
     /// The pass, what the lane's NORM learner holds after it, and the NORM rule the next
     /// occupancy would be judged by.
-    func runLearning(_ events: [LaneEvent]) -> (verdict: PassVerdict, learner: NormLearner, next: NormRule) {
+    func runLearning(_ events: [LaneEvent]) -> (verdict: PassVerdict, learner: NormLearner, spectral: SpectralState, next: NormRule) {
         var engine = LaneEngine(settings: settings)
         if let learner { _ = engine.restore(normLearner: learner) }
+        if let spectral { _ = engine.restore(spectral: spectral) }
         var v = PassVerdict()
         func take(_ d: Decision?) {
             guard let d else { return }
@@ -53,7 +56,7 @@ struct EngineDetector {
             }
         }
         take(engine.finish(atUs: last))
-        return (v, engine.normLearner, engine.nextNormRule)
+        return (v, engine.normLearner, engine.spectral, engine.nextNormRule)
     }
 }
 
@@ -118,9 +121,15 @@ enum MatchedFilter {
         while t < world.durationS {
             for p in 0..<world.panelCount {
                 let with = world.rates(at: t, panel: p), without = bare.rates(at: t, panel: p)
-                let channels: [(Double, Double)] = neutron
-                    ? [(with.neutron * dt, without.neutron * dt)]
-                    : [(with.low * dt, without.low * dt), (with.high * dt, without.high * dt)]
+                let channels: [(Double, Double)]
+                if neutron {
+                    channels = [(with.neutron * dt, without.neutron * dt)]
+                } else if !world.energyWindowsKev[p].isEmpty {
+                    // Multi-window panels: the bound is told the same K windows.
+                    channels = Array(zip(world.windowRates(at: t, panel: p).map { $0 * dt }, bare.windowRates(at: t, panel: p).map { $0 * dt }))
+                } else {
+                    channels = [(with.low * dt, without.low * dt), (with.high * dt, without.high * dt)]
+                }
                 for (w, b0) in channels {
                     let s = w - b0
                     guard s > 1e-9, b0 > 1e-12 else { continue }

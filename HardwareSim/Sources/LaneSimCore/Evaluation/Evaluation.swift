@@ -114,15 +114,15 @@ public enum Evaluation {
         let (scenario, bare) = Suite.scenario(spec, config)
         var events: [LaneEvent] = []
         events.reserveCapacity(Int(scenario.durationS ?? 100) * 10 + 16)
-        TraceGenerator.play(LaneWorld(scenario: scenario)) { events.append($0) }
+        TraceGenerator.play(Suite.world(scenario, config)) { events.append($0) }
         var verdicts: [DetectorName: PassVerdict] = [:]
-        verdicts[.engine] = EngineDetector(settings: settings, learner: config.normLearner).run(events)
+        verdicts[.engine] = EngineDetector(settings: settings, learner: config.normLearner, spectral: config.spectral).run(events)
         if !config.ceilingSweep.isEmpty && spec.entersCeilingCurve {
             // The same pass with the ceiling out of reach: the ceiling only adds alarms, so the
             // verdict at any ceiling c is this one or the 1 s window's significance reaching c.
             var off = settings
             off.gammaCeilingSigmaQ8 = 1 << 40
-            verdicts[.engine]!.gammaWithoutCeiling = EngineDetector(settings: off, learner: config.normLearner).run(events).gamma
+            verdicts[.engine]!.gammaWithoutCeiling = EngineDetector(settings: off, learner: config.normLearner, spectral: config.spectral).run(events).gamma
         }
         verdicts[.vm250] = SimpleBaseline(rule: .sigma(7)).run(events)
         verdicts[.percent] = SimpleBaseline(rule: .percent(1.2)).run(events)
@@ -132,13 +132,13 @@ public enum Evaluation {
             if case .norm = spec.kind { name = "norm-alarm" }
             if let name {
                 var text = ""
-                TraceGenerator.generate(LaneWorld(scenario: scenario)) { text += $0 + "\n" }
+                TraceGenerator.generate(Suite.world(scenario, config)) { text += $0 + "\n" }
                 try? text.write(toFile: dir + "/\(name)-\(spec.seed).jsonl", atomically: true, encoding: .utf8)
             }
         }
         var bound = 0.0
         if case let .threat(kind, _) = spec.kind {
-            bound = MatchedFilter.pd(world: LaneWorld(scenario: scenario), bare: LaneWorld(scenario: bare),
+            bound = MatchedFilter.pd(world: Suite.world(scenario, config), bare: Suite.world(bare, config),
                                      neutron: kind.isNeutron, falseAlarm: config.boundFalseAlarm)
         }
         return PassResult(spec: spec, verdicts: verdicts, boundPd: bound)

@@ -187,6 +187,7 @@ extension Evaluation {
                 let r = commission(m, settings: settings, config: config, plan: plan)
                 c.physics = r.physics
                 c.normLearner = r.learner
+                c.spectral = r.spectral
                 s = r.settings
                 notes[m.name] = r.summary
             }

@@ -80,6 +80,13 @@ public struct EvalConfig: Sendable {
     /// What every pass's lane has learned of its NORM loads before the pass (a lane commissioned
     /// with `normFromTraffic`); nil: nothing.
     public var normLearner: NormLearner? = nil
+    /// Multi-window panels (issue 13): every panel counts into the windows between these
+    /// boundaries (keV, K + 1 increasing values; the window split is the inner boundary nearest
+    /// the member's), and the engine's spectral test has them (`EngineSettings.spectralWindowCount`
+    /// must then be K). nil: two windows.
+    public var windows: [Double]? = nil
+    /// With `windows`: what every pass's lane learned for its spectral test before the pass.
+    public var spectral: SpectralState? = nil
     public init() {}
 }
 
@@ -116,6 +123,17 @@ enum Suite {
 
     /// The scenario of one pass: warm-up with an empty lane (or a vehicle queued near the
     /// portal), then the vehicle; randomized cargo, source position, shielding and background.
+    /// The world a pass is played in: the scenario's, with the configuration's energy windows.
+    static func world(_ scenario: Scenario, _ c: EvalConfig) -> LaneWorld {
+        let w = LaneWorld(scenario: scenario)
+        if let b = c.windows, b.count >= 4 {
+            let own = w.windowSplitKev[0]
+            let split = b.dropFirst().dropLast().min { abs($0 - own) < abs($1 - own) }!
+            for p in 0..<w.panelCount { w.setWindows(panel: p, boundaries: b, split: split) }
+        }
+        return w
+    }
+
     static func scenario(_ p: PassSpec, _ c: EvalConfig) -> (Scenario, withoutSources: Scenario) {
         var rng = SeededRandom(seed: p.seed)
         func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * rng.unit() }

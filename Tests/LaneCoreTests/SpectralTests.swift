@@ -1,0 +1,123 @@
+// Proves the spectral test of multi-window panels (Spectral.swift) on hand-made, noiseless
+// inputs: it learns its NORM from the lane's loads, then lets a NORM-shaped excess pass and finds
+// a harder one that the two-window rule takes for NORM (more counts below the highest split than
+// NORM has: Co-60's shape) and a softer one; before it has learned enough loads, or when a sample
+// comes without its windows, the two-window rule decides; a lane whose panels have two windows
+// decides exactly as before.
+
+import LaneCore
+import Testing
+
+/// Four panels with K = 4 windows each; the empty lane counts `background` per panel and sample.
+struct WindowLane {
+    static let background: [UInt32] = [20, 10, 6, 4]
+    /// NORM's excess: shares 0.2 / 0.5 / 0.8 below the three splits.
+    static let norm: [UInt32] = [4, 6, 6, 4]
+    var engine: LaneEngine
+    var t: Int64 = 0
+    var decisions: [Decision] = []
+
+    init(windows k: Int = 4) {
+        var s = FlatLane.classic
+        // The two-window rule on, commissioned for this NORM (share 0.5 below the split between
+        // windows 1 and 2): a Co-60-like excess (0.3) is NORM to it.
+        s.normDiscrimination = true
+        s.normLowShareMinQ16 = 39_322  // 0.60
+        s.normShareMaxQ16 = 36_045  // 0.55
+        s.gammaCeilingSigmaQ8 = 1_000 * 256
+        s.spectralWindowCount = k
+        engine = LaneEngine(settings: s)
+    }
+
+    mutating func tick(extra: [UInt32] = [0, 0, 0, 0], windows: Bool = true) {
+        t += 100_000
+        var s = LaneSample(tUs: t, intervalUs: 100_000)
+        for p in 0..<4 {
+            var g: UInt32 = 0, low: UInt32 = 0
+            for w in 0..<4 {
+                let c = Self.background[w] + extra[w]
+                g += c
+                if w < 2 { low += c }
+                if windows { s.windows[p * windowCountMax + w] = c }
+            }
+            s.gamma[p] = g
+            s.gammaLow[p] = low
+        }
+        if windows { s.windowCount = 4 }
+        if let d = engine.sample(s) { decisions.append(d) }
+    }
+
+    mutating func edge(_ blocked: Bool) {
+        if let d = engine.beamEdge(BeamEdge(tUs: t + 1, beam: 0, blocked: blocked)) { decisions.append(d) }
+    }
+
+    /// A 1.5 s occupancy with `extra` counts per panel and sample (window by window); the samples
+    /// in `withoutWindows` come without their windows. Returns its decision.
+    mutating func occupancy(_ extra: [UInt32], withoutWindows: Set<Int> = []) -> Decision {
+        let before = decisions.count
+        edge(true)
+        for i in 0..<15 { tick(extra: extra, windows: !withoutWindows.contains(i)) }
+        edge(false)
+        for _ in 0..<30 { tick() }
+        precondition(decisions.count == before + 1)
+        return decisions[before]
+    }
+}
+
+@Suite struct SpectralTests {
+    @Test("the spectral test learns the lane's NORM from its loads; then a NORM-shaped excess passes, a Co-60-like one the two-window rule takes for NORM (more below the highest split) and a soft one alarm; before 100 loads, and over a sample without its windows, the two-window rule decides")
+    func learnsAndDecides() {
+        var lane = WindowLane()
+        for _ in 0..<300 { lane.tick() }
+        // Not learned yet: the two-window rule decides, and takes Co-60's shape for NORM.
+        #expect(!lane.engine.spectralTestReady)
+        let early = lane.occupancy([2, 4, 12, 2])
+        #expect(!early.gammaAlarm && early.normSuspect)
+        for _ in 0..<110 { _ = lane.occupancy(WindowLane.norm) }
+        #expect(lane.engine.spectralTestReady)
+        #expect(lane.engine.spectral.learners[2].quantileQ16(perMille: 950) == 53_248, "0.8 below the third split: its bin's upper edge")
+
+        let norm = lane.occupancy(WindowLane.norm)
+        #expect(!norm.gammaAlarm && norm.normSuspect, "NORM's own shape: \(norm)")
+        // Co-60's shape: harder than NORM below the first two splits, but nothing in the top
+        // window (0.9 below the highest split against NORM's 0.8).
+        let co60 = lane.occupancy([2, 4, 12, 2])
+        #expect(co60.gammaAlarm && !co60.normSuspect, "Co-60-like: \(co60)")
+        let soft = lane.occupancy([14, 4, 1, 1])
+        #expect(soft.gammaAlarm, "a soft source: \(soft)")
+        // Samples without their windows: every window that holds one is judged by the two-window
+        // rule alone (here every full window of the occupancy), which takes Co-60 for NORM.
+        let gap = lane.occupancy([2, 4, 12, 2], withoutWindows: [3, 12])
+        #expect(!gap.gammaAlarm)
+        // And without gaps again: found.
+        #expect(lane.occupancy([2, 4, 12, 2]).gammaAlarm)
+        #expect(!lane.occupancy(WindowLane.norm).gammaAlarm)
+    }
+
+    @Test("a lane whose panels have two windows decides exactly as before, windows in its samples or not")
+    func twoWindowLane() {
+        var with = WindowLane(windows: 0), without = WindowLane(windows: 0)
+        for _ in 0..<300 { with.tick(); without.tick(windows: false) }
+        for extra in [WindowLane.norm, [2, 4, 12, 2], [14, 4, 1, 1], [1, 1, 0, 0]] {
+            let a = with.occupancy(extra), b = without.occupancy(extra, withoutWindows: Set(0..<15))
+            #expect(a.gammaAlarm == b.gammaAlarm && a.gammaMaxSigmaQ8 == b.gammaMaxSigmaQ8 && a.normSuspect == b.normSuspect
+                    && a.gammaMaxLowShareQ16 == b.gammaMaxLowShareQ16)
+        }
+        #expect(!with.engine.spectralTestReady)
+    }
+
+    @Test("settings: 3 to 16 windows (0: off), the quantile 0.5 to 1, sigma 0 to 50")
+    func settings() {
+        var s = EngineSettings()
+        for (k, ok) in [(0, true), (2, false), (3, true), (16, true), (17, false)] {
+            s.spectralWindowCount = k
+            #expect((s.firstProblem() == nil) == ok, "K = \(k)")
+        }
+        s.spectralWindowCount = 8
+        s.spectralQuantilePerMille = 499
+        #expect(s.firstProblem() == .spectral)
+        s.spectralQuantilePerMille = 950
+        s.spectralSigmaQ8 = -1
+        #expect(s.firstProblem() == .spectral)
+    }
+}
