@@ -69,17 +69,16 @@ public struct LaneEngine: Sendable {
     /// Empty-lane samples the background's learning gate kept out, in all.
     public var gatedSamples: Int { background.gatedTotal }
 
-    /// Multi-window panels: what the spectral test learned (Spectral.swift), the rule the
-    /// occupancy is judged by (fixed at its start: on, and per split the NORM share), the
-    /// empty lane's share below each split, and per split the excess's share below it in the
-    /// window tested last and in the occupancy's most significant window.
+    /// Multi-window panels: what the spectral test learned (Spectral.swift); fixed at the start
+    /// of an occupancy: whether the test decides it, the empty lane's share per window and the
+    /// chi^2 limit; the shape of the occupancy's most significant window (for the learner).
     public private(set) var spectral = SpectralState()
     var spectralOn = false
-    var spectralNormQ16: InlineArray<15, Int64> = InlineArray(repeating: 0)
-    var spectralBackgroundBelowQ16: InlineArray<15, Int64> = InlineArray(repeating: 0)
-    var windowSplitShareQ16: InlineArray<15, Int64> = InlineArray(repeating: 0)
-    var maxSplitShareQ16: InlineArray<15, Int64> = InlineArray(repeating: 0)
-    var maxSplitShareValid = false
+    var spectralBackgroundShareQ16: InlineArray<16, Int64> = InlineArray(repeating: 0)
+    var spectralChi2LimitQ16: Int64 = 0
+    var maxShapeQ16: InlineArray<16, Int64> = InlineArray(repeating: 0)
+    var maxNoiseQ32: InlineArray<16, Int64> = InlineArray(repeating: 0)
+    var maxShapeValid = false
     /// The occupancy's windows over its shielded samples (as `occGamma`), and whether every one
     /// of them carried its windows.
     var occSpectrum: InlineArray<16, Int64> = InlineArray(repeating: 0)
@@ -89,9 +88,10 @@ public struct LaneEngine: Sendable {
         precondition(settings.firstProblem() == nil, "engine settings must be validated first")
         self.settings = settings
         NormLearner.warmUp()
-        // The per-split learners' first use, here rather than on the tick (see NormLearner.warmUp).
-        spectral.learners[0] = NormLearner()
-        _ = spectral.isReady(windows: 3)
+        // The spectral learner's first use, here rather than on the tick (see NormLearner.warmUp).
+        var scratch = SpectralState()
+        scratch.learn(shape: InlineArray(repeating: 0), noiseQ32: InlineArray(repeating: 0), windows: 3)
+        _ = scratch.isReady
         var all: UInt32 = 0
         var pillars: InlineArray<2, UInt32> = [0, 0]
         for p in 0..<settings.panelCount {
@@ -368,7 +368,6 @@ public struct LaneEngine: Sendable {
         occShieldedSamples = 0
         occNeutron = 0
         occNeutronExpectedQ16 = 0
-        maxSplitShareValid = false
         beginSpectral()
     }
 
@@ -393,8 +392,8 @@ public struct LaneEngine: Sendable {
         // weak loads only.
         if !d.notScreened && !d.truncated && !d.neutronAlarm && d.gammaMaxSigmaQ8 > settings.gammaSigmaQ8 {
             normLearner.add(shareQ16: d.gammaMaxLowShareQ16)
-            if maxSplitShareValid && settings.spectralWindowCount >= 3 {
-                for j in 0..<(settings.spectralWindowCount - 1) { spectral.learners[j].add(shareQ16: maxSplitShareQ16[j]) }
+            if maxShapeValid && settings.spectralWindowCount >= 3 {
+                spectral.learn(shape: maxShapeQ16, noiseQ32: maxNoiseQ32, windows: settings.spectralWindowCount)
             }
         }
         state = .empty
@@ -516,12 +515,13 @@ public struct LaneEngine: Sendable {
         let k = settings.spectralWindowCount
         let gw = ring.sum(window: current.gammaWindowSamples)
         if gw.samples == current.gammaWindowSamples {
-            // The spectral test of the window (all panels), at the level group 0's test uses.
-            var spectralVerdict: Bool? = nil
+            // The spectral test of the window (all panels), at the level group 0's test uses:
+            // run by the first group whose excess passes the threshold.
+            var spectralWindow: SpectralWindow? = nil
             if k >= 3 && gw.spectrumGaps == 0 {
                 let corrected = gw.shielded == i64(gw.samples) && high > 0
                 let b0 = scaled(corrected ? shapeGamma[0] : bgGamma[0], gw.intervalUs)
-                spectralVerdict = spectralThreat(gw.spectrum, expectedQ16: (b0 &>> 8) * (corrected ? r : 65_536) &>> 8)
+                spectralWindow = SpectralWindow(spectrum: gw.spectrum, expectedQ16: (b0 &>> 8) * (corrected ? r : 65_536) &>> 8)
             }
             for g in 0..<groupCount {
                 // Expected background over the window's actual length, Q16 counts.
@@ -532,8 +532,7 @@ public struct LaneEngine: Sendable {
                 let bLow = scaled(corrected ? shapeLow[g] : bgLow[g], gw.intervalUs)
                 grossTest(group: g, counts: gw.gamma[g], low: gw.gammaLow[g], expectedQ16: b, lowExpectedQ16: bLow,
                           suppressionQ16: corrected ? r : 65_536, highCounts: corrected ? high : 0, samples: gw.samples,
-                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g),
-                          spectral: spectralOn ? spectralVerdict : nil, splitShares: spectralVerdict != nil)
+                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g), spectral: &spectralWindow)
             }
         }
         // The ceiling: a significance above which anything alarms, whatever its spectrum (Co-60 is
@@ -551,18 +550,17 @@ public struct LaneEngine: Sendable {
         }
         if occShieldedSamples > current.gammaWindowSamples && settings.dwellIntegration {
             let corrected = high > 0
-            var spectralVerdict: Bool? = nil
+            var spectralWindow: SpectralWindow? = nil
             if k >= 3 && occSpectrumComplete {
                 let b0 = corrected ? occShapeQ16[0] : occExpectedQ16[0]
-                spectralVerdict = spectralThreat(occSpectrum, expectedQ16: (b0 &>> 8) * r &>> 8)
+                spectralWindow = SpectralWindow(spectrum: occSpectrum, expectedQ16: (b0 &>> 8) * r &>> 8)
             }
             for g in 0..<groupCount {
                 grossTest(group: g, counts: occGamma[g], low: occLow[g],
                           expectedQ16: corrected ? occShapeQ16[g] : occExpectedQ16[g],
                           lowExpectedQ16: corrected ? occLowShapeQ16[g] : occLowExpectedQ16[g], suppressionQ16: r, highCounts: high,
                           samples: occShieldedSamples,
-                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g),
-                          spectral: spectralOn ? spectralVerdict : nil, splitShares: spectralVerdict != nil)
+                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g), spectral: &spectralWindow)
             }
         }
         let nw = ring.sum(window: current.neutronWindowSamples)
@@ -619,7 +617,7 @@ public struct LaneEngine: Sendable {
     /// is tested apart, in `test()`.
     mutating func grossTest(group g: Int, counts c: Int64, low: Int64, expectedQ16 b0: Int64, lowExpectedQ16 bLow0: Int64,
                             suppressionQ16 r: Int64, highCounts high: Int64, samples: Int, learnedCounts: Int64,
-                            spectral: Bool? = nil, splitShares: Bool = false) {
+                            spectral: inout SpectralWindow?) {
         let b = (b0 &>> 8) * r &>> 8
         let bLow = (bLow0 &>> 8) * r &>> 8
         var variance = b > 0 ? b : 1
@@ -649,8 +647,15 @@ public struct LaneEngine: Sendable {
             current.gammaMaxThresholdQ16 = threshold
             current.gammaMaxLowShareQ16 = lowShare
             current.gammaMaxWindowSamples = samples
-            maxSplitShareValid = splitShares
-            if splitShares { maxSplitShareQ16 = windowSplitShareQ16 }
+            // The shape the learner takes if this stays the most significant window: only for
+            // an excess over the threshold (the learner takes no other).
+            maxShapeValid = false
+            if (c &<< 16) > threshold, spectral != nil {
+                evaluate(&spectral!)
+                maxShapeQ16 = spectral!.shape
+                maxNoiseQ32 = spectral!.noiseQ32
+                maxShapeValid = true
+            }
         }
         if (c &<< 16) > threshold {
             // The two-window rule (off: every excess is threat-like) ...
@@ -660,11 +665,10 @@ public struct LaneEngine: Sendable {
                 threatLike = Self.surplusExceeds(lowExcess: lowExcess, excess: excess, low: low, counts: c,
                                                  shareQ16: normRule.shareMaxQ16, sigmaQ8: settings.normTestSigmaQ8)
             }
-            if let spectral {
-                // ... and on multi-window panels the spectral test (Spectral.swift): with the
-                // two-window rule off it decides alone; on, either finds a threat (the two-window
-                // share test is the stronger one for the soft sources near the threshold).
-                threatLike = normRule.on ? threatLike || spectral : spectral
+            if spectralOn, spectral != nil {
+                // ... unless the spectral test decides (multi-window panels, Spectral.swift).
+                evaluate(&spectral!)
+                threatLike = spectral!.threat
             }
             if threatLike { current.gammaAlarm = true } else { current.normSuspect = true }
         }

@@ -1,34 +1,51 @@
 // The spectral test of multi-window panels (docs/DETECTION.md, "The spectral test"; issue 13).
 //
 // Two windows cannot tell Co-60 behind cargo from a potassium-rich load: both put the same share
-// of their excess below any one split. With K windows every inner boundary is a split, and the
-// threats and NORM part at one of them or another: Cs-137, HEU and Ba-133 put almost all of
-// their excess below 650 keV, Co-60's Compton continuum ends at 1118 keV where potassium's goes
-// on to 1243 keV (and thorium's to 2382 keV). So, at every split j, the share of the excess
-// below it is compared with where this lane's NORM loads lie there: the `spectralQuantilePerMille`
-// quantile of the shares the lane learned from its own traffic (a `NormLearner` per split, fed
-// exactly as the two-window one: every screened load over the threshold). An excess with more
-// counts below some split than a NORM spectrum could give, by `spectralSigmaQ8` standard
-// deviations (the surplus test of the two-window rule, per split), is threat-like.
+// of their excess below any one split. Over K windows their shapes differ (Co-60 is harder than
+// potassium below 650 keV, softer from 650 to 1000 keV, and has nothing above its Compton edge at
+// 1118 keV), but no single split shows it: measured over the physics family, the best split
+// separates Co-60 from a potassium load by about 1 sd at the alarm threshold, all K windows
+// together by about 5 (docs/DETECTION.md). So the test compares the excess's whole shape with the
+// shapes of this lane's NORM loads, learned from its own traffic:
 //
-// The expected background per window is the learned background of the test (its level, with
-// the suppression estimate where the test uses it) times the lane's long-average spectrum: the
-// shape of the empty lane's spectrum, learned over the same samples as the background.
+// - **What it learns.** Every screened load over the threshold (at a seaport nearly all NORM),
+//   as the two-window `NormLearner` does: the shares of its most significant window's excess per
+//   energy window, filed by hardness (the share in the lower half of the windows) into 16 bins;
+//   per bin the mean share per window and its spread beyond counting noise (exponential averages
+//   over 64 loads: bounded memory, a slow drift followed, one rare threat among 64 loads moves a
+//   mean by 1/64 of its difference).
+// - **What it tests.** The excess x_k over the expected background (its level as the gross test
+//   has it, its shape the empty lane's long-average spectrum) against each bin's mean shape m_k
+//   scaled to the excess E: chi^2 = sum_k (x_k - E m_k)^2 / (C_k + E^2 s_k^2), C_k the window's
+//   counts (Poisson), s_k^2 the bin's spread. An excess that no NORM bin explains (the smallest
+//   chi^2 above K - 1 + n sqrt(2 (K - 1)), n = `spectralSigmaQ8`: chi^2 with K - 1 degrees of
+//   freedom, in sd) is threat-like. Bins holding fewer than `binLoadsMin` loads, or under a
+//   twentieth of all, do not explain.
+// - **When it decides.** Only for an excess over the gross threshold (nothing per sample
+//   otherwise), once `NormLearner.loadsMin` loads are learned, over windows whose samples all
+//   carried their K windows; else the two-window rule decides.
 //
-// Fixed point, no allocation: storage for 8 panels x 16 windows, 15 splits.
+// Fixed point, no allocation: storage for 8 panels x 16 windows and 16 bins.
 
-/// The inner boundaries of K windows: at most 15.
-public let splitCountMax = 15
-
-/// What the lane learns for the spectral test: the empty lane's spectrum and its NORM.
+/// What the lane learns for the spectral test: the empty lane's spectrum and its NORM shapes.
 public struct SpectralState: Sendable {
+    public static let binCount = 16
+    /// Loads a bin must hold to explain an excess.
+    public static let binLoadsMin: UInt32 = 3
+    /// The exponential averages' time constant, in loads.
+    public static let averagedLoads: Int64 = 64
+
     /// Per panel and window (panel p, window k at p x 16 + k), the long average of the empty
     /// lane's counts (Q16 per nominal interval), learned from the samples the background learns
     /// and with its long averages' time constant.
     public internal(set) var longQ16: InlineArray<128, Int64> = InlineArray(repeating: 0)
-    /// Per split (index j - 1 for the boundary above window j - 1), the shares below it of the
-    /// loads over the threshold.
-    public internal(set) var learners: InlineArray<15, NormLearner> = InlineArray(repeating: NormLearner())
+    /// Per hardness bin: loads learned, mean share per window (bin b, window k at b x 16 + k;
+    /// Q16), and the spread of those shares beyond counting noise (variance, Q32).
+    public internal(set) var binLoads: InlineArray<16, UInt32> = InlineArray(repeating: 0)
+    public internal(set) var meanQ16: InlineArray<256, Int64> = InlineArray(repeating: 0)
+    public internal(set) var spreadQ32: InlineArray<256, Int64> = InlineArray(repeating: 0)
+    /// Loads learned in all.
+    public internal(set) var loads: UInt64 = 0
 
     public init() {}
 
@@ -42,24 +59,75 @@ public struct SpectralState: Sendable {
         }
     }
 
-    /// Forgets panel p (see `Background.forget`).
+    /// Forgets panel p's empty-lane spectrum (see `Background.forget`).
     mutating func forget(panel p: Int) {
         for w in 0..<windowCountMax { longQ16[p &* windowCountMax &+ w] = 0 }
     }
 
-    /// Whether every split's learner holds enough loads to stand for the lane.
-    public func isReady(windows k: Int) -> Bool {
-        guard k >= 3 else { return false }
-        for j in 0..<(k - 1) where !learners[j].isReady { return false }
-        return true
+    /// The hardness bin of a shape: its share in the lower half of the K windows.
+    static func bin(_ shape: InlineArray<16, Int64>, windows k: Int) -> Int {
+        var low: Int64 = 0
+        for w in 0..<(k / 2) { low += shape[w] }
+        let b = low &>> 12  // 65,536 / 16
+        return b < 0 ? 0 : b >= i64(binCount) ? binCount - 1 : int(b)
+    }
+
+    /// Learns one load: its excess's shares per window (Q16) and their counting noise (Q32).
+    mutating func learn(shape: InlineArray<16, Int64>, noiseQ32: InlineArray<16, Int64>, windows k: Int) {
+        let b = Self.bin(shape, windows: k)
+        let n = i64(binLoads[b])
+        for w in 0..<k {
+            let i = b * windowCountMax + w
+            if n == 0 {
+                meanQ16[i] = shape[w]
+                spreadQ32[i] = 0
+                continue
+            }
+            let divisor = n + 1 < Self.averagedLoads ? n + 1 : Self.averagedLoads
+            var d = shape[w] - meanQ16[i]
+            // Robust: once the bin holds a few loads, a deviation counts at most 3 sd of the
+            // bin's spread and counting noise (+ 0.02): a rare threat filed among NORM loads
+            // moves neither the mean nor the spread by more than that, over 64 loads.
+            if n >= 8 {
+                let limit = 3 * integerSquareRoot((spreadQ32[i] > 0 ? spreadQ32[i] : 0) + noiseQ32[w]) + 1_311
+                if d > limit { d = limit }
+                if d < -limit { d = -limit }
+            }
+            meanQ16[i] += d / divisor
+            // The squared deviation beyond what counting alone gives (Q32; shares within +-2).
+            let dd = d > 131_072 ? 131_072 : d < -131_072 ? -131_072 : d
+            spreadQ32[i] += (dd * dd - noiseQ32[w] - spreadQ32[i]) / divisor
+        }
+        if binLoads[b] < UInt32.max { binLoads[b] += 1 }
+        loads &+= 1
+    }
+
+    /// Whether it has learned enough loads to stand for the lane's NORM.
+    public var isReady: Bool { loads >= u64(NormLearner.loadsMin) }
+}
+
+/// One window's spectral test, computed when first needed (an excess over the threshold) and
+/// then kept for the other groups' tests of the same window.
+struct SpectralWindow {
+    var spectrum: InlineArray<16, Int64>
+    var expectedQ16: Int64
+    var computed = false
+    var threat = false
+    /// The excess's shares per window (Q16) and their counting noise (Q32), for the learner.
+    var shape: InlineArray<16, Int64> = InlineArray(repeating: 0)
+    var noiseQ32: InlineArray<16, Int64> = InlineArray(repeating: 0)
+
+    init(spectrum: InlineArray<16, Int64>, expectedQ16: Int64) {
+        self.spectrum = spectrum
+        self.expectedQ16 = expectedQ16
     }
 }
 
 extension LaneEngine {
-    /// The surplus test (`EngineSettings.normShareMaxQ16`, and the spectral test per split):
-    /// the excess's counts below the split exceed what a spectrum with share `s` there could
-    /// give by `sigmaQ8` sd. L_excess - s C_excess > k sd, var = L (1 - 2 s) + s^2 C (L is part
-    /// of C), Poisson. Q16 throughout; `lowExcess`, `excess` Q16 counts, `low`, `counts` counts.
+    /// The surplus test of the two-window rule (`EngineSettings.normShareMaxQ16`): the excess's
+    /// low-window counts exceed what a spectrum with share `s` there could give by `sigmaQ8` sd.
+    /// L_excess - s C_excess > k sd, var = L (1 - 2 s) + s^2 C (L is part of C), Poisson. Q16;
+    /// `lowExcess`, `excess` Q16 counts, `low`, `counts` counts.
     @inline(__always)
     static func surplusExceeds(lowExcess: Int64, excess: Int64, low: Int64, counts c: Int64, shareQ16 s: Int64, sigmaQ8: Int64) -> Bool {
         let surplusQ16 = (lowExcess > 0 ? lowExcess : 0) - ((excess &>> 8) * s &>> 8)
@@ -69,46 +137,61 @@ extension LaneEngine {
         return surplusQ16 > sigmaQ8 * integerSquareRoot(varianceQ16)
     }
 
-    /// A share of an excess, Q16, clamped to 0...1 (0 for no excess).
-    @inline(__always)
-    static func shareQ16(_ part: Int64, of excess: Int64) -> Int64 {
-        guard excess > 0 else { return 0 }
-        let p = part > 0 ? (part < excess ? part : excess) : 0
-        return p < (1 &<< 46) ? p * 65_536 / excess : p / (excess &>> 16 > 0 ? excess &>> 16 : 1)
-    }
-
-    /// The spectral test on the lane's windows `spectrum` (all panels) against the expected
-    /// background `expectedQ16` (Q16 counts, the test's own level): true when the excess is
-    /// threat-like at some split. Sets `windowSplitShareQ16` to the excess's share below each
-    /// split (what the lane learns when this window is the occupancy's most significant).
-    mutating func spectralThreat(_ spectrum: InlineArray<16, Int64>, expectedQ16 b: Int64) -> Bool {
+    /// Runs the spectral test of `w` (all panels' windows against the level `expectedQ16`) once.
+    mutating func evaluate(_ w: inout SpectralWindow) {
+        guard !w.computed else { return }
+        w.computed = true
         let k = settings.spectralWindowCount
         var c: Int64 = 0
-        for w in 0..<k { c += spectrum[w] }
-        let excess = (c &<< 16) - b
-        var below: Int64 = 0
-        var threat = false
-        for j in 1..<k {
-            below += spectrum[j - 1]
-            let lowExcess = (below &<< 16) - ((b &>> 8) * spectralBackgroundBelowQ16[j - 1] &>> 8)
-            windowSplitShareQ16[j - 1] = Self.shareQ16(lowExcess, of: excess)
-            if spectralOn && excess > 0
-                && Self.surplusExceeds(lowExcess: lowExcess, excess: excess, low: below, counts: c,
-                                       shareQ16: spectralNormQ16[j - 1], sigmaQ8: settings.spectralSigmaQ8)
-            {
-                threat = true
-            }
+        for i in 0..<k { c += w.spectrum[i] }
+        let excess = (c &<< 16) - w.expectedQ16
+        guard excess > 65_536 else { return }  // under one count: nothing to judge
+        let e = excess &>> 16  // counts
+        // The excess per window (Q16) and its shares.
+        var x = InlineArray<16, Int64>(repeating: 0)
+        for i in 0..<k {
+            x[i] = (w.spectrum[i] &<< 16) - ((w.expectedQ16 &>> 8) * spectralBackgroundShareQ16[i] &>> 8)
+            var s = x[i] / e  // Q16 share
+            if s > 131_072 { s = 131_072 }
+            if s < -131_072 { s = -131_072 }
+            w.shape[i] = s
+            // Counting noise of the share: C_k / E^2, Q32.
+            w.noiseQ32[i] = (((w.spectrum[i] > 0 ? w.spectrum[i] : 1) &<< 16) / e &<< 16) / e
         }
-        return threat
+        guard spectralOn else { return }
+        var best = Int64.max
+        // A bin explains only when it holds `binLoadsMin` loads and a twentieth of them all: the
+        // rare threat among the lane's loads (the check source passing, a real one) does not
+        // make a bin of its own that explains the next one.
+        let loadsMin = u64(SpectralState.binLoadsMin) > spectral.loads / 20 ? u64(SpectralState.binLoadsMin) : spectral.loads / 20
+        for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
+            var chi2: Int64 = 0  // Q16
+            for i in 0..<k {
+                let m = spectral.meanQ16[b * windowCountMax + i]
+                let r = x[i] - (excess &>> 8) * m / 256  // Q16 counts
+                let spread = spectral.spreadQ32[b * windowCountMax + i]
+                // E^2 s^2 in counts^2: (E s)^2, E s = e x sqrt(spread) (Q16 -> counts).
+                let es = spread > 0 ? multiplySaturating(e, integerSquareRoot(spread)) &>> 16 : 0
+                let variance = (w.spectrum[i] > 1 ? w.spectrum[i] : 1) + multiplySaturating(es, es)
+                let sd = integerSquareRoot(multiplySaturating(variance, 65_536))  // Q8 counts
+                var z = r / (sd > 0 ? sd : 1)  // Q8
+                if z > (1 &<< 20) { z = 1 &<< 20 }
+                if z < -(1 &<< 20) { z = -(1 &<< 20) }
+                chi2 += z * z
+                if chi2 >= best { break }
+            }
+            if chi2 < best { best = chi2 }
+        }
+        w.threat = best > spectralChi2LimitQ16
     }
 
-    /// At the start of an occupancy: the lane's background below each split as a share of its
-    /// total (long averages, all panels), and the spectral rule the occupancy is judged by.
+    /// At the start of an occupancy: the empty lane's share per window (long averages, all
+    /// panels), the chi^2 limit, and whether the spectral test decides this occupancy.
     mutating func beginSpectral() {
         let k = settings.spectralWindowCount
+        maxShapeValid = false
         occSpectrum = InlineArray(repeating: 0)
         occSpectrumComplete = true
-        maxSplitShareQ16 = InlineArray(repeating: 0)
         guard k >= 3 else { spectralOn = false; return }
         var total: Int64 = 0
         var perWindow = InlineArray<16, Int64>(repeating: 0)
@@ -116,21 +199,17 @@ extension LaneEngine {
             for w in 0..<k { perWindow[w] += spectral.longQ16[p * windowCountMax + w] }
         }
         for w in 0..<k { total += perWindow[w] }
-        var below: Int64 = 0
-        for j in 1..<k {
-            below += perWindow[j - 1]
-            spectralBackgroundBelowQ16[j - 1] = Self.shareQ16(below, of: total)
+        for w in 0..<k {
+            spectralBackgroundShareQ16[w] = total > 0 ? (perWindow[w] < (1 &<< 46) ? perWindow[w] * 65_536 / total : perWindow[w] / ((total &>> 16) > 0 ? total &>> 16 : 1)) : 0
         }
-        spectralOn = spectraTrusted && background.isReady(settings) && spectral.isReady(windows: k)
-        for j in 0..<(k - 1) {
-            spectralNormQ16[j] = spectral.learners[j].quantileQ16(perMille: settings.spectralQuantilePerMille) ?? 65_536
-        }
+        let dof = i64(k - 1)
+        spectralChi2LimitQ16 = (dof &<< 16) + settings.spectralSigmaQ8 * integerSquareRoot((2 * dof) &<< 16)
+        spectralOn = spectralTestReady
     }
 
-    /// Whether the spectral test decides the next occupancy (multi-window panels, every split's
-    /// NORM learned, the split confirmed, the background ready).
+    /// Whether the spectral test decides the next occupancy (multi-window panels, enough loads
+    /// learned, the split confirmed, the background ready).
     public var spectralTestReady: Bool {
-        let k = settings.spectralWindowCount
-        return k >= 3 && spectraTrusted && background.isReady(settings) && spectral.isReady(windows: k)
+        settings.spectralWindowCount >= 3 && spectraTrusted && background.isReady(settings) && spectral.isReady
     }
 }

@@ -42,15 +42,12 @@ public struct CommissioningResult: Sendable {
     public var spectral: SpectralState? = nil
     public var summary: String { twoWindowSummary + spectralSummary }
 
-    /// The spectral test's learned NORM: per split, the quantile it takes.
+    /// The spectral test's learned NORM: its loads and the hardness bins they fell in.
     var spectralSummary: String {
         guard let spectral, settings.spectralWindowCount >= 3 else { return "" }
-        let k = settings.spectralWindowCount
-        let q = (0..<(k - 1)).map { j in
-            spectral.learners[j].quantileQ16(perMille: settings.spectralQuantilePerMille).map { String(format: "%.3f", Double($0) / 65536) } ?? "-"
-        }
-        return "; spectral test (\(k) windows): NORM's share below each boundary (\(settings.spectralQuantilePerMille / 10)th percentile) "
-            + q.joined(separator: " / ") + (spectral.isReady(windows: k) ? "" : " (not ready: too few loads)")
+        let bins = (0..<SpectralState.binCount).filter { spectral.binLoads[$0] > 0 }.map { "\($0):\(spectral.binLoads[$0])" }
+        return "; spectral test (\(settings.spectralWindowCount) windows): \(spectral.loads) loads learned, by hardness bin \(bins.joined(separator: " "))"
+            + (spectral.isReady ? "" : " (not ready: too few loads)")
     }
 
     var twoWindowSummary: String {
