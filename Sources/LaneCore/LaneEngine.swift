@@ -30,6 +30,8 @@ public struct LaneEngine: Sendable {
     public var hardwareFaults = Faults()
 
     var ring = SampleRing()
+    /// Multi-window panels: the lane's energy windows, sample by sample (not pushed otherwise).
+    var spectrumRing = SpectrumRing()
     var beamBlocked: InlineArray<2, Bool> = [false, false]
     var firstBlockUs: InlineArray<2, Int64> = [-1, -1]
     var lastClearUs: Int64 = 0
@@ -186,7 +188,11 @@ public struct LaneEngine: Sendable {
             // The spectrum learns from the samples the background took, panel by panel.
             if withWindows {
                 for p in 0..<settings.panelCount where background.panelSamples[p] != before[p] {
-                    spectral.learn(panel: p, windows: s.windows, count: k, intervalUs: s.intervalUs, settings: settings, n: before[p])
+                    for w in 0..<k {
+                        let i = p * windowCountMax + w
+                        spectral.learn(index: i, normalizedQ16: Background.normalizedQ16(s.windows[i], intervalUs: s.intervalUs, nominalUs: settings.sampleIntervalUs),
+                                       n: before[p], slowShift: settings.backgroundSlowShift)
+                    }
                 }
             }
         }
@@ -236,16 +242,18 @@ public struct LaneEngine: Sendable {
             }
             entry.neutron += n
         }
+        var spectrumEntry = SpectrumEntry()
         if withWindows {
             for p in 0..<settings.panelCount {
-                for w in 0..<k { entry.spectrum[w] += i64(s.windows[p * windowCountMax + w]) }
+                for w in 0..<k { spectrumEntry.spectrum[w] += i64(s.windows[p * windowCountMax + w]) }
             }
-        } else if k >= 3 {
-            entry.spectrumGaps = 1
+        } else {
+            spectrumEntry.gaps = 1
         }
         entry.intervalUs = s.intervalUs > 0 ? s.intervalUs : settings.sampleIntervalUs
         entry.shielded = state == .occupied ? 1 : 0
         ring.push(entry)
+        if k >= 3 { spectrumRing.push(spectrumEntry) }
         lastSampleUs = s.tUs
 
         if state != .empty {
@@ -261,8 +269,8 @@ public struct LaneEngine: Sendable {
                 occNeutron += entry.neutron
                 occNeutronExpectedQ16 += scaled(bgNeutron, entry.intervalUs)
                 if k >= 3 {
-                    for w in 0..<k { occSpectrum[w] += entry.spectrum[w] }
-                    if entry.spectrumGaps != 0 { occSpectrumComplete = false }
+                    for w in 0..<k { occSpectrum[w] += spectrumEntry.spectrum[w] }
+                    if spectrumEntry.gaps != 0 { occSpectrumComplete = false }
                 }
             }
             for g in 0..<groupCount where accumulate {
@@ -518,10 +526,13 @@ public struct LaneEngine: Sendable {
             // The spectral test of the window (all panels), at the level group 0's test uses:
             // run by the first group whose excess passes the threshold.
             var spectralWindow: SpectralWindow? = nil
-            if k >= 3 && gw.spectrumGaps == 0 {
-                let corrected = gw.shielded == i64(gw.samples) && high > 0
-                let b0 = scaled(corrected ? shapeGamma[0] : bgGamma[0], gw.intervalUs)
-                spectralWindow = SpectralWindow(spectrum: gw.spectrum, expectedQ16: (b0 &>> 8) * (corrected ? r : 65_536) &>> 8)
+            if k >= 3 {
+                let sw = spectrumRing.sum(window: current.gammaWindowSamples)
+                if sw.totals.gaps == 0 && sw.samples == gw.samples {
+                    let corrected = gw.shielded == i64(gw.samples) && high > 0
+                    let b0 = scaled(corrected ? shapeGamma[0] : bgGamma[0], gw.intervalUs)
+                    spectralWindow = SpectralWindow(spectrum: sw.totals.spectrum, expectedQ16: (b0 &>> 8) * (corrected ? r : 65_536) &>> 8)
+                }
             }
             for g in 0..<groupCount {
                 // Expected background over the window's actual length, Q16 counts.

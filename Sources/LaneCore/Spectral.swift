@@ -49,14 +49,12 @@ public struct SpectralState: Sendable {
 
     public init() {}
 
-    /// Learns panel p's windows of one empty-lane sample (the panel's `n`-th, as the background
-    /// counts them). Normalized to the nominal interval as the background is.
-    mutating func learn(panel p: Int, windows: PanelWindows, count k: Int, intervalUs: Int64, settings: EngineSettings, n: Int) {
-        let slow = settings.backgroundSlowShift
-        for w in 0..<k {
-            let x = Background.normalizedQ16(windows[p &* windowCountMax &+ w], intervalUs: intervalUs, nominalUs: settings.sampleIntervalUs)
-            longQ16[p &* windowCountMax &+ w] = Background.update(longQ16[p &* windowCountMax &+ w], x, n, 1 &<< slow, slow)
-        }
+    /// Learns one window of one panel from an empty-lane sample (index p x 16 + k; the panel's
+    /// `n`-th sample as the background counts them; `x` normalized to the nominal interval as
+    /// the background's are), with the background's long averages' rule.
+    @inline(__always)
+    mutating func learn(index i: Int, normalizedQ16 x: Int64, n: Int, slowShift slow: Int) {
+        longQ16[i] = Background.update(longQ16[i], x, n, 1 &<< slow, slow)
     }
 
     /// Forgets panel p's empty-lane spectrum (see `Background.forget`).

@@ -61,6 +61,33 @@ public func laneEdge(_ tUs: Int64, _ beam: Int64, _ blocked: Int64, _ out: Unsaf
     return 1
 }
 
+/// Multi-window panels: K windows per panel from now on (the spectral test on); the engine
+/// starts afresh with that setting.
+@_cdecl("lane_set_windows")
+public func laneSetWindows(_ k: Int64) {
+    var s = harnessEngine.settings
+    s.spectralWindowCount = Int(truncatingIfNeeded: k)
+    harnessEngine = LaneEngine(settings: s)
+}
+
+/// A sample with its windows: `windows` holds K per panel, panel after panel.
+@_cdecl("lane_sample_windows")
+public func laneSampleWindows(_ tUs: Int64, _ intervalUs: Int64, _ counts: UnsafePointer<UInt32>, _ k: Int64,
+                              _ windows: UnsafePointer<UInt32>, _ out: UnsafeMutablePointer<Int64>) -> Int64 {
+    var s = LaneSample(tUs: tUs, intervalUs: intervalUs)
+    let kk = Int(truncatingIfNeeded: k)
+    for p in 0..<harnessEngine.settings.panelCount {
+        s.gamma[p] = counts[p]
+        s.gammaLow[p] = counts[8 + p]
+        s.neutron[p] = counts[16 + p]
+        for w in 0..<kk { s.windows[p * windowCountMax + w] = windows[p * kk + w] }
+    }
+    s.windowCount = kk
+    guard let d = harnessEngine.sample(s) else { return 0 }
+    export(d, out)
+    return 1
+}
+
 @_cdecl("lane_sample")
 public func laneSample(_ tUs: Int64, _ intervalUs: Int64, _ counts: UnsafePointer<UInt32>, _ out: UnsafeMutablePointer<Int64>) -> Int64 {
     var s = LaneSample(tUs: tUs, intervalUs: intervalUs)

@@ -15,6 +15,8 @@ void lane_reset(int64_t panels, int64_t beamSpacingMm, int64_t sampleIntervalUs)
 int64_t lane_edge(int64_t tUs, int64_t beam, int64_t blocked, Decision *out);
 int64_t lane_sample(int64_t tUs, int64_t intervalUs, const uint32_t *counts, Decision *out);
 int64_t lane_finish(int64_t tUs, Decision *out);
+void lane_set_windows(int64_t k);
+int64_t lane_sample_windows(int64_t tUs, int64_t intervalUs, const uint32_t *counts, int64_t k, const uint32_t *windows, Decision *out);
 
 static void print(const Decision *d) {
     printf("%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld\n",
@@ -55,6 +57,7 @@ int main(int argc, char **argv) {
     Decision d;
     int kind;
     int64_t last = 0;
+    int64_t windows = 0; /* K windows per panel after each sample (multi-window vectors) */
     while ((kind = fgetc(f)) != EOF) {
         int64_t t, a, b;
         if (!rd64(f, &t)) { fprintf(stderr, "truncated event\n"); return 1; }
@@ -62,13 +65,21 @@ int main(int argc, char **argv) {
         if (kind == 'E') {
             if (!rd64(f, &a) || !rd64(f, &b)) { fprintf(stderr, "truncated edge\n"); return 1; }
             if (lane_edge(t, a, b, &d)) print(&d);
+        } else if (kind == 'K') {
+            if (!rd64(f, &windows) || windows < 3 || windows > 16) { fprintf(stderr, "bad window count\n"); return 1; }
+            lane_set_windows(windows);
         } else if (kind == 'S') {
             uint32_t counts[24] = {0};
             if (!rd64(f, &a)) { fprintf(stderr, "truncated sample\n"); return 1; }
             for (int c = 0; c < 3; c++)
                 for (int p = 0; p < panels; p++)
                     if (!rd32(f, &counts[c * 8 + p])) { fprintf(stderr, "truncated counts\n"); return 1; }
-            if (lane_sample(t, a, counts, &d)) print(&d);
+            if (windows) {
+                uint32_t w[128] = {0};
+                for (int i = 0; i < panels * windows; i++)
+                    if (!rd32(f, &w[i])) { fprintf(stderr, "truncated windows\n"); return 1; }
+                if (lane_sample_windows(t, a, counts, windows, w, &d)) print(&d);
+            } else if (lane_sample(t, a, counts, &d)) print(&d);
         } else {
             fprintf(stderr, "unknown event kind %d\n", kind);
             return 1;

@@ -116,7 +116,9 @@ final class LineSink: @unchecked Sendable {
 /// Converts a lane trace into the golden-vector harness's binary input (Tools/golden-harness):
 /// "LANEVEC1", panels, beam spacing (mm), sample interval (us) as little-endian Int64, then
 /// events: 'E' tUs beam blocked (Int64 each), 'S' tUs intervalUs then gamma, gammaLow, neutron
-/// per panel (UInt32 each). Intervals are taken from the trace's times as replay does.
+/// per panel (UInt32 each). Intervals are taken from the trace's times as replay does. A
+/// multi-window trace (K >= 3) has 'K' 0 K (Int64 each) before its first sample, and each 'S' is
+/// followed by the K windows of every panel, panel after panel (UInt32 each).
 struct Vectors: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Convert a lane trace into golden vectors for the embedded-engine harness.")
     @Option(help: "The lane trace (JSON Lines).") var trace: String
@@ -138,6 +140,7 @@ struct Vectors: ParsableCommand {
                         panels = h.panels
                         nominal = h.sampleIntervalMs * 1000
                         i64(Int64(h.panels)); i64(h.beamSpacingMm); i64(nominal)
+                        if h.windowCount >= 3 { bytes.append(UInt8(ascii: "K")); i64(0); i64(Int64(h.windowCount)) }
                     }
                     continue
                 }
@@ -152,6 +155,7 @@ struct Vectors: ParsableCommand {
                     for p in 0..<panels { u32(g[p]) }
                     for p in 0..<panels { u32(l[p]) }
                     for p in 0..<panels { u32(n[p]) }
+                    if let k = reader.header?.windowCount, k >= 3 { for i in 0..<(panels * k) { u32(reader.windows[i]) } }
                 case .container, .ignored: break
                 }
             } catch {
