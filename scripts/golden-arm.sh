@@ -16,9 +16,9 @@ gcc -O1 -fPIE -pie Tools/golden-harness/harness.c "$out/lanecore-x86_64.o" -o "$
 aarch64-linux-gnu-gcc -O1 -fPIE -pie Tools/golden-harness/harness.c "$out/lanecore-aarch64.o" -o "$out/golden-aarch64"
 arm-linux-gnueabi-gcc -march=armv7-a -O1 -fPIE -pie Tools/golden-harness/harness.c "$out/lanecore-armv7.o" -o "$out/golden-armv7"
 status=0
-for trace in Tests/Golden/*.trace.jsonl; do
-  name=$(basename "$trace" .trace.jsonl)
-  .build/debug/lane-sim vectors --trace "$trace" --out "$out/$name.bin"
+# Runs the three builds on one vector file and compares them.
+check() { # name
+  local name=$1
   "$out/golden-x86_64" "$out/$name.bin" > "$out/$name.x86_64.txt"
   qemu-aarch64 -L /usr/aarch64-linux-gnu "$out/golden-aarch64" "$out/$name.bin" > "$out/$name.aarch64.txt"
   qemu-arm -L /usr/arm-linux-gnueabi "$out/golden-armv7" "$out/$name.bin" > "$out/$name.armv7.txt"
@@ -31,5 +31,18 @@ for trace in Tests/Golden/*.trace.jsonl; do
       status=1
     fi
   done
+}
+for trace in Tests/Golden/*.trace.jsonl; do
+  name=$(basename "$trace" .trace.jsonl)
+  .build/debug/lane-sim vectors --trace "$trace" --out "$out/$name.bin"
+  check "$name"
 done
+# Multi-window panels (the spectral test's path): 150 NORM trucks on 8-window panels, the trace
+# generated here (8 MB, not kept in the repository), and its decisions by lane-agent replay.
+name=norm-traffic-8w
+.build/debug/lane-sim trace --scenario "Tests/Golden/$name.yaml" --physics m1 --windows 30,80,150,250,400,650,1000,1500,3000 \
+  --out "$out/$name.trace.jsonl"
+.build/debug/lane-agent replay "$out/$name.trace.jsonl" > "$out/$name.decisions.jsonl"
+.build/debug/lane-sim vectors --trace "$out/$name.trace.jsonl" --out "$out/$name.bin"
+check "$name"
 exit $status

@@ -1,6 +1,6 @@
 // Proves the engine computes the same bits on ARM: LaneCore built in Embedded Swift for aarch64
 // and for armv7 (32-bit), linked into a C harness with Debian's cross compilers and run under
-// qemu-user, gives exactly the decisions of the x86_64 build on every golden trace; and those are
+// qemu-user, gives exactly the decisions of the x86_64 build on every golden trace and on a multi-window one (the spectral test learning and deciding); and those are
 // the package's own decisions.
 
 import Foundation
@@ -18,7 +18,7 @@ struct ARMGoldenTests {
         let status = await script.finish(timeoutS: 600)
         let text = script.stdout + script.stderr
         #expect(status == 0, "\(text)")
-        for name in ["demo", "e2e", "parked", "queued"] {
+        for name in ["demo", "e2e", "parked", "queued", "norm-traffic-8w"] {
             for arch in ["aarch64", "armv7"] {
                 #expect(text.contains("golden-arm: \(name):") && text.contains("identical on x86_64 and \(arch)"), "\(text)")
                 let a = try String(contentsOfFile: dir + "/\(name).\(arch).txt", encoding: .utf8)
@@ -26,9 +26,11 @@ struct ARMGoldenTests {
             }
             // The harness's integers are the replay's decisions (same engine, same trace).
             let harness = try String(contentsOfFile: dir + "/\(name).armv7.txt", encoding: .utf8).split(separator: "\n")
-            let golden = try String(contentsOfFile: packageRoot + "/Tests/Golden/\(name).decisions.jsonl", encoding: .utf8).split(separator: "\n")
+            // The multi-window trace's decisions are the replay's of the trace the script generated.
+            let decisions = name == "norm-traffic-8w" ? dir + "/\(name).decisions.jsonl" : packageRoot + "/Tests/Golden/\(name).decisions.jsonl"
+            let golden = try String(contentsOfFile: decisions, encoding: .utf8).split(separator: "\n")
                 .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-            #expect(harness.count == golden.count)
+            #expect(harness.count == golden.count && !golden.isEmpty)
             for (h, g) in zip(harness, golden) {
                 let f = h.split(separator: " ").map { Int64($0)! }
                 #expect(f[0] == (g["occupancy"] as! NSNumber).int64Value && f[1] == (g["startUs"] as! NSNumber).int64Value)
