@@ -484,7 +484,7 @@ extension EngineSettings.Problem: CustomStringConvertible {
         case .background: return "detection.backgroundWarmupS / backgroundTimeConstantS out of range"
         case .normShare: return "detection.normLowShareMin out of range"
         case .ceiling: return "detection.gammaCeilingSigma is below gammaSigma"
-        case .spectral: return "the spectral test's settings are out of range (3 to 16 energy windows, spectralSigma 0 to 50, spectralQuantile 0.5 to 1)"
+        case .spectral: return "the spectral test's settings are out of range (3 to 16 energy windows, spectralSigma 0 to 50)"
         case .faultLimits: return "detection.gammaBackgroundHighCps must be above gammaBackgroundLowCps"
         }
     }

@@ -91,18 +91,15 @@ public struct EngineSettings: Sendable {
     /// at 35 sigma). A site policy: raise it where Co-60 is not a concern, measured.
     public var gammaCeilingSigmaQ8: Int64 = 20 * 256
 
-    /// Multi-window panels (docs/DETECTION.md, "The spectral test"): K energy windows per panel
-    /// (3 to 16; 0: two-window panels, the test is off). With K windows every inner boundary j
-    /// is a split: the share of an excess below it is compared with where this lane's NORM loads
-    /// lie (`spectralQuantilePerMille` of the shares it learned from its traffic at that split);
-    /// an excess with more counts below some split than NORM could give, by `spectralSigmaQ8`
-    /// standard deviations, is threat-like. Co-60's Compton continuum ends at 1118 keV, a
-    /// potassium load's at 1243 keV and thorium's at 2382 keV: one of the splits sees it.
-    /// The test decides once the lane has learned `NormLearner.loadsMin` loads; before, the
-    /// two-window rule does.
+    /// Multi-window panels (docs/DETECTION.md, "The spectral test"; LaneCore/Spectral.swift):
+    /// K energy windows per panel (3 to 16; 0: two-window panels, the test is off). An excess
+    /// over the threshold whose shape (its share per window) no NORM shape this lane learned from
+    /// its traffic explains, by chi^2 over K - 1 degrees of freedom beyond `spectralSigmaQ8` sd,
+    /// is threat-like: Co-60 and the soft threats differ from potassium, uranium and thorium
+    /// across the windows where no single split tells them apart. It decides once the lane has
+    /// learned `NormLearner.loadsMin` loads; before, the two-window rule does.
     public var spectralWindowCount: Int = 0
     public var spectralSigmaQ8: Int64 = 3 * 256
-    public var spectralQuantilePerMille: Int = 950
 
     /// Background suppression is estimated from the high energy window once the occupancy has
     /// this many high-window counts (below, no correction).
@@ -171,7 +168,7 @@ public struct EngineSettings: Sendable {
         }
         if gammaCeilingSigmaQ8 < gammaSigmaQ8 { return .ceiling }
         if (spectralWindowCount != 0 && (spectralWindowCount < 3 || spectralWindowCount > windowCountMax))
-            || spectralSigmaQ8 < 0 || spectralSigmaQ8 > 50 * 256 || spectralQuantilePerMille < 500 || spectralQuantilePerMille > 1_000
+            || spectralSigmaQ8 < 0 || spectralSigmaQ8 > 50 * 256
         {
             return .spectral
         }

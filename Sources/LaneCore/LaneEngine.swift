@@ -90,10 +90,19 @@ public struct LaneEngine: Sendable {
         precondition(settings.firstProblem() == nil, "engine settings must be validated first")
         self.settings = settings
         NormLearner.warmUp()
-        // The spectral learner's first use, here rather than on the tick (see NormLearner.warmUp).
+        // The first use of the spectral learner and of both rings' generic paths, here rather
+        // than on the tick (unoptimised builds instantiate their metadata on the heap then; see
+        // NormLearner.warmUp).
         var scratch = SpectralState()
         scratch.learn(shape: InlineArray(repeating: 0), noiseQ32: InlineArray(repeating: 0), windows: 3)
         _ = scratch.isReady
+        var counts = SampleRing(), windows = SpectrumRing()
+        counts.push(WindowEntry())
+        windows.push(SpectrumEntry())
+        _ = counts.sum(window: 1)
+        _ = windows.sum(window: 1)
+        var spectralWindow: SpectralWindow? = SpectralWindow(spectrum: InlineArray(repeating: 0), expectedQ16: 0)
+        if spectralWindow != nil { evaluate(&spectralWindow!) }
         var all: UInt32 = 0
         var pillars: InlineArray<2, UInt32> = [0, 0]
         for p in 0..<settings.panelCount {

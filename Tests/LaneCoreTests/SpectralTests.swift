@@ -117,7 +117,7 @@ struct WindowLane {
         #expect(!with.engine.spectralTestReady)
     }
 
-    @Test("settings: 3 to 16 windows (0: off), the quantile 0.5 to 1, sigma 0 to 50")
+    @Test("settings: 3 to 16 windows (0: off), sigma 0 to 50")
     func settings() {
         var s = EngineSettings()
         for (k, ok) in [(0, true), (2, false), (3, true), (16, true), (17, false)] {
@@ -125,9 +125,6 @@ struct WindowLane {
             #expect((s.firstProblem() == nil) == ok, "K = \(k)")
         }
         s.spectralWindowCount = 8
-        s.spectralQuantilePerMille = 499
-        #expect(s.firstProblem() == .spectral)
-        s.spectralQuantilePerMille = 950
         s.spectralSigmaQ8 = -1
         #expect(s.firstProblem() == .spectral)
     }

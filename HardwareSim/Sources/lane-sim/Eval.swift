@@ -30,8 +30,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Multi-window panels: 8 (the contract's default boundaries, reference-panel-mw-v1), 2 (two windows, the default), or the boundaries in keV separated by commas (K + 1 values, K = 3 to 16). The engine's spectral test gets the K windows, and so does the matched-filter bound.")
     var windows: String?
     @Option(help: "The gamma ceiling, sigma (default: the board profile's or the shipped 20).") var ceiling: Double?
-    @Option(help: "The spectral test's sigma (multi-window panels; default 3).") var spectralSigma: Double?
-    @Option(help: "The quantile of the learned NORM shares the spectral test takes per split (0.5-1; default 0.95).") var spectralQuantile: Double?
+    @Option(help: "The spectral test's limit, in sd of chi^2 with K - 1 degrees of freedom (multi-window panels; default 3).") var spectralSigma: Double?
 
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
@@ -45,7 +44,6 @@ struct Eval: ParsableCommand {
             settings.gammaCeilingSigmaQ8 = Int64((ceiling * 256).rounded())
         }
         if let spectralSigma { settings.spectralSigmaQ8 = Int64((spectralSigma * 256).rounded()) }
-        if let spectralQuantile { settings.spectralQuantilePerMille = Int((spectralQuantile * 1000).rounded()) }
         var config = EvalConfig()
         if let windows, windows != "2" {
             let b = windows == "8" ? Self.contractWindows : try parseWindows(windows)
@@ -98,7 +96,6 @@ struct Eval: ParsableCommand {
         if let windows { command += " --windows \(windows)" }
         if let ceiling { command += " --ceiling \(ceiling)" }
         if let spectralSigma { command += " --spectral-sigma \(spectralSigma)" }
-        if let spectralQuantile { command += " --spectral-quantile \(spectralQuantile)" }
         command += " --out \(out)"
         for (physics, report) in fam.members {
             var pictures: [String] = []
@@ -128,6 +125,6 @@ struct Eval: ParsableCommand {
         "window \(e.gammaWindowSamples) samples, n = \(Double(e.gammaSigmaQ8) / 256), neutron window \(e.neutronWindowSamples), "
             + "neutron n = \(Double(e.neutronSigmaQ8) / 256), NORM share \(String(format: "%.2f", Double(e.normLowShareMinQ16) / 65536)), "
             + "ceiling \(Double(e.gammaCeilingSigmaQ8) / 256) sigma"
-            + (e.spectralWindowCount >= 3 ? ", spectral test on \(e.spectralWindowCount) windows at \(Double(e.spectralSigmaQ8) / 256) sigma, NORM quantile \(Double(e.spectralQuantilePerMille) / 1000)" : "")
+            + (e.spectralWindowCount >= 3 ? ", spectral test on \(e.spectralWindowCount) windows at \(Double(e.spectralSigmaQ8) / 256) sigma" : "")
     }
 }
