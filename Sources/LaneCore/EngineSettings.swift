@@ -95,9 +95,9 @@ public struct EngineSettings: Sendable {
     /// K energy windows per panel (3 to 16; 0: two-window panels, the test is off). An excess
     /// over the threshold whose shape (its share per window) no NORM shape this lane learned from
     /// its traffic explains, by chi^2 over K - 1 degrees of freedom beyond `spectralSigmaQ8` sd,
-    /// is threat-like: Co-60 and the soft threats differ from potassium, uranium and thorium
-    /// across the windows where no single split tells them apart. It decides once the lane has
-    /// learned `NormLearner.loadsMin` loads; before, the two-window rule does.
+    /// is threat-like even where the two-window rule takes it for NORM: Co-60 differs from
+    /// potassium, uranium and thorium across the windows where no single split tells them apart.
+    /// It only adds alarms, once the lane has learned `NormLearner.loadsMin` loads.
     public var spectralWindowCount: Int = 0
     public var spectralSigmaQ8: Int64 = 3 * 256
 

@@ -685,8 +685,11 @@ public struct LaneEngine: Sendable {
                 threatLike = Self.surplusExceeds(lowExcess: lowExcess, excess: excess, low: low, counts: c,
                                                  shareQ16: normRule.shareMaxQ16, sigmaQ8: settings.normTestSigmaQ8)
             }
-            if spectralOn, spectral != nil {
-                // ... unless the spectral test decides (multi-window panels, Spectral.swift).
+            if !threatLike && spectralOn && spectral != nil {
+                // ... and, where it takes the excess for NORM, the spectral test (multi-window
+                // panels, Spectral.swift). It only adds: alone it let strong soft sources pass
+                // in 4 of 8 members (a bin's learned spread makes chi^2 scale-free for strong
+                // sources), while the two-window rule at 600 keV catches them everywhere.
                 evaluate(&spectral!)
                 threatLike = spectral!.threat
             }

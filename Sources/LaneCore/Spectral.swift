@@ -21,9 +21,14 @@
 //   chi^2 above K - 1 + n sqrt(2 (K - 1)), n = `spectralSigmaQ8`: chi^2 with K - 1 degrees of
 //   freedom, in sd) is threat-like. Bins holding fewer than `binLoadsMin` loads, or under a
 //   twentieth of all, do not explain.
-// - **When it decides.** Only for an excess over the gross threshold (nothing per sample
-//   otherwise), once `NormLearner.loadsMin` loads are learned, over windows whose samples all
-//   carried their K windows; else the two-window rule decides.
+// - **What it decides.** It only adds: an excess over the gross threshold that the two-window
+//   rule takes for NORM is threat-like when the spectral test finds it so (computed then only:
+//   nothing per sample otherwise), once `NormLearner.loadsMin` loads are learned, over windows
+//   whose samples all carried their K windows. Deciding alone it let strong soft sources pass
+//   in 4 of 8 physics members (a bin's learned spread makes chi^2 scale-free for strong
+//   sources: a shape within a few spreads of a NORM bin stays NORM at any strength), where the
+//   two-window rule at a 600 keV split catches them in every member; with the two-window rule
+//   off every excess alarms, as before.
 //
 // Fixed point, no allocation: storage for 8 panels x 16 windows and 16 bins.
 

@@ -105,6 +105,18 @@ struct WindowLane {
         #expect(!lane.occupancy(WindowLane.norm).gammaAlarm)
     }
 
+    @Test("the spectral test only adds alarms: with the two-window rule off (not commissioned) a NORM-shaped excess still alarms once the spectral test has learned")
+    func onlyAdds() {
+        var lane = WindowLane()
+        var s = lane.engine.settings
+        s.normDiscrimination = false
+        lane.engine = LaneEngine(settings: s)
+        for _ in 0..<300 { lane.tick() }
+        for _ in 0..<110 { _ = lane.occupancy(WindowLane.norm) }
+        #expect(lane.engine.spectralTestReady)
+        #expect(lane.occupancy(WindowLane.norm).gammaAlarm)
+    }
+
     @Test("a lane whose panels have two windows decides exactly as before, windows in its samples or not")
     func twoWindowLane() {
         var with = WindowLane(windows: 0), without = WindowLane(windows: 0)
