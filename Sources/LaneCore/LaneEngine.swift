@@ -192,7 +192,7 @@ public struct LaneEngine: Sendable {
             finished = finish(endUs: lastClearUs + settings.holdInUs, truncated: false)
         }
         if state == .empty && !hardwareFaults.contains(.maintenance) {
-            let before = background.panelSamples
+            let before = withWindows ? background.panelSamples : InlineArray(repeating: 0)
             background.learn(s, settings: settings)
             // The spectrum learns from the samples the background took, panel by panel.
             if withWindows {
@@ -251,13 +251,16 @@ public struct LaneEngine: Sendable {
             }
             entry.neutron += n
         }
+        // Multi-window lanes only: a two-window lane builds no window entry on its tick.
         var spectrumEntry = SpectrumEntry()
-        if withWindows {
-            for p in 0..<settings.panelCount {
-                for w in 0..<k { spectrumEntry.spectrum[w] += i64(s.windows[p * windowCountMax + w]) }
+        if k >= 3 {
+            if withWindows {
+                for p in 0..<settings.panelCount {
+                    for w in 0..<k { spectrumEntry.spectrum[w] += i64(s.windows[p * windowCountMax + w]) }
+                }
+            } else {
+                spectrumEntry.gaps = 1
             }
-        } else {
-            spectrumEntry.gaps = 1
         }
         entry.intervalUs = s.intervalUs > 0 ? s.intervalUs : settings.sampleIntervalUs
         entry.shielded = state == .occupied ? 1 : 0
