@@ -99,10 +99,22 @@ public struct BoardCheck: Sendable {
                 let us = MonotonicClock.nowUs() - start
                 totalUs += us
                 slowestUs = max(slowestUs, us)
-                let status = regs[map.status - map.readStart]
+                let status = regs[map.status]  // offsets are inside the block read
                 let statusOK = status & map.statusOkMask == map.statusOkMask && status & map.statusFaultMask == 0
                 add(statusOK, subject, "\(identity); a poll of \(map.readCount) registers took " + String(format: "%.1f ms", Double(us) / 1000) + "; status 0x\(String(status, radix: 16))"
                     + (statusOK ? "" : " (not OK: see the panel's manual for the bits)"), fix: "the panel reports a fault: high voltage, temperature or tamper (console 'panels' shows the bits)")
+                if let block = map.windowBlock, map.windowCount >= 3 {
+                    // What the agent does at start-up: K checked, the boundaries set and read back.
+                    let k = map.windowCount
+                    let panelK = Int(regs[block.countOffset])
+                    var read = [UInt16](repeating: 0, count: k + 1)
+                    let why = panelK != k ? "the panel counts into \(panelK) windows (register \(map.readStart + block.countOffset)), the profile reads \(k)"
+                        : PanelPoller.writeWindowBoundaries(client, unit: unit, register: block.boundaryRegister, kev: profile.windowBoundariesKev, count: k + 1,
+                                                            split: (profile.windowSplitKev, map.windowSplitRegister), into: &read, quietUs: profile.timeouts.responseUs)
+                    add(why == nil, subject + " windows", why.map { "\(k) energy windows not usable: \($0)" }
+                        ?? "\(k) energy windows, boundaries \(read.map(String.init).joined(separator: ", ")) keV\(profile.windowBoundariesKev != nil ? " (written and read back)" : "")",
+                        fix: "panels.windows must be the panel's K (input register \(map.readStart + block.countOffset)); its settings may be locked (see its manual); the spectral test stays off while a panel's windows are not usable")
+                }
                 if let kev = profile.windowSplitKev, let register = map.windowSplitRegister {
                     // What the agent does at start-up: the split written, then read back.
                     let why = PanelPoller.writeWindowSplit(client, unit: unit, register: register, kev: kev, quietUs: profile.timeouts.responseUs)

@@ -28,6 +28,9 @@ public struct BoardProfile: Sendable {
     /// The window split the agent asks every panel for at start-up and after every reconnect
     /// (`panels.windowSplitKev`; nil: the panels keep theirs). docs/DETECTION.md.
     public var windowSplitKev: Int? = nil
+    /// Multi-window panels: the boundaries (K + 1, keV) the agent sets at start-up and after
+    /// every reconnect or panel restart (`panels.windowBoundariesKev`; nil: the panels keep theirs).
+    public var windowBoundariesKev: [Int]? = nil
     public var gpio: GPIO
     public var engine: EngineSettings
     public var sirenUs: Int64
@@ -83,7 +86,7 @@ public struct BoardProfile: Sendable {
         let laneID = try lane.string("id")
 
         let panels = try root.section("panels")!
-        try panels.onlyKeys(["count", "labels", "pillars", "unitIds", "registerMap", "windowSplitKev"])
+        try panels.onlyKeys(["count", "labels", "pillars", "unitIds", "registerMap", "windowSplitKev", "windows", "windowBoundariesKev"])
         let count = try panels.int("count", 1...panelCountMax)
         var labels: [String] = []
         if let nodes = try panels.list("labels", required: false) {
@@ -111,13 +114,38 @@ public struct BoardProfile: Sendable {
             guard Set(unitIDs).count == count else { throw panels.error("unitIds", "unit ids must be different", at: panels.value("unitIds")) }
         }
         let mapName = try panels.string("registerMap", default: "reference-panel-v1")
-        let registerMap = try loadRegisterMap(name: mapName, directory: mapDirectory, from: panels)
+        var registerMap = try loadRegisterMap(name: mapName, directory: mapDirectory, from: panels)
         var windowSplitKev: Int? = nil
         if panels.value("windowSplitKev") != nil {
             windowSplitKev = try panels.int("windowSplitKev", 30...3_000)
             guard registerMap.windowSplitRegister != nil else {
                 throw panels.error("windowSplitKev", "register map \(registerMap.name) names no window split register (windowSplit: {register: N})", at: panels.value("windowSplitKev"))
             }
+        }
+        // Multi-window panels: K windows read every tick (the spectral test, docs/DETECTION.md),
+        // and optionally the boundaries the agent sets.
+        var windowBoundariesKev: [Int]? = nil
+        if panels.value("windows") != nil {
+            let k = try panels.int("windows", 3...windowCountMax)
+            guard registerMap.windowBlock != nil else {
+                throw panels.error("windows", "register map \(registerMap.name) has no window block (windows: {count: N, first: N, boundaries: N}); use reference-panel-mw-v1 or a map that has one", at: panels.value("windows"))
+            }
+            registerMap = registerMap.withWindows(k)
+            engine.spectralWindowCount = k
+            if let nodes = try panels.list("windowBoundariesKev", required: false) {
+                let at = panels.value("windowBoundariesKev")
+                guard nodes.count == k + 1 else { throw panels.error("windowBoundariesKev", "has \(nodes.count) boundaries for \(k) windows (give K + 1 = \(k + 1), the lower-level discriminator first)", at: at) }
+                let b = try nodes.map { try panels.int("windowBoundariesKev", $0, 1...20_000) }
+                for j in 1..<b.count where b[j] <= b[j - 1] {
+                    throw panels.error("windowBoundariesKev", "boundary \(j + 1) (\(b[j]) keV) is not above boundary \(j) (\(b[j - 1]) keV): they must rise strictly", at: at)
+                }
+                if let split = windowSplitKev, !b.dropFirst().dropLast().contains(split) {
+                    throw panels.error("windowSplitKev", "\(split) keV is not one of the inner window boundaries \(b.dropFirst().dropLast().map(String.init).joined(separator: ", ")) (the panel refuses a split that is not a boundary)", at: panels.value("windowSplitKev"))
+                }
+                windowBoundariesKev = b
+            }
+        } else if panels.value("windowBoundariesKev") != nil {
+            throw panels.error("windowBoundariesKev", "needs panels.windows (how many windows the panels count into)", at: panels.value("windowBoundariesKev"))
         }
 
         let modbus = try root.section("modbus")!
@@ -287,6 +315,7 @@ public struct BoardProfile: Sendable {
         profile.vm250Allow = vm250Allow
         profile.ocr = ocr
         profile.windowSplitKev = windowSplitKev
+        profile.windowBoundariesKev = windowBoundariesKev
         return profile
     }
 
@@ -364,7 +393,7 @@ public struct BoardProfile: Sendable {
     package static let detectionKeys = [
         "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "neutronWindowS", "neutronSigma",
         "neutronMinExcessCounts", "neutronBurstClip", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin", "normShareMax", "normTestSigma", "normFromTraffic", "checkSourceLowShare",
-        "gammaCeilingSigma", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
+        "gammaCeilingSigma", "spectralSigma", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
         "backgroundSlowTimeConstantS", "backgroundHoldDrop", "backgroundHoldMaxS", "backgroundGateSigma", "backgroundGateMaxS", "dwellIntegration", "suppressionMinCounts", "backgroundUncertainty",
     ]
 
@@ -427,6 +456,7 @@ public struct BoardProfile: Sendable {
         let path = directory + "/" + name + ".yaml"
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             if name == PanelRegisterMap.referencePanelV1.name { return .referencePanelV1 }
+            if name == PanelRegisterMap.referencePanelMwV1.name { return .referencePanelMwV1 }
             throw s.error("registerMap", "no register map '\(name)' (looked for \(path))", at: s.value("registerMap"))
         }
         return try parseRegisterMap(text, file: path)
@@ -434,7 +464,7 @@ public struct BoardProfile: Sendable {
 
     public static func parseRegisterMap(_ text: String, file: String) throws -> PanelRegisterMap {
         let root = try YAMLSection.root(file: file, text: text)
-        try root.onlyKeys(["name", "inputRegisters", "wordOrder", "fields", "status", "command", "windowSplit"])
+        try root.onlyKeys(["name", "inputRegisters", "wordOrder", "fields", "status", "command", "windowSplit", "windows"])
         let input = try root.section("inputRegisters")!
         try input.onlyKeys(["start", "count"])
         let start = try input.int("start", 0...65535)
@@ -457,7 +487,14 @@ public struct BoardProfile: Sendable {
             try split.onlyKeys(["register"])
             splitRegister = try split.int("register", 0...65535)
         }
-        return PanelRegisterMap(
+        var windowBlock: PanelRegisterMap.WindowBlock? = nil
+        if let w = try root.section("windows", required: false) {
+            // The window block may lie beyond `count`: the read grows to cover K windows.
+            try w.onlyKeys(["count", "first", "boundaries"])
+            windowBlock = .init(countOffset: try w.int("count", 0...124), firstOffset: try w.int("first", 0...(125 - 2 * windowCountMax)),
+                                boundaryRegister: try w.int("boundaries", 0...(65535 - windowCountMax)))
+        }
+        var map = PanelRegisterMap(
             name: try root.string("name"), readStart: start, readCount: count, wordOrder: order == "highFirst" ? .highFirst : .lowFirst,
             gammaTotal: off["gammaTotal"]!, gammaLow: off["gammaLow"]!, neutron: off["neutron"]!, uptimeMs: off["uptimeMs"]!,
             status: off["status"]!, highVoltage: off["highVoltage"]!, temperature: off["temperature"]!, firmware: off["firmware"]!,
@@ -465,6 +502,8 @@ public struct BoardProfile: Sendable {
             statusFaultMask: UInt16(try st.int("faultMask", 0...0xFFFF, default: 0)),
             commandRegister: try cmd.int("register", 0...65535), selfTestValue: UInt16(try cmd.int("selfTest", 0...0xFFFF)),
             windowSplitRegister: splitRegister)
+        map.windowBlock = windowBlock
+        return map
     }
 }
 

@@ -86,6 +86,14 @@ public struct LaneView: Sendable {
     public var gammaLow1s = PanelValues(repeating: 0)
     public var neutron1s = PanelValues(repeating: 0)
     public var window1sUs: Int64 = 0
+    /// Multi-window panels: each panel's window counts over the same second (panel p's window
+    /// k at `p * windowCountMax + k`), what the spectral test learned (the empty-lane spectrum
+    /// per panel and the NORM shapes), the boundaries each panel reported, and the readings
+    /// whose windows did not add up.
+    public var windows1s = PanelWindows(repeating: 0)
+    public var spectral = SpectralState()
+    public var windowBoundariesKev = InlineArray<8, InlineArray<17, UInt16>>(repeating: InlineArray(repeating: 0))
+    public var windowMismatches = 0
     public var background = Background()
     /// What the lane learned of its NORM loads (the console derives the rule from it, the
     /// background and the settings: `NormRule.current`).

@@ -22,6 +22,12 @@ public struct PanelSlot: Sendable {
     /// confirmed by this panel (written and read back): the spectral shares the NORM rule was
     /// commissioned with do not hold then, and the rule is off (docs/DETECTION.md).
     public var windowSplitConfirmed = true
+    /// Multi-window panels (`panels.windows`): false until this panel has said it counts into the
+    /// profile's K windows and its boundaries were read (and are those the profile asks for, when
+    /// it asks): the spectral test is off until every panel's are (docs/DETECTION.md).
+    public var windowsConfirmed = true
+    /// The window boundaries read from the panel (K + 1 values, keV; 0 where not read yet).
+    public var windowBoundariesKev = InlineArray<17, UInt16>(repeating: 0)
     public init() {}
 }
 
@@ -45,6 +51,12 @@ public final class PanelPoller: @unchecked Sendable {
     /// How often a lost connection (or a device that went away) is tried again: a panel back
     /// after an outage is read again within this plus one poll round.
     static let reconnectIntervalUs: Int64 = 250_000
+    /// How often a panel that did not take the window split or boundaries is asked again.
+    static let setupRetryIntervalUs: Int64 = 10_000_000
+    /// The last problem logged per panel (the poll thread's own): a retry that fails the same
+    /// way is not logged again.
+    var windowsProblemLogged: [String?] = []
+    var splitProblemLogged: [String?] = []
     let busCondition = NSCondition()
     /// The console request in flight and the reply waiting for its caller, each with the
     /// request's id: a reply is only ever taken by the caller whose id it carries, and the reply
@@ -158,6 +170,7 @@ public final class PanelPoller: @unchecked Sendable {
         self.log = log
         var slot = PanelSlot()
         slot.windowSplitConfirmed = profile.windowSplitKev == nil
+        slot.windowsConfirmed = profile.registerMap.windowCount == 0
         slots = Array(repeating: slot, count: profile.engine.panelCount)
         periodUs = profile.engine.sampleIntervalUs
     }
@@ -183,9 +196,13 @@ public final class PanelPoller: @unchecked Sendable {
         var lastConnectUs: Int64 = -10_000_000
         var reportedDown = false
         var allFailedRounds = 0
-        // The window split is asked for once per connection and per panel start (uptime going
-        // backwards is a panel that restarted with its default split).
+        // The window split and boundaries are set once per connection and per panel start
+        // (uptime going backwards is a panel that restarted with its default settings).
         var splitAsked = [Bool](repeating: false, count: unitIDs.count)
+        // A panel that did not take them (a timeout, a locked panel) is asked again every
+        // `setupRetryIntervalUs`: one late reply once left NORM discrimination off for good.
+        var setupRetryUs = [Int64](repeating: 0, count: unitIDs.count)
+        let settingUp = profile.windowSplitKev != nil || map.windowCount > 0
         var lastUptimeMs = [UInt32](repeating: 0, count: unitIDs.count)
         while !stop() {
             var at = originUs + k * periodUs - leadUs
@@ -238,12 +255,15 @@ public final class PanelPoller: @unchecked Sendable {
                     slots[i].pollDurationUs = t1 - t0
                     slots[i].consecutiveErrors = 0
                     lock.unlock()
-                    if let split = profile.windowSplitKev {
+                    if settingUp {
                         if reading.uptimeMs < lastUptimeMs[i] { splitAsked[i] = false }
                         lastUptimeMs[i] = reading.uptimeMs
-                        if !splitAsked[i] {
+                        if !splitAsked[i] || (setupRetryUs[i] > 0 && t1 >= setupRetryUs[i]) {
                             splitAsked[i] = true
-                            setWindowSplit(client, panel: i, unit: unit, kev: split)
+                            var ok = true
+                            if map.windowCount > 0 { ok = setUpWindows(client, panel: i, unit: unit, reading: reading) }
+                            if let split = profile.windowSplitKev { ok = setWindowSplit(client, panel: i, unit: unit, kev: split) && ok }
+                            setupRetryUs[i] = ok ? 0 : MonotonicClock.nowUs() + Self.setupRetryIntervalUs
                         }
                     }
                 } catch {
@@ -280,20 +300,107 @@ public final class PanelPoller: @unchecked Sendable {
         client.close()
     }
 
+    /// Multi-window panels: checks that panel i counts into the profile's K windows, sets its
+    /// boundaries when the profile gives them (function 0x10, read back), and keeps the
+    /// boundaries it reads; the slot says whether its windows can be used.
+    @discardableResult
+    func setUpWindows(_ client: ModbusClient, panel i: Int, unit: Int, reading: PanelReading) -> Bool {
+        let map = profile.registerMap
+        guard let block = map.windowBlock else { return true }
+        let k = map.windowCount
+        let label = "panel \(profile.panelLabels[i]) (unit \(unit))"
+        var problem: String? = nil
+        var read = [UInt16](repeating: 0, count: k + 1)
+        if Int(reading.windowCount) != k {
+            problem = "it counts into \(reading.windowCount) windows (register \(map.readStart + block.countOffset)), the profile reads \(k) (panels.windows)"
+        } else {
+            problem = Self.writeWindowBoundaries(client, unit: unit, register: block.boundaryRegister, kev: profile.windowBoundariesKev,
+                                                 count: k + 1, split: (profile.windowSplitKev, map.windowSplitRegister), into: &read,
+                                                 quietUs: profile.timeouts.responseUs)
+        }
+        lock.lock()
+        let was = slots[i].windowsConfirmed
+        slots[i].windowsConfirmed = problem == nil
+        for j in 0..<17 { slots[i].windowBoundariesKev[j] = j < read.count ? read[j] : 0 }
+        lock.unlock()
+        if windowsProblemLogged.count != slots.count { windowsProblemLogged = Array(repeating: nil, count: slots.count) }
+        if let problem {
+            if windowsProblemLogged[i] != problem {
+                log("\(label): its \(k) energy windows cannot be used: \(problem); the spectral test is off until they can (asked again every \(Self.setupRetryIntervalUs / 1_000_000) s)")
+            }
+        } else if !was {
+            log("\(label): \(k) energy windows, boundaries \(read.map(String.init).joined(separator: ", ")) keV\(profile.windowBoundariesKev != nil ? " (set, read back)" : "")")
+        }
+        windowsProblemLogged[i] = problem
+        return problem == nil
+    }
+
+    /// Sets a panel's window boundaries (when `kev` is given) and reads them back into `read`
+    /// (`count` = K + 1 registers): nil when they are what was asked, else why not. A panel
+    /// refuses boundaries its current split is not one of: the split is then written first (the
+    /// profile checked that it is one of the new boundaries) and the boundaries again.
+    static func writeWindowBoundaries(_ client: ModbusClient, unit: Int, register: Int, kev: [Int]?, count: Int,
+                                      split: (kev: Int?, register: Int?), into read: inout [UInt16], quietUs: Int) -> String? {
+        func resync(_ e: ModbusError) {
+            switch e.kind {
+            case .exception, .connection: break
+            default: _ = client.resynchronize(quietUs: quietUs)
+            }
+        }
+        if let kev {
+            let values = kev.map { UInt16($0) }
+            do {
+                try client.writeRegisters(unit: unit, address: register, values: values)
+            } catch {
+                resync(error)
+                guard case .exception = error.kind, let s = split.kev, let sr = split.register else { return error.message }
+                let first = error.message
+                do {
+                    try client.writeRegister(unit: unit, address: sr, value: UInt16(s))
+                    try client.writeRegisters(unit: unit, address: register, values: values)
+                } catch {
+                    resync(error)
+                    return "\(first) (the split first: \(error.message))"
+                }
+            }
+        }
+        do {
+            try read.withUnsafeMutableBufferPointer { b throws(ModbusError) in
+                try client.readHoldingRegisters(unit: unit, address: register, count: count, into: b.baseAddress!)
+            }
+        } catch {
+            resync(error)
+            return error.message
+        }
+        if let kev, read.map(Int.init) != kev {
+            return "they read back \(read.map(String.init).joined(separator: ", ")) keV"
+        }
+        for j in 1..<read.count where read[j] <= read[j - 1] {
+            return "its boundaries \(read.map(String.init).joined(separator: ", ")) keV do not rise"
+        }
+        return nil
+    }
+
     /// Writes the window split to panel i and reads it back; the slot says whether it holds.
-    func setWindowSplit(_ client: ModbusClient, panel i: Int, unit: Int, kev: Int) {
-        guard let register = profile.registerMap.windowSplitRegister else { return }
+    @discardableResult
+    func setWindowSplit(_ client: ModbusClient, panel i: Int, unit: Int, kev: Int) -> Bool {
+        guard let register = profile.registerMap.windowSplitRegister else { return true }
         let label = "panel \(profile.panelLabels[i]) (unit \(unit))"
         let problem = Self.writeWindowSplit(client, unit: unit, register: register, kev: kev, quietUs: profile.timeouts.responseUs)
         lock.lock()
         let was = slots[i].windowSplitConfirmed
         slots[i].windowSplitConfirmed = problem == nil
         lock.unlock()
+        if splitProblemLogged.count != slots.count { splitProblemLogged = Array(repeating: nil, count: slots.count) }
         if let problem {
-            log("\(label): window split \(kev) keV not taken (register \(register)): \(problem); NORM discrimination is off until it is")
+            if splitProblemLogged[i] != problem {
+                log("\(label): window split \(kev) keV not taken (register \(register)): \(problem); NORM discrimination is off until it is (asked again every \(Self.setupRetryIntervalUs / 1_000_000) s)")
+            }
         } else if !was {
             log("\(label): window split set to \(kev) keV (register \(register), read back)")
         }
+        splitProblemLogged[i] = problem
+        return problem == nil
     }
 
     /// Writes a window split and reads it back: nil when the panel holds it, else why not (the

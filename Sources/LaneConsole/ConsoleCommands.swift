@@ -279,6 +279,29 @@ extension ConsoleSession {
         }
         let low = tg > 0 ? Double(tl) * 100 / Double(tg) : 0
         lines.append("\(pad("all", 5)) \(lpad(fixed(cps(tg, us)), 6)) \(lpad(fixed(tb), 7)) \(lpad(fixed(thresholdCps(tb, sigmaQ8: settings.gammaSigmaQ8)), 7)) \(lpad(fixed(low, 0), 5)) %  | \(lpad(fixed(cps(tn, us)), 7)) \(lpad(fixed(tnb, 2), 7)) \(lpad(fixed(thresholdCps(tnb, sigmaQ8: settings.neutronSigmaQ8)), 7))")
+        lines += windowsTable(v, now: { p, w in self.cps(v.windows1s[p * windowCountMax + w], us) }, title: "energy windows over the last \(fixed(Double(us) / 1e6)) s, counts/s (background in brackets)")
+        return lines
+    }
+
+    /// Multi-window panels: per panel its K windows (lowest energy first) under the boundaries
+    /// it reported, now and against the empty-lane spectrum the spectral test learned.
+    func windowsTable(_ v: LaneView, now: ((Int, Int) -> Double)?, title: String) -> [String] {
+        let k = v.settings.spectralWindowCount
+        guard k >= 3 else { return [] }
+        var lines = [title]
+        let b = v.windowBoundariesKev[0]
+        let same = (0..<panelCount).allSatisfy { p in (0...k).allSatisfy { v.windowBoundariesKev[p][$0] == b[$0] } }
+        let header = (0..<k).map { w in b[w + 1] > 0 ? "\(b[w])-\(b[w + 1])" : "w\(w + 1)" }
+        lines.append("panel  " + header.map { lpad($0, 15) }.joined(separator: " ") + (same ? " keV" : " keV (panel \(labels[0])'s; the panels differ)"))
+        for p in 0..<panelCount {
+            var cells: [String] = []
+            for w in 0..<k {
+                let bg = bgCps(v.spectral.longQ16[p * windowCountMax + w])
+                cells.append(lpad(now.map { "\(fixed($0(p, w))) (\(fixed(bg)))" } ?? fixed(bg), 15))
+            }
+            lines.append("\(pad(labels[p], 6)) " + cells.joined(separator: " "))
+        }
+        if v.windowMismatches > 0 { lines.append("\(v.windowMismatches) panel readings whose windows did not add up to their gamma counts (their samples had no usable windows)") }
         return lines
     }
 
@@ -335,6 +358,13 @@ extension ConsoleSession {
         }
         let hi = v.settings.gammaBackgroundHighCps, lo = v.settings.gammaBackgroundLowCps
         say("all panels: \(fixed(total)) counts/s gamma; fault limits \(lo > 0 ? "low \(lo)" : "low off"), \(hi > 0 ? "high \(hi)" : "high off") counts/s")
+        for l in windowsTable(v, now: nil, title: "energy windows, empty-lane counts/s (the long average the spectral test compares with)") { say(l) }
+        if v.settings.spectralWindowCount >= 3 {
+            let sp = v.spectral
+            var bins = 0
+            for i in 0..<SpectralState.binCount where sp.binLoads[i] >= SpectralState.binLoadsMin { bins += 1 }
+            say("spectral test: \(sp.loads) NORM loads learned (ready at \(NormLearner.loadsMin)), \(bins) of \(SpectralState.binCount) shape bins in use; \(v.spectraTrusted ? (sp.isReady ? "on" : "not ready yet: excesses are judged by the two-window rule alone") : "OFF: a panel's windows or split are not confirmed (the log names it)")")
+        }
         say("slow average held \(b.slowHeldTotal) samples in all\(b.slowHeldRun > 0 ? ", holding now (the fast average is \(v.settings.backgroundHoldDropQ16 * 100 / 65_536) % or more below it: a vehicle waiting by the portal?)" : ""); \(b.gatedTotal) samples kept out of learning (far above the background: a source nearby, or a bad reading)")
     }
 

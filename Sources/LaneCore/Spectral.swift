@@ -107,6 +107,64 @@ public struct SpectralState: Sendable {
 
     /// Whether it has learned enough loads to stand for the lane's NORM.
     public var isReady: Bool { loads >= u64(NormLearner.loadsMin) }
+
+    /// The layout of this value's bytes (BackgroundStore keeps it on disk; a build whose layout
+    /// differs refuses the file).
+    public static let layoutVersion = 1
+
+    /// What a record or a file keeps of it for a lane of `panels` panels with `k` windows, in
+    /// this order: loads in all, per bin its loads, per bin and window the mean and the spread,
+    /// per panel and window the empty lane's long average.
+    public static func fieldCount(panels: Int, windows k: Int) -> Int { 1 + binCount + 2 * binCount * k + panels * k }
+
+    public func field(_ i: Int, panels: Int, windows k: Int) -> Int64 {
+        if i == 0 { return loads > u64(Int64.max) ? Int64.max : i64(loads) }
+        var j = i - 1
+        if j < Self.binCount { return i64(binLoads[j]) }
+        j -= Self.binCount
+        if j < Self.binCount * k { return meanQ16[(j / k) * windowCountMax + j % k] }
+        j -= Self.binCount * k
+        if j < Self.binCount * k { return spreadQ32[(j / k) * windowCountMax + j % k] }
+        j -= Self.binCount * k
+        return longQ16[(j / k) * windowCountMax + j % k]
+    }
+
+    /// Rebuilt from its fields (`field(_:panels:windows:)`), or nil when one is out of what the
+    /// learner can hold: a bin's loads beyond the loads in all, a mean share beyond +-2, a
+    /// spread beyond +-2^36, a long average negative or beyond 2^40.
+    public init?(panels: Int, windows k: Int, fields: (Int) -> Int64) {
+        guard panels >= 1 && panels <= panelCountMax && k >= 3 && k <= windowCountMax else { return nil }
+        let all = fields(0)
+        guard all >= 0 else { return nil }
+        loads = u64(all)
+        var i = 1
+        for b in 0..<Self.binCount {
+            let n = fields(i); i += 1
+            guard n >= 0 && n <= all && n <= i64(UInt32.max) else { return nil }
+            binLoads[b] = u32(n)
+        }
+        for b in 0..<Self.binCount {
+            for w in 0..<k {
+                let m = fields(i); i += 1
+                guard m >= -131_072 && m <= 131_072 else { return nil }
+                meanQ16[b * windowCountMax + w] = m
+            }
+        }
+        for b in 0..<Self.binCount {
+            for w in 0..<k {
+                let v = fields(i); i += 1
+                guard v >= -68_719_476_736 && v <= 68_719_476_736 else { return nil }  // 2^36 (a literal: shifts allocate on 32-bit ARM)
+                spreadQ32[b * windowCountMax + w] = v
+            }
+        }
+        for p in 0..<panels {
+            for w in 0..<k {
+                let x = fields(i); i += 1
+                guard x >= 0 && x <= 1_099_511_627_776 else { return nil }  // 2^40
+                longQ16[p * windowCountMax + w] = x
+            }
+        }
+    }
 }
 
 /// One window's spectral test, computed when first needed (an excess over the threshold) and

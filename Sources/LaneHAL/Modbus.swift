@@ -133,6 +133,13 @@ public final class ModbusClient {
         }
     }
 
+    /// Function 0x10: writes `values` to the holding registers from `address` in one request.
+    public func writeRegisters(unit: Int, address: Int, values: [UInt16]) throws(ModbusError) {
+        modbus_set_slave(ctx, Int32(unit))
+        let n = values.withUnsafeBufferPointer { modbus_write_registers(ctx, Int32(address), Int32($0.count), $0.baseAddress) }
+        guard n == Int32(values.count) else { throw ModbusError.fromErrno("unit \(unit): write registers \(address)+\(values.count)") }
+    }
+
     /// Function 0x11: the server's identification bytes after the byte count.
     public func reportServerID(unit: Int) throws(ModbusError) -> [UInt8] {
         modbus_set_slave(ctx, Int32(unit))

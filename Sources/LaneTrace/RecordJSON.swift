@@ -30,9 +30,15 @@ public enum RecordJSON {
                     n.append(String(b.value(sample: k, panel: p, channel: 2)))
                 }
                 s += "{\"intervalUs\":\(b.intervalUs(sample: k)),\"gamma\":[\(g.joined(separator: ","))],\"gammaLow\":[\(l.joined(separator: ","))],\"neutron\":[\(n.joined(separator: ","))]"
+                if b.windowCount > 0 {
+                    // Per panel its K windows, lowest energy first (the trace's gammaWindows).
+                    let w = (0..<b.panels).map { p in "[" + (0..<b.windowCount).map { String(b.window(sample: k, panel: p, window: $0)) }.joined(separator: ",") + "]" }
+                    s += ",\"gammaWindows\":[\(w.joined(separator: ","))]"
+                }
                 let f = b.flags(sample: k)
                 if f != 0 {
                     s += ",\"absent\":\(f & 0xFF),\"forgotten\":\((f >> SampleBatch.forgetShift) & 0xFF),\"maintenance\":\(f & SampleBatch.maintenanceFlag != 0)"
+                    if b.windowCount > 0 { s += ",\"windowsUsable\":\(f & SampleBatch.noWindowsFlag == 0)" }
                 }
                 s += "}"
             }
@@ -67,6 +73,7 @@ public enum RecordJSON {
             s += ",\"panels\":\(st.panels),\"sampleIntervalUs\":\(st.sampleIntervalUs),\"beamSpacingMm\":\(st.beamSpacingMm),\"pillarB\":\(st.pillarBMask)"
             s += ",\"settingsHash\":\"\(String(st.settingsHash, radix: 16))\",\"backgroundRestored\":\(st.background != nil)"
             if let bg = st.background { s += ",\"samplesLearned\":\(bg.samplesLearned)" }
+            if st.windows > 0 { s += ",\"windows\":\(st.windows)" }
         case let .gap(g):
             let causes = ["", "storageFailed", "evicted", "notInJournal", "queueFull"]
             let ranges = (0..<g.rangeCount).map { let r = g.range($0); return "[\(r.first),\(r.last)]" }.joined(separator: ",")

@@ -96,7 +96,7 @@ final class ConsoleTerminal {
     }
 
     /// Types a command and Enter; returns what the console answered before its next prompt
-    /// (a last line "LANE-01 [state] > " or "... user# ", then quiet).
+    /// (a last line "LANE-01 [state] > " or "... user# ", any lane's id, then quiet).
     @discardableResult
     func run(_ line: String, timeoutS: Double = 15, _ loc: SourceLocation = #_sourceLocation) -> String {
         pump(20)
@@ -108,7 +108,7 @@ final class ConsoleTerminal {
             let text = String(decoding: received[consumed...], as: UTF8.self).replacingOccurrences(of: "\r", with: "")
             guard let nl = text.lastIndex(of: "\n") else { continue }
             let last = text[text.index(after: nl)...]
-            if last.hasPrefix("LANE-01 [") && (last.hasSuffix("] > ") || last.hasSuffix("# ")) {
+            if last.hasPrefix("LANE-") && last.contains(" [") && (last.hasSuffix("] > ") || last.hasSuffix("# ")) {
                 let before = received.count
                 pump(40)
                 if received.count != before { continue }

@@ -48,6 +48,11 @@ struct VirtualLane {
     /// OCR reads handed to the tick once their arrival time has come.
     var pendingReads: [OCRRead] = []
     var outputFailures: UInt32 = 0
+    /// Multi-window panels: K windows per reading (0: none), their gamma counts spread over
+    /// them, and counts added to a panel's first window beyond its gamma counts (a panel whose
+    /// windows do not add up).
+    var windows = 0
+    var windowExcess = [0, 0, 0, 0]
     var lastLevels = InlineArray<6, Bool>(repeating: false)
     var lastFaults = Faults()
 
@@ -88,6 +93,22 @@ struct VirtualLane {
         nowUs += 100_000
         for p in 0..<4 {
             guard answering[p] else { slots[p].consecutiveErrors += 1; slots[p].errors += 1; continue }
+            let gammaBefore = slots[p].reading.gammaTotal
+            defer {
+                if windows >= 3 {
+                    // Lower windows get more: window w's share ~ (K - w); the last takes the rest.
+                    let g = slots[p].reading.gammaTotal &- gammaBefore
+                    var left = g
+                    let weights = (0..<windows).reduce(0) { $0 + (windows - $1) }
+                    for w in 0..<windows {
+                        let part = w == windows - 1 ? left : min(left, UInt32(Int(g) * (windows - w) / weights))
+                        slots[p].reading.windows[w] &+= part
+                        left -= part
+                    }
+                    slots[p].reading.windows[0] &+= UInt32(windowExcess[p])
+                    slots[p].reading.windowCount = UInt16(windows)
+                }
+            }
             if !frozen[p], let share = extraLowShare {
                 let g = poisson(gammaCps[p] / 10), x = poisson(extraGamma[p] / 10)
                 slots[p].reading.gammaTotal &+= g &+ x

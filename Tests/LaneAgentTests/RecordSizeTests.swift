@@ -35,4 +35,40 @@ import Testing
         #expect(samples == 6_000)
         #expect(perChannel <= 1.5)
     }
+
+    @Test("8-window panels (issue 13): empty-lane samples at most 1.5 bytes per channel per sample, a channel being each panel's 8 windows, gamma, gammaLow and neutron")
+    func bytesPerChannelEightWindows() {
+        var scenario = Scenario(seed: 77, durationS: 600, vehicles: [])
+        scenario.lane.physics = Physics.family(seed: 1, count: 1)[1]
+        let world = LaneWorld(scenario: scenario)
+        let boundaries: [Double] = [30, 80, 150, 250, 400, 650, 1000, 1500, 3000]
+        for p in 0..<4 { #expect(world.setWindows(panel: p, boundaries: boundaries, split: 250)) }
+        var batch = SampleBatch(panels: 4, nominalIntervalUs: 100_000, windows: 8)
+        var enc = RecordEncoder()
+        var out = [UInt8](repeating: 0, count: RecordFormat.frameMax)
+        var bytes = 0, samples = 0, sequence: UInt64 = 0, withWindows = 0
+        func flush() {
+            sequence += 1
+            let n = out.withUnsafeMutableBufferPointer {
+                enc.encode(.samples(batch), header: FrameHeader(sequence: sequence, monotonicUs: batch.firstTUs, wallUs: 1_795_000_000_000_000),
+                           into: $0.baseAddress!, capacity: $0.count)
+            }!
+            bytes += n
+            batch.removeAll()
+        }
+        TraceGenerator.play(world) { e in
+            guard case let .sample(s) = e else { return }
+            samples += 1
+            if s.windowCount == 8 { withWindows += 1 }
+            _ = batch.append(s)
+            if batch.isFull { flush() }
+        }
+        if batch.count > 0 { flush() }
+        // 11 values per panel are kept (8 windows, gamma, gammaLow, neutron).
+        let perChannel = Double(bytes) / Double(samples * 4 * 11)
+        let perWindowChannel = Double(bytes) / Double(samples * 4 * 9)
+        print("record size, 8 windows: \(bytes) bytes for \(samples) samples x 4 panels x 11 values = \(perChannel) bytes per value per sample (\(perWindowChannel) per window or neutron channel)")
+        #expect(samples == 6_000 && withWindows == 6_000)
+        #expect(perWindowChannel <= 1.5)
+    }
 }

@@ -221,15 +221,17 @@ func same(_ a: Record, _ b: Record) -> Bool {
         #expect(e == .badMagic && r1 == a.count..<(a.count + 2) && r2 == (a.count + 2)..<(a.count + 7))
     }
 
-    @Test("golden bytes: an alarm record and a sample batch (docs/RECORDS.md); format-1, -2, -3 and -4 frames of earlier journals still decode (format 1 with epoch 0)")
+    @Test("golden bytes: an alarm record and a sample batch (docs/RECORDS.md); format-1 to -5 frames of earlier journals still decode (format 1 with epoch 0)")
     func golden() {
         let alarm = encode(.alarm(AlarmRecord(occupancy: 7, kind: 0, tUs: 1_234_567, sigmaQ8: 1_792)),
                            FrameHeader(epoch: 0x0123_4567_89AB_CDEF, sequence: 300, monotonicUs: 1_234_567, wallUs: 0))
-        #expect(hex(alarm) == "a7 05 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c bb 54 36 0e")
+        #expect(hex(alarm) == "a7 06 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c aa d8 c5 78")
         let samples = encode(.samples(sampleBatch()), FrameHeader(epoch: 0x0123_4567_89AB_CDEF, sequence: 1, monotonicUs: 1_000_000, wallUs: 0))
-        #expect(hex(samples) == "a7 05 01 30 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 eb f8 ac 6f")
-        // Format 4 (the release before the heartbeat's NORM fields): the same two frames still read.
-        for v4 in ["a7 04 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c b4 d0 98 23",
+        #expect(hex(samples) == "a7 06 01 31 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 5d be a6 89")
+        // Formats 5 (before the windows) and 4 (before the heartbeat's NORM fields): the same two frames still read.
+        for v4 in ["a7 05 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c bb 54 36 0e",
+                   "a7 05 01 30 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 eb f8 ac 6f",
+                   "a7 04 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c b4 d0 98 23",
                    "a7 04 01 30 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 6d c2 84 56"] {
             let bytes = v4.split(separator: " ").map { UInt8($0, radix: 16)! }
             guard case let .record(h4, r4, _)? = scan(bytes).first else { Issue.record("the format-4 frame was not read"); continue }
@@ -258,6 +260,7 @@ func same(_ a: Record, _ b: Record) -> Bool {
     @Test("every malformed frame is refused with its reason, and the next good frame still decodes", arguments: [
         "garbage", "version", "kind", "length", "crc", "truncated", "trailing", "range", "sequence", "varint",
         "beams-empty", "beam-reserved-bits", "beams-in-format-3", "start-restored-2", "start-pillar-beyond", "sample-absent-beyond", "sample-flags-byte", "heartbeat-norm-rule", "heartbeat-norm-share",
+        "sample-windows-2", "sample-windows-17", "sample-no-windows-flag-without-windows", "sample-more-than-the-shape-holds", "start-windows-2",
     ])
     func malformed(defect: String) {
         let good = encode(.alarm(AlarmRecord(occupancy: 1, kind: 1, tUs: 10, sigmaQ8: 20)), FrameHeader(sequence: 9, monotonicUs: 10, wallUs: 0))
@@ -292,6 +295,13 @@ func same(_ a: Record, _ b: Record) -> Bool {
         case "heartbeat-norm-share": bad = frame(kind: 7, body: epoch0 + [1, 0, 0, 0] + [UInt8](repeating: 0, count: 10) + [0, 0x81, 0x80, 0x04, 0, 0], version: 5); expected = .valueOutOfRange
         // Two panels, one sample, flags on: panel 2 absent (the batch has panels 0 and 1).
         case "sample-absent-beyond": bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 1, 0, 0b100, 1, 1, 0, 1, 1, 0], version: 4); expected = .valueOutOfRange
+        // Format 6's multi-window batches: K is 0 or 3 to 16; the no-windows flag only with
+        // windows; no more samples than a batch of that shape holds (8 panels x 16 windows: 5).
+        case "sample-windows-2": bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 0, 2, 0, 1, 1, 0, 1, 1, 0, 0], version: 6); expected = .valueOutOfRange
+        case "sample-windows-17": bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 0, 17, 0, 1, 1, 0, 1, 1, 0], version: 6); expected = .valueOutOfRange
+        case "sample-no-windows-flag-without-windows": bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 1, 0, 0, 0x80, 0x80, 0x08, 1, 1, 0, 1, 1, 0], version: 6); expected = .valueOutOfRange
+        case "sample-more-than-the-shape-holds": bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 8, 16, 0xA0, 0x8D, 0x06, 0, 0, 16] + [UInt8](repeating: 0, count: 40), version: 6); expected = .valueOutOfRange
+        case "start-windows-2": bad = frame(kind: 11, body: epoch0 + [1, 0, 0, 2, 0xA0, 0x8D, 0x06, 0xDC, 0x0B, 0, 0, 0, 2], version: 6); expected = .valueOutOfRange
         default: bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 2, 0, 1, 1, 0, 1, 1, 0], version: 4); expected = .valueOutOfRange
         }
         // The refused frame's bytes are one rejected run, then the good frame.
@@ -302,6 +312,46 @@ func same(_ a: Record, _ b: Record) -> Bool {
         #expect(skipped == 0..<bad.count)
         guard case let .record(h, _, _) = results.last else { Issue.record("no resync after \(defect)"); return }
         #expect(h.sequence == 9)
+    }
+
+    @Test("multi-window batches: every shape (1-8 panels, K = 3-16) holds at least one sample, a full batch of the largest counts and wildest swings encodes within the body limit and reads back exactly; two-window batches still hold 16")
+    func multiWindowBatches() {
+        for panels in 1...8 { #expect(SampleBatch.capacity(panels: panels, windows: 0) == 16) }
+        #expect(SampleBatch.capacity(panels: 4, windows: 8) == 16, "the reference lane's 8-window batches are as long as its two-window ones")
+        for panels in 1...8 {
+            for k in 3...16 {
+                var b = SampleBatch(panels: panels, nominalIntervalUs: 100_000, windows: k)
+                #expect(b.capacity >= 1 && b.capacity * panels * k <= SampleBatch.windowsStore)
+                var t: Int64 = 1 << 40
+                var n = 0
+                while !b.isFull {
+                    var s = LaneSample(tUs: t, intervalUs: n % 2 == 0 ? 60_000_000 : 1)
+                    t += 1_000_000
+                    let v: UInt32 = n % 2 == 0 ? .max : 0
+                    for p in 0..<panels {
+                        s.gamma[p] = v; s.gammaLow[p] = v; s.neutron[p] = v
+                        for w in 0..<k { s.windows[p * windowCountMax + w] = v }
+                    }
+                    s.windowCount = n == 1 ? 0 : k
+                    s.absentMask = UInt32(n % (1 << panels))
+                    let took = b.append(s, flags: SampleBatch.maintenanceFlag)
+                    #expect(took)
+                    n += 1
+                }
+                let more = b.append(LaneSample(tUs: t, intervalUs: 1))
+                #expect(!more, "a full batch takes no more")
+                let bytes = encode(.samples(b), FrameHeader(epoch: .max, sequence: RecordParser.sequenceMax, monotonicUs: .min / 2, wallUs: .max / 2))
+                #expect(bytes.count > 0 && bytes.count <= RecordFormat.frameMax, "\(panels) panels, K = \(k): \(bytes.count) bytes")
+                guard case let .record(_, .samples(back), _)? = scan(bytes).first else { Issue.record("\(panels) panels, K = \(k): not read back"); continue }
+                #expect(back.count == b.count && back.windowCount == k)
+                for i in 0..<b.count {
+                    let x = b.sample(i), y = back.sample(i)
+                    #expect(x.windowCount == y.windowCount && x.absentMask == y.absentMask && back.flags(sample: i) == b.flags(sample: i))
+                    for p in 0..<panels { for w in 0..<k { #expect(x.windows[p * windowCountMax + w] == y.windows[p * windowCountMax + w]) } }
+                }
+                #expect(back.sample(1).windowCount == 0, "the sample without usable windows says so")
+            }
+        }
     }
 
     @Test("a frame too large for the caller's buffer is not written")

@@ -298,6 +298,9 @@ public final class LaneWorld {
         public let boundaries: [Double]
         public let split: Double
         let background: [Double], checkSource: [Double], sources: [[[Double]]]
+        /// The two windows' shares at the split, derived here too: `apply` runs under the
+        /// server's lock and must not derive (it once held the bus 110 ms: polls timed out).
+        let splitSetup: SplitSetup
     }
 
     /// The setup for panel p with these boundaries (K + 1 values, increasing; the split one of
@@ -315,7 +318,8 @@ public final class LaneWorld {
                 v.sources.map { src in
                     m.sourceWindowShares(src.type, attenuation: v.attenuation, panel: p, boundaries: b, mix: src.normMix, selfScatter: src.selfScatter)
                 }
-            })
+            },
+            splitSetup: prepareSplit(panel: p, kev: split))
     }
 
     /// Panel p counts per window from now on (its counters start at 0 when K changes).
@@ -323,7 +327,7 @@ public final class LaneWorld {
         let p = w.panel
         if energyWindowsKev[p].count != w.boundaries.count { windowCounts[p] = Array(repeating: 0, count: w.boundaries.count - 1) }
         energyWindowsKev[p] = w.boundaries
-        setWindowSplit(panel: p, kev: w.split)
+        apply(w.splitSetup)
         backgroundWindows[p] = w.background
         checkSourceWindows[p] = w.checkSource
         for k in w.sources.indices { for si in w.sources[k].indices { sourceWindows[k][si][p] = w.sources[k][si] } }

@@ -94,6 +94,9 @@ public struct LaneController: Sendable {
     let originUs: Int64
     var used: [PanelSlot]
     var lastSampleUs: Int64 = -1
+    /// Multi-window panels: panel readings whose window counts did not add up to their gamma
+    /// counts (or whose K was not the profile's); those samples carry no windows.
+    public private(set) var windowMismatches = 0
     var lastOccupancy: UInt32 = 0
     var alarmReported = (gamma: false, neutron: false)
     var batch: SampleBatch
@@ -126,7 +129,7 @@ public struct LaneController: Sendable {
         self.originUs = originUs
         beams = BeamMonitor(blockedUsMax: config.beamStuckAfterUs)
         used = Array(repeating: PanelSlot(), count: settings.panelCount)
-        batch = SampleBatch(panels: settings.panelCount, nominalIntervalUs: settings.sampleIntervalUs)
+        batch = SampleBatch(panels: settings.panelCount, nominalIntervalUs: settings.sampleIntervalUs, windows: settings.spectralWindowCount)
         ocr = OCRMatcher(settings: config.ocr)
         view.originUs = originUs
         view.settings = settings
@@ -261,9 +264,13 @@ public struct LaneController: Sendable {
         // 2. Panel health, then counts since the last sample from the panels that answered.
         panels.updateLink(slots, silentAfterPolls: config.panelSilentAfterPolls, masks: config.status, ticksRun: k)
         var splitsConfirmed = true
-        for p in 0..<n where !slots[p].windowSplitConfirmed { splitsConfirmed = false }
+        for p in 0..<n where !slots[p].windowSplitConfirmed || !slots[p].windowsConfirmed { splitsConfirmed = false }
         engine.spectraTrusted = splitsConfirmed
         var sample = LaneSample(tUs: 0, intervalUs: 0)
+        // Multi-window panels: the sample carries their K windows when every panel that answered
+        // gave windows that partition its gamma counts (else the spectral test sees a gap).
+        let kWindows = settings.spectralWindowCount
+        var windowsGood = kWindows >= 3
         var fresh: UInt32 = 0
         var newestUs: Int64 = 0
         for p in 0..<n where slots[p].sequence != used[p].sequence && slots[p].polledUs > newestUs { newestUs = slots[p].polledUs }
@@ -279,11 +286,22 @@ public struct LaneController: Sendable {
             // while) is not this interval's counts: dropped, the panel starts afresh from here.
             let span = s.polledUs - used[p].polledUs
             if used[p].sequence != 0 && s.sequence > used[p].sequence && span <= intervalUs + settings.sampleIntervalUs / 2 {
-                let d = CounterDelta(from: used[p].reading, to: s.reading)
+                let d = CounterDelta(from: used[p].reading, to: s.reading, windows: kWindows)
                 sample.gamma[p] = d.gamma
                 sample.gammaLow[p] = d.gammaLow
                 sample.neutron[p] = d.neutron
                 fresh |= 1 &<< UInt32(p)
+                if kWindows >= 3 {
+                    var sum: UInt64 = 0
+                    for w in 0..<kWindows {
+                        sample.windows[p * windowCountMax + w] = d.windows[w]
+                        sum += UInt64(d.windows[w])
+                    }
+                    if sum != UInt64(d.gamma) || Int(s.reading.windowCount) != kWindows {
+                        windowsGood = false
+                        windowMismatches += 1
+                    }
+                }
             }
             used[p] = s
         }
@@ -297,6 +315,7 @@ public struct LaneController: Sendable {
             // learned while dying, or frozen from the start, read 40 % low: 20 sigma on a clean truck).
             for p in 0..<n where panels.takenBack & (1 &<< UInt32(p)) != 0 { engine.forgetBackground(panel: p) }
             sample.absentMask = (~fresh | panels.excludedMask | suspect) & allPanels
+            if windowsGood { sample.windowCount = kWindows }
         } else {
             // No panel answered: a sample with every panel absent keeps the occupancy's hold-in
             // running and counts as unscreened time.
@@ -316,7 +335,7 @@ public struct LaneController: Sendable {
             vm.add(sample, panels: n, occupancy: engine.isOccupied ? engine.occupancyCount : 0, gammaAlarm: engine.gammaAlarmActive,
                    neutronAlarm: engine.neutronAlarmActive, sink: &sink)
         }
-        if fresh != 0 { rate.push(sample) }
+        if fresh != 0 { rate.push(sample, windows: kWindows) }
         // Every sample the engine took is kept, one no panel answered included (all absent).
         if config.keepsRecords {
             var flags: UInt32 = hardware.contains(.maintenance) ? SampleBatch.maintenanceFlag : 0
@@ -506,6 +525,11 @@ public struct LaneController: Sendable {
         view.background = engine.background
         view.normLearner = engine.normLearner
         view.spectraTrusted = engine.spectraTrusted
+        if settings.spectralWindowCount >= 3 {
+            view.spectral = engine.spectral
+            view.windowMismatches = windowMismatches
+            for p in 0..<n { view.windowBoundariesKev[p] = slots[p].windowBoundariesKev }
+        }
         view.sirenUs = annunciator.sirenUs
         view.alarmLightHoldUs = annunciator.lightHoldUs
         view.settingsPending = pendingSettings != nil
@@ -519,7 +543,7 @@ public struct LaneController: Sendable {
         }
         for p in 0..<n { view.panelFlags[p] = panels.flags[p] }
         view.excludedPanels = panels.excludedMask
-        rate.fill(&view, panels: n)
+        rate.fill(&view, panels: n, windows: settings.spectralWindowCount)
     }
 }
 
@@ -529,17 +553,31 @@ struct RateWindow: Sendable {
     var low = InlineArray<10, PanelValues>(repeating: PanelValues(repeating: 0))
     var neutron = InlineArray<10, PanelValues>(repeating: PanelValues(repeating: 0))
     var intervalUs = InlineArray<10, Int64>(repeating: 0)
+    /// Multi-window panels: each sample's windows (zeros for a sample without usable windows).
+    var windows = InlineArray<10, PanelWindows>(repeating: PanelWindows(repeating: 0))
     var next = 0
 
-    mutating func push(_ s: LaneSample) {
+    mutating func push(_ s: LaneSample, windows k: Int) {
         gamma[next] = s.gamma
         low[next] = s.gammaLow
         neutron[next] = s.neutron
         intervalUs[next] = s.intervalUs
+        if k >= 3 {
+            for i in 0..<(panelCountMax * windowCountMax) { windows[next][i] = s.windowCount == k ? s.windows[i] : 0 }
+        }
         next = (next + 1) % 10
     }
 
-    func fill(_ view: inout LaneView, panels n: Int) {
+    func fill(_ view: inout LaneView, panels n: Int, windows k: Int) {
+        if k >= 3 {
+            for p in 0..<n {
+                for w in 0..<k {
+                    var c: UInt32 = 0
+                    for j in 0..<10 { c &+= windows[j][p * windowCountMax + w] }
+                    view.windows1s[p * windowCountMax + w] = c
+                }
+            }
+        }
         var w: Int64 = 0
         for j in 0..<10 { w += intervalUs[j] }
         view.window1sUs = w

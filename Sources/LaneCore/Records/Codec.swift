@@ -9,8 +9,9 @@ public enum RecordFormat {
     /// version 1 had no epoch; version 2 carried one container number per occupancy and no
     /// `ocr` records; version 3 carries the OCR's reads; version 4 the samples' flags and the
     /// `beams` and `start` records, so that stored records replay exactly (docs/RECORDS.md);
-    /// version 5 what the lane learned of its NORM loads in the heartbeat.
-    public static let version: UInt8 = 5
+    /// version 5 what the lane learned of its NORM loads in the heartbeat; version 6 the energy
+    /// windows of multi-window panels in the sample batches.
+    public static let version: UInt8 = 6
     public static let versionOldest: UInt8 = 1
     public static let bodyMax = 4096
     /// The largest frame: magic, version, kind, 2-byte length, body, CRC.
@@ -57,6 +58,8 @@ public struct RecordEncoder {
             w.signed(b.firstTUs)
             let flagged = b.hasFlags
             w.byte(flagged ? 1 : 0)
+            let k = b.windowCount
+            w.byte(UInt8(truncatingIfNeeded: k))
             for s in 0..<b.count {
                 w.signed(b.intervalUs(sample: s) - b.nominalIntervalUs)
                 if flagged { w.varint(u64(b.flags(sample: s))) }
@@ -64,6 +67,10 @@ public struct RecordEncoder {
                     for c in 0..<3 {
                         let v = i64(b.value(sample: s, panel: p, channel: c))
                         if s == 0 { w.varint(UInt64(bitPattern: v)) } else { w.signed(v - i64(b.value(sample: s - 1, panel: p, channel: c))) }
+                    }
+                    for x in 0..<k {
+                        let v = i64(b.window(sample: s, panel: p, window: x))
+                        if s == 0 { w.varint(UInt64(bitPattern: v)) } else { w.signed(v - i64(b.window(sample: s - 1, panel: p, window: x))) }
                     }
                 }
             }
@@ -161,6 +168,7 @@ public struct RecordEncoder {
             } else {
                 w.byte(0)
             }
+            w.byte(UInt8(truncatingIfNeeded: st.windows))
         case let .gap(g):
             w.byte(g.cause.rawValue)
             w.varint(g.records)
@@ -217,10 +225,15 @@ public enum RecordParser {
             let panels = int(try r.byte())
             let count = int(try r.byte())
             guard panels >= 1 && panels <= panelCountMax && count >= 1 && count <= SampleBatch.samplesMax else { throw .valueOutOfRange }
-            var b = SampleBatch(panels: panels, nominalIntervalUs: Int64(bitPattern: try r.bounded(60_000_000)))
+            let nominal = Int64(bitPattern: try r.bounded(60_000_000))
             let first = try r.signed()
             let flagged = version >= 4 ? try r.byte() : 0
             guard flagged <= 1 else { throw .valueOutOfRange }
+            let k = version >= 6 ? int(try r.byte()) : 0
+            guard k == 0 || (k >= 3 && k <= windowCountMax) else { throw .valueOutOfRange }
+            var b = SampleBatch(panels: panels, nominalIntervalUs: nominal, windows: k)
+            // More samples than a batch of this shape holds: no encoder of ours wrote it.
+            guard count <= b.capacity else { throw .valueOutOfRange }
             var t = first
             for s in 0..<count {
                 var sample = LaneSample(tUs: 0, intervalUs: b.nominalIntervalUs + (try r.signed()))
@@ -229,9 +242,10 @@ public enum RecordParser {
                 var flags: UInt32 = 0
                 if flagged == 1 {
                     flags = UInt32(truncatingIfNeeded: try r.bounded(u64(SampleBatch.flagsMask)))
-                    // Absent or forgotten panels the batch does not have.
+                    // Absent or forgotten panels the batch does not have; no windows where it has none.
                     let beyond: UInt32 = 0xFF & ~((1 &<< UInt32(panels)) &- 1)
                     guard flags & beyond == 0 && (flags >> SampleBatch.forgetShift) & beyond == 0 else { throw .valueOutOfRange }
+                    guard k > 0 || flags & SampleBatch.noWindowsFlag == 0 else { throw .valueOutOfRange }
                 }
                 sample.absentMask = flags & 0xFF
                 for p in 0..<panels {
@@ -244,7 +258,16 @@ public enum RecordParser {
                         let u = UInt32(truncatingIfNeeded: v)
                         if c == 0 { sample.gamma[p] = u } else if c == 1 { sample.gammaLow[p] = u } else { sample.neutron[p] = u }
                     }
+                    for x in 0..<k {
+                        var v: Int64
+                        if s == 0 { v = Int64(bitPattern: try r.bounded(u64(UInt32.max))) } else {
+                            v = i64(b.window(sample: s - 1, panel: p, window: x)) + (try r.signed())
+                        }
+                        guard v >= 0 && v <= i64(UInt32.max) else { throw .valueOutOfRange }
+                        sample.windows[p * windowCountMax + x] = UInt32(truncatingIfNeeded: v)
+                    }
                 }
+                if k > 0 && flags & SampleBatch.noWindowsFlag == 0 { sample.windowCount = k }
                 _ = b.append(sample, flags: flags & ~0xFF)
             }
             b.firstTUs = first
@@ -358,8 +381,10 @@ public enum RecordParser {
                 for i in 0..<Background.fieldCount(panels: panels) { fields[i] = try r.signed() }
                 bg = Background(panels: panels) { fields[$0] }
             }
+            let windows = version >= 6 ? int(try r.byte()) : 0
+            guard windows == 0 || (windows >= 3 && windows <= windowCountMax) else { throw .valueOutOfRange }
             record = .start(StartRecord(panels: panels, sampleIntervalUs: interval, beamSpacingMm: spacing, pillarBMask: pillars,
-                                        settingsHash: hash, background: bg))
+                                        settingsHash: hash, background: bg, windows: windows))
         case .gap:
             guard let cause = GapRecord.Cause(rawValue: try r.byte()) else { throw .valueOutOfRange }
             var g = GapRecord(cause: cause, records: try r.varint())

@@ -56,30 +56,61 @@ public struct SampleBatch: Sendable {
     var flags: InlineArray<16, UInt32> = InlineArray(repeating: 0)
     public static let forgetShift: UInt32 = 8
     public static let maintenanceFlag: UInt32 = 1 << 16
+    /// Multi-window batches (format 6): the sample carried no usable windows (a panel's did not
+    /// add up, or none answered): the spectral test took it as a gap.
+    public static let noWindowsFlag: UInt32 = 1 << 17
     /// The flag bits a frame may carry.
-    public static let flagsMask: UInt32 = 0x1_FFFF
+    public static let flagsMask: UInt32 = 0x3_FFFF
     /// [sample][panel][channel: gamma, gammaLow, neutron], flattened.
     var values: InlineArray<384, UInt32> = InlineArray(repeating: 0)
+    /// Multi-window panels (format 6): the K windows of every panel (0: none), and their counts,
+    /// [sample][panel][window] densely (`windowsStore` values at most).
+    public private(set) var windowCount: Int = 0
+    var windowValues: InlineArray<640, UInt32> = InlineArray(repeating: 0)
+    public static let windowsStore = 640
+    /// How many samples this batch holds: 16, fewer with many panels and windows, so that a
+    /// frame of the largest counts stays within `RecordFormat.bodyMax` (`capacity(panels:windows:)`).
+    public private(set) var capacity: Int = samplesMax
 
-    public init(panels: Int, nominalIntervalUs: Int64) {
+    /// `windows`: K for multi-window panels (3 to 16; 0: two windows, nothing more kept).
+    public init(panels: Int, nominalIntervalUs: Int64, windows: Int = 0) {
         self.panels = panels
         self.nominalIntervalUs = nominalIntervalUs
+        self.windowCount = windows >= 3 && windows <= windowCountMax ? windows : 0
+        self.capacity = Self.capacity(panels: panels, windows: windowCount)
     }
 
-    public var isFull: Bool { count == Self.samplesMax }
+    /// The samples a batch of `panels` panels with `windows` windows holds: each sample's
+    /// worst case (10 bytes of interval, 3 of flags, 5 per value) within the body's room after
+    /// its header (64 bytes), and the windows within `windowsStore`; at most 16.
+    public static func capacity(panels: Int, windows: Int) -> Int {
+        let perSample = 13 + panels * (3 + windows) * 5
+        var n = (RecordFormat.bodyMax - 64) / perSample
+        if windows > 0 { n = min(n, windowsStore / (panels * windows)) }
+        return max(1, min(samplesMax, n))
+    }
+
+    public var isFull: Bool { count >= capacity }
+
+    /// Sample k's window w of panel p (multi-window batches).
+    public func window(sample k: Int, panel p: Int, window w: Int) -> UInt32 { windowValues[(k * panels + p) * windowCount + w] }
 
     /// Appends a sample (its absent panels into its flags, with `more`: forgotten panels,
     /// maintenance); false when the batch is full.
     public mutating func append(_ s: LaneSample, flags more: UInt32 = 0) -> Bool {
-        guard count < Self.samplesMax else { return false }
+        guard count < capacity else { return false }
         if count == 0 { firstTUs = s.tUs }
         intervals[count] = s.intervalUs
-        flags[count] = ((s.absentMask & 0xFF) | more) & Self.flagsMask
+        var f = ((s.absentMask & 0xFF) | more) & Self.flagsMask
+        if windowCount > 0 && s.windowCount != windowCount { f |= Self.noWindowsFlag }
+        if windowCount == 0 { f &= ~Self.noWindowsFlag }
+        flags[count] = f
         for p in 0..<panels {
             let i = (count * panelCountMax + p) * 3
             values[i] = s.gamma[p]
             values[i + 1] = s.gammaLow[p]
             values[i + 2] = s.neutron[p]
+            for w in 0..<windowCount { windowValues[(count * panels + p) * windowCount + w] = s.windows[p * windowCountMax + w] }
         }
         count += 1
         return true
@@ -105,6 +136,10 @@ public struct SampleBatch: Sendable {
             s.neutron[p] = value(sample: k, panel: p, channel: 2)
         }
         s.absentMask = flags[k] & 0xFF
+        if windowCount > 0 {
+            for p in 0..<panels { for w in 0..<windowCount { s.windows[p * windowCountMax + w] = window(sample: k, panel: p, window: w) } }
+            if flags[k] & Self.noWindowsFlag == 0 { s.windowCount = windowCount }
+        }
         return s
     }
 
@@ -339,15 +374,20 @@ public struct StartRecord: Sendable {
     public var settingsHash: UInt64
     /// The background the lane restored from disk at start (nil: it learned afresh).
     public var background: Background?
-    public init(panels: Int, sampleIntervalUs: Int64, beamSpacingMm: Int64, pillarBMask: UInt32, settingsHash: UInt64, background: Background?) {
+    /// Multi-window panels (format 6): the K energy windows the engine's spectral test takes
+    /// (0: two windows).
+    public var windows: Int = 0
+    public init(panels: Int, sampleIntervalUs: Int64, beamSpacingMm: Int64, pillarBMask: UInt32, settingsHash: UInt64, background: Background?,
+                windows: Int = 0) {
         self.panels = panels; self.sampleIntervalUs = sampleIntervalUs; self.beamSpacingMm = beamSpacingMm
         self.pillarBMask = pillarBMask; self.settingsHash = settingsHash; self.background = background
+        self.windows = windows
     }
     public init(_ s: EngineSettings, settingsHash: UInt64, background: Background?) {
         var mask: UInt32 = 0
         for p in 0..<s.panelCount where s.pillarOfPanel[p] == 1 { mask |= 1 &<< UInt32(p) }
         self.init(panels: s.panelCount, sampleIntervalUs: s.sampleIntervalUs, beamSpacingMm: s.beamSpacingMm, pillarBMask: mask,
-                  settingsHash: settingsHash, background: background)
+                  settingsHash: settingsHash, background: background, windows: s.spectralWindowCount)
     }
     /// `base` with this start's geometry (panels, pillars, sample interval, beam spacing).
     public func geometry(over base: EngineSettings) -> EngineSettings {
@@ -355,6 +395,7 @@ public struct StartRecord: Sendable {
         e.panelCount = panels
         e.sampleIntervalUs = sampleIntervalUs
         e.beamSpacingMm = beamSpacingMm
+        e.spectralWindowCount = windows
         for p in 0..<panels { e.pillarOfPanel[p] = pillarBMask & (1 &<< UInt32(p)) != 0 ? 1 : 0 }
         return e
     }

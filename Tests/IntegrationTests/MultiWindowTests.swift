@@ -1,0 +1,106 @@
+// Proves the lane end to end with 8-window panels (issue 13) over real Modbus TCP: lane-sim
+// serves reference-panel-mw-v1 with boundaries other than the profile's; check-board and then
+// the agent set the profile's boundaries (the split first where the panel refuses them
+// otherwise) and read them back; a panel whose settings are locked is named and the spectral test
+// is off (the console says so) until it takes them (asked again every 10 s, no restart needed); the agent reads 30 registers a panel, the
+// console shows the windows, and the journal keeps every sample's 8 windows (adding up to its gamma
+// counts) with a start record that says K; another Modbus client then reads the boundaries the
+// agent set.
+
+import CModbus
+import Foundation
+import Testing
+
+@Suite(.timeLimit(integrationTimeLimit))
+struct MultiWindowTests {
+    static let profileBoundaries: [UInt16] = [30, 80, 150, 250, 400, 650, 1000, 1500, 3000]
+
+    @Test("8-window panels: boundaries set and read back (the split first where needed), a locked panel named and the spectral test off until it takes them, windows on the console and in every journaled sample")
+    func eightWindowLane() async throws {
+        let dir = scratch("mw")
+        let port = freePort()
+        let base = withoutVM250(try String(contentsOfFile: packageRoot + "/Boards/sim-8w.yaml", encoding: .utf8).components(separatedBy: "\nconsole:")[0])
+        let board = dir + "/board.yaml"
+        try (base + "\nconsole:\n  socket: \(dir)/console.sock\n  users: \(packageRoot)/Boards/console-users.sim\n").write(toFile: board, atomically: true, encoding: .utf8)
+        let scenario = dir + "/empty.yaml"
+        try "name: empty-lane\nseed: 5\ndurationS: 600\nvehicles: []\n".write(toFile: scenario, atomically: true, encoding: .utf8)
+        // The panels start with other boundaries; none of their inner ones but 650 is the profile's.
+        let sim = try Child("lane-sim", ["serve", "--scenario", scenario, "--tcp-port", String(port), "--physics", "m1",
+                                         "--windows", "30,100,200,300,450,650,1000,1500,3000",
+                                         "--gpio-socket", dir + "/gpio.sock", "--control-socket", dir + "/control.sock"],
+                            dir: dir, name: "sim")
+        defer { sim.stop() }
+        #expect(waitFor(dir + "/control.sock"), "the simulator did not start: \(sim.stderr)")
+        func fault(_ command: String) throws {
+            let control = try ConsoleTerminal(socket: dir + "/control.sock")
+            control.send("fault " + command + "\n")
+            _ = control.expect("OK fault", timeoutS: 20)
+        }
+        try fault("2 readonly")
+
+        let check = try Child("lane-agent", ["check-board", board, "--on-target", "--modbus-port", String(port), "--gpio-socket", dir + "/gpio.sock",
+                                             "--journal", dir + "/journal"], dir: dir, name: "check")
+        #expect(await check.finish(timeoutS: 30) == 1, "\(check.stdout)")
+        #expect(check.stdout.contains("ok    panel MU (unit 1): 'LANESIM RP-8 1.0'; a poll of 30 registers took"), "\(check.stdout)")
+        #expect(check.stdout.contains("ok    panel MU (unit 1) windows: 8 energy windows, boundaries 30, 80, 150, 250, 400, 650, 1000, 1500, 3000 keV (written and read back)"), "\(check.stdout)")
+        #expect(check.stdout.contains("FAIL  panel ML (unit 2) windows: 8 energy windows not usable:"), "\(check.stdout)")
+
+        let agent = try Child("lane-agent", ["run", "--board", board, "--modbus-port", String(port), "--gpio-socket", dir + "/gpio.sock",
+                                             "--journal", dir + "/journal", "--duration", "40"], dir: dir, name: "agent")
+        defer { agent.stop() }
+        #expect(waitFor(dir + "/console.sock"), "the agent did not start: \(agent.stderr)")
+        // A panel whose write timed out (the simulator derives new windows for a while) is asked
+        // again 10 s later: wait for the three unlocked ones.
+        func logged(_ text: String, withinS: Double) async -> Bool {
+            let deadline = Date(timeIntervalSinceNow: withinS)
+            while Date() < deadline { if agent.stderr.contains(text) { return true }; await pause(0.2) }
+            return agent.stderr.contains(text)
+        }
+        for (label, unit) in [("MU", 1), ("SU", 3), ("SL", 4)] {
+            let ok = await logged("panel \(label) (unit \(unit)): 8 energy windows, boundaries 30, 80, 150, 250, 400, 650, 1000, 1500, 3000 keV (set, read back)", withinS: 15)
+            #expect(ok, "\(agent.stderr)")
+        }
+        #expect(agent.stderr.contains("panel ML (unit 2): its 8 energy windows cannot be used:"), "\(agent.stderr)")
+        let console = try ConsoleTerminal(socket: dir + "/console.sock")
+        let bg = console.run("background")
+        #expect(bg.contains("spectral test: ") && bg.contains("OFF: a panel's windows or split are not confirmed"), "\(bg)")
+
+        // The lock lifted: the panel takes them when next asked (at the latest 10 s later).
+        try fault("2 clear")
+        let taken = await logged("panel ML (unit 2): 8 energy windows, boundaries 30, 80, 150, 250, 400, 650, 1000, 1500, 3000 keV (set, read back)", withinS: 15)
+        #expect(taken, "\(agent.stderr)")
+        let counts = console.run("counts")
+        #expect(counts.contains("energy windows over the last") && counts.contains("30-80") && counts.contains("1500-3000 keV"), "\(counts)")
+        let bg2 = console.run("background")
+        #expect(bg2.contains("spectral test: 0 NORM loads learned") && bg2.contains("not ready yet"), "\(bg2)")
+        #expect(await agent.finish(timeoutS: 60) == 0, "\(agent.stderr)")
+
+        // What the panels hold now, read by another Modbus client.
+        let after = try Client(modbus_new_tcp("127.0.0.1", Int32(port))!)
+        for unit: Int32 in 1...4 {
+            #expect(after.holding(unit: unit, 260, 9) == .success(Self.profileBoundaries), "unit \(unit)")
+            #expect(after.holding(unit: unit, 257, 1) == .success([650]), "unit \(unit)")
+        }
+
+        // The journal: a start record with K, and every sample's windows adding up to its gamma.
+        let dump = try Child("lane-agent", ["journal", dir + "/journal"], dir: dir, name: "journal")
+        #expect(dump.wait(timeoutS: 30) == 0, "\(dump.stderr)")
+        let records = dump.jsonLines()
+        let start = records.first { $0["kind"] as? String == "start" }
+        #expect(start?["windows"] as? Int == 8, "\(String(describing: start))")
+        var checked = 0, usable = 0
+        for r in records where r["kind"] as? String == "samples" {
+            for s in r["samples"] as! [[String: Any]] {
+                guard let windows = s["gammaWindows"] as? [[Int]] else { Issue.record("a sample without windows: \(s)"); continue }
+                let gamma = s["gamma"] as! [Int]
+                #expect(windows.count == 4 && windows.allSatisfy { $0.count == 8 })
+                if s["windowsUsable"] as? Bool ?? true {
+                    usable += 1
+                    for p in 0..<4 where (s["absent"] as? Int ?? 0) & (1 << p) == 0 { #expect(windows[p].reduce(0, +) == gamma[p], "panel \(p): \(s)") }
+                }
+                checked += 1
+            }
+        }
+        #expect(checked > 200 && usable > checked * 9 / 10, "\(usable) of \(checked) samples with usable windows")
+    }
+}
