@@ -11,7 +11,10 @@
 // little-endian). Both are fixed-size values of integers; their layout versions and sizes are in
 // the header, so a build whose layout differs refuses the file instead of misreading it. The
 // NORM learner is restored whatever the background's age (it holds weeks of loads; the background
-// an hour at most); a file of version 1 (no learner) still gives its background.
+// an hour at most); a file of version 1 (no learner) still gives its background. Version 3 adds,
+// on a lane with multi-window panels, the spectral test's `SpectralState` (its NORM shapes and the
+// empty lane's spectrum, restored like the learner, whatever the age: the empty-lane spectrum is
+// learned afresh with a background that is not restored), for the lane's K windows.
 
 import Foundation
 import LaneCore
@@ -31,17 +34,24 @@ public enum BackgroundStore {
     public static let maxAgeUs: Int64 = 3_600_000_000
 
     static func header(_ settings: EngineSettings, savedWallUs: Int64) -> String {
-        "lane-background v2 layout=\(Background.layoutVersion) size=\(MemoryLayout<Background>.size) "
+        let k = settings.spectralWindowCount
+        return "lane-background v3 layout=\(Background.layoutVersion) size=\(MemoryLayout<Background>.size) "
             + "norm-layout=\(NormLearner.layoutVersion) norm-size=\(MemoryLayout<NormLearner>.size) panels=\(settings.panelCount) "
-            + "interval=\(settings.sampleIntervalUs) saved=\(savedWallUs)\n"
+            + "interval=\(settings.sampleIntervalUs) saved=\(savedWallUs)"
+            + (k >= 3 ? " windows=\(k) spectral-layout=\(SpectralState.layoutVersion) spectral-size=\(MemoryLayout<SpectralState>.size)" : "") + "\n"
     }
 
-    public static func encode(_ b: Background, norm: NormLearner = NormLearner(), settings: EngineSettings, savedWallUs: Int64) -> [UInt8] {
+    public static func encode(_ b: Background, norm: NormLearner = NormLearner(), spectral: SpectralState = SpectralState(), settings: EngineSettings,
+                              savedWallUs: Int64) -> [UInt8] {
         var out = Array(header(settings, savedWallUs: savedWallUs).utf8)
         var copy = b
         withUnsafeBytes(of: &copy) { out.append(contentsOf: $0) }
         var n = norm
         withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
+        if settings.spectralWindowCount >= 3 {
+            var sp = spectral
+            withUnsafeBytes(of: &sp) { out.append(contentsOf: $0) }
+        }
         let crc = out.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
         for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i)))) }
         return out
@@ -53,10 +63,10 @@ public enum BackgroundStore {
         let line = String(decoding: bytes[..<nl], as: UTF8.self)
         var fields: [String: Int64] = [:]
         let words = line.split(separator: " ")
-        guard words.count >= 2, words[0] == "lane-background", words[1] == "v1" || words[1] == "v2" else {
+        guard words.count >= 2, words[0] == "lane-background", words[1] == "v1" || words[1] == "v2" || words[1] == "v3" else {
             return .failure(.init("not a lane background file (header '\(line.prefix(40))')"))
         }
-        let version = words[1] == "v1" ? 1 : 2
+        let version = words[1] == "v1" ? 1 : words[1] == "v2" ? 2 : 3
         for w in words.dropFirst(2) {
             let kv = w.split(separator: "=", maxSplits: 1)
             guard kv.count == 2, let v = Int64(kv[1]) else { return .failure(.init("header field '\(w)' is not name=integer")) }
@@ -67,12 +77,21 @@ public enum BackgroundStore {
             return .failure(.init("written by a build with another background layout (layout \(fields["layout"] ?? -1), \(fields["size"] ?? -1) bytes; this build \(Background.layoutVersion), \(size))"))
         }
         var payload = size
-        if version == 2 {
+        if version >= 2 {
             let nsize = MemoryLayout<NormLearner>.size
             guard fields["norm-layout"] == Int64(NormLearner.layoutVersion), fields["norm-size"] == Int64(nsize) else {
                 return .failure(.init("written by a build with another NORM learner layout (layout \(fields["norm-layout"] ?? -1), \(fields["norm-size"] ?? -1) bytes; this build \(NormLearner.layoutVersion), \(nsize))"))
             }
             payload += nsize
+        }
+        if let k = fields["windows"] {
+            // Multi-window panels: the spectral state follows, for this many windows.
+            let ssize = MemoryLayout<SpectralState>.size
+            guard version >= 3, fields["spectral-layout"] == Int64(SpectralState.layoutVersion), fields["spectral-size"] == Int64(ssize) else {
+                return .failure(.init("written by a build with another spectral-test layout (layout \(fields["spectral-layout"] ?? -1), \(fields["spectral-size"] ?? -1) bytes; this build \(SpectralState.layoutVersion), \(ssize))"))
+            }
+            guard k >= 3 && k <= Int64(windowCountMax) else { return .failure(.init("for \(k) energy windows, which no panel has")) }
+            payload += ssize
         }
         guard fields["panels"] == Int64(settings.panelCount) else {
             return .failure(.init("for \(fields["panels"] ?? -1) panels, this lane has \(settings.panelCount)"))
@@ -115,7 +134,7 @@ public enum BackgroundStore {
         switch checked(bytes, settings: settings) {
         case let .failure(e): return .failure(e)
         case let .success((_, start, version)):
-            guard version == 2 else { return .success(nil) }
+            guard version >= 2 else { return .success(nil) }
             let at = start + MemoryLayout<Background>.size
             var raw = NormLearner()
             withUnsafeMutableBytes(of: &raw) { dst in
@@ -127,22 +146,49 @@ public enum BackgroundStore {
         }
     }
 
+    /// What the spectral test had learned (multi-window panels), whatever the file's age: nil
+    /// when the file keeps none (an older file, or a two-window lane's), or why it cannot be used
+    /// (kept for another number of windows than this lane's, or values no learner holds).
+    public static func decodeSpectral(_ bytes: [UInt8], settings: EngineSettings) -> Result<SpectralState?, BackgroundStoreError> {
+        switch checked(bytes, settings: settings) {
+        case let .failure(e): return .failure(e)
+        case let .success((fields, start, _)):
+            guard let k = fields["windows"] else { return .success(nil) }
+            guard k == Int64(settings.spectralWindowCount) else {
+                return .failure(.init("kept for \(k) energy windows, this lane's panels have \(settings.spectralWindowCount)"))
+            }
+            let at = start + MemoryLayout<Background>.size + MemoryLayout<NormLearner>.size
+            var raw = SpectralState()
+            withUnsafeMutableBytes(of: &raw) { dst in
+                bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[at..<(at + MemoryLayout<SpectralState>.size)])) }
+            }
+            // Rebuilt through its checked initialiser: values out of what the learner holds are refused.
+            let n = settings.panelCount, kk = settings.spectralWindowCount
+            guard let s = SpectralState(panels: n, windows: kk, fields: { raw.field($0, panels: n, windows: kk) }) else {
+                return .failure(.init("the spectral test's values are out of range (a bin's loads beyond the loads in all, a share beyond +-2)"))
+            }
+            return .success(s)
+        }
+    }
+
     /// Reads and checks the file at `path` (nil result: no file): the background, and apart
-    /// the NORM learner.
+    /// the NORM learner and the spectral test's state.
     public static func load(_ path: String, settings: EngineSettings, nowWallUs: Int64)
-        -> (background: Result<(background: Background, ageUs: Int64), BackgroundStoreError>, norm: Result<NormLearner?, BackgroundStoreError>)? {
+        -> (background: Result<(background: Background, ageUs: Int64), BackgroundStoreError>, norm: Result<NormLearner?, BackgroundStoreError>,
+            spectral: Result<SpectralState?, BackgroundStoreError>)? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         guard let d = FileManager.default.contents(atPath: path) else {
             let e = BackgroundStoreError("cannot read \(path)")
-            return (.failure(e), .failure(e))
+            return (.failure(e), .failure(e), .failure(e))
         }
-        return (decode([UInt8](d), settings: settings, nowWallUs: nowWallUs), decodeNorm([UInt8](d), settings: settings))
+        let bytes = [UInt8](d)
+        return (decode(bytes, settings: settings, nowWallUs: nowWallUs), decodeNorm(bytes, settings: settings), decodeSpectral(bytes, settings: settings))
     }
 }
 
 /// Writes the backgrounds the tick hands over, on its own thread, atomically.
 public final class BackgroundKeeper: @unchecked Sendable {
-    let queue = BoundedQueue<(Background, NormLearner, Int64)>(capacity: 2)
+    let queue = BoundedQueue<(Background, NormLearner, SpectralState, Int64)>(capacity: 2)
     public let path: String
     let settings: EngineSettings
     let log: (String) -> Void
@@ -160,27 +206,27 @@ public final class BackgroundKeeper: @unchecked Sendable {
 
     /// From the tick: a copy into preallocated storage (a full queue drops it; the next comes
     /// `saveIntervalUs` later).
-    public func keep(_ b: Background, norm: NormLearner, wallUs: Int64) { queue.push((b, norm, wallUs)) }
+    public func keep(_ b: Background, norm: NormLearner, spectral: SpectralState, wallUs: Int64) { queue.push((b, norm, spectral, wallUs)) }
 
     public func start(stop: @escaping @Sendable () -> Bool) {
         startThread(name: "background") { [self] in
             while !stop() {
-                if let (b, n, wall) = queue.pop(timeoutS: 0.5) { write(b, n, wall) }
+                if let (b, n, sp, wall) = queue.pop(timeoutS: 0.5) { write(b, n, sp, wall) }
             }
         }
     }
 
     /// Writes what is still queued (at shutdown, after the tick's last hand-over).
     public func flush() {
-        while let (b, n, wall) = queue.tryPop() { write(b, n, wall) }
+        while let (b, n, sp, wall) = queue.tryPop() { write(b, n, sp, wall) }
     }
 
     let writeLock = NSLock()
 
-    func write(_ b: Background, _ n: NormLearner, _ wallUs: Int64) {
+    func write(_ b: Background, _ n: NormLearner, _ sp: SpectralState, _ wallUs: Int64) {
         writeLock.lock(); defer { writeLock.unlock() }
         do throws(SysError) {
-            try Sys.writeFileAtomically(path, BackgroundStore.encode(b, norm: n, settings: settings, savedWallUs: wallUs))
+            try Sys.writeFileAtomically(path, BackgroundStore.encode(b, norm: n, spectral: sp, settings: settings, savedWallUs: wallUs))
             writtenCount += 1
             if !lastError.isEmpty { log("background: written to \(path) again"); lastError = "" }
         } catch {

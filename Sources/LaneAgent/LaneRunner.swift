@@ -165,6 +165,13 @@ public final class LaneRunner: @unchecked Sendable {
             case let .failure(e)?: log("NORM: what the lane learned of its NORM loads not restored: \(e); learning afresh")
             default: break
             }
+            switch kept?.spectral {
+            case let .success(sp?)?:
+                controller.restore(spectral: sp)
+                log("spectral test: restored what the lane learned of \(sp.loads) NORM loads over \(settings.spectralWindowCount) windows\(sp.isReady ? " (ready)" : "")")
+            case let .failure(e)?: log("spectral test: what the lane learned not restored: \(e); learning afresh")
+            default: break
+            }
         }
         var slots = Array(repeating: PanelSlot(), count: settings.panelCount)
         var edges = EdgeBuffer()
@@ -311,5 +318,5 @@ struct QueueSink: LaneSink {
     }
     mutating func event(_ e: AgentEvent) { events.push(e) }
     mutating func vm250(_ e: VMEvent) { vm250?.push(e) }
-    mutating func keepBackground(_ b: Background, norm: NormLearner, wallUs: Int64) { keeper?.keep(b, norm: norm, wallUs: wallUs) }
+    mutating func keepBackground(_ b: Background, norm: NormLearner, spectral: SpectralState, wallUs: Int64) { keeper?.keep(b, norm: norm, spectral: spectral, wallUs: wallUs) }
 }

@@ -85,6 +85,62 @@ import Testing
         } else { Issue.record("an inconsistent learner was accepted") }
     }
 
+    @Test("multi-window panels: what the spectral test learned is kept beside the background (version 3) and restored whatever the background's age; a file for another K is refused naming both, one without it (two-window, or older) gives none, values no learner holds are refused; a restarted controller has it")
+    func spectralKept() throws {
+        var lane = VirtualLane(settings: { $0.spectralWindowCount = 8 })
+        lane.windows = 8
+        lane.ticks(600)
+        let b = lane.controller.engine.background, s = lane.controller.engine.settings
+        // A learner of 150 loads over 8 windows (its fields made up, within what it holds).
+        func field(_ i: Int) -> Int64 {
+            if i == 0 { return 150 }
+            if i <= 16 { return i == 5 ? 100 : i == 6 ? 50 : 0 }
+            if i <= 16 + 128 { return Int64(8_192 + 37 * i) }
+            if i <= 16 + 256 { return Int64(1_000 * i) }
+            return Int64(200_000 + i)
+        }
+        let sp = try #require(SpectralState(panels: 4, windows: 8, fields: field))
+        #expect(sp.loads == 150 && sp.isReady)
+        let t: Int64 = 5_000_000_000
+        let bytes = BackgroundStore.encode(b, norm: NormLearner(), spectral: sp, settings: s, savedWallUs: t)
+        func fields(_ x: SpectralState) -> [Int64] { (0..<SpectralState.fieldCount(panels: 4, windows: 8)).map { x.field($0, panels: 4, windows: 8) } }
+        let back = try #require(try BackgroundStore.decodeSpectral(bytes, settings: s).get())
+        #expect(fields(back) == fields(sp))
+        #expect(try BackgroundStore.decode(bytes, settings: s, nowWallUs: t).get().background.samplesLearned == b.samplesLearned)
+        // A day later: the background is too old, the spectral test's learning is not.
+        let later = t + 24 * 3_600_000_000
+        if case .success = BackgroundStore.decode(bytes, settings: s, nowWallUs: later) { Issue.record("a day-old background was restored") }
+        #expect(try BackgroundStore.decodeSpectral(bytes, settings: s).get() != nil)
+        // Another K: refused, naming both.
+        var sixteen = s
+        sixteen.spectralWindowCount = 16
+        if case let .failure(e) = BackgroundStore.decodeSpectral(bytes, settings: sixteen) {
+            #expect(e.message == "kept for 8 energy windows, this lane's panels have 16")
+        } else { Issue.record("a file for 8 windows was taken by a 16-window lane") }
+        // A two-window lane's file keeps none; the background still restores on the 8-window lane.
+        var two = s
+        two.spectralWindowCount = 0
+        let twoBytes = BackgroundStore.encode(b, settings: two, savedWallUs: t)
+        #expect(try BackgroundStore.decodeSpectral(twoBytes, settings: s).get() == nil)
+        #expect(try BackgroundStore.decode(twoBytes, settings: s, nowWallUs: t).get().background.samplesLearned == b.samplesLearned)
+        // A bin holding more loads than the learner in all (CRC recomputed: a bad writer, not damage).
+        let nl = bytes.firstIndex(of: 0x0A)! + 1
+        var bad = Array(bytes.dropLast(4))
+        let loadsAt = nl + MemoryLayout<Background>.size + MemoryLayout<NormLearner>.size
+        let binAt = loadsAt + MemoryLayout<SpectralState>.offset(of: \SpectralState.binLoads)!
+        bad[binAt + 4 * 4] = 0xFF; bad[binAt + 4 * 4 + 1] = 0xFF  // bin 4: 65,535 loads of 150
+        let crc = bad.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
+        for i in 0..<4 { bad.append(UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i)))) }
+        if case let .failure(e) = BackgroundStore.decodeSpectral(bad, settings: s) {
+            #expect(e.message.hasPrefix("the spectral test's values are out of range"))
+        } else { Issue.record("an impossible learner was accepted") }
+        // A controller restarted with it: the spectral test's learning is there at once.
+        var restarted = VirtualLane(seed: 9, settings: { $0.spectralWindowCount = 8 })
+        restarted.controller.restore(spectral: back)
+        #expect(restarted.controller.engine.spectral.loads == 150)
+        #expect(restarted.controller.view.spectral.loads == 150)
+    }
+
     @Test("a controller restarted with the kept background screens the first truck at once, and one parked in the lane from the start, without alarm")
     func restart() {
         var lane = VirtualLane()
