@@ -321,7 +321,9 @@ public final class PanelPoller: @unchecked Sendable {
         lock.lock()
         let was = slots[i].windowsConfirmed
         slots[i].windowsConfirmed = problem == nil
-        for j in 0..<17 { slots[i].windowBoundariesKev[j] = j < read.count ? read[j] : 0 }
+        // What the panel counts with (kept when they rise, whatever was asked; else unknown).
+        let rising = (1..<read.count).allSatisfy { read[$0] > read[$0 - 1] } && read.last! <= 20_000
+        for j in 0..<17 { slots[i].windowBoundariesKev[j] = rising && j < read.count ? read[j] : 0 }
         lock.unlock()
         if windowsProblemLogged.count != slots.count { windowsProblemLogged = Array(repeating: nil, count: slots.count) }
         if let problem {

@@ -34,16 +34,25 @@ public enum N42Export {
         /// How its containers are named: as read (nil), or as a sharing policy says (hashed, or
         /// "" for none; docs/SHARING.md).
         public var containers: String?
-        public init(decision: Decision, wallUs: Int64, samples: [LaneSample], containers: String? = nil) {
+        /// Multi-window panels: the boundaries each panel counted with (nil: two windows).
+        public var windows: WindowsRecord?
+        public init(decision: Decision, wallUs: Int64, samples: [LaneSample], containers: String? = nil, windows: WindowsRecord? = nil) {
             self.decision = decision; self.wallUs = wallUs; self.samples = samples; self.containers = containers
+            self.windows = windows
         }
     }
 
     /// One occupancy's file.
     public static func document(lane: String, decision d: Decision, wallUs: Int64, samples: [LaneSample], panels: Int,
-                                softwareVersion: String = "0.1.0", containers: String? = nil) -> String {
-        dayDocument(lane: lane, occupancies: [Occupancy(decision: d, wallUs: wallUs, samples: samples, containers: containers)], panels: panels,
-                    softwareVersion: softwareVersion)
+                                softwareVersion: String = "0.1.0", containers: String? = nil, windows: WindowsRecord? = nil) -> String {
+        dayDocument(lane: lane, occupancies: [Occupancy(decision: d, wallUs: wallUs, samples: samples, containers: containers, windows: windows)],
+                    panels: panels, softwareVersion: softwareVersion)
+    }
+
+    /// Panel p's window boundaries in occupancy o, when it counted into K windows and they are known.
+    static func boundaries(_ o: Occupancy, panel p: Int) -> [Int]? {
+        guard let w = o.windows, p < w.panels, w.known(panel: p) else { return nil }
+        return (0...w.windows).map { w.boundaryKev(panel: p, $0) }
     }
 
     /// Several occupancies (a day's) in one file: every sample of each as a measurement, and an
@@ -70,6 +79,16 @@ public enum N42Export {
         // The reference panel's windows as channel boundaries: low from the discriminator (30 keV)
         // to the split (250 keV), high above, to 3 MeV.
         x += "  <EnergyCalibration id=\"Windows\">\n    <EnergyBoundaryValues>30 250 3000</EnergyBoundaryValues>\n  </EnergyCalibration>\n"
+        // Multi-window panels: one calibration per set of boundaries the panels counted with.
+        var calibrations: [[Int]: String] = [:]
+        for o in occupancies {
+            for p in 0..<panels {
+                guard let b = boundaries(o, panel: p), calibrations[b] == nil else { continue }
+                let id = "Windows\(calibrations.count + 1)"
+                calibrations[b] = id
+                x += "  <EnergyCalibration id=\"\(id)\">\n    <EnergyBoundaryValues>\(b.map(String.init).joined(separator: " "))</EnergyBoundaryValues>\n  </EnergyCalibration>\n"
+            }
+        }
         var k = 0
         var idsOf: [[String]] = []
         for o in occupancies {
@@ -84,11 +103,20 @@ public enum N42Export {
                 x += "  <RadMeasurement id=\"\(id)\">\n    <MeasurementClassCode>Foreground</MeasurementClassCode>\n"
                 x += "    <StartDateTime>\(dateTime(wall(s.tUs - s.intervalUs)))</StartDateTime>\n"
                 x += "    <RealTimeDuration>\(duration(s.intervalUs))</RealTimeDuration>\n"
-                // Gamma: a spectrum of the panel's windows (low, high); neutron: one gross count.
+                // Gamma: a spectrum of the panel's windows (low, high; or its K windows with their
+                // boundaries, where they add up to its gamma counts); neutron: one gross count.
                 for p in 0..<panels {
-                    x += "    <Spectrum id=\"\(id)G\(p + 1)\" radDetectorInformationReference=\"Gamma\(p + 1)\" energyCalibrationReference=\"Windows\">\n"
+                    var calibration = "Windows", channels = "\(s.gammaLow[p]) \(s.gamma[p] &- s.gammaLow[p])"
+                    if let b = boundaries(o, panel: p), let c = calibrations[b] {
+                        let counts = (0..<(b.count - 1)).map { s.windows[p * windowCountMax + $0] }
+                        if counts.reduce(UInt64(0), { $0 + UInt64($1) }) == UInt64(s.gamma[p]) {
+                            calibration = c
+                            channels = counts.map(String.init).joined(separator: " ")
+                        }
+                    }
+                    x += "    <Spectrum id=\"\(id)G\(p + 1)\" radDetectorInformationReference=\"Gamma\(p + 1)\" energyCalibrationReference=\"\(calibration)\">\n"
                     x += "      <LiveTimeDuration>\(duration(s.intervalUs))</LiveTimeDuration>\n"
-                    x += "      <ChannelData>\(s.gammaLow[p]) \(s.gamma[p] &- s.gammaLow[p])</ChannelData>\n    </Spectrum>\n"
+                    x += "      <ChannelData>\(channels)</ChannelData>\n    </Spectrum>\n"
                 }
                 for p in 0..<panels {
                     x += "    <GrossCounts id=\"\(id)N\(p + 1)\" radDetectorInformationReference=\"Neutron\(p + 1)\">\n"
@@ -148,9 +176,14 @@ extension Database {
     /// The occupancy with this number on `lane` (its latest record if numbers restarted), its
     /// record's wall clock, and its samples (of the same journal epoch).
     public func occupancy(lane: String, number: UInt32) throws -> (Decision, Int64, [LaneSample], Int)? {
+        try occupancyWithWindows(lane: lane, number: number).map { ($0.0, $0.1, $0.2, $0.3) }
+    }
+
+    /// The same, with the panels' window boundaries on a multi-window lane.
+    public func occupancyWithWindows(lane: String, number: UInt32) throws -> (Decision, Int64, [LaneSample], Int, WindowsRecord?)? {
         let s = try statement("SELECT epoch, sequence FROM occupancies WHERE lane = ? AND occupancy = ? ORDER BY wall_us DESC, sequence DESC LIMIT 1")
         s.bind([lane, Int64(number)])
         guard try s.step() else { return nil }
-        return try occupancy(lane: lane, epoch: UInt64(bitPattern: s.int(0)), sequence: UInt64(s.int(1)))
+        return try occupancyWithWindows(lane: lane, epoch: UInt64(bitPattern: s.int(0)), sequence: UInt64(s.int(1)))
     }
 }

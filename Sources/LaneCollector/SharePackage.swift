@@ -135,8 +135,8 @@ public struct SharePackage {
                             + "\(p.containers == .remove ? "" : csv(countries.map { $0 ?? "?" }.joined(separator: " ")))\n"
                     }
                     if p.kinds.contains(.samples) {
-                        if let (dd, w, samples, panels) = try db.occupancy(lane: lane, epoch: epoch, sequence: seq) {
-                            let o = N42Export.Occupancy(decision: dd, wallUs: w, samples: samples, containers: shownNumbers.joined(separator: " "))
+                        if let (dd, w, samples, panels, windows) = try db.occupancyWithWindows(lane: lane, epoch: epoch, sequence: seq) {
+                            let o = N42Export.Occupancy(decision: dd, wallUs: w, samples: samples, containers: shownNumbers.joined(separator: " "), windows: windows)
                             let dir = "n42/\(lane.replacingOccurrences(of: "/", with: "_"))/"
                             if p.n42 == .day {
                                 let path = dir + String(iso(w).prefix(10)) + ".n42"

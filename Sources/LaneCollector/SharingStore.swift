@@ -86,6 +86,12 @@ extension Database {
     /// One occupancy by its record's key: the decision, its wall clock, its samples (of the
     /// same journal epoch), the panel count.
     public func occupancy(lane: String, epoch: UInt64, sequence: UInt64) throws -> (Decision, Int64, [LaneSample], Int)? {
+        try occupancyWithWindows(lane: lane, epoch: epoch, sequence: sequence).map { ($0.0, $0.1, $0.2, $0.3) }
+    }
+
+    /// The same, and on a lane with multi-window panels the boundaries each panel counted its
+    /// windows with (the journal's latest `windows` record before the occupancy's end; nil: none).
+    public func occupancyWithWindows(lane: String, epoch: UInt64, sequence: UInt64) throws -> (Decision, Int64, [LaneSample], Int, WindowsRecord?)? {
         let s = try statement("SELECT frame, wall_us FROM records WHERE lane = ? AND epoch = ? AND sequence = ?")
         s.bind([lane, Int64(bitPattern: epoch), sequence])
         guard try s.step(), case let .occupancy(d)? = Database.decode(s.blob(0))?.1 else { return nil }
@@ -101,7 +107,11 @@ extension Database {
                 samples.append(sample)
             }
         }
-        return (d, wall, samples, panels)
+        var windows: WindowsRecord? = nil
+        for (_, _, _, frame) in try recordFrames(lane: lane, kinds: [.windows], epoch: epoch, toMonoUs: d.endUs + 1) {
+            if case let .windows(w)? = Database.decode(frame)?.1 { windows = w }
+        }
+        return (d, wall, samples, panels, windows)
     }
 
     // MARK: the sharing ledger

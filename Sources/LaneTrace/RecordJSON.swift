@@ -69,6 +69,10 @@ public enum RecordJSON {
             s += ",\"readAtUs\":\(o.readAtUs),\"readWallUs\":\(o.readWallUs)," + OCRJSON.fields(o.reads)
         case let .beams(b):
             s += ",\"edges\":[" + (0..<b.count).map { let e = b[$0]; return "{\"tUs\":\(e.tUs),\"beam\":\(e.beam),\"blocked\":\(e.blocked)}" }.joined(separator: ",") + "]"
+        case let .windows(wr):
+            // Per panel its K + 1 boundaries in keV (null: not read yet), as the trace's energyWindowsKev.
+            let panels = (0..<wr.panels).map { p in wr.known(panel: p) ? "[" + (0...wr.windows).map { String(wr.boundaryKev(panel: p, $0)) }.joined(separator: ",") + "]" : "null" }
+            s += ",\"panels\":\(wr.panels),\"windows\":\(wr.windows),\"energyWindowsKev\":[\(panels.joined(separator: ","))]"
         case let .start(st):
             s += ",\"panels\":\(st.panels),\"sampleIntervalUs\":\(st.sampleIntervalUs),\"beamSpacingMm\":\(st.beamSpacingMm),\"pillarB\":\(st.pillarBMask)"
             s += ",\"settingsHash\":\"\(String(st.settingsHash, radix: 16))\",\"backgroundRestored\":\(st.background != nil)"

@@ -241,9 +241,11 @@ struct ExportN42: ParsableCommand {
     @Option(help: "Write here instead of standard output.") var out: String?
 
     func run() throws {
-        let (decision, wall, samples, panels) = try which.load()
-        let lane = which.lane
-        let text = N42Export.document(lane: lane, decision: decision, wallUs: wall, samples: samples, panels: max(panels, 1))
+        let d = try which.store.open()
+        guard let (decision, wall, samples, panels, windows) = try d.occupancyWithWindows(lane: which.lane, number: which.occupancy) else {
+            throw fail("\(which.lane): no occupancy \(which.occupancy) in \(d.path)")
+        }
+        let text = N42Export.document(lane: which.lane, decision: decision, wallUs: wall, samples: samples, panels: max(panels, 1), windows: windows)
         if let out { try text.write(toFile: out, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
     }
 }

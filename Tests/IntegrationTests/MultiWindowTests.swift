@@ -4,7 +4,7 @@
 // otherwise) and read them back; a panel whose settings are locked is named and the spectral test
 // is off (the console says so) until it takes them (asked again every 10 s, no restart needed); the agent reads 30 registers a panel, the
 // console shows the windows, and the journal keeps every sample's 8 windows (adding up to its gamma
-// counts) with a start record that says K; another Modbus client then reads the boundaries the
+// counts) with a start record that says K and windows records naming the boundaries; another Modbus client then reads the boundaries the
 // agent set.
 
 import CModbus
@@ -88,6 +88,11 @@ struct MultiWindowTests {
         let records = dump.jsonLines()
         let start = records.first { $0["kind"] as? String == "start" }
         #expect(start?["windows"] as? Int == 8, "\(String(describing: start))")
+        // The boundaries the panels counted with: the last windows record has every panel's.
+        let windowRecords = records.filter { $0["kind"] as? String == "windows" }
+        #expect(!windowRecords.isEmpty)
+        let last = windowRecords.last?["energyWindowsKev"] as? [[Int]]
+        #expect(last == Array(repeating: Self.profileBoundaries.map(Int.init), count: 4), "\(windowRecords)")
         var checked = 0, usable = 0
         for r in records where r["kind"] as? String == "samples" {
             for s in r["samples"] as! [[String: Any]] {

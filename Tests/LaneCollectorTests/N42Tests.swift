@@ -46,6 +46,80 @@ func specUtilsRead(_ path: String) throws -> [String: Any] {
 }
 
 @Suite struct N42Tests {
+    @Test("8-window panels: an exported occupancy validates, each panel's sample is a spectrum of its 8 windows under the boundaries it counted with (a calibration per set), and SpecUtils reads those counts and energies; a sample whose windows do not add up keeps its two windows", arguments: ["sqlite", "postgres"])
+    func multiWindow(engine: String) throws {
+        let dir = NSTemporaryDirectory() + "n42mw-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let db = try openStore(engine)
+        let c = Collector(database: db) { _ in }
+        let boundaries: [[UInt16]] = [[30, 80, 150, 250, 400, 650, 1000, 1500, 3000], [30, 80, 150, 250, 400, 650, 1000, 1500, 3000],
+                                      [30, 90, 160, 260, 420, 650, 1000, 1500, 3000], [30, 80, 150, 250, 400, 650, 1000, 1500, 3000]]
+        var w = WindowsRecord(panels: 4, windows: 8)
+        for p in 0..<4 { for j in 0...8 { w.set(panel: p, j, kev: boundaries[p][j]) } }
+        var b = SampleBatch(panels: 4, nominalIntervalUs: 100_000, windows: 8)
+        for k in 0..<16 {
+            var s = LaneSample(tUs: 10_100_000 + Int64(k) * 100_000, intervalUs: 100_000)
+            for p in 0..<4 {
+                var sum: UInt32 = 0
+                for x in 0..<8 { let v = UInt32(20 - 2 * x + k % 3 + p); s.windows[p * windowCountMax + x] = v; sum += v }
+                s.gamma[p] = sum + (k == 5 && p == 1 ? 7 : 0)  // sample 5, panel 2: windows short of its gamma by 7
+                s.gammaLow[p] = s.windows[p * windowCountMax] + s.windows[p * windowCountMax + 1] + s.windows[p * windowCountMax + 2]
+                s.neutron[p] = UInt32(k % 2)
+            }
+            s.windowCount = k == 5 ? 0 : 8
+            _ = b.append(s)
+        }
+        var d = Decision()
+        d.occupancy = 4; d.startUs = 10_050_000; d.endUs = 11_550_000; d.gammaAlarm = true; d.gammaMaxSigmaQ8 = 12 * 256
+        // The agent stamps records with its monotonic clock: the boundaries before the samples.
+        func stamped(_ r: Record, _ seq: UInt64, _ us: Int64) -> [UInt8] {
+            var enc = RecordEncoder()
+            var out = [UInt8](repeating: 0, count: RecordFormat.frameMax)
+            let n = out.withUnsafeMutableBufferPointer { enc.encode(r, header: FrameHeader(sequence: seq, monotonicUs: us, wallUs: 1_795_000_000_000_000), into: $0.baseAddress!, capacity: $0.count) }!
+            return Array(out.prefix(n))
+        }
+        c.handle(topic: "rpm/PORT/L8/records/windows", payload: stamped(.windows(w), 1, 700_000))
+        c.handle(topic: "rpm/PORT/L8/records/samples", payload: stamped(.samples(b), 2, 10_100_000))
+        c.handle(topic: "rpm/PORT/L8/records/occupancy", payload: frame(.occupancy(d), 3))
+        let (decision, wall, samples, panels, windows) = try #require(try db.occupancyWithWindows(lane: "PORT/L8", number: 4))
+        #expect(windows == w && samples.count == 16 && panels == 4)
+        let xml = N42Export.document(lane: "PORT/L8", decision: decision, wallUs: wall, samples: samples, panels: panels, windows: windows)
+        try xml.write(toFile: dir + "/o.n42", atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
+        p.arguments = ["--noout", "--schema", schemaPath, dir + "/o.n42"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "xmllint: \(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+        #expect(xml.contains("<EnergyBoundaryValues>30 80 150 250 400 650 1000 1500 3000</EnergyBoundaryValues>"))
+        #expect(xml.contains("<EnergyBoundaryValues>30 90 160 260 420 650 1000 1500 3000</EnergyBoundaryValues>"))
+
+        let read = try specUtilsRead(dir + "/o.n42")
+        #expect((read["warnings"] as? [String]) == [], "\(read["warnings"] ?? "")")
+        let measurements = (read["measurements"] as? [[String: Any]]) ?? []
+        #expect(measurements.count == 16 * 4)
+        for (k, s) in samples.enumerated() {
+            for p in 0..<4 {
+                guard let m = measurements.first(where: { ($0["sample"] as? Int) == k + 1 && ($0["detector"] as? String) == "Gamma\(p + 1)" }) else {
+                    Issue.record("sample \(k + 1) panel \(p + 1) not read"); continue
+                }
+                let gamma = (m["gamma"] as? [Double]) ?? [], energies = (m["energies"] as? [Double]) ?? []
+                if k == 5 && p == 1 {
+                    #expect(gamma == [Double(s.gammaLow[p]), Double(s.gamma[p] - s.gammaLow[p])], "the sample whose windows do not add up: \(gamma)")
+                    #expect(energies.prefix(2) == [30, 250], "\(energies)")
+                } else {
+                    #expect(gamma == (0..<8).map { Double(s.windows[p * windowCountMax + $0]) }, "sample \(k + 1) panel \(p + 1): \(gamma)")
+                    #expect(energies.prefix(9).map { Int($0) } == boundaries[p].prefix(energies.count).map { Int($0) } && energies.count >= 8,
+                            "sample \(k + 1) panel \(p + 1): the channels' energies \(energies)")
+                }
+            }
+        }
+        let sumGamma = samples.reduce(0.0) { t, s in t + (0..<4).reduce(0.0) { $0 + Double(s.gamma[$1]) } }
+        #expect(read["gammaCountSum"] as? Double == sumGamma)
+    }
+
     @Test("an exported occupancy validates against n42.xsd, and SpecUtils reads from it the collector's counts, times, detectors, occupancy and alarms (from either store)",
           arguments: [(true, "sqlite"), (false, "sqlite"), (true, "postgres")])
     func validates(alarmed: Bool, engine: String) throws {

@@ -120,7 +120,16 @@ func allRecords() -> [Record] {
         .beams(beamRecord()),
         .start(StartRecord(panels: 4, sampleIntervalUs: 100_000, beamSpacingMm: 1_500, pillarBMask: 0b1100, settingsHash: 0x1234_5678_9ABC_DEF0, background: nil)),
         .start(StartRecord(panels: 4, sampleIntervalUs: 100_000, beamSpacingMm: 2_000, pillarBMask: 0b1010, settingsHash: 7, background: learnedBackground())),
+        .start(StartRecord(panels: 4, sampleIntervalUs: 100_000, beamSpacingMm: 2_000, pillarBMask: 0b1010, settingsHash: 7, background: nil, windows: 8)),
+        .windows(windowsRecord()),
     ] + ocrRecords()
+}
+
+/// Four 8-window panels' boundaries: three alike, one not read yet.
+func windowsRecord() -> WindowsRecord {
+    var w = WindowsRecord(panels: 4, windows: 8)
+    for p in 0..<3 { for (j, kev) in [30, 80, 150, 250, 400, 650, 1000, 1500, 3000].enumerated() { w.set(panel: p, j, kev: UInt16(kev + p)) } }
+    return w
 }
 
 func gapRecord() -> GapRecord {
@@ -139,6 +148,8 @@ func same(_ a: Record, _ b: Record) -> Bool {
             if x.intervalUs(sample: s) != y.intervalUs(sample: s) || x.flags(sample: s) != y.flags(sample: s) { return false }
             if x.sample(s).tUs != y.sample(s).tUs || x.sample(s).absentMask != y.sample(s).absentMask { return false }
             for p in 0..<x.panels { for c in 0..<3 where x.value(sample: s, panel: p, channel: c) != y.value(sample: s, panel: p, channel: c) { return false } }
+            guard x.windowCount == y.windowCount else { return false }
+            for p in 0..<x.panels { for w in 0..<x.windowCount where x.window(sample: s, panel: p, window: w) != y.window(sample: s, panel: p, window: w) { return false } }
         }
         return true
     case let (.occupancy(x), .occupancy(y)): return x == y
@@ -150,8 +161,9 @@ func same(_ a: Record, _ b: Record) -> Bool {
     case let (.gap(x), .gap(y)): return x == y
     case let (.ocr(x), .ocr(y)): return x == y
     case let (.beams(x), .beams(y)): return x == y
+    case let (.windows(x), .windows(y)): return x == y
     case let (.start(x), .start(y)):
-        guard x.panels == y.panels, x.sampleIntervalUs == y.sampleIntervalUs, x.beamSpacingMm == y.beamSpacingMm,
+        guard x.panels == y.panels, x.sampleIntervalUs == y.sampleIntervalUs, x.beamSpacingMm == y.beamSpacingMm, x.windows == y.windows,
               x.pillarBMask == y.pillarBMask, x.settingsHash == y.settingsHash, (x.background == nil) == (y.background == nil) else { return false }
         if let a = x.background, let b = y.background {
             for i in 0..<Background.fieldCount(panels: x.panels) where a.field(i, panels: x.panels) != b.field(i, panels: x.panels) { return false }
@@ -261,6 +273,7 @@ func same(_ a: Record, _ b: Record) -> Bool {
         "garbage", "version", "kind", "length", "crc", "truncated", "trailing", "range", "sequence", "varint",
         "beams-empty", "beam-reserved-bits", "beams-in-format-3", "start-restored-2", "start-pillar-beyond", "sample-absent-beyond", "sample-flags-byte", "heartbeat-norm-rule", "heartbeat-norm-share",
         "sample-windows-2", "sample-windows-17", "sample-no-windows-flag-without-windows", "sample-more-than-the-shape-holds", "start-windows-2",
+        "windows-in-format-5", "windows-not-rising", "windows-k-2", "windows-beyond-20000-kev",
     ])
     func malformed(defect: String) {
         let good = encode(.alarm(AlarmRecord(occupancy: 1, kind: 1, tUs: 10, sigmaQ8: 20)), FrameHeader(sequence: 9, monotonicUs: 10, wallUs: 0))
@@ -301,6 +314,11 @@ func same(_ a: Record, _ b: Record) -> Bool {
         case "sample-windows-17": bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 0, 17, 0, 1, 1, 0, 1, 1, 0], version: 6); expected = .valueOutOfRange
         case "sample-no-windows-flag-without-windows": bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 1, 0, 0, 0x80, 0x80, 0x08, 1, 1, 0, 1, 1, 0], version: 6); expected = .valueOutOfRange
         case "sample-more-than-the-shape-holds": bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 8, 16, 0xA0, 0x8D, 0x06, 0, 0, 16] + [UInt8](repeating: 0, count: 40), version: 6); expected = .valueOutOfRange
+        // Format 6's windows record: one panel, K = 3, boundaries rising (or all 0), at most 20,000 keV.
+        case "windows-in-format-5": bad = frame(kind: 12, body: epoch0 + [1, 0, 0, 1, 3, 30, 80, 0x96, 0x01, 0x84, 0x02], version: 5); expected = .unknownKind(12)
+        case "windows-not-rising": bad = frame(kind: 12, body: epoch0 + [1, 0, 0, 1, 3, 30, 80, 80, 0x84, 0x02], version: 6); expected = .valueOutOfRange
+        case "windows-k-2": bad = frame(kind: 12, body: epoch0 + [1, 0, 0, 1, 2, 30, 80, 0x96, 0x01], version: 6); expected = .valueOutOfRange
+        case "windows-beyond-20000-kev": bad = frame(kind: 12, body: epoch0 + [1, 0, 0, 1, 3, 30, 80, 0x96, 0x01, 0xA1, 0x9C, 0x01], version: 6); expected = .valueOutOfRange
         case "start-windows-2": bad = frame(kind: 11, body: epoch0 + [1, 0, 0, 2, 0xA0, 0x8D, 0x06, 0xDC, 0x0B, 0, 0, 0, 2], version: 6); expected = .valueOutOfRange
         default: bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 2, 0, 1, 1, 0, 1, 1, 0], version: 4); expected = .valueOutOfRange
         }

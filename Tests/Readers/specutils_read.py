@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # What Sandia's SpecUtils (PyPI: sandiaspecutils; the reader under InterSpec and Cambio) reads
 # from an N42 file, as one JSON object on standard output: the instrument, every measurement
-# (detector, sample, start time, live and real time, gamma channels, neutron counts, occupancy)
+# (detector, sample, start time, live and real time, gamma channels and their energies, neutron
+# counts, occupancy)
 # and the analysis results. The tests compare it with the collector's own values.
 import json
 import sys
@@ -30,6 +31,7 @@ for m in f.measurements():
         "liveTime": m.liveTime(),
         "realTime": m.realTime(),
         "gamma": list(m.gammaCounts()) if m.numGammaChannels() else [],
+        "energies": list(m.channelEnergies()) if m.numGammaChannels() and m.channelEnergies() is not None else [],
         "containedNeutron": m.containedNeutron(),
         "neutron": m.neutronCountsSum(),
         "occupied": str(m.occupied()),

@@ -97,6 +97,8 @@ public struct LaneController: Sendable {
     /// Multi-window panels: panel readings whose window counts did not add up to their gamma
     /// counts (or whose K was not the profile's); those samples carry no windows.
     public private(set) var windowMismatches = 0
+    /// Multi-window panels: the boundaries last sent in a `windows` record.
+    var windowsSent: WindowsRecord
     var lastOccupancy: UInt32 = 0
     var alarmReported = (gamma: false, neutron: false)
     var batch: SampleBatch
@@ -130,6 +132,7 @@ public struct LaneController: Sendable {
         beams = BeamMonitor(blockedUsMax: config.beamStuckAfterUs)
         used = Array(repeating: PanelSlot(), count: settings.panelCount)
         batch = SampleBatch(panels: settings.panelCount, nominalIntervalUs: settings.sampleIntervalUs, windows: settings.spectralWindowCount)
+        windowsSent = WindowsRecord(panels: settings.panelCount, windows: settings.spectralWindowCount)
         ocr = OCRMatcher(settings: config.ocr)
         view.originUs = originUs
         view.settings = settings
@@ -309,6 +312,20 @@ public struct LaneController: Sendable {
                 }
             }
             used[p] = s
+        }
+        // The panels' window boundaries, when they become known or change, before the samples
+        // counted with them (a reader of the records turns the windows into spectra with them).
+        if kWindows >= 3 && config.keepsRecords {
+            var changed = false
+            for p in 0..<n { for j in 0...kWindows where slots[p].windowBoundariesKev[j] != UInt16(windowsSent.boundaryKev(panel: p, j)) { changed = true } }
+            if changed {
+                for p in 0..<n { for j in 0...kWindows { windowsSent.set(panel: p, j, kev: slots[p].windowBoundariesKev[j]) } }
+                if batch.count > 0 {
+                    sink.record(.samples(batch), monotonicUs: batch.firstTUs, wallUs: clock.wallUs, commit: false)
+                    batch.removeAll()
+                }
+                sink.record(.windows(windowsSent), monotonicUs: now, wallUs: clock.wallUs, commit: false)
+            }
         }
         let allPanels: UInt32 = (1 &<< UInt32(n)) &- 1
         if fresh != 0 {

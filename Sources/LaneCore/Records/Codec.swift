@@ -169,6 +169,10 @@ public struct RecordEncoder {
                 w.byte(0)
             }
             w.byte(UInt8(truncatingIfNeeded: st.windows))
+        case let .windows(wr):
+            w.byte(UInt8(truncatingIfNeeded: wr.panels))
+            w.byte(UInt8(truncatingIfNeeded: wr.windows))
+            for p in 0..<wr.panels { for j in 0...wr.windows { w.varint(u64(wr.boundaryKev(panel: p, j))) } }
         case let .gap(g):
             w.byte(g.cause.rawValue)
             w.varint(g.records)
@@ -385,6 +389,20 @@ public enum RecordParser {
             guard windows == 0 || (windows >= 3 && windows <= windowCountMax) else { throw .valueOutOfRange }
             record = .start(StartRecord(panels: panels, sampleIntervalUs: interval, beamSpacingMm: spacing, pillarBMask: pillars,
                                         settingsHash: hash, background: bg, windows: windows))
+        case .windows:
+            guard version >= 6 else { throw .unknownKind(kind) }
+            let panels = int(try r.byte()), k = int(try r.byte())
+            guard panels >= 1 && panels <= panelCountMax && k >= 3 && k <= windowCountMax else { throw .valueOutOfRange }
+            var wr = WindowsRecord(panels: panels, windows: k)
+            for p in 0..<panels {
+                for j in 0...k {
+                    let v = try r.bounded(20_000)
+                    wr.set(panel: p, j, kev: UInt16(truncatingIfNeeded: v))
+                }
+                // A panel's boundaries rise strictly, or are all 0 (not read yet).
+                if wr.known(panel: p) { for j in 1...k where wr.boundaryKev(panel: p, j) <= wr.boundaryKev(panel: p, j - 1) { throw .valueOutOfRange } }
+            }
+            record = .windows(wr)
         case .gap:
             guard let cause = GapRecord.Cause(rawValue: try r.byte()) else { throw .valueOutOfRange }
             var g = GapRecord(cause: cause, records: try r.varint())

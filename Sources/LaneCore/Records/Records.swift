@@ -18,6 +18,8 @@ public enum RecordKind: UInt8, Sendable {
     case beams = 10
     /// The agent's engine started: geometry, and the background it restored (format 4).
     case start = 11
+    /// Multi-window panels: each panel's energy window boundaries as it reported them (format 6).
+    case windows = 12
 
     /// The kind's name (topics, JSON, the collector's tables).
     public var name: StaticString {
@@ -33,6 +35,7 @@ public enum RecordKind: UInt8, Sendable {
         case .ocr: return "ocr"
         case .beams: return "beams"
         case .start: return "start"
+        case .windows: return "windows"
         }
     }
 }
@@ -401,6 +404,28 @@ public struct StartRecord: Sendable {
     }
 }
 
+/// Multi-window panels (format 6): the energy window boundaries each panel reported (keV, K + 1
+/// a panel, lowest first; all 0: not read yet), sent when the lane starts knowing them and
+/// whenever they change, so that the samples' windows can be read as spectra (N42 export).
+public struct WindowsRecord: Sendable, Equatable {
+    public var panels: Int
+    public var windows: Int
+    var boundaries: InlineArray<136, UInt16> = InlineArray(repeating: 0)
+    public init(panels: Int, windows: Int) { self.panels = panels; self.windows = windows }
+    public func boundaryKev(panel p: Int, _ j: Int) -> Int { Int(boundaries[p * (windowCountMax + 1) + j]) }
+    public mutating func set(panel p: Int, _ j: Int, kev: UInt16) { boundaries[p * (windowCountMax + 1) + j] = kev }
+    /// Whether panel p's boundaries are known (not all 0).
+    public func known(panel p: Int) -> Bool {
+        for j in 0...windows where boundaryKev(panel: p, j) != 0 { return true }
+        return false
+    }
+    public static func == (a: WindowsRecord, b: WindowsRecord) -> Bool {
+        guard a.panels == b.panels && a.windows == b.windows else { return false }
+        for p in 0..<a.panels { for j in 0...a.windows where a.boundaryKev(panel: p, j) != b.boundaryKev(panel: p, j) { return false } }
+        return true
+    }
+}
+
 public enum Record: Sendable {
     case samples(SampleBatch)
     case occupancy(Decision)
@@ -413,6 +438,7 @@ public enum Record: Sendable {
     case ocr(OCRRecord)
     case beams(BeamRecord)
     case start(StartRecord)
+    case windows(WindowsRecord)
 
     public var kind: RecordKind {
         switch self {
@@ -427,6 +453,7 @@ public enum Record: Sendable {
         case .ocr: return .ocr
         case .beams: return .beams
         case .start: return .start
+        case .windows: return .windows
         }
     }
 }
