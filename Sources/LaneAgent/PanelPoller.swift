@@ -73,7 +73,8 @@ public final class PanelPoller: @unchecked Sendable {
     public var threadAllocations: (@convention(c) () -> UInt64)? = nil
     /// Heap allocations the poll thread made in rounds of polls after the first 50 in which every
     /// panel answered (console requests excluded), and the rounds counted. A failed poll builds
-    /// its error message (one allocation or so per failed panel); those rounds are not counted.
+    /// its error message (one allocation or so per failed panel), and a round that sets a panel's
+    /// window split or boundaries up builds its own; those rounds are not counted.
     public private(set) var roundAllocations: (total: UInt64, rounds: Int64) = (0, 0)
 
     /// Runs `r` on the poll thread at its next gap; waits up to `timeoutS` for the answer.
@@ -260,6 +261,7 @@ public final class PanelPoller: @unchecked Sendable {
                         lastUptimeMs[i] = reading.uptimeMs
                         if !splitAsked[i] || (setupRetryUs[i] > 0 && t1 >= setupRetryUs[i]) {
                             splitAsked[i] = true
+                            roundFailed = true  // a round that sets a panel up builds messages: not counted
                             var ok = true
                             if map.windowCount > 0 { ok = setUpWindows(client, panel: i, unit: unit, reading: reading) }
                             if let split = profile.windowSplitKev { ok = setWindowSplit(client, panel: i, unit: unit, kev: split) && ok }
