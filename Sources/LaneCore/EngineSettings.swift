@@ -100,6 +100,10 @@ public struct EngineSettings: Sendable {
     /// It only adds alarms, once the lane has learned `NormLearner.loadsMin` loads.
     public var spectralWindowCount: Int = 0
     public var spectralSigmaQ8: Int64 = 3 * 256
+    /// A confident NORM verdict of the spectral test (the smallest chi^2 at or below K - 1 +
+    /// `spectralNormSigmaQ8` sd) overrules the two-window rule's surplus test (not its share
+    /// test, which catches the soft sources). Below -8 sd: never (the spectral test only adds).
+    public var spectralNormSigmaQ8: Int64 = 0
 
     /// Background suppression is estimated from the high energy window once the occupancy has
     /// this many high-window counts (below, no correction).
@@ -168,7 +172,7 @@ public struct EngineSettings: Sendable {
         }
         if gammaCeilingSigmaQ8 < gammaSigmaQ8 { return .ceiling }
         if (spectralWindowCount != 0 && (spectralWindowCount < 3 || spectralWindowCount > windowCountMax))
-            || spectralSigmaQ8 < 0 || spectralSigmaQ8 > 50 * 256
+            || spectralSigmaQ8 < 0 || spectralSigmaQ8 > 50 * 256 || spectralNormSigmaQ8 < -50 * 256 || spectralNormSigmaQ8 > spectralSigmaQ8
         {
             return .spectral
         }

@@ -78,6 +78,9 @@ public struct LaneEngine: Sendable {
     var spectralOn = false
     var spectralBackgroundShareQ16: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var spectralChi2LimitQ16: Int64 = 0
+    /// A chi^2 at or below this (its mean, K - 1) is a confident NORM verdict: it overrules the
+    /// two-window rule's surplus test (not its share test, which catches the soft sources).
+    var spectralNormChi2Q16: Int64 = 0
     var maxShapeQ16: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var maxNoiseQ32: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var maxShapeValid = false
@@ -687,6 +690,13 @@ public struct LaneEngine: Sendable {
                 // Surplus of low-window counts over the NORM hypothesis.
                 threatLike = Self.surplusExceeds(lowExcess: lowExcess, excess: excess, low: low, counts: c,
                                                  shareQ16: normRule.shareMaxQ16, sigmaQ8: settings.normTestSigmaQ8)
+                if threatLike && spectralOn && spectral != nil {
+                    // Multi-window panels: a surplus of low counts over the NORM hypothesis whose
+                    // whole shape a NORM bin explains as well as chi^2 expects (at or below its
+                    // mean) is one of the lane's softer NORM loads, not a threat.
+                    evaluate(&spectral!)
+                    if spectral!.bestChi2Q16 <= spectralNormChi2Q16 { threatLike = false }
+                }
             }
             if !threatLike && spectralOn && spectral != nil {
                 // ... and, where it takes the excess for NORM, the spectral test (multi-window

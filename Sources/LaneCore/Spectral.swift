@@ -20,7 +20,10 @@
 //   counts (Poisson), s_k^2 the bin's spread. An excess that no NORM bin explains (the smallest
 //   chi^2 above K - 1 + n sqrt(2 (K - 1)), n = `spectralSigmaQ8`: chi^2 with K - 1 degrees of
 //   freedom, in sd) is threat-like. Bins holding fewer than `binLoadsMin` loads, or under a
-//   twentieth of all, do not explain.
+//   fiftieth of all, do not explain.
+// - **Confident NORM.** A smallest chi^2 at or below K - 1 + `spectralNormSigmaQ8` sd (its
+//   mean, by default) overrules the two-window rule's surplus test (a surplus of low counts
+//   over the NORM hypothesis: the lane's softer NORM loads), never its share test.
 // - **What it decides.** It only adds: an excess over the gross threshold that the two-window
 //   rule takes for NORM is threat-like when the spectral test finds it so (computed then only:
 //   nothing per sample otherwise), once `NormLearner.loadsMin` loads are learned, over windows
@@ -174,6 +177,8 @@ struct SpectralWindow {
     var expectedQ16: Int64
     var computed = false
     var threat = false
+    /// The smallest chi^2 over the bins that explain (Q16; Int64.max: none, or not judged).
+    var bestChi2Q16 = Int64.max
     /// The excess's shares per window (Q16) and their counting noise (Q32), for the learner.
     var shape: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var noiseQ32: InlineArray<16, Int64> = InlineArray(repeating: 0)
@@ -221,10 +226,12 @@ extension LaneEngine {
         }
         guard spectralOn else { return }
         var best = Int64.max
-        // A bin explains only when it holds `binLoadsMin` loads and a twentieth of them all: the
+        // A bin explains only when it holds `binLoadsMin` loads and a fiftieth of them all: the
         // rare threat among the lane's loads (the check source passing, a real one) does not
-        // make a bin of its own that explains the next one.
-        let loadsMin = u64(SpectralState.binLoadsMin) > spectral.loads / 20 ? u64(SpectralState.binLoadsMin) : spectral.loads / 20
+        // make a bin of its own that explains the next one. (A twentieth left the NORM loads of
+        // the hardness tails without a bin of their own: they alarmed, 4-11 points of the
+        // baseline's NORM alarms in four members, Co-60 unchanged; docs/DETECTION.md.)
+        let loadsMin = u64(SpectralState.binLoadsMin) > spectral.loads / 50 ? u64(SpectralState.binLoadsMin) : spectral.loads / 50
         for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
             var chi2: Int64 = 0  // Q16
             for i in 0..<k {
@@ -243,6 +250,7 @@ extension LaneEngine {
             }
             if chi2 < best { best = chi2 }
         }
+        w.bestChi2Q16 = best
         w.threat = best > spectralChi2LimitQ16
     }
 
@@ -265,6 +273,8 @@ extension LaneEngine {
         }
         let dof = i64(k - 1)
         spectralChi2LimitQ16 = (dof &<< 16) + settings.spectralSigmaQ8 * integerSquareRoot((2 * dof) &<< 16)
+        let normLimit = (dof &<< 16) + settings.spectralNormSigmaQ8 * integerSquareRoot((2 * dof) &<< 16)
+        spectralNormChi2Q16 = settings.spectralNormSigmaQ8 < -8 * 256 ? -1 : normLimit
         spectralOn = spectralTestReady
     }
 

@@ -78,7 +78,7 @@ struct WindowLane {
         // 111 loads: the 110 NORM loads in one hardness bin (0.2 + 0.3 in the lower half: bin 7,
         // the rounding falling under 0.5), its mean their shape; and the early Co-60-like load,
         // learned as every screened load over the threshold is, alone in bin 4 (0.1 + 0.2): fewer
-        // than `binLoadsMin` loads (and than a twentieth of all), it explains nothing.
+        // than `binLoadsMin` loads (and than a fiftieth of all), it explains nothing.
         #expect(lane.engine.spectral.loads == 111 && lane.engine.spectral.binLoads[7] == 110 && lane.engine.spectral.binLoads[4] == 1)
         for (w, share) in [0.2, 0.3, 0.3, 0.2].enumerated() {
             let m = Double(lane.engine.spectral.meanQ16[7 * windowCountMax + w]) / 65_536
@@ -93,7 +93,9 @@ struct WindowLane {
         let soft = lane.occupancy([14, 4, 1, 1])
         #expect(soft.gammaAlarm, "a soft source: \(soft)")
         // The lane learns every screened load over the threshold, threats too: five soft sources
-        // in a row make a bin of their own, under a twentieth of the loads, which explains none.
+        // in a row make a bin of their own (5 loads of 116, over a fiftieth), which explains
+        // their shape; the two-window rule's share test, which the spectral test never
+        // overrules, still takes each for a threat.
         for i in 0..<4 { #expect(lane.occupancy([14, 4, 1, 1]).gammaAlarm, "soft source \(i + 2)") }
         #expect(lane.engine.spectral.binLoads[14] == 5, "0.7 + 0.2 in the lower half: bin 14")
         // Samples without their windows: every window that holds one is judged by the two-window
@@ -103,6 +105,32 @@ struct WindowLane {
         // And without gaps again: found.
         #expect(lane.occupancy([2, 4, 12, 2]).gammaAlarm)
         #expect(!lane.occupancy(WindowLane.norm).gammaAlarm)
+    }
+
+    @Test("a confident NORM verdict (chi^2 at or below K - 1) overrules the surplus test: a strong load of the lane's own softer NORM (share 0.575, a surplus of 4.5 sd over the 0.55 hypothesis) is NORM once learned; with the overrule off it alarms; the share test is never overruled")
+    func confidentNormOverrulesSurplus() {
+        let softNorm: [UInt32] = [40, 52, 44, 24]  // 92 of 160 below the split: 0.575
+        func lane(overrule: Bool) -> WindowLane {
+            var l = WindowLane()
+            var s = l.engine.settings
+            s.spectralNormSigmaQ8 = overrule ? 0 : -9 * 256
+            l.engine = LaneEngine(settings: s)
+            for _ in 0..<300 { l.tick() }
+            return l
+        }
+        var on = lane(overrule: true), off = lane(overrule: false)
+        // Before the spectral test has learned: the surplus test alarms on both.
+        #expect(on.occupancy(softNorm).gammaAlarm && off.occupancy(softNorm).gammaAlarm)
+        for _ in 0..<110 { _ = on.occupancy(softNorm); _ = off.occupancy(softNorm) }
+        #expect(on.engine.spectralTestReady && off.engine.spectralTestReady)
+        let a = on.occupancy(softNorm), b = off.occupancy(softNorm)
+        #expect(!a.gammaAlarm && a.normSuspect, "overruled: \(a)")
+        #expect(b.gammaAlarm, "not overruled: \(b)")
+        // A load over the share limit (0.60) stays a threat, whatever its shape's bin says.
+        var learnedSoft = lane(overrule: true)
+        let soft: [UInt32] = [40, 60, 36, 24]  // 100 of 160: 0.625
+        for _ in 0..<110 { _ = learnedSoft.occupancy(soft) }
+        #expect(learnedSoft.occupancy(soft).gammaAlarm)
     }
 
     @Test("the spectral test only adds alarms: with the two-window rule off (not commissioned) a NORM-shaped excess still alarms once the spectral test has learned")

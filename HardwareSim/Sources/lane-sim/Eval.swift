@@ -31,6 +31,7 @@ struct Eval: ParsableCommand {
     var windows: String?
     @Option(help: "The gamma ceiling, sigma (default: the board profile's or the shipped 20).") var ceiling: Double?
     @Option(help: "The spectral test's limit, in sd of chi^2 with K - 1 degrees of freedom (multi-window panels; default 3).") var spectralSigma: Double?
+    @Option(help: "A chi^2 at or below K - 1 + this many sd is a confident NORM verdict that overrules the two-window rule's surplus test (multi-window panels; default 0; below -8: never).") var spectralNormSigma: Double?
 
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
@@ -44,6 +45,7 @@ struct Eval: ParsableCommand {
             settings.gammaCeilingSigmaQ8 = Int64((ceiling * 256).rounded())
         }
         if let spectralSigma { settings.spectralSigmaQ8 = Int64((spectralSigma * 256).rounded()) }
+        if let spectralNormSigma { settings.spectralNormSigmaQ8 = Int64((spectralNormSigma * 256).rounded()) }
         var config = EvalConfig()
         if let windows, windows != "2" {
             let b = windows == "8" ? Self.contractWindows : try parseWindows(windows)
@@ -96,6 +98,7 @@ struct Eval: ParsableCommand {
         if let windows { command += " --windows \(windows)" }
         if let ceiling { command += " --ceiling \(ceiling)" }
         if let spectralSigma { command += " --spectral-sigma \(spectralSigma)" }
+        if let spectralNormSigma { command += " --spectral-norm-sigma \(spectralNormSigma)" }
         command += " --out \(out)"
         for (physics, report) in fam.members {
             var pictures: [String] = []
@@ -125,6 +128,7 @@ struct Eval: ParsableCommand {
         "window \(e.gammaWindowSamples) samples, n = \(Double(e.gammaSigmaQ8) / 256), neutron window \(e.neutronWindowSamples), "
             + "neutron n = \(Double(e.neutronSigmaQ8) / 256), NORM share \(String(format: "%.2f", Double(e.normLowShareMinQ16) / 65536)), "
             + "ceiling \(Double(e.gammaCeilingSigmaQ8) / 256) sigma"
-            + (e.spectralWindowCount >= 3 ? ", spectral test on \(e.spectralWindowCount) windows at \(Double(e.spectralSigmaQ8) / 256) sigma" : "")
+            + (e.spectralWindowCount >= 3 ? ", spectral test on \(e.spectralWindowCount) windows at \(Double(e.spectralSigmaQ8) / 256) sigma"
+                + (e.spectralNormSigmaQ8 < -8 * 256 ? ", only adding" : ", overruling the surplus test at \(Double(e.spectralNormSigmaQ8) / 256) sigma") : "")
     }
 }
