@@ -333,6 +333,18 @@ public final class LaneWorld {
         for k in w.sources.indices { for si in w.sources[k].indices { sourceWindows[k][si][p] = w.sources[k][si] } }
     }
 
+    /// Makes every panel a multi-window panel with boundaries `b`, split at `split` or, by
+    /// default, at the inner boundary nearest the physics member's own split (the one choice
+    /// `lane-sim serve`, `trace` and `eval` make). False when they are not valid.
+    @discardableResult
+    public func useWindows(_ b: [Double], split: Double? = nil) -> Bool {
+        let own = windowSplitKev.first ?? 0
+        guard b.count >= 3, let s = split ?? b.dropFirst().dropLast().min(by: { abs($0 - own) < abs($1 - own) }) else { return false }
+        var ok = true
+        for p in 0..<panelCount { ok = setWindows(panel: p, boundaries: b, split: s) && ok }
+        return ok
+    }
+
     /// Makes panel p a multi-window panel with these boundaries (`prepareWindows`), or a
     /// two-window one again (empty). False and nothing changed when they are not valid.
     @discardableResult

@@ -36,12 +36,11 @@ struct Trace: ParsableCommand {
         if let physics { s.lane.physics = try familyMember(physics, seed: familySeed) }
         let world = LaneWorld(scenario: s)
         if let windows {
-            guard let member = s.lane.physics else { throw ValidationError("--windows needs --physics (lane-sim's fixed shares know two windows)") }
+            guard s.lane.physics != nil else { throw ValidationError("--windows needs --physics (lane-sim's fixed shares know two windows)") }
             let b = try parseWindows(windows)
             let inner = Array(b.dropFirst().dropLast())
-            let split = splitKev ?? inner.min { abs($0 - member.windowSplitKev) < abs($1 - member.windowSplitKev) }!
-            guard inner.contains(split) else { throw ValidationError("--split-kev \(split) is not one of the inner window boundaries \(inner)") }
-            for p in 0..<world.panelCount { world.setWindows(panel: p, boundaries: b, split: split) }
+            if let splitKev, !inner.contains(splitKev) { throw ValidationError("--split-kev \(splitKev) is not one of the inner window boundaries \(inner)") }
+            world.useWindows(b, split: splitKev)
         }
         let sink = try LineSink(path: out)
         let truths = TraceGenerator.generate(world) { sink.write($0) }

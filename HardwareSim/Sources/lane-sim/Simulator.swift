@@ -58,12 +58,7 @@ final class Simulator: @unchecked Sendable {
         world = LaneWorld(scenario: scenario, counterStart: options.counterStart)
         world.uptimeOffsetMs = options.uptimeOffsetMs
         let w = world
-        if let b = options.windows {
-            // The split: the inner boundary nearest the physics member's own.
-            let own = w.windowSplitKev[0]
-            let split = b.dropFirst().dropLast().min { abs($0 - own) < abs($1 - own) }!
-            for p in 0..<w.panelCount { w.setWindows(panel: p, boundaries: b, split: split) }
-        }
+        if let b = options.windows { w.useWindows(b) }
         bank = PanelBank(world: w, lock: lock, windows: options.windows)
         bank.log = { [unowned self] in self.log($0) }
     }

@@ -126,11 +126,7 @@ enum Suite {
     /// The world a pass is played in: the scenario's, with the configuration's energy windows.
     static func world(_ scenario: Scenario, _ c: EvalConfig) -> LaneWorld {
         let w = LaneWorld(scenario: scenario)
-        if let b = c.windows, b.count >= 4 {
-            let own = w.windowSplitKev[0]
-            let split = b.dropFirst().dropLast().min { abs($0 - own) < abs($1 - own) }!
-            for p in 0..<w.panelCount { w.setWindows(panel: p, boundaries: b, split: split) }
-        }
+        if let b = c.windows, b.count >= 4 { w.useWindows(b) }
         return w
     }
 
