@@ -20,7 +20,7 @@
 //   counts (Poisson), s_k^2 the bin's spread. An excess that no NORM bin explains (the smallest
 //   chi^2 above K - 1 + n sqrt(2 (K - 1)), n = `spectralSigmaQ8`: chi^2 with K - 1 degrees of
 //   freedom, in sd) is threat-like. Bins holding fewer than `binLoadsMin` loads, or under a
-//   fiftieth of all, do not explain.
+//   twentieth of all, do not explain.
 // - **Confident NORM.** A smallest chi^2 at or below K - 1 + `spectralNormSigmaQ8` sd (its
 //   mean, by default) overrules the two-window rule's surplus test (a surplus of low counts
 //   over the NORM hypothesis: the lane's softer NORM loads), never its share test.
@@ -226,12 +226,13 @@ extension LaneEngine {
         }
         guard spectralOn else { return }
         var best = Int64.max
-        // A bin explains only when it holds `binLoadsMin` loads and a fiftieth of them all: the
+        // A bin explains only when it holds `binLoadsMin` loads and a twentieth of them all: the
         // rare threat among the lane's loads (the check source passing, a real one) does not
-        // make a bin of its own that explains the next one. (A twentieth left the NORM loads of
-        // the hardness tails without a bin of their own: they alarmed, 4-11 points of the
-        // baseline's NORM alarms in four members, Co-60 unchanged; docs/DETECTION.md.)
-        let loadsMin = u64(SpectralState.binLoadsMin) > spectral.loads / 50 ? u64(SpectralState.binLoadsMin) : spectral.loads / 50
+        // make a bin of its own that explains the next one. (A fiftieth gave the NORM loads of
+        // the hardness tails bins of their own, 8 points fewer NORM alarms on the median member,
+        // but Cs-137 inside NORM then fell to 0.85-0.88 of clean in six of eight members: those
+        // tail bins explained the mixtures; docs/DETECTION.md.)
+        let loadsMin = u64(SpectralState.binLoadsMin) > spectral.loads / 20 ? u64(SpectralState.binLoadsMin) : spectral.loads / 20
         for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
             var chi2: Int64 = 0  // Q16
             for i in 0..<k {

@@ -78,7 +78,7 @@ struct WindowLane {
         // 111 loads: the 110 NORM loads in one hardness bin (0.2 + 0.3 in the lower half: bin 7,
         // the rounding falling under 0.5), its mean their shape; and the early Co-60-like load,
         // learned as every screened load over the threshold is, alone in bin 4 (0.1 + 0.2): fewer
-        // than `binLoadsMin` loads (and than a fiftieth of all), it explains nothing.
+        // than `binLoadsMin` loads (and than a twentieth of all), it explains nothing.
         #expect(lane.engine.spectral.loads == 111 && lane.engine.spectral.binLoads[7] == 110 && lane.engine.spectral.binLoads[4] == 1)
         for (w, share) in [0.2, 0.3, 0.3, 0.2].enumerated() {
             let m = Double(lane.engine.spectral.meanQ16[7 * windowCountMax + w]) / 65_536
@@ -93,9 +93,8 @@ struct WindowLane {
         let soft = lane.occupancy([14, 4, 1, 1])
         #expect(soft.gammaAlarm, "a soft source: \(soft)")
         // The lane learns every screened load over the threshold, threats too: five soft sources
-        // in a row make a bin of their own (5 loads of 116, over a fiftieth), which explains
-        // their shape; the two-window rule's share test, which the spectral test never
-        // overrules, still takes each for a threat.
+        // in a row make a bin of their own, under a twentieth of the loads, which explains none
+        // (and the two-window rule's share test, never overruled, takes each for a threat).
         for i in 0..<4 { #expect(lane.occupancy([14, 4, 1, 1]).gammaAlarm, "soft source \(i + 2)") }
         #expect(lane.engine.spectral.binLoads[14] == 5, "0.7 + 0.2 in the lower half: bin 14")
         // Samples without their windows: every window that holds one is judged by the two-window
