@@ -21,9 +21,9 @@
 //   chi^2 above K - 1 + n sqrt(2 (K - 1)), n = `spectralSigmaQ8`: chi^2 with K - 1 degrees of
 //   freedom, in sd) is threat-like. Bins holding fewer than `binLoadsMin` loads, or under a
 //   twentieth of all, do not explain.
-// - **Confident NORM.** A smallest chi^2 at or below K - 1 + `spectralNormSigmaQ8` sd (its
-//   mean, by default) overrules the two-window rule's surplus test (a surplus of low counts
-//   over the NORM hypothesis: the lane's softer NORM loads), never its share test.
+// - **Confident NORM** (a site policy, off by default). A smallest chi^2 at or below K - 1 +
+//   `spectralNormSigmaQ8` sd overrules the two-window rule's surplus test (a surplus of low
+//   counts over the NORM hypothesis: the lane's softer NORM loads), never its share test.
 // - **What it decides.** It only adds: an excess over the gross threshold that the two-window
 //   rule takes for NORM is threat-like when the spectral test finds it so (computed then only:
 //   nothing per sample otherwise), once `NormLearner.loadsMin` loads are learned, over windows

@@ -31,7 +31,7 @@ struct Eval: ParsableCommand {
     var windows: String?
     @Option(help: "The gamma ceiling, sigma (default: the board profile's or the shipped 20).") var ceiling: Double?
     @Option(help: "The spectral test's limit, in sd of chi^2 with K - 1 degrees of freedom (multi-window panels; default 3).") var spectralSigma: Double?
-    @Option(help: "A chi^2 at or below K - 1 + this many sd is a confident NORM verdict that overrules the two-window rule's surplus test (multi-window panels; default 0; below -8: never).") var spectralNormSigma: Double?
+    @Option(help: "A chi^2 at or below K - 1 + this many sd is a confident NORM verdict that overrules the two-window rule's surplus test (multi-window panels; default -10: never; below -8: never).") var spectralNormSigma: Double?
 
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
