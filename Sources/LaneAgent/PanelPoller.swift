@@ -55,8 +55,8 @@ public final class PanelPoller: @unchecked Sendable {
     static let setupRetryIntervalUs: Int64 = 10_000_000
     /// The last problem logged per panel (the poll thread's own): a retry that fails the same
     /// way is not logged again.
-    var windowsProblemLogged: [String?] = []
-    var splitProblemLogged: [String?] = []
+    var windowsProblemLogged: [String?]
+    var splitProblemLogged: [String?]
     let busCondition = NSCondition()
     /// The console request in flight and the reply waiting for its caller, each with the
     /// request's id: a reply is only ever taken by the caller whose id it carries, and the reply
@@ -173,6 +173,8 @@ public final class PanelPoller: @unchecked Sendable {
         slot.windowSplitConfirmed = profile.windowSplitKev == nil
         slot.windowsConfirmed = profile.registerMap.windowCount == 0
         slots = Array(repeating: slot, count: profile.engine.panelCount)
+        windowsProblemLogged = Array(repeating: nil, count: profile.engine.panelCount)
+        splitProblemLogged = Array(repeating: nil, count: profile.engine.panelCount)
         periodUs = profile.engine.sampleIntervalUs
     }
 
@@ -327,7 +329,6 @@ public final class PanelPoller: @unchecked Sendable {
         let rising = (1..<read.count).allSatisfy { read[$0] > read[$0 - 1] } && read.last! <= 20_000
         for j in 0..<17 { slots[i].windowBoundariesKev[j] = rising && j < read.count ? read[j] : 0 }
         lock.unlock()
-        if windowsProblemLogged.count != slots.count { windowsProblemLogged = Array(repeating: nil, count: slots.count) }
         if let problem {
             if windowsProblemLogged[i] != problem {
                 log("\(label): its \(k) energy windows cannot be used: \(problem); the spectral test is off until they can (asked again every \(Self.setupRetryIntervalUs / 1_000_000) s)")
@@ -345,12 +346,7 @@ public final class PanelPoller: @unchecked Sendable {
     /// profile checked that it is one of the new boundaries) and the boundaries again.
     static func writeWindowBoundaries(_ client: ModbusClient, unit: Int, register: Int, kev: [Int]?, count: Int,
                                       split: (kev: Int?, register: Int?), into read: inout [UInt16], quietUs: Int) -> String? {
-        func resync(_ e: ModbusError) {
-            switch e.kind {
-            case .exception, .connection: break
-            default: _ = client.resynchronize(quietUs: quietUs)
-            }
-        }
+        func resync(_ e: ModbusError) { resynchronize(client, after: e, quietUs: quietUs) }
         if let kev {
             let values = kev.map { UInt16($0) }
             do {
@@ -395,7 +391,6 @@ public final class PanelPoller: @unchecked Sendable {
         let was = slots[i].windowSplitConfirmed
         slots[i].windowSplitConfirmed = problem == nil
         lock.unlock()
-        if splitProblemLogged.count != slots.count { splitProblemLogged = Array(repeating: nil, count: slots.count) }
         if let problem {
             if splitProblemLogged[i] != problem {
                 log("\(label): window split \(kev) keV not taken (register \(register)): \(problem); NORM discrimination is off until it is (asked again every \(Self.setupRetryIntervalUs / 1_000_000) s)")
@@ -416,11 +411,18 @@ public final class PanelPoller: @unchecked Sendable {
             try client.readHoldingRegisters(unit: unit, address: register, count: 1, into: &back)
             return Int(back) == kev ? nil : "it reads back \(back) keV"
         } catch {
-            switch error.kind {
-            case .exception, .connection: break  // a whole answer, or nothing to resynchronise
-            default: _ = client.resynchronize(quietUs: quietUs)
-            }
+            resynchronize(client, after: error, quietUs: quietUs)
             return error.message
+        }
+    }
+
+    /// After a failed exchange: a late or partial reply may follow a timeout, a bad CRC or a
+    /// wrong transaction, so the link is resynchronised; an exception is a whole answer and a
+    /// lost connection has nothing to resynchronise.
+    static func resynchronize(_ client: ModbusClient, after e: ModbusError, quietUs: Int) {
+        switch e.kind {
+        case .exception, .connection: break
+        default: _ = client.resynchronize(quietUs: quietUs)
         }
     }
 

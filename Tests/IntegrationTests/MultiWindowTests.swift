@@ -22,8 +22,7 @@ struct MultiWindowTests {
         let base = withoutVM250(try String(contentsOfFile: packageRoot + "/Boards/sim-8w.yaml", encoding: .utf8).components(separatedBy: "\nconsole:")[0])
         let board = dir + "/board.yaml"
         try (base + "\nconsole:\n  socket: \(dir)/console.sock\n  users: \(packageRoot)/Boards/console-users.sim\n").write(toFile: board, atomically: true, encoding: .utf8)
-        let scenario = dir + "/empty.yaml"
-        try "name: empty-lane\nseed: 5\ndurationS: 600\nvehicles: []\n".write(toFile: scenario, atomically: true, encoding: .utf8)
+        let scenario = try emptyLaneScenario(dir)
         // The panels start with other boundaries; none of their inner ones but 650 is the profile's.
         let sim = try Child("lane-sim", ["serve", "--scenario", scenario, "--tcp-port", String(port), "--physics", "m1",
                                          "--windows", "30,100,200,300,450,650,1000,1500,3000",
@@ -31,11 +30,7 @@ struct MultiWindowTests {
                             dir: dir, name: "sim")
         defer { sim.stop() }
         #expect(waitFor(dir + "/control.sock"), "the simulator did not start: \(sim.stderr)")
-        func fault(_ command: String) throws {
-            let control = try ConsoleTerminal(socket: dir + "/control.sock")
-            control.send("fault " + command + "\n")
-            _ = control.expect("OK fault", timeoutS: 20)
-        }
+        func fault(_ command: String) throws { try simulatorFault(dir, command) }
         try fault("2 readonly")
 
         let check = try Child("lane-agent", ["check-board", board, "--on-target", "--modbus-port", String(port), "--gpio-socket", dir + "/gpio.sock",

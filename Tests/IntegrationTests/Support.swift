@@ -251,3 +251,20 @@ final class LineReader: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+/// An empty lane for ten minutes: these tests measure the panels, not trucks, and must not
+/// depend on how fast a loaded machine gets through them (a clean-clone run once took 77 s to
+/// reach the agent, and console.yaml's 80 s scenario had ended: the counters stood still).
+func emptyLaneScenario(_ dir: String) throws -> String {
+    let path = dir + "/empty.yaml"
+    try "name: empty-lane\nseed: 5\ndurationS: 600\nvehicles: []\n".write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+/// Sends one fault command to the simulator's control socket in `dir` and waits for its answer
+/// (one command per connection, as the control socket takes them).
+func simulatorFault(_ dir: String, _ command: String) throws {
+    let control = try ConsoleTerminal(socket: dir + "/control.sock")
+    control.send("fault " + command + "\n")
+    _ = control.expect("OK fault", timeoutS: 20)
+}

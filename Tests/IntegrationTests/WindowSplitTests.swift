@@ -19,17 +19,12 @@ struct WindowSplitTests {
         #expect(base.contains("windowSplitKev: 450"))
         let board = dir + "/board.yaml"
         try (base + "\nconsole:\n  socket: \(dir)/console.sock\n  users: \(packageRoot)/Boards/console-users.sim\n").write(toFile: board, atomically: true, encoding: .utf8)
-        let sim = try Child("lane-sim", ["serve", "--scenario", try emptyLane(dir), "--tcp-port", String(port),
+        let sim = try Child("lane-sim", ["serve", "--scenario", try emptyLaneScenario(dir), "--tcp-port", String(port),
                                          "--gpio-socket", dir + "/gpio.sock", "--control-socket", dir + "/control.sock"],
                             dir: dir, name: "sim")
         defer { sim.stop() }
         #expect(waitFor(dir + "/control.sock"), "the simulator did not start: \(sim.stderr)")
-        // One command per connection, as the simulator's control socket takes them.
-        func fault(_ command: String) throws {
-            let control = try ConsoleTerminal(socket: dir + "/control.sock")
-            control.send("fault " + command + "\n")
-            _ = control.expect("OK fault", timeoutS: 20)
-        }
+        func fault(_ command: String) throws { try simulatorFault(dir, command) }
         try fault("2 readonly")
 
         // check-board does what the agent will do, and names the panel that does not take it.
@@ -70,20 +65,12 @@ struct WindowSplitTests {
         for unit: Int32 in 1...4 { #expect(after.holding(unit: unit, 257, 1) == .success([450]), "unit \(unit)") }
     }
 
-    /// An empty lane for ten minutes: these tests measure the panels, not trucks, and must not
-    /// depend on how fast a loaded machine gets through them (a clean-clone run once took 77 s to
-    /// reach the agent, and console.yaml's 80 s scenario had ended: the counters stood still).
-    func emptyLane(_ dir: String) throws -> String {
-        let path = dir + "/empty.yaml"
-        try "name: empty-lane\nseed: 5\ndurationS: 600\nvehicles: []\n".write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
 
     @Test("lane-sim --physics m1: the panels start at the member's split (register 257), and a Modbus write of 700 keV to a panel's register makes its counts softer (its low-window share of the background rises by more than 0.1); another panel keeps its share")
     func simulatorFollowsTheSplit() async throws {
         let dir = scratch("split-physics")
         let port = freePort()
-        let sim = try Child("lane-sim", ["serve", "--scenario", try emptyLane(dir), "--tcp-port", String(port), "--physics", "m1",
+        let sim = try Child("lane-sim", ["serve", "--scenario", try emptyLaneScenario(dir), "--tcp-port", String(port), "--physics", "m1",
                                          "--gpio-socket", dir + "/gpio.sock", "--control-socket", dir + "/control.sock"],
                             dir: dir, name: "sim")
         defer { sim.stop() }

@@ -27,6 +27,19 @@ func batch(from t0: Int64) -> Record {
     return .samples(b)
 }
 
+/// Why xmllint finds `path` invalid against n42.xsd (nil: it validates).
+func schemaProblems(_ path: String) throws -> String? {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
+    p.arguments = ["--noout", "--schema", schemaPath, path]
+    let err = Pipe()
+    p.standardError = err
+    try p.run()
+    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return p.terminationStatus == 0 ? nil : message
+}
+
 /// What SpecUtils reads from an N42 file (Tests/Readers/specutils_read.py).
 func specUtilsRead(_ path: String) throws -> [String: Any] {
     let root = (schemaPath as NSString).deletingLastPathComponent + "/../.."
@@ -85,14 +98,8 @@ func specUtilsRead(_ path: String) throws -> [String: Any] {
         #expect(windows == w && samples.count == 16 && panels == 4)
         let xml = N42Export.document(lane: "PORT/L8", decision: decision, wallUs: wall, samples: samples, panels: panels, windows: windows)
         try xml.write(toFile: dir + "/o.n42", atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
-        p.arguments = ["--noout", "--schema", schemaPath, dir + "/o.n42"]
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "xmllint: \(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+        let problems = try schemaProblems(dir + "/o.n42")
+        #expect(problems == nil, "xmllint: \(problems ?? "")")
         #expect(xml.contains("<EnergyBoundaryValues>30 80 150 250 400 650 1000 1500 3000</EnergyBoundaryValues>"))
         #expect(xml.contains("<EnergyBoundaryValues>30 90 160 260 420 650 1000 1500 3000</EnergyBoundaryValues>"))
 
@@ -151,15 +158,8 @@ func specUtilsRead(_ path: String) throws -> [String: Any] {
         #expect(samples.count == 16 && panels == 4)  // every sample whose interval overlaps the occupancy
         let xml = N42Export.document(lane: "PORT/L1", decision: decision, wallUs: wall, samples: samples, panels: panels)
         try xml.write(toFile: dir + "/o.n42", atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
-        p.arguments = ["--noout", "--schema", schemaPath, dir + "/o.n42"]
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        p.waitUntilExit()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(p.terminationStatus == 0, "xmllint: \(message)")
+        let problems = try schemaProblems(dir + "/o.n42")
+        #expect(problems == nil, "xmllint: \(problems ?? "")")
         #expect(xml.contains("<RadAlarmCategoryCode>Gamma</RadAlarmCategoryCode>") == alarmed && xml.contains("<RadAlarmCategoryCode>Neutron</RadAlarmCategoryCode>") == alarmed)
         #expect(xml.contains("<RadInstrumentClassCode>Portal Monitor</RadInstrumentClassCode>"))
         #expect(xml.contains("<ChannelData>22 18</ChannelData>"))  // sample 0, panel 0: 40 counts, 22 low
