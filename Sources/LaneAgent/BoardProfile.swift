@@ -31,6 +31,9 @@ public struct BoardProfile: Sendable {
     /// Multi-window panels: the boundaries (K + 1, keV) the agent sets at start-up and after
     /// every reconnect or panel restart (`panels.windowBoundariesKev`; nil: the panels keep theirs).
     public var windowBoundariesKev: [Int]? = nil
+    /// Multi-window panels: the check sources whose shapes the directed test knows
+    /// (`detection.checkSourceShapes`; the shapes are in `engine`), by the names the profile gives.
+    public var checkSourceNames: [String] = []
     public var gpio: GPIO
     public var engine: EngineSettings
     public var sirenUs: Int64
@@ -212,8 +215,10 @@ public struct BoardProfile: Sendable {
             try geometry.onlyKeys(["beamSpacingM"])
             engine.beamSpacingMm = Int64((try geometry.double("beamSpacingM", 0.1...20) * 1000).rounded())
         }
+        var checkSourceNames: [String] = []
         if let det = try root.section("detection", required: false) {
             try applyDetection(det, to: &engine, enforceFloors: enforceFloors)
+            checkSourceNames = try applyCheckSourceShapes(det, to: &engine)
         }
         var outputValues = TunableValues(engine: engine, sirenUs: 5_000_000, alarmLightHoldUs: 10_000_000)
         if let outputs = try root.section("outputs", required: false) {
@@ -316,6 +321,7 @@ public struct BoardProfile: Sendable {
         profile.ocr = ocr
         profile.windowSplitKev = windowSplitKev
         profile.windowBoundariesKev = windowBoundariesKev
+        profile.checkSourceNames = checkSourceNames
         return profile
     }
 
@@ -393,7 +399,7 @@ public struct BoardProfile: Sendable {
     package static let detectionKeys = [
         "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "neutronWindowS", "neutronSigma",
         "neutronMinExcessCounts", "neutronBurstClip", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin", "normShareMax", "normTestSigma", "normFromTraffic", "checkSourceLowShare",
-        "gammaCeilingSigma", "spectralSigma", "spectralNormSigma", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
+        "gammaCeilingSigma", "spectralSigma", "spectralNormSigma", "directedSigma", "checkSourceShapes", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
         "backgroundSlowTimeConstantS", "backgroundHoldDrop", "backgroundHoldMaxS", "backgroundGateSigma", "backgroundGateMaxS", "dwellIntegration", "suppressionMinCounts", "backgroundUncertainty",
     ]
 
@@ -449,6 +455,49 @@ public struct BoardProfile: Sendable {
         if e.gammaBackgroundHighCps > 0 && e.gammaBackgroundHighCps <= e.gammaBackgroundLowCps {
             throw det.error("gammaBackgroundHighCps", "must be above gammaBackgroundLowCps", at: det.value("gammaBackgroundHighCps"))
         }
+    }
+
+    /// `detection.checkSourceShapes` (multi-window panels): up to four check sources' shapes, each
+    /// `{source: NAME, shares: [K numbers]}`, the shares of the source's net counts per window as
+    /// `sourcecheck` prints them. Returns the names; the shapes go into the engine's settings.
+    package static func applyCheckSourceShapes(_ det: YAMLSection, to e: inout EngineSettings) throws -> [String] {
+        guard let items = try det.list("checkSourceShapes", required: false) else { return [] }
+        let at = det.value("checkSourceShapes")
+        let k = e.spectralWindowCount
+        guard k >= 3 else {
+            throw det.error("checkSourceShapes", "needs multi-window panels (panels.windows): the directed test compares shapes over K windows", at: at)
+        }
+        guard items.count <= EngineSettings.threatShapeCountMax else {
+            throw det.error("checkSourceShapes", "has \(items.count) sources; at most \(EngineSettings.threatShapeCountMax)", at: at)
+        }
+        var names: [String] = []
+        e.spectralThreatShapesQ16 = InlineArray(repeating: 0)
+        for (j, item) in items.enumerated() {
+            let entry = try YAMLSection(file: det.file, path: det.key("checkSourceShapes[\(j + 1)]"), node: item)
+            try entry.onlyKeys(["source", "shares"])
+            let name = try entry.string("source")
+            guard name.utf8.count <= 24, !names.contains(name) else {
+                throw entry.error("source", name.utf8.count > 24 ? "'\(name)' is longer than 24 characters" : "'\(name)' appears twice", at: entry.value("source"))
+            }
+            let shares = try entry.list("shares")!
+            guard shares.count == k else {
+                throw entry.error("shares", "has \(shares.count) shares for \(k) windows (one per window, as sourcecheck prints them)", at: entry.value("shares"))
+            }
+            var sum = 0.0
+            for (i, node) in shares.enumerated() {
+                let text = try entry.scalar("shares", node, "a number")
+                guard let x = Double(text), x.isFinite else { throw entry.error("shares", "share \(i + 1): expected a number, found '\(text)'", at: node) }
+                guard (-2...2).contains(x) else { throw entry.error("shares", "share \(i + 1): \(text) is out of range (-2 to 2)", at: node) }
+                e.spectralThreatShapesQ16[j * windowCountMax + i] = Int64((x * 65536).rounded())
+                sum += x
+            }
+            guard (0.9...1.1).contains(sum) else {
+                throw entry.error("shares", String(format: "add up to %.3f; the shares of a source's net counts add up to 1 (0.9 to 1.1 taken)", sum), at: entry.value("shares"))
+            }
+            names.append(name)
+        }
+        e.spectralThreatShapeCount = names.count
+        return names
     }
 
     /// Register maps are data: `<board dir>/panels/<name>.yaml`; the reference map is also built in.
@@ -524,6 +573,7 @@ extension EngineSettings.Problem: CustomStringConvertible {
         case .normShare: return "detection.normLowShareMin out of range"
         case .ceiling: return "detection.gammaCeilingSigma is below gammaSigma"
         case .spectral: return "the spectral test's settings are out of range (3 to 16 energy windows, spectralSigma 0 to 50, spectralNormSigma -50 to spectralSigma)"
+        case .checkSourceShapes: return "detection.checkSourceShapes: at most 4 shapes of K shares each (-2 to 2), only on multi-window panels; directedSigma 0 to 50"
         case .faultLimits: return "detection.gammaBackgroundHighCps must be above gammaBackgroundLowCps"
         }
     }

@@ -364,6 +364,9 @@ extension ConsoleSession {
             var bins = 0
             for i in 0..<SpectralState.binCount where sp.binLoads[i] >= SpectralState.binLoadsMin { bins += 1 }
             say("spectral test: \(sp.loads) NORM loads learned (ready at \(NormLearner.loadsMin)), \(bins) of \(SpectralState.binCount) shape bins in use; \(v.spectraTrusted ? (sp.isReady ? "on" : "not ready yet: excesses are judged by the two-window rule alone") : "OFF: a panel's windows or split are not confirmed (the log names it)")")
+            let names = hub.profile.checkSourceNames
+            say(names.isEmpty ? "directed test: off (no detection.checkSourceShapes; sourcecheck measures them)"
+                : "directed test: \(names.joined(separator: ", ")) over the NORM shapes, alarm beyond \(fixed(Double(v.settings.spectralDirectedSigmaQ8) / 256, 2)) sd")
         }
         say("slow average held \(b.slowHeldTotal) samples in all\(b.slowHeldRun > 0 ? ", holding now (the fast average is \(v.settings.backgroundHoldDropQ16 * 100 / 65_536) % or more below it: a vehicle waiting by the portal?)" : ""); \(b.gatedTotal) samples kept out of learning (far above the background: a source nearby, or a bad reading)")
     }
@@ -646,6 +649,10 @@ extension ConsoleSession {
         // The passing panels' net counts, all and in the low window: the check source's
         // low-energy share, which the NORM rule from traffic needs (detection.checkSourceLowShare).
         var netAll = 0.0, netLowAll = 0.0
+        // Multi-window panels: the passing panels' net counts per window, the source's shape for
+        // the directed test (detection.checkSourceShapes).
+        let k = settings.spectralWindowCount
+        var netWindows = [Double](repeating: 0, count: max(k, 0))
         for p in chosen {
             hub.request(.maintenance(untilUs: MonotonicClock.nowUs() + 600_000_000))
             let b = view.background
@@ -659,11 +666,13 @@ extension ConsoleSession {
             say("  measuring panel \(labels[p]) for \(measureS) s ...")
             _ = pause(1_200, interruptible: false)  // the window fills with source counts
             var sum = 0.0, sumLow = 0.0, n = 0
+            var sumWindows = [Double](repeating: 0, count: netWindows.count)
             let end = MonotonicClock.nowUs() + cfg.checkSourceMeasureUs
             while MonotonicClock.nowUs() < end {
                 let v = view
                 sum += cps(v.gamma1s[p], v.window1sUs)
                 sumLow += cps(v.gammaLow1s[p], v.window1sUs)
+                for w in sumWindows.indices { sumWindows[w] += cps(v.windows1s[p * windowCountMax + w], v.window1sUs) }
                 n += 1
                 if pause(1_000) { say("source check aborted; nothing recorded"); cancelled(); return }
             }
@@ -676,6 +685,8 @@ extension ConsoleSession {
                 figures += ", low-energy share \(fixed(min(1, max(0, netLow / net)), 2))"
                 netAll += net
                 netLowAll += netLow
+                let sp = view.spectral
+                for w in netWindows.indices { netWindows[w] += (n > 0 ? sumWindows[w] / Double(n) : 0) - bgCps(sp.longQ16[p * windowCountMax + w]) }
             }
             say("  panel \(labels[p]): \(ok ? "PASS" : "FAIL") \(figures)")
             hub.audit(user: user!, action: "sourcecheck \(labels[p])", new: (ok ? "pass " : "FAIL ") + figures)
@@ -683,6 +694,7 @@ extension ConsoleSession {
         }
         say("source check done; background learning resumes in 3 s")
         guard netAll > 0 else { return }
+        sayCheckSourceShape(netWindows)
         // With a Cs-137 check source and the panels at the profile's window split, the share is
         // what the NORM rule from the lane's traffic is told the threat side looks like.
         let share = min(1, max(0, netLowAll / netAll))
@@ -695,6 +707,19 @@ extension ConsoleSession {
         }
         say("record it as the lane's check-source share, if the source is Cs-137 and the panels hold the profile's window split:")
         set("checkSourceLowShare", fixed(share, 2))
+    }
+
+    /// The check source's shape over the K windows (its net counts' share per window, the passing
+    /// panels together), as the profile's `detection.checkSourceShapes` takes it.
+    func sayCheckSourceShape(_ netWindows: [Double]) {
+        let total = netWindows.reduce(0, +)
+        guard netWindows.count >= 3, total > 0 else { return }
+        let shares = netWindows.map { abs($0 / total) < 0.0005 ? "0.000" : fixed($0 / total, 3) }.joined(separator: ", ")
+        say("check source shape over the \(netWindows.count) windows (share of its net counts per window): \(shares)")
+        say("for the directed test, add it to the board profile (name the source), then restart the agent:")
+        say("  detection:")
+        say("    checkSourceShapes:")
+        say("      - {source: Cs-137, shares: [\(shares)]}")
     }
 
     func parseNumber(_ s: String, _ what: String, _ range: ClosedRange<Int64>, hex: Bool = false) -> Int64? {

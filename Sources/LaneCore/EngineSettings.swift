@@ -106,6 +106,18 @@ public struct EngineSettings: Sendable {
     /// median member's NORM alarms 3 points but Cs-137 inside NORM fell under 0.9 of clean in
     /// three of eight members (docs/DETECTION.md). A site policy, measured.
     public var spectralNormSigmaQ8: Int64 = -10 * 256
+    /// The directed test (multi-window panels; LaneCore/Spectral.swift `directedThreat`): up to
+    /// `threatShapeCountMax` check sources' shapes over the K windows (source s, window k at
+    /// s x 16 + k; Q16 shares of the source's net counts, measured at commissioning with
+    /// `sourcecheck`). An excess the two-window rule takes for NORM is threat-like when a NORM
+    /// bin plus one of these shapes (a positive part) explains it better than any bin alone by
+    /// more than `spectralDirectedSigmaQ8` sd: one degree of freedom instead of K - 1, so it
+    /// sees a Cs-137 or Co-60 source in NORM that the omnibus test sees only at a limit that
+    /// costs NORM alarms (docs/DETECTION.md, "The directed test").
+    public static let threatShapeCountMax = 4
+    public var spectralThreatShapeCount: Int = 0
+    public var spectralThreatShapesQ16: InlineArray<64, Int64> = InlineArray(repeating: 0)
+    public var spectralDirectedSigmaQ8: Int64 = 3 * 256
 
     /// Background suppression is estimated from the high energy window once the occupancy has
     /// this many high-window counts (below, no correction).
@@ -141,7 +153,7 @@ public struct EngineSettings: Sendable {
 
     public enum Problem: Sendable, Equatable {
         case panelCount, pillar, beamSpacing, holdIn, sampleInterval, gammaWindow, gammaSigma,
-            neutronWindow, neutronSigma, neutronExcess, background, normShare, ceiling, spectral, faultLimits
+            neutronWindow, neutronSigma, neutronExcess, background, normShare, ceiling, spectral, checkSourceShapes, faultLimits
     }
 
     /// The first setting out of range, or nil. Messages for people live in the agent.
@@ -177,6 +189,16 @@ public struct EngineSettings: Sendable {
             || spectralSigmaQ8 < 0 || spectralSigmaQ8 > 50 * 256 || spectralNormSigmaQ8 < -50 * 256 || spectralNormSigmaQ8 > spectralSigmaQ8
         {
             return .spectral
+        }
+        if spectralThreatShapeCount < 0 || spectralThreatShapeCount > Self.threatShapeCountMax
+            || (spectralThreatShapeCount > 0 && spectralWindowCount < 3)
+            || spectralDirectedSigmaQ8 < 0 || spectralDirectedSigmaQ8 > 50 * 256
+        {
+            return .checkSourceShapes
+        }
+        for i in 0..<(spectralThreatShapeCount * windowCountMax) {
+            let v = spectralThreatShapesQ16[i]
+            if i % windowCountMax >= spectralWindowCount ? v != 0 : (v < -131_072 || v > 131_072) { return .checkSourceShapes }
         }
         if gammaBackgroundHighCps < 0 || gammaBackgroundLowCps < 0
             || (gammaBackgroundHighCps > 0 && gammaBackgroundHighCps <= gammaBackgroundLowCps)

@@ -21,6 +21,12 @@
 //   chi^2 above K - 1 + n sqrt(2 (K - 1)), n = `spectralSigmaQ8`: chi^2 with K - 1 degrees of
 //   freedom, in sd) is threat-like. Bins holding fewer than `binLoadsMin` loads, or under a
 //   twentieth of all, do not explain.
+// - **The directed test** (`directedThreat`; with check sources' shapes measured at
+//   commissioning, `EngineSettings.spectralThreatShapesQ16`). Does a NORM bin plus one of those
+//   shapes explain the excess better than any bin alone, by more than `spectralDirectedSigmaQ8`
+//   sd? One degree of freedom where the omnibus chi^2 has K - 1: it sees a Cs-137 or Co-60
+//   source inside a NORM load at a limit that costs few NORM alarms, so the omnibus test can sit
+//   higher (docs/DETECTION.md, "The directed test").
 // - **Confident NORM** (a site policy, off by default). A smallest chi^2 at or below K - 1 +
 //   `spectralNormSigmaQ8` sd overrules the two-window rule's surplus test (a surplus of low
 //   counts over the NORM hypothesis: the lane's softer NORM loads), never its share test.
@@ -253,6 +259,78 @@ extension LaneEngine {
         }
         w.bestChi2Q16 = best
         w.threat = best > spectralChi2LimitQ16
+        if !w.threat && settings.spectralThreatShapeCount > 0 { w.threat = directedThreat(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin) }
+    }
+
+    /// The directed test: whether one of the check sources' shapes (`spectralThreatShapesQ16`),
+    /// added to the NORM bin that then explains best, explains the excess better than any NORM
+    /// bin alone by more than `spectralDirectedSigmaQ8` sd (a likelihood-ratio test with one degree
+    /// of freedom, the source's part positive). Per bin, in units of each window's sd (its
+    /// counts and the bin's spread, as the omnibus test has them): y the excess, u the bin's
+    /// shape scaled to it, t the source's; the NORM-only residual chi^2_0 = |y - (u.y / u.u) u|^2;
+    /// with t made orthogonal to u (t' = t - (u.t / u.u) u), the source's part adds z = t'.y / |t'|
+    /// sd, and chi^2_1 = chi^2_0 - z^2 where z > 0. Threat-like when min chi^2_0 - min chi^2_1 >
+    /// n^2 with z > 0 at the latter. Fixed point (Q8 per window, Q16 sums), no allocation.
+    func directedThreat(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> Bool {
+        let k = settings.spectralWindowCount
+        let shapes = settings.spectralThreatShapeCount
+        var best0 = Int64.max
+        var best1 = InlineArray<4, Int64>(repeating: Int64.max)
+        var positive = InlineArray<4, Bool>(repeating: false)
+        @inline(__always) func clamp(_ v: Int64) -> Int64 { v > (1 &<< 20) ? (1 &<< 20) : v < -(1 &<< 20) ? -(1 &<< 20) : v }
+        for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
+            var u = InlineArray<16, Int64>(repeating: 0), y = InlineArray<16, Int64>(repeating: 0), sd = InlineArray<16, Int64>(repeating: 1)
+            var uu: Int64 = 0, uy: Int64 = 0
+            for i in 0..<k {
+                let spread = spectral.spreadQ32[b * windowCountMax + i]
+                let es = spread > 0 ? multiplySaturating(e, integerSquareRoot(spread)) &>> 16 : 0
+                let variance = (spectrum[i] > 1 ? spectrum[i] : 1) + multiplySaturating(es, es)
+                let s = integerSquareRoot(multiplySaturating(variance, 65_536))  // Q8 counts
+                sd[i] = s > 0 ? s : 1
+                u[i] = clamp(multiplySaturating(e, spectral.meanQ16[b * windowCountMax + i]) / sd[i])  // Q8
+                y[i] = clamp(x[i] / sd[i])  // Q8
+                uu += u[i] * u[i]; uy += u[i] * y[i]  // Q16
+            }
+            guard uu > 0 else { continue }
+            // beta = u.y / u.u (Q16); chi^2_0 = sum (y - beta u)^2 (Q16).
+            let beta = Self.ratioQ16(uy, uu)
+            var chi0: Int64 = 0
+            for i in 0..<k {
+                let r = y[i] - (multiplySaturating(beta, u[i]) &>> 16)
+                chi0 += r * r  // |r| <= |y| (a projection's residual): no overflow
+            }
+            if chi0 < best0 { best0 = chi0 }
+            for j in 0..<shapes {
+                var t = InlineArray<16, Int64>(repeating: 0)
+                var ut: Int64 = 0
+                for i in 0..<k {
+                    t[i] = clamp(multiplySaturating(e, settings.spectralThreatShapesQ16[j * windowCountMax + i]) / sd[i])
+                    ut += u[i] * t[i]
+                }
+                let alpha = Self.ratioQ16(ut, uu)
+                var tt: Int64 = 0, ty: Int64 = 0
+                for i in 0..<k {
+                    let tp = t[i] - (multiplySaturating(alpha, u[i]) &>> 16)
+                    tt += tp * tp; ty += tp * y[i]
+                }
+                guard tt > 0 else { continue }  // the source's shape is the bin's: nothing to tell
+                let root = integerSquareRoot(tt)  // Q8
+                let z = ty / (root > 0 ? root : 1)  // Q16 / Q8 = Q8
+                let chi1 = z > 0 ? chi0 - multiplySaturating(z, z) : chi0
+                if chi1 < best1[j] { best1[j] = chi1; positive[j] = z > 0 }
+            }
+        }
+        guard best0 < Int64.max else { return false }
+        let limit = multiplySaturating(settings.spectralDirectedSigmaQ8, settings.spectralDirectedSigmaQ8)  // Q16
+        for j in 0..<shapes where positive[j] && best1[j] < Int64.max && best0 - best1[j] > limit { return true }
+        return false
+    }
+
+    /// a / b in Q16 for a, b of the same scale (b > 0), without overflow for |a| up to 2^47.
+    @inline(__always)
+    static func ratioQ16(_ a: Int64, _ b: Int64) -> Int64 {
+        if a < (1 &<< 46) && a > -(1 &<< 46) { return a * 65_536 / b }
+        return a / ((b &>> 16) > 0 ? b &>> 16 : 1)
     }
 
     /// At the start of an occupancy: the empty lane's share per window (long averages, all

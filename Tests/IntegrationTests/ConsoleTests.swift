@@ -502,9 +502,5 @@ struct ConsoleTests {
     }
 
     /// A command to the simulator's control socket.
-    func control(_ dir: String, _ line: String) throws {
-        let c = try ConsoleTerminal(socket: dir + "/control.sock")
-        c.send(line + "\n")
-        c.expect("OK checksource", timeoutS: 5)
-    }
+    func control(_ dir: String, _ line: String) throws { try simulatorControl(dir, line, reply: "OK checksource") }
 }

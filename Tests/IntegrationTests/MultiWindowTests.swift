@@ -21,7 +21,7 @@ struct MultiWindowTests {
         let port = freePort()
         let base = withoutVM250(try String(contentsOfFile: packageRoot + "/Boards/sim-8w.yaml", encoding: .utf8).components(separatedBy: "\nconsole:")[0])
         let board = dir + "/board.yaml"
-        try (base + "\nconsole:\n  socket: \(dir)/console.sock\n  users: \(packageRoot)/Boards/console-users.sim\n").write(toFile: board, atomically: true, encoding: .utf8)
+        try (base + "\nconsole:\n  socket: \(dir)/console.sock\n  users: \(packageRoot)/Boards/console-users.sim\n  checkSourceMeasureS: 3\n").write(toFile: board, atomically: true, encoding: .utf8)
         let scenario = try emptyLaneScenario(dir)
         // The panels start with other boundaries; none of their inner ones but 650 is the profile's.
         let sim = try Child("lane-sim", ["serve", "--scenario", scenario, "--tcp-port", String(port), "--physics", "m1",
@@ -41,7 +41,7 @@ struct MultiWindowTests {
         #expect(check.stdout.contains("FAIL  panel ML (unit 2) windows: 8 energy windows not usable:"), "\(check.stdout)")
 
         let agent = try Child("lane-agent", ["run", "--board", board, "--modbus-port", String(port), "--gpio-socket", dir + "/gpio.sock",
-                                             "--journal", dir + "/journal", "--duration", "40"], dir: dir, name: "agent")
+                                             "--journal", dir + "/journal", "--duration", "55"], dir: dir, name: "agent")
         defer { agent.stop() }
         #expect(waitFor(dir + "/console.sock"), "the agent did not start: \(agent.stderr)")
         // A panel whose write timed out (the simulator derives new windows for a while) is asked
@@ -68,6 +68,32 @@ struct MultiWindowTests {
         #expect(counts.contains("energy windows over the last") && counts.contains("30-80") && counts.contains("1500-3000 keV"), "\(counts)")
         let bg2 = console.run("background")
         #expect(bg2.contains("spectral test: 0 NORM loads learned") && bg2.contains("not ready yet"), "\(bg2)")
+        #expect(bg2.contains("directed test: Cs-137, Co-60 over the NORM shapes, alarm beyond 3.50 sd"), "\(bg2)")
+
+        // The check source against panel MU: its shape over the 8 windows, printed for the
+        // profile's checkSourceShapes; the simulator's Cs-137 check source gives the shape the
+        // profile holds for Cs-137 (measured this way), within counting noise.
+        console.send("login tech\r")
+        console.expect("password: ")
+        #expect(console.run("lane-demo-1").contains("logged in as tech"))
+        console.send("sourcecheck MU\r")
+        console.expect("Place the check source against panel MU, then press Enter: ")
+        try simulatorControl(dir, "checksource 1 3000", reply: "OK checksource")
+        console.send("\r")
+        console.expect("Remove the check source, then press Enter: ", timeoutS: 15)
+        try simulatorControl(dir, "checksource 1 0", reply: "OK checksource")
+        console.send("\r")
+        console.expect("restart the agent:", timeoutS: 5)
+        let line = console.transcript.components(separatedBy: "(share of its net counts per window): ").last?.components(separatedBy: "\n").first ?? ""
+        let measured = line.components(separatedBy: ", ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(measured.count == 8 && abs(measured.reduce(0, +) - 1) < 0.01, "\(console.transcript)")
+        let entry = base.components(separatedBy: "{source: Cs-137, shares: [").dropFirst().first?.components(separatedBy: "]").first ?? ""
+        let held = entry.components(separatedBy: ", ").compactMap(Double.init)
+        #expect(held.count == 8, "the profile's Cs-137 shape: \(entry)")
+        for (w, x) in zip(measured, held).enumerated() {
+            #expect(abs(x.0 - x.1) < 0.03, "window \(w + 1): measured \(x.0), the profile's Cs-137 \(x.1) (measured: \(line))")
+        }
+        #expect(console.transcript.contains("      - {source: Cs-137, shares: [\(line)]}"), "\(console.transcript)")
         #expect(await agent.finish(timeoutS: 60) == 0, "\(agent.stderr)")
 
         // What the panels hold now, read by another Modbus client.

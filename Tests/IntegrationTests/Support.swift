@@ -264,7 +264,13 @@ func emptyLaneScenario(_ dir: String) throws -> String {
 /// Sends one fault command to the simulator's control socket in `dir` and waits for its answer
 /// (one command per connection, as the control socket takes them).
 func simulatorFault(_ dir: String, _ command: String) throws {
+    try simulatorControl(dir, "fault " + command, reply: "OK fault", timeoutS: 20)
+}
+
+/// A line to the simulator's control socket (`lane-sim serve --control-socket DIR/control.sock`),
+/// waiting for its reply.
+func simulatorControl(_ dir: String, _ line: String, reply: String, timeoutS: Double = 5) throws {
     let control = try ConsoleTerminal(socket: dir + "/control.sock")
-    control.send("fault " + command + "\n")
-    _ = control.expect("OK fault", timeoutS: 20)
+    control.send(line + "\n")
+    _ = control.expect(reply, timeoutS: timeoutS)
 }

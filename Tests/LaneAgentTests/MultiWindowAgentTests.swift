@@ -12,6 +12,14 @@ import LaneHAL
 import Testing
 
 @Suite struct MultiWindowAgentTests {
+    /// Boards/sim-8w.yaml made a two-window lane: no windows, no boundaries, and (unless
+    /// `shapes`) no check-source shapes.
+    static func twoWindows(_ text: String, shapes: Bool) -> String {
+        var t = text.replacingOccurrences(of: "  windows: 8 ", with: "  #windows: 8 ").replacingOccurrences(of: "  windowBoundariesKev", with: "  #windowBoundariesKev")
+        if !shapes, let a = t.range(of: "  checkSourceShapes:"), let b = t.range(of: "  gammaCeilingSigma") { t.removeSubrange(a.lowerBound..<b.lowerBound) }
+        return t
+    }
+
     @Test("reference-panel-mw-v1 with K = 8: one read of 30 registers; K and the 8 window counters decoded, high word first")
     func mapDecodes() {
         let map = PanelRegisterMap.referencePanelMwV1.withWindows(8)
@@ -54,7 +62,10 @@ import Testing
         #expect(p.registerMap.name == "reference-panel-mw-v1")
         #expect(p.registerMap.readCount == 30 && p.registerMap.windowCount == 8)
         #expect(p.engine.spectralWindowCount == 8)
-        #expect(p.engine.spectralSigmaQ8 == 3 * 256)
+        #expect(p.engine.spectralSigmaQ8 == 8 * 256 && p.engine.spectralDirectedSigmaQ8 == 896)
+        #expect(p.checkSourceNames == ["Cs-137", "Co-60"] && p.engine.spectralThreatShapeCount == 2)
+        #expect(p.engine.spectralThreatShapesQ16[4] == Int64((0.300 * 65536).rounded()))
+        #expect(p.engine.spectralThreatShapesQ16[windowCountMax + 5] == Int64((0.424 * 65536).rounded()))
         #expect(p.windowBoundariesKev == [30, 80, 150, 250, 400, 650, 1000, 1500, 3000])
         #expect(p.windowSplitKev == 650)
         // The built-in map and the file agree.
@@ -86,6 +97,40 @@ import Testing
         #expect(big.contains("panels.windows") && big.contains("17"), "\(big)")
     }
 
+    @Test("check-source shapes in the profile: errors name the entry and say what is wrong (share count, range, sum, a name twice, too many, unknown key, text for a number, two-window panels)")
+    func checkSourceShapeErrors() throws {
+        let base = try String(contentsOfFile: packageRoot + "/Boards/sim-8w.yaml", encoding: .utf8)
+        let cs = "{source: Cs-137, shares: [0.170, 0.109, 0.145, 0.236, 0.300, 0.039, 0.001, 0.000]}"
+        func error(_ from: String, _ to: String) -> String {
+            #expect(base.contains(from), "the profile has '\(from)'")
+            do {
+                _ = try BoardProfile.parse(base.replacingOccurrences(of: from, with: to), file: "b.yaml", mapDirectory: packageRoot + "/Boards/panels")
+                return "loaded"
+            } catch { return "\(error)" }
+        }
+        let count = error(cs, "{source: Cs-137, shares: [0.170, 0.109, 0.145, 0.236, 0.300, 0.039, 0.001]}")
+        #expect(count.contains("b.yaml:") && count.contains("detection.checkSourceShapes[1].shares: has 7 shares for 8 windows"), "\(count)")
+        let range = error(cs, "{source: Cs-137, shares: [0.170, 0.109, 0.145, 0.236, 0.300, 2.5, 0.001, 0.000]}")
+        #expect(range.contains("checkSourceShapes[1].shares: share 6: 2.5 is out of range (-2 to 2)"), "\(range)")
+        let sum = error(cs, "{source: Cs-137, shares: [0.170, 0.109, 0.145, 0.236, 0.300, 0.539, 0.001, 0.000]}")
+        #expect(sum.contains("checkSourceShapes[1].shares: add up to 1.500"), "\(sum)")
+        let text = error(cs, "{source: Cs-137, shares: [0.170, x, 0.145, 0.236, 0.300, 0.039, 0.001, 0.000]}")
+        #expect(text.contains("share 2: expected a number, found 'x'"), "\(text)")
+        let twice = error("{source: Co-60,", "{source: Cs-137,")
+        #expect(twice.contains("checkSourceShapes[2].source: 'Cs-137' appears twice"), "\(twice)")
+        let key = error("{source: Co-60,", "{isotope: Co-60,")
+        #expect(key.contains("checkSourceShapes[2].isotope: unknown key"), "\(key)")
+        let many = error("    - \(cs)\n", String(repeating: "    - \(cs)\n".replacingOccurrences(of: "Cs-137", with: "X"), count: 1)
+            + (1...3).map { "    - \(cs.replacingOccurrences(of: "Cs-137", with: "S\($0)"))\n" }.joined())
+        #expect(many.contains("detection.checkSourceShapes: has 5 sources; at most 4"), "\(many)")
+        do {
+            _ = try BoardProfile.parse(Self.twoWindows(base, shapes: true), file: "b.yaml", mapDirectory: packageRoot + "/Boards/panels")
+            Issue.record("check-source shapes on two-window panels loaded")
+        } catch {
+            #expect("\(error)".contains("detection.checkSourceShapes: needs multi-window panels (panels.windows)"), "\(error)")
+        }
+    }
+
     @Test("the RS-485 bus budget counts the longer read: 4 panels at 38400 baud fit a 100 ms tick with 12 registers, not with 30")
     func busBudget() throws {
         let rtu = "modbus:\n  transport: rtu\n  device: /dev/ttyUSB0\n  baud: 38400\n  responseTimeoutMs: 30\n"
@@ -98,8 +143,7 @@ import Testing
         } catch {
             #expect("\(error)".contains("the RS-485 bus cannot poll 4 panels") && "\(error)".contains("(73 characters at 38400 baud"), "\(error)")
         }
-        let twoWindows = onRTU.replacingOccurrences(of: "  windows: 8 ", with: "  #windows: 8 ").replacingOccurrences(of: "  windowBoundariesKev", with: "  #windowBoundariesKev")
-        let p = try BoardProfile.parse(twoWindows, file: "b.yaml", mapDirectory: packageRoot + "/Boards/panels")
+        let p = try BoardProfile.parse(Self.twoWindows(onRTU, shapes: false), file: "b.yaml", mapDirectory: packageRoot + "/Boards/panels")
         #expect(p.busBudget?.registers == 14)
     }
 

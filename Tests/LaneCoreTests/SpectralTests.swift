@@ -156,6 +156,54 @@ struct WindowLane {
         #expect(!with.engine.spectralTestReady)
     }
 
+    @Test("the directed test: with a check source's shape known (Co-60-like, hard in window 3), a NORM load with a little of that source inside alarms where the omnibus test at 10 sd takes it for NORM (chi^2 16 over a 1 s window, 24 over the whole occupancy, limit 27.5; the directed test's z 4.0); without the shape it passes; the lane's own NORM passes, and a load with less in window 3 than NORM (the source's part negative) is not taken for the source")
+    func directedTest() {
+        let mixture: [UInt32] = [4, 6, 9, 4]  // NORM + 3 counts per panel and sample in window 3
+        let lessHard: [UInt32] = [4, 6, 4, 4]
+        func lane(shape: [Double]?) -> WindowLane {
+            var l = WindowLane()
+            var s = l.engine.settings
+            s.spectralSigmaQ8 = 10 * 256
+            if let shape {
+                for (w, x) in shape.enumerated() { s.spectralThreatShapesQ16[w] = Int64((x * 65536).rounded()) }
+                s.spectralThreatShapeCount = 1
+            }
+            #expect(s.firstProblem() == nil)
+            l.engine = LaneEngine(settings: s)
+            for _ in 0..<300 { l.tick() }
+            for _ in 0..<110 { _ = l.occupancy(WindowLane.norm) }
+            #expect(l.engine.spectralTestReady)
+            return l
+        }
+        var directed = lane(shape: [0.05, 0.15, 0.7, 0.1]), omnibus = lane(shape: nil)
+        let a = directed.occupancy(mixture), b = omnibus.occupancy(mixture)
+        #expect(a.gammaAlarm && !a.normSuspect, "with the source's shape: \(a)")
+        #expect(!b.gammaAlarm && b.normSuspect, "omnibus test alone at 10 sd: \(b)")
+        #expect(!directed.occupancy(WindowLane.norm).gammaAlarm)
+        let c = directed.occupancy(lessHard)
+        #expect(!c.gammaAlarm && c.normSuspect, "less in window 3: \(c)")
+    }
+
+    @Test("check-source shapes: at most 4, only with multi-window panels, shares within -2 to 2 and 0 beyond K; the directed test's sigma 0 to 50")
+    func checkSourceShapeSettings() {
+        var s = EngineSettings()
+        s.spectralThreatShapeCount = 1
+        #expect(s.firstProblem() == .checkSourceShapes, "two-window panels")
+        s.spectralWindowCount = 4
+        #expect(s.firstProblem() == nil)
+        s.spectralThreatShapesQ16[4] = 1  // window 5 of a 4-window lane
+        #expect(s.firstProblem() == .checkSourceShapes)
+        s.spectralThreatShapesQ16[4] = 0
+        s.spectralThreatShapesQ16[1] = 131_073
+        #expect(s.firstProblem() == .checkSourceShapes)
+        s.spectralThreatShapesQ16[1] = 0
+        s.spectralThreatShapeCount = 5
+        #expect(s.firstProblem() == .checkSourceShapes)
+        s.spectralThreatShapeCount = 4
+        s.spectralDirectedSigmaQ8 = 51 * 256
+        #expect(s.firstProblem() == .checkSourceShapes)
+    }
+
     @Test("settings: 3 to 16 windows (0: off), sigma 0 to 50")
     func settings() {
         var s = EngineSettings()

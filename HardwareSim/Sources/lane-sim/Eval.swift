@@ -25,6 +25,8 @@ struct Eval: ParsableCommand {
     var ceilingSweep: String?
     @Flag(help: "With --commission: learn the NORM loads as the agent does (detection.normFromTraffic: the engine's own learner fed by the lane's traffic, a Cs-137 pass among every 50 NORM loads) instead of the offline quantile.")
     var fromTraffic = false
+    @Option(help: "PROTOTYPE: check sources whose shapes the lane measures (cs137,co60).") var checkShapes: String?
+    @Option(help: "PROTOTYPE: directed test sigma.") var directedSigma: Double?
     @Option(help: "The window split the lane asks its panels for, keV (holding register 257; 0: each member's own). Default: 600 with --commission (above Cs-137's Compton edge: docs/DETECTION.md), each member's own without.")
     var splitKev: Double?
     @Option(help: "Multi-window panels: 8 (the contract's default boundaries, reference-panel-mw-v1), 2 (two windows, the default), or the boundaries in keV separated by commas (K + 1 values, K = 3 to 16). The engine's spectral test gets the K windows, and so does the matched-filter bound.")
@@ -46,6 +48,7 @@ struct Eval: ParsableCommand {
         }
         if let spectralSigma { settings.spectralSigmaQ8 = Int64((spectralSigma * 256).rounded()) }
         if let spectralNormSigma { settings.spectralNormSigmaQ8 = Int64((spectralNormSigma * 256).rounded()) }
+        if let directedSigma { settings.spectralDirectedSigmaQ8 = Int64((directedSigma * 256).rounded()) }
         var config = EvalConfig()
         if let windows, windows != "2" {
             let b = windows == "8" ? Self.contractWindows : try parseWindows(windows)
@@ -83,6 +86,7 @@ struct Eval: ParsableCommand {
             var p = Commissioning()
             p.splitKev = splitKev ?? 600
             p.fromTraffic = fromTraffic
+            p.checkShapes = (checkShapes ?? "").split(separator: ",").compactMap { ThreatKind(rawValue: String($0)) }
             plan = p
         }
         let fam = Evaluation.runFamily(config: config, settings: settings, members: members, commissioning: plan) { name, done, total in
@@ -98,6 +102,8 @@ struct Eval: ParsableCommand {
         if let windows { command += " --windows \(windows)" }
         if let ceiling { command += " --ceiling \(ceiling)" }
         if let spectralSigma { command += " --spectral-sigma \(spectralSigma)" }
+        if let checkShapes { command += " --check-shapes \(checkShapes)" }
+        if let directedSigma { command += " --directed-sigma \(directedSigma)" }
         if let spectralNormSigma { command += " --spectral-norm-sigma \(spectralNormSigma)" }
         command += " --out \(out)"
         for (physics, report) in fam.members {

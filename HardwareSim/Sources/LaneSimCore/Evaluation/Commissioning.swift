@@ -25,6 +25,8 @@ public struct Commissioning: Sendable, Equatable {
     /// With `fromTraffic`: one Cs-137 pass (strong enough to pass the threshold) for every this
     /// many NORM loads, so that the learner is shown the rare threat it must not follow.
     public var threatEvery = 50
+    /// PROTOTYPE: check sources whose multi-window shapes the lane measures (directed test).
+    public var checkShapes: [ThreatKind] = []
     public init() {}
 }
 
@@ -118,6 +120,22 @@ extension Evaluation {
         return EngineDetector(settings: settings).run(events).lowShare
     }
 
+    /// PROTOTYPE: a check source's excess shape over the K windows, parked 60 s without cargo.
+    static func checkSourceShape(_ c: EvalConfig, settings: EngineSettings, kind: ThreatKind, rng: inout SeededRandom) -> [Int64] {
+        var check = PassSpec(kind: .threat(kind, strengthIndex: 6), profile: .parked, seed: rng.next())
+        check.seed = rng.next()
+        var (scenario, _) = Suite.scenario(check, c)
+        scenario.vehicles[0].attenuation = 1
+        scenario.vehicles[0].stopS = 60
+        var events: [LaneEvent] = []
+        TraceGenerator.play(Suite.world(scenario, c)) { events.append($0) }
+        let st = EngineDetector(settings: settings, spectral: SpectralState()).runLearning(events).spectral
+        for b in 0..<SpectralState.binCount where st.binLoads[b] > 0 {
+            return (0..<16).map { st.meanQ16[b * 16 + $0] }
+        }
+        return Array(repeating: 0, count: 16)
+    }
+
     /// The agent's own procedure: `normFromTraffic` on, the check source's share recorded, and
     /// the lane's traffic (NORM loads at the usual speeds, a Cs-137 pass among every
     /// `threatEvery`) played through the engine one pass after the other, its `NormLearner`
@@ -152,6 +170,14 @@ extension Evaluation {
             var e: [LaneEvent] = []
             TraceGenerator.play(Suite.world(scenario, c)) { e.append($0) }
             out[i] = e
+        }
+        if s.spectralWindowCount >= 3 {
+            for (j, kind) in plan.checkShapes.prefix(EngineSettings.threatShapeCountMax).enumerated() {
+                let shape = checkSourceShape(c, settings: measuring, kind: kind, rng: &rng)
+                for i in 0..<16 { s.spectralThreatShapesQ16[j * 16 + i] = shape[i] }
+                s.spectralThreatShapeCount = j + 1
+                FileHandle.standardError.write(Data("commission \(physics.name): \(kind) shape \((0..<s.spectralWindowCount).map { String(format: "%.3f", Double(shape[$0]) / 65536) }.joined(separator: " "))\n".utf8))
+            }
         }
         var learner = NormLearner()
         var spectral = SpectralState()
