@@ -18,7 +18,7 @@ struct ARMGoldenTests {
         let status = await script.finish(timeoutS: 600)
         let text = script.stdout + script.stderr
         #expect(status == 0, "\(text)")
-        for name in ["demo", "e2e", "parked", "queued", "norm-traffic-8w"] {
+        for name in ["demo", "e2e", "parked", "queued", "norm-traffic-8w", "norm-traffic-8w-directed"] {
             for arch in ["aarch64", "armv7"] {
                 #expect(text.contains("golden-arm: \(name):") && text.contains("identical on x86_64 and \(arch)"), "\(text)")
                 let a = try String(contentsOfFile: dir + "/\(name).\(arch).txt", encoding: .utf8)
@@ -27,7 +27,7 @@ struct ARMGoldenTests {
             // The harness's integers are the replay's decisions (same engine, same trace).
             let harness = try String(contentsOfFile: dir + "/\(name).armv7.txt", encoding: .utf8).split(separator: "\n")
             // The multi-window trace's decisions are the replay's of the trace the script generated.
-            let decisions = name == "norm-traffic-8w" ? dir + "/\(name).decisions.jsonl" : packageRoot + "/Tests/Golden/\(name).decisions.jsonl"
+            let decisions = name.hasPrefix("norm-traffic-8w") ? dir + "/\(name).decisions.jsonl" : packageRoot + "/Tests/Golden/\(name).decisions.jsonl"
             let golden = try String(contentsOfFile: decisions, encoding: .utf8).split(separator: "\n")
                 .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
             #expect(harness.count == golden.count && !golden.isEmpty)

@@ -70,6 +70,24 @@ public func laneSetWindows(_ k: Int64) {
     harnessEngine = LaneEngine(settings: s)
 }
 
+/// The directed test (multi-window panels; after `lane_set_windows`): `fields` holds the
+/// omnibus test's sigma and the directed test's (Q8), the two-window rule's shares (Q16; the
+/// rule on), the number of check-source shapes, then 16 shares per shape (Q16). The engine
+/// starts afresh with those settings.
+@_cdecl("lane_set_directed")
+public func laneSetDirected(_ fields: UnsafePointer<Int64>, _ count: Int64) {
+    var s = harnessEngine.settings
+    s.spectralSigmaQ8 = fields[0]
+    s.spectralDirectedSigmaQ8 = fields[1]
+    s.normDiscrimination = true
+    s.normLowShareMinQ16 = fields[2]
+    s.normShareMaxQ16 = fields[3]
+    let shapes = Int(truncatingIfNeeded: fields[4])
+    s.spectralThreatShapeCount = shapes
+    for i in 0..<(shapes * 16) where 5 + i < Int(truncatingIfNeeded: count) { s.spectralThreatShapesQ16[i] = fields[5 + i] }
+    harnessEngine = LaneEngine(settings: s)
+}
+
 /// A sample with its windows: `windows` holds K per panel, panel after panel.
 @_cdecl("lane_sample_windows")
 public func laneSampleWindows(_ tUs: Int64, _ intervalUs: Int64, _ counts: UnsafePointer<UInt32>, _ k: Int64,

@@ -16,6 +16,7 @@ int64_t lane_edge(int64_t tUs, int64_t beam, int64_t blocked, Decision *out);
 int64_t lane_sample(int64_t tUs, int64_t intervalUs, const uint32_t *counts, Decision *out);
 int64_t lane_finish(int64_t tUs, Decision *out);
 void lane_set_windows(int64_t k);
+void lane_set_directed(const int64_t *fields, int64_t count);
 int64_t lane_sample_windows(int64_t tUs, int64_t intervalUs, const uint32_t *counts, int64_t k, const uint32_t *windows, Decision *out);
 
 static void print(const Decision *d) {
@@ -68,6 +69,12 @@ int main(int argc, char **argv) {
         } else if (kind == 'K') {
             if (!rd64(f, &windows) || windows < 3 || windows > 16) { fprintf(stderr, "bad window count\n"); return 1; }
             lane_set_windows(windows);
+        } else if (kind == 'T') {
+            int64_t n, fields[5 + 4 * 16] = {0};
+            if (!rd64(f, &n) || n < 5 || n > 5 + 4 * 16) { fprintf(stderr, "bad directed-test record\n"); return 1; }
+            for (int i = 0; i < n; i++)
+                if (!rd64(f, &fields[i])) { fprintf(stderr, "truncated directed-test record\n"); return 1; }
+            lane_set_directed(fields, n);
         } else if (kind == 'S') {
             uint32_t counts[24] = {0};
             if (!rd64(f, &a)) { fprintf(stderr, "truncated sample\n"); return 1; }

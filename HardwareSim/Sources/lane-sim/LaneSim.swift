@@ -117,11 +117,19 @@ final class LineSink: @unchecked Sendable {
 /// events: 'E' tUs beam blocked (Int64 each), 'S' tUs intervalUs then gamma, gammaLow, neutron
 /// per panel (UInt32 each). Intervals are taken from the trace's times as replay does. A
 /// multi-window trace (K >= 3) has 'K' 0 K (Int64 each) before its first sample, and each 'S' is
-/// followed by the K windows of every panel, panel after panel (UInt32 each).
+/// followed by the K windows of every panel, panel after panel (UInt32 each). With a directed
+/// test (`--check-shape`), a 'T' record follows 'K': 0, the number of fields n, then n Int64:
+/// spectral sigma and directed sigma (Q8), the two-window rule's shares (Q16; the rule on), the
+/// number of shapes, and 16 shares per shape (Q16).
 struct Vectors: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Convert a lane trace into golden vectors for the embedded-engine harness.")
     @Option(help: "The lane trace (JSON Lines).") var trace: String
     @Option(help: "The vector file to write.") var out: String
+    @Option(help: "Multi-window traces: a check source's shape for the directed test, K shares separated by commas (repeat for up to 4); the two-window rule is then on.")
+    var checkShape: [String] = []
+    @Option(help: "With --check-shape: the omnibus spectral test's sigma.") var spectralSigma: Double = 3
+    @Option(help: "With --check-shape: the directed test's sigma.") var directedSigma: Double = 3
+    @Option(help: "With --check-shape: the two-window rule's normLowShareMin and normShareMax.") var normShares: String = "0.95,0.9"
 
     func run() throws {
         guard let text = try? String(contentsOfFile: trace, encoding: .utf8) else { throw ValidationError("cannot read \(trace)") }
@@ -140,6 +148,20 @@ struct Vectors: ParsableCommand {
                         nominal = h.sampleIntervalMs * 1000
                         i64(Int64(h.panels)); i64(h.beamSpacingMm); i64(nominal)
                         if h.windowCount >= 3 { bytes.append(UInt8(ascii: "K")); i64(0); i64(Int64(h.windowCount)) }
+                        if h.windowCount >= 3 && !checkShape.isEmpty {
+                            let shares = normShares.split(separator: ",").compactMap { Double($0) }
+                            let shapes = try checkShape.prefix(4).map { text -> [Double] in
+                                let v = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+                                guard v.count == h.windowCount else { throw ValidationError("--check-shape: \(v.count) shares for \(h.windowCount) windows") }
+                                return v
+                            }
+                            guard shares.count == 2 else { throw ValidationError("--norm-shares: two shares, such as 0.95,0.9") }
+                            var fields: [Int64] = [Int64((spectralSigma * 256).rounded()), Int64((directedSigma * 256).rounded()),
+                                                   Int64((shares[0] * 65536).rounded()), Int64((shares[1] * 65536).rounded()), Int64(shapes.count)]
+                            for v in shapes { fields += (0..<16).map { $0 < v.count ? Int64((v[$0] * 65536).rounded()) : 0 } }
+                            bytes.append(UInt8(ascii: "T")); i64(0); i64(Int64(fields.count))
+                            for x in fields { i64(x) }
+                        }
                     }
                     continue
                 }
