@@ -271,15 +271,20 @@ extension LaneEngine {
     /// with t made orthogonal to u (t' = t - (u.t / u.u) u), the source's part adds z = t'.y / |t'|
     /// sd, and chi^2_1 = chi^2_0 - z^2 where z > 0. Threat-like when min chi^2_0 - min chi^2_1 >
     /// n^2 with z > 0 at the latter. Fixed point (Q8 per window, Q16 sums), no allocation.
-    func directedThreat(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> Bool {
+    mutating func directedThreat(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> Bool {
+        // Mutating and with the settings read once: a non-mutating call copied the engine, and
+        // every read of a shape in the loops copied the settings (35 k instructions a call).
         let k = settings.spectralWindowCount
         let shapes = settings.spectralThreatShapeCount
+        let shapeQ16 = settings.spectralThreatShapesQ16
+        let limit = multiplySaturating(settings.spectralDirectedSigmaQ8, settings.spectralDirectedSigmaQ8)  // Q16
         var best0 = Int64.max
         var best1 = InlineArray<4, Int64>(repeating: Int64.max)
         var positive = InlineArray<4, Bool>(repeating: false)
         @inline(__always) func clamp(_ v: Int64) -> Int64 { v > (1 &<< 20) ? (1 &<< 20) : v < -(1 &<< 20) ? -(1 &<< 20) : v }
+        var u = InlineArray<16, Int64>(repeating: 0), y = InlineArray<16, Int64>(repeating: 0), sd = InlineArray<16, Int64>(repeating: 1)
+        var t = InlineArray<16, Int64>(repeating: 0)
         for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
-            var u = InlineArray<16, Int64>(repeating: 0), y = InlineArray<16, Int64>(repeating: 0), sd = InlineArray<16, Int64>(repeating: 1)
             var uu: Int64 = 0, uy: Int64 = 0
             for i in 0..<k {
                 let spread = spectral.spreadQ32[b * windowCountMax + i]
@@ -301,10 +306,9 @@ extension LaneEngine {
             }
             if chi0 < best0 { best0 = chi0 }
             for j in 0..<shapes {
-                var t = InlineArray<16, Int64>(repeating: 0)
                 var ut: Int64 = 0
                 for i in 0..<k {
-                    t[i] = clamp(multiplySaturating(e, settings.spectralThreatShapesQ16[j * windowCountMax + i]) / sd[i])
+                    t[i] = clamp(multiplySaturating(e, shapeQ16[j * windowCountMax + i]) / sd[i])
                     ut += u[i] * t[i]
                 }
                 let alpha = Self.ratioQ16(ut, uu)
@@ -321,7 +325,6 @@ extension LaneEngine {
             }
         }
         guard best0 < Int64.max else { return false }
-        let limit = multiplySaturating(settings.spectralDirectedSigmaQ8, settings.spectralDirectedSigmaQ8)  // Q16
         for j in 0..<shapes where positive[j] && best1[j] < Int64.max && best0 - best1[j] > limit { return true }
         return false
     }
