@@ -118,9 +118,6 @@ public struct EngineSettings: Sendable {
     public var spectralThreatShapeCount: Int = 0
     public var spectralThreatShapesQ16: InlineArray<64, Int64> = InlineArray(repeating: 0)
     public var spectralDirectedSigmaQ8: Int64 = 3 * 256
-    /// EXPERIMENT: the check sources' matched filter against the background (sd; 0: off): an
-    /// excess in a source's shape beyond this is judged as an excess over the threshold.
-    public var spectralMatchedSigmaQ8: Int64 = 0
 
     /// Background suppression is estimated from the high energy window once the occupancy has
     /// this many high-window counts (below, no correction).
@@ -196,7 +193,6 @@ public struct EngineSettings: Sendable {
         if spectralThreatShapeCount < 0 || spectralThreatShapeCount > Self.threatShapeCountMax
             || (spectralThreatShapeCount > 0 && spectralWindowCount < 3)
             || spectralDirectedSigmaQ8 < 0 || spectralDirectedSigmaQ8 > 50 * 256
-            || spectralMatchedSigmaQ8 < 0 || spectralMatchedSigmaQ8 > 50 * 256
         {
             return .checkSourceShapes
         }

@@ -549,7 +549,6 @@ public struct LaneEngine: Sendable {
                     spectralWindow = SpectralWindow(spectrum: sw.totals.spectrum, expectedQ16: (b0 &>> 8) * (corrected ? r : 65_536) &>> 8)
                 }
             }
-            let matched = spectralWindow != nil && matchedExceeds(spectralWindow!)
             for g in 0..<groupCount {
                 // Expected background over the window's actual length, Q16 counts.
                 // Correct for suppression only when the vehicle shielded the panels for the whole
@@ -559,7 +558,7 @@ public struct LaneEngine: Sendable {
                 let bLow = scaled(corrected ? shapeLow[g] : bgLow[g], gw.intervalUs)
                 grossTest(group: g, counts: gw.gamma[g], low: gw.gammaLow[g], expectedQ16: b, lowExpectedQ16: bLow,
                           suppressionQ16: corrected ? r : 65_536, highCounts: corrected ? high : 0, samples: gw.samples,
-                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g), spectral: &spectralWindow, matched: matched && g == 0)
+                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g), spectral: &spectralWindow)
             }
         }
         // The ceiling: a significance above which anything alarms, whatever its spectrum (Co-60 is
@@ -582,13 +581,12 @@ public struct LaneEngine: Sendable {
                 let b0 = corrected ? occShapeQ16[0] : occExpectedQ16[0]
                 spectralWindow = SpectralWindow(spectrum: occSpectrum, expectedQ16: (b0 &>> 8) * r &>> 8)
             }
-            let matched = spectralWindow != nil && matchedExceeds(spectralWindow!)
             for g in 0..<groupCount {
                 grossTest(group: g, counts: occGamma[g], low: occLow[g],
                           expectedQ16: corrected ? occShapeQ16[g] : occExpectedQ16[g],
                           lowExpectedQ16: corrected ? occLowShapeQ16[g] : occLowExpectedQ16[g], suppressionQ16: r, highCounts: high,
                           samples: occShieldedSamples,
-                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g), spectral: &spectralWindow, matched: matched && g == 0)
+                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g), spectral: &spectralWindow)
             }
         }
         let nw = ring.sum(window: current.neutronWindowSamples)
@@ -645,7 +643,7 @@ public struct LaneEngine: Sendable {
     /// is tested apart, in `test()`.
     mutating func grossTest(group g: Int, counts c: Int64, low: Int64, expectedQ16 b0: Int64, lowExpectedQ16 bLow0: Int64,
                             suppressionQ16 r: Int64, highCounts high: Int64, samples: Int, learnedCounts: Int64,
-                            spectral: inout SpectralWindow?, matched: Bool = false) {
+                            spectral: inout SpectralWindow?) {
         let b = (b0 &>> 8) * r &>> 8
         let bLow = (bLow0 &>> 8) * r &>> 8
         var variance = b > 0 ? b : 1
@@ -685,7 +683,7 @@ public struct LaneEngine: Sendable {
                 maxShapeValid = true
             }
         }
-        if (c &<< 16) > threshold || matched {
+        if (c &<< 16) > threshold {
             // The two-window rule (off: every excess is threat-like) ...
             var threatLike = !normRule.on || lowShare >= normRule.lowShareMinQ16
             if !threatLike && settings.normTestSigmaQ8 > 0 {

@@ -329,34 +329,6 @@ extension LaneEngine {
         return false
     }
 
-    /// EXPERIMENT: whether a check source's matched filter against the background passes
-    /// `spectralMatchedSigmaQ8`: z = sum t_k x_k / B_k / sqrt(sum t_k^2 / B_k), x the excess, B the
-    /// expected background per window, t the source's shape.
-    mutating func matchedExceeds(_ w: SpectralWindow) -> Bool {
-        let k = settings.spectralWindowCount
-        let shapes = settings.spectralThreatShapeCount
-        let sigma = settings.spectralMatchedSigmaQ8
-        guard sigma > 0 && shapes > 0 && spectralOn else { return false }
-        let shapeQ16 = settings.spectralThreatShapesQ16
-        var bc = InlineArray<16, Int64>(repeating: 1), x8 = InlineArray<16, Int64>(repeating: 0)
-        for i in 0..<k {
-            let bQ16 = (w.expectedQ16 &>> 8) * spectralBackgroundShareQ16[i] &>> 8
-            bc[i] = (bQ16 &>> 16) > 0 ? bQ16 &>> 16 : 1
-            x8[i] = ((w.spectrum[i] &<< 16) - bQ16) &>> 8  // Q8 counts
-        }
-        for j in 0..<shapes {
-            var num: Int64 = 0, den2: Int64 = 0  // Q24, Q32
-            for i in 0..<k {
-                let t = shapeQ16[j * windowCountMax + i]
-                num += multiplySaturating(t < 0 ? -t : t, x8[i] < 0 ? -x8[i] : x8[i]) / bc[i] * ((t < 0) != (x8[i] < 0) ? -1 : 1)
-                den2 += t * t / bc[i]
-            }
-            let den = integerSquareRoot(den2 > 0 ? den2 : 0)  // Q16
-            if den > 0 && num / den >= sigma { return true }
-        }
-        return false
-    }
-
     /// a / b in Q16 for a, b of the same scale (b > 0), without overflow for |a| up to 2^47.
     @inline(__always)
     static func ratioQ16(_ a: Int64, _ b: Int64) -> Int64 {
