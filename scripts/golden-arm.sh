@@ -53,10 +53,10 @@ directed=norm-traffic-8w-directed
 cs=0.170,0.109,0.145,0.236,0.300,0.039,0.001,0.000
 co=-0.077,-0.020,0.043,0.110,0.212,0.424,0.317,0.003
 sed -n '1,/^detection:/p' Boards/sim-8w.yaml > "$out/$directed.yaml"
-printf '%s\n' "  normDiscrimination: true" "  normLowShareMin: 0.95" "  normShareMax: 0.9" "  spectralSigma: 8" "  directedSigma: 1" \
+printf '%s\n' "  normDiscrimination: true" "  normLowShareMin: 0.95" "  normShareMax: 0.9" "  spectralSigma: 6" "  directedSigma: 1" \
   "  checkSourceShapes:" "    - {source: Cs-137, shares: [$cs]}" "    - {source: Co-60, shares: [$co]}" >> "$out/$directed.yaml"
 .build/debug/lane-agent replay "$out/$name.trace.jsonl" --board "$out/$directed.yaml" > "$out/$directed.decisions.jsonl"
 .build/debug/lane-sim vectors --trace "$out/$name.trace.jsonl" --out "$out/$directed.bin" --check-shape="$cs" --check-shape="$co" \
-  --spectral-sigma 8 --directed-sigma 1 --norm-shares 0.95,0.9
+  --spectral-sigma 6 --directed-sigma 1 --norm-shares 0.95,0.9
 check "$directed"
 exit $status

@@ -25,8 +25,8 @@ struct Eval: ParsableCommand {
     var ceilingSweep: String?
     @Flag(help: "With --commission: learn the NORM loads as the agent does (detection.normFromTraffic: the engine's own learner fed by the lane's traffic, a Cs-137 pass among every 50 NORM loads) instead of the offline quantile.")
     var fromTraffic = false
-    @Option(help: "PROTOTYPE: check sources whose shapes the lane measures (cs137,co60).") var checkShapes: String?
-    @Option(help: "PROTOTYPE: directed test sigma.") var directedSigma: Double?
+    @Option(help: "With --commission --from-traffic on multi-window panels: the check sources whose shapes the lane measures for the directed test, separated by commas (cs137, co60, heu, ba133; at most 4).") var checkShapes: String?
+    @Option(help: "The directed test's limit in sd (multi-window panels with --check-shapes; default 3).") var directedSigma: Double?
     @Option(help: "The window split the lane asks its panels for, keV (holding register 257; 0: each member's own). Default: 600 with --commission (above Cs-137's Compton edge: docs/DETECTION.md), each member's own without.")
     var splitKev: Double?
     @Option(help: "Multi-window panels: 8 (the contract's default boundaries, reference-panel-mw-v1), 2 (two windows, the default), or the boundaries in keV separated by commas (K + 1 values, K = 3 to 16). The engine's spectral test gets the K windows, and so does the matched-filter bound.")
@@ -74,6 +74,14 @@ struct Eval: ParsableCommand {
             config.ceilingSweep = xs.map { $0! }
         }
         guard commission || !fromTraffic else { throw ValidationError("--from-traffic needs --commission") }
+        if let checkShapes {
+            guard fromTraffic && settings.spectralWindowCount >= 3 else { throw ValidationError("--check-shapes needs --commission --from-traffic and --windows with 3 to 16 windows") }
+            let names = checkShapes.split(separator: ",").map(String.init)
+            guard names.count <= EngineSettings.threatShapeCountMax else { throw ValidationError("--check-shapes: at most \(EngineSettings.threatShapeCountMax) sources") }
+            for n in names where ThreatKind(rawValue: n) == nil || n == "cs137InNorm" || n == "cf252" {
+                throw ValidationError("--check-shapes: '\(n)' is not one of cs137, co60, heu, ba133")
+            }
+        }
         guard family >= 0 && family <= 64 else { throw ValidationError("--family must be 0...64") }
         guard splitKev.map({ $0 == 0 || (30...3000).contains($0) }) ?? true else { throw ValidationError("--split-kev must be 0 or 30...3000 keV") }
         var members = Physics.family(seed: familySeed, count: family)
@@ -135,6 +143,7 @@ struct Eval: ParsableCommand {
             + "neutron n = \(Double(e.neutronSigmaQ8) / 256), NORM share \(String(format: "%.2f", Double(e.normLowShareMinQ16) / 65536)), "
             + "ceiling \(Double(e.gammaCeilingSigmaQ8) / 256) sigma"
             + (e.spectralWindowCount >= 3 ? ", spectral test on \(e.spectralWindowCount) windows at \(Double(e.spectralSigmaQ8) / 256) sigma"
-                + (e.spectralNormSigmaQ8 < -8 * 256 ? ", only adding" : ", overruling the surplus test at \(Double(e.spectralNormSigmaQ8) / 256) sigma") : "")
+                + (e.spectralNormSigmaQ8 < -8 * 256 ? ", only adding" : ", overruling the surplus test at \(Double(e.spectralNormSigmaQ8) / 256) sigma")
+                + (checkShapes.map { ", directed test at \(Double(e.spectralDirectedSigmaQ8) / 256) sigma with the check sources' shapes (\($0)) measured at commissioning" } ?? "") : "")
     }
 }

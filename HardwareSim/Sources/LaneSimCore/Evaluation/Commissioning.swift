@@ -25,7 +25,8 @@ public struct Commissioning: Sendable, Equatable {
     /// With `fromTraffic`: one Cs-137 pass (strong enough to pass the threshold) for every this
     /// many NORM loads, so that the learner is shown the rare threat it must not follow.
     public var threatEvery = 50
-    /// PROTOTYPE: check sources whose multi-window shapes the lane measures (directed test).
+    /// Multi-window panels: the check sources whose shapes the lane measures for the directed
+    /// test (`detection.checkSourceShapes`), as a technician does with `sourcecheck`.
     public var checkShapes: [ThreatKind] = []
     public init() {}
 }
@@ -120,7 +121,12 @@ extension Evaluation {
         return EngineDetector(settings: settings).run(events).lowShare
     }
 
-    /// PROTOTYPE: a check source's excess shape over the K windows, parked 60 s without cargo.
+    /// A check source's shape over the K windows: its excess's share per window as the engine
+    /// measures it, the source on a vehicle without cargo parked 60 s (strength 3200 counts/s at
+    /// 1 m). The agent's `sourcecheck` measures it against the empty lane instead; here the
+    /// vehicle's shielding of the background shows as slightly negative shares in the lowest
+    /// windows (Co-60: -0.05 to -0.08), which makes the eval's shapes a little worse than a
+    /// technician's.
     static func checkSourceShape(_ c: EvalConfig, settings: EngineSettings, kind: ThreatKind, rng: inout SeededRandom) -> [Int64] {
         var check = PassSpec(kind: .threat(kind, strengthIndex: 6), profile: .parked, seed: rng.next())
         check.seed = rng.next()
