@@ -24,6 +24,9 @@ public struct StudyCandidate: Sendable {
     /// Detection settings; the lane's geometry (panels, pillars, beam spacing, interval) is put
     /// over them at each start.
     public var settings: EngineSettings
+    /// Multi-window lanes: the windows its check-source shapes (`checkSourceShapes`) are given
+    /// for (0: none); a lane whose panels count into another number refuses the candidate.
+    public var shapeWindows = 0
 
     /// The candidates file:
     ///
@@ -49,9 +52,24 @@ public struct StudyCandidate: Sendable {
             let merged = try YAMLSection(file: own?.file ?? file, path: path, node: .mapping(Node.Mapping(pairs)))
             var e = EngineSettings()
             try BoardProfile.applyDetection(merged, to: &e, enforceFloors: false, intervalMs: intervalMs)
+            // Check-source shapes: the lane's K comes with its start records, so the shapes are
+            // read for the K their first entry gives and checked against the lane's at replay.
+            if case let .sequence(entries)? = merged.value("checkSourceShapes"), case let .mapping(first)? = entries.first,
+               case let .sequence(shares)? = first["shares"] {
+                e.spectralWindowCount = min(max(shares.count, 3), windowCountMax)
+                _ = try BoardProfile.applyCheckSourceShapes(merged, to: &e)
+                e.spectralWindowCount = 0
+                lastShapeWindows = shares.count
+            }
             return e
         }
+        var lastShapeWindows = 0
+        func shapeWindows(_ e: EngineSettings) -> Int {
+            defer { lastShapeWindows = 0 }
+            return e.spectralThreatShapeCount > 0 ? lastShapeWindows : 0
+        }
         var out = [StudyCandidate(name: base.name, changes: base.detection == nil ? "shipped settings" : "the lane's board profile", settings: try settings(nil, path: "detection"))]
+        out[0].shapeWindows = shapeWindows(out[0].settings)
         for (i, item) in items.enumerated() {
             let c = try YAMLSection(file: file, path: "candidates[\(i)]", node: item)
             try c.onlyKeys(["name", "detection"])
@@ -71,6 +89,7 @@ public struct StudyCandidate: Sendable {
             }.joined(separator: ", ")
             if changes.isEmpty { changes = "no change" }
             out.append(StudyCandidate(name: name, changes: changes, settings: try settings(det, path: "candidates[\(i)].detection")))
+            out[out.count - 1].shapeWindows = shapeWindows(out[out.count - 1].settings)
         }
         return out
     }
@@ -97,6 +116,8 @@ struct StudyDecision {
 /// One candidate's replay: its own engine, restarted where the lane's was.
 struct StudyRun {
     let detection: EngineSettings
+    /// The windows the candidate's check-source shapes are given for (0: none).
+    var shapeWindows = 0
     /// The geometry when the stream does not start with a start record (the lane's latest).
     var fallback: StartRecord?
     var engine: LaneEngine? = nil
@@ -124,6 +145,10 @@ struct StudyRun {
 
     mutating func begin(_ st: StartRecord) {
         let s = st.geometry(over: detection)
+        if shapeWindows > 0 && shapeWindows != st.windows {
+            problem = "its checkSourceShapes have \(shapeWindows) shares a source, the lane's panels count into \(st.windows < 3 ? "two windows" : "\(st.windows) windows")"
+            return
+        }
         if let p = s.firstProblem() { problem = "\(p)"; return }
         engine = LaneEngine(settings: s)
         if let bg = st.background { _ = engine!.restore(background: bg) }
@@ -336,7 +361,11 @@ public enum Study {
         // replay's state is the lane's. Else a day of warm-up before the period.
         let origin = try db.latestStart(lane: lane, atOrBeforeWallUs: fromUs, notBeforeUs: fromUs - dayUs)
         let replayFrom = origin?.wall ?? fromUs - dayUs
-        var runs = candidates.map { StudyRun(detection: $0.settings, fallback: geometry) }
+        var runs = candidates.map { c in
+            var r = StudyRun(detection: c.settings, fallback: geometry)
+            r.shapeWindows = c.shapeWindows
+            return r
+        }
         var first = true
         var exact = origin != nil
         var samples = 0

@@ -231,6 +231,32 @@ let candidatesYAML = """
         #expect(r.candidates.first?.name == "lane" && r.text.contains("did not run exactly the board profile's settings"), "\(r.text)")
     }
 
+    @Test("an 8-window lane's profile as the base: its check-source shapes come with it (and with every candidate); a two-window month does not replay them, saying why")
+    func checkSourceShapesInStudy() throws {
+        let board = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Boards/sim-8w.yaml").standardized.path
+        let det = try YAMLSection.root(file: board, text: try String(contentsOfFile: board, encoding: .utf8)).section("detection")
+        let text = "candidates:\n  - name: directed-4\n    detection: {directedSigma: 4}\n"
+        let c = try StudyCandidate.parse(text, file: "c.yaml", intervalMs: 100, base: ("lane", det))
+        let profile = try BoardProfile.load(path: board).engine
+        #expect(c.map(\.shapeWindows) == [8, 8])
+        for x in c {
+            #expect(x.settings.spectralThreatShapeCount == 2)
+            for i in 0..<(2 * windowCountMax) { #expect(x.settings.spectralThreatShapesQ16[i] == profile.spectralThreatShapesQ16[i]) }
+        }
+        #expect(c[0].settings.spectralDirectedSigmaQ8 == 3 * 256 && c[1].settings.spectralDirectedSigmaQ8 == 4 * 256)
+        // A shape with a share out of range is refused at parse, with the place.
+        do {
+            _ = try StudyCandidate.parse("candidates:\n  - name: a\n    detection:\n      checkSourceShapes:\n        - {source: X, shares: [0.5, 0.5, 3]}\n", file: "c.yaml", intervalMs: 100)
+            Issue.record("a share of 3 accepted")
+        } catch {
+            #expect("\(error)".hasPrefix("c.yaml:5:") && "\(error)".contains("share 3: 3 is out of range"), "\(error)")
+        }
+        // The study month is a two-window lane's.
+        let (db, _) = try studyStore("sqlite")
+        let r = try Study.run(db: db, lane: "PORT/LANE-01", fromUs: november.0, toUs: november.0 + 86_400_000_000, candidatesText: text, file: "c.yaml", boardPath: board)
+        #expect(r.text.contains("not replayed: its checkSourceShapes have 8 shares a source, the lane's panels count into two windows"), "\(r.text)")
+    }
+
     @Test("candidates files are refused with the file, the line and the key", arguments: [
         ("candidates:\n  - name: a\n    detection: {gammaSigma: 0.2}\n", "c.yaml:3:", "gammaSigma"),
         ("candidates:\n  - name: a\n    detection: {gamaSigma: 4}\n", "c.yaml:3:", "gamaSigma"),
