@@ -244,14 +244,7 @@ extension LaneEngine {
             for i in 0..<k {
                 let m = spectral.meanQ16[b * windowCountMax + i]
                 let r = x[i] - (excess &>> 8) * m / 256  // Q16 counts
-                let spread = spectral.spreadQ32[b * windowCountMax + i]
-                // E^2 s^2 in counts^2: (E s)^2, E s = e x sqrt(spread) (Q16 -> counts).
-                let es = spread > 0 ? multiplySaturating(e, integerSquareRoot(spread)) &>> 16 : 0
-                let variance = (w.spectrum[i] > 1 ? w.spectrum[i] : 1) + multiplySaturating(es, es)
-                let sd = integerSquareRoot(multiplySaturating(variance, 65_536))  // Q8 counts
-                var z = r / (sd > 0 ? sd : 1)  // Q8
-                if z > (1 &<< 20) { z = 1 &<< 20 }
-                if z < -(1 &<< 20) { z = -(1 &<< 20) }
+                let z = Self.clampQ8(r / windowSDQ8(bin: b, window: i, excess: e, counts: w.spectrum[i]))  // Q8
                 chi2 += z * z
                 if chi2 >= best { break }
             }
@@ -281,19 +274,14 @@ extension LaneEngine {
         var best0 = Int64.max
         var best1 = InlineArray<4, Int64>(repeating: Int64.max)
         var positive = InlineArray<4, Bool>(repeating: false)
-        @inline(__always) func clamp(_ v: Int64) -> Int64 { v > (1 &<< 20) ? (1 &<< 20) : v < -(1 &<< 20) ? -(1 &<< 20) : v }
         var u = InlineArray<16, Int64>(repeating: 0), y = InlineArray<16, Int64>(repeating: 0), sd = InlineArray<16, Int64>(repeating: 1)
         var t = InlineArray<16, Int64>(repeating: 0)
         for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
             var uu: Int64 = 0, uy: Int64 = 0
             for i in 0..<k {
-                let spread = spectral.spreadQ32[b * windowCountMax + i]
-                let es = spread > 0 ? multiplySaturating(e, integerSquareRoot(spread)) &>> 16 : 0
-                let variance = (spectrum[i] > 1 ? spectrum[i] : 1) + multiplySaturating(es, es)
-                let s = integerSquareRoot(multiplySaturating(variance, 65_536))  // Q8 counts
-                sd[i] = s > 0 ? s : 1
-                u[i] = clamp(multiplySaturating(e, spectral.meanQ16[b * windowCountMax + i]) / sd[i])  // Q8
-                y[i] = clamp(x[i] / sd[i])  // Q8
+                sd[i] = windowSDQ8(bin: b, window: i, excess: e, counts: spectrum[i])
+                u[i] = Self.clampQ8(multiplySaturating(e, spectral.meanQ16[b * windowCountMax + i]) / sd[i])  // Q8
+                y[i] = Self.clampQ8(x[i] / sd[i])  // Q8
                 uu += u[i] * u[i]; uy += u[i] * y[i]  // Q16
             }
             guard uu > 0 else { continue }
@@ -308,7 +296,7 @@ extension LaneEngine {
             for j in 0..<shapes {
                 var ut: Int64 = 0
                 for i in 0..<k {
-                    t[i] = clamp(multiplySaturating(e, shapeQ16[j * windowCountMax + i]) / sd[i])
+                    t[i] = Self.clampQ8(multiplySaturating(e, shapeQ16[j * windowCountMax + i]) / sd[i])
                     ut += u[i] * t[i]
                 }
                 let alpha = Self.ratioQ16(ut, uu)
@@ -328,6 +316,21 @@ extension LaneEngine {
         for j in 0..<shapes where positive[j] && best1[j] < Int64.max && best0 - best1[j] > limit { return true }
         return false
     }
+
+    /// A window's sd under a bin's NORM hypothesis (Q8 counts, at least 1): its counts (Poisson)
+    /// and the bin's spread scaled to the excess, E^2 s^2 = (e x sqrt(spread))^2 (Q16 -> counts).
+    @inline(__always)
+    func windowSDQ8(bin b: Int, window i: Int, excess e: Int64, counts c: Int64) -> Int64 {
+        let spread = spectral.spreadQ32[b * windowCountMax + i]
+        let es = spread > 0 ? multiplySaturating(e, integerSquareRoot(spread)) &>> 16 : 0
+        let variance = (c > 1 ? c : 1) + multiplySaturating(es, es)
+        let sd = integerSquareRoot(multiplySaturating(variance, 65_536))
+        return sd > 0 ? sd : 1
+    }
+
+    /// A value in sd (Q8) held within +-4096 sd: its square, summed over 16 windows, stays in Int64.
+    @inline(__always)
+    static func clampQ8(_ v: Int64) -> Int64 { v > (1 &<< 20) ? (1 &<< 20) : v < -(1 &<< 20) ? -(1 &<< 20) : v }
 
     /// a / b in Q16 for a, b of the same scale (b > 0), without overflow for |a| up to 2^47.
     @inline(__always)

@@ -14,6 +14,15 @@ import Testing
 @Suite struct MultiWindowAgentTests {
     /// Boards/sim-8w.yaml made a two-window lane: no windows, no boundaries, and (unless
     /// `shapes`) no check-source shapes.
+    /// Boards/sim-8w.yaml's text with `from` replaced by `to`, parsed: the error, or "loaded".
+    static func profileError(_ base: String, _ from: String, _ to: String) -> String {
+        #expect(base.contains(from), "the profile has '\(from)'")
+        do {
+            _ = try BoardProfile.parse(base.replacingOccurrences(of: from, with: to), file: "b.yaml", mapDirectory: packageRoot + "/Boards/panels")
+            return "loaded"
+        } catch { return "\(error)" }
+    }
+
     static func twoWindows(_ text: String, shapes: Bool) -> String {
         var t = text.replacingOccurrences(of: "  windows: 8 ", with: "  #windows: 8 ").replacingOccurrences(of: "  windowBoundariesKev", with: "  #windowBoundariesKev")
         if !shapes, let a = t.range(of: "  checkSourceShapes:"), let b = t.range(of: "  gammaCeilingSigma") { t.removeSubrange(a.lowerBound..<b.lowerBound) }
@@ -76,13 +85,7 @@ import Testing
     @Test("profile errors name the key and say what is wrong: windows on a map without a window block, boundaries of the wrong count, not rising, a split off the boundaries, boundaries without windows, K out of range")
     func profileErrors() throws {
         let base = try String(contentsOfFile: packageRoot + "/Boards/sim-8w.yaml", encoding: .utf8)
-        func error(_ from: String, _ to: String) -> String {
-            #expect(base.contains(from), "the profile has '\(from)'")
-            do {
-                _ = try BoardProfile.parse(base.replacingOccurrences(of: from, with: to), file: "b.yaml", mapDirectory: packageRoot + "/Boards/panels")
-                return "loaded"
-            } catch { return "\(error)" }
-        }
+        func error(_ from: String, _ to: String) -> String { Self.profileError(base, from, to) }
         let noBlock = error("registerMap: reference-panel-mw-v1", "registerMap: reference-panel-v1")
         #expect(noBlock.contains("b.yaml") && noBlock.contains("panels.windows") && noBlock.contains("has no window block"), "\(noBlock)")
         let count = error("[30, 80, 150, 250, 400, 650, 1000, 1500, 3000]", "[30, 80, 150, 250, 400, 650, 1000, 1500]")
@@ -101,13 +104,7 @@ import Testing
     func checkSourceShapeErrors() throws {
         let base = try String(contentsOfFile: packageRoot + "/Boards/sim-8w.yaml", encoding: .utf8)
         let cs = "{source: Cs-137, shares: [0.170, 0.109, 0.145, 0.236, 0.300, 0.039, 0.001, 0.000]}"
-        func error(_ from: String, _ to: String) -> String {
-            #expect(base.contains(from), "the profile has '\(from)'")
-            do {
-                _ = try BoardProfile.parse(base.replacingOccurrences(of: from, with: to), file: "b.yaml", mapDirectory: packageRoot + "/Boards/panels")
-                return "loaded"
-            } catch { return "\(error)" }
-        }
+        func error(_ from: String, _ to: String) -> String { Self.profileError(base, from, to) }
         let count = error(cs, "{source: Cs-137, shares: [0.170, 0.109, 0.145, 0.236, 0.300, 0.039, 0.001]}")
         #expect(count.contains("b.yaml:") && count.contains("detection.checkSourceShapes[1].shares: has 7 shares for 8 windows"), "\(count)")
         let range = error(cs, "{source: Cs-137, shares: [0.170, 0.109, 0.145, 0.236, 0.300, 2.5, 0.001, 0.000]}")

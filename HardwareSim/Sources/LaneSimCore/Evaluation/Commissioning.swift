@@ -111,14 +111,20 @@ extension Evaluation {
     /// The check source's low-window share: Cs-137 on a vehicle without cargo, parked 60 s, as
     /// the lane's engine measures it with discrimination off.
     static func checkSourceShare(_ c: EvalConfig, settings: EngineSettings, rng: inout SeededRandom) -> Double {
-        var check = PassSpec(kind: .threat(.cs137, strengthIndex: 6), profile: .parked, seed: rng.next())
+        EngineDetector(settings: settings).run(checkSourcePass(c, kind: .cs137, rng: &rng)).lowShare
+    }
+
+    /// The events of a check source of `kind` (strength 3200 counts/s at 1 m) on a vehicle without
+    /// cargo, parked 60 s.
+    static func checkSourcePass(_ c: EvalConfig, kind: ThreatKind, rng: inout SeededRandom) -> [LaneEvent] {
+        var check = PassSpec(kind: .threat(kind, strengthIndex: 6), profile: .parked, seed: rng.next())
         check.seed = rng.next()
         var (scenario, _) = Suite.scenario(check, c)
         scenario.vehicles[0].attenuation = 1
         scenario.vehicles[0].stopS = 60
         var events: [LaneEvent] = []
         TraceGenerator.play(Suite.world(scenario, c)) { events.append($0) }
-        return EngineDetector(settings: settings).run(events).lowShare
+        return events
     }
 
     /// A check source's shape over the K windows: its excess's share per window as the engine
@@ -128,16 +134,10 @@ extension Evaluation {
     /// windows (Co-60: -0.05 to -0.08), which makes the eval's shapes a little worse than a
     /// technician's.
     static func checkSourceShape(_ c: EvalConfig, settings: EngineSettings, kind: ThreatKind, rng: inout SeededRandom) -> [Int64] {
-        var check = PassSpec(kind: .threat(kind, strengthIndex: 6), profile: .parked, seed: rng.next())
-        check.seed = rng.next()
-        var (scenario, _) = Suite.scenario(check, c)
-        scenario.vehicles[0].attenuation = 1
-        scenario.vehicles[0].stopS = 60
-        var events: [LaneEvent] = []
-        TraceGenerator.play(Suite.world(scenario, c)) { events.append($0) }
-        let st = EngineDetector(settings: settings, spectral: SpectralState()).runLearning(events).spectral
+        // A fresh learner takes the pass as its one load: its bin's mean is the shape.
+        let st = EngineDetector(settings: settings, spectral: SpectralState()).runLearning(checkSourcePass(c, kind: kind, rng: &rng)).spectral
         for b in 0..<SpectralState.binCount where st.binLoads[b] > 0 {
-            return (0..<16).map { st.meanQ16[b * 16 + $0] }
+            return (0..<windowCountMax).map { st.meanQ16[b * windowCountMax + $0] }
         }
         return Array(repeating: 0, count: 16)
     }
