@@ -143,6 +143,7 @@ public enum N42Export {
                 description += "; container " + (0..<d.ocr.count).map { d.ocr[$0].number.text }.joined(separator: " ")
             }
             if d.normSuspect { description += "; NORM suspected" }
+            if d.gammaAlarm && !d.gammaTests.isEmpty { description += "; gamma alarm by " + gammaTestNames(d.gammaTests).joined(separator: ", ") }
             x += "    <AnalysisResultDescription>\(xml(description))</AnalysisResultDescription>\n"
             if d.gammaAlarm {
                 x += "    <RadAlarm radDetectorInformationReferences=\"\(gammaDetectors)\">\n      <RadAlarmCategoryCode>Gamma</RadAlarmCategoryCode>\n"

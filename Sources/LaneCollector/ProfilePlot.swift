@@ -4,6 +4,7 @@
 
 import Foundation
 import LaneCore
+import LaneTrace
 
 public enum ProfilePlot {
     public static func svg(lane: String, decision d: Decision, samples: [LaneSample], panels: Int, sampleIntervalUs: Int64 = 100_000) -> String {
@@ -13,7 +14,7 @@ public enum ProfilePlot {
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         var title = "\(lane) occupancy \(d.occupancy)"
         if let v = d.speedMmPerS { title += String(format: ", %.2f m/s", Double(v) / 1000) }
-        if d.gammaAlarm { title += ", GAMMA ALARM" }
+        if d.gammaAlarm { title += ", GAMMA ALARM" + (d.gammaTests.isEmpty ? "" : " (" + gammaTestNames(d.gammaTests).joined(separator: ", ") + ")") }
         if d.neutronAlarm { title += ", NEUTRON ALARM" }
         if d.normSuspect { title += ", NORM suspected" }
         if let c = d.container { title += ", container \(c.text)" }

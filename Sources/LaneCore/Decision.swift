@@ -57,6 +57,44 @@ public struct Faults: Sendable, Equatable {
     }
 }
 
+/// The tests that raised an occupancy's gamma alarm, as bits (stable: written into records).
+/// Several may: each window that passed its threshold is judged, and the ceiling apart.
+public struct GammaTests: Sendable, Equatable {
+    public var bits: UInt8
+    public init(bits: UInt8 = 0) { self.bits = bits }
+
+    /// Over the threshold with NORM discrimination off (not commissioned, or off by setting).
+    public static let gross = GammaTests(bits: 1 &<< 0)
+    /// The two-window rule's share test: the excess's low-window share at least `normLowShareMin`.
+    public static let share = GammaTests(bits: 1 &<< 1)
+    /// The two-window rule's surplus test: more low counts than the NORM hypothesis allows.
+    public static let surplus = GammaTests(bits: 1 &<< 2)
+    /// The spectral test (multi-window panels): no learned NORM shape explains the excess.
+    public static let spectral = GammaTests(bits: 1 &<< 3)
+    /// The directed test: a NORM shape plus a check source's shape explains it better.
+    public static let directed = GammaTests(bits: 1 &<< 4)
+    /// The ceiling: the 1 s window's significance at or above `gammaCeilingSigma`, any spectrum.
+    public static let ceiling = GammaTests(bits: 1 &<< 5)
+
+    public static let bitCount = 6
+    public var isEmpty: Bool { bits == 0 }
+    public func contains(_ t: GammaTests) -> Bool { bits & t.bits == t.bits }
+    public mutating func insert(_ t: GammaTests) { bits |= t.bits }
+
+    /// The name of bit `bit`, for logs and JSON.
+    public static func name(bit: Int) -> StaticString {
+        switch bit {
+        case 0: return "gross"
+        case 1: return "share"
+        case 2: return "surplus"
+        case 3: return "spectral"
+        case 4: return "directed"
+        case 5: return "ceiling"
+        default: return "unknown"
+        }
+    }
+}
+
 public struct Decision: Sendable, Equatable {
     public var occupancy: UInt32 = 0
     public var startUs: Int64 = 0
@@ -68,6 +106,8 @@ public struct Decision: Sendable, Equatable {
     public var gammaAlarm = false
     public var neutronAlarm = false
     public var normSuspect = false
+    /// Which tests raised the gamma alarm (empty when it was not raised).
+    public var gammaTests = GammaTests()
     /// What the gate OCR read for this vehicle (up to two containers, the plate), as known when
     /// the decision was taken; a later read amends it (an `ocr` record).
     public var ocr = OCRAttachment()

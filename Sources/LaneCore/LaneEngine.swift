@@ -571,7 +571,7 @@ public struct LaneEngine: Sendable {
                 let sd = integerSquareRoot(b > 0 ? b : 1)
                 let sigma = ((cw.gamma[g] &<< 16) - b) / sd
                 if sigma > current.gammaCeilingSigmaQ8 { current.gammaCeilingSigmaQ8 = sigma }
-                if sigma >= settings.gammaCeilingSigmaQ8 { current.gammaAlarm = true }
+                if sigma >= settings.gammaCeilingSigmaQ8 { current.gammaAlarm = true; current.gammaTests.insert(.ceiling) }
             }
         }
         if occShieldedSamples > current.gammaWindowSamples && settings.dwellIntegration {
@@ -686,7 +686,9 @@ public struct LaneEngine: Sendable {
         if (c &<< 16) > threshold {
             // The two-window rule (off: every excess is threat-like) ...
             var threatLike = !normRule.on || lowShare >= normRule.lowShareMinQ16
+            var test: GammaTests = !normRule.on ? .gross : .share
             if !threatLike && settings.normTestSigmaQ8 > 0 {
+                test = .surplus
                 // Surplus of low-window counts over the NORM hypothesis.
                 threatLike = Self.surplusExceeds(lowExcess: lowExcess, excess: excess, low: low, counts: c,
                                                  shareQ16: normRule.shareMaxQ16, sigmaQ8: settings.normTestSigmaQ8)
@@ -705,8 +707,9 @@ public struct LaneEngine: Sendable {
                 // sources), while the two-window rule at 600 keV catches them everywhere.
                 evaluate(&spectral!)
                 threatLike = spectral!.threat
+                test = spectral!.directed ? .directed : .spectral
             }
-            if threatLike { current.gammaAlarm = true } else { current.normSuspect = true }
+            if threatLike { current.gammaAlarm = true; current.gammaTests.insert(test) } else { current.normSuspect = true }
         }
     }
 }

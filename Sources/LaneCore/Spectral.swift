@@ -183,6 +183,8 @@ struct SpectralWindow {
     var expectedQ16: Int64
     var computed = false
     var threat = false
+    /// The directed test found it (the omnibus chi^2 did not).
+    var directed = false
     /// The smallest chi^2 over the bins that explain (Q16; Int64.max: none, or not judged).
     var bestChi2Q16 = Int64.max
     /// The excess's shares per window (Q16) and their counting noise (Q32), for the learner.
@@ -252,7 +254,10 @@ extension LaneEngine {
         }
         w.bestChi2Q16 = best
         w.threat = best > spectralChi2LimitQ16
-        if !w.threat && settings.spectralThreatShapeCount > 0 { w.threat = directedThreat(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin) }
+        if !w.threat && settings.spectralThreatShapeCount > 0 {
+            w.threat = directedThreat(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin)
+            w.directed = w.threat
+        }
     }
 
     /// The directed test: whether one of the check sources' shapes (`spectralThreatShapesQ16`),

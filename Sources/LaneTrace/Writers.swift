@@ -147,6 +147,11 @@ public enum OCRJSON {
     }
 }
 
+/// The names of the tests that raised a gamma alarm (`GammaTests`), in bit order.
+public func gammaTestNames(_ t: GammaTests) -> [String] {
+    (0..<GammaTests.bitCount).filter { t.bits & (1 << UInt8($0)) != 0 }.map { GammaTests.name(bit: $0).description }
+}
+
 public enum DecisionWriter {
     static let groupNames = ["all", "pillarA", "pillarB"]
 
@@ -157,6 +162,7 @@ public enum DecisionWriter {
         s += ",\"gammaAlarm\":\(d.gammaAlarm),\"neutronAlarm\":\(d.neutronAlarm),\"normSuspect\":\(d.normSuspect)"
         s += ",\"container\":" + (d.container.map { jsonString($0.text) } ?? "null")
         s += "," + OCRJSON.fields(d.ocr)
+        s += ",\"gammaTests\":[" + gammaTestNames(d.gammaTests).map { "\"" + $0 + "\"" }.joined(separator: ",") + "]"
         s += ",\"gammaMaxSigma\":" + decimal2(Q8.hundredths(d.gammaMaxSigmaQ8))
         s += ",\"gammaMaxGroup\":\"\(groupNames[d.gammaMaxGroup])\""
         s += ",\"gammaMaxCounts\":\(d.gammaMaxCounts)"

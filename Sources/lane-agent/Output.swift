@@ -43,7 +43,7 @@ final class DecisionPrinter: @unchecked Sendable {
             FileHandle.standardOutput.write(Data((DecisionWriter.json(d, settings: settings) + "\n").utf8))
             let speed = d.speedMmPerS.map { decimal2(($0 + 5) / 10) + " m/s" } ?? "speed unknown"
             var verdict = [String]()
-            if d.gammaAlarm { verdict.append("GAMMA ALARM") }
+            if d.gammaAlarm { verdict.append("GAMMA ALARM" + (d.gammaTests.isEmpty ? "" : " (" + gammaTestNames(d.gammaTests).joined(separator: ", ") + ")")) }
             if d.neutronAlarm { verdict.append("NEUTRON ALARM") }
             if d.normSuspect { verdict.append("NORM suspected (no alarm)") }
             if d.notScreened && verdict.isEmpty { verdict.append("NOT SCREENED (no usable panel, or background not ready)") }

@@ -84,6 +84,7 @@ func specUtilsRead(_ path: String) throws -> [String: Any] {
         }
         var d = Decision()
         d.occupancy = 4; d.startUs = 10_050_000; d.endUs = 11_550_000; d.gammaAlarm = true; d.gammaMaxSigmaQ8 = 12 * 256
+        d.gammaTests.insert(.directed)
         // The agent stamps records with its monotonic clock: the boundaries before the samples.
         func stamped(_ r: Record, _ seq: UInt64, _ us: Int64) -> [UInt8] {
             var enc = RecordEncoder()
@@ -100,6 +101,7 @@ func specUtilsRead(_ path: String) throws -> [String: Any] {
         try xml.write(toFile: dir + "/o.n42", atomically: true, encoding: .utf8)
         let problems = try schemaProblems(dir + "/o.n42")
         #expect(problems == nil, "xmllint: \(problems ?? "")")
+        #expect(xml.contains("; gamma alarm by directed</AnalysisResultDescription>"), "the test that raised the alarm, kept by the collector")
         #expect(xml.contains("<EnergyBoundaryValues>30 80 150 250 400 650 1000 1500 3000</EnergyBoundaryValues>"))
         #expect(xml.contains("<EnergyBoundaryValues>30 90 160 260 420 650 1000 1500 3000</EnergyBoundaryValues>"))
 

@@ -489,11 +489,11 @@ struct FlatLane {
     func normDiscrimination() {
         func run(extra: UInt32, lowPercent: UInt32) -> Decision { FlatLane.excess(extra: extra, lowPercent: lowPercent) }
         let norm = run(extra: 20, lowPercent: 35)
-        #expect(!norm.gammaAlarm && norm.normSuspect)
+        #expect(!norm.gammaAlarm && norm.normSuspect && norm.gammaTests.isEmpty)
         let cs = run(extra: 20, lowPercent: 80)
-        #expect(cs.gammaAlarm && !cs.normSuspect)
+        #expect(cs.gammaAlarm && !cs.normSuspect && cs.gammaTests == .share, "the share test raised it: \(cs.gammaTests)")
         let hot = run(extra: 40, lowPercent: 35)  // 1600 excess = 40 sigma, above the 35-sigma ceiling
-        #expect(hot.gammaAlarm && !hot.normSuspect)
+        #expect(hot.gammaAlarm && !hot.normSuspect && hot.gammaTests == .ceiling, "the ceiling alone raised it: \(hot.gammaTests)")
         // The shipped ceiling, 20 sigma: a 25-sigma hard excess (Co-60 looks like this on two
         // windows) alarms; at 35 it is NORM-like.
         var shipped = FlatLane.classic
@@ -515,7 +515,7 @@ struct FlatLane {
         // ceiling), low excess 560: surplus 560 - 0.45 x 1000 = 110 counts; sd = sqrt(1440 x 0.1 +
         // 0.2025 x 2600) = 25.9, so 4.2 sd.
         let mixed = run(extra: 25, lowPercent: 56, surplusSigmaQ8: 3 * 256)
-        #expect(mixed.gammaAlarm && !mixed.normSuspect)
+        #expect(mixed.gammaAlarm && !mixed.normSuspect && mixed.gammaTests == .surplus, "\(mixed.gammaTests)")
         let off = run(extra: 25, lowPercent: 56, surplusSigmaQ8: 0)
         #expect(!off.gammaAlarm && off.normSuspect)
         let strict = run(extra: 25, lowPercent: 56, surplusSigmaQ8: 5 * 256)

@@ -78,6 +78,7 @@ func sampleDecision() -> Decision {
     var d = Decision()
     d.occupancy = 42; d.startUs = 123_456_789; d.endUs = 133_456_789; d.speedMmPerS = 2_205
     d.gammaAlarm = true; d.reverse = true; d.gammaWindowFromSpeed = true
+    d.gammaTests.insert(.share); d.gammaTests.insert(.spectral)
     d.gammaMaxSigmaQ8 = -300; d.gammaMaxGroup = 2; d.gammaMaxCounts = 5_022; d.gammaMaxBackgroundQ16 = 1 << 30
     d.gammaMaxThresholdQ16 = 3 << 28; d.gammaMaxLowShareQ16 = 52_000; d.neutronMaxSigmaQ8 = 77; d.neutronMaxCounts = 19
     d.neutronMaxBackgroundQ16 = 1_000_000; d.gammaWindowSamples = 20; d.gammaMaxWindowSamples = 600; d.neutronWindowSamples = 20
@@ -233,15 +234,18 @@ func same(_ a: Record, _ b: Record) -> Bool {
         #expect(e == .badMagic && r1 == a.count..<(a.count + 2) && r2 == (a.count + 2)..<(a.count + 7))
     }
 
-    @Test("golden bytes: an alarm record and a sample batch (docs/RECORDS.md); format-1 to -5 frames of earlier journals still decode (format 1 with epoch 0)")
+    @Test("golden bytes: an alarm record and a sample batch (docs/RECORDS.md); format-1 to -6 frames of earlier journals still decode (format 1 with epoch 0)")
     func golden() {
         let alarm = encode(.alarm(AlarmRecord(occupancy: 7, kind: 0, tUs: 1_234_567, sigmaQ8: 1_792)),
                            FrameHeader(epoch: 0x0123_4567_89AB_CDEF, sequence: 300, monotonicUs: 1_234_567, wallUs: 0))
-        #expect(hex(alarm) == "a7 06 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c aa d8 c5 78")
+        #expect(hex(alarm) == "a7 07 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c a5 5c 6b 55")
         let samples = encode(.samples(sampleBatch()), FrameHeader(epoch: 0x0123_4567_89AB_CDEF, sequence: 1, monotonicUs: 1_000_000, wallUs: 0))
-        #expect(hex(samples) == "a7 06 01 31 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 5d be a6 89")
-        // Formats 5 (before the windows) and 4 (before the heartbeat's NORM fields): the same two frames still read.
-        for v4 in ["a7 05 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c bb 54 36 0e",
+        #expect(hex(samples) == "a7 07 01 31 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 f7 4a c8 2d")
+        // Formats 6 (before the decision's gamma tests), 5 (before the windows) and 4 (before
+        // the heartbeat's NORM fields): the same two frames still read.
+        for v4 in ["a7 06 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c aa d8 c5 78",
+                   "a7 06 01 31 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 5d be a6 89",
+                   "a7 05 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c bb 54 36 0e",
                    "a7 05 01 30 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 eb f8 ac 6f",
                    "a7 04 03 17 ef cd ab 89 67 45 23 01 ac 02 8e da 96 01 00 07 00 8e da 96 01 80 1c b4 d0 98 23",
                    "a7 04 01 30 ef cd ab 89 67 45 23 01 01 80 89 7a 00 02 03 a0 8d 06 80 89 7a 00 00 28 16 00 ff ff ff ff 0f 00 03 00 02 00 02 01 00 00 e8 07 02 00 01 01 00 00 6d c2 84 56"] {
@@ -269,11 +273,35 @@ func same(_ a: Record, _ b: Record) -> Bool {
         #expect(a == AlarmRecord(occupancy: 7, kind: 0, tUs: 1_234_567, sigmaQ8: 1_792))
     }
 
+    @Test("an occupancy record of format 6 (before the gamma tests) still decodes, every field as written and no test named; format 7 keeps the tests")
+    func occupancyFormat6() {
+        let d = sampleDecision()
+        let v7 = encode(.occupancy(d), FrameHeader(sequence: 5, monotonicUs: 7, wallUs: 0))
+        guard case let .record(_, .occupancy(back), _)? = scan(v7).first else { Issue.record("format 7 not read"); return }
+        #expect(back == d && back.gammaTests.contains(.share) && back.gammaTests.contains(.spectral))
+        // Format 6 wrote the same body without its last byte: rebuild the frame so.
+        // magic, version, kind, length (varint) | body | CRC; the body's last byte is the tests.
+        let lengthBytes = v7[3] < 0x80 ? 1 : 2
+        let length = lengthBytes == 1 ? Int(v7[3]) : Int(v7[3] & 0x7F) | Int(v7[4]) << 7
+        let start = 3 + lengthBytes
+        #expect(start + length + 4 == v7.count && v7[start + length - 1] == d.gammaTests.bits)
+        let body = Array(v7[start..<(start + length - 1)])
+        var f: [UInt8] = [6, 2]
+        f += body.count < 0x80 ? [UInt8(body.count)] : [UInt8(body.count & 0x7F | 0x80), UInt8(body.count >> 7)]
+        f += body
+        let crc = f.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
+        let v6 = [0xA7] + f + [UInt8(crc & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 24)]
+        guard case let .record(_, .occupancy(old), _)? = scan(v6).first else { Issue.record("format 6 not read: \(scan(v6))"); return }
+        var expected = d
+        expected.gammaTests = GammaTests()
+        #expect(old == expected)
+    }
+
     @Test("every malformed frame is refused with its reason, and the next good frame still decodes", arguments: [
         "garbage", "version", "kind", "length", "crc", "truncated", "trailing", "range", "sequence", "varint",
         "beams-empty", "beam-reserved-bits", "beams-in-format-3", "start-restored-2", "start-pillar-beyond", "sample-absent-beyond", "sample-flags-byte", "heartbeat-norm-rule", "heartbeat-norm-share",
         "sample-windows-2", "sample-windows-17", "sample-no-windows-flag-without-windows", "sample-more-than-the-shape-holds", "start-windows-2",
-        "windows-in-format-5", "windows-not-rising", "windows-k-2", "windows-beyond-20000-kev",
+        "windows-in-format-5", "windows-not-rising", "windows-k-2", "windows-beyond-20000-kev", "occupancy-gamma-test-beyond",
     ])
     func malformed(defect: String) {
         let good = encode(.alarm(AlarmRecord(occupancy: 1, kind: 1, tUs: 10, sigmaQ8: 20)), FrameHeader(sequence: 9, monotonicUs: 10, wallUs: 0))
@@ -319,6 +347,11 @@ func same(_ a: Record, _ b: Record) -> Bool {
         case "windows-not-rising": bad = frame(kind: 12, body: epoch0 + [1, 0, 0, 1, 3, 30, 80, 80, 0x84, 0x02], version: 6); expected = .valueOutOfRange
         case "windows-k-2": bad = frame(kind: 12, body: epoch0 + [1, 0, 0, 1, 2, 30, 80, 0x96, 0x01], version: 6); expected = .valueOutOfRange
         case "windows-beyond-20000-kev": bad = frame(kind: 12, body: epoch0 + [1, 0, 0, 1, 3, 30, 80, 0x96, 0x01, 0xA1, 0x9C, 0x01], version: 6); expected = .valueOutOfRange
+        // Format 7's occupancy: a gamma-test bit beyond the six defined.
+        case "occupancy-gamma-test-beyond":
+            var d = sampleDecision()
+            d.gammaTests = GammaTests(bits: 1 << 6)
+            bad = encode(.occupancy(d), FrameHeader(sequence: 1, monotonicUs: 1, wallUs: 0)); expected = .valueOutOfRange
         case "start-windows-2": bad = frame(kind: 11, body: epoch0 + [1, 0, 0, 2, 0xA0, 0x8D, 0x06, 0xDC, 0x0B, 0, 0, 0, 2], version: 6); expected = .valueOutOfRange
         default: bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 2, 0, 1, 1, 0, 1, 1, 0], version: 4); expected = .valueOutOfRange
         }

@@ -89,7 +89,7 @@ struct WindowLane {
         #expect(!norm.gammaAlarm && norm.normSuspect, "NORM's own shape: \(norm)")
         // Co-60's shape: harder than NORM in the two lowest windows, softer in the top one.
         let co60 = lane.occupancy([2, 4, 12, 2])
-        #expect(co60.gammaAlarm && !co60.normSuspect, "Co-60-like: \(co60)")
+        #expect(co60.gammaAlarm && !co60.normSuspect && co60.gammaTests == .spectral, "Co-60-like, the spectral test: \(co60)")
         let soft = lane.occupancy([14, 4, 1, 1])
         #expect(soft.gammaAlarm, "a soft source: \(soft)")
         // The lane learns every screened load over the threshold, threats too: five soft sources
@@ -141,7 +141,8 @@ struct WindowLane {
         for _ in 0..<300 { lane.tick() }
         for _ in 0..<110 { _ = lane.occupancy(WindowLane.norm) }
         #expect(lane.engine.spectralTestReady)
-        #expect(lane.occupancy(WindowLane.norm).gammaAlarm)
+        let d = lane.occupancy(WindowLane.norm)
+        #expect(d.gammaAlarm && d.gammaTests == .gross, "NORM discrimination off: \(d.gammaTests)")
     }
 
     @Test("a lane whose panels have two windows decides exactly as before, windows in its samples or not")
@@ -177,7 +178,7 @@ struct WindowLane {
         }
         var directed = lane(shape: [0.05, 0.15, 0.7, 0.1]), omnibus = lane(shape: nil)
         let a = directed.occupancy(mixture), b = omnibus.occupancy(mixture)
-        #expect(a.gammaAlarm && !a.normSuspect, "with the source's shape: \(a)")
+        #expect(a.gammaAlarm && !a.normSuspect && a.gammaTests == .directed, "with the source's shape, the directed test: \(a)")
         #expect(!b.gammaAlarm && b.normSuspect, "omnibus test alone at 10 sd: \(b)")
         #expect(!directed.occupancy(WindowLane.norm).gammaAlarm)
         let c = directed.occupancy(lessHard)

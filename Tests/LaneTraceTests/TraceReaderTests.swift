@@ -211,6 +211,17 @@ func error(_ lines: [String]) -> TraceError? {
         #expect(line2.contains(#""speedMps":null"#) && line2.contains(#""container":null"#))
     }
 
+    @Test("a decision line names the tests that raised the gamma alarm, in bit order, and an empty list without one")
+    func gammaTests() {
+        var d = Decision()
+        #expect(DecisionWriter.json(d, settings: EngineSettings()).contains(#""gammaTests":[]"#))
+        d.gammaAlarm = true
+        d.gammaTests.insert(.ceiling)
+        d.gammaTests.insert(.share)
+        d.gammaTests.insert(.directed)
+        #expect(DecisionWriter.json(d, settings: EngineSettings()).contains(#""gammaTests":["share","directed","ceiling"]"#))
+    }
+
     @Test("decimal2 prints hundredths exactly")
     func decimals() {
         #expect(decimal2(221) == "2.21")

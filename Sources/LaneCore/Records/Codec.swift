@@ -10,8 +10,9 @@ public enum RecordFormat {
     /// `ocr` records; version 3 carries the OCR's reads; version 4 the samples' flags and the
     /// `beams` and `start` records, so that stored records replay exactly (docs/RECORDS.md);
     /// version 5 what the lane learned of its NORM loads in the heartbeat; version 6 the energy
-    /// windows of multi-window panels in the sample batches.
-    public static let version: UInt8 = 6
+    /// windows of multi-window panels in the sample batches; version 7 which tests raised an
+    /// occupancy's gamma alarm.
+    public static let version: UInt8 = 7
     public static let versionOldest: UInt8 = 1
     public static let bodyMax = 4096
     /// The largest frame: magic, version, kind, 2-byte length, body, CRC.
@@ -106,6 +107,7 @@ public struct RecordEncoder {
             w.varint(u64(d.faults.bits))
             ocr(d.ocr, &w)
             w.varint(u64(d.panelsUsedMask))
+            w.byte(d.gammaTests.bits)
         case let .alarm(a):
             w.varint(u64(a.occupancy))
             w.byte(a.kind)
@@ -314,6 +316,11 @@ public enum RecordParser {
                 _ = d.ocr.append(ContainerRead(number: c))
             }
             d.panelsUsedMask = UInt32(truncatingIfNeeded: try r.bounded(u64((1 &<< panelCountMax) - 1)))
+            if version >= 7 {
+                let tests = try r.byte()
+                guard tests < 1 &<< GammaTests.bitCount else { throw .valueOutOfRange }
+                d.gammaTests = GammaTests(bits: tests)
+            }
             record = .occupancy(d)
         case .alarm:
             let a = AlarmRecord(occupancy: UInt32(truncatingIfNeeded: try r.bounded(u64(UInt32.max))), kind: try r.byte(),

@@ -19,6 +19,12 @@ public struct PassVerdict: Sendable {
     /// tests), and, when the evaluation sweeps the ceiling, whether the engine alarmed without it.
     public var ceilingSigma = 0.0
     public var gammaWithoutCeiling = false
+    /// The engine only: the tests that raised its gamma alarm (`GammaTests` bits, over the
+    /// pass's decisions), and the most significant window's length (samples) and group.
+    public var gammaTests: UInt8 = 0
+    public var maxSigmaSamples = 0
+    public var maxSigmaGroup = 0
+    public var maxSigmaDwell = false
 }
 
 /// This engine, with the given settings, run exactly as `replay` runs it.
@@ -43,9 +49,14 @@ struct EngineDetector {
             v.gamma = v.gamma || d.gammaAlarm
             v.neutron = v.neutron || d.neutronAlarm
             v.normSuspect = v.normSuspect || d.normSuspect
+            v.gammaTests |= d.gammaTests.bits
             v.ceilingSigma = max(v.ceilingSigma, Double(d.gammaCeilingSigmaQ8) / 256)
             let sigma = Double(d.gammaMaxSigmaQ8) / 256
-            if sigma > v.maxSigma { v.maxSigma = sigma; v.lowShare = Double(d.gammaMaxLowShareQ16) / 65536 }
+            if sigma > v.maxSigma {
+                v.maxSigma = sigma; v.lowShare = Double(d.gammaMaxLowShareQ16) / 65536
+                v.maxSigmaSamples = d.gammaMaxWindowSamples; v.maxSigmaGroup = d.gammaMaxGroup
+                v.maxSigmaDwell = d.gammaMaxWindowSamples > d.gammaWindowSamples
+            }
         }
         var last: Int64 = 0
         for e in events {

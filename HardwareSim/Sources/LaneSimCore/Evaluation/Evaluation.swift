@@ -49,6 +49,12 @@ public struct EvalReport: Sendable {
     /// The engine's largest gamma significance (sigma) per clean pass, sorted: the threshold n
     /// that 1 false alarm per 1,000 clean occupancies would need is its 99.9th percentile.
     public var cleanMaxSigmas: [Double] = []
+    /// The same per class of clean traffic, sorted, each with whether the dwell test (the whole
+    /// shielded occupancy, longer than the speed window) gave it.
+    public var cleanMaxSigmasByClass: [CleanClass: [(sigma: Double, dwell: Bool)]] = [:]
+    /// The engine's NORM alarms per test that raised them (`GammaTests` bit; a load may count
+    /// under several).
+    public var normAlarmTests: [Int] = Array(repeating: 0, count: GammaTests.bitCount)
     public func cleanSigmaQuantile(_ q: Double) -> Double? {
         cleanMaxSigmas.isEmpty ? nil : cleanMaxSigmas[min(cleanMaxSigmas.count - 1, Int(q * Double(cleanMaxSigmas.count)))]
     }
@@ -222,6 +228,17 @@ public enum Evaluation {
             if case .clean = r.spec.kind { return r.verdicts[.engine]!.maxSigma }
             return nil
         }.sorted()
+        for r in results {
+            let v = r.verdicts[.engine]!
+            switch r.spec.kind {
+            case let .clean(cls):
+                report.cleanMaxSigmasByClass[cls, default: []].append((v.maxSigma, v.maxSigmaDwell))
+            case .norm where v.gamma:
+                for b in 0..<GammaTests.bitCount where v.gammaTests & (1 << UInt8(b)) != 0 { report.normAlarmTests[b] += 1 }
+            default: break
+            }
+        }
+        for c in report.cleanMaxSigmasByClass.keys { report.cleanMaxSigmasByClass[c]!.sort { $0.sigma < $1.sigma } }
         report.neutronEqualFAThreshold = threshold
         report.neutronEqualFAPd = eqPd
         report.neutronEqualFAMds95 = eqMds

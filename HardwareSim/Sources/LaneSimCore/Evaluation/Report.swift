@@ -1,6 +1,7 @@
 // The evaluation report: Markdown for people, JSON for tools, SVG curves of Pd against strength.
 
 import Foundation
+import LaneCore
 
 extension EvalReport {
     static func fmt(_ x: Double?) -> String {
@@ -136,11 +137,21 @@ extension EvalReport {
         if let q99 = cleanSigmaQuantile(0.99), let q999 = cleanSigmaQuantile(0.999), let top = cleanMaxSigmas.last {
             s += String(format: "\nThe engine's largest gamma significance per clean pass: 99th percentile %.2f, 99.9th %.2f, largest %.2f sigma ", q99, q999, top)
             s += "(the threshold n that 1 false alarm per 1,000 clean occupancies needs is about the 99.9th percentile; Poisson counts alone with a known background would need about 4).\n"
+            s += "\n| traffic | passes | median sigma | 99th percentile | largest | largest from the dwell test |\n| --- | ---: | ---: | ---: | ---: | --- |\n"
+            for cls in CleanClass.allCases {
+                guard let x = cleanMaxSigmasByClass[cls], let top = x.last else { continue }
+                func q(_ f: Double) -> String { String(format: "%.2f", x[min(x.count - 1, Int(f * Double(x.count)))].sigma) }
+                s += "| \(cls.rawValue) | \(x.count) | \(q(0.5)) | \(q(0.99)) | " + String(format: "%.2f", top.sigma) + " | \(top.dwell ? "yes" : "no") |\n"
+            }
         }
         s += "\n## NORM containers\n\n| detector | gamma alarms | share | NORM recognised (no alarm) |\n| --- | ---: | ---: | ---: |\n"
         for d in DetectorName.allCases.dropLast() {
             let x = normAlarms[d] ?? (0, 0, 0)
             s += "| \(d.rawValue) | \(x.alarms) of \(x.passes) | \(Self.pct(x.alarms, x.passes)) | \(d == .engine ? String(x.suspect) : "-") |\n"
+        }
+        if let ne = normAlarms[.engine], ne.alarms > 0 {
+            let parts = (0..<GammaTests.bitCount).filter { normAlarmTests[$0] > 0 }.map { "\(GammaTests.name(bit: $0)) \(normAlarmTests[$0])" }
+            s += "\nThe engine's NORM alarms by the test that raised them (a load may count under several): " + parts.joined(separator: ", ") + ".\n"
         }
         if !ceilingCurve.isEmpty {
             let nb = normAlarms[.vm250] ?? (0, 0, 0)
