@@ -46,6 +46,9 @@ public struct LaneEngine: Sendable {
     var occExpectedQ16: InlineArray<3, Int64> = [0, 0, 0]
     var occLowExpectedQ16: InlineArray<3, Int64> = [0, 0, 0]
     var occShieldedSamples = 0
+    /// Whether the newest sample went into the occupancy's sums (shielded, under the dwell limit):
+    /// then so did every shielded sample of the occupancy before it.
+    var occLastAccumulated = false
     /// The same from the long averages (spectral shape and panel shares), for the suppression
     /// estimate and the tests it corrects.
     var occShapeQ16: InlineArray<3, Int64> = [0, 0, 0]
@@ -279,6 +282,7 @@ public struct LaneEngine: Sendable {
             // beam is interrupted: in the hold-in the vehicle is leaving and shields less and less.
             // Past dwellSamplesMax the occupancy sums stop growing (the input envelope).
             let accumulate = entry.shielded == 1 && occShieldedSamples < EngineSettings.dwellSamplesMax
+            occLastAccumulated = accumulate
             if accumulate {
                 occShieldedSamples += 1
                 occNeutron += entry.neutron
@@ -389,6 +393,7 @@ public struct LaneEngine: Sendable {
         occShapeQ16 = [0, 0, 0]
         occLowShapeQ16 = [0, 0, 0]
         occShieldedSamples = 0
+        occLastAccumulated = false
         occNeutron = 0
         occNeutronExpectedQ16 = 0
         beginSpectral()
@@ -467,9 +472,9 @@ public struct LaneEngine: Sendable {
     /// both windows alike). Never above 1: an excess in the high window is not shielding. Returns
     /// the high-window counts it rests on (0: too few to use, the factor is then 1).
     @inline(__always)
-    func suppression() -> (factorQ16: Int64, highCounts: Int64) {
-        let high = occGamma[0] - occLow[0]
-        let expected = occShapeQ16[0] - occLowShapeQ16[0]
+    func suppression(leavingOutHigh windowHigh: Int64 = 0, expectedQ16 windowExpected: Int64 = 0) -> (factorQ16: Int64, highCounts: Int64) {
+        let high = occGamma[0] - occLow[0] - windowHigh
+        let expected = occShapeQ16[0] - occLowShapeQ16[0] - windowExpected
         guard high >= settings.suppressionCountsMin, expected > 0 else { return (65_536, 0) }
         // R = high / (expected / 65536), Q16; shifted so that the dividend stays inside Int64.
         let r = high < (1 &<< 30) ? (high &<< 32) / expected : (high &<< 16) / (expected &>> 16 > 0 ? expected &>> 16 : 1)
@@ -541,13 +546,12 @@ public struct LaneEngine: Sendable {
             // The spectral test of the window (all panels), at the level group 0's test uses:
             // run by the first group whose excess passes the threshold.
             var spectralWindow: SpectralWindow? = nil
-            if k >= 3 {
-                let sw = spectrumRing.sum(window: current.gammaWindowSamples)
-                if sw.totals.gaps == 0 && sw.samples == gw.samples {
-                    let corrected = gw.shielded == i64(gw.samples) && high > 0
-                    let b0 = scaled(corrected ? shapeGamma[0] : bgGamma[0], gw.intervalUs)
-                    spectralWindow = SpectralWindow(spectrum: sw.totals.spectrum, expectedQ16: (b0 &>> 8) * (corrected ? r : 65_536) &>> 8)
-                }
+            let sw = k >= 3 ? spectrumRing.sum(window: current.gammaWindowSamples) : nil
+            let windowsComplete = sw != nil && sw!.totals.gaps == 0 && sw!.samples == gw.samples
+            if windowsComplete {
+                let corrected = gw.shielded == i64(gw.samples) && high > 0
+                let b0 = scaled(corrected ? shapeGamma[0] : bgGamma[0], gw.intervalUs)
+                spectralWindow = SpectralWindow(spectrum: sw!.totals.spectrum, expectedQ16: (b0 &>> 8) * (corrected ? r : 65_536) &>> 8)
             }
             for g in 0..<groupCount {
                 // Expected background over the window's actual length, Q16 counts.
@@ -557,8 +561,22 @@ public struct LaneEngine: Sendable {
                 let b = scaled(corrected ? shapeGamma[g] : bgGamma[g], gw.intervalUs)
                 let bLow = scaled(corrected ? shapeLow[g] : bgLow[g], gw.intervalUs)
                 grossTest(group: g, counts: gw.gamma[g], low: gw.gammaLow[g], expectedQ16: b, lowExpectedQ16: bLow,
-                          suppressionQ16: corrected ? r : 65_536, highCounts: corrected ? high : 0, samples: gw.samples,
-                          learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g), spectral: &spectralWindow)
+                          suppressionQ16: corrected ? r : 65_536, highCounts: corrected ? high : 0, windowInEstimate: true,
+                          samples: gw.samples, learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g), spectral: &spectralWindow)
+            }
+            // The hard-source test (multi-window panels, the spectral test on): the same window
+            // against a shielding estimate that leaves the window's own counts out. A source's
+            // high-window counts lie mostly inside the window that tests it: counted in the
+            // estimate they raise it towards "no shielding", and the expected background with it,
+            // so a hard source (Co-60) hid part of itself. Left out, the estimate has fewer counts
+            // and no longer cancels the window's noise (a soft source is seen better with the
+            // window in: the test above), so this one only feeds the spectral tests: an excess
+            // over its threshold alarms when they find it threat-like (docs/DETECTION.md, "The
+            // shielding estimate"). Not where the window's own test already passed its threshold
+            // and had the spectral tests judge it (a NORM load's windows, mostly: half the cost).
+            if windowsComplete && spectralOn && gw.shielded == i64(gw.samples) && occLastAccumulated && !current.gammaAlarm
+                && !(spectralWindow?.computed ?? false) {
+                hardSourceTest(window: gw, spectrum: sw!.totals.spectrum)
             }
         }
         // The ceiling: a significance above which anything alarms, whatever its spectrum (Co-60 is
@@ -585,7 +603,7 @@ public struct LaneEngine: Sendable {
                 grossTest(group: g, counts: occGamma[g], low: occLow[g],
                           expectedQ16: corrected ? occShapeQ16[g] : occExpectedQ16[g],
                           lowExpectedQ16: corrected ? occLowShapeQ16[g] : occLowExpectedQ16[g], suppressionQ16: r, highCounts: high,
-                          samples: occShieldedSamples,
+                          windowInEstimate: true, samples: occShieldedSamples,
                           learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g), spectral: &spectralWindow)
             }
         }
@@ -632,17 +650,42 @@ public struct LaneEngine: Sendable {
         }
     }
 
+    /// The hard-source test of the speed window `w` (all panels): its counts against the
+    /// expectation with the shielding estimated from the occupancy's high-window counts outside
+    /// it, V = B' + B'^2 / H_out + the learned ratio's uncertainty; over the threshold, the
+    /// spectral tests judge the excess (only they: the two-window rule's tests are for soft
+    /// sources, which the window's own test sees better).
+    mutating func hardSourceTest(window w: RingSum<WindowEntry>, spectrum: InlineArray<16, Int64>) {
+        let (r, high) = suppression(leavingOutHigh: w.gamma[0] - w.gammaLow[0],
+                                    expectedQ16: scaled(shapeGamma[0], w.intervalUs) - scaled(shapeLow[0], w.intervalUs))
+        guard high > 0 else { return }
+        let b = (scaled(shapeGamma[0], w.intervalUs) &>> 8) * r &>> 8
+        var variance = b > 0 ? b : 1
+        variance += multiplySaturating(b &>> 8, (b / high) &>> 8)
+        let learned = shapeCounts[0]
+        if learned > 0 { variance += multiplySaturating(b &>> 8, (b / learned) &>> 8) }
+        let threshold = b + settings.gammaSigmaQ8 * integerSquareRoot(variance)
+        guard (w.gamma[0] &<< 16) > threshold else { return }
+        var window = SpectralWindow(spectrum: spectrum, expectedQ16: b)
+        evaluate(&window)
+        if window.threat {
+            current.gammaAlarm = true
+            current.gammaTests.insert(window.directed ? .directed : .spectral)
+        }
+    }
+
     /// One gross-count test: C > B' + n sqrt(V), where B' = B x R (R the suppression estimate)
     /// and V the variance of C - B' when R comes from the occupancy's high-window counts H over
     /// samples that include the window's (Poisson, first order):
     ///     V = B' + B'^2 / H - 2 B'^2 / Bo',
     /// Bo' the occupancy's corrected expected counts (the window's high counts are part of H, so
-    /// their noise partly cancels). Without an estimate (H = 0) V = B'.
+    /// their noise partly cancels); V = B' + B'^2 / H when H leaves the window out (the speed
+    /// window's test, `windowInEstimate` false). Without an estimate (H = 0) V = B'.
     /// An excess over threshold raises the gamma alarm when threat-like (low-window share of the
     /// excess at least `normLowShareMin`, or the surplus test), else NORM suspicion; the ceiling
     /// is tested apart, in `test()`.
     mutating func grossTest(group g: Int, counts c: Int64, low: Int64, expectedQ16 b0: Int64, lowExpectedQ16 bLow0: Int64,
-                            suppressionQ16 r: Int64, highCounts high: Int64, samples: Int, learnedCounts: Int64,
+                            suppressionQ16 r: Int64, highCounts high: Int64, windowInEstimate: Bool, samples: Int, learnedCounts: Int64,
                             spectral: inout SpectralWindow?) {
         let b = (b0 &>> 8) * r &>> 8
         let bLow = (bLow0 &>> 8) * r &>> 8
@@ -650,9 +693,11 @@ public struct LaneEngine: Sendable {
         if high > 0 {
             // B'^2 / H and 2 B'^2 / Bo' as B' x (B' / H): never squared whole, so that a long
             // dwell at a high rate stays inside Int64 (Q16 throughout).
+            // The window's counts in the estimate (the dwell test; a window not left out) correlate
+            // with it: -2 B'^2 / Bo'. Left out, the two are independent.
             let occupancyExpected = ((occShapeQ16[0] &>> 8) * r &>> 8) &>> 16  // counts, all panels
             variance += multiplySaturating(b &>> 8, (b / high) &>> 8)
-            if occupancyExpected > 0 { variance -= 2 * multiplySaturating(b &>> 8, (b / occupancyExpected) &>> 8) }
+            if windowInEstimate && occupancyExpected > 0 { variance -= 2 * multiplySaturating(b &>> 8, (b / occupancyExpected) &>> 8) }
             if variance < (b > 0 ? b : 1) / 4 { variance = (b > 0 ? b : 1) / 4 }  // guard: never below B/4
         }
         // The learned background is itself an estimate: its relative variance is 1 / (the counts

@@ -185,6 +185,54 @@ struct WindowLane {
         #expect(!c.gammaAlarm && c.normSuspect, "less in window 3: \(c)")
     }
 
+    @Test("the hard-source test: a vehicle halving the background (4 s under the beam) carries a Co-60-like source for 1 s; with the window's own counts in the shielding estimate (the occupancy so far: over 1, no shielding) the window shows no excess; left out, 800 counts over B' = 800 (15 sd), and the spectral test finds the shape threat-like; the same vehicle without a source, or with the lane's NORM inside, passes")
+    func hardSourceTest() {
+        var lane = WindowLane()
+        var s = lane.engine.settings
+        s.suppressionCountsMin = EngineSettings().suppressionCountsMin  // the shielding estimate on
+        lane.engine = LaneEngine(settings: s)
+        for _ in 0..<300 { lane.tick() }
+        for _ in 0..<110 { _ = lane.occupancy(WindowLane.norm) }
+        #expect(lane.engine.spectralTestReady)
+        /// 40 samples under the beam, every window at half the background ([10, 5, 3, 2] per
+        /// panel), `extra(i)` added in sample i; then the hold-in, unshielded.
+        func shielded(_ extra: (Int) -> [UInt32]) -> Decision {
+            let before = lane.decisions.count
+            lane.edge(true)
+            for i in 0..<40 {
+                lane.t += 100_000
+                var x = LaneSample(tUs: lane.t, intervalUs: 100_000)
+                let e = extra(i)
+                for p in 0..<4 {
+                    var g: UInt32 = 0, low: UInt32 = 0
+                    for w in 0..<4 {
+                        let c = WindowLane.background[w] / 2 + e[w]
+                        g += c
+                        if w < 2 { low += c }
+                        x.windows[p * windowCountMax + w] = c
+                    }
+                    x.gamma[p] = g
+                    x.gammaLow[p] = low
+                }
+                x.windowCount = 4
+                if let d = lane.engine.sample(x) { lane.decisions.append(d) }
+            }
+            lane.edge(false)
+            for _ in 0..<30 { lane.tick() }
+            return lane.decisions[before]
+        }
+        let co60 = shielded { (15..<25).contains($0) ? [2, 4, 12, 2] : [0, 0, 0, 0] }
+        #expect(co60.gammaAlarm && co60.gammaTests == .spectral, "\(co60)")
+        // The window's own test: the estimate over the occupancy so far (25 samples when the
+        // window holds the source: 1,060 high counts, 560 of them the source's, against 1,000
+        // unshielded) is capped at 1, so the window's 1,600 counts are just its background.
+        #expect(co60.gammaMaxSigmaQ8 < 1 * 256, "\(Double(co60.gammaMaxSigmaQ8) / 256) sd")
+        let empty = shielded { _ in [0, 0, 0, 0] }
+        #expect(!empty.gammaAlarm && !empty.normSuspect, "\(empty)")
+        let norm = shielded { _ in WindowLane.norm }
+        #expect(!norm.gammaAlarm, "\(norm)")
+    }
+
     @Test("check-source shapes: at most 4, only with multi-window panels, shares within -2 to 2 and 0 beyond K; the directed test's sigma 0 to 50")
     func checkSourceShapeSettings() {
         var s = EngineSettings()

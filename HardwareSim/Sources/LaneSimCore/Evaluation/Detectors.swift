@@ -25,6 +25,8 @@ public struct PassVerdict: Sendable {
     public var maxSigmaSamples = 0
     public var maxSigmaGroup = 0
     public var maxSigmaDwell = false
+    /// The engine only: the shielding estimate (1 = none) of the decision with the largest sigma.
+    public var suppression = 1.0
 }
 
 /// This engine, with the given settings, run exactly as `replay` runs it.
@@ -56,6 +58,7 @@ struct EngineDetector {
                 v.maxSigma = sigma; v.lowShare = Double(d.gammaMaxLowShareQ16) / 65536
                 v.maxSigmaSamples = d.gammaMaxWindowSamples; v.maxSigmaGroup = d.gammaMaxGroup
                 v.maxSigmaDwell = d.gammaMaxWindowSamples > d.gammaWindowSamples
+                v.suppression = Double(d.suppressionQ16) / 65536
             }
         }
         var last: Int64 = 0

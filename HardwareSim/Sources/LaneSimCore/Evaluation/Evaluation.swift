@@ -147,6 +147,17 @@ public enum Evaluation {
             bound = MatchedFilter.pd(world: Suite.world(scenario, config), bare: Suite.world(bare, config),
                                      neutron: kind.isNeutron, falseAlarm: config.boundFalseAlarm)
         }
+        if let explain = ProcessInfo.processInfo.environment["LANE_SIM_EXPLAIN"], case let .threat(kind, si) = spec.kind,
+           explain == "\(kind.rawValue):\(spec.profile)" {
+            // A developer's look at one cell (LANE_SIM_EXPLAIN=co60:steady05): every pass's draw
+            // and what each detector made of it, on standard error.
+            let v = verdicts[.engine]!, veh = scenario.vehicles[0], src = veh.sources.last!
+            let line = String(format: "explain %@ %@ strength %.0f: engine %@ (sigma %.2f over %d samples%@, shielding %.3f, low share %.2f, tests %d, NORM %@), baseline %@, bound Pd %.2f; attenuation %.2f, shielding drawn %.2f, offset %.2f m, height %.2f m, stop %.0f s\n",
+                              config.physics.name, "\(spec.profile)", kind.strengths[si], v.gamma ? "ALARM" : "clear", v.maxSigma, v.maxSigmaSamples,
+                              v.maxSigmaDwell ? " (dwell)" : "", v.suppression, v.lowShare, Int(v.gammaTests), v.normSuspect ? "yes" : "no",
+                              verdicts[.vm250]!.gamma ? "ALARM" : "clear", bound, veh.attenuation, veh.shielding ?? -1, src.offsetM, src.heightM, veh.stopS)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
         return PassResult(spec: spec, verdicts: verdicts, boundPd: bound)
     }
 
