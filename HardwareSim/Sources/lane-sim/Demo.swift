@@ -172,7 +172,9 @@ final class DemoView: @unchecked Sendable {
         decisions.append(d)
         let t = truth(for: d)
         let speed = (d["speedMps"] as? NSNumber).map { String(format: "%.2f", $0.doubleValue) } ?? "?"
-        let verdict = [(d["gammaAlarm"] as? Bool ?? false) ? "GAMMA ALARM" : nil, (d["neutronAlarm"] as? Bool ?? false) ? "NEUTRON ALARM" : nil,
+        let tests = (d["gammaTests"] as? [String]) ?? []
+        let verdict = [(d["gammaAlarm"] as? Bool ?? false) ? "GAMMA ALARM" + (tests.isEmpty ? "" : " (" + tests.joined(separator: ", ") + ")") : nil,
+                       (d["neutronAlarm"] as? Bool ?? false) ? "NEUTRON ALARM" : nil,
                        (d["normSuspect"] as? Bool ?? false) ? "NORM suspect" : nil].compactMap { $0 }
         print(String(format: "occupancy %2d  ", (d["occupancy"] as? NSNumber)?.intValue ?? 0) + pad(speed, 5, right: true)
             + String(format: " m/s (true %4.2f)  gamma %5d vs threshold %7.1f (%6.2f sigma)  neutron %3d (%5.2f sigma)  -> ",
