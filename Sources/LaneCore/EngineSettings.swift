@@ -101,10 +101,11 @@ public struct EngineSettings: Sendable {
     public var spectralWindowCount: Int = 0
     public var spectralSigmaQ8: Int64 = 3 * 256
     /// A confident NORM verdict of the spectral test (the smallest chi^2 at or below K - 1 +
-    /// `spectralNormSigmaQ8` sd) overrules the two-window rule's surplus test (not its share
-    /// test, which catches the soft sources). Below -8 sd: never, the default: at 0 sd it cut the
-    /// median member's NORM alarms 3 points but Cs-137 inside NORM fell under 0.9 of clean in
-    /// three of eight members (docs/DETECTION.md). A site policy, measured.
+    /// `spectralNormSigmaQ8` sd, and neither the omnibus nor the directed test finding a source)
+    /// overrules the two-window rule's surplus test, and on a lane with check sources' shapes
+    /// (`spectralThreatShapeCount` > 0) its share test too. Below -8 sd: never, the default
+    /// (without the directed test's guard, at 0 sd Cs-137 inside NORM fell under 0.9 of clean in
+    /// three of eight members; with it, docs/DETECTION.md, "Confident NORM"). A site policy, measured.
     public var spectralNormSigmaQ8: Int64 = -10 * 256
     /// The directed test (multi-window panels; LaneCore/Spectral.swift `directedThreat`): up to
     /// `threatShapeCountMax` check sources' shapes over the K windows (source s, window k at

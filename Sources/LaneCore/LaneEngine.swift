@@ -732,6 +732,16 @@ public struct LaneEngine: Sendable {
             // The two-window rule (off: every excess is threat-like) ...
             var threatLike = !normRule.on || lowShare >= normRule.lowShareMinQ16
             var test: GammaTests = !normRule.on ? .gross : .share
+            if threatLike && normRule.on && settings.spectralThreatShapeCount > 0 && spectralOn && spectral != nil {
+                // Multi-window panels with the check sources' shapes: an excess softer than the
+                // share limit whose whole shape a NORM bin explains as well as chi^2 expects, and
+                // in which neither spectral test finds a source (the directed test: no check
+                // source's shape inside it), is one of the lane's softest NORM loads (heavy cargo
+                // scatter). Without the shapes the share test is never overruled: the omnibus
+                // test alone let strong soft sources pass (a bin's spread makes it scale-free).
+                evaluate(&spectral!)
+                if !spectral!.threat && spectral!.bestChi2Q16 <= spectralNormChi2Q16 { threatLike = false }
+            }
             if !threatLike && settings.normTestSigmaQ8 > 0 {
                 test = .surplus
                 // Surplus of low-window counts over the NORM hypothesis.
@@ -740,9 +750,10 @@ public struct LaneEngine: Sendable {
                 if threatLike && spectralOn && spectral != nil {
                     // Multi-window panels: a surplus of low counts over the NORM hypothesis whose
                     // whole shape a NORM bin explains as well as chi^2 expects (at or below its
-                    // mean) is one of the lane's softer NORM loads, not a threat.
+                    // mean), and in which neither spectral test finds a source, is one of the
+                    // lane's softer NORM loads, not a threat.
                     evaluate(&spectral!)
-                    if spectral!.bestChi2Q16 <= spectralNormChi2Q16 { threatLike = false }
+                    if !spectral!.threat && spectral!.bestChi2Q16 <= spectralNormChi2Q16 { threatLike = false }
                 }
             }
             if !threatLike && spectralOn && spectral != nil {

@@ -132,6 +132,34 @@ struct WindowLane {
         #expect(learnedSoft.occupancy(soft).gammaAlarm)
     }
 
+    @Test("with the check sources' shapes, a confident NORM verdict in which neither spectral test finds a source overrules the share test: the lane's softest NORM (share 0.625, over the 0.60 limit) is NORM once learned; that load with a soft source inside, and a soft source alone, alarm; without the shapes the share test is never overruled")
+    func confidentNormOverrulesShare() {
+        let softNorm: [UInt32] = [40, 60, 36, 24]  // 100 of 160 below the split: 0.625
+        func lane(shapes: Bool) -> WindowLane {
+            var l = WindowLane()
+            var s = l.engine.settings
+            s.spectralNormSigmaQ8 = 0
+            if shapes {
+                for (w, x) in [0.6, 0.35, 0.05, 0.0].enumerated() { s.spectralThreatShapesQ16[w] = Int64((x * 65536).rounded()) }
+                s.spectralThreatShapeCount = 1
+            }
+            #expect(s.firstProblem() == nil)
+            l.engine = LaneEngine(settings: s)
+            for _ in 0..<300 { l.tick() }
+            for _ in 0..<110 { _ = l.occupancy(softNorm) }
+            #expect(l.engine.spectralTestReady)
+            return l
+        }
+        var with = lane(shapes: true), without = lane(shapes: false)
+        let a = with.occupancy(softNorm), b = without.occupancy(softNorm)
+        #expect(!a.gammaAlarm && a.normSuspect, "overruled: \(a)")
+        #expect(b.gammaAlarm && b.gammaTests == .share, "no shapes, never overruled: \(b)")
+        let mixture = with.occupancy([52, 67, 37, 24])  // + 12 / 7 / 1 / 0: the source's shape
+        #expect(mixture.gammaAlarm && !mixture.normSuspect, "\(mixture)")
+        let soft = with.occupancy([14, 4, 1, 1])
+        #expect(soft.gammaAlarm, "\(soft)")
+    }
+
     @Test("the spectral test only adds alarms: with the two-window rule off (not commissioned) a NORM-shaped excess still alarms once the spectral test has learned")
     func onlyAdds() {
         var lane = WindowLane()
