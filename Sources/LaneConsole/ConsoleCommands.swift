@@ -154,6 +154,14 @@ extension ConsoleSession {
         fail("help: no command '\(name)'; 'help' lists them")
     }
 
+    /// A decision's alarms for a technician: "GAMMA ALARM (share)", "NEUTRON ALARM", or both.
+    static func alarmWords(_ d: Decision) -> String {
+        var words: [String] = []
+        if d.gammaAlarm { words.append("GAMMA ALARM" + (d.gammaTests.isEmpty ? "" : " (" + gammaTestNames(d.gammaTests).joined(separator: ", ") + ")")) }
+        if d.neutronAlarm { words.append("NEUTRON ALARM") }
+        return words.joined(separator: " + ")
+    }
+
     func laneState(_ v: LaneView) -> String {
         if v.gammaAlarmActive || v.neutronAlarmActive {
             return "ALARM (\([v.gammaAlarmActive ? "gamma" : nil, v.neutronAlarmActive ? "neutron" : nil].compactMap { $0 }.joined(separator: " + ")))"
@@ -212,7 +220,7 @@ extension ConsoleSession {
         say("lane \(hub.profile.site)/\(hub.profile.laneID), board \(hub.profile.board), lane-agent \(LaneAgentVersion.string)")
         say("state:      \(laneState(v))")
         say("occupancies: \(v.occupancyCount) since start" + (v.lastDecision.map { d in
-            ", last #\(d.occupancy): " + (d.gammaAlarm || d.neutronAlarm ? "ALARM" : d.normSuspect ? "NORM suspected" : "clear")
+            ", last #\(d.occupancy): " + (d.gammaAlarm || d.neutronAlarm ? Self.alarmWords(d) : d.normSuspect ? "NORM suspected" : "clear")
                 + (d.speedMmPerS.map { ", \(fixed(Double($0) / 1000, 2)) m/s" } ?? "")
         } ?? ""))
         if let d = v.lastDecision, hub.ocr != nil { say("containers: last #\(d.occupancy): \(OCRJSON.summary(d.ocr))") }

@@ -8,6 +8,7 @@ import LaneAgent
 import LaneConsole
 import LaneCore
 import LaneHAL
+import LaneTrace
 import Testing
 
 /// A lane on virtual time as the console sees it: requests are applied and the view published
@@ -93,6 +94,18 @@ struct ConsoleUnderTest {
         r = c.run("status")
         #expect(r.lines.contains { $0.hasPrefix("faults:") && $0.contains("panelSilent") }, "\(r.text)")
         #expect(r.lines.contains { $0.hasPrefix("panels:") && $0.contains("3 of 4 answering") }, "\(r.text)")
+    }
+
+    @Test("status names the last occupancy's alarm and the tests that raised it (here the gross test: the virtual lane's NORM rule is not on)")
+    func statusNamesTheTests() throws {
+        let c = try ConsoleUnderTest()
+        c.lane.lane.truck { $0.extraGamma = [400, 400, 400, 400]; $0.extraLowShare = 0.9 }
+        c.lane.tick()
+        let d = try #require(c.lane.lane.sink.decisions.last)
+        #expect(d.gammaAlarm && d.gammaTests.contains(.gross), "\(d)")
+        let names = gammaTestNames(d.gammaTests).joined(separator: ", ")
+        let r = c.run("status")
+        #expect(r.lines.contains { $0.hasPrefix("occupancies:") && $0.contains("last #1: GAMMA ALARM (\(names)), ") }, "\(r.text)")
     }
 
     @Test("faults lists each active fault with its age and advice, and each failing panel with its status word and whether it is left out")
