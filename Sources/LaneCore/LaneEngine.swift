@@ -561,7 +561,7 @@ public struct LaneEngine: Sendable {
                 let b = scaled(corrected ? shapeGamma[g] : bgGamma[g], gw.intervalUs)
                 let bLow = scaled(corrected ? shapeLow[g] : bgLow[g], gw.intervalUs)
                 grossTest(group: g, counts: gw.gamma[g], low: gw.gammaLow[g], expectedQ16: b, lowExpectedQ16: bLow,
-                          suppressionQ16: corrected ? r : 65_536, highCounts: corrected ? high : 0, windowInEstimate: true,
+                          suppressionQ16: corrected ? r : 65_536, highCounts: corrected ? high : 0,
                           samples: gw.samples, learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g), spectral: &spectralWindow)
             }
             // The hard-source test (multi-window panels, the spectral test on): the same window
@@ -603,7 +603,7 @@ public struct LaneEngine: Sendable {
                 grossTest(group: g, counts: occGamma[g], low: occLow[g],
                           expectedQ16: corrected ? occShapeQ16[g] : occExpectedQ16[g],
                           lowExpectedQ16: corrected ? occLowShapeQ16[g] : occLowExpectedQ16[g], suppressionQ16: r, highCounts: high,
-                          windowInEstimate: true, samples: occShieldedSamples,
+                          samples: occShieldedSamples,
                           learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g), spectral: &spectralWindow)
             }
         }
@@ -660,11 +660,8 @@ public struct LaneEngine: Sendable {
                                     expectedQ16: scaled(shapeGamma[0], w.intervalUs) - scaled(shapeLow[0], w.intervalUs))
         guard high > 0 else { return }
         let b = (scaled(shapeGamma[0], w.intervalUs) &>> 8) * r &>> 8
-        var variance = b > 0 ? b : 1
-        variance += multiplySaturating(b &>> 8, (b / high) &>> 8)
-        let learned = shapeCounts[0]
-        if learned > 0 { variance += multiplySaturating(b &>> 8, (b / learned) &>> 8) }
-        let threshold = b + settings.gammaSigmaQ8 * integerSquareRoot(variance)
+        let threshold = b + settings.gammaSigmaQ8 * integerSquareRoot(variance(expectedQ16: b, suppressionQ16: r, highCounts: high,
+                                                                               windowInEstimate: false, learnedCounts: shapeCounts[0]))
         guard (w.gamma[0] &<< 16) > threshold else { return }
         var window = SpectralWindow(spectrum: spectrum, expectedQ16: b)
         evaluate(&window)
@@ -674,36 +671,46 @@ public struct LaneEngine: Sendable {
         }
     }
 
+    /// The variance of C - B' for a window of expected counts B' (Q16; R the suppression
+    /// estimate it was scaled by, H the high-window counts the estimate rests on, 0: none):
+    /// B' + B'^2 / H - 2 B'^2 / Bo' when the window's counts are in the estimate (the window's
+    /// own tests), B' + B'^2 / H when they are left out (the hard-source test), never below B'/4
+    /// with an estimate; plus B'^2 / N for the learned background's own uncertainty (N counts).
+    @inline(__always)
+    func variance(expectedQ16 b: Int64, suppressionQ16 r: Int64, highCounts high: Int64, windowInEstimate: Bool, learnedCounts: Int64) -> Int64 {
+        var v = b > 0 ? b : 1
+        if high > 0 {
+            // B'^2 / H and 2 B'^2 / Bo' as B' x (B' / H): never squared whole, so that a long
+            // dwell at a high rate stays inside Int64 (Q16 throughout).
+            v += multiplySaturating(b &>> 8, (b / high) &>> 8)
+            if windowInEstimate {
+                let occupancyExpected = ((occShapeQ16[0] &>> 8) * r &>> 8) &>> 16  // counts, all panels
+                if occupancyExpected > 0 { v -= 2 * multiplySaturating(b &>> 8, (b / occupancyExpected) &>> 8) }
+            }
+            if v < (b > 0 ? b : 1) / 4 { v = (b > 0 ? b : 1) / 4 }  // guard: never below B/4
+        }
+        // The learned background is itself an estimate: its relative variance is 1 / (the counts
+        // it averaged), and a window of B counts carries B^2 times that.
+        if learnedCounts > 0 { v += multiplySaturating(b &>> 8, (b / learnedCounts) &>> 8) }
+        return v
+    }
+
     /// One gross-count test: C > B' + n sqrt(V), where B' = B x R (R the suppression estimate)
     /// and V the variance of C - B' when R comes from the occupancy's high-window counts H over
     /// samples that include the window's (Poisson, first order):
     ///     V = B' + B'^2 / H - 2 B'^2 / Bo',
     /// Bo' the occupancy's corrected expected counts (the window's high counts are part of H, so
-    /// their noise partly cancels); V = B' + B'^2 / H when H leaves the window out (the speed
-    /// window's test, `windowInEstimate` false). Without an estimate (H = 0) V = B'.
+    /// their noise partly cancels; `variance`). Without an estimate (H = 0) V = B'.
     /// An excess over threshold raises the gamma alarm when threat-like (low-window share of the
     /// excess at least `normLowShareMin`, or the surplus test), else NORM suspicion; the ceiling
     /// is tested apart, in `test()`.
     mutating func grossTest(group g: Int, counts c: Int64, low: Int64, expectedQ16 b0: Int64, lowExpectedQ16 bLow0: Int64,
-                            suppressionQ16 r: Int64, highCounts high: Int64, windowInEstimate: Bool, samples: Int, learnedCounts: Int64,
+                            suppressionQ16 r: Int64, highCounts high: Int64, samples: Int, learnedCounts: Int64,
                             spectral: inout SpectralWindow?) {
         let b = (b0 &>> 8) * r &>> 8
         let bLow = (bLow0 &>> 8) * r &>> 8
-        var variance = b > 0 ? b : 1
-        if high > 0 {
-            // B'^2 / H and 2 B'^2 / Bo' as B' x (B' / H): never squared whole, so that a long
-            // dwell at a high rate stays inside Int64 (Q16 throughout).
-            // The window's counts in the estimate (the dwell test; a window not left out) correlate
-            // with it: -2 B'^2 / Bo'. Left out, the two are independent.
-            let occupancyExpected = ((occShapeQ16[0] &>> 8) * r &>> 8) &>> 16  // counts, all panels
-            variance += multiplySaturating(b &>> 8, (b / high) &>> 8)
-            if windowInEstimate && occupancyExpected > 0 { variance -= 2 * multiplySaturating(b &>> 8, (b / occupancyExpected) &>> 8) }
-            if variance < (b > 0 ? b : 1) / 4 { variance = (b > 0 ? b : 1) / 4 }  // guard: never below B/4
-        }
-        // The learned background is itself an estimate: its relative variance is 1 / (the counts
-        // it averaged), and a window of B counts carries B^2 times that.
-        if learnedCounts > 0 { variance += multiplySaturating(b &>> 8, (b / learnedCounts) &>> 8) }
-        let sd = integerSquareRoot(variance)  // Q8
+        let sd = integerSquareRoot(variance(expectedQ16: b, suppressionQ16: r, highCounts: high, windowInEstimate: true,
+                                            learnedCounts: learnedCounts))  // Q8
         let threshold = b + settings.gammaSigmaQ8 * sd
         let excess = (c &<< 16) - b
         let sigma = excess / sd
