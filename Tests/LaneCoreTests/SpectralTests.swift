@@ -29,6 +29,28 @@ struct WindowLane {
         engine = LaneEngine(settings: s)
     }
 
+    /// A lane whose settings `configure` changed (checked valid), with its background learned
+    /// (300 samples) and, when given, 110 loads of `load` learned (then its spectral test is ready).
+    static func learned(loads load: [UInt32]? = nil, _ configure: (inout EngineSettings) -> Void) -> WindowLane {
+        var l = WindowLane()
+        var s = l.engine.settings
+        configure(&s)
+        #expect(s.firstProblem() == nil)
+        l.engine = LaneEngine(settings: s)
+        for _ in 0..<300 { l.tick() }
+        if let load {
+            for _ in 0..<110 { _ = l.occupancy(load) }
+            #expect(l.engine.spectralTestReady)
+        }
+        return l
+    }
+
+    /// Sets one check source's shape (its shares per window) for the directed test.
+    static func checkSource(_ shares: [Double], into s: inout EngineSettings) {
+        for (w, x) in shares.enumerated() { s.spectralThreatShapesQ16[w] = Int64((x * 65536).rounded()) }
+        s.spectralThreatShapeCount = 1
+    }
+
     mutating func tick(extra: [UInt32] = [0, 0, 0, 0], windows: Bool = true) {
         t += 100_000
         var s = LaneSample(tUs: t, intervalUs: 100_000)
@@ -109,14 +131,7 @@ struct WindowLane {
     @Test("a confident NORM verdict (chi^2 at or below K - 1) overrules the surplus test: a strong load of the lane's own softer NORM (share 0.575, a surplus of 4.5 sd over the 0.55 hypothesis) is NORM once learned; with the overrule off it alarms; the share test is never overruled")
     func confidentNormOverrulesSurplus() {
         let softNorm: [UInt32] = [40, 52, 44, 24]  // 92 of 160 below the split: 0.575
-        func lane(overrule: Bool) -> WindowLane {
-            var l = WindowLane()
-            var s = l.engine.settings
-            s.spectralNormSigmaQ8 = overrule ? 0 : -9 * 256
-            l.engine = LaneEngine(settings: s)
-            for _ in 0..<300 { l.tick() }
-            return l
-        }
+        func lane(overrule: Bool) -> WindowLane { WindowLane.learned { $0.spectralNormSigmaQ8 = overrule ? 0 : -9 * 256 } }
         var on = lane(overrule: true), off = lane(overrule: false)
         // Before the spectral test has learned: the surplus test alarms on both.
         #expect(on.occupancy(softNorm).gammaAlarm && off.occupancy(softNorm).gammaAlarm)
@@ -136,19 +151,10 @@ struct WindowLane {
     func confidentNormOverrulesShare() {
         let softNorm: [UInt32] = [40, 60, 36, 24]  // 100 of 160 below the split: 0.625
         func lane(shapes: Bool) -> WindowLane {
-            var l = WindowLane()
-            var s = l.engine.settings
-            s.spectralNormSigmaQ8 = 0
-            if shapes {
-                for (w, x) in [0.6, 0.35, 0.05, 0.0].enumerated() { s.spectralThreatShapesQ16[w] = Int64((x * 65536).rounded()) }
-                s.spectralThreatShapeCount = 1
+            WindowLane.learned(loads: softNorm) { s in
+                s.spectralNormSigmaQ8 = 0
+                if shapes { WindowLane.checkSource([0.6, 0.35, 0.05, 0.0], into: &s) }
             }
-            #expect(s.firstProblem() == nil)
-            l.engine = LaneEngine(settings: s)
-            for _ in 0..<300 { l.tick() }
-            for _ in 0..<110 { _ = l.occupancy(softNorm) }
-            #expect(l.engine.spectralTestReady)
-            return l
         }
         var with = lane(shapes: true), without = lane(shapes: false)
         let a = with.occupancy(softNorm), b = without.occupancy(softNorm)
@@ -190,19 +196,10 @@ struct WindowLane {
         let mixture: [UInt32] = [4, 6, 9, 4]  // NORM + 3 counts per panel and sample in window 3
         let lessHard: [UInt32] = [4, 6, 4, 4]
         func lane(shape: [Double]?) -> WindowLane {
-            var l = WindowLane()
-            var s = l.engine.settings
-            s.spectralSigmaQ8 = 10 * 256
-            if let shape {
-                for (w, x) in shape.enumerated() { s.spectralThreatShapesQ16[w] = Int64((x * 65536).rounded()) }
-                s.spectralThreatShapeCount = 1
+            WindowLane.learned(loads: WindowLane.norm) { s in
+                s.spectralSigmaQ8 = 10 * 256
+                if let shape { WindowLane.checkSource(shape, into: &s) }
             }
-            #expect(s.firstProblem() == nil)
-            l.engine = LaneEngine(settings: s)
-            for _ in 0..<300 { l.tick() }
-            for _ in 0..<110 { _ = l.occupancy(WindowLane.norm) }
-            #expect(l.engine.spectralTestReady)
-            return l
         }
         var directed = lane(shape: [0.05, 0.15, 0.7, 0.1]), omnibus = lane(shape: nil)
         let a = directed.occupancy(mixture), b = omnibus.occupancy(mixture)
@@ -215,13 +212,8 @@ struct WindowLane {
 
     @Test("the hard-source test: a vehicle halving the background (4 s under the beam) carries a Co-60-like source for 1 s; with the window's own counts in the shielding estimate (the occupancy so far: over 1, no shielding) the window shows no excess; left out, 800 counts over B' = 800 (15 sd), and the spectral test finds the shape threat-like; the same vehicle without a source, or with the lane's NORM inside, passes")
     func hardSourceTest() {
-        var lane = WindowLane()
-        var s = lane.engine.settings
-        s.suppressionCountsMin = EngineSettings().suppressionCountsMin  // the shielding estimate on
-        lane.engine = LaneEngine(settings: s)
-        for _ in 0..<300 { lane.tick() }
-        for _ in 0..<110 { _ = lane.occupancy(WindowLane.norm) }
-        #expect(lane.engine.spectralTestReady)
+        // The shielding estimate on (FlatLane.classic has it off).
+        var lane = WindowLane.learned(loads: WindowLane.norm) { $0.suppressionCountsMin = EngineSettings().suppressionCountsMin }
         /// 40 samples under the beam, every window at half the background ([10, 5, 3, 2] per
         /// panel), `extra(i)` added in sample i; then the hold-in, unshielded.
         func shielded(_ extra: (Int) -> [UInt32]) -> Decision {
