@@ -60,6 +60,15 @@ public struct SpectralState: Sendable {
     public internal(set) var spreadQ32: InlineArray<256, Int64> = InlineArray(repeating: 0)
     /// Loads learned in all.
     public internal(set) var loads: UInt64 = 0
+    /// The NORM components: the covariance, pooled over the bins, of a load's shares about its
+    /// bin's mean beyond counting noise (window k, l at k x 16 + l; Q32), and from it the
+    /// directions in which the lane's NORM loads differ most within a bin (the K/U/Th mix and
+    /// the cargo's scatter, which one hardness bin does not resolve): component j at j x 16 + k,
+    /// sqrt(lambda_j) v_j in Q16 shares (v_j the covariance's j-th eigenvector by power
+    /// iteration, lambda_j its eigenvalue; derived, recomputed from the covariance).
+    public static let componentCountMax = 3
+    public internal(set) var covarianceQ32: InlineArray<256, Int64> = InlineArray(repeating: 0)
+    public internal(set) var componentQ16: InlineArray<48, Int64> = InlineArray(repeating: 0)
 
     public init() {}
 
@@ -88,6 +97,7 @@ public struct SpectralState: Sendable {
     mutating func learn(shape: InlineArray<16, Int64>, noiseQ32: InlineArray<16, Int64>, windows k: Int) {
         let b = Self.bin(shape, windows: k)
         let n = i64(binLoads[b])
+        var deviation = InlineArray<16, Int64>(repeating: 0)
         for w in 0..<k {
             let i = b * windowCountMax + w
             if n == 0 {
@@ -109,9 +119,90 @@ public struct SpectralState: Sendable {
             // The squared deviation beyond what counting alone gives (Q32; shares within +-2).
             let dd = d > 131_072 ? 131_072 : d < -131_072 ? -131_072 : d
             spreadQ32[i] += (dd * dd - noiseQ32[w] - spreadQ32[i]) / divisor
+            deviation[w] = dd
+        }
+        if n > 0 {
+            // The pooled covariance of the deviations about the bins' means, with the same time
+            // constant (the first load of a bin has no mean to deviate from).
+            let divisor = i64(loads) + 1 < Self.averagedLoads ? i64(loads) + 1 : Self.averagedLoads
+            for i in 0..<k {
+                for j in 0..<k {
+                    let c = i * windowCountMax + j
+                    // Held within +-2^36 (a weak load's counting noise can be far larger).
+                    var term = deviation[i] * deviation[j] - (i == j ? noiseQ32[i] : 0)
+                    if term > 68_719_476_736 { term = 68_719_476_736 }
+                    if term < -68_719_476_736 { term = -68_719_476_736 }
+                    covarianceQ32[c] += (term - covarianceQ32[c]) / divisor
+                }
+            }
+            updateComponents(windows: k)
         }
         if binLoads[b] < UInt32.max { binLoads[b] += 1 }
         loads &+= 1
+    }
+
+    /// The NORM components from the pooled covariance: power iteration (24 steps from a fixed
+    /// start, so the result depends on the covariance alone, restored or learned) for the
+    /// largest eigenvalue, deflated, `componentCountMax` times; a component whose eigenvalue is
+    /// not positive ends the list (zeros).
+    mutating func updateComponents(windows k: Int) {
+        var c = covarianceQ32
+        componentQ16 = InlineArray(repeating: 0)
+        for j in 0..<Self.componentCountMax {
+            var v = InlineArray<16, Int64>(repeating: 0)
+            // A fixed start with a part along every direction a covariance of shares has.
+            for i in 0..<k { v[i] = 65_536 - i64(i) * 3_001 + ((i & 1) == 0 ? 9_973 : 0) }
+            var norm: Int64 = 0
+            for _ in 0..<24 {
+                var w = InlineArray<16, Int64>(repeating: 0)
+                var largest: Int64 = 0
+                for i in 0..<k {
+                    var s: Int64 = 0
+                    for l in 0..<k { s += (c[i * windowCountMax + l] &>> 8) * v[l] }  // Q24 x Q16 = Q40
+                    w[i] = s &>> 16  // Q24
+                    let m = w[i] < 0 ? -w[i] : w[i]
+                    if m > largest { largest = m }
+                }
+                // Held under 2^28 before squaring.
+                var shift = 0
+                while (largest &>> Int64(shift)) >= (1 &<< 28) { shift += 1 }
+                norm = 0
+                for i in 0..<k { w[i] = w[i] &>> Int64(shift); norm += w[i] * w[i] }
+                norm = integerSquareRoot(norm)
+                guard norm > 0 else { break }
+                for i in 0..<k { v[i] = w[i] * 65_536 / norm }
+            }
+            guard norm > 0 else { return }
+            // lambda = v' C v (Q32).
+            var lambda: Int64 = 0
+            for i in 0..<k {
+                var s: Int64 = 0
+                for l in 0..<k { s += (c[i * windowCountMax + l] &>> 8) * v[l] }  // Q40
+                lambda += (s &>> 16) * v[i]  // Q24 x Q16 = Q40
+            }
+            lambda = lambda &>> 8
+            guard lambda > 0 else { return }
+            let root = integerSquareRoot(lambda)  // Q16
+            for i in 0..<k { componentQ16[j * windowCountMax + i] = root * v[i] / 65_536 }
+            for i in 0..<k {
+                for l in 0..<k {
+                    c[i * windowCountMax + l] -= componentQ16[j * windowCountMax + i] * componentQ16[j * windowCountMax + l]
+                }
+            }
+        }
+    }
+
+    /// Bin b's spread in window i beyond the first `components` NORM components (Q32; at least a
+    /// quarter of the bin's spread: a bin whose loads differ less than the pooled ones along a
+    /// component keeps part of its own).
+    @inline(__always)
+    func residualSpreadQ32(bin b: Int, window i: Int, components r: Int) -> Int64 {
+        let spread = spreadQ32[b * windowCountMax + i]
+        guard r > 0 && spread > 0 else { return spread }
+        var explained: Int64 = 0
+        for j in 0..<r { let x = componentQ16[j * windowCountMax + i]; explained += x * x }
+        let rest = spread - explained
+        return rest > spread &>> 2 ? rest : spread &>> 2
     }
 
     /// Whether it has learned enough loads to stand for the lane's NORM.
@@ -119,12 +210,13 @@ public struct SpectralState: Sendable {
 
     /// The layout of this value's bytes (BackgroundStore keeps it on disk; a build whose layout
     /// differs refuses the file).
-    public static let layoutVersion = 1
+    public static let layoutVersion = 2
 
     /// What a record or a file keeps of it for a lane of `panels` panels with `k` windows, in
     /// this order: loads in all, per bin its loads, per bin and window the mean and the spread,
-    /// per panel and window the empty lane's long average.
-    public static func fieldCount(panels: Int, windows k: Int) -> Int { 1 + binCount + 2 * binCount * k + panels * k }
+    /// per panel and window the empty lane's long average, per pair of windows the NORM loads'
+    /// pooled covariance.
+    public static func fieldCount(panels: Int, windows k: Int) -> Int { 1 + binCount + 2 * binCount * k + panels * k + k * k }
 
     public func field(_ i: Int, panels: Int, windows k: Int) -> Int64 {
         if i == 0 { return loads > u64(Int64.max) ? Int64.max : i64(loads) }
@@ -135,12 +227,14 @@ public struct SpectralState: Sendable {
         j -= Self.binCount * k
         if j < Self.binCount * k { return spreadQ32[(j / k) * windowCountMax + j % k] }
         j -= Self.binCount * k
-        return longQ16[(j / k) * windowCountMax + j % k]
+        if j < panels * k { return longQ16[(j / k) * windowCountMax + j % k] }
+        j -= panels * k
+        return covarianceQ32[(j / k) * windowCountMax + j % k]
     }
 
     /// Rebuilt from its fields (`field(_:panels:windows:)`), or nil when one is out of what the
     /// learner can hold: a bin's loads beyond the loads in all, a mean share beyond +-2, a
-    /// spread beyond +-2^36, a long average negative or beyond 2^40.
+    /// spread or a covariance beyond +-2^36, a long average negative or beyond 2^40.
     public init?(panels: Int, windows k: Int, fields: (Int) -> Int64) {
         guard panels >= 1 && panels <= panelCountMax && k >= 3 && k <= windowCountMax else { return nil }
         let all = fields(0)
@@ -173,6 +267,50 @@ public struct SpectralState: Sendable {
                 longQ16[p * windowCountMax + w] = x
             }
         }
+        for a in 0..<k {
+            for w in 0..<k {
+                let v = fields(i); i += 1
+                guard v >= -68_719_476_736 && v <= 68_719_476_736 else { return nil }  // 2^36
+                covarianceQ32[a * windowCountMax + w] = v
+            }
+        }
+        updateComponents(windows: k)
+    }
+}
+
+/// The columns of a least-squares fit in units of each window's sd (Q8), over K windows and a
+/// row per NORM component (its prior), and the vector fitted: Gram-Schmidt, column by column,
+/// each made orthogonal to those before it and `y` replaced by its residual. Fixed point, no
+/// allocation; a projection's residual is never longer than what it projects, so the sums of
+/// squares of values held within +-2^20 stay in Int64.
+struct NormBasis {
+    static let rows = 19
+    var q = InlineArray<76, Int64>(repeating: 0)  // 4 columns x 19 rows
+    var qq = InlineArray<4, Int64>(repeating: 0)
+    var y = InlineArray<19, Int64>(repeating: 0)
+
+    /// Makes column `j` orthogonal to the columns before it, then takes its part out of `y`.
+    @inline(__always)
+    mutating func project(column j: Int, rows n: Int) {
+        var v = InlineArray<19, Int64>(repeating: 0)
+        for i in 0..<n { v[i] = q[j * Self.rows + i] }
+        for c in 0..<j { orthogonalize(&v, against: c, rows: n) }
+        var vv: Int64 = 0, vy: Int64 = 0
+        for i in 0..<n { q[j * Self.rows + i] = v[i]; vv += v[i] * v[i]; vy += v[i] * y[i] }
+        qq[j] = vv
+        guard vv > 0 else { return }
+        let beta = LaneEngine.ratioQ16(vy, vv)
+        for i in 0..<n { y[i] -= multiplySaturating(beta, v[i]) &>> 16 }
+    }
+
+    /// Takes column `c`'s part out of `v` (column c already orthogonal to those before it).
+    @inline(__always)
+    func orthogonalize(_ v: inout InlineArray<19, Int64>, against c: Int, rows n: Int) {
+        guard qq[c] > 0 else { return }
+        var dot: Int64 = 0
+        for i in 0..<n { dot += q[c * Self.rows + i] * v[i] }
+        let alpha = LaneEngine.ratioQ16(dot, qq[c])
+        for i in 0..<n { v[i] -= multiplySaturating(alpha, q[c * Self.rows + i]) &>> 16 }
     }
 }
 
@@ -241,14 +379,33 @@ extension LaneEngine {
         // but Cs-137 inside NORM then fell to 0.85-0.88 of clean in six of eight members: those
         // tail bins explained the mixtures; docs/DETECTION.md.)
         let loadsMin = u64(SpectralState.binLoadsMin) > spectral.loads / 20 ? u64(SpectralState.binLoadsMin) : spectral.loads / 20
+        let components = settings.spectralComponentCount
         for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
             var chi2: Int64 = 0  // Q16
-            for i in 0..<k {
-                let m = spectral.meanQ16[b * windowCountMax + i]
-                let r = x[i] - (excess &>> 8) * m / 256  // Q16 counts
-                let z = Self.clampQ8(r / windowSDQ8(bin: b, window: i, excess: e, counts: w.spectrum[i]))  // Q8
-                chi2 += z * z
-                if chi2 >= best { break }
+            if components == 0 {
+                for i in 0..<k {
+                    let m = spectral.meanQ16[b * windowCountMax + i]
+                    let r = x[i] - (excess &>> 8) * m / 256  // Q16 counts
+                    let z = Self.clampQ8(r / windowSDQ8(bin: b, window: i, excess: e, counts: w.spectrum[i]))  // Q8
+                    chi2 += z * z
+                    if chi2 >= best { break }
+                }
+            } else {
+                // With the NORM components: the residual after the components' best fit, each
+                // with its prior (unit variance: an augmented row per component; Gram-Schmidt).
+                var basis = NormBasis()
+                for i in 0..<k {
+                    let sd = windowSDQ8(bin: b, window: i, excess: e, counts: w.spectrum[i])
+                    let m = spectral.meanQ16[b * windowCountMax + i]
+                    basis.y[i] = Self.clampQ8((x[i] - (excess &>> 8) * m / 256) / sd)
+                    for j in 0..<components {
+                        basis.q[j * NormBasis.rows + i] = Self.clampQ8(multiplySaturating(e, spectral.componentQ16[j * windowCountMax + i]) / sd)
+                    }
+                }
+                for j in 0..<components { basis.q[j * NormBasis.rows + k + j] = 256 }
+                let n = k + components
+                for j in 0..<components { basis.project(column: j, rows: n) }
+                for i in 0..<n { chi2 += basis.y[i] * basis.y[i] }
             }
             if chi2 < best { best = chi2 }
         }
@@ -275,42 +432,43 @@ extension LaneEngine {
         let k = settings.spectralWindowCount
         let shapes = settings.spectralThreatShapeCount
         let shapeQ16 = settings.spectralThreatShapesQ16
+        let components = settings.spectralComponentCount
         let limit = multiplySaturating(settings.spectralDirectedSigmaQ8, settings.spectralDirectedSigmaQ8)  // Q16
+        let n = k + components
         var best0 = Int64.max
         var best1 = InlineArray<4, Int64>(repeating: Int64.max)
         var positive = InlineArray<4, Bool>(repeating: false)
-        var u = InlineArray<16, Int64>(repeating: 0), y = InlineArray<16, Int64>(repeating: 0), sd = InlineArray<16, Int64>(repeating: 1)
-        var t = InlineArray<16, Int64>(repeating: 0)
+        var sd = InlineArray<16, Int64>(repeating: 1)
         for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
-            var uu: Int64 = 0, uy: Int64 = 0
+            // Column 0 the bin's shape scaled to the excess (its scale free), columns 1 to r the
+            // NORM components with their priors (augmented rows); y the excess.
+            var basis = NormBasis()
+            var uu: Int64 = 0
             for i in 0..<k {
                 sd[i] = windowSDQ8(bin: b, window: i, excess: e, counts: spectrum[i])
-                u[i] = Self.clampQ8(multiplySaturating(e, spectral.meanQ16[b * windowCountMax + i]) / sd[i])  // Q8
-                y[i] = Self.clampQ8(x[i] / sd[i])  // Q8
-                uu += u[i] * u[i]; uy += u[i] * y[i]  // Q16
+                let u = Self.clampQ8(multiplySaturating(e, spectral.meanQ16[b * windowCountMax + i]) / sd[i])  // Q8
+                basis.q[i] = u
+                uu += u * u
+                basis.y[i] = Self.clampQ8(x[i] / sd[i])  // Q8
+                for j in 0..<components {
+                    basis.q[(j + 1) * NormBasis.rows + i] = Self.clampQ8(multiplySaturating(e, spectral.componentQ16[j * windowCountMax + i]) / sd[i])
+                }
             }
             guard uu > 0 else { continue }
-            // beta = u.y / u.u (Q16); chi^2_0 = sum (y - beta u)^2 (Q16).
-            let beta = Self.ratioQ16(uy, uu)
+            for j in 0..<components { basis.q[(j + 1) * NormBasis.rows + k + j] = 256 }
+            let y = basis.y
+            for j in 0...components { basis.project(column: j, rows: n) }
             var chi0: Int64 = 0
-            for i in 0..<k {
-                let r = y[i] - (multiplySaturating(beta, u[i]) &>> 16)
-                chi0 += r * r  // |r| <= |y| (a projection's residual): no overflow
-            }
+            for i in 0..<n { chi0 += basis.y[i] * basis.y[i] }  // a projection's residual: no overflow
             if chi0 < best0 { best0 = chi0 }
             for j in 0..<shapes {
-                var ut: Int64 = 0
-                for i in 0..<k {
-                    t[i] = Self.clampQ8(multiplySaturating(e, shapeQ16[j * windowCountMax + i]) / sd[i])
-                    ut += u[i] * t[i]
-                }
-                let alpha = Self.ratioQ16(ut, uu)
+                // t, the source's shape (no prior row), made orthogonal to the NORM columns.
+                var t = InlineArray<19, Int64>(repeating: 0)
+                for i in 0..<k { t[i] = Self.clampQ8(multiplySaturating(e, shapeQ16[j * windowCountMax + i]) / sd[i]) }
+                for c in 0...components { basis.orthogonalize(&t, against: c, rows: n) }
                 var tt: Int64 = 0, ty: Int64 = 0
-                for i in 0..<k {
-                    let tp = t[i] - (multiplySaturating(alpha, u[i]) &>> 16)
-                    tt += tp * tp; ty += tp * y[i]
-                }
-                guard tt > 0 else { continue }  // the source's shape is the bin's: nothing to tell
+                for i in 0..<n { tt += t[i] * t[i]; ty += t[i] * y[i] }
+                guard tt > 0 else { continue }  // the source's shape is NORM's: nothing to tell
                 let root = integerSquareRoot(tt)  // Q8
                 let z = ty / (root > 0 ? root : 1)  // Q16 / Q8 = Q8
                 let chi1 = z > 0 ? chi0 - multiplySaturating(z, z) : chi0
@@ -326,7 +484,7 @@ extension LaneEngine {
     /// and the bin's spread scaled to the excess, E^2 s^2 = (e x sqrt(spread))^2 (Q16 -> counts).
     @inline(__always)
     func windowSDQ8(bin b: Int, window i: Int, excess e: Int64, counts c: Int64) -> Int64 {
-        let spread = spectral.spreadQ32[b * windowCountMax + i]
+        let spread = spectral.residualSpreadQ32(bin: b, window: i, components: settings.spectralComponentCount)
         let es = spread > 0 ? multiplySaturating(e, integerSquareRoot(spread)) &>> 16 : 0
         let variance = (c > 1 ? c : 1) + multiplySaturating(es, es)
         let sd = integerSquareRoot(multiplySaturating(variance, 65_536))
