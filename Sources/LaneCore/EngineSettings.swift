@@ -125,6 +125,9 @@ public struct EngineSettings: Sendable {
     /// differ most (learned from its traffic), by as much as they do, with each window's spread
     /// beyond them (LaneCore/Spectral.swift, docs/DETECTION.md "NORM components").
     public var spectralComponentCount: Int = 0
+    /// The spectral tests let the background's level float (a background-shaped column fitted
+    /// freely): an error of the expected level (the shielding estimate) is not a shape.
+    public var spectralLevelFree: Bool = false
 
     /// Background suppression is estimated from the high energy window once the occupancy has
     /// this many high-window counts (below, no correction).

@@ -285,8 +285,8 @@ public struct SpectralState: Sendable {
 /// squares of values held within +-2^20 stay in Int64.
 struct NormBasis {
     static let rows = 19
-    var q = InlineArray<76, Int64>(repeating: 0)  // 4 columns x 19 rows
-    var qq = InlineArray<4, Int64>(repeating: 0)
+    var q = InlineArray<95, Int64>(repeating: 0)  // 5 columns x 19 rows
+    var qq = InlineArray<5, Int64>(repeating: 0)
     var y = InlineArray<19, Int64>(repeating: 0)
 
     /// Makes column `j` orthogonal to the columns before it, then takes its part out of `y`.
@@ -380,9 +380,19 @@ extension LaneEngine {
         // tail bins explained the mixtures; docs/DETECTION.md.)
         let loadsMin = u64(SpectralState.binLoadsMin) > spectral.loads / 20 ? u64(SpectralState.binLoadsMin) : spectral.loads / 20
         let components = settings.spectralComponentCount
+        let level = settings.spectralLevelFree
+        if level {
+            // The NORM fit with the bin's scale and the background's level free: the omnibus
+            // chi^2 is the directed test's NORM-only residual, computed once for both.
+            let (chi0, directed) = normFit(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin)
+            w.bestChi2Q16 = chi0
+            w.threat = chi0 > spectralChi2LimitQ16 && chi0 < Int64.max
+            if !w.threat && directed { w.threat = true; w.directed = true }
+            return
+        }
         for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
             var chi2: Int64 = 0  // Q16
-            if components == 0 {
+            if components == 0 && !level {
                 for i in 0..<k {
                     let m = spectral.meanQ16[b * windowCountMax + i]
                     let r = x[i] - (excess &>> 8) * m / 256  // Q16 counts
@@ -394,17 +404,19 @@ extension LaneEngine {
                 // With the NORM components: the residual after the components' best fit, each
                 // with its prior (unit variance: an augmented row per component; Gram-Schmidt).
                 var basis = NormBasis()
+                let first = level ? 1 : 0
                 for i in 0..<k {
                     let sd = windowSDQ8(bin: b, window: i, excess: e, counts: w.spectrum[i])
                     let m = spectral.meanQ16[b * windowCountMax + i]
                     basis.y[i] = Self.clampQ8((x[i] - (excess &>> 8) * m / 256) / sd)
+                    if level { basis.q[i] = Self.clampQ8(((w.spectrum[i] &<< 16) - x[i]) / sd) }
                     for j in 0..<components {
-                        basis.q[j * NormBasis.rows + i] = Self.clampQ8(multiplySaturating(e, spectral.componentQ16[j * windowCountMax + i]) / sd)
+                        basis.q[(first + j) * NormBasis.rows + i] = Self.clampQ8(multiplySaturating(e, spectral.componentQ16[j * windowCountMax + i]) / sd)
                     }
                 }
-                for j in 0..<components { basis.q[j * NormBasis.rows + k + j] = 256 }
+                for j in 0..<components { basis.q[(first + j) * NormBasis.rows + k + j] = 256 }
                 let n = k + components
-                for j in 0..<components { basis.project(column: j, rows: n) }
+                for j in 0..<(first + components) { basis.project(column: j, rows: n) }
                 for i in 0..<n { chi2 += basis.y[i] * basis.y[i] }
             }
             if chi2 < best { best = chi2 }
@@ -412,7 +424,7 @@ extension LaneEngine {
         w.bestChi2Q16 = best
         w.threat = best > spectralChi2LimitQ16
         if !w.threat && settings.spectralThreatShapeCount > 0 {
-            w.threat = directedThreat(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin)
+            w.threat = normFit(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin).directed
             w.directed = w.threat
         }
     }
@@ -426,13 +438,14 @@ extension LaneEngine {
     /// with t made orthogonal to u (t' = t - (u.t / u.u) u), the source's part adds z = t'.y / |t'|
     /// sd, and chi^2_1 = chi^2_0 - z^2 where z > 0. Threat-like when min chi^2_0 - min chi^2_1 >
     /// n^2 with z > 0 at the latter. Fixed point (Q8 per window, Q16 sums), no allocation.
-    mutating func directedThreat(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> Bool {
+    mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> (best0: Int64, directed: Bool) {
         // Mutating and with the settings read once: a non-mutating call copied the engine, and
         // every read of a shape in the loops copied the settings (35 k instructions a call).
         let k = settings.spectralWindowCount
         let shapes = settings.spectralThreatShapeCount
         let shapeQ16 = settings.spectralThreatShapesQ16
         let components = settings.spectralComponentCount
+        let first = settings.spectralLevelFree ? 2 : 1
         let limit = multiplySaturating(settings.spectralDirectedSigmaQ8, settings.spectralDirectedSigmaQ8)  // Q16
         let n = k + components
         var best0 = Int64.max
@@ -450,14 +463,15 @@ extension LaneEngine {
                 basis.q[i] = u
                 uu += u * u
                 basis.y[i] = Self.clampQ8(x[i] / sd[i])  // Q8
+                if first == 2 { basis.q[NormBasis.rows + i] = Self.clampQ8(((spectrum[i] &<< 16) - x[i]) / sd[i]) }
                 for j in 0..<components {
-                    basis.q[(j + 1) * NormBasis.rows + i] = Self.clampQ8(multiplySaturating(e, spectral.componentQ16[j * windowCountMax + i]) / sd[i])
+                    basis.q[(j + first) * NormBasis.rows + i] = Self.clampQ8(multiplySaturating(e, spectral.componentQ16[j * windowCountMax + i]) / sd[i])
                 }
             }
             guard uu > 0 else { continue }
-            for j in 0..<components { basis.q[(j + 1) * NormBasis.rows + k + j] = 256 }
+            for j in 0..<components { basis.q[(j + first) * NormBasis.rows + k + j] = 256 }
             let y = basis.y
-            for j in 0...components { basis.project(column: j, rows: n) }
+            for j in 0..<(first + components) { basis.project(column: j, rows: n) }
             var chi0: Int64 = 0
             for i in 0..<n { chi0 += basis.y[i] * basis.y[i] }  // a projection's residual: no overflow
             if chi0 < best0 { best0 = chi0 }
@@ -465,7 +479,7 @@ extension LaneEngine {
                 // t, the source's shape (no prior row), made orthogonal to the NORM columns.
                 var t = InlineArray<19, Int64>(repeating: 0)
                 for i in 0..<k { t[i] = Self.clampQ8(multiplySaturating(e, shapeQ16[j * windowCountMax + i]) / sd[i]) }
-                for c in 0...components { basis.orthogonalize(&t, against: c, rows: n) }
+                for c in 0..<(first + components) { basis.orthogonalize(&t, against: c, rows: n) }
                 var tt: Int64 = 0, ty: Int64 = 0
                 for i in 0..<n { tt += t[i] * t[i]; ty += t[i] * y[i] }
                 guard tt > 0 else { continue }  // the source's shape is NORM's: nothing to tell
@@ -475,9 +489,9 @@ extension LaneEngine {
                 if chi1 < best1[j] { best1[j] = chi1; positive[j] = z > 0 }
             }
         }
-        guard best0 < Int64.max else { return false }
-        for j in 0..<shapes where positive[j] && best1[j] < Int64.max && best0 - best1[j] > limit { return true }
-        return false
+        guard best0 < Int64.max else { return (best0, false) }
+        for j in 0..<shapes where positive[j] && best1[j] < Int64.max && best0 - best1[j] > limit { return (best0, true) }
+        return (best0, false)
     }
 
     /// A window's sd under a bin's NORM hypothesis (Q8 counts, at least 1): its counts (Poisson)

@@ -33,6 +33,7 @@ struct Eval: ParsableCommand {
     var windows: String?
     @Option(help: "The gamma ceiling, sigma (default: the board profile's or the shipped 20).") var ceiling: Double?
     @Option(help: "The spectral test's limit, in sd of chi^2 with K - 1 degrees of freedom (multi-window panels; default 3).") var spectralSigma: Double?
+    @Flag(help: "The spectral tests let the background's level float.") var levelFree = false
     @Option(help: "The NORM components the spectral tests allow within a hardness bin (0 to 3; multi-window panels; default: the board profile's, or 0).") var normComponents: Int?
     @Option(help: "A chi^2 at or below K - 1 + this many sd is a confident NORM verdict that overrules the two-window rule's surplus test (multi-window panels; default -10: never; below -8: never).") var spectralNormSigma: Double?
 
@@ -51,6 +52,7 @@ struct Eval: ParsableCommand {
         if let spectralNormSigma { settings.spectralNormSigmaQ8 = Int64((spectralNormSigma * 256).rounded()) }
         if let directedSigma { settings.spectralDirectedSigmaQ8 = Int64((directedSigma * 256).rounded()) }
         if let normComponents { settings.spectralComponentCount = normComponents }
+        if levelFree { settings.spectralLevelFree = true }
         var config = EvalConfig()
         if let windows, windows != "2" {
             let b = windows == "8" ? Self.contractWindows : try parseWindows(windows)
@@ -116,6 +118,7 @@ struct Eval: ParsableCommand {
         if let directedSigma { command += " --directed-sigma \(directedSigma)" }
         if let spectralNormSigma { command += " --spectral-norm-sigma \(spectralNormSigma)" }
         if let normComponents { command += " --norm-components \(normComponents)" }
+        if levelFree { command += " --level-free" }
         command += " --out \(out)"
         for (physics, report) in fam.members {
             var pictures: [String] = []
