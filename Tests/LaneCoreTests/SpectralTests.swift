@@ -51,13 +51,15 @@ struct WindowLane {
         s.spectralThreatShapeCount = 1
     }
 
-    mutating func tick(extra: [UInt32] = [0, 0, 0, 0], windows: Bool = true) {
+    /// One sample: the background (`backgroundPercent` of it: a vehicle shielding every window
+    /// alike) plus `extra`, per panel.
+    mutating func tick(extra: [UInt32] = [0, 0, 0, 0], windows: Bool = true, backgroundPercent: UInt32 = 100) {
         t += 100_000
         var s = LaneSample(tUs: t, intervalUs: 100_000)
         for p in 0..<4 {
             var g: UInt32 = 0, low: UInt32 = 0
             for w in 0..<4 {
-                let c = Self.background[w] + extra[w]
+                let c = Self.background[w] * backgroundPercent / 100 + extra[w]
                 g += c
                 if w < 2 { low += c }
                 if windows { s.windows[p * windowCountMax + w] = c }
@@ -75,10 +77,10 @@ struct WindowLane {
 
     /// A 1.5 s occupancy with `extra` counts per panel and sample (window by window); the samples
     /// in `withoutWindows` come without their windows. Returns its decision.
-    mutating func occupancy(_ extra: [UInt32], withoutWindows: Set<Int> = []) -> Decision {
+    mutating func occupancy(_ extra: [UInt32], withoutWindows: Set<Int> = [], backgroundPercent: UInt32 = 100) -> Decision {
         let before = decisions.count
         edge(true)
-        for i in 0..<15 { tick(extra: extra, windows: !withoutWindows.contains(i)) }
+        for i in 0..<15 { tick(extra: extra, windows: !withoutWindows.contains(i), backgroundPercent: backgroundPercent) }
         edge(false)
         for _ in 0..<30 { tick() }
         precondition(decisions.count == before + 1)
@@ -303,6 +305,23 @@ struct WindowLane {
         #expect(r.gammaAlarm && u.gammaAlarm && u.gammaTests == .spectral, "off where NORM never differs: \(r), \(u)")
         // And the lane's own NORM passes both.
         #expect(!plain.occupancy(a).gammaAlarm && !withComponents.occupancy(b).gammaAlarm)
+    }
+
+    @Test("the background's level free: a NORM load (3 x the lane's NORM) in a vehicle that shields half the background, with no shielding estimate to correct it, leaves an excess of another shape (0.05/0.33/0.38/0.25 against NORM's 0.2/0.3/0.3/0.2); the fit with the bin's scale and the background's level free explains it exactly (NORM), where the fixed-scale test took it for a threat; a Co-60-like load under the same vehicle still alarms, and the lane's NORM unshielded passes")
+    func levelFree() {
+        let load: [UInt32] = [12, 18, 18, 12], co60: [UInt32] = [6, 12, 36, 6]
+        func lane(free: Bool) -> WindowLane {
+            WindowLane.learned(loads: WindowLane.norm) { s in
+                s.spectralLevelFree = free
+            }
+        }
+        var fixed = lane(free: false), free = lane(free: true)
+        let a = fixed.occupancy(load, backgroundPercent: 50), b = free.occupancy(load, backgroundPercent: 50)
+        #expect(a.gammaAlarm && a.gammaTests == .spectral, "fixed scale and level: \(a)")
+        #expect(!b.gammaAlarm && b.normSuspect, "scale and level free: \(b)")
+        let c = free.occupancy(co60, backgroundPercent: 50)
+        #expect(c.gammaAlarm && c.gammaTests == .spectral, "Co-60-like, shielded: \(c)")
+        #expect(!free.occupancy(WindowLane.norm).gammaAlarm)
     }
 
     @Test("settings: 3 to 16 windows (0: off), sigma 0 to 50, 0 to 3 NORM components")
