@@ -118,16 +118,7 @@ public struct EngineSettings: Sendable {
     public static let threatShapeCountMax = 4
     public var spectralThreatShapeCount: Int = 0
     public var spectralThreatShapesQ16: InlineArray<64, Int64> = InlineArray(repeating: 0)
-    public var spectralDirectedSigmaQ8: Int64 = 3 * 256
-    /// The NORM components the spectral tests allow within a hardness bin (0 to
-    /// `SpectralState.componentCountMax`; 0: each bin's spread per window alone): a load may
-    /// differ from its bin's mean along the first n directions in which the lane's NORM loads
-    /// differ most (learned from its traffic), by as much as they do, with each window's spread
-    /// beyond them (LaneCore/Spectral.swift, docs/DETECTION.md "NORM components").
-    public var spectralComponentCount: Int = 0
-    /// The spectral tests let the background's level float (a background-shaped column fitted
-    /// freely): an error of the expected level (the shielding estimate) is not a shape.
-    public var spectralLevelFree: Bool = false
+    public var spectralDirectedSigmaQ8: Int64 = 640  // 2.5
 
     /// Background suppression is estimated from the high energy window once the occupancy has
     /// this many high-window counts (below, no correction).
@@ -197,7 +188,6 @@ public struct EngineSettings: Sendable {
         if gammaCeilingSigmaQ8 < gammaSigmaQ8 { return .ceiling }
         if (spectralWindowCount != 0 && (spectralWindowCount < 3 || spectralWindowCount > windowCountMax))
             || spectralSigmaQ8 < 0 || spectralSigmaQ8 > 50 * 256 || spectralNormSigmaQ8 < -50 * 256 || spectralNormSigmaQ8 > spectralSigmaQ8
-            || spectralComponentCount < 0 || spectralComponentCount > SpectralState.componentCountMax
         {
             return .spectral
         }

@@ -60,15 +60,6 @@ public struct SpectralState: Sendable {
     public internal(set) var spreadQ32: InlineArray<256, Int64> = InlineArray(repeating: 0)
     /// Loads learned in all.
     public internal(set) var loads: UInt64 = 0
-    /// The NORM components: the covariance, pooled over the bins, of a load's shares about its
-    /// bin's mean beyond counting noise (window k, l at k x 16 + l; Q32), and from it the
-    /// directions in which the lane's NORM loads differ most within a bin (the K/U/Th mix and
-    /// the cargo's scatter, which one hardness bin does not resolve): component j at j x 16 + k,
-    /// sqrt(lambda_j) v_j in Q16 shares (v_j the covariance's j-th eigenvector by power
-    /// iteration, lambda_j its eigenvalue; derived, recomputed from the covariance).
-    public static let componentCountMax = 3
-    public internal(set) var covarianceQ32: InlineArray<256, Int64> = InlineArray(repeating: 0)
-    public internal(set) var componentQ16: InlineArray<48, Int64> = InlineArray(repeating: 0)
 
     public init() {}
 
@@ -97,7 +88,6 @@ public struct SpectralState: Sendable {
     mutating func learn(shape: InlineArray<16, Int64>, noiseQ32: InlineArray<16, Int64>, windows k: Int) {
         let b = Self.bin(shape, windows: k)
         let n = i64(binLoads[b])
-        var deviation = InlineArray<16, Int64>(repeating: 0)
         for w in 0..<k {
             let i = b * windowCountMax + w
             if n == 0 {
@@ -119,90 +109,9 @@ public struct SpectralState: Sendable {
             // The squared deviation beyond what counting alone gives (Q32; shares within +-2).
             let dd = d > 131_072 ? 131_072 : d < -131_072 ? -131_072 : d
             spreadQ32[i] += (dd * dd - noiseQ32[w] - spreadQ32[i]) / divisor
-            deviation[w] = dd
-        }
-        if n > 0 {
-            // The pooled covariance of the deviations about the bins' means, with the same time
-            // constant (the first load of a bin has no mean to deviate from).
-            let divisor = i64(loads) + 1 < Self.averagedLoads ? i64(loads) + 1 : Self.averagedLoads
-            for i in 0..<k {
-                for j in 0..<k {
-                    let c = i * windowCountMax + j
-                    // Held within +-2^36 (a weak load's counting noise can be far larger).
-                    var term = deviation[i] * deviation[j] - (i == j ? noiseQ32[i] : 0)
-                    if term > 68_719_476_736 { term = 68_719_476_736 }
-                    if term < -68_719_476_736 { term = -68_719_476_736 }
-                    covarianceQ32[c] += (term - covarianceQ32[c]) / divisor
-                }
-            }
-            updateComponents(windows: k)
         }
         if binLoads[b] < UInt32.max { binLoads[b] += 1 }
         loads &+= 1
-    }
-
-    /// The NORM components from the pooled covariance: power iteration (24 steps from a fixed
-    /// start, so the result depends on the covariance alone, restored or learned) for the
-    /// largest eigenvalue, deflated, `componentCountMax` times; a component whose eigenvalue is
-    /// not positive ends the list (zeros).
-    mutating func updateComponents(windows k: Int) {
-        var c = covarianceQ32
-        componentQ16 = InlineArray(repeating: 0)
-        for j in 0..<Self.componentCountMax {
-            var v = InlineArray<16, Int64>(repeating: 0)
-            // A fixed start with a part along every direction a covariance of shares has.
-            for i in 0..<k { v[i] = 65_536 - i64(i) * 3_001 + ((i & 1) == 0 ? 9_973 : 0) }
-            var norm: Int64 = 0
-            for _ in 0..<24 {
-                var w = InlineArray<16, Int64>(repeating: 0)
-                var largest: Int64 = 0
-                for i in 0..<k {
-                    var s: Int64 = 0
-                    for l in 0..<k { s += (c[i * windowCountMax + l] &>> 8) * v[l] }  // Q24 x Q16 = Q40
-                    w[i] = s &>> 16  // Q24
-                    let m = w[i] < 0 ? -w[i] : w[i]
-                    if m > largest { largest = m }
-                }
-                // Held under 2^28 before squaring.
-                var shift = 0
-                while (largest &>> Int64(shift)) >= (1 &<< 28) { shift += 1 }
-                norm = 0
-                for i in 0..<k { w[i] = w[i] &>> Int64(shift); norm += w[i] * w[i] }
-                norm = integerSquareRoot(norm)
-                guard norm > 0 else { break }
-                for i in 0..<k { v[i] = w[i] * 65_536 / norm }
-            }
-            guard norm > 0 else { return }
-            // lambda = v' C v (Q32).
-            var lambda: Int64 = 0
-            for i in 0..<k {
-                var s: Int64 = 0
-                for l in 0..<k { s += (c[i * windowCountMax + l] &>> 8) * v[l] }  // Q40
-                lambda += (s &>> 16) * v[i]  // Q24 x Q16 = Q40
-            }
-            lambda = lambda &>> 8
-            guard lambda > 0 else { return }
-            let root = integerSquareRoot(lambda)  // Q16
-            for i in 0..<k { componentQ16[j * windowCountMax + i] = root * v[i] / 65_536 }
-            for i in 0..<k {
-                for l in 0..<k {
-                    c[i * windowCountMax + l] -= componentQ16[j * windowCountMax + i] * componentQ16[j * windowCountMax + l]
-                }
-            }
-        }
-    }
-
-    /// Bin b's spread in window i beyond the first `components` NORM components (Q32; at least a
-    /// quarter of the bin's spread: a bin whose loads differ less than the pooled ones along a
-    /// component keeps part of its own).
-    @inline(__always)
-    func residualSpreadQ32(bin b: Int, window i: Int, components r: Int) -> Int64 {
-        let spread = spreadQ32[b * windowCountMax + i]
-        guard r > 0 && spread > 0 else { return spread }
-        var explained: Int64 = 0
-        for j in 0..<r { let x = componentQ16[j * windowCountMax + i]; explained += x * x }
-        let rest = spread - explained
-        return rest > spread &>> 2 ? rest : spread &>> 2
     }
 
     /// Whether it has learned enough loads to stand for the lane's NORM.
@@ -210,13 +119,12 @@ public struct SpectralState: Sendable {
 
     /// The layout of this value's bytes (BackgroundStore keeps it on disk; a build whose layout
     /// differs refuses the file).
-    public static let layoutVersion = 2
+    public static let layoutVersion = 1
 
     /// What a record or a file keeps of it for a lane of `panels` panels with `k` windows, in
     /// this order: loads in all, per bin its loads, per bin and window the mean and the spread,
-    /// per panel and window the empty lane's long average, per pair of windows the NORM loads'
-    /// pooled covariance.
-    public static func fieldCount(panels: Int, windows k: Int) -> Int { 1 + binCount + 2 * binCount * k + panels * k + k * k }
+    /// per panel and window the empty lane's long average.
+    public static func fieldCount(panels: Int, windows k: Int) -> Int { 1 + binCount + 2 * binCount * k + panels * k }
 
     public func field(_ i: Int, panels: Int, windows k: Int) -> Int64 {
         if i == 0 { return loads > u64(Int64.max) ? Int64.max : i64(loads) }
@@ -227,14 +135,12 @@ public struct SpectralState: Sendable {
         j -= Self.binCount * k
         if j < Self.binCount * k { return spreadQ32[(j / k) * windowCountMax + j % k] }
         j -= Self.binCount * k
-        if j < panels * k { return longQ16[(j / k) * windowCountMax + j % k] }
-        j -= panels * k
-        return covarianceQ32[(j / k) * windowCountMax + j % k]
+        return longQ16[(j / k) * windowCountMax + j % k]
     }
 
     /// Rebuilt from its fields (`field(_:panels:windows:)`), or nil when one is out of what the
     /// learner can hold: a bin's loads beyond the loads in all, a mean share beyond +-2, a
-    /// spread or a covariance beyond +-2^36, a long average negative or beyond 2^40.
+    /// spread beyond +-2^36, a long average negative or beyond 2^40.
     public init?(panels: Int, windows k: Int, fields: (Int) -> Int64) {
         guard panels >= 1 && panels <= panelCountMax && k >= 3 && k <= windowCountMax else { return nil }
         let all = fields(0)
@@ -267,32 +173,23 @@ public struct SpectralState: Sendable {
                 longQ16[p * windowCountMax + w] = x
             }
         }
-        for a in 0..<k {
-            for w in 0..<k {
-                let v = fields(i); i += 1
-                guard v >= -68_719_476_736 && v <= 68_719_476_736 else { return nil }  // 2^36
-                covarianceQ32[a * windowCountMax + w] = v
-            }
-        }
-        updateComponents(windows: k)
     }
 }
 
-/// The columns of a least-squares fit in units of each window's sd (Q8), over K windows and a
-/// row per NORM component (its prior), and the vector fitted: Gram-Schmidt, column by column,
-/// each made orthogonal to those before it and `y` replaced by its residual. Fixed point, no
-/// allocation; a projection's residual is never longer than what it projects, so the sums of
-/// squares of values held within +-2^20 stay in Int64.
+/// The NORM fit's two columns in units of each window's sd (Q8; the bin's shape, the background's)
+/// and the vector fitted: Gram-Schmidt, each column made orthogonal to the one before it and `y`
+/// replaced by its residual. Fixed point, no allocation; a projection's residual is never longer
+/// than what it projects, so sums of squares of values held within +-2^20 stay in Int64.
 struct NormBasis {
-    static let rows = 19
-    var q = InlineArray<95, Int64>(repeating: 0)  // 5 columns x 19 rows
-    var qq = InlineArray<5, Int64>(repeating: 0)
-    var y = InlineArray<19, Int64>(repeating: 0)
+    static let rows = 16
+    var q = InlineArray<32, Int64>(repeating: 0)  // 2 columns x 16 rows
+    var qq = InlineArray<2, Int64>(repeating: 0)
+    var y = InlineArray<16, Int64>(repeating: 0)
 
     /// Makes column `j` orthogonal to the columns before it, then takes its part out of `y`.
     @inline(__always)
     mutating func project(column j: Int, rows n: Int) {
-        var v = InlineArray<19, Int64>(repeating: 0)
+        var v = InlineArray<16, Int64>(repeating: 0)
         for i in 0..<n { v[i] = q[j * Self.rows + i] }
         for c in 0..<j { orthogonalize(&v, against: c, rows: n) }
         var vv: Int64 = 0, vy: Int64 = 0
@@ -305,7 +202,7 @@ struct NormBasis {
 
     /// Takes column `c`'s part out of `v` (column c already orthogonal to those before it).
     @inline(__always)
-    func orthogonalize(_ v: inout InlineArray<19, Int64>, against c: Int, rows n: Int) {
+    func orthogonalize(_ v: inout InlineArray<16, Int64>, against c: Int, rows n: Int) {
         guard qq[c] > 0 else { return }
         var dot: Int64 = 0
         for i in 0..<n { dot += q[c * Self.rows + i] * v[i] }
@@ -371,7 +268,6 @@ extension LaneEngine {
             w.noiseQ32[i] = (((w.spectrum[i] > 0 ? w.spectrum[i] : 1) &<< 16) / e &<< 16) / e
         }
         guard spectralOn else { return }
-        var best = Int64.max
         // A bin explains only when it holds `binLoadsMin` loads and a twentieth of them all: the
         // rare threat among the lane's loads (the check source passing, a real one) does not
         // make a bin of its own that explains the next one. (A fiftieth gave the NORM loads of
@@ -379,82 +275,40 @@ extension LaneEngine {
         // but Cs-137 inside NORM then fell to 0.85-0.88 of clean in six of eight members: those
         // tail bins explained the mixtures; docs/DETECTION.md.)
         let loadsMin = u64(SpectralState.binLoadsMin) > spectral.loads / 20 ? u64(SpectralState.binLoadsMin) : spectral.loads / 20
-        let components = settings.spectralComponentCount
-        let level = settings.spectralLevelFree
-        if level {
-            // The NORM fit with the bin's scale and the background's level free: the omnibus
-            // chi^2 is the directed test's NORM-only residual, computed once for both.
-            let (chi0, directed) = normFit(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin)
-            w.bestChi2Q16 = chi0
-            w.threat = chi0 > spectralChi2LimitQ16 && chi0 < Int64.max
-            if !w.threat && directed { w.threat = true; w.directed = true }
-            return
-        }
-        for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
-            var chi2: Int64 = 0  // Q16
-            if components == 0 && !level {
-                for i in 0..<k {
-                    let m = spectral.meanQ16[b * windowCountMax + i]
-                    let r = x[i] - (excess &>> 8) * m / 256  // Q16 counts
-                    let z = Self.clampQ8(r / windowSDQ8(bin: b, window: i, excess: e, counts: w.spectrum[i]))  // Q8
-                    chi2 += z * z
-                    if chi2 >= best { break }
-                }
-            } else {
-                // With the NORM components: the residual after the components' best fit, each
-                // with its prior (unit variance: an augmented row per component; Gram-Schmidt).
-                var basis = NormBasis()
-                let first = level ? 1 : 0
-                for i in 0..<k {
-                    let sd = windowSDQ8(bin: b, window: i, excess: e, counts: w.spectrum[i])
-                    let m = spectral.meanQ16[b * windowCountMax + i]
-                    basis.y[i] = Self.clampQ8((x[i] - (excess &>> 8) * m / 256) / sd)
-                    if level { basis.q[i] = Self.clampQ8(((w.spectrum[i] &<< 16) - x[i]) / sd) }
-                    for j in 0..<components {
-                        basis.q[(first + j) * NormBasis.rows + i] = Self.clampQ8(multiplySaturating(e, spectral.componentQ16[j * windowCountMax + i]) / sd)
-                    }
-                }
-                for j in 0..<components { basis.q[(first + j) * NormBasis.rows + k + j] = 256 }
-                let n = k + components
-                for j in 0..<(first + components) { basis.project(column: j, rows: n) }
-                for i in 0..<n { chi2 += basis.y[i] * basis.y[i] }
-            }
-            if chi2 < best { best = chi2 }
-        }
-        w.bestChi2Q16 = best
-        w.threat = best > spectralChi2LimitQ16
-        if !w.threat && settings.spectralThreatShapeCount > 0 {
-            w.threat = normFit(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin).directed
-            w.directed = w.threat
-        }
+        let (chi0, directed) = normFit(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin)
+        w.bestChi2Q16 = chi0
+        w.threat = chi0 > spectralChi2LimitQ16  // Int64.max: no bin explains it
+        if !w.threat && directed { w.threat = true; w.directed = true }
     }
 
-    /// The directed test: whether one of the check sources' shapes (`spectralThreatShapesQ16`),
-    /// added to the NORM bin that then explains best, explains the excess better than any NORM
-    /// bin alone by more than `spectralDirectedSigmaQ8` sd (a likelihood-ratio test with one degree
-    /// of freedom, the source's part positive). Per bin, in units of each window's sd (its
-    /// counts and the bin's spread, as the omnibus test has them): y the excess, u the bin's
-    /// shape scaled to it, t the source's; the NORM-only residual chi^2_0 = |y - (u.y / u.u) u|^2;
-    /// with t made orthogonal to u (t' = t - (u.t / u.u) u), the source's part adds z = t'.y / |t'|
-    /// sd, and chi^2_1 = chi^2_0 - z^2 where z > 0. Threat-like when min chi^2_0 - min chi^2_1 >
-    /// n^2 with z > 0 at the latter. Fixed point (Q8 per window, Q16 sums), no allocation.
+    /// The NORM fit of an excess, for both spectral tests. Per bin, in units of each window's sd
+    /// (its counts and the bin's spread): y the excess, u the bin's shape scaled to it, g the
+    /// expected background's shape (its counts per window); the NORM-only residual chi^2_0 = |y -
+    /// (a u + c g)|^2 at the least-squares a and c, both free: the load's strength and an error
+    /// of the expected background's level. That error is systematic, not noise: a NORM load's
+    /// own high-window counts raise the shielding estimate and the expected background with it
+    /// (its lowest windows then show a deficit, shares down to -0.2 on strong thorium loads),
+    /// and a window entering or leaving the vehicle is not corrected at all; with the level fixed
+    /// such loads failed the omnibus test, its largest source of NORM alarms (docs/DETECTION.md,
+    /// "The background's level"). The omnibus test: min over bins chi^2_0 beyond K - 2 + n
+    /// sqrt(2 (K - 2)). The directed test: with a check source's shape t made orthogonal to u
+    /// and g (t'), the source's part adds z = t'.y / |t'| sd, and chi^2_1 = chi^2_0 - z^2 where
+    /// z > 0; threat-like when min chi^2_0 - min chi^2_1 > `spectralDirectedSigmaQ8`^2 with z > 0
+    /// at the latter (a likelihood-ratio test with one degree of freedom). Returns min chi^2_0
+    /// (Int64.max: no bin explains) and the directed test's verdict. Fixed point (Q8 per window,
+    /// Q16 sums; Gram-Schmidt, `NormBasis`), no allocation.
     mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> (best0: Int64, directed: Bool) {
         // Mutating and with the settings read once: a non-mutating call copied the engine, and
         // every read of a shape in the loops copied the settings (35 k instructions a call).
         let k = settings.spectralWindowCount
         let shapes = settings.spectralThreatShapeCount
         let shapeQ16 = settings.spectralThreatShapesQ16
-        let components = settings.spectralComponentCount
-        let first = settings.spectralLevelFree ? 2 : 1
         let limit = multiplySaturating(settings.spectralDirectedSigmaQ8, settings.spectralDirectedSigmaQ8)  // Q16
-        let n = k + components
         var best0 = Int64.max
         var best1 = InlineArray<4, Int64>(repeating: Int64.max)
         var positive = InlineArray<4, Bool>(repeating: false)
         var sd = InlineArray<16, Int64>(repeating: 1)
         for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
-            // Column 0 the bin's shape scaled to the excess (its scale free), columns 1 to r the
-            // NORM components with their priors (augmented rows); y the excess.
             var basis = NormBasis()
             var uu: Int64 = 0
             for i in 0..<k {
@@ -462,27 +316,24 @@ extension LaneEngine {
                 let u = Self.clampQ8(multiplySaturating(e, spectral.meanQ16[b * windowCountMax + i]) / sd[i])  // Q8
                 basis.q[i] = u
                 uu += u * u
+                basis.q[NormBasis.rows + i] = Self.clampQ8(((spectrum[i] &<< 16) - x[i]) / sd[i])  // the background's counts
                 basis.y[i] = Self.clampQ8(x[i] / sd[i])  // Q8
-                if first == 2 { basis.q[NormBasis.rows + i] = Self.clampQ8(((spectrum[i] &<< 16) - x[i]) / sd[i]) }
-                for j in 0..<components {
-                    basis.q[(j + first) * NormBasis.rows + i] = Self.clampQ8(multiplySaturating(e, spectral.componentQ16[j * windowCountMax + i]) / sd[i])
-                }
             }
             guard uu > 0 else { continue }
-            for j in 0..<components { basis.q[(j + first) * NormBasis.rows + k + j] = 256 }
             let y = basis.y
-            for j in 0..<(first + components) { basis.project(column: j, rows: n) }
+            basis.project(column: 0, rows: k)
+            basis.project(column: 1, rows: k)
             var chi0: Int64 = 0
-            for i in 0..<n { chi0 += basis.y[i] * basis.y[i] }  // a projection's residual: no overflow
+            for i in 0..<k { chi0 += basis.y[i] * basis.y[i] }  // a projection's residual: no overflow
             if chi0 < best0 { best0 = chi0 }
             for j in 0..<shapes {
-                // t, the source's shape (no prior row), made orthogonal to the NORM columns.
-                var t = InlineArray<19, Int64>(repeating: 0)
+                var t = InlineArray<16, Int64>(repeating: 0)
                 for i in 0..<k { t[i] = Self.clampQ8(multiplySaturating(e, shapeQ16[j * windowCountMax + i]) / sd[i]) }
-                for c in 0..<(first + components) { basis.orthogonalize(&t, against: c, rows: n) }
+                basis.orthogonalize(&t, against: 0, rows: k)
+                basis.orthogonalize(&t, against: 1, rows: k)
                 var tt: Int64 = 0, ty: Int64 = 0
-                for i in 0..<n { tt += t[i] * t[i]; ty += t[i] * y[i] }
-                guard tt > 0 else { continue }  // the source's shape is NORM's: nothing to tell
+                for i in 0..<k { tt += t[i] * t[i]; ty += t[i] * y[i] }
+                guard tt > 0 else { continue }  // the source's shape is NORM's and the background's: nothing to tell
                 let root = integerSquareRoot(tt)  // Q8
                 let z = ty / (root > 0 ? root : 1)  // Q16 / Q8 = Q8
                 let chi1 = z > 0 ? chi0 - multiplySaturating(z, z) : chi0
@@ -498,7 +349,7 @@ extension LaneEngine {
     /// and the bin's spread scaled to the excess, E^2 s^2 = (e x sqrt(spread))^2 (Q16 -> counts).
     @inline(__always)
     func windowSDQ8(bin b: Int, window i: Int, excess e: Int64, counts c: Int64) -> Int64 {
-        let spread = spectral.residualSpreadQ32(bin: b, window: i, components: settings.spectralComponentCount)
+        let spread = spectral.spreadQ32[b * windowCountMax + i]
         let es = spread > 0 ? multiplySaturating(e, integerSquareRoot(spread)) &>> 16 : 0
         let variance = (c > 1 ? c : 1) + multiplySaturating(es, es)
         let sd = integerSquareRoot(multiplySaturating(variance, 65_536))
@@ -533,7 +384,7 @@ extension LaneEngine {
         for w in 0..<k {
             spectralBackgroundShareQ16[w] = total > 0 ? (perWindow[w] < (1 &<< 46) ? perWindow[w] * 65_536 / total : perWindow[w] / ((total &>> 16) > 0 ? total &>> 16 : 1)) : 0
         }
-        let dof = i64(k - 1)
+        let dof = i64(k - 2)  // the NORM fit's two free parameters (the load's strength, the background's level)
         spectralChi2LimitQ16 = (dof &<< 16) + settings.spectralSigmaQ8 * integerSquareRoot((2 * dof) &<< 16)
         let normLimit = (dof &<< 16) + settings.spectralNormSigmaQ8 * integerSquareRoot((2 * dof) &<< 16)
         spectralNormChi2Q16 = settings.spectralNormSigmaQ8 < -8 * 256 ? -1 : normLimit

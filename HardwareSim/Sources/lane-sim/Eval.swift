@@ -33,8 +33,6 @@ struct Eval: ParsableCommand {
     var windows: String?
     @Option(help: "The gamma ceiling, sigma (default: the board profile's or the shipped 20).") var ceiling: Double?
     @Option(help: "The spectral test's limit, in sd of chi^2 with K - 1 degrees of freedom (multi-window panels; default 3).") var spectralSigma: Double?
-    @Flag(help: "The spectral tests let the background's level float.") var levelFree = false
-    @Option(help: "The NORM components the spectral tests allow within a hardness bin (0 to 3; multi-window panels; default: the board profile's, or 0).") var normComponents: Int?
     @Option(help: "A chi^2 at or below K - 1 + this many sd is a confident NORM verdict that overrules the two-window rule's surplus test (multi-window panels; default -10: never; below -8: never).") var spectralNormSigma: Double?
 
     func run() throws {
@@ -51,8 +49,6 @@ struct Eval: ParsableCommand {
         if let spectralSigma { settings.spectralSigmaQ8 = Int64((spectralSigma * 256).rounded()) }
         if let spectralNormSigma { settings.spectralNormSigmaQ8 = Int64((spectralNormSigma * 256).rounded()) }
         if let directedSigma { settings.spectralDirectedSigmaQ8 = Int64((directedSigma * 256).rounded()) }
-        if let normComponents { settings.spectralComponentCount = normComponents }
-        if levelFree { settings.spectralLevelFree = true }
         var config = EvalConfig()
         if let windows, windows != "2" {
             let b = windows == "8" ? Self.contractWindows : try parseWindows(windows)
@@ -117,8 +113,6 @@ struct Eval: ParsableCommand {
         if let checkShapes { command += " --check-shapes \(checkShapes)" }
         if let directedSigma { command += " --directed-sigma \(directedSigma)" }
         if let spectralNormSigma { command += " --spectral-norm-sigma \(spectralNormSigma)" }
-        if let normComponents { command += " --norm-components \(normComponents)" }
-        if levelFree { command += " --level-free" }
         command += " --out \(out)"
         for (physics, report) in fam.members {
             var pictures: [String] = []
@@ -149,7 +143,6 @@ struct Eval: ParsableCommand {
             + "neutron n = \(Double(e.neutronSigmaQ8) / 256), NORM share \(String(format: "%.2f", Double(e.normLowShareMinQ16) / 65536)), "
             + "ceiling \(Double(e.gammaCeilingSigmaQ8) / 256) sigma"
             + (e.spectralWindowCount >= 3 ? ", spectral test on \(e.spectralWindowCount) windows at \(Double(e.spectralSigmaQ8) / 256) sigma"
-                + (e.spectralComponentCount > 0 ? ", \(e.spectralComponentCount) NORM components" : "")
                 + (e.spectralNormSigmaQ8 < -8 * 256 ? ", only adding" : ", overruling the surplus test at \(Double(e.spectralNormSigmaQ8) / 256) sigma")
                 + (checkShapes.map { ", directed test at \(Double(e.spectralDirectedSigmaQ8) / 256) sigma with the check sources' shapes (\($0)) measured at commissioning" } ?? "") : "")
     }
