@@ -94,13 +94,13 @@ public struct EngineSettings: Sendable {
     /// Multi-window panels (docs/DETECTION.md, "The spectral test"; LaneCore/Spectral.swift):
     /// K energy windows per panel (3 to 16; 0: two-window panels, the test is off). An excess
     /// over the threshold whose shape (its share per window) no NORM shape this lane learned from
-    /// its traffic explains, by chi^2 over K - 1 degrees of freedom beyond `spectralSigmaQ8` sd,
+    /// its traffic explains, by chi^2 over K - 2 degrees of freedom beyond `spectralSigmaQ8` sd,
     /// is threat-like even where the two-window rule takes it for NORM: Co-60 differs from
     /// potassium, uranium and thorium across the windows where no single split tells them apart.
     /// It only adds alarms, once the lane has learned `NormLearner.loadsMin` loads.
     public var spectralWindowCount: Int = 0
     public var spectralSigmaQ8: Int64 = 3 * 256
-    /// A confident NORM verdict of the spectral test (the smallest chi^2 at or below K - 1 +
+    /// A confident NORM verdict of the spectral test (the smallest chi^2 at or below K - 2 +
     /// `spectralNormSigmaQ8` sd, and neither the omnibus nor the directed test finding a source)
     /// overrules the two-window rule's surplus test, and on a lane with check sources' shapes
     /// (`spectralThreatShapeCount` > 0) its share test too. Below -8 sd: never, the default
@@ -112,7 +112,7 @@ public struct EngineSettings: Sendable {
     /// s x 16 + k; Q16 shares of the source's net counts, measured at commissioning with
     /// `sourcecheck`). An excess the two-window rule takes for NORM is threat-like when a NORM
     /// bin plus one of these shapes (a positive part) explains it better than any bin alone by
-    /// more than `spectralDirectedSigmaQ8` sd: one degree of freedom instead of K - 1, so it
+    /// more than `spectralDirectedSigmaQ8` sd: one degree of freedom instead of K - 2, so it
     /// sees a Cs-137 or Co-60 source in NORM that the omnibus test sees only at a limit that
     /// costs NORM alarms (docs/DETECTION.md, "The directed test").
     public static let threatShapeCountMax = 4

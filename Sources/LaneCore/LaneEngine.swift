@@ -81,7 +81,7 @@ public struct LaneEngine: Sendable {
     var spectralOn = false
     var spectralBackgroundShareQ16: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var spectralChi2LimitQ16: Int64 = 0
-    /// A chi^2 at or below this (its mean, K - 1) is a confident NORM verdict: it overrules the
+    /// A chi^2 at or below this (its mean, K - 2) is a confident NORM verdict: it overrules the
     /// two-window rule's surplus test (not its share test, which catches the soft sources).
     var spectralNormChi2Q16: Int64 = 0
     var maxShapeQ16: InlineArray<16, Int64> = InlineArray(repeating: 0)

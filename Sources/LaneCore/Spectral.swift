@@ -14,22 +14,27 @@
 //   per bin the mean share per window and its spread beyond counting noise (exponential averages
 //   over 64 loads: bounded memory, a slow drift followed, one rare threat among 64 loads moves a
 //   mean by 1/64 of its difference).
-// - **What it tests.** The excess x_k over the expected background (its level as the gross test
-//   has it, its shape the empty lane's long-average spectrum) against each bin's mean shape m_k
-//   scaled to the excess E: chi^2 = sum_k (x_k - E m_k)^2 / (C_k + E^2 s_k^2), C_k the window's
-//   counts (Poisson), s_k^2 the bin's spread. An excess that no NORM bin explains (the smallest
-//   chi^2 above K - 1 + n sqrt(2 (K - 1)), n = `spectralSigmaQ8`: chi^2 with K - 1 degrees of
-//   freedom, in sd) is threat-like. Bins holding fewer than `binLoadsMin` loads, or under a
-//   twentieth of all, do not explain.
-// - **The directed test** (`directedThreat`; with check sources' shapes measured at
-//   commissioning, `EngineSettings.spectralThreatShapesQ16`). Does a NORM bin plus one of those
-//   shapes explain the excess better than any bin alone, by more than `spectralDirectedSigmaQ8`
-//   sd? One degree of freedom where the omnibus chi^2 has K - 1: it sees a Cs-137 or Co-60
-//   source inside a NORM load at a limit that costs few NORM alarms, so the omnibus test can sit
-//   higher (docs/DETECTION.md, "The directed test").
-// - **Confident NORM** (a site policy, off by default). A smallest chi^2 at or below K - 1 +
-//   `spectralNormSigmaQ8` sd overrules the two-window rule's surplus test (a surplus of low
-//   counts over the NORM hypothesis: the lane's softer NORM loads), never its share test.
+// - **What it tests** (`normFit`). The excess x_k over the expected background (its level as the
+//   gross test has it, its shape the empty lane's long-average spectrum) against each bin's mean
+//   shape m_k and the background's own shape g_k, both scaled freely: chi^2 = min over a, c of
+//   sum_k (x_k - a m_k - c g_k)^2 / (C_k + E^2 s_k^2), C_k the window's counts (Poisson), s_k^2
+//   the bin's spread, E the excess. The background's level is free because its error is
+//   systematic: a NORM load's own high-window counts raise the shielding estimate, and a window
+//   entering or leaving the vehicle is not corrected; with the level fixed, such loads were the
+//   omnibus test's largest source of NORM alarms (docs/DETECTION.md, "The background's level").
+//   An excess that no NORM bin explains (the smallest chi^2 above K - 2 + n sqrt(2 (K - 2)),
+//   n = `spectralSigmaQ8`: chi^2 with K - 2 degrees of freedom, in sd) is threat-like. Bins
+//   holding fewer than `binLoadsMin` loads, or under a twentieth of all, do not explain.
+// - **The directed test** (in `normFit`; with check sources' shapes measured at commissioning,
+//   `EngineSettings.spectralThreatShapesQ16`). Does a NORM bin plus one of those shapes explain
+//   the excess better than any bin alone, by more than `spectralDirectedSigmaQ8` sd? One degree
+//   of freedom where the omnibus chi^2 has K - 2: it sees a Cs-137 or Co-60 source inside a
+//   NORM load at a limit that costs few NORM alarms, so the omnibus test can sit higher
+//   (docs/DETECTION.md, "The directed test").
+// - **Confident NORM** (a site policy, off by default). A smallest chi^2 at or below K - 2 +
+//   `spectralNormSigmaQ8` sd, neither test finding a source, overrules the two-window rule's
+//   surplus test (a surplus of low counts over the NORM hypothesis: the lane's softer NORM
+//   loads), and on a lane with check sources' shapes its share test too.
 // - **What it decides.** It only adds: an excess over the gross threshold that the two-window
 //   rule takes for NORM is threat-like when the spectral test finds it so (computed then only:
 //   nothing per sample otherwise), once `NormLearner.loadsMin` loads are learned, over windows

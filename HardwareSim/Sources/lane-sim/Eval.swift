@@ -26,14 +26,14 @@ struct Eval: ParsableCommand {
     @Flag(help: "With --commission: learn the NORM loads as the agent does (detection.normFromTraffic: the engine's own learner fed by the lane's traffic, a Cs-137 pass among every 50 NORM loads) instead of the offline quantile.")
     var fromTraffic = false
     @Option(help: "With --commission --from-traffic on multi-window panels: the check sources whose shapes the lane measures for the directed test, separated by commas (cs137, co60, heu, ba133; at most 4).") var checkShapes: String?
-    @Option(help: "The directed test's limit in sd (multi-window panels with --check-shapes; default 3).") var directedSigma: Double?
+    @Option(help: "The directed test's limit in sd (multi-window panels with --check-shapes; default 2.5).") var directedSigma: Double?
     @Option(help: "The window split the lane asks its panels for, keV (holding register 257; 0: each member's own). Default: 600 with --commission (above Cs-137's Compton edge: docs/DETECTION.md), each member's own without.")
     var splitKev: Double?
     @Option(help: "Multi-window panels: 8 (the contract's default boundaries, reference-panel-mw-v1), 2 (two windows, the default), or the boundaries in keV separated by commas (K + 1 values, K = 3 to 16). The engine's spectral test gets the K windows, and so does the matched-filter bound.")
     var windows: String?
     @Option(help: "The gamma ceiling, sigma (default: the board profile's or the shipped 20).") var ceiling: Double?
-    @Option(help: "The spectral test's limit, in sd of chi^2 with K - 1 degrees of freedom (multi-window panels; default 3).") var spectralSigma: Double?
-    @Option(help: "A chi^2 at or below K - 1 + this many sd is a confident NORM verdict that overrules the two-window rule's surplus test (multi-window panels; default -10: never; below -8: never).") var spectralNormSigma: Double?
+    @Option(help: "The spectral test's limit, in sd of chi^2 with K - 2 degrees of freedom (multi-window panels; default 3).") var spectralSigma: Double?
+    @Option(help: "A chi^2 at or below K - 2 + this many sd is a confident NORM verdict that overrules the two-window rule's surplus test (multi-window panels; default -10: never; below -8: never).") var spectralNormSigma: Double?
 
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
