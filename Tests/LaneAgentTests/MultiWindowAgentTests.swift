@@ -71,7 +71,7 @@ import Testing
         #expect(p.registerMap.name == "reference-panel-mw-v1")
         #expect(p.registerMap.readCount == 30 && p.registerMap.windowCount == 8)
         #expect(p.engine.spectralWindowCount == 8)
-        #expect(p.engine.spectralSigmaQ8 == 6 * 256 && p.engine.spectralDirectedSigmaQ8 == 768)
+        #expect(p.engine.spectralSigmaQ8 == 4 * 256 && p.engine.spectralDirectedSigmaQ8 == 640)
         #expect(p.checkSourceNames == ["Cs-137", "Co-60"] && p.engine.spectralThreatShapeCount == 2)
         #expect(p.engine.spectralThreatShapesQ16[4] == Int64((0.300 * 65536).rounded()))
         #expect(p.engine.spectralThreatShapesQ16[windowCountMax + 5] == Int64((0.424 * 65536).rounded()))

@@ -243,7 +243,7 @@ let candidatesYAML = """
             #expect(x.settings.spectralThreatShapeCount == 2)
             for i in 0..<(2 * windowCountMax) { #expect(x.settings.spectralThreatShapesQ16[i] == profile.spectralThreatShapesQ16[i]) }
         }
-        #expect(c[0].settings.spectralDirectedSigmaQ8 == 3 * 256 && c[1].settings.spectralDirectedSigmaQ8 == 4 * 256)
+        #expect(c[0].settings.spectralDirectedSigmaQ8 == 640 && c[1].settings.spectralDirectedSigmaQ8 == 4 * 256)
         // A shape with a share out of range is refused at parse, with the place.
         do {
             _ = try StudyCandidate.parse("candidates:\n  - name: a\n    detection:\n      checkSourceShapes:\n        - {source: X, shares: [0.5, 0.5, 3]}\n", file: "c.yaml", intervalMs: 100)
