@@ -181,41 +181,6 @@ public struct SpectralState: Sendable {
     }
 }
 
-/// The NORM fit's two columns in units of each window's sd (Q8; the bin's shape, the background's)
-/// and the vector fitted: Gram-Schmidt, each column made orthogonal to the one before it and `y`
-/// replaced by its residual. Fixed point, no allocation; a projection's residual is never longer
-/// than what it projects, so sums of squares of values held within +-2^20 stay in Int64.
-struct NormBasis {
-    static let rows = 16
-    var q = InlineArray<32, Int64>(repeating: 0)  // 2 columns x 16 rows
-    var qq = InlineArray<2, Int64>(repeating: 0)
-    var y = InlineArray<16, Int64>(repeating: 0)
-
-    /// Makes column `j` orthogonal to the columns before it, then takes its part out of `y`.
-    @inline(__always)
-    mutating func project(column j: Int, rows n: Int) {
-        var v = InlineArray<16, Int64>(repeating: 0)
-        for i in 0..<n { v[i] = q[j * Self.rows + i] }
-        for c in 0..<j { orthogonalize(&v, against: c, rows: n) }
-        var vv: Int64 = 0, vy: Int64 = 0
-        for i in 0..<n { q[j * Self.rows + i] = v[i]; vv += v[i] * v[i]; vy += v[i] * y[i] }
-        qq[j] = vv
-        guard vv > 0 else { return }
-        let beta = LaneEngine.ratioQ16(vy, vv)
-        for i in 0..<n { y[i] -= multiplySaturating(beta, v[i]) &>> 16 }
-    }
-
-    /// Takes column `c`'s part out of `v` (column c already orthogonal to those before it).
-    @inline(__always)
-    func orthogonalize(_ v: inout InlineArray<16, Int64>, against c: Int, rows n: Int) {
-        guard qq[c] > 0 else { return }
-        var dot: Int64 = 0
-        for i in 0..<n { dot += q[c * Self.rows + i] * v[i] }
-        let alpha = LaneEngine.ratioQ16(dot, qq[c])
-        for i in 0..<n { v[i] -= multiplySaturating(alpha, q[c * Self.rows + i]) &>> 16 }
-    }
-}
-
 /// One window's spectral test, computed when first needed (an excess over the threshold) and
 /// then kept for the other groups' tests of the same window.
 struct SpectralWindow {
@@ -301,7 +266,7 @@ extension LaneEngine {
     /// z > 0; threat-like when min chi^2_0 - min chi^2_1 > `spectralDirectedSigmaQ8`^2 with z > 0
     /// at the latter (a likelihood-ratio test with one degree of freedom). Returns min chi^2_0
     /// (Int64.max: no bin explains) and the directed test's verdict. Fixed point (Q8 per window,
-    /// Q16 sums; Gram-Schmidt, `NormBasis`), no allocation.
+    /// Q16 sums; Gram-Schmidt), no allocation.
     mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> (best0: Int64, directed: Bool) {
         // Mutating and with the settings read once: a non-mutating call copied the engine, and
         // every read of a shape in the loops copied the settings (35 k instructions a call).
@@ -312,30 +277,49 @@ extension LaneEngine {
         var best0 = Int64.max
         var best1 = InlineArray<4, Int64>(repeating: Int64.max)
         var positive = InlineArray<4, Bool>(repeating: false)
-        var sd = InlineArray<16, Int64>(repeating: 1)
+        // Local arrays, declared once: fields of a struct, or values not in memory, were
+        // copied whole per element read or written in the Embedded build (10 k instructions a call).
+        var sd = InlineArray<16, Int64>(repeating: 1), u = InlineArray<16, Int64>(repeating: 0), g = InlineArray<16, Int64>(repeating: 0)
+        var y = InlineArray<16, Int64>(repeating: 0), r = InlineArray<16, Int64>(repeating: 0), t = InlineArray<16, Int64>(repeating: 0)
         for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
-            var basis = NormBasis()
-            var uu: Int64 = 0
+            var uu: Int64 = 0, uy: Int64 = 0, ug: Int64 = 0
             for i in 0..<k {
                 sd[i] = windowSDQ8(bin: b, window: i, excess: e, counts: spectrum[i])
-                let u = Self.clampQ8(multiplySaturating(e, spectral.meanQ16[b * windowCountMax + i]) / sd[i])  // Q8
-                basis.q[i] = u
-                uu += u * u
-                basis.q[NormBasis.rows + i] = Self.clampQ8(((spectrum[i] &<< 16) - x[i]) / sd[i])  // the background's counts
-                basis.y[i] = Self.clampQ8(x[i] / sd[i])  // Q8
+                u[i] = Self.clampQ8(multiplySaturating(e, spectral.meanQ16[b * windowCountMax + i]) / sd[i])  // Q8
+                g[i] = Self.clampQ8(((spectrum[i] &<< 16) - x[i]) / sd[i])  // the background's counts, Q8
+                y[i] = Self.clampQ8(x[i] / sd[i])  // Q8
+                uu += u[i] * u[i]; uy += u[i] * y[i]
             }
             guard uu > 0 else { continue }
-            let y = basis.y
-            basis.project(column: 0, rows: k)
-            basis.project(column: 1, rows: k)
+            // Gram-Schmidt: r = y less its part along u, g made orthogonal to u, then r less its
+            // part along g (a projection's residual is never longer than what it projects:
+            // values held within +-2^20, sums of squares in Int64).
+            let beta = Self.ratioQ16(uy, uu)
+            for i in 0..<k { r[i] = y[i] - (multiplySaturating(beta, u[i]) &>> 16); ug += u[i] * g[i] }
+            let alphaG = Self.ratioQ16(ug, uu)
+            var gg: Int64 = 0, gr: Int64 = 0
+            for i in 0..<k { g[i] -= multiplySaturating(alphaG, u[i]) &>> 16; gg += g[i] * g[i]; gr += g[i] * r[i] }
             var chi0: Int64 = 0
-            for i in 0..<k { chi0 += basis.y[i] * basis.y[i] }  // a projection's residual: no overflow
+            if gg > 0 {
+                let gamma = Self.ratioQ16(gr, gg)
+                for i in 0..<k { r[i] -= multiplySaturating(gamma, g[i]) &>> 16 }
+            }
+            for i in 0..<k { chi0 += r[i] * r[i] }
             if chi0 < best0 { best0 = chi0 }
             for j in 0..<shapes {
-                var t = InlineArray<16, Int64>(repeating: 0)
-                for i in 0..<k { t[i] = Self.clampQ8(multiplySaturating(e, shapeQ16[j * windowCountMax + i]) / sd[i]) }
-                basis.orthogonalize(&t, against: 0, rows: k)
-                basis.orthogonalize(&t, against: 1, rows: k)
+                // t, the source's shape, made orthogonal to u and g.
+                var ut: Int64 = 0
+                for i in 0..<k {
+                    t[i] = Self.clampQ8(multiplySaturating(e, shapeQ16[j * windowCountMax + i]) / sd[i])
+                    ut += u[i] * t[i]
+                }
+                let alpha = Self.ratioQ16(ut, uu)
+                var gt: Int64 = 0
+                for i in 0..<k { t[i] -= multiplySaturating(alpha, u[i]) &>> 16; gt += g[i] * t[i] }
+                if gg > 0 {
+                    let alpha2 = Self.ratioQ16(gt, gg)
+                    for i in 0..<k { t[i] -= multiplySaturating(alpha2, g[i]) &>> 16 }
+                }
                 var tt: Int64 = 0, ty: Int64 = 0
                 for i in 0..<k { tt += t[i] * t[i]; ty += t[i] * y[i] }
                 guard tt > 0 else { continue }  // the source's shape is NORM's and the background's: nothing to tell
