@@ -255,18 +255,15 @@ extension LaneEngine {
     /// (its counts and the bin's spread): y the excess, u the bin's shape scaled to it, g the
     /// expected background's shape (its counts per window); the NORM-only residual chi^2_0 = |y -
     /// (a u + c g)|^2 at the least-squares a and c, both free: the load's strength and an error
-    /// of the expected background's level. That error is systematic, not noise: a NORM load's
-    /// own high-window counts raise the shielding estimate and the expected background with it
-    /// (its lowest windows then show a deficit, shares down to -0.2 on strong thorium loads),
-    /// and a window entering or leaving the vehicle is not corrected at all; with the level fixed
-    /// such loads failed the omnibus test, its largest source of NORM alarms (docs/DETECTION.md,
-    /// "The background's level"). The omnibus test: min over bins chi^2_0 beyond K - 2 + n
+    /// of the expected background's level (why the level is free: the file's header). The
+    /// omnibus test: min over bins chi^2_0 beyond K - 2 + n
     /// sqrt(2 (K - 2)). The directed test: with a check source's shape t made orthogonal to u
     /// and g (t'), the source's part adds z = t'.y / |t'| sd, and chi^2_1 = chi^2_0 - z^2 where
     /// z > 0; threat-like when min chi^2_0 - min chi^2_1 > `spectralDirectedSigmaQ8`^2 with z > 0
     /// at the latter (a likelihood-ratio test with one degree of freedom). Returns min chi^2_0
     /// (Int64.max: no bin explains) and the directed test's verdict. Fixed point (Q8 per window,
-    /// Q16 sums; Gram-Schmidt), no allocation.
+    /// Q16 sums; Gram-Schmidt, each step fused with the sums that follow it: a helper for the
+    /// step, unfused, cost 470 instructions per sample more), no allocation.
     mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> (best0: Int64, directed: Bool) {
         // Mutating and with the settings read once: a non-mutating call copied the engine, and
         // every read of a shape in the loops copied the settings (35 k instructions a call).
