@@ -49,15 +49,16 @@ check "$name"
 # that NORM loads reach the spectral tests; the check-source shapes of Boards/sim-8w.yaml): the
 # harness against lane-agent replay with a board profile of the same settings. The directed test's
 # limit is low (1 sd) so that it decides many of these loads: 26 of its 38 alarms (2026-12-03, the
-# NORM fit with the background's level free; 44 before it, with the level fixed).
+# NORM fit with the background's level free; 44 before it, with the level fixed); the matched
+# test's too (candidates at 3 sd, its verdict at 1.5), so that it raises some.
 directed=norm-traffic-8w-directed
 cs=0.170,0.109,0.145,0.236,0.300,0.039,0.001,0.000
 co=-0.077,-0.020,0.043,0.110,0.212,0.424,0.317,0.003
 sed -n '1,/^detection:/p' Boards/sim-8w.yaml > "$out/$directed.yaml"
-printf '%s\n' "  normDiscrimination: true" "  normLowShareMin: 0.95" "  normShareMax: 0.9" "  spectralSigma: 6" "  directedSigma: 1" \
+printf '%s\n' "  normDiscrimination: true" "  normLowShareMin: 0.95" "  normShareMax: 0.9" "  spectralSigma: 6" "  directedSigma: 1" "  matchedSigma: 3" "  matchedDirectedSigma: 1.5" \
   "  checkSourceShapes:" "    - {source: Cs-137, shares: [$cs]}" "    - {source: Co-60, shares: [$co]}" >> "$out/$directed.yaml"
 .build/debug/lane-agent replay "$out/$name.trace.jsonl" --board "$out/$directed.yaml" > "$out/$directed.decisions.jsonl"
 .build/debug/lane-sim vectors --trace "$out/$name.trace.jsonl" --out "$out/$directed.bin" --check-shape="$cs" --check-shape="$co" \
-  --spectral-sigma 6 --directed-sigma 1 --norm-shares 0.95,0.9
+  --spectral-sigma 6 --directed-sigma 1 --matched-sigma 3 --matched-directed-sigma 1.5 --norm-shares 0.95,0.9
 check "$directed"
 exit $status

@@ -375,6 +375,11 @@ extension ConsoleSession {
             let names = hub.profile.checkSourceNames
             say(names.isEmpty ? "directed test: off (no detection.checkSourceShapes; sourcecheck measures them)"
                 : "directed test: \(names.joined(separator: ", ")) over the NORM shapes, alarm beyond \(fixed(Double(v.settings.spectralDirectedSigmaQ8) / 256, 2)) sd")
+            if !names.isEmpty {
+                say(v.settings.spectralMatchedSigmaQ8 > 0
+                    ? "matched test: \(names.joined(separator: ", ")) against the empty lane's shape, candidates beyond \(fixed(Double(v.settings.spectralMatchedSigmaQ8) / 256, 2)) sd (below the gross threshold too), alarm when the directed test finds the source beyond \(fixed(Double(v.settings.spectralMatchedDirectedSigmaQ8) / 256, 2)) sd"
+                    : "matched test: off (detection.matchedSigma)")
+            }
         }
         say("slow average held \(b.slowHeldTotal) samples in all\(b.slowHeldRun > 0 ? ", holding now (the fast average is \(v.settings.backgroundHoldDropQ16 * 100 / 65_536) % or more below it: a vehicle waiting by the portal?)" : ""); \(b.gatedTotal) samples kept out of learning (far above the background: a source nearby, or a bad reading)")
     }

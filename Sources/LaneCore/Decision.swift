@@ -75,8 +75,11 @@ public struct GammaTests: Sendable, Equatable {
     public static let directed = GammaTests(bits: 1 &<< 4)
     /// The ceiling: the 1 s window's significance at or above `gammaCeilingSigma`, any spectrum.
     public static let ceiling = GammaTests(bits: 1 &<< 5)
+    /// The matched test: a check source's shape against the empty lane's, the level free, found
+    /// a candidate (below the gross threshold too) that the spectral tests judged threat-like.
+    public static let matched = GammaTests(bits: 1 &<< 6)
 
-    public static let bitCount = 6
+    public static let bitCount = 7
     public var isEmpty: Bool { bits == 0 }
     public func contains(_ t: GammaTests) -> Bool { bits & t.bits == t.bits }
     public mutating func insert(_ t: GammaTests) { bits |= t.bits }
@@ -90,6 +93,7 @@ public struct GammaTests: Sendable, Equatable {
         case 3: return "spectral"
         case 4: return "directed"
         case 5: return "ceiling"
+        case 6: return "matched"
         default: return "unknown"
         }
     }

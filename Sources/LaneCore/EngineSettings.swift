@@ -119,6 +119,16 @@ public struct EngineSettings: Sendable {
     public var spectralThreatShapeCount: Int = 0
     public var spectralThreatShapesQ16: InlineArray<64, Int64> = InlineArray(repeating: 0)
     public var spectralDirectedSigmaQ8: Int64 = 640  // 2.5
+    /// The matched test (multi-window panels with check sources' shapes; 0: off): each window
+    /// the gross test tests, and the occupancy, is also tested for each check source's shape
+    /// against the empty lane's, with the background's level free (z = sum_k (T_k / b_k - 1) C_k
+    /// / sqrt(sum_k C_k x sum_k b_k (T_k / b_k - 1)^2), T the source's shares, b the empty
+    /// lane's, C the counts); z beyond `spectralMatchedSigmaQ8` sd is a candidate, below the gross
+    /// threshold too, and it alarms when the directed test finds the source's shape beyond
+    /// `spectralMatchedDirectedSigmaQ8` sd over the lane's NORM (docs/DETECTION.md, "The matched
+    /// test": Co-60's MDS95 about half the baseline's, parked Cs-137 4-16 x smaller).
+    public var spectralMatchedSigmaQ8: Int64 = 5 * 256
+    public var spectralMatchedDirectedSigmaQ8: Int64 = 896  // 3.5
 
     /// Background suppression is estimated from the high energy window once the occupancy has
     /// this many high-window counts (below, no correction).
@@ -194,6 +204,8 @@ public struct EngineSettings: Sendable {
         if spectralThreatShapeCount < 0 || spectralThreatShapeCount > Self.threatShapeCountMax
             || (spectralThreatShapeCount > 0 && spectralWindowCount < 3)
             || spectralDirectedSigmaQ8 < 0 || spectralDirectedSigmaQ8 > 50 * 256
+            || spectralMatchedSigmaQ8 < 0 || spectralMatchedSigmaQ8 > 50 * 256
+            || spectralMatchedDirectedSigmaQ8 < 0 || spectralMatchedDirectedSigmaQ8 > 50 * 256
         {
             return .checkSourceShapes
         }

@@ -91,6 +91,10 @@ public struct LaneEngine: Sendable {
     /// of them carried its windows.
     var occSpectrum: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var occSpectrumComplete = true
+    /// The matched test's weights for this occupancy (check source j, window k at j x 16 + k:
+    /// T_k / b_k - 1, Q16) and their norms (sum_k b_k w_k^2, Q16), from the empty lane's shares.
+    var matchedWeightQ16: InlineArray<64, Int64> = InlineArray(repeating: 0)
+    var matchedNormQ16: InlineArray<4, Int64> = InlineArray(repeating: 0)
 
     public init(settings: EngineSettings) {
         precondition(settings.firstProblem() == nil, "engine settings must be validated first")
@@ -578,6 +582,7 @@ public struct LaneEngine: Sendable {
                 && !(spectralWindow?.computed ?? false) {
                 hardSourceTest(window: gw, spectrum: sw!.totals.spectrum)
             }
+            if windowsComplete && !current.gammaAlarm { matchedTest(&spectralWindow!) }
         }
         // The ceiling: a significance above which anything alarms, whatever its spectrum (Co-60 is
         // hard too). Held on the fixed default window, so that a long window over a distributed
@@ -606,6 +611,7 @@ public struct LaneEngine: Sendable {
                           samples: occShieldedSamples,
                           learnedCounts: corrected ? shapeCounts[g] : learnedCounts(group: g), spectral: &spectralWindow)
             }
+            if spectralWindow != nil && !current.gammaAlarm { matchedTest(&spectralWindow!) }
         }
         let nw = ring.sum(window: current.neutronWindowSamples)
         if nw.samples == current.neutronWindowSamples {

@@ -190,6 +190,9 @@ struct SpectralWindow {
     var threat = false
     /// The directed test found it (the omnibus chi^2 did not).
     var directed = false
+    /// The directed test's statistic: how much better a NORM bin plus the best check source's
+    /// shape explains the excess than a bin alone (chi^2, Q16; 0: no source's part positive).
+    var directedChi2Q16: Int64 = 0
     /// The smallest chi^2 over the bins that explain (Q16; Int64.max: none, or not judged).
     var bestChi2Q16 = Int64.max
     /// The excess's shares per window (Q16) and their counting noise (Q32), for the learner.
@@ -247,8 +250,10 @@ extension LaneEngine {
         let loadsMin = u64(SpectralState.binLoadsMin) > spectral.loads / 20 ? u64(SpectralState.binLoadsMin) : spectral.loads / 20
         let (chi0, directed) = normFit(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin)
         w.bestChi2Q16 = chi0
+        w.directedChi2Q16 = directed
         w.threat = chi0 > spectralChi2LimitQ16  // Int64.max: no bin explains it
-        if !w.threat && directed { w.threat = true; w.directed = true }
+        let limit = multiplySaturating(settings.spectralDirectedSigmaQ8, settings.spectralDirectedSigmaQ8)  // Q16
+        if !w.threat && directed > limit { w.threat = true; w.directed = true }
     }
 
     /// The NORM fit of an excess, for both spectral tests. Per bin, in units of each window's sd
@@ -264,13 +269,12 @@ extension LaneEngine {
     /// (Int64.max: no bin explains) and the directed test's verdict. Fixed point (Q8 per window,
     /// Q16 sums; Gram-Schmidt, each step fused with the sums that follow it: a helper for the
     /// step, unfused, cost 470 instructions per sample more), no allocation.
-    mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> (best0: Int64, directed: Bool) {
+    mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> (best0: Int64, directed: Int64) {
         // Mutating and with the settings read once: a non-mutating call copied the engine, and
         // every read of a shape in the loops copied the settings (35 k instructions a call).
         let k = settings.spectralWindowCount
         let shapes = settings.spectralThreatShapeCount
         let shapeQ16 = settings.spectralThreatShapesQ16
-        let limit = multiplySaturating(settings.spectralDirectedSigmaQ8, settings.spectralDirectedSigmaQ8)  // Q16
         var best0 = Int64.max
         var best1 = InlineArray<4, Int64>(repeating: Int64.max)
         var positive = InlineArray<4, Bool>(repeating: false)
@@ -326,9 +330,10 @@ extension LaneEngine {
                 if chi1 < best1[j] { best1[j] = chi1; positive[j] = z > 0 }
             }
         }
-        guard best0 < Int64.max else { return (best0, false) }
-        for j in 0..<shapes where positive[j] && best1[j] < Int64.max && best0 - best1[j] > limit { return (best0, true) }
-        return (best0, false)
+        guard best0 < Int64.max else { return (best0, 0) }
+        var directed: Int64 = 0
+        for j in 0..<shapes where positive[j] && best1[j] < Int64.max && best0 - best1[j] > directed { directed = best0 - best1[j] }
+        return (best0, directed)
     }
 
     /// A window's sd under a bin's NORM hypothesis (Q8 counts, at least 1): its counts (Poisson)
@@ -375,6 +380,85 @@ extension LaneEngine {
         let normLimit = (dof &<< 16) + settings.spectralNormSigmaQ8 * integerSquareRoot((2 * dof) &<< 16)
         spectralNormChi2Q16 = settings.spectralNormSigmaQ8 < -8 * 256 ? -1 : normLimit
         spectralOn = spectralTestReady
+        // The matched test's weights: w_k = T_k / b_k - sum T / sum b (so that sum_k b_k w_k = 0:
+        // the empty lane's spectrum at any level gives z = 0 on average), b_k at least 0.1 %.
+        let shapes = settings.spectralMatchedSigmaQ8 > 0 ? settings.spectralThreatShapeCount : 0
+        for j in 0..<shapes {
+            var sumT: Int64 = 0, sumB: Int64 = 0
+            for w in 0..<k {
+                sumT += settings.spectralThreatShapesQ16[j * windowCountMax + w]
+                sumB += spectralBackgroundShareQ16[w] > 66 ? spectralBackgroundShareQ16[w] : 66
+            }
+            let mean = sumB > 0 ? sumT * 65_536 / sumB : 0  // Q16
+            var norm: Int64 = 0
+            for w in 0..<k {
+                let b = spectralBackgroundShareQ16[w] > 66 ? spectralBackgroundShareQ16[w] : 66
+                var weight = settings.spectralThreatShapesQ16[j * windowCountMax + w] * 65_536 / b - mean
+                if weight > (1 &<< 26) { weight = 1 &<< 26 }
+                if weight < -(1 &<< 26) { weight = -(1 &<< 26) }
+                matchedWeightQ16[j * windowCountMax + w] = weight
+                norm += ((b * weight) &>> 16) * weight &>> 16
+            }
+            matchedNormQ16[j] = norm
+        }
+    }
+
+    /// The matched test of one window (`EngineSettings.spectralMatchedSigmaQ8`): for each check
+    /// source's shape T, z = sum_k w_k C_k / sqrt(sum_k C_k x sum_k b_k w_k^2), w_k = T_k / b_k -
+    /// 1 (`beginSpectral`). The weights are the source's likelihood ratio against the empty
+    /// lane's shape b less its mean, so the background's level drops out (a vehicle's shielding,
+    /// a NORM load's high counts raising the estimate: the error the level-free fit frees) and
+    /// the counts' own total scales the variance: for the empty lane's spectrum at any level z is
+    /// N(0, 1). A z beyond the limit makes the window a candidate, whatever the gross test said;
+    /// the directed test then judges it (NORM loads are hard too), at its own limit.
+    mutating func matchedTest(_ w: inout SpectralWindow) {
+        let shapes = settings.spectralThreatShapeCount
+        let limit = settings.spectralMatchedSigmaQ8
+        guard limit > 0 && spectralOn && shapes > 0 && !w.computed else { return }
+        let k = settings.spectralWindowCount
+        // Local copies, once (element reads of a field or parameter copied it whole in the Embedded build).
+        let weight = matchedWeightQ16
+        let norm = matchedNormQ16
+        let spectrum = w.spectrum
+        var c: Int64 = 0
+        for i in 0..<k { c += spectrum[i] > 0 ? spectrum[i] : 0 }
+        guard c > 0 else { return }
+        let root = integerSquareRoot(multiplySaturating(c, 65_536))  // Q8
+        var candidate = false
+        var sourceQ16: Int64 = 0
+        for j in 0..<shapes where norm[j] > 0 {
+            var num: Int64 = 0  // Q16 counts
+            for i in 0..<k {
+                let term = multiplySaturating(weight[j &* windowCountMax &+ i], spectrum[i])
+                num &+= term > (1 &<< 58) ? (1 &<< 58) : term < -(1 &<< 58) ? -(1 &<< 58) : term  // 16 terms stay in Int64
+            }
+            let den = multiplySaturating(integerSquareRoot(norm[j]), root)  // Q8 x Q8
+            if den > 0 && Self.ratioQ16(num, den) &>> 8 > limit {
+                candidate = true
+                // The source's counts, s = num / sum_k w_k T_k (= the norm, as sum_k b_k w_k = 0).
+                sourceQ16 = Self.ratioQ16(num, norm[j])
+                break
+            }
+        }
+        guard candidate else { return }
+        // The spectral tests judge the excess over the background at the level the counts give
+        // with the source's part taken out (C - s), where that is lower than the window's
+        // expectation: the level is what this test leaves free, and a shielding the estimate
+        // missed would otherwise leave no excess to judge.
+        let level = multiplySaturating(c, 65_536) - sourceQ16
+        if level < w.expectedQ16 { w.expectedQ16 = level > 0 ? level : 0 }
+        evaluate(&w)
+        // The verdict is the directed test's alone, at its own limit: a NORM bin plus the source's
+        // shape must explain the window better than any bin alone by more than
+        // `spectralMatchedDirectedSigmaQ8` sd. Candidates below the gross threshold are many
+        // windows of a NORM load each: judged as an excess over the threshold is (the omnibus
+        // test at its limit, the directed at 2.5 sd) they raised 6-35 NORM alarms in 300 loads
+        // per member, the omnibus test most of them; this way 0-2 (docs/DETECTION.md).
+        let verdict = multiplySaturating(settings.spectralMatchedDirectedSigmaQ8, settings.spectralMatchedDirectedSigmaQ8)  // Q16
+        if w.directedChi2Q16 > verdict {
+            current.gammaAlarm = true
+            current.gammaTests.insert(.matched)
+        }
     }
 
     /// Whether the spectral test decides the next occupancy (multi-window panels, enough loads

@@ -347,10 +347,10 @@ func same(_ a: Record, _ b: Record) -> Bool {
         case "windows-not-rising": bad = frame(kind: 12, body: epoch0 + [1, 0, 0, 1, 3, 30, 80, 80, 0x84, 0x02], version: 6); expected = .valueOutOfRange
         case "windows-k-2": bad = frame(kind: 12, body: epoch0 + [1, 0, 0, 1, 2, 30, 80, 0x96, 0x01], version: 6); expected = .valueOutOfRange
         case "windows-beyond-20000-kev": bad = frame(kind: 12, body: epoch0 + [1, 0, 0, 1, 3, 30, 80, 0x96, 0x01, 0xA1, 0x9C, 0x01], version: 6); expected = .valueOutOfRange
-        // Format 7's occupancy: a gamma-test bit beyond the six defined.
+        // Format 7's occupancy: a gamma-test bit beyond the seven defined.
         case "occupancy-gamma-test-beyond":
             var d = sampleDecision()
-            d.gammaTests = GammaTests(bits: 1 << 6)
+            d.gammaTests = GammaTests(bits: 1 << 7)
             bad = encode(.occupancy(d), FrameHeader(sequence: 1, monotonicUs: 1, wallUs: 0)); expected = .valueOutOfRange
         case "start-windows-2": bad = frame(kind: 11, body: epoch0 + [1, 0, 0, 2, 0xA0, 0x8D, 0x06, 0xDC, 0x0B, 0, 0, 0, 2], version: 6); expected = .valueOutOfRange
         default: bad = frame(kind: 1, body: epoch0 + [1, 0, 0, 2, 1, 0xA0, 0x8D, 0x06, 0, 2, 0, 1, 1, 0, 1, 1, 0], version: 4); expected = .valueOutOfRange

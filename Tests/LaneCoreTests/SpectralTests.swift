@@ -255,7 +255,7 @@ struct WindowLane {
         #expect(!norm.gammaAlarm, "\(norm)")
     }
 
-    @Test("check-source shapes: at most 4, only with multi-window panels, shares within -2 to 2 and 0 beyond K; the directed test's sigma 0 to 50")
+    @Test("check-source shapes: at most 4, only with multi-window panels, shares within -2 to 2 and 0 beyond K; the directed and matched tests' sigma 0 to 50")
     func checkSourceShapeSettings() {
         var s = EngineSettings()
         s.spectralThreatShapeCount = 1
@@ -273,6 +273,11 @@ struct WindowLane {
         s.spectralThreatShapeCount = 4
         s.spectralDirectedSigmaQ8 = 51 * 256
         #expect(s.firstProblem() == .checkSourceShapes)
+        s.spectralDirectedSigmaQ8 = 640
+        s.spectralMatchedSigmaQ8 = 51 * 256
+        #expect(s.firstProblem() == .checkSourceShapes, "the matched test's sigma")
+        s.spectralMatchedSigmaQ8 = -1
+        #expect(s.firstProblem() == .checkSourceShapes)
     }
 
     @Test("the background's level free: a NORM load (3 x the lane's NORM) in a vehicle that shields half the background, with no shielding estimate to correct it, leaves an excess of another shape (0.05/0.33/0.38/0.25 against NORM's 0.2/0.3/0.3/0.2); the NORM fit with the load's strength and the background's level free explains it exactly (NORM; with the level fixed, as before, it alarmed); a Co-60-like load under the same vehicle still alarms, and the lane's NORM unshielded passes")
@@ -284,6 +289,31 @@ struct WindowLane {
         let c = lane.occupancy(co60, backgroundPercent: 50)
         #expect(c.gammaAlarm && c.gammaTests == .spectral, "Co-60-like, shielded: \(c)")
         #expect(!lane.occupancy(WindowLane.norm).gammaAlarm)
+    }
+
+    @Test("the matched test: a weak Co-60-like source (3 counts per panel and sample in window 3, about 3 sd over the whole occupancy, under the 7 sd gross threshold) in a vehicle shielding 30 % of the background alarms by the matched test at 5 sd (z about 7 over a 1 s window, the level free; the directed test's verdict beyond 3.5 sd) and passes with the test off; the same vehicle empty, or with half the lane's NORM in it, passes (z about 0 whatever the shielding); without a check source's shape the test is off")
+    func matchedTest() {
+        let weak: [UInt32] = [0, 0, 3, 0], halfNorm: [UInt32] = [2, 3, 3, 2]
+        func lane(matched: Bool, shape: Bool = true) -> WindowLane {
+            WindowLane.learned(loads: WindowLane.norm) { s in
+                if shape { WindowLane.checkSource([0.05, 0.15, 0.7, 0.1], into: &s) }
+                s.spectralMatchedSigmaQ8 = matched ? 5 * 256 : 0
+            }
+        }
+        var on = lane(matched: true), off = lane(matched: false), noShape = lane(matched: true, shape: false)
+        let a = on.occupancy(weak, backgroundPercent: 70)
+        #expect(a.gammaAlarm && a.gammaTests == .matched, "matched test on: \(a)")
+        #expect(a.gammaMaxSigmaQ8 < 7 * 256, "under the gross threshold: \(Double(a.gammaMaxSigmaQ8) / 256) sd")
+        let b = off.occupancy(weak, backgroundPercent: 70)
+        #expect(!b.gammaAlarm, "matched test off: \(b)")
+        let c = noShape.occupancy(weak, backgroundPercent: 70)
+        #expect(!c.gammaAlarm, "no check source's shape: \(c)")
+        for percent: UInt32 in [50, 70, 100] {
+            let empty = on.occupancy([0, 0, 0, 0], backgroundPercent: percent)
+            #expect(!empty.gammaAlarm && !empty.normSuspect, "empty vehicle at \(percent) %: \(empty)")
+            let norm = on.occupancy(halfNorm, backgroundPercent: percent)
+            #expect(!norm.gammaAlarm, "half the lane's NORM at \(percent) %: \(norm)")
+        }
     }
 
     @Test("settings: 3 to 16 windows (0: off), sigma 0 to 50")

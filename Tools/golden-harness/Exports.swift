@@ -72,8 +72,8 @@ public func laneSetWindows(_ k: Int64) {
 
 /// The directed test (multi-window panels; after `lane_set_windows`): `fields` holds the
 /// omnibus test's sigma and the directed test's (Q8), the two-window rule's shares (Q16; the
-/// rule on), the number of check-source shapes, then 16 shares per shape (Q16). The engine
-/// starts afresh with those settings.
+/// rule on), the number of check-source shapes, then 16 shares per shape (Q16), then, when
+/// present, the matched test's sigma and its verdict's (Q8). The engine starts afresh with those settings.
 @_cdecl("lane_set_directed")
 public func laneSetDirected(_ fields: UnsafePointer<Int64>, _ count: Int64) {
     var s = harnessEngine.settings
@@ -85,6 +85,9 @@ public func laneSetDirected(_ fields: UnsafePointer<Int64>, _ count: Int64) {
     let shapes = Int(truncatingIfNeeded: fields[4])
     s.spectralThreatShapeCount = shapes
     for i in 0..<(shapes * 16) where 5 + i < Int(truncatingIfNeeded: count) { s.spectralThreatShapesQ16[i] = fields[5 + i] }
+    // Optional, after the shapes: the matched test's sigma and its verdict's (Q8).
+    if 5 + shapes * 16 < Int(truncatingIfNeeded: count) { s.spectralMatchedSigmaQ8 = fields[5 + shapes * 16] }
+    if 6 + shapes * 16 < Int(truncatingIfNeeded: count) { s.spectralMatchedDirectedSigmaQ8 = fields[6 + shapes * 16] }
     harnessEngine = LaneEngine(settings: s)
 }
 

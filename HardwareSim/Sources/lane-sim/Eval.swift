@@ -27,6 +27,8 @@ struct Eval: ParsableCommand {
     var fromTraffic = false
     @Option(help: "With --commission --from-traffic on multi-window panels: the check sources whose shapes the lane measures for the directed test, separated by commas (cs137, co60, heu, ba133; at most 4).") var checkShapes: String?
     @Option(help: "The directed test's limit in sd (multi-window panels with --check-shapes; default 2.5).") var directedSigma: Double?
+    @Option(help: "The matched test's candidate limit in sd (multi-window panels with --check-shapes; 0: off; default 5).") var matchedSigma: Double?
+    @Option(help: "The directed test's limit for the matched test's candidates, sd (default 3.5).") var matchedDirectedSigma: Double?
     @Option(help: "The window split the lane asks its panels for, keV (holding register 257; 0: each member's own). Default: 600 with --commission (above Cs-137's Compton edge: docs/DETECTION.md), each member's own without.")
     var splitKev: Double?
     @Option(help: "Multi-window panels: 8 (the contract's default boundaries, reference-panel-mw-v1), 2 (two windows, the default), or the boundaries in keV separated by commas (K + 1 values, K = 3 to 16). The engine's spectral test gets the K windows, and so does the matched-filter bound.")
@@ -49,6 +51,8 @@ struct Eval: ParsableCommand {
         if let spectralSigma { settings.spectralSigmaQ8 = Int64((spectralSigma * 256).rounded()) }
         if let spectralNormSigma { settings.spectralNormSigmaQ8 = Int64((spectralNormSigma * 256).rounded()) }
         if let directedSigma { settings.spectralDirectedSigmaQ8 = Int64((directedSigma * 256).rounded()) }
+        if let matchedSigma { settings.spectralMatchedSigmaQ8 = Int64((matchedSigma * 256).rounded()) }
+        if let matchedDirectedSigma { settings.spectralMatchedDirectedSigmaQ8 = Int64((matchedDirectedSigma * 256).rounded()) }
         var config = EvalConfig()
         if let windows, windows != "2" {
             let b = windows == "8" ? Self.contractWindows : try parseWindows(windows)
@@ -112,6 +116,8 @@ struct Eval: ParsableCommand {
         if let spectralSigma { command += " --spectral-sigma \(spectralSigma)" }
         if let checkShapes { command += " --check-shapes \(checkShapes)" }
         if let directedSigma { command += " --directed-sigma \(directedSigma)" }
+        if let matchedSigma { command += " --matched-sigma \(matchedSigma)" }
+        if let matchedDirectedSigma { command += " --matched-directed-sigma \(matchedDirectedSigma)" }
         if let spectralNormSigma { command += " --spectral-norm-sigma \(spectralNormSigma)" }
         command += " --out \(out)"
         for (physics, report) in fam.members {

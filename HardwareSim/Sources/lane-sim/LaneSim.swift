@@ -120,7 +120,7 @@ final class LineSink: @unchecked Sendable {
 /// followed by the K windows of every panel, panel after panel (UInt32 each). With a directed
 /// test (`--check-shape`), a 'T' record follows 'K': 0, the number of fields n, then n Int64:
 /// spectral sigma and directed sigma (Q8), the two-window rule's shares (Q16; the rule on), the
-/// number of shapes, and 16 shares per shape (Q16).
+/// number of shapes, 16 shares per shape (Q16), and with `--matched-sigma` the matched test's sigma and its verdict's (Q8).
 struct Vectors: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Convert a lane trace into golden vectors for the embedded-engine harness.")
     @Option(help: "The lane trace (JSON Lines).") var trace: String
@@ -129,6 +129,8 @@ struct Vectors: ParsableCommand {
     var checkShape: [String] = []
     @Option(help: "With --check-shape: the omnibus spectral test's sigma.") var spectralSigma: Double = 3
     @Option(help: "With --check-shape: the directed test's sigma.") var directedSigma: Double = 3
+    @Option(help: "With --check-shape: the matched test's sigma (0: not written, the engine's default).") var matchedSigma: Double = 0
+    @Option(help: "With --matched-sigma: the matched test's verdict sigma.") var matchedDirectedSigma: Double = 3.5
     @Option(help: "With --check-shape: the two-window rule's normLowShareMin and normShareMax.") var normShares: String = "0.95,0.9"
 
     func run() throws {
@@ -159,6 +161,7 @@ struct Vectors: ParsableCommand {
                             var fields: [Int64] = [Int64((spectralSigma * 256).rounded()), Int64((directedSigma * 256).rounded()),
                                                    Int64((shares[0] * 65536).rounded()), Int64((shares[1] * 65536).rounded()), Int64(shapes.count)]
                             for v in shapes { fields += (0..<16).map { $0 < v.count ? Int64((v[$0] * 65536).rounded()) : 0 } }
+                            if matchedSigma > 0 { fields += [Int64((matchedSigma * 256).rounded()), Int64((matchedDirectedSigma * 256).rounded())] }
                             bytes.append(UInt8(ascii: "T")); i64(0); i64(Int64(fields.count))
                             for x in fields { i64(x) }
                         }
