@@ -383,24 +383,26 @@ extension LaneEngine {
         // The matched test's weights: w_k = T_k / b_k - sum T / sum b (so that sum_k b_k w_k = 0:
         // the empty lane's spectrum at any level gives z = 0 on average), b_k at least 0.1 %.
         let shapes = settings.spectralMatchedSigmaQ8 > 0 ? settings.spectralThreatShapeCount : 0
+        // Local copies, once (see `matchedTest`).
+        let shapeQ16 = settings.spectralThreatShapesQ16
+        var share = spectralBackgroundShareQ16
+        for w in 0..<k where share[w] < 66 { share[w] = 66 }
+        var weights = InlineArray<64, Int64>(repeating: 0)
         for j in 0..<shapes {
             var sumT: Int64 = 0, sumB: Int64 = 0
-            for w in 0..<k {
-                sumT += settings.spectralThreatShapesQ16[j * windowCountMax + w]
-                sumB += spectralBackgroundShareQ16[w] > 66 ? spectralBackgroundShareQ16[w] : 66
-            }
+            for w in 0..<k { sumT += shapeQ16[j * windowCountMax + w]; sumB += share[w] }
             let mean = sumB > 0 ? sumT * 65_536 / sumB : 0  // Q16
             var norm: Int64 = 0
             for w in 0..<k {
-                let b = spectralBackgroundShareQ16[w] > 66 ? spectralBackgroundShareQ16[w] : 66
-                var weight = settings.spectralThreatShapesQ16[j * windowCountMax + w] * 65_536 / b - mean
+                var weight = shapeQ16[j * windowCountMax + w] * 65_536 / share[w] - mean
                 if weight > (1 &<< 26) { weight = 1 &<< 26 }
                 if weight < -(1 &<< 26) { weight = -(1 &<< 26) }
-                matchedWeightQ16[j * windowCountMax + w] = weight
-                norm += ((b * weight) &>> 16) * weight &>> 16
+                weights[j * windowCountMax + w] = weight
+                norm += ((share[w] * weight) &>> 16) * weight &>> 16
             }
             matchedNormQ16[j] = norm
         }
+        matchedWeightQ16 = weights
     }
 
     /// The matched test of one window (`EngineSettings.spectralMatchedSigmaQ8`): for each check
