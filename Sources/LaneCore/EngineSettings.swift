@@ -121,8 +121,8 @@ public struct EngineSettings: Sendable {
     public var spectralDirectedSigmaQ8: Int64 = 640  // 2.5
     /// The matched test (multi-window panels with check sources' shapes; 0: off): each window
     /// the gross test tests, and the occupancy, is also tested for each check source's shape
-    /// against the empty lane's, with the background's level free (z = sum_k (T_k / b_k - 1) C_k
-    /// / sqrt(sum_k C_k x sum_k b_k (T_k / b_k - 1)^2), T the source's shares, b the empty
+    /// against the empty lane's, with the background's level free (z = sum_k w_k C_k
+    /// / sqrt(sum_k C_k x sum_k b_k w_k^2), w_k = T_k / b_k less its mean, T the source's shares, b the empty
     /// lane's, C the counts); z beyond `spectralMatchedSigmaQ8` sd is a candidate, below the gross
     /// threshold too, and it alarms when the directed test finds the source's shape beyond
     /// `spectralMatchedDirectedSigmaQ8` sd over the lane's NORM (docs/DETECTION.md, "The matched

@@ -92,7 +92,7 @@ public struct LaneEngine: Sendable {
     var occSpectrum: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var occSpectrumComplete = true
     /// The matched test's weights for this occupancy (check source j, window k at j x 16 + k:
-    /// T_k / b_k - 1, Q16) and their norms (sum_k b_k w_k^2, Q16), from the empty lane's shares.
+    /// `beginSpectral` gives them, Q16) and their norms (sum_k b_k w_k^2, Q16), from the empty lane's shares.
     var matchedWeightQ16: InlineArray<64, Int64> = InlineArray(repeating: 0)
     var matchedNormQ16: InlineArray<4, Int64> = InlineArray(repeating: 0)
 

@@ -407,7 +407,7 @@ extension LaneEngine {
 
     /// The matched test of one window (`EngineSettings.spectralMatchedSigmaQ8`): for each check
     /// source's shape T, z = sum_k w_k C_k / sqrt(sum_k C_k x sum_k b_k w_k^2), w_k = T_k / b_k -
-    /// 1 (`beginSpectral`). The weights are the source's likelihood ratio against the empty
+    /// sum T / sum b (`beginSpectral`). The weights are the source's likelihood ratio against the empty
     /// lane's shape b less its mean, so the background's level drops out (a vehicle's shielding,
     /// a NORM load's high counts raising the estimate: the error the level-free fit frees) and
     /// the counts' own total scales the variance: for the empty lane's spectrum at any level z is
