@@ -102,11 +102,16 @@ public struct EngineSettings: Sendable {
     public var spectralSigmaQ8: Int64 = 3 * 256
     /// A confident NORM verdict of the spectral test (the smallest chi^2 at or below K - 2 +
     /// `spectralNormSigmaQ8` sd, and neither the omnibus nor the directed test finding a source)
-    /// overrules the two-window rule's surplus test, and on a lane with check sources' shapes
-    /// (`spectralThreatShapeCount` > 0) its share test too. Below -8 sd: never, the default
-    /// (without the directed test's guard, at 0 sd Cs-137 inside NORM fell under 0.9 of clean in
-    /// three of eight members; with it, docs/DETECTION.md, "Confident NORM"). A site policy, measured.
+    /// overrules the two-window rule's surplus test. Below -8 sd: never, the default (without the
+    /// directed test's guard, at 0 sd Cs-137 inside NORM fell under 0.9 of clean in three of eight
+    /// members; with it, docs/DETECTION.md, "Confident NORM"). A site policy, measured.
     public var spectralNormSigmaQ8: Int64 = -10 * 256
+    /// The same verdict at or below K - 2 + `spectralNormShareSigmaQ8` sd overrules the share test
+    /// too, on a lane with check sources' shapes (`spectralThreatShapeCount` > 0) only. Below -8 sd:
+    /// never, the default: the share test is what catches HEU and Ba-133 inside the lane's softer
+    /// NORM, which the check sources' shapes do not guard (docs/DETECTION.md, "Confident NORM
+    /// overruling the surplus test only"). Not above `spectralSigmaQ8`.
+    public var spectralNormShareSigmaQ8: Int64 = -10 * 256
     /// The directed test (multi-window panels; LaneCore/Spectral.swift `directedThreat`): up to
     /// `threatShapeCountMax` check sources' shapes over the K windows (source s, window k at
     /// s x 16 + k; Q16 shares of the source's net counts, measured at commissioning with
@@ -198,6 +203,7 @@ public struct EngineSettings: Sendable {
         if gammaCeilingSigmaQ8 < gammaSigmaQ8 { return .ceiling }
         if (spectralWindowCount != 0 && (spectralWindowCount < 3 || spectralWindowCount > windowCountMax))
             || spectralSigmaQ8 < 0 || spectralSigmaQ8 > 50 * 256 || spectralNormSigmaQ8 < -50 * 256 || spectralNormSigmaQ8 > spectralSigmaQ8
+            || spectralNormShareSigmaQ8 < -50 * 256 || spectralNormShareSigmaQ8 > spectralSigmaQ8
         {
             return .spectral
         }

@@ -81,9 +81,11 @@ public struct LaneEngine: Sendable {
     var spectralOn = false
     var spectralBackgroundShareQ16: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var spectralChi2LimitQ16: Int64 = 0
-    /// A chi^2 at or below this (its mean, K - 2) is a confident NORM verdict: it overrules the
-    /// two-window rule's surplus test (not its share test, which catches the soft sources).
+    /// A chi^2 at or below this is a confident NORM verdict: it overrules the two-window rule's
+    /// surplus test (-1: never); at or below the second, on a lane with check sources' shapes,
+    /// its share test too (which catches the soft sources: -1, never, by default).
     var spectralNormChi2Q16: Int64 = 0
+    var spectralNormShareChi2Q16: Int64 = 0
     var maxShapeQ16: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var maxNoiseQ32: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var maxShapeValid = false
@@ -745,7 +747,9 @@ public struct LaneEngine: Sendable {
             // The two-window rule (off: every excess is threat-like) ...
             var threatLike = !normRule.on || lowShare >= normRule.lowShareMinQ16
             var test: GammaTests = !normRule.on ? .gross : .share
-            if threatLike && normRule.on && settings.spectralThreatShapeCount > 0 && spectralOn && spectral != nil {
+            if threatLike && normRule.on && settings.spectralThreatShapeCount > 0 && spectralNormShareChi2Q16 >= 0 && spectralOn
+                && spectral != nil
+            {
                 // Multi-window panels with the check sources' shapes: an excess softer than the
                 // share limit whose whole shape a NORM bin explains as well as chi^2 expects, and
                 // in which neither spectral test finds a source (the directed test: no check
@@ -753,7 +757,7 @@ public struct LaneEngine: Sendable {
                 // scatter). Without the shapes the share test is never overruled: the omnibus
                 // test alone let strong soft sources pass (a bin's spread makes it scale-free).
                 evaluate(&spectral!)
-                if !spectral!.threat && spectral!.bestChi2Q16 <= spectralNormChi2Q16 { threatLike = false }
+                if !spectral!.threat && spectral!.bestChi2Q16 <= spectralNormShareChi2Q16 { threatLike = false }
             }
             if !threatLike && settings.normTestSigmaQ8 > 0 {
                 test = .surplus

@@ -34,7 +34,8 @@
 // - **Confident NORM** (a site policy, off by default). A smallest chi^2 at or below K - 2 +
 //   `spectralNormSigmaQ8` sd, neither test finding a source, overrules the two-window rule's
 //   surplus test (a surplus of low counts over the NORM hypothesis: the lane's softer NORM
-//   loads), and on a lane with check sources' shapes its share test too.
+//   loads); at or below K - 2 + `spectralNormShareSigmaQ8` sd (never by default), on a lane with
+//   check sources' shapes, its share test too.
 // - **What it decides.** It only adds: an excess over the gross threshold that the two-window
 //   rule takes for NORM is threat-like when the spectral test finds it so (computed then only:
 //   nothing per sample otherwise), once `NormLearner.loadsMin` loads are learned, over windows
@@ -379,6 +380,8 @@ extension LaneEngine {
         spectralChi2LimitQ16 = (dof &<< 16) + settings.spectralSigmaQ8 * integerSquareRoot((2 * dof) &<< 16)
         let normLimit = (dof &<< 16) + settings.spectralNormSigmaQ8 * integerSquareRoot((2 * dof) &<< 16)
         spectralNormChi2Q16 = settings.spectralNormSigmaQ8 < -8 * 256 ? -1 : normLimit
+        let shareLimit = (dof &<< 16) + settings.spectralNormShareSigmaQ8 * integerSquareRoot((2 * dof) &<< 16)
+        spectralNormShareChi2Q16 = settings.spectralNormShareSigmaQ8 < -8 * 256 ? -1 : shareLimit
         spectralOn = spectralTestReady
         // The matched test's weights: w_k = T_k / b_k - sum T / sum b (so that sum_k b_k w_k = 0:
         // the empty lane's spectrum at any level gives z = 0 on average), b_k at least 0.1 %.

@@ -149,19 +149,21 @@ struct WindowLane {
         #expect(learnedSoft.occupancy(soft).gammaAlarm)
     }
 
-    @Test("with the check sources' shapes, a confident NORM verdict in which neither spectral test finds a source overrules the share test: the lane's softest NORM (share 0.625, over the 0.60 limit) is NORM once learned; that load with a soft source inside, and a soft source alone, alarm; without the shapes the share test is never overruled")
+    @Test("with the check sources' shapes and spectralNormShareSigma set, a confident NORM verdict in which neither spectral test finds a source overrules the share test: the lane's softest NORM (share 0.625, over the 0.60 limit) is NORM once learned; that load with a soft source inside, and a soft source alone, alarm; without the shapes, or with spectralNormSigma alone (the share setting at its default, never), the share test is not overruled")
     func confidentNormOverrulesShare() {
         let softNorm: [UInt32] = [40, 60, 36, 24]  // 100 of 160 below the split: 0.625
-        func lane(shapes: Bool) -> WindowLane {
+        func lane(shapes: Bool, share: Bool = true) -> WindowLane {
             WindowLane.learned(loads: softNorm) { s in
                 s.spectralNormSigmaQ8 = 0
+                if share { s.spectralNormShareSigmaQ8 = 0 }
                 if shapes { WindowLane.checkSource([0.6, 0.35, 0.05, 0.0], into: &s) }
             }
         }
-        var with = lane(shapes: true), without = lane(shapes: false)
-        let a = with.occupancy(softNorm), b = without.occupancy(softNorm)
+        var with = lane(shapes: true), without = lane(shapes: false), surplusOnly = lane(shapes: true, share: false)
+        let a = with.occupancy(softNorm), b = without.occupancy(softNorm), c = surplusOnly.occupancy(softNorm)
         #expect(!a.gammaAlarm && a.normSuspect, "overruled: \(a)")
         #expect(b.gammaAlarm && b.gammaTests == .share, "no shapes, never overruled: \(b)")
+        #expect(c.gammaAlarm && c.gammaTests == .share, "the surplus test only (the default for the share test): \(c)")
         let mixture = with.occupancy([52, 67, 37, 24])  // + 12 / 7 / 1 / 0: the source's shape
         #expect(mixture.gammaAlarm && !mixture.normSuspect, "\(mixture)")
         let soft = with.occupancy([14, 4, 1, 1])

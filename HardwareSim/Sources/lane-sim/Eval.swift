@@ -36,6 +36,7 @@ struct Eval: ParsableCommand {
     @Option(help: "The gamma ceiling, sigma (default: the board profile's or the shipped 20).") var ceiling: Double?
     @Option(help: "The spectral test's limit, in sd of chi^2 with K - 2 degrees of freedom (multi-window panels; default 3).") var spectralSigma: Double?
     @Option(help: "A chi^2 at or below K - 2 + this many sd is a confident NORM verdict that overrules the two-window rule's surplus test (multi-window panels; default -10: never; below -8: never).") var spectralNormSigma: Double?
+    @Option(help: "The confident NORM verdict overrules the share test too at or below K - 2 + this many sd (with --check-shapes; default -10: never; not above --spectral-sigma).") var spectralNormShareSigma: Double?
 
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
@@ -50,6 +51,7 @@ struct Eval: ParsableCommand {
         }
         if let spectralSigma { settings.spectralSigmaQ8 = Int64((spectralSigma * 256).rounded()) }
         if let spectralNormSigma { settings.spectralNormSigmaQ8 = Int64((spectralNormSigma * 256).rounded()) }
+        if let spectralNormShareSigma { settings.spectralNormShareSigmaQ8 = Int64((spectralNormShareSigma * 256).rounded()) }
         if let directedSigma { settings.spectralDirectedSigmaQ8 = Int64((directedSigma * 256).rounded()) }
         if let matchedSigma { settings.spectralMatchedSigmaQ8 = Int64((matchedSigma * 256).rounded()) }
         if let matchedDirectedSigma { settings.spectralMatchedDirectedSigmaQ8 = Int64((matchedDirectedSigma * 256).rounded()) }
@@ -119,6 +121,7 @@ struct Eval: ParsableCommand {
         if let matchedSigma { command += " --matched-sigma \(matchedSigma)" }
         if let matchedDirectedSigma { command += " --matched-directed-sigma \(matchedDirectedSigma)" }
         if let spectralNormSigma { command += " --spectral-norm-sigma \(spectralNormSigma)" }
+        if let spectralNormShareSigma { command += " --spectral-norm-share-sigma \(spectralNormShareSigma)" }
         command += " --out \(out)"
         for (physics, report) in fam.members {
             var pictures: [String] = []
@@ -149,7 +152,8 @@ struct Eval: ParsableCommand {
             + "neutron n = \(Double(e.neutronSigmaQ8) / 256), NORM share \(String(format: "%.2f", Double(e.normLowShareMinQ16) / 65536)), "
             + "ceiling \(Double(e.gammaCeilingSigmaQ8) / 256) sigma"
             + (e.spectralWindowCount >= 3 ? ", spectral test on \(e.spectralWindowCount) windows at \(Double(e.spectralSigmaQ8) / 256) sigma"
-                + (e.spectralNormSigmaQ8 < -8 * 256 ? ", only adding" : ", overruling the surplus test at \(Double(e.spectralNormSigmaQ8) / 256) sigma")
+                + (e.spectralNormSigmaQ8 < -8 * 256 ? ", only adding" : ", overruling the surplus test at \(Double(e.spectralNormSigmaQ8) / 256) sigma"
+                    + (e.spectralNormShareSigmaQ8 < -8 * 256 ? "" : " and the share test at \(Double(e.spectralNormShareSigmaQ8) / 256) sigma"))
                 + (checkShapes.map { ", directed test at \(Double(e.spectralDirectedSigmaQ8) / 256) sigma with the check sources' shapes (\($0)) measured at commissioning" } ?? "") : "")
     }
 }
