@@ -86,6 +86,10 @@ public struct LaneEngine: Sendable {
     /// its share test too (which catches the soft sources: -1, never, by default).
     var spectralNormChi2Q16: Int64 = 0
     var spectralNormShareChi2Q16: Int64 = 0
+    /// The square roots of the NORM bins' spreads (`SpectralState.spreadQ32`, Q16), taken at the
+    /// occupancy's start (the learner changes them only when an occupancy ends): the NORM fit
+    /// needs one per bin and window for each window it judges.
+    var spreadRootQ16: InlineArray<256, Int64> = InlineArray(repeating: 0)
     var maxShapeQ16: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var maxNoiseQ32: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var maxShapeValid = false
@@ -204,7 +208,10 @@ public struct LaneEngine: Sendable {
             finished = finish(endUs: lastClearUs + settings.holdInUs, truncated: false)
         }
         if state == .empty && !hardwareFaults.contains(.maintenance) {
-            let before = withWindows ? background.panelSamples : InlineArray(repeating: 0)
+            // (A `var` kept in memory: a `let` copy was copied again per element read, 4 x 70
+            // instructions per sample in the Embedded build.)
+            var before = withWindows ? background.panelSamples : InlineArray(repeating: 0)
+            before[0] = before[0]
             background.learn(s, settings: settings)
             // The spectrum learns from the samples the background took, panel by panel.
             if withWindows {

@@ -275,7 +275,15 @@ extension LaneEngine {
         // every read of a shape in the loops copied the settings (35 k instructions a call).
         let k = settings.spectralWindowCount
         let shapes = settings.spectralThreatShapeCount
-        let shapeQ16 = settings.spectralThreatShapesQ16
+        var shapeQ16 = settings.spectralThreatShapesQ16
+        // Local copies, once per call: an element read of a field copied the whole array in the
+        // Embedded build (2 KB per bin and window: 700 instructions per sample).
+        // (`var`: a `let` copy was copied again per element read; so were the parameters.)
+        var mean = spectral.meanQ16
+        var root = spreadRootQ16
+        var binLoads = spectral.binLoads
+        var counts = spectrum, excess = x
+        mean[0] = mean[0]; root[0] = root[0]; binLoads[0] = binLoads[0]; counts[0] = counts[0]; excess[0] = excess[0]; shapeQ16[0] = shapeQ16[0]  // (kept vars: in memory)
         var best0 = Int64.max
         var best1 = InlineArray<4, Int64>(repeating: Int64.max)
         var positive = InlineArray<4, Bool>(repeating: false)
@@ -283,13 +291,13 @@ extension LaneEngine {
         // copied whole per element read or written in the Embedded build (10 k instructions a call).
         var sd = InlineArray<16, Int64>(repeating: 1), u = InlineArray<16, Int64>(repeating: 0), g = InlineArray<16, Int64>(repeating: 0)
         var y = InlineArray<16, Int64>(repeating: 0), r = InlineArray<16, Int64>(repeating: 0), t = InlineArray<16, Int64>(repeating: 0)
-        for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= loadsMin {
+        for b in 0..<SpectralState.binCount where u64(binLoads[b]) >= loadsMin {
             var uu: Int64 = 0, uy: Int64 = 0, ug: Int64 = 0
             for i in 0..<k {
-                sd[i] = windowSDQ8(bin: b, window: i, excess: e, counts: spectrum[i])
-                u[i] = Self.clampQ8(multiplySaturating(e, spectral.meanQ16[b * windowCountMax + i]) / sd[i])  // Q8
-                g[i] = Self.clampQ8(((spectrum[i] &<< 16) - x[i]) / sd[i])  // the background's counts, Q8
-                y[i] = Self.clampQ8(x[i] / sd[i])  // Q8
+                sd[i] = Self.windowSDQ8(spreadRootQ16: root[b &* windowCountMax &+ i], excess: e, counts: counts[i])
+                u[i] = Self.clampQ8(multiplySaturating(e, mean[b &* windowCountMax &+ i]) / sd[i])  // Q8
+                g[i] = Self.clampQ8(((counts[i] &<< 16) - excess[i]) / sd[i])  // the background's counts, Q8
+                y[i] = Self.clampQ8(excess[i] / sd[i])  // Q8
                 uu += u[i] * u[i]; uy += u[i] * y[i]
             }
             guard uu > 0 else { continue }
@@ -338,11 +346,11 @@ extension LaneEngine {
     }
 
     /// A window's sd under a bin's NORM hypothesis (Q8 counts, at least 1): its counts (Poisson)
-    /// and the bin's spread scaled to the excess, E^2 s^2 = (e x sqrt(spread))^2 (Q16 -> counts).
+    /// and the bin's spread scaled to the excess, E^2 s^2 = (e x sqrt(spread))^2 (Q16 -> counts;
+    /// `spreadRootQ16` the spread's square root, 0 for none).
     @inline(__always)
-    func windowSDQ8(bin b: Int, window i: Int, excess e: Int64, counts c: Int64) -> Int64 {
-        let spread = spectral.spreadQ32[b * windowCountMax + i]
-        let es = spread > 0 ? multiplySaturating(e, integerSquareRoot(spread)) &>> 16 : 0
+    static func windowSDQ8(spreadRootQ16 rootQ16: Int64, excess e: Int64, counts c: Int64) -> Int64 {
+        let es = rootQ16 > 0 ? multiplySaturating(e, rootQ16) &>> 16 : 0
         let variance = (c > 1 ? c : 1) + multiplySaturating(es, es)
         let sd = integerSquareRoot(multiplySaturating(variance, 65_536))
         return sd > 0 ? sd : 1
@@ -383,6 +391,13 @@ extension LaneEngine {
         let shareLimit = (dof &<< 16) + settings.spectralNormShareSigmaQ8 * integerSquareRoot((2 * dof) &<< 16)
         spectralNormShareChi2Q16 = settings.spectralNormShareSigmaQ8 < -8 * 256 ? -1 : shareLimit
         spectralOn = spectralTestReady
+        var spread = spectral.spreadQ32
+        spread[0] = spread[0]  // (a var kept in memory: a `let` copy was copied again per element read)
+        var roots = InlineArray<256, Int64>(repeating: 0)
+        for b in 0..<SpectralState.binCount where spectral.binLoads[b] > 0 {
+            for i in 0..<k { roots[b &* windowCountMax &+ i] = spread[b &* windowCountMax &+ i] > 0 ? integerSquareRoot(spread[b &* windowCountMax &+ i]) : 0 }
+        }
+        spreadRootQ16 = roots
         // The matched test's weights: w_k = T_k / b_k - sum T / sum b (so that sum_k b_k w_k = 0:
         // the empty lane's spectrum at any level gives z = 0 on average), b_k at least 0.1 %.
         let shapes = settings.spectralMatchedSigmaQ8 > 0 ? settings.spectralThreatShapeCount : 0
@@ -422,9 +437,11 @@ extension LaneEngine {
         guard limit > 0 && spectralOn && shapes > 0 && !w.computed else { return }
         let k = settings.spectralWindowCount
         // Local copies, once (element reads of a field or parameter copied it whole in the Embedded build).
-        let weight = matchedWeightQ16
-        let norm = matchedNormQ16
-        let spectrum = w.spectrum
+        // (`var`, kept in memory: a `let` copy was copied again per element read.)
+        var weight = matchedWeightQ16
+        var norm = matchedNormQ16
+        var spectrum = w.spectrum
+        weight[0] = weight[0]; norm[0] = norm[0]; spectrum[0] = spectrum[0]
         var c: Int64 = 0
         for i in 0..<k { c += spectrum[i] > 0 ? spectrum[i] : 0 }
         guard c > 0 else { return }
