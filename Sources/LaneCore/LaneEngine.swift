@@ -764,7 +764,11 @@ public struct LaneEngine: Sendable {
                 // scatter). Without the shapes the share test is never overruled: the omnibus
                 // test alone let strong soft sources pass (a bin's spread makes it scale-free).
                 evaluate(&spectral!)
-                if !spectral!.threat && spectral!.bestChi2Q16 <= spectralNormShareChi2Q16 { threatLike = false }
+                if !spectral!.threat && spectral!.bestChi2Q16 <= spectralNormShareChi2Q16
+                    && spectral!.directedChi2Q16 <= Self.confidentNormDirectedMaxQ16
+                {
+                    threatLike = false
+                }
             }
             if !threatLike && settings.normTestSigmaQ8 > 0 {
                 test = .surplus
@@ -774,10 +778,11 @@ public struct LaneEngine: Sendable {
                 if threatLike && spectralOn && spectral != nil {
                     // Multi-window panels: a surplus of low counts over the NORM hypothesis whose
                     // whole shape a NORM bin explains as well as chi^2 expects (at or below its
-                    // mean), and in which neither spectral test finds a source, is one of the
-                    // lane's softer NORM loads, not a threat.
+                    // mean), and in which neither spectral test finds a source nor the directed
+                    // test a hint of one (`confidentNormDirectedMaxQ16`), is one of the lane's
+                    // softer NORM loads, not a threat.
                     evaluate(&spectral!)
-                    if !spectral!.threat && spectral!.bestChi2Q16 <= spectralNormChi2Q16 { threatLike = false }
+                    if !spectral!.threat && spectral!.bestChi2Q16 <= spectralNormChi2Q16 && spectral!.directedChi2Q16 <= Self.confidentNormDirectedMaxQ16 { threatLike = false }
                 }
             }
             if !threatLike && spectralOn && spectral != nil {

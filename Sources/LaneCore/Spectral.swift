@@ -220,6 +220,14 @@ extension LaneEngine {
         return surplusQ16 > sigmaQ8 * integerSquareRoot(varianceQ16)
     }
 
+    /// A confident NORM verdict (it overrules the surplus test at `spectralNormSigmaQ8`, the share
+    /// test at `spectralNormShareSigmaQ8`) also needs the directed test's statistic at or below
+    /// this (chi^2, Q16: 0.5 sd squared): a hint of a check source's shape inside the load, though
+    /// below the directed test's own limit, keeps the two-window rule's alarm. Without it, over the
+    /// medium family, the overrule cost Cs-137 inside NORM 12.6 of its Pd summed (m6 0.88 -> 0.71
+    /// of clean); docs/DETECTION.md, "Confident NORM overruling the surplus test only".
+    static let confidentNormDirectedMaxQ16: Int64 = 16_384
+
     /// Runs the spectral test of `w` (all panels' windows against the level `expectedQ16`) once.
     mutating func evaluate(_ w: inout SpectralWindow) {
         guard !w.computed else { return }

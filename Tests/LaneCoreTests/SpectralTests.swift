@@ -170,6 +170,21 @@ struct WindowLane {
         #expect(soft.gammaAlarm, "\(soft)")
     }
 
+    @Test("a confident NORM verdict needs the directed test to find no hint of a check source: with a soft check source's shape known, the lane's softer NORM (share 0.575, a surplus over the 0.55 hypothesis) is overruled once learned, but that load with a little of the source inside (4 + 2 counts per panel and sample in the two lowest windows: under the directed test's own limit, overruled without this guard) keeps the surplus test's alarm")
+    func confidentNormGuard() {
+        let softNorm: [UInt32] = [40, 52, 44, 24]  // 92 of 160 below the split: 0.575
+        var lane = WindowLane.learned(loads: softNorm) { s in
+            s.spectralNormSigmaQ8 = 0
+            WindowLane.checkSource([0.6, 0.35, 0.05, 0.0], into: &s)
+        }
+        let norm = lane.occupancy(softNorm)
+        #expect(!norm.gammaAlarm && norm.normSuspect, "the lane's own softer NORM, overruled: \(norm)")
+        for extra in [[4, 2, 0, 0], [6, 3, 0, 0]] as [[UInt32]] {
+            let d = lane.occupancy(zip(softNorm, extra).map { $0 + $1 })
+            #expect(d.gammaAlarm && d.gammaTests == .surplus, "NORM + \(extra) of the source: \(d)")
+        }
+    }
+
     @Test("the spectral test only adds alarms: with the two-window rule off (not commissioned) a NORM-shaped excess still alarms once the spectral test has learned")
     func onlyAdds() {
         var lane = WindowLane()
