@@ -763,12 +763,7 @@ public struct LaneEngine: Sendable {
                 // source's shape inside it), is one of the lane's softest NORM loads (heavy cargo
                 // scatter). Without the shapes the share test is never overruled: the omnibus
                 // test alone let strong soft sources pass (a bin's spread makes it scale-free).
-                evaluate(&spectral!)
-                if !spectral!.threat && spectral!.bestChi2Q16 <= spectralNormShareChi2Q16
-                    && spectral!.directedChi2Q16 <= Self.confidentNormDirectedMaxQ16
-                {
-                    threatLike = false
-                }
+                if confidentNorm(&spectral!, chi2LimitQ16: spectralNormShareChi2Q16) { threatLike = false }
             }
             if !threatLike && settings.normTestSigmaQ8 > 0 {
                 test = .surplus
@@ -779,10 +774,9 @@ public struct LaneEngine: Sendable {
                     // Multi-window panels: a surplus of low counts over the NORM hypothesis whose
                     // whole shape a NORM bin explains as well as chi^2 expects (at or below its
                     // mean), and in which neither spectral test finds a source nor the directed
-                    // test a hint of one (`confidentNormDirectedMaxQ16`), is one of the lane's
-                    // softer NORM loads, not a threat.
-                    evaluate(&spectral!)
-                    if !spectral!.threat && spectral!.bestChi2Q16 <= spectralNormChi2Q16 && spectral!.directedChi2Q16 <= Self.confidentNormDirectedMaxQ16 { threatLike = false }
+                    // test a hint of one (`confidentNorm`), is one of the lane's softer NORM
+                    // loads, not a threat.
+                    if confidentNorm(&spectral!, chi2LimitQ16: spectralNormChi2Q16) { threatLike = false }
                 }
             }
             if !threatLike && spectralOn && spectral != nil {

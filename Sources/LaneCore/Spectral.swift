@@ -228,6 +228,15 @@ extension LaneEngine {
     /// of clean); docs/DETECTION.md, "Confident NORM overruling the surplus test only".
     static let confidentNormDirectedMaxQ16: Int64 = 16_384
 
+    /// The confident NORM verdict on `w` (evaluated here if it was not): a NORM bin explains it
+    /// within `chi2LimitQ16` (-1: never), neither spectral test finds a source in it, and the
+    /// directed test not even a hint of one.
+    @inline(__always)
+    mutating func confidentNorm(_ w: inout SpectralWindow, chi2LimitQ16: Int64) -> Bool {
+        evaluate(&w)
+        return !w.threat && w.bestChi2Q16 <= chi2LimitQ16 && w.directedChi2Q16 <= Self.confidentNormDirectedMaxQ16
+    }
+
     /// Runs the spectral test of `w` (all panels' windows against the level `expectedQ16`) once.
     mutating func evaluate(_ w: inout SpectralWindow) {
         guard !w.computed else { return }
