@@ -53,6 +53,18 @@ import Testing
             }
         }
         #expect(a.normAlarms[.engine]!.passes == 20)
+        // The family table's in-NORM figures: Pd summed in NORM cargo over clean, the worst speed, for
+        // the engine and for the bound; the NORM load's own counts cost even the bound something.
+        let figures = FamilyReport.figures(c.physics, a)
+        func worstRatio(_ d: DetectorName) -> Double {
+            SpeedProfile.allCases.map { p -> Double in
+                let clean = a.pd[CellKey(kind: .cs137, profile: p)]![d]!.reduce(0, +)
+                return a.pd[CellKey(kind: .cs137InNorm, profile: p)]![d]!.reduce(0, +) / clean
+            }.min()!
+        }
+        #expect(abs(figures.inNormWorst - worstRatio(.engine)) < 1e-12)
+        #expect(abs(figures.inNormBoundWorst - worstRatio(.bound)) < 1e-12)
+        #expect(figures.inNormBoundWorst < 1 && figures.inNormBoundWorst > 0.5, "\(figures.inNormBoundWorst)")
         // The baseline's neutron test at this engine's false-alarm count: never below its own 6 sd,
         // and no clean pass above it beyond the engine's own false alarms.
         #expect(a.neutronEqualFAThreshold >= 6)

@@ -19,6 +19,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Write the trace of every clean or NORM pass the engine alarmed on into this directory.") var falseAlarmTraces: String?
     @Option(help: "Members of the physics family drawn besides lane-sim's own (0: lane-sim's physics only, the old report).") var family: Int = 8
     @Option(help: "Seed of the physics family.") var familySeed: UInt64 = 1
+    @Option(help: "Only these members of the family, by name separated by commas (lane-sim, m1, m2, ...): a quicker look at the members a change is for; the worst and median rows are then over these only.") var members: String?
     @Flag(help: "Commission each member's lane first: set the window split, measure the Cs-137 check source, learn the NORM loads' share from 200 NORM passes (docs/DETECTION.md).")
     var commission = false
     @Option(help: "Also count NORM alarms and Co-60's MDS95 at each of these gamma ceilings (sigma, comma-separated): the ceiling's trade-off curve.")
@@ -91,6 +92,14 @@ struct Eval: ParsableCommand {
         guard family >= 0 && family <= 64 else { throw ValidationError("--family must be 0...64") }
         guard splitKev.map({ $0 == 0 || (30...3000).contains($0) }) ?? true else { throw ValidationError("--split-kev must be 0 or 30...3000 keV") }
         var members = Physics.family(seed: familySeed, count: family)
+        if let only = self.members {
+            let names = only.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            let known = members.map(\.name)
+            for n in names where !known.contains(n) {
+                throw ValidationError("--members: '\(n)' is not a member of this family (\(known.joined(separator: ", ")))")
+            }
+            members = members.filter { names.contains($0.name) }
+        }
         var plan: Commissioning? = nil
         if !commission, let k = splitKev, k > 0 {
             // An uncommissioned lane whose profile sets panels.windowSplitKev.
@@ -109,6 +118,7 @@ struct Eval: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out + "/members", withIntermediateDirectories: true)
         var command = "lane-sim eval --seed \(seed) --passes-per-cell \(passesPerCell) --clean \(clean) --norm \(norm)"
         command += " --warmup-s \(Int(warmupS)) --family \(family) --family-seed \(familySeed)"
+        if let only = self.members { command += " --members \(only)" }
         if commission { command += " --commission" + (fromTraffic ? " --from-traffic" : "") }
         if let splitKev { command += " --split-kev \(Int(splitKev))" }
         if let ceilingSweep { command += " --ceiling-sweep \(ceilingSweep)" }
