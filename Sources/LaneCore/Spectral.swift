@@ -196,6 +196,9 @@ struct SpectralWindow {
     var directedChi2Q16: Int64 = 0
     /// The smallest chi^2 over the bins that explain (Q16; Int64.max: none, or not judged).
     var bestChi2Q16 = Int64.max
+    /// At that bin, the free background level's part in sd (Q8): positive when the fit needed
+    /// more background-shaped (soft) counts than expected, a soft source's sign.
+    var levelZQ8: Int64 = 0
     /// The excess's shares per window (Q16) and their counting noise (Q32), for the learner.
     var shape: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var noiseQ32: InlineArray<16, Int64> = InlineArray(repeating: 0)
@@ -228,6 +231,14 @@ extension LaneEngine {
     /// of clean); docs/DETECTION.md, "Confident NORM overruling the surplus test only".
     static let confidentNormDirectedMaxQ16: Int64 = 16_384
 
+    /// ... and the free background level's part at most this (sd, Q8: 1 sd). The level is free
+    /// for the errors of the shielding estimate, which a NORM load's own high counts push up
+    /// (the fit then takes background away: negative); a soft source (HEU, Ba-133: no check
+    /// source's shape guards them) is explained as more background, positive. Without it,
+    /// overruling the share test cost Ba-133 7.7 and HEU 3.4 of their Pd summed over the
+    /// medium family (docs/DETECTION.md, "Confident NORM overruling the share test").
+    static let confidentNormLevelMaxQ8: Int64 = 256
+
     /// The confident NORM verdict on `w` (evaluated here if it was not): a NORM bin explains it
     /// within `chi2LimitQ16` (-1: never), neither spectral test finds a source in it, and the
     /// directed test not even a hint of one.
@@ -235,6 +246,7 @@ extension LaneEngine {
     mutating func confidentNorm(_ w: inout SpectralWindow, chi2LimitQ16: Int64) -> Bool {
         evaluate(&w)
         return !w.threat && w.bestChi2Q16 <= chi2LimitQ16 && w.directedChi2Q16 <= Self.confidentNormDirectedMaxQ16
+            && w.levelZQ8 <= Self.confidentNormLevelMaxQ8
     }
 
     /// Runs the spectral test of `w` (all panels' windows against the level `expectedQ16`) once.
@@ -266,8 +278,9 @@ extension LaneEngine {
         // but Cs-137 inside NORM then fell to 0.85-0.88 of clean in six of eight members: those
         // tail bins explained the mixtures; docs/DETECTION.md.)
         let loadsMin = u64(SpectralState.binLoadsMin) > spectral.loads / 20 ? u64(SpectralState.binLoadsMin) : spectral.loads / 20
-        let (chi0, directed) = normFit(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin)
+        let (chi0, directed, level) = normFit(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin)
         w.bestChi2Q16 = chi0
+        w.levelZQ8 = level
         w.directedChi2Q16 = directed
         w.threat = chi0 > spectralChi2LimitQ16  // Int64.max: no bin explains it
         let limit = multiplySaturating(settings.spectralDirectedSigmaQ8, settings.spectralDirectedSigmaQ8)  // Q16
@@ -284,10 +297,11 @@ extension LaneEngine {
     /// and g (t'), the source's part adds z = t'.y / |t'| sd, and chi^2_1 = chi^2_0 - z^2 where
     /// z > 0; threat-like when min chi^2_0 - min chi^2_1 > `spectralDirectedSigmaQ8`^2 with z > 0
     /// at the latter (a likelihood-ratio test with one degree of freedom). Returns min chi^2_0
-    /// (Int64.max: no bin explains) and the directed test's verdict. Fixed point (Q8 per window,
+    /// (Int64.max: no bin explains), the directed test's verdict and, at the best bin, the
+    /// level's part c |g'| in sd (Q8; c is g''s coefficient after Gram-Schmidt too). Fixed point (Q8 per window,
     /// Q16 sums; Gram-Schmidt, each step fused with the sums that follow it: a helper for the
     /// step, unfused, cost 470 instructions per sample more), no allocation.
-    mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> (best0: Int64, directed: Int64) {
+    mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> (best0: Int64, directed: Int64, levelZQ8: Int64) {
         // Mutating and with the settings read once: a non-mutating call copied the engine, and
         // every read of a shape in the loops copied the settings (35 k instructions a call).
         let k = settings.spectralWindowCount
@@ -302,6 +316,7 @@ extension LaneEngine {
         var counts = spectrum, excess = x
         mean[0] = mean[0]; root[0] = root[0]; binLoads[0] = binLoads[0]; counts[0] = counts[0]; excess[0] = excess[0]; shapeQ16[0] = shapeQ16[0]  // (kept vars: in memory)
         var best0 = Int64.max
+        var bestLevel: Int64 = 0
         var best1 = InlineArray<4, Int64>(repeating: Int64.max)
         var positive = InlineArray<4, Bool>(repeating: false)
         // Local arrays, declared once: fields of a struct, or values not in memory, were
@@ -327,12 +342,15 @@ extension LaneEngine {
             var gg: Int64 = 0, gr: Int64 = 0
             for i in 0..<k { g[i] -= multiplySaturating(alphaG, u[i]) &>> 16; gg += g[i] * g[i]; gr += g[i] * r[i] }
             var chi0: Int64 = 0
+            var level: Int64 = 0
             if gg > 0 {
                 let gamma = Self.ratioQ16(gr, gg)
                 for i in 0..<k { r[i] -= multiplySaturating(gamma, g[i]) &>> 16 }
+                let rootG = integerSquareRoot(gg)  // Q8
+                level = gr / (rootG > 0 ? rootG : 1)  // Q16 / Q8 = Q8 sd
             }
             for i in 0..<k { chi0 += r[i] * r[i] }
-            if chi0 < best0 { best0 = chi0 }
+            if chi0 < best0 { best0 = chi0; bestLevel = level }
             for j in 0..<shapes {
                 // t, the source's shape, made orthogonal to u and g.
                 var ut: Int64 = 0
@@ -356,10 +374,10 @@ extension LaneEngine {
                 if chi1 < best1[j] { best1[j] = chi1; positive[j] = z > 0 }
             }
         }
-        guard best0 < Int64.max else { return (best0, 0) }
+        guard best0 < Int64.max else { return (best0, 0, 0) }
         var directed: Int64 = 0
         for j in 0..<shapes where positive[j] && best1[j] < Int64.max && best0 - best1[j] > directed { directed = best0 - best1[j] }
-        return (best0, directed)
+        return (best0, directed, bestLevel)
     }
 
     /// A window's sd under a bin's NORM hypothesis (Q8 counts, at least 1): its counts (Poisson)

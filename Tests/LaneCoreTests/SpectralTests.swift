@@ -185,6 +185,23 @@ struct WindowLane {
         }
     }
 
+    @Test("a confident NORM verdict needs the free background level not to have taken more background-shaped counts than expected: with the share test's overrule on, the lane's softest NORM is overruled, but that load with a soft source shaped like the background inside (HEU, Ba-133: no check source's shape guards them; a NORM bin plus more background explains it exactly, overruled without this guard) keeps the share test's alarm")
+    func confidentNormLevelGuard() {
+        let softNorm: [UInt32] = [40, 60, 36, 24]  // 100 of 160 below the split: 0.625, over the 0.60 limit
+        var lane = WindowLane.learned(loads: softNorm) { s in
+            s.spectralNormSigmaQ8 = 0
+            s.spectralNormShareSigmaQ8 = 0
+            WindowLane.checkSource([0.6, 0.35, 0.05, 0.0], into: &s)
+        }
+        let norm = lane.occupancy(softNorm)
+        #expect(!norm.gammaAlarm && norm.normSuspect, "the lane's own softest NORM, overruled: \(norm)")
+        // Half and a quarter of the background's own counts more, per window.
+        for extra in [[10, 5, 3, 2], [5, 3, 2, 1]] as [[UInt32]] {
+            let d = lane.occupancy(zip(softNorm, extra).map { $0 + $1 })
+            #expect(d.gammaAlarm && d.gammaTests == .share, "NORM + \(extra), background-shaped: \(d)")
+        }
+    }
+
     @Test("the spectral test only adds alarms: with the two-window rule off (not commissioned) a NORM-shaped excess still alarms once the spectral test has learned")
     func onlyAdds() {
         var lane = WindowLane()
