@@ -108,10 +108,19 @@ public struct EngineSettings: Sendable {
     public var spectralNormSigmaQ8: Int64 = -10 * 256
     /// The same verdict at or below K - 2 + `spectralNormShareSigmaQ8` sd overrules the share test
     /// too, on a lane with check sources' shapes (`spectralThreatShapeCount` > 0) only. Below -8 sd:
-    /// never, the default: the share test is what catches HEU and Ba-133 inside the lane's softer
-    /// NORM, which the check sources' shapes do not guard (docs/DETECTION.md, "Confident NORM
-    /// overruling the surplus test only"). Not above `spectralSigmaQ8`.
+    /// never, the default. The share test is what catches HEU and Ba-133 inside the lane's softer
+    /// NORM, which the check sources' shapes do not guard: the verdict also needs the fit's free
+    /// background level not to have taken more background-shaped counts than expected (at most 1
+    /// sd; without that guard the overrule cost Ba-133 and HEU their Pd, with it nothing on the
+    /// medium family: docs/DETECTION.md, "Confident NORM overruling the share test"). A site
+    /// policy, measured. Not above `spectralSigmaQ8`.
     public var spectralNormShareSigmaQ8: Int64 = -10 * 256
+    /// A learned NORM bin explains once it holds `SpectralState.binLoadsMin` loads and a
+    /// twentieth of all; a bin harder than the median load's, once it holds 1 / this of all (20:
+    /// as every bin, the default). Higher gives the lane's hardest NORM (potassium-rich, little
+    /// cargo scatter) bins of its own, which the directed test otherwise takes for Co-60; it
+    /// costs some Co-60 (docs/DETECTION.md, "The hard tail's bins"). 20 to 200; a site policy.
+    public var spectralHardBinDivisor: Int = 20
     /// The directed test (multi-window panels; LaneCore/Spectral.swift `directedThreat`): up to
     /// `threatShapeCountMax` check sources' shapes over the K windows (source s, window k at
     /// s x 16 + k; Q16 shares of the source's net counts, measured at commissioning with
@@ -204,6 +213,7 @@ public struct EngineSettings: Sendable {
         if (spectralWindowCount != 0 && (spectralWindowCount < 3 || spectralWindowCount > windowCountMax))
             || spectralSigmaQ8 < 0 || spectralSigmaQ8 > 50 * 256 || spectralNormSigmaQ8 < -50 * 256 || spectralNormSigmaQ8 > spectralSigmaQ8
             || spectralNormShareSigmaQ8 < -50 * 256 || spectralNormShareSigmaQ8 > spectralSigmaQ8
+            || spectralHardBinDivisor < 20 || spectralHardBinDivisor > 200
         {
             return .spectral
         }

@@ -273,12 +273,16 @@ extension LaneEngine {
         guard spectralOn else { return }
         // A bin explains only when it holds `binLoadsMin` loads and a twentieth of them all: the
         // rare threat among the lane's loads (the check source passing, a real one) does not
-        // make a bin of its own that explains the next one. (A fiftieth gave the NORM loads of
-        // the hardness tails bins of their own, 8 points fewer NORM alarms on the median member,
-        // but Cs-137 inside NORM then fell to 0.85-0.88 of clean in six of eight members: those
-        // tail bins explained the mixtures; docs/DETECTION.md.)
+        // make a bin of its own that explains the next one. Bins harder than the median load's
+        // explain from 1 / `spectralHardBinDivisor` of them (a site policy; 20 by default): the
+        // lane's hardest NORM (potassium-rich, little cargo scatter) had no bin of its own and
+        // the directed test took it for Co-60 (m4: 11 of its 24 NORM alarms). Never the soft
+        // side: there a fiftieth let the tail bins explain Cs-137 inside NORM (0.85-0.88 of
+        // clean in six of eight members; docs/DETECTION.md).
         let loadsMin = u64(SpectralState.binLoadsMin) > spectral.loads / 20 ? u64(SpectralState.binLoadsMin) : spectral.loads / 20
-        let (chi0, directed, level) = normFit(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin)
+        let hardShare = spectral.loads / u64(settings.spectralHardBinDivisor > 0 ? settings.spectralHardBinDivisor : 20)
+        let hardMin = u64(SpectralState.binLoadsMin) > hardShare ? u64(SpectralState.binLoadsMin) : hardShare
+        let (chi0, directed, level) = normFit(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin, hardLoadsMin: hardMin)
         w.bestChi2Q16 = chi0
         w.levelZQ8 = level
         w.directedChi2Q16 = directed
@@ -301,7 +305,8 @@ extension LaneEngine {
     /// level's part c |g'| in sd (Q8; c is g''s coefficient after Gram-Schmidt too). Fixed point (Q8 per window,
     /// Q16 sums; Gram-Schmidt, each step fused with the sums that follow it: a helper for the
     /// step, unfused, cost 470 instructions per sample more), no allocation.
-    mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64) -> (best0: Int64, directed: Int64, levelZQ8: Int64) {
+    mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64,
+                          hardLoadsMin: UInt64) -> (best0: Int64, directed: Int64, levelZQ8: Int64) {
         // Mutating and with the settings read once: a non-mutating call copied the engine, and
         // every read of a shape in the loops copied the settings (35 k instructions a call).
         let k = settings.spectralWindowCount
@@ -323,7 +328,14 @@ extension LaneEngine {
         // copied whole per element read or written in the Embedded build (10 k instructions a call).
         var sd = InlineArray<16, Int64>(repeating: 1), u = InlineArray<16, Int64>(repeating: 0), g = InlineArray<16, Int64>(repeating: 0)
         var y = InlineArray<16, Int64>(repeating: 0), r = InlineArray<16, Int64>(repeating: 0), t = InlineArray<16, Int64>(repeating: 0)
-        for b in 0..<SpectralState.binCount where u64(binLoads[b]) >= loadsMin {
+        // The median load's bin: bins below it (harder) explain from `hardLoadsMin` loads.
+        var total: UInt64 = 0, cumulative: UInt64 = 0, medianBin = 0
+        for b in 0..<SpectralState.binCount { total += u64(binLoads[b]) }
+        for b in 0..<SpectralState.binCount {
+            cumulative += u64(binLoads[b])
+            if cumulative * 2 >= total { medianBin = b; break }
+        }
+        for b in 0..<SpectralState.binCount where u64(binLoads[b]) >= (b < medianBin ? hardLoadsMin : loadsMin) {
             var uu: Int64 = 0, uy: Int64 = 0, ug: Int64 = 0
             for i in 0..<k {
                 sd[i] = Self.windowSDQ8(spreadRootQ16: root[b &* windowCountMax &+ i], excess: e, counts: counts[i])

@@ -202,6 +202,33 @@ struct WindowLane {
         }
     }
 
+    @Test("spectralHardBinDivisor: after 110 loads of the lane's NORM, three loads harder than all of them (bin 4) make a bin that explains the fourth at 50 (3 loads, a fiftieth of 113) but not at 20 (the default: a twentieth, 5 loads), where the spectral test alarms; three loads softer than the NORM (bin 8) never explain the fourth at either: the soft side keeps a twentieth")
+    func hardBinDivisor() {
+        let hard: [UInt32] = [3, 3, 8, 6]  // 0.15 + 0.15 in the lower half: bin 4, under the NORM's 7
+        let softer: [UInt32] = [8, 3, 4, 5]  // 0.4 + 0.15: bin 8; a low share of 0.55 (the two-window rule: NORM)
+        for divisor in [20, 50] {
+            var lane = WindowLane.learned(loads: WindowLane.norm) { $0.spectralHardBinDivisor = divisor }
+            for _ in 0..<3 { _ = lane.occupancy(hard) }
+            #expect(lane.engine.spectral.binLoads[4] == 3)
+            let d = lane.occupancy(hard)
+            if divisor == 50 {
+                #expect(!d.gammaAlarm && d.normSuspect, "divisor 50, the hard bin explains: \(d)")
+            } else {
+                #expect(d.gammaAlarm && d.gammaTests == .spectral, "divisor 20, no bin explains: \(d)")
+            }
+            var soft = WindowLane.learned(loads: WindowLane.norm) { $0.spectralHardBinDivisor = divisor }
+            for _ in 0..<3 { _ = soft.occupancy(softer) }
+            #expect(soft.engine.spectral.binLoads[8] == 3)
+            let e = soft.occupancy(softer)
+            #expect(e.gammaAlarm && e.gammaTests == .spectral, "divisor \(divisor), the soft side: \(e)")
+        }
+        var s = EngineSettings()
+        s.spectralHardBinDivisor = 19
+        #expect(s.firstProblem() == .spectral)
+        s.spectralHardBinDivisor = 201
+        #expect(s.firstProblem() == .spectral)
+    }
+
     @Test("the spectral test only adds alarms: with the two-window rule off (not commissioned) a NORM-shaped excess still alarms once the spectral test has learned")
     func onlyAdds() {
         var lane = WindowLane()

@@ -37,6 +37,7 @@ struct Eval: ParsableCommand {
     @Option(help: "The gamma ceiling, sigma (default: the board profile's or the shipped 20).") var ceiling: Double?
     @Option(help: "The spectral test's limit, in sd of chi^2 with K - 2 degrees of freedom (multi-window panels; default 3).") var spectralSigma: Double?
     @Option(help: "A chi^2 at or below K - 2 + this many sd is a confident NORM verdict that overrules the two-window rule's surplus test (multi-window panels; default -10: never; below -8: never).") var spectralNormSigma: Double?
+    @Option(help: "A learned NORM bin harder than the median load's explains once it holds 1/this of all loads (multi-window panels; 20 to 200; default 20, as every bin).") var hardBinDivisor: Int?
     @Option(help: "The confident NORM verdict overrules the share test too at or below K - 2 + this many sd (with --check-shapes; default -10: never; not above --spectral-sigma).") var spectralNormShareSigma: Double?
 
     func run() throws {
@@ -53,6 +54,7 @@ struct Eval: ParsableCommand {
         if let spectralSigma { settings.spectralSigmaQ8 = Int64((spectralSigma * 256).rounded()) }
         if let spectralNormSigma { settings.spectralNormSigmaQ8 = Int64((spectralNormSigma * 256).rounded()) }
         if let spectralNormShareSigma { settings.spectralNormShareSigmaQ8 = Int64((spectralNormShareSigma * 256).rounded()) }
+        if let hardBinDivisor { settings.spectralHardBinDivisor = hardBinDivisor }
         if let directedSigma { settings.spectralDirectedSigmaQ8 = Int64((directedSigma * 256).rounded()) }
         if let matchedSigma { settings.spectralMatchedSigmaQ8 = Int64((matchedSigma * 256).rounded()) }
         if let matchedDirectedSigma { settings.spectralMatchedDirectedSigmaQ8 = Int64((matchedDirectedSigma * 256).rounded()) }
@@ -132,6 +134,7 @@ struct Eval: ParsableCommand {
         if let matchedDirectedSigma { command += " --matched-directed-sigma \(matchedDirectedSigma)" }
         if let spectralNormSigma { command += " --spectral-norm-sigma \(spectralNormSigma)" }
         if let spectralNormShareSigma { command += " --spectral-norm-share-sigma \(spectralNormShareSigma)" }
+        if let hardBinDivisor { command += " --hard-bin-divisor \(hardBinDivisor)" }
         command += " --out \(out)"
         for (physics, report) in fam.members {
             var pictures: [String] = []
@@ -164,6 +167,7 @@ struct Eval: ParsableCommand {
             + (e.spectralWindowCount >= 3 ? ", spectral test on \(e.spectralWindowCount) windows at \(Double(e.spectralSigmaQ8) / 256) sigma"
                 + (e.spectralNormSigmaQ8 < -8 * 256 ? ", only adding" : ", overruling the surplus test at \(Double(e.spectralNormSigmaQ8) / 256) sigma"
                     + (e.spectralNormShareSigmaQ8 < -8 * 256 ? "" : " and the share test at \(Double(e.spectralNormShareSigmaQ8) / 256) sigma"))
+                + (e.spectralHardBinDivisor != 20 ? ", NORM bins harder than the median load's explaining from 1/\(e.spectralHardBinDivisor) of the loads" : "")
                 + (checkShapes.map { ", directed test at \(Double(e.spectralDirectedSigmaQ8) / 256) sigma with the check sources' shapes (\($0)) measured at commissioning" } ?? "") : "")
     }
 }

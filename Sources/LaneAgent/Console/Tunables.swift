@@ -91,11 +91,14 @@ public struct Tunable: Sendable {
         Tunable(section: "detection", key: "spectralNormSigma", unit: "sigma", decimals: 2, min: -5_000, max: 5_000, safe: -5_000...300,
                 help: "multi-window panels: a spectrum a NORM shape explains within this (chi^2 sd; below -8: never) overrules the surplus test",
                 get: { q8($0.engine.spectralNormSigmaQ8) }, put: { $0.engine.spectralNormSigmaQ8 = fromHundredthsQ8($1) }),
-        // Floored at "never": overruling the share test let HEU and Ba-133 pass inside NORM on the
-        // family (docs/DETECTION.md); a profile cannot turn it on, `set` only in maintenance mode.
-        Tunable(section: "detection", key: "spectralNormShareSigma", unit: "sigma", decimals: 2, min: -5_000, max: 5_000, safe: -5_000...(-801),
-                help: "multi-window panels with checkSourceShapes: a spectrum a NORM shape explains within this (chi^2 sd; below -8: never, the floor) overrules the share test too (not above spectralSigma)",
+        // The same floor as spectralNormSigma: with the level guard (LaneEngine.confidentNorm) the
+        // overrule cost no threat its Pd on the medium family (docs/DETECTION.md).
+        Tunable(section: "detection", key: "spectralNormShareSigma", unit: "sigma", decimals: 2, min: -5_000, max: 5_000, safe: -5_000...300,
+                help: "multi-window panels with checkSourceShapes: a spectrum a NORM shape explains within this (chi^2 sd; below -8: never) overrules the share test too (not above spectralSigma)",
                 get: { q8($0.engine.spectralNormShareSigmaQ8) }, put: { $0.engine.spectralNormShareSigmaQ8 = fromHundredthsQ8($1) }),
+        Tunable(section: "detection", key: "hardBinDivisor", unit: "", decimals: 0, min: 20, max: 200, safe: 20...100,
+                help: "multi-window panels: a learned NORM bin harder than the median load's explains once it holds 1/this of all loads (20: as every bin)",
+                get: { Int64($0.engine.spectralHardBinDivisor) }, put: { $0.engine.spectralHardBinDivisor = Int($1) }),
         Tunable(section: "detection", key: "directedSigma", unit: "sigma", decimals: 2, min: 0, max: 5_000, safe: 0...500,
                 help: "multi-window panels with checkSourceShapes: a NORM shape plus a check source's explaining the excess better than NORM alone by this much alarms",
                 get: { q8($0.engine.spectralDirectedSigmaQ8) }, put: { $0.engine.spectralDirectedSigmaQ8 = fromHundredthsQ8($1) }),
