@@ -321,7 +321,7 @@ extension LaneEngine {
         var counts = spectrum, excess = x
         mean[0] = mean[0]; root[0] = root[0]; binLoads[0] = binLoads[0]; counts[0] = counts[0]; excess[0] = excess[0]; shapeQ16[0] = shapeQ16[0]  // (kept vars: in memory)
         var best0 = Int64.max
-        var bestLevel: Int64 = 0
+        var bestGR: Int64 = 0, bestGG: Int64 = 0  // at the best bin: the level's sums, for its part in sd
         var best1 = InlineArray<4, Int64>(repeating: Int64.max)
         var positive = InlineArray<4, Bool>(repeating: false)
         // Local arrays, declared once: fields of a struct, or values not in memory, were
@@ -354,15 +354,12 @@ extension LaneEngine {
             var gg: Int64 = 0, gr: Int64 = 0
             for i in 0..<k { g[i] -= multiplySaturating(alphaG, u[i]) &>> 16; gg += g[i] * g[i]; gr += g[i] * r[i] }
             var chi0: Int64 = 0
-            var level: Int64 = 0
             if gg > 0 {
                 let gamma = Self.ratioQ16(gr, gg)
                 for i in 0..<k { r[i] -= multiplySaturating(gamma, g[i]) &>> 16 }
-                let rootG = integerSquareRoot(gg)  // Q8
-                level = gr / (rootG > 0 ? rootG : 1)  // Q16 / Q8 = Q8 sd
             }
             for i in 0..<k { chi0 += r[i] * r[i] }
-            if chi0 < best0 { best0 = chi0; bestLevel = level }
+            if chi0 < best0 { best0 = chi0; bestGR = gr; bestGG = gg }
             for j in 0..<shapes {
                 // t, the source's shape, made orthogonal to u and g.
                 var ut: Int64 = 0
@@ -389,7 +386,9 @@ extension LaneEngine {
         guard best0 < Int64.max else { return (best0, 0, 0) }
         var directed: Int64 = 0
         for j in 0..<shapes where positive[j] && best1[j] < Int64.max && best0 - best1[j] > directed { directed = best0 - best1[j] }
-        return (best0, directed, bestLevel)
+        // The level's part at the best bin, c |g'| = g'.r / |g'| (Q16 / Q8 = Q8 sd): one root per call.
+        let rootG = bestGG > 0 ? integerSquareRoot(bestGG) : 0
+        return (best0, directed, rootG > 0 ? bestGR / rootG : 0)
     }
 
     /// A window's sd under a bin's NORM hypothesis (Q8 counts, at least 1): its counts (Poisson)
