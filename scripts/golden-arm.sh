@@ -61,4 +61,24 @@ printf '%s\n' "  normDiscrimination: true" "  normLowShareMin: 0.95" "  normShar
 .build/debug/lane-sim vectors --trace "$out/$name.trace.jsonl" --out "$out/$directed.bin" --check-shape="$cs" --check-shape="$co" \
   --spectral-sigma 6 --directed-sigma 1 --matched-sigma 3 --matched-directed-sigma 1.5 --norm-shares 0.95,0.9
 check "$directed"
+# The 8-window profile's site policies on the same trace: the confident NORM verdict overruling the
+# surplus and the share tests, and the hard tail's bins at a fiftieth (Boards/sim-8w.yaml's
+# spectralNormSigma, spectralNormShareSigma, hardBinDivisor). The two-window rule's shares are low
+# (0.2 / 0.15) so that it calls most of these loads threat-like and the overrules have verdicts to
+# overrule; the limits are the highest allowed (the omnibus test's 6 sd) so that they do, where the
+# directed and level guards let them. The same replay without the overrules ($profile-off) shows
+# that they changed some decision's tests (ARMGoldenTests checks it).
+profile=norm-traffic-8w-profile
+profileSettings=("  normDiscrimination: true" "  normLowShareMin: 0.2" "  normShareMax: 0.15" "  spectralSigma: 6" "  directedSigma: 1"
+  "  matchedSigma: 3" "  matchedDirectedSigma: 1.5" "  checkSourceShapes:" "    - {source: Cs-137, shares: [$cs]}" "    - {source: Co-60, shares: [$co]}")
+sed -n '1,/^detection:/p' Boards/sim-8w.yaml > "$out/$profile-off.yaml"
+printf '%s\n' "${profileSettings[@]}" >> "$out/$profile-off.yaml"
+sed -n '1,/^detection:/p' Boards/sim-8w.yaml > "$out/$profile.yaml"
+printf '%s\n' "${profileSettings[@]}" "  spectralNormSigma: 6" "  spectralNormShareSigma: 6" "  hardBinDivisor: 50" >> "$out/$profile.yaml"
+.build/debug/lane-agent replay "$out/$name.trace.jsonl" --board "$out/$profile-off.yaml" > "$out/$profile-off.decisions.jsonl"
+.build/debug/lane-agent replay "$out/$name.trace.jsonl" --board "$out/$profile.yaml" > "$out/$profile.decisions.jsonl"
+.build/debug/lane-sim vectors --trace "$out/$name.trace.jsonl" --out "$out/$profile.bin" --check-shape="$cs" --check-shape="$co" \
+  --spectral-sigma 6 --directed-sigma 1 --matched-sigma 3 --matched-directed-sigma 1.5 --norm-shares 0.2,0.15 \
+  --spectral-norm-sigma 6 --spectral-norm-share-sigma 6 --hard-bin-divisor 50
+check "$profile"
 exit $status

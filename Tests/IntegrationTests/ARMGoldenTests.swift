@@ -1,7 +1,7 @@
 // Proves the engine computes the same bits on ARM: LaneCore built in Embedded Swift for aarch64
 // and for armv7 (32-bit), linked into a C harness with Debian's cross compilers and run under
-// qemu-user, gives exactly the decisions of the x86_64 build on every golden trace and on a multi-window one (the spectral test learning and deciding); and those are
-// the package's own decisions.
+// qemu-user, gives exactly the decisions of the x86_64 build on every golden trace and on a multi-window one (the spectral test learning and deciding, with
+// and without the 8-window profile's site policies), down to which gamma test alarmed; and those are the package's own decisions.
 
 import Foundation
 import Testing
@@ -18,7 +18,12 @@ struct ARMGoldenTests {
         let status = await script.finish(timeoutS: 600)
         let text = script.stdout + script.stderr
         #expect(status == 0, "\(text)")
-        for name in ["demo", "e2e", "parked", "queued", "norm-traffic-8w", "norm-traffic-8w-directed"] {
+        // The gamma tests' names by bit (GammaTests): the harness prints the bits from flags' bit 8.
+        let testNames = ["gross", "share", "surplus", "spectral", "directed", "ceiling", "matched"]
+        func testBits(_ g: [String: Any]) -> Int64 {
+            (g["gammaTests"] as? [String] ?? []).reduce(0) { $0 | Int64(1 << (testNames.firstIndex(of: $1) ?? 62)) }
+        }
+        for name in ["demo", "e2e", "parked", "queued", "norm-traffic-8w", "norm-traffic-8w-directed", "norm-traffic-8w-profile"] {
             for arch in ["aarch64", "armv7"] {
                 #expect(text.contains("golden-arm: \(name):") && text.contains("identical on x86_64 and \(arch)"), "\(text)")
                 let a = try String(contentsOfFile: dir + "/\(name).\(arch).txt", encoding: .utf8)
@@ -36,7 +41,15 @@ struct ARMGoldenTests {
                 #expect(f[0] == (g["occupancy"] as! NSNumber).int64Value && f[1] == (g["startUs"] as! NSNumber).int64Value)
                 #expect(f[2] == (g["endUs"] as! NSNumber).int64Value && f[6] == (g["gammaMaxCounts"] as! NSNumber).int64Value)
                 #expect((f[4] & 1 != 0) == (g["gammaAlarm"] as! Bool) && (f[4] & 2 != 0) == (g["neutronAlarm"] as! Bool))
+                #expect(f[4] >> 8 == testBits(g), "\(name) occupancy \(f[0]): tests \(f[4] >> 8) against \(g["gammaTests"] ?? "none")")
             }
         }
+        // The profile's vector exercises its site policies: without the confident NORM overrules and
+        // the hard bins, the same trace's decisions name other tests for some occupancy.
+        let off = try String(contentsOfFile: dir + "/norm-traffic-8w-profile-off.decisions.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { testBits(try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]) }
+        let on = try String(contentsOfFile: dir + "/norm-traffic-8w-profile.decisions.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { testBits(try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]) }
+        #expect(off.count == on.count && zip(off, on).contains { $0 != $1 }, "the profile's policies changed no decision's tests")
     }
 }

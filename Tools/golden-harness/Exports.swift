@@ -28,7 +28,10 @@ func export(_ d: Decision, _ out: UnsafeMutablePointer<Int64>) {
     h.startUs = d.startUs
     h.endUs = d.endUs
     h.speedMmPerS = d.speedMmPerS ?? -1
+    // Bits 0-4 the flags; from bit 8 the gamma tests that alarmed (GammaTests.bits: which rule
+    // decided, so that a verdict overruled on one architecture and not on another shows).
     h.flags = (d.gammaAlarm ? 1 : 0) | (d.neutronAlarm ? 2 : 0) | (d.normSuspect ? 4 : 0) | (d.reverse ? 8 : 0) | (d.truncated ? 16 : 0)
+        | i64(d.gammaTests.bits) &<< 8
     h.gammaMaxSigmaQ8 = d.gammaMaxSigmaQ8
     h.gammaMaxCounts = d.gammaMaxCounts
     h.gammaMaxThresholdQ16 = d.gammaMaxThresholdQ16
@@ -73,7 +76,8 @@ public func laneSetWindows(_ k: Int64) {
 /// The directed test (multi-window panels; after `lane_set_windows`): `fields` holds the
 /// omnibus test's sigma and the directed test's (Q8), the two-window rule's shares (Q16; the
 /// rule on), the number of check-source shapes, then 16 shares per shape (Q16), then, when
-/// present, the matched test's sigma and its verdict's (Q8). The engine starts afresh with those settings.
+/// present, the matched test's sigma and its verdict's (Q8), the confident NORM overrules (Q8) and the
+/// hard bins' divisor. The engine starts afresh with those settings.
 @_cdecl("lane_set_directed")
 public func laneSetDirected(_ fields: UnsafePointer<Int64>, _ count: Int64) {
     var s = harnessEngine.settings
@@ -88,6 +92,12 @@ public func laneSetDirected(_ fields: UnsafePointer<Int64>, _ count: Int64) {
     // Optional, after the shapes: the matched test's sigma and its verdict's (Q8).
     if 5 + shapes * 16 < Int(truncatingIfNeeded: count) { s.spectralMatchedSigmaQ8 = fields[5 + shapes * 16] }
     if 6 + shapes * 16 < Int(truncatingIfNeeded: count) { s.spectralMatchedDirectedSigmaQ8 = fields[6 + shapes * 16] }
+    // Then, when present: the confident NORM verdict's overrules of the surplus and the share
+    // tests (Q8) and the hard tail's bin divisor (a board profile's spectralNormSigma,
+    // spectralNormShareSigma and hardBinDivisor).
+    if 7 + shapes * 16 < Int(truncatingIfNeeded: count) { s.spectralNormSigmaQ8 = fields[7 + shapes * 16] }
+    if 8 + shapes * 16 < Int(truncatingIfNeeded: count) { s.spectralNormShareSigmaQ8 = fields[8 + shapes * 16] }
+    if 9 + shapes * 16 < Int(truncatingIfNeeded: count) { s.spectralHardBinDivisor = Int(truncatingIfNeeded: fields[9 + shapes * 16]) }
     harnessEngine = LaneEngine(settings: s)
 }
 

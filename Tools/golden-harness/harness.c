@@ -70,8 +70,8 @@ int main(int argc, char **argv) {
             if (!rd64(f, &windows) || windows < 3 || windows > 16) { fprintf(stderr, "bad window count\n"); return 1; }
             lane_set_windows(windows);
         } else if (kind == 'T') {
-            int64_t n, fields[7 + 4 * 16] = {0};
-            if (!rd64(f, &n) || n < 5 || n > 7 + 4 * 16) { fprintf(stderr, "bad directed-test record\n"); return 1; }
+            int64_t n, fields[10 + 4 * 16] = {0};
+            if (!rd64(f, &n) || n < 5 || n > 10 + 4 * 16) { fprintf(stderr, "bad directed-test record\n"); return 1; }
             for (int i = 0; i < n; i++)
                 if (!rd64(f, &fields[i])) { fprintf(stderr, "truncated directed-test record\n"); return 1; }
             lane_set_directed(fields, n);

@@ -120,7 +120,8 @@ final class LineSink: @unchecked Sendable {
 /// followed by the K windows of every panel, panel after panel (UInt32 each). With a directed
 /// test (`--check-shape`), a 'T' record follows 'K': 0, the number of fields n, then n Int64:
 /// spectral sigma and directed sigma (Q8), the two-window rule's shares (Q16; the rule on), the
-/// number of shapes, 16 shares per shape (Q16), and with `--matched-sigma` the matched test's sigma and its verdict's (Q8).
+/// number of shapes, 16 shares per shape (Q16), and with `--matched-sigma` the matched test's sigma and its verdict's (Q8),
+/// then, when given, the confident NORM overrules of the surplus and the share tests (Q8) and the hard bins' divisor.
 struct Vectors: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Convert a lane trace into golden vectors for the embedded-engine harness.")
     @Option(help: "The lane trace (JSON Lines).") var trace: String
@@ -132,6 +133,9 @@ struct Vectors: ParsableCommand {
     @Option(help: "With --check-shape: the matched test's sigma (0: not written, the engine's default).") var matchedSigma: Double = 0
     @Option(help: "With --matched-sigma: the matched test's verdict sigma.") var matchedDirectedSigma: Double = 3.5
     @Option(help: "With --check-shape: the two-window rule's normLowShareMin and normShareMax.") var normShares: String = "0.95,0.9"
+    @Option(help: "With --matched-sigma: the confident NORM verdict's overrule of the surplus test, sd (not written: the engine's default, never).") var spectralNormSigma: Double?
+    @Option(help: "With --spectral-norm-sigma: its overrule of the share test, sd.") var spectralNormShareSigma: Double?
+    @Option(help: "With --spectral-norm-share-sigma: the hard tail's bin divisor (20 to 200).") var hardBinDivisor: Int?
 
     func run() throws {
         guard let text = try? String(contentsOfFile: trace, encoding: .utf8) else { throw ValidationError("cannot read \(trace)") }
@@ -162,6 +166,16 @@ struct Vectors: ParsableCommand {
                                                    Int64((shares[0] * 65536).rounded()), Int64((shares[1] * 65536).rounded()), Int64(shapes.count)]
                             for v in shapes { fields += (0..<16).map { $0 < v.count ? Int64((v[$0] * 65536).rounded()) : 0 } }
                             if matchedSigma > 0 { fields += [Int64((matchedSigma * 256).rounded()), Int64((matchedDirectedSigma * 256).rounded())] }
+                            // Positional, each after the one before: the confident NORM overrules and the hard bins.
+                            let tail: [Int64?] = [spectralNormSigma.map { Int64(($0 * 256).rounded()) },
+                                                  spectralNormShareSigma.map { Int64(($0 * 256).rounded()) }, hardBinDivisor.map { Int64($0) }]
+                            for (i, v) in tail.enumerated() {
+                                guard let v else { continue }
+                                guard matchedSigma > 0 && tail[..<i].allSatisfy({ $0 != nil }) else {
+                                    throw ValidationError("--spectral-norm-sigma, --spectral-norm-share-sigma and --hard-bin-divisor follow --matched-sigma and each other, in that order")
+                                }
+                                fields.append(v)
+                            }
                             bytes.append(UInt8(ascii: "T")); i64(0); i64(Int64(fields.count))
                             for x in fields { i64(x) }
                         }
