@@ -67,6 +67,34 @@ import Testing
         #expect(q.stderr.contains("vehicles[0].at: required key is missing"), "\(q.stderr)")
     }
 
+    @Test("lane-sim vectors writes the 8-window profile's policies after the matched test's settings, refuses them out of order and a shape of the wrong length")
+    func vectorsSettings() throws {
+        let dir = scratch("cli-vectors")
+        try "seed: 1\ndurationS: 20\nvehicles:\n  - {at: 5, speed: 2.2}\n".write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        let gen = try Child("lane-sim", ["trace", "--scenario", dir + "/s.yaml", "--physics", "m1", "--windows", "30,80,150,250,400,650,1000,1500,3000",
+                                         "--out", dir + "/t.jsonl"], dir: dir, name: "gen")
+        #expect(gen.wait(timeoutS: 60) == 0, "\(gen.stderr)")
+        let shape = "--check-shape=0.170,0.109,0.145,0.236,0.300,0.039,0.001,0.000"
+        func vectors(_ extra: [String], _ out: String) throws -> (status: Int32, stderr: String) {
+            let c = try Child("lane-sim", ["vectors", "--trace", dir + "/t.jsonl", "--out", dir + "/" + out, shape] + extra, dir: dir, name: out)
+            let status = c.wait(timeoutS: 30)
+            return (status, c.stderr)
+        }
+        let plain = try vectors(["--matched-sigma", "5"], "plain.bin")
+        let all = try vectors(["--matched-sigma", "5", "--spectral-norm-sigma", "0", "--spectral-norm-share-sigma", "0", "--hard-bin-divisor", "50"], "all.bin")
+        #expect(plain.status == 0 && all.status == 0, "\(plain.stderr) \(all.stderr)")
+        // Three Int64 fields more in the 'T' record: the two overrules (Q8) and the divisor.
+        let a = try Data(contentsOf: URL(fileURLWithPath: dir + "/all.bin")), p = try Data(contentsOf: URL(fileURLWithPath: dir + "/plain.bin"))
+        #expect(a.count == p.count + 24)
+        for bad in [["--spectral-norm-sigma", "0"], ["--matched-sigma", "5", "--hard-bin-divisor", "50"],
+                    ["--matched-sigma", "5", "--spectral-norm-share-sigma", "0"]] {
+            let c = try vectors(bad, "bad.bin")
+            #expect(c.status != 0 && c.stderr.contains("follow --matched-sigma and each other"), "\(bad): \(c.stderr)")
+        }
+        let short = try Child("lane-sim", ["vectors", "--trace", dir + "/t.jsonl", "--out", dir + "/s.bin", "--check-shape=0.5,0.5"], dir: dir, name: "short")
+        #expect(short.wait(timeoutS: 30) != 0 && short.stderr.contains("--check-shape: 2 shares for 8 windows"), "\(short.stderr)")
+    }
+
     @Test("lane-collector decode reads a journal segment; a corrupt one is refused frame by frame with exit status 1")
     func decode() throws {
         let dir = scratch("cli-decode")
