@@ -65,6 +65,38 @@ import Testing
         }
     }
 
+    @Test("a tilted shielding (lane.shieldingTilt, lane-sim eval --shielding-tilt) takes sup (1 + tilt) of the background below the split and sup (1 - tilt) above, on two and on eight windows; out of range it is refused naming the key")
+    func shieldingTilt() throws {
+        // A parked truck of 30 % shielding fills the portal from 20 s to 110 s.
+        func world(tilt: Double, windows: [Double]? = nil) -> LaneWorld {
+            var lane = LaneSpec()
+            lane.physics = Physics.family(seed: 1, count: 1)[1]
+            lane.shieldingTilt = tilt
+            let v = VehicleSpec(at: 5, speed: 1.5, motion: .parked, stopS: 90, shielding: 0.3)
+            let w = LaneWorld(scenario: Scenario(seed: 1, durationS: 200, lane: lane, vehicles: [v]))
+            if let windows { #expect(w.useWindows(windows)) }
+            return w
+        }
+        // Against the same lane untilted at the same time (the drift alike): the vehicle takes 30 %.
+        let flat = world(tilt: 0), tilted = world(tilt: -0.1)
+        let full = flat.rates(at: 60, panel: 0), t = tilted.rates(at: 60, panel: 0)
+        #expect(abs(t.low / full.low - 0.73 / 0.7) < 1e-9 && abs(t.high / full.high - 0.67 / 0.7) < 1e-9, "tilted: \(t.low / full.low), \(t.high / full.high)")
+        #expect(tilted.rates(at: 1, panel: 0).low == flat.rates(at: 1, panel: 0).low, "an empty lane is not tilted")
+        // Eight windows: those below the split lose 0.27, those above 0.33.
+        let boundaries: [Double] = [30, 80, 150, 250, 400, 650, 1000, 1500, 3000]
+        let w = world(tilt: -0.1, windows: boundaries), f = world(tilt: 0, windows: boundaries)
+        let split = w.lowWindowCount(panel: 0)
+        let o8 = f.windowRates(at: 60, panel: 0), t8 = w.windowRates(at: 60, panel: 0)
+        #expect(split > 0 && split < 8)
+        for j in 0..<8 where o8[j] > 0 {
+            #expect(abs(t8[j] / o8[j] - (j < split ? 0.73 : 0.67) / 0.7) < 1e-9, "window \(j): \(t8[j] / o8[j])")
+        }
+        #expect(throws: ScenarioError.self) { try Scenario.parse("seed: 1\nlane: {shieldingTilt: 1.5}\n", source: "s.yaml") }
+        do { _ = try Scenario.parse("seed: 1\nlane: {shieldingTilt: 1.5}\n", source: "s.yaml") } catch {
+            #expect("\(error)".contains("s.yaml: lane.shieldingTilt: must be -1...1"), "\(error)")
+        }
+    }
+
     @Test("lane-sim's live world follows a panel's window split (register 257) with a physics member: that panel's background and check source read softer at 700 keV than at the member's own; lane-sim's fixed shares do not move")
     func liveSplit() {
         var lane = LaneSpec()

@@ -222,9 +222,17 @@ public final class LaneWorld {
     public func rates(at t: Double, panel p: Int) -> (low: Double, high: Double, neutron: Double) {
         let lane = scenario.lane
         let drift = 1 + lane.driftFraction * sin(2 * Double.pi * t / lane.driftPeriodS)
-        let bg = lane.backgroundCps[p] * drift * (1 - suppression(at: t))
+        let sup = suppression(at: t), tilt = lane.shieldingTilt
+        let bg = lane.backgroundCps[p] * drift * (1 - sup)
         var low = bg * backgroundLow[p]
         var high = bg - low
+        if tilt != 0 {
+            // The shielding tilted (below the split shielded by sup (1 + tilt), above by sup (1 - tilt));
+            // untilted, the arithmetic stays as it was, so old reports reproduce to the count.
+            let open = lane.backgroundCps[p] * drift
+            low = open * backgroundLow[p] * (1 - sup * (1 + tilt))
+            high = open * (1 - backgroundLow[p]) * (1 - sup * (1 - tilt))
+        }
         var n = lane.neutronBackgroundCps[p]
         eachSource(at: t, panel: p) { k, si, s, r in
             if s.type.gamma {
@@ -270,8 +278,13 @@ public final class LaneWorld {
         let lane = scenario.lane
         let shares = backgroundWindows[p]
         let drift = 1 + lane.driftFraction * sin(2 * Double.pi * t / lane.driftPeriodS)
-        let bg = lane.backgroundCps[p] * drift * (1 - suppression(at: t))
+        let sup = suppression(at: t), tilt = lane.shieldingTilt
+        let bg = lane.backgroundCps[p] * drift * (1 - sup)
         var out = shares.map { bg * $0 }
+        if tilt != 0 {
+            let open = lane.backgroundCps[p] * drift, split = lowWindowCount(panel: p)
+            out = shares.indices.map { j in open * shares[j] * (1 - sup * (j < split ? 1 + tilt : 1 - tilt)) }
+        }
         eachSource(at: t, panel: p) { k, si, s, r in
             guard s.type.gamma else { return }
             let w = sourceWindows[k][si][p], att = r * scenario.vehicles[k].attenuation

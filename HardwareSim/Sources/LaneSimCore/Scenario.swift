@@ -97,6 +97,10 @@ public struct LaneSpec: Codable, Sendable {
     public var portalWidthM: Double = 4.8
     /// Background suppression by a vehicle in or near the portal (DOMAIN.md: about 15 %).
     public var shielding: Double = 0.15
+    /// How unevenly a vehicle's shielding falls on the spectrum: the windows below the panel's
+    /// split lose `shielding x (1 + tilt)` of the background, those above `shielding x (1 - tilt)`
+    /// (0: the shape is kept, the engine's assumption; negative: the high windows shielded more).
+    public var shieldingTilt: Double = 0
     public var panelLabels: [String] = ["MU", "ML", "SU", "SL"]
     /// The spectral physics (docs/SIMULATOR.md, "The physics family"); nil: lane-sim's fixed
     /// shares, with `backgroundLowFraction`.
@@ -108,7 +112,7 @@ public struct LaneSpec: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case backgroundCps, backgroundLowFraction, neutronBackgroundCps, driftFraction, driftPeriodS, beamSpacingM,
-            portalWidthM, shielding, panelLabels
+            portalWidthM, shielding, shieldingTilt, panelLabels
     }
 
     public init(from d: Decoder) throws {
@@ -122,6 +126,7 @@ public struct LaneSpec: Codable, Sendable {
         beamSpacingM = try c.decodeIfPresent(Double.self, forKey: .beamSpacingM) ?? z.beamSpacingM
         portalWidthM = try c.decodeIfPresent(Double.self, forKey: .portalWidthM) ?? z.portalWidthM
         shielding = try c.decodeIfPresent(Double.self, forKey: .shielding) ?? z.shielding
+        shieldingTilt = try c.decodeIfPresent(Double.self, forKey: .shieldingTilt) ?? z.shieldingTilt
         panelLabels = try c.decodeIfPresent([String].self, forKey: .panelLabels) ?? z.panelLabels
     }
 
@@ -136,6 +141,7 @@ public struct LaneSpec: Codable, Sendable {
         if !(beamSpacingM >= 0.1 && beamSpacingM <= 20) { return "beamSpacingM: must be 0.1...20 m" }
         if !(portalWidthM >= 1 && portalWidthM <= 20) { return "portalWidthM: must be 1...20 m" }
         if !(shielding >= 0 && shielding < 1) { return "shielding: must be 0...1" }
+        if !(shieldingTilt >= -1 && shieldingTilt <= 1) { return "shieldingTilt: must be -1...1" }
         if panelLabels.count != backgroundCps.count { return "panelLabels: give one label per panel" }
         return nil
     }

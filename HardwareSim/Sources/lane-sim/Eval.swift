@@ -40,6 +40,8 @@ struct Eval: ParsableCommand {
     @Option(help: "A learned NORM bin harder than the median load's explains once it holds 1/this of all loads (multi-window panels; 20 to 200; default 20, as every bin).") var hardBinDivisor: Int?
     @Option(help: "The confident NORM verdict overrules the share test too at or below K - 2 + this many sd (with --check-shapes; default -10: never; not above --spectral-sigma).") var spectralNormShareSigma: Double?
 
+    @Option(help: "Tilt the vehicles' shielding across the spectrum, -1 to 1: the windows below the split lose shielding x (1 + tilt) of the background, those above x (1 - tilt) (default 0: the shape kept; a robustness probe).") var shieldingTilt: Double?
+
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
         guard warmupS >= 20 && warmupS <= 3600 else { throw ValidationError("--warmup-s must be 20...3600 seconds") }
@@ -71,6 +73,10 @@ struct Eval: ParsableCommand {
         config.cleanPasses = clean
         config.normPasses = norm
         config.warmupS = warmupS
+        if let shieldingTilt {
+            guard shieldingTilt >= -1 && shieldingTilt <= 1 else { throw ValidationError("--shielding-tilt must be -1...1") }
+            config.shieldingTilt = shieldingTilt
+        }
         if let dir = falseAlarmTraces {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             config.falseAlarmTraceDirectory = dir
@@ -127,6 +133,7 @@ struct Eval: ParsableCommand {
         if let board { command += " --board \(board)" }
         if let windows { command += " --windows \(windows)" }
         if let ceiling { command += " --ceiling \(ceiling)" }
+        if let shieldingTilt { command += " --shielding-tilt \(shieldingTilt)" }
         if let spectralSigma { command += " --spectral-sigma \(spectralSigma)" }
         if let checkShapes { command += " --check-shapes \(checkShapes)" }
         if let directedSigma { command += " --directed-sigma \(directedSigma)" }

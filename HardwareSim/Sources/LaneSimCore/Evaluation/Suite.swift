@@ -67,6 +67,8 @@ public struct EvalConfig: Sendable {
     public var cleanPasses = 3000
     public var normPasses = 1000
     public var warmupS = 40.0
+    /// The vehicles' shielding tilted across the spectrum (LaneSpec.shieldingTilt; 0: shape kept).
+    public var shieldingTilt = 0.0
     /// Per-occupancy false-alarm probability the matched-filter bound is held to.
     public var boundFalseAlarm = 1e-3
     /// When set, the trace of every clean pass on which this engine alarmed is written here, for
@@ -140,6 +142,7 @@ enum Suite {
         lane.backgroundCps = lane.backgroundCps.map { $0 * level * uniform(0.9, 1.1) }
         lane.neutronBackgroundCps = lane.neutronBackgroundCps.map { $0 * uniform(0.7, 1.3) }
         lane.driftPeriodS = uniform(300, 900)
+        lane.shieldingTilt = c.shieldingTilt
         if !physics.legacy { lane.physics = physics }
         var v = VehicleSpec(at: c.warmupS, speed: 2.2)
         v.attenuation = uniform(0.5, 0.9)
