@@ -55,6 +55,8 @@ public struct EvalReport: Sendable {
     /// The engine's NORM alarms per test that raised them (`GammaTests` bit; a load may count
     /// under several).
     public var normAlarmTests: [Int] = Array(repeating: 0, count: GammaTests.bitCount)
+    /// The same for the engine's gamma false alarms on clean passes.
+    public var cleanAlarmTests: [Int] = Array(repeating: 0, count: GammaTests.bitCount)
     public func cleanSigmaQuantile(_ q: Double) -> Double? {
         cleanMaxSigmas.isEmpty ? nil : cleanMaxSigmas[min(cleanMaxSigmas.count - 1, Int(q * Double(cleanMaxSigmas.count)))]
     }
@@ -244,6 +246,7 @@ public enum Evaluation {
             switch r.spec.kind {
             case let .clean(cls):
                 report.cleanMaxSigmasByClass[cls, default: []].append((v.maxSigma, v.maxSigmaDwell))
+                if v.gamma { for b in 0..<GammaTests.bitCount where v.gammaTests & (1 << UInt8(b)) != 0 { report.cleanAlarmTests[b] += 1 } }
             case .norm where v.gamma:
                 for b in 0..<GammaTests.bitCount where v.gammaTests & (1 << UInt8(b)) != 0 { report.normAlarmTests[b] += 1 }
             default: break

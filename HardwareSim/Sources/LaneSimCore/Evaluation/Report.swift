@@ -134,6 +134,10 @@ extension EvalReport {
                 return "\(Self.per1000(x.gamma, x.passes)) | \(Self.per1000(x.neutron, x.passes))"
             }.joined(separator: " | ") + " |\n"
         }
+        if cleanAlarmTests.contains(where: { $0 > 0 }) {
+            let parts = (0..<GammaTests.bitCount).filter { cleanAlarmTests[$0] > 0 }.map { "\(GammaTests.name(bit: $0)) \(cleanAlarmTests[$0])" }
+            s += "\nThe engine's gamma false alarms by the test that raised them (a pass may count under several): " + parts.joined(separator: ", ") + ".\n"
+        }
         if let q99 = cleanSigmaQuantile(0.99), let q999 = cleanSigmaQuantile(0.999), let top = cleanMaxSigmas.last {
             s += String(format: "\nThe engine's largest gamma significance per clean pass: 99th percentile %.2f, 99.9th %.2f, largest %.2f sigma ", q99, q999, top)
             s += "(the threshold n that 1 false alarm per 1,000 clean occupancies needs is about the 99.9th percentile; Poisson counts alone with a known background would need about 4).\n"
