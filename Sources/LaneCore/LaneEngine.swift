@@ -17,6 +17,11 @@ public struct LaneEngine: Sendable {
     /// The low-window shares of this lane's loads whose gross count passed the threshold (its
     /// NORM, nearly all of them), learned from its own traffic.
     public private(set) var normLearner = NormLearner()
+    /// How this lane's vehicles shield the low window against the high one, from its clean
+    /// traffic (ShieldingLearner.swift): the corrected tests' low expectation under shielding.
+    public private(set) var shieldingLearner = ShieldingLearner()
+    /// The shielded samples an occupancy needs to teach the shielding learner (1 s).
+    static let shieldingSamplesMin = 10
     /// The NORM rule the current (or last) occupancy is judged by, fixed at its start.
     public private(set) var normRule = NormRule.initial
     /// False while a panel has not confirmed the window split the profile asks for (set by the
@@ -340,6 +345,13 @@ public struct LaneEngine: Sendable {
         return true
     }
 
+    /// Starts from what the lane learned of its vehicles' shielding before.
+    public mutating func restore(shielding l: ShieldingLearner) -> Bool {
+        guard state == .empty else { return false }
+        shieldingLearner = l
+        return true
+    }
+
     /// Starts from what the lane learned for its spectral test before (multi-window panels).
     public mutating func restore(spectral s: SpectralState) -> Bool {
         guard state == .empty else { return false }
@@ -431,6 +443,13 @@ public struct LaneEngine: Sendable {
         // percentile over hundreds of loads does not follow the rare threat). Strong loads count
         // too, whatever the ceiling: leaving out those over a 20-sigma ceiling would learn the
         // weak loads only.
+        // A screened occupancy that raised nothing and stayed below the threshold (at a seaport:
+        // a clean vehicle) tells how its shadow fell on the low window against the high one.
+        if !d.notScreened && !d.truncated && !d.gammaAlarm && !d.neutronAlarm && !d.normSuspect
+            && d.gammaMaxSigmaQ8 < settings.gammaSigmaQ8 && occShieldedSamples >= Self.shieldingSamplesMin {
+            shieldingLearner.add(lowCounts: occLow[0], lowExpectedQ16: occLowShapeQ16[0], highCounts: occGamma[0] - occLow[0],
+                                 highExpectedQ16: occShapeQ16[0] - occLowShapeQ16[0], samples: i64(occShieldedSamples))
+        }
         if !d.notScreened && !d.truncated && !d.neutronAlarm && d.gammaMaxSigmaQ8 > settings.gammaSigmaQ8 {
             normLearner.add(shareQ16: d.gammaMaxLowShareQ16)
             if maxShapeValid && settings.spectralWindowCount >= 3 {
@@ -564,7 +583,8 @@ public struct LaneEngine: Sendable {
             if windowsComplete {
                 let corrected = gw.shielded == i64(gw.samples) && high > 0
                 let b0 = scaled(corrected ? shapeGamma[0] : bgGamma[0], gw.intervalUs)
-                spectralWindow = SpectralWindow(spectrum: sw!.totals.spectrum, expectedQ16: (b0 &>> 8) * (corrected ? r : 65_536) &>> 8)
+                let tilt = corrected ? shieldingLearner.correctionQ16(lowExpectedQ16: scaled(shapeLow[0], gw.intervalUs), suppressionQ16: r) : 0
+                spectralWindow = SpectralWindow(spectrum: sw!.totals.spectrum, expectedQ16: ((b0 &>> 8) * (corrected ? r : 65_536) &>> 8) + tilt)
             }
             for g in 0..<groupCount {
                 // Expected background over the window's actual length, Q16 counts.
@@ -611,7 +631,8 @@ public struct LaneEngine: Sendable {
             var spectralWindow: SpectralWindow? = nil
             if k >= 3 && occSpectrumComplete {
                 let b0 = corrected ? occShapeQ16[0] : occExpectedQ16[0]
-                spectralWindow = SpectralWindow(spectrum: occSpectrum, expectedQ16: (b0 &>> 8) * r &>> 8)
+                let tilt = corrected ? shieldingLearner.correctionQ16(lowExpectedQ16: occLowShapeQ16[0], suppressionQ16: r) : 0
+                spectralWindow = SpectralWindow(spectrum: occSpectrum, expectedQ16: ((b0 &>> 8) * r &>> 8) + tilt)
             }
             for g in 0..<groupCount {
                 grossTest(group: g, counts: occGamma[g], low: occLow[g],
@@ -674,7 +695,8 @@ public struct LaneEngine: Sendable {
         let (r, high) = suppression(leavingOutHigh: w.gamma[0] - w.gammaLow[0],
                                     expectedQ16: scaled(shapeGamma[0], w.intervalUs) - scaled(shapeLow[0], w.intervalUs))
         guard high > 0 else { return }
-        let b = (scaled(shapeGamma[0], w.intervalUs) &>> 8) * r &>> 8
+        let b = ((scaled(shapeGamma[0], w.intervalUs) &>> 8) * r &>> 8)
+            + shieldingLearner.correctionQ16(lowExpectedQ16: scaled(shapeLow[0], w.intervalUs), suppressionQ16: r)
         let threshold = b + settings.gammaSigmaQ8 * integerSquareRoot(variance(expectedQ16: b, suppressionQ16: r, highCounts: high,
                                                                                windowInEstimate: false, learnedCounts: shapeCounts[0]))
         guard (w.gamma[0] &<< 16) > threshold else { return }
@@ -722,8 +744,11 @@ public struct LaneEngine: Sendable {
     mutating func grossTest(group g: Int, counts c: Int64, low: Int64, expectedQ16 b0: Int64, lowExpectedQ16 bLow0: Int64,
                             suppressionQ16 r: Int64, highCounts high: Int64, samples: Int, learnedCounts: Int64,
                             spectral: inout SpectralWindow?) {
-        let b = (b0 &>> 8) * r &>> 8
-        let bLow = (bLow0 &>> 8) * r &>> 8
+        // Under an estimated shielding the low window's expectation is B_low (1 - kappa (1 - R)):
+        // R plus the learned tilt's correction (0 until learned, or with R at 1).
+        let tilt = high > 0 ? shieldingLearner.correctionQ16(lowExpectedQ16: bLow0, suppressionQ16: r) : 0
+        let b = ((b0 &>> 8) * r &>> 8) + tilt
+        let bLow = ((bLow0 &>> 8) * r &>> 8) + tilt
         let sd = integerSquareRoot(variance(expectedQ16: b, suppressionQ16: r, highCounts: high, windowInEstimate: true,
                                             learnedCounts: learnedCounts))  // Q8
         let threshold = b + settings.gammaSigmaQ8 * sd

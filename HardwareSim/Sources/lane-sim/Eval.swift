@@ -40,6 +40,7 @@ struct Eval: ParsableCommand {
     @Option(help: "A learned NORM bin harder than the median load's explains once it holds 1/this of all loads (multi-window panels; 20 to 200; default 20, as every bin).") var hardBinDivisor: Int?
     @Option(help: "The confident NORM verdict overrules the share test too at or below K - 2 + this many sd (with --check-shapes; default -10: never; not above --spectral-sigma).") var spectralNormShareSigma: Double?
 
+    @Option(help: "With --commission --from-traffic: clean passes the lane's shielding learner sees first (default 100; 0: none, as every report before 2026-12-03).") var shieldingPasses: Int?
     @Option(help: "Tilt the vehicles' shielding across the spectrum, -1 to 1: the windows below the split lose shielding x (1 + tilt) of the background, those above x (1 - tilt) (default 0: the shape kept; a robustness probe).") var shieldingTilt: Double?
 
     func run() throws {
@@ -117,6 +118,10 @@ struct Eval: ParsableCommand {
             var p = Commissioning()
             p.splitKev = splitKev ?? 600
             p.fromTraffic = fromTraffic
+            if let shieldingPasses {
+                guard shieldingPasses >= 0 && shieldingPasses <= 10_000 else { throw ValidationError("--shielding-passes must be 0...10000") }
+                p.shieldingPasses = shieldingPasses
+            }
             p.checkShapes = (checkShapes ?? "").split(separator: ",").compactMap { ThreatKind(rawValue: String($0)) }
             plan = p
         }
@@ -134,6 +139,7 @@ struct Eval: ParsableCommand {
         if let windows { command += " --windows \(windows)" }
         if let ceiling { command += " --ceiling \(ceiling)" }
         if let shieldingTilt { command += " --shielding-tilt \(shieldingTilt)" }
+        if let shieldingPasses { command += " --shielding-passes \(shieldingPasses)" }
         if let spectralSigma { command += " --spectral-sigma \(spectralSigma)" }
         if let checkShapes { command += " --check-shapes \(checkShapes)" }
         if let directedSigma { command += " --directed-sigma \(directedSigma)" }

@@ -28,6 +28,10 @@ public struct Commissioning: Sendable, Equatable {
     /// Multi-window panels: the check sources whose shapes the lane measures for the directed
     /// test (`detection.checkSourceShapes`), as a technician does with `sourcecheck`.
     public var checkShapes: [ThreatKind] = []
+    /// With `fromTraffic`: clean passes of the suite's traffic mix the lane's shielding learner
+    /// sees before the NORM loads (`ShieldingLearner`; 0: none, as every report before
+    /// 2026-12-03 was made).
+    public var shieldingPasses = 100
     public init() {}
 }
 
@@ -43,7 +47,15 @@ public struct CommissioningResult: Sendable {
     public var rule: NormRule? = nil
     /// Multi-window panels: what the spectral test learned from the same traffic.
     public var spectral: SpectralState? = nil
-    public var summary: String { twoWindowSummary + spectralSummary }
+    /// With `Commissioning.shieldingPasses`: what the lane learned of its vehicles' shielding.
+    public var shielding: ShieldingLearner? = nil
+    public var summary: String { twoWindowSummary + spectralSummary + shieldingSummary }
+
+    var shieldingSummary: String {
+        guard let shielding else { return "" }
+        return "; shielding learned from \(shielding.learned) clean occupancies: " + (shielding.isReady
+            ? String(format: "the low window takes %.3f of the high window's shielding", Double(shielding.kappaQ16) / 65536) : "not ready")
+    }
 
     /// The spectral test's learned NORM: its loads and the hardness bins they fell in.
     var spectralSummary: String {
@@ -188,8 +200,36 @@ extension Evaluation {
         var learner = NormLearner()
         var spectral = SpectralState()
         var rule = NormRule.initial
+        var shielding = ShieldingLearner()
+        if plan.shieldingPasses > 0 {
+            // Clean traffic first (the suite's mix: moving, stop-and-go, parked, queued): the
+            // shielding learner takes the occupancies that raise nothing.
+            let moving: [SpeedProfile] = [.steady05, .steady1, .steady22, .steady45]
+            let clean: [PassSpec] = (0..<plan.shieldingPasses).map { i in
+                let r = i % 10
+                let cls: CleanClass = r < 7 ? .moving : r == 7 ? .stopped : r == 8 ? .parked : .queued
+                let profile: SpeedProfile = cls == .moving || cls == .queued ? moving[i % 4] : cls == .stopped ? .stopAndGo : .parked
+                return PassSpec(kind: .clean(cls), profile: profile, seed: rng.next())
+            }
+            let cleanEvents = UnsafeMutableBufferPointer<[LaneEvent]>.allocate(capacity: clean.count)
+            cleanEvents.initialize(repeating: [])
+            defer { cleanEvents.deinitialize(); cleanEvents.deallocate() }
+            nonisolated(unsafe) let cleanOut = cleanEvents  // each index written by one iteration only
+            DispatchQueue.concurrentPerform(iterations: clean.count) { i in
+                let (scenario, _) = Suite.scenario(clean[i], c)
+                var e: [LaneEvent] = []
+                TraceGenerator.play(Suite.world(scenario, c)) { e.append($0) }
+                cleanOut[i] = e
+            }
+            for i in 0..<clean.count {
+                (_, learner, spectral, rule, shielding) = EngineDetector(settings: s, learner: learner, spectral: spectral, shielding: shielding)
+                    .runLearning(cleanEvents[i])
+                cleanEvents[i] = []
+            }
+        }
         for i in 0..<specs.count {
-            (_, learner, spectral, rule) = EngineDetector(settings: s, learner: learner, spectral: spectral).runLearning(events[i])
+            (_, learner, spectral, rule, shielding) = EngineDetector(settings: s, learner: learner, spectral: spectral, shielding: shielding)
+                .runLearning(events[i])
             events[i] = []
         }
         // The rule every suite pass starts with once its background is learned (the last pass's
@@ -200,6 +240,7 @@ extension Evaluation {
         r.learner = learner
         r.rule = rule
         if s.spectralWindowCount >= 3 { r.spectral = spectral }
+        if plan.shieldingPasses > 0 { r.shielding = shielding }
         return r
     }
 }

@@ -36,15 +36,19 @@ struct EngineDetector {
     var learner: NormLearner? = nil
     /// Multi-window panels: what the lane learned for its spectral test before this pass.
     var spectral: SpectralState? = nil
+    /// What the lane learned of its vehicles' shielding before this pass.
+    var shielding: ShieldingLearner? = nil
 
     func run(_ events: [LaneEvent]) -> PassVerdict { runLearning(events).verdict }
 
     /// The pass, what the lane's NORM learner holds after it, and the NORM rule the next
     /// occupancy would be judged by.
-    func runLearning(_ events: [LaneEvent]) -> (verdict: PassVerdict, learner: NormLearner, spectral: SpectralState, next: NormRule) {
+    func runLearning(_ events: [LaneEvent]) -> (verdict: PassVerdict, learner: NormLearner, spectral: SpectralState, next: NormRule,
+                                                shielding: ShieldingLearner) {
         var engine = LaneEngine(settings: settings)
         if let learner { _ = engine.restore(normLearner: learner) }
         if let spectral { _ = engine.restore(spectral: spectral) }
+        if let shielding { _ = engine.restore(shielding: shielding) }
         var v = PassVerdict()
         func take(_ d: Decision?) {
             guard let d else { return }
@@ -70,7 +74,7 @@ struct EngineDetector {
             }
         }
         take(engine.finish(atUs: last))
-        return (v, engine.normLearner, engine.spectral, engine.nextNormRule)
+        return (v, engine.normLearner, engine.spectral, engine.nextNormRule, engine.shieldingLearner)
     }
 }
 

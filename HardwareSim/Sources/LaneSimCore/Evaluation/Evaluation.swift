@@ -124,13 +124,13 @@ public enum Evaluation {
         events.reserveCapacity(Int(scenario.durationS ?? 100) * 10 + 16)
         TraceGenerator.play(Suite.world(scenario, config)) { events.append($0) }
         var verdicts: [DetectorName: PassVerdict] = [:]
-        verdicts[.engine] = EngineDetector(settings: settings, learner: config.normLearner, spectral: config.spectral).run(events)
+        verdicts[.engine] = EngineDetector(settings: settings, learner: config.normLearner, spectral: config.spectral, shielding: config.shielding).run(events)
         if !config.ceilingSweep.isEmpty && spec.entersCeilingCurve {
             // The same pass with the ceiling out of reach: the ceiling only adds alarms, so the
             // verdict at any ceiling c is this one or the 1 s window's significance reaching c.
             var off = settings
             off.gammaCeilingSigmaQ8 = 1 << 40
-            verdicts[.engine]!.gammaWithoutCeiling = EngineDetector(settings: off, learner: config.normLearner, spectral: config.spectral).run(events).gamma
+            verdicts[.engine]!.gammaWithoutCeiling = EngineDetector(settings: off, learner: config.normLearner, spectral: config.spectral, shielding: config.shielding).run(events).gamma
         }
         verdicts[.vm250] = SimpleBaseline(rule: .sigma(7)).run(events)
         verdicts[.percent] = SimpleBaseline(rule: .percent(1.2)).run(events)

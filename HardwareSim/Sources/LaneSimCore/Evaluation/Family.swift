@@ -199,6 +199,7 @@ extension Evaluation {
                 c.physics = r.physics
                 c.normLearner = r.learner
                 c.spectral = r.spectral
+                c.shielding = r.shielding
                 s = r.settings
                 notes[m.name] = r.summary
             }

@@ -89,6 +89,8 @@ public struct EvalConfig: Sendable {
     public var windows: [Double]? = nil
     /// With `windows`: what every pass's lane learned for its spectral test before the pass.
     public var spectral: SpectralState? = nil
+    /// What every pass's lane has learned of its vehicles' shielding (`Commissioning.shieldingPasses`).
+    public var shielding: ShieldingLearner? = nil
     public init() {}
 }
 

@@ -1,0 +1,93 @@
+// Proves the lane learns how its vehicles shield the low window against the high one from its own
+// clean traffic, and that a parked vehicle whose shadow falls harder on the high window then no
+// longer raises a false alarm (it did: the corrected tests assumed the shadow keeps the spectrum).
+
+import LaneCore
+import Testing
+
+@Suite struct ShieldingLearnerTests {
+    /// One synthetic occupancy: the low window falls by `lowFall`, the high window by `highFall`
+    /// (fractions) below their unshielded expectations of 22 and 18 counts per sample.
+    func add(_ l: inout ShieldingLearner, lowFall: Double, highFall: Double, samples: Int64 = 100, extraLow: Int64 = 0) {
+        let le = Int64(22 * 65_536) * samples, he = Int64(18 * 65_536) * samples
+        l.add(lowCounts: Int64((22 * (1 - lowFall) * Double(samples)).rounded()) + extraLow, lowExpectedQ16: le,
+              highCounts: Int64((18 * (1 - highFall) * Double(samples)).rounded()), highExpectedQ16: he, samples: samples)
+    }
+
+    @Test("kappa is the low window's fall over the fall the high window predicts for it, once 32 occupancies are held; 1 before, and with shadows too light to tell")
+    func learns() {
+        var l = ShieldingLearner()
+        for _ in 0..<31 { add(&l, lowFall: 0.27, highFall: 0.33) }
+        #expect(l.kappaQ16 == 65_536 && !l.isReady)
+        add(&l, lowFall: 0.27, highFall: 0.33)
+        #expect(l.isReady)
+        #expect(abs(Double(l.kappaQ16) / 65_536 - 0.27 / 0.33) < 0.01, "kappa \(Double(l.kappaQ16) / 65_536)")
+        // The correction for a window of 1,000 expected low counts (Q16) at R = 0.67: 1000 (1 - kappa) 0.33.
+        let c = Double(l.correctionQ16(lowExpectedQ16: 1_000 * 65_536, suppressionQ16: 43_909)) / 65_536
+        #expect(abs(c - 1_000 * (1 - 0.27 / 0.33) * 0.33) < 2, "correction \(c)")
+        #expect(l.correctionQ16(lowExpectedQ16: 1_000 * 65_536, suppressionQ16: 65_536) == 0, "no shielding, no correction")
+
+        var light = ShieldingLearner()
+        for _ in 0..<64 { add(&light, lowFall: 0.005, highFall: 0.01) }
+        #expect(light.kappaQ16 == 65_536, "a 1 % shadow says nothing of the ratio")
+    }
+
+    @Test("a shadow that keeps the spectrum learns kappa 1; weak sources among the clean vehicles only lower kappa (the expectation rises: conservative); kappa stays within 0.5 ... 1.5")
+    func robust() {
+        var l = ShieldingLearner()
+        for _ in 0..<64 { add(&l, lowFall: 0.15, highFall: 0.15) }
+        #expect(abs(l.kappaQ16 - 65_536) < 300)
+        let before = l.kappaQ16
+        add(&l, lowFall: 0.15, highFall: 0.15, extraLow: 300)  // 3 low counts per sample more
+        #expect(l.kappaQ16 < before)
+        var odd = ShieldingLearner()
+        for _ in 0..<64 { add(&odd, lowFall: -0.5, highFall: 0.2) }  // low rising under a shadow
+        #expect(odd.kappaQ16 == ShieldingLearner.kappaMinQ16)
+        var steep = ShieldingLearner()
+        for _ in 0..<64 { add(&steep, lowFall: 0.9, highFall: 0.2) }
+        #expect(steep.kappaQ16 == ShieldingLearner.kappaMaxQ16)
+        // Stored and read back field for field; negative expectations refused.
+        let back = ShieldingLearner(fields: { l.field($0) })
+        #expect(back == l)
+        #expect(ShieldingLearner(fields: { $0 == 0 ? -1 : 0 }) == nil)
+    }
+
+    @Test("a parked vehicle whose shadow takes 33 % of the high window and 27 % of the low one false-alarms on its minute's dwell; after the lane has learned from 40 clean vehicles (3 s each) it does not, and a real 1.5-count source in the same dwell is still found")
+    func parkedTilt() {
+        // Low 22 -> 16 (27 %), high 18 -> 12 (33 %) per panel and sample.
+        let tilted: (Int) -> (gamma: UInt32, low: UInt32) = { _ in (28, 16) }
+        #expect(FlatLane.standing(EngineSettings(), samples: 600, learn: 3_000, counts: tilted).gammaAlarm, "the defect: a clean parked truck alarms")
+
+        var lane = FlatLane()
+        lane.ticks(3_000)
+        func stand(_ samples: Int, extraLow: UInt32 = 0) -> Decision? {
+            let before = lane.decisions.count
+            lane.edge(0, true, at: lane.t + 1)
+            lane.edge(1, true, at: lane.t + 680_000)
+            for i in 0..<samples {
+                lane.t += 100_000
+                var s = LaneSample(tUs: lane.t, intervalUs: 100_000)
+                let extra = extraLow == 0 ? 0 : (i % 2 == 0 ? extraLow + 1 : extraLow)
+                for p in 0..<4 { s.gamma[p] = 28 + extra; s.gammaLow[p] = 16 + extra }
+                _ = lane.engine.sample(s)
+            }
+            lane.edge(0, false, at: lane.t + 1)
+            lane.edge(1, false, at: lane.t + 2)
+            lane.ticks(25)
+            lane.ticks(100)  // empty lane before the next vehicle
+            return lane.decisions.count > before ? lane.decisions[before] : nil
+        }
+        for _ in 0..<40 {
+            let d = stand(30)
+            #expect(d != nil && !d!.gammaAlarm, "a 3 s clean vehicle stays below the threshold and teaches the learner")
+        }
+        #expect(lane.engine.shieldingLearner.isReady)
+        let kappa: Double = Double(lane.engine.shieldingLearner.kappaQ16) / 65_536
+        let truth: Double = (6.0 / 22) / (6.0 / 18)
+        #expect(abs(kappa - truth) < 0.03, "kappa \(kappa)")
+        let parked = stand(600)
+        #expect(parked != nil && !parked!.gammaAlarm, "sigma \(Double(parked?.gammaMaxSigmaQ8 ?? 0) / 256)")
+        let source = stand(600, extraLow: 1)  // 1.5 counts per panel and sample, all low
+        #expect(source != nil && source!.gammaAlarm)
+    }
+}
