@@ -14,7 +14,10 @@
 // an hour at most); a file of version 1 (no learner) still gives its background. Version 3 adds,
 // on a lane with multi-window panels, the spectral test's `SpectralState` (its NORM shapes and the
 // empty lane's spectrum, restored like the learner, whatever the age: the empty-lane spectrum is
-// learned afresh with a background that is not restored), for the lane's K windows.
+// learned afresh with a background that is not restored), for the lane's K windows. Version 4
+// adds, last, the `ShieldingLearner` (how the lane's vehicles shield its low window against the
+// high one), restored like the learner, whatever the age; a file of version 3 or older restores
+// none (the lane learns it again from its next clean vehicles).
 
 import Foundation
 import LaneCore
@@ -35,14 +38,15 @@ public enum BackgroundStore {
 
     static func header(_ settings: EngineSettings, savedWallUs: Int64) -> String {
         let k = settings.spectralWindowCount
-        return "lane-background v3 layout=\(Background.layoutVersion) size=\(MemoryLayout<Background>.size) "
+        return "lane-background v4 layout=\(Background.layoutVersion) size=\(MemoryLayout<Background>.size) "
             + "norm-layout=\(NormLearner.layoutVersion) norm-size=\(MemoryLayout<NormLearner>.size) panels=\(settings.panelCount) "
             + "interval=\(settings.sampleIntervalUs) saved=\(savedWallUs)"
-            + (k >= 3 ? " windows=\(k) spectral-layout=\(SpectralState.layoutVersion) spectral-size=\(MemoryLayout<SpectralState>.size)" : "") + "\n"
+            + (k >= 3 ? " windows=\(k) spectral-layout=\(SpectralState.layoutVersion) spectral-size=\(MemoryLayout<SpectralState>.size)" : "")
+            + " shielding-layout=\(ShieldingLearner.layoutVersion) shielding-size=\(MemoryLayout<ShieldingLearner>.size)\n"
     }
 
-    public static func encode(_ b: Background, norm: NormLearner = NormLearner(), spectral: SpectralState = SpectralState(), settings: EngineSettings,
-                              savedWallUs: Int64) -> [UInt8] {
+    public static func encode(_ b: Background, norm: NormLearner = NormLearner(), spectral: SpectralState = SpectralState(),
+                              shielding: ShieldingLearner = ShieldingLearner(), settings: EngineSettings, savedWallUs: Int64) -> [UInt8] {
         var out = Array(header(settings, savedWallUs: savedWallUs).utf8)
         var copy = b
         withUnsafeBytes(of: &copy) { out.append(contentsOf: $0) }
@@ -52,6 +56,8 @@ public enum BackgroundStore {
             var sp = spectral
             withUnsafeBytes(of: &sp) { out.append(contentsOf: $0) }
         }
+        var sh = shielding
+        withUnsafeBytes(of: &sh) { out.append(contentsOf: $0) }
         let crc = out.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
         for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i)))) }
         return out
@@ -63,10 +69,10 @@ public enum BackgroundStore {
         let line = String(decoding: bytes[..<nl], as: UTF8.self)
         var fields: [String: Int64] = [:]
         let words = line.split(separator: " ")
-        guard words.count >= 2, words[0] == "lane-background", words[1] == "v1" || words[1] == "v2" || words[1] == "v3" else {
+        guard words.count >= 2, words[0] == "lane-background", ["v1", "v2", "v3", "v4"].contains(words[1]) else {
             return .failure(.init("not a lane background file (header '\(line.prefix(40))')"))
         }
-        let version = words[1] == "v1" ? 1 : words[1] == "v2" ? 2 : 3
+        let version = words[1] == "v1" ? 1 : words[1] == "v2" ? 2 : words[1] == "v3" ? 3 : 4
         for w in words.dropFirst(2) {
             let kv = w.split(separator: "=", maxSplits: 1)
             guard kv.count == 2, let v = Int64(kv[1]) else { return .failure(.init("header field '\(w)' is not name=integer")) }
@@ -92,6 +98,14 @@ public enum BackgroundStore {
             }
             guard k >= 3 && k <= Int64(windowCountMax) else { return .failure(.init("for \(k) energy windows, which no panel has")) }
             payload += ssize
+        }
+        if version >= 4 {
+            // Last: the shielding learner.
+            let hsize = MemoryLayout<ShieldingLearner>.size
+            guard fields["shielding-layout"] == Int64(ShieldingLearner.layoutVersion), fields["shielding-size"] == Int64(hsize) else {
+                return .failure(.init("written by a build with another shielding learner layout (layout \(fields["shielding-layout"] ?? -1), \(fields["shielding-size"] ?? -1) bytes; this build \(ShieldingLearner.layoutVersion), \(hsize))"))
+            }
+            payload += hsize
         }
         guard fields["panels"] == Int64(settings.panelCount) else {
             return .failure(.init("for \(fields["panels"] ?? -1) panels, this lane has \(settings.panelCount)"))
@@ -171,24 +185,44 @@ public enum BackgroundStore {
         }
     }
 
+    /// What the lane had learned of its vehicles' shielding, whatever the file's age: nil for a
+    /// file of version 3 or older (none kept), or why it cannot be used.
+    public static func decodeShielding(_ bytes: [UInt8], settings: EngineSettings) -> Result<ShieldingLearner?, BackgroundStoreError> {
+        switch checked(bytes, settings: settings) {
+        case let .failure(e): return .failure(e)
+        case let .success((fields, start, version)):
+            guard version >= 4 else { return .success(nil) }
+            let at = start + MemoryLayout<Background>.size + MemoryLayout<NormLearner>.size
+                + (fields["windows"] != nil ? MemoryLayout<SpectralState>.size : 0)
+            var raw = ShieldingLearner()
+            withUnsafeMutableBytes(of: &raw) { dst in
+                bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[at..<(at + MemoryLayout<ShieldingLearner>.size)])) }
+            }
+            // Rebuilt through its checked initialiser: values no learner holds are refused.
+            guard let l = ShieldingLearner(fields: { raw.field($0) }) else { return .failure(.init("the shielding learner's counts do not add up")) }
+            return .success(l)
+        }
+    }
+
     /// Reads and checks the file at `path` (nil result: no file): the background, and apart
-    /// the NORM learner and the spectral test's state.
+    /// the NORM learner, the spectral test's state and the shielding learner.
     public static func load(_ path: String, settings: EngineSettings, nowWallUs: Int64)
         -> (background: Result<(background: Background, ageUs: Int64), BackgroundStoreError>, norm: Result<NormLearner?, BackgroundStoreError>,
-            spectral: Result<SpectralState?, BackgroundStoreError>)? {
+            spectral: Result<SpectralState?, BackgroundStoreError>, shielding: Result<ShieldingLearner?, BackgroundStoreError>)? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         guard let d = FileManager.default.contents(atPath: path) else {
             let e = BackgroundStoreError("cannot read \(path)")
-            return (.failure(e), .failure(e), .failure(e))
+            return (.failure(e), .failure(e), .failure(e), .failure(e))
         }
         let bytes = [UInt8](d)
-        return (decode(bytes, settings: settings, nowWallUs: nowWallUs), decodeNorm(bytes, settings: settings), decodeSpectral(bytes, settings: settings))
+        return (decode(bytes, settings: settings, nowWallUs: nowWallUs), decodeNorm(bytes, settings: settings), decodeSpectral(bytes, settings: settings),
+                decodeShielding(bytes, settings: settings))
     }
 }
 
 /// Writes the backgrounds the tick hands over, on its own thread, atomically.
 public final class BackgroundKeeper: @unchecked Sendable {
-    let queue = BoundedQueue<(Background, NormLearner, SpectralState, Int64)>(capacity: 2)
+    let queue = BoundedQueue<(Background, NormLearner, SpectralState, ShieldingLearner, Int64)>(capacity: 2)
     public let path: String
     let settings: EngineSettings
     let log: (String) -> Void
@@ -206,27 +240,29 @@ public final class BackgroundKeeper: @unchecked Sendable {
 
     /// From the tick: a copy into preallocated storage (a full queue drops it; the next comes
     /// `saveIntervalUs` later).
-    public func keep(_ b: Background, norm: NormLearner, spectral: SpectralState, wallUs: Int64) { queue.push((b, norm, spectral, wallUs)) }
+    public func keep(_ b: Background, norm: NormLearner, spectral: SpectralState, shielding: ShieldingLearner, wallUs: Int64) {
+        queue.push((b, norm, spectral, shielding, wallUs))
+    }
 
     public func start(stop: @escaping @Sendable () -> Bool) {
         startThread(name: "background") { [self] in
             while !stop() {
-                if let (b, n, sp, wall) = queue.pop(timeoutS: 0.5) { write(b, n, sp, wall) }
+                if let (b, n, sp, sh, wall) = queue.pop(timeoutS: 0.5) { write(b, n, sp, sh, wall) }
             }
         }
     }
 
     /// Writes what is still queued (at shutdown, after the tick's last hand-over).
     public func flush() {
-        while let (b, n, sp, wall) = queue.tryPop() { write(b, n, sp, wall) }
+        while let (b, n, sp, sh, wall) = queue.tryPop() { write(b, n, sp, sh, wall) }
     }
 
     let writeLock = NSLock()
 
-    func write(_ b: Background, _ n: NormLearner, _ sp: SpectralState, _ wallUs: Int64) {
+    func write(_ b: Background, _ n: NormLearner, _ sp: SpectralState, _ sh: ShieldingLearner, _ wallUs: Int64) {
         writeLock.lock(); defer { writeLock.unlock() }
         do throws(SysError) {
-            try Sys.writeFileAtomically(path, BackgroundStore.encode(b, norm: n, spectral: sp, settings: settings, savedWallUs: wallUs))
+            try Sys.writeFileAtomically(path, BackgroundStore.encode(b, norm: n, spectral: sp, shielding: sh, settings: settings, savedWallUs: wallUs))
             writtenCount += 1
             if !lastError.isEmpty { log("background: written to \(path) again"); lastError = "" }
         } catch {

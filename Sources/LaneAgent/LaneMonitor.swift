@@ -98,6 +98,8 @@ public struct LaneView: Sendable {
     /// What the lane learned of its NORM loads (the console derives the rule from it, the
     /// background and the settings: `NormRule.current`).
     public var normLearner = NormLearner()
+    /// What the lane learned of its vehicles' shielding (the console's `background`).
+    public var shielding = ShieldingLearner()
     /// False while a panel has not confirmed the window split the profile asks for.
     public var spectraTrusted = true
     /// The background was restored from disk at start, this old then (-1: learned afresh).

@@ -172,6 +172,14 @@ public final class LaneRunner: @unchecked Sendable {
             case let .failure(e)?: log("spectral test: what the lane learned not restored: \(e); learning afresh")
             default: break
             }
+            switch kept?.shielding {
+            case let .success(sh?)?:
+                controller.restore(shielding: sh)
+                log("shielding: restored what the lane learned of \(sh.learned) clean vehicles"
+                    + (sh.isReady ? String(format: " (the low window takes %.3f of the high window's shielding)", Double(sh.kappaQ16) / 65_536) : " (not ready)"))
+            case let .failure(e)?: log("shielding: what the lane learned of its vehicles' shielding not restored: \(e); learning afresh")
+            default: break
+            }
         }
         var slots = Array(repeating: PanelSlot(), count: settings.panelCount)
         var edges = EdgeBuffer()
@@ -318,5 +326,7 @@ struct QueueSink: LaneSink {
     }
     mutating func event(_ e: AgentEvent) { events.push(e) }
     mutating func vm250(_ e: VMEvent) { vm250?.push(e) }
-    mutating func keepBackground(_ b: Background, norm: NormLearner, spectral: SpectralState, wallUs: Int64) { keeper?.keep(b, norm: norm, spectral: spectral, wallUs: wallUs) }
+    mutating func keepBackground(_ b: Background, norm: NormLearner, spectral: SpectralState, shielding: ShieldingLearner, wallUs: Int64) {
+        keeper?.keep(b, norm: norm, spectral: spectral, shielding: shielding, wallUs: wallUs)
+    }
 }

@@ -48,7 +48,7 @@ public struct MonthGenerator {
         mutating func record(_ r: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool) { out.append((r, monotonicUs, wallUs)) }
         mutating func event(_ e: AgentEvent) {}
         mutating func vm250(_ e: VMEvent) {}
-        mutating func keepBackground(_ b: Background, norm: NormLearner, spectral: SpectralState, wallUs: Int64) { kept = b }
+        mutating func keepBackground(_ b: Background, norm: NormLearner, spectral: SpectralState, shielding: ShieldingLearner, wallUs: Int64) { kept = b }
     }
 
     var o: Options

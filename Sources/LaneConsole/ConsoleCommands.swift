@@ -381,6 +381,10 @@ extension ConsoleSession {
                     : "matched test: off (detection.matchedSigma)")
             }
         }
+        let sh = v.shielding
+        say(sh.isReady
+            ? "vehicle shielding: the low window takes \(fixed(Double(sh.kappaQ16) / 65_536, 3)) of the high window's shielding (learned from \(sh.learned) clean vehicles; 1.000 would keep the spectrum)"
+            : "vehicle shielding: learning (\(sh.learned) clean vehicles of \(ShieldingLearner.loadsMin)); until then a vehicle's shadow is taken to keep the spectrum")
         say("slow average held \(b.slowHeldTotal) samples in all\(b.slowHeldRun > 0 ? ", holding now (the fast average is \(v.settings.backgroundHoldDropQ16 * 100 / 65_536) % or more below it: a vehicle waiting by the portal?)" : ""); \(b.gatedTotal) samples kept out of learning (far above the background: a source nearby, or a bad reading)")
     }
 

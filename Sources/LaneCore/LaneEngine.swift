@@ -448,7 +448,7 @@ public struct LaneEngine: Sendable {
         if !d.notScreened && !d.truncated && !d.gammaAlarm && !d.neutronAlarm && !d.normSuspect
             && d.gammaMaxSigmaQ8 < settings.gammaSigmaQ8 && occShieldedSamples >= Self.shieldingSamplesMin {
             shieldingLearner.add(lowCounts: occLow[0], lowExpectedQ16: occLowShapeQ16[0], highCounts: occGamma[0] - occLow[0],
-                                 highExpectedQ16: occShapeQ16[0] - occLowShapeQ16[0], samples: i64(occShieldedSamples))
+                                 highExpectedQ16: occShapeQ16[0] - occLowShapeQ16[0])
         }
         if !d.notScreened && !d.truncated && !d.neutronAlarm && d.gammaMaxSigmaQ8 > settings.gammaSigmaQ8 {
             normLearner.add(shareQ16: d.gammaMaxLowShareQ16)

@@ -8,91 +8,120 @@
 // shadow 5 % heavier on the high window than on the low one raised 10 % false alarms on parked
 // trucks (`lane-sim eval --shielding-tilt -0.05`). So the lane measures, on every screened
 // occupancy that raised nothing and stayed below the threshold, how far its low window fell below
-// its unshielded expectation (the deficit) against the fall the high window's R predicts for it,
-// and takes the ratio kappa of the two averages: the low window's expected counts under shielding
-// are then B_low (1 - kappa (1 - R)) instead of B_low R. Contamination is conservative: a weak
-// source or NORM below the threshold adds low counts, lowers the deficit and kappa, and raises
-// the expectation. Fixed point, bounded, no allocation.
+// its unshielded expectation (the deficit) against the fall the high window's R predicts for it;
+// their ratio kappa_i goes into a histogram, and its median kappa is the lane's: the low window's
+// expected counts under shielding are then B_low (1 - kappa (1 - R)) instead of B_low R.
+//
+// Why a median and not a ratio of averages (built first, 2026-12-03): a NORM load below the
+// threshold adds high-window counts, so R overstates the shielding's fall and kappa_i grows; an
+// average of a few such occupancies drove kappa to its bound (1.5) in the evaluation and the
+// lowered expectation then alarmed on most clean vehicles, which in turn left the learner only
+// the occupancies that fitted it. A median does not follow a minority. Only occupancies whose
+// predicted deficit is at least 8 sd of the low window's counting noise are taken (a light shadow
+// says nothing of the ratio). Fixed point, bounded memory (64 bins, halved at 1,024 occupancies
+// as the NORM learner's histogram), no allocation.
 
 public struct ShieldingLearner: Sendable, Equatable {
     /// Bumped whenever the stored fields change.
     public static let layoutVersion = 1
-    /// Occupancies averaged (exponential, once this many are held).
-    public static let averaged: Int64 = 64
-    /// Occupancies it must hold before its ratio is used (before: 1, the spectrum kept).
+    public static let binCount = 64
+    /// Occupancies held before the histogram is halved.
+    public static let capacity: UInt32 = 1_024
+    /// Occupancies it must hold before its median is used (before: 1, the spectrum kept).
     public static let loadsMin: UInt32 = 32
-    /// kappa's bounds (Q16): 0.5 ... 1.5.
+    /// kappa's range (Q16): 0.5 ... 1.5, 64 bins of 1/64.
     public static let kappaMinQ16: Int64 = 32_768
     public static let kappaMaxQ16: Int64 = 98_304
 
-    /// Per shielded sample (Q16 counts, averaged over occupancies): the low window's expected
-    /// counts without shielding, its deficit below them, and the deficit R predicts.
-    public private(set) var lowExpectedQ16: Int64 = 0
-    public private(set) var deficitQ16: Int64 = 0
-    public private(set) var predictedQ16: Int64 = 0
-    /// Occupancies learned (saturating).
-    public private(set) var learned: UInt32 = 0
+    var bins: InlineArray<64, UInt32> = InlineArray(repeating: 0)
+    /// Occupancies held now (after halvings).
+    public private(set) var held: UInt32 = 0
+    /// Occupancies ever learned.
+    public private(set) var learned: UInt64 = 0
 
     public init() {}
 
     /// One clean occupancy's shielded samples: the low window's counts and unshielded expectation
-    /// (Q16), the high window's, and how many samples they cover.
-    public mutating func add(lowCounts: Int64, lowExpectedQ16 le: Int64, highCounts: Int64, highExpectedQ16 he: Int64, samples: Int64) {
-        guard samples > 0, le > 0, he > 0, lowCounts >= 0, highCounts >= 0, highCounts < (1 &<< 30) else { return }
-        // R = H / (H_expected / 65536), Q16 (as the engine's suppression estimate), not capped.
+    /// (Q16), the high window's. False when it says nothing of the ratio (too light a shadow).
+    @discardableResult
+    public mutating func add(lowCounts: Int64, lowExpectedQ16 le: Int64, highCounts: Int64, highExpectedQ16 he: Int64) -> Bool {
+        guard le > 0, he > 0, lowCounts >= 0, highCounts >= 0, highCounts < (1 &<< 30) else { return false }
+        // R = H / (H_expected / 65536), Q16 (as the engine's suppression estimate), at most 4.
         let r0 = (highCounts &<< 32) / he
-        let r = r0 > 262_144 ? 262_144 : r0  // at most 4: the product below stays inside Int64
-        let predicted = le - (((le &>> 8) * r) &>> 8)
+        let r = r0 > 262_144 ? 262_144 : r0
+        let predicted = le - (((le &>> 8) * r) &>> 8)  // Q16 counts
         let deficit = le - (lowCounts &<< 16)
-        let n = i64(learned) + 1 < Self.averaged ? i64(learned) + 1 : Self.averaged
-        lowExpectedQ16 += (le / samples - lowExpectedQ16) / n
-        deficitQ16 += (deficit / samples - deficitQ16) / n
-        predictedQ16 += (predicted / samples - predictedQ16) / n
-        if learned < UInt32.max { learned += 1 }
+        // The predicted deficit must be at least 8 sd of the low window's counts: D^2 >= 64 L.
+        let d = predicted &>> 16, l = le &>> 16
+        guard d > 0, d < (1 &<< 31), d * d >= 64 * l else { return false }
+        let k = deficit > (1 &<< 46) || deficit < -(1 &<< 46) ? (deficit > 0 ? Self.kappaMaxQ16 : Self.kappaMinQ16) : (deficit &<< 16) / predicted
+        let c = k < Self.kappaMinQ16 ? Self.kappaMinQ16 : k >= Self.kappaMaxQ16 ? Self.kappaMaxQ16 - 1 : k
+        let bin = int((c - Self.kappaMinQ16) &>> 10)  // 65,536 / 64 = 1,024 per bin
+        bins[bin] = bins[bin] &+ 1
+        held &+= 1
+        learned &+= 1
+        if held >= Self.capacity {
+            held = 0
+            for i in 0..<Self.binCount { bins[i] = bins[i] &>> 1; held &+= bins[i] }
+        }
+        return true
     }
 
-    /// True once it holds enough occupancies, and their shielding predicted a deficit of at least
-    /// 2 % of the low window (lighter shadows say nothing of the ratio).
-    public var isReady: Bool { learned >= Self.loadsMin && predictedQ16 > 0 && predictedQ16 * 50 >= lowExpectedQ16 }
+    /// True once it holds enough occupancies to stand for the lane.
+    public var isReady: Bool { held >= Self.loadsMin }
 
-    /// The low window's share of the shielding relative to the high window's (Q16; 65,536: the
-    /// spectrum kept, the value before it is ready), within `kappaMinQ16` ... `kappaMaxQ16`.
+    /// The median of the held occupancies' kappa (Q16, the centre of its bin; 65,536 before it
+    /// is ready: the spectrum kept).
     public var kappaQ16: Int64 {
         guard isReady else { return 65_536 }
-        let k = deficitQ16 > (1 &<< 46) ? Self.kappaMaxQ16 : deficitQ16 < -(1 &<< 46) ? Self.kappaMinQ16 : (deficitQ16 &<< 16) / predictedQ16
-        return k < Self.kappaMinQ16 ? Self.kappaMinQ16 : k > Self.kappaMaxQ16 ? Self.kappaMaxQ16 : k
+        let target = (u64(held) + 1) / 2
+        var seen: UInt64 = 0
+        for i in 0..<Self.binCount {
+            seen &+= u64(bins[i])
+            if seen >= target { return Self.kappaMinQ16 + (i64(i) &<< 10) + 512 }
+        }
+        return 65_536
     }
+
+    /// The held occupancies in one bin (for the console).
+    public func loads(inBin i: Int) -> UInt32 { i >= 0 && i < Self.binCount ? bins[i] : 0 }
 
     /// The correction a corrected test adds to its expectation (low window and total alike) for a
     /// window whose unshielded low expectation is `lowExpectedQ16` and whose suppression estimate
-    /// is `r` (Q16): B_low (1 - kappa) (1 - R); 0 with R at 1 or kappa at 1.
+    /// is `r` (Q16): B_low (1 - kappa) (1 - R); 0 with R at 1 or before the learner is ready.
     @inline(__always)
     public func correctionQ16(lowExpectedQ16 bLow: Int64, suppressionQ16 r: Int64) -> Int64 {
-        let k = kappaQ16
-        guard r < 65_536, k != 65_536 else { return 0 }
-        let factor = ((65_536 - k) * (65_536 - r)) &>> 16  // Q16, |factor| < 0.5
+        guard r < 65_536, isReady else { return 0 }
+        let factor = ((65_536 - kappaQ16) * (65_536 - r)) &>> 16  // Q16, |factor| < 0.5
         return ((bLow &>> 8) * factor) &>> 8
     }
 
-    /// Rebuilds a learner from stored fields (`field(_:)` order), or nil when they do not describe
-    /// one (negative expectations).
-    public init?(fields: (Int) -> Int64) {
-        lowExpectedQ16 = fields(0)
-        deficitQ16 = fields(1)
-        predictedQ16 = fields(2)
-        let l = fields(3)
-        guard lowExpectedQ16 >= 0, l >= 0, l <= i64(UInt32.max) else { return nil }
-        learned = u32(l)
+    /// Rebuilds a learner from stored fields (`field(_:)` order), or nil when they do not
+    /// describe one (a bin beyond the capacity, bins that do not add up to `held`).
+    public init?(fields: (Int) -> UInt64) {
+        var sum: UInt64 = 0
+        for i in 0..<Self.binCount {
+            let v = fields(i)
+            guard v <= u64(Self.capacity) else { return nil }
+            bins[i] = u32(v)
+            sum &+= v
+        }
+        let h = fields(Self.binCount)
+        guard h == sum, h < u64(Self.capacity) else { return nil }
+        held = u32(h)
+        learned = fields(Self.binCount + 1)
+        guard learned >= u64(held) else { return nil }
     }
 
-    /// The state as numbered fields: low expectation, deficit, predicted deficit, occupancies.
-    public static let fieldCount = 4
-    public func field(_ i: Int) -> Int64 {
-        switch i {
-        case 0: return lowExpectedQ16
-        case 1: return deficitQ16
-        case 2: return predictedQ16
-        default: return i64(learned)
-        }
+    public static func == (a: ShieldingLearner, b: ShieldingLearner) -> Bool {
+        for i in 0..<fieldCount where a.field(i) != b.field(i) { return false }
+        return true
+    }
+
+    /// The state as numbered fields: the 64 bins, then `held`, then `learned`.
+    public static let fieldCount = binCount + 2
+    public func field(_ i: Int) -> UInt64 {
+        if i < Self.binCount { return u64(bins[i]) }
+        return i == Self.binCount ? u64(held) : learned
     }
 }

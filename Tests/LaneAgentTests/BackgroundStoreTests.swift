@@ -85,6 +85,48 @@ import Testing
         } else { Issue.record("an inconsistent learner was accepted") }
     }
 
+    @Test("what the lane learned of its vehicles' shielding is kept last (version 4), on two-window and multi-window lanes, and restored whatever the background's age; a version-3 file gives none; a learner whose bins do not add up is refused; a restarted controller has it")
+    func shieldingKept() throws {
+        for k in [0, 8] {
+            var lane = VirtualLane(settings: { $0.spectralWindowCount = k })
+            if k > 0 { lane.windows = k }
+            lane.ticks(600)
+            let b = lane.controller.engine.background, s = lane.controller.engine.settings
+            var sh = ShieldingLearner()
+            for _ in 0..<40 {
+                sh.add(lowCounts: 1_600, lowExpectedQ16: 2_200 * 65_536, highCounts: 1_200, highExpectedQ16: 1_800 * 65_536)
+            }
+            let t: Int64 = 5_000_000_000
+            let bytes = BackgroundStore.encode(b, shielding: sh, settings: s, savedWallUs: t)
+            #expect(String(decoding: bytes.prefix(18), as: UTF8.self) == "lane-background v4")
+            #expect(try BackgroundStore.decodeShielding(bytes, settings: s).get() == sh)
+            #expect(try BackgroundStore.decodeShielding(bytes, settings: s).get()?.isReady == true)
+            if k > 0 { #expect(try BackgroundStore.decodeSpectral(bytes, settings: s).get() != nil) }
+            #expect(try BackgroundStore.decodeShielding(bytes, settings: s).get() == sh, "whatever the background's age")
+            // The same file as version 3 wrote it: no shielding fields, no learner at the end.
+            let nl = bytes.firstIndex(of: 0x0A)!
+            var header = String(decoding: bytes[..<nl], as: UTF8.self).replacingOccurrences(of: "v4", with: "v3")
+            header = header.components(separatedBy: " shielding-layout=")[0] + "\n"
+            var v3 = Array(header.utf8) + Array(bytes[(nl + 1)..<(bytes.count - 4 - MemoryLayout<ShieldingLearner>.size)])
+            let crc = v3.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
+            for i in 0..<4 { v3.append(UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i)))) }
+            #expect(try BackgroundStore.decode(v3, settings: s, nowWallUs: t).get().background.samplesLearned == b.samplesLearned)
+            #expect(try BackgroundStore.decodeShielding(v3, settings: s).get() == nil)
+            // A bin beyond the learner's capacity (CRC recomputed: a bad writer, not damage).
+            var bad = Array(bytes.dropLast(4))
+            let at = bad.count - MemoryLayout<ShieldingLearner>.size
+            for i in 0..<8 { bad[at + i] = 0xFF }
+            let crc2 = bad.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
+            for i in 0..<4 { bad.append(UInt8(truncatingIfNeeded: crc2 >> (8 * UInt32(i)))) }
+            if case let .failure(e) = BackgroundStore.decodeShielding(bad, settings: s) {
+                #expect(e.message == "the shielding learner's counts do not add up")
+            } else { Issue.record("a learner with an impossible bin was accepted") }
+            var restarted = VirtualLane(settings: { $0.spectralWindowCount = k })
+            restarted.controller.restore(shielding: sh)
+            #expect(restarted.controller.engine.shieldingLearner == sh && restarted.controller.view.shielding == sh)
+        }
+    }
+
     @Test("multi-window panels: what the spectral test learned is kept beside the background (version 3) and restored whatever the background's age; a file for another K is refused naming both, one without it (two-window, or older) gives none, values no learner holds are refused; a restarted controller has it")
     func spectralKept() throws {
         var lane = VirtualLane(settings: { $0.spectralWindowCount = 8 })

@@ -15,7 +15,7 @@ struct CollectingSink: LaneSink {
     var events: [AgentEvent] = []
     var vm: [VMEvent] = []
     var kept: [(Background, Int64)] = []
-    mutating func keepBackground(_ b: Background, norm: NormLearner, spectral: SpectralState, wallUs: Int64) { kept.append((b, wallUs)) }
+    mutating func keepBackground(_ b: Background, norm: NormLearner, spectral: SpectralState, shielding: ShieldingLearner, wallUs: Int64) { kept.append((b, wallUs)) }
     mutating func record(_ r: Record, monotonicUs: Int64, wallUs: Int64, commit: Bool) { records.append(r) }
     mutating func event(_ e: AgentEvent) { events.append(e) }
     mutating func vm250(_ e: VMEvent) { vm.append(e) }

@@ -16,11 +16,11 @@ public protocol LaneSink {
     mutating func vm250(_ e: VMEvent)
     /// The learned background, to keep on disk (every `BackgroundStore.saveIntervalUs` while the
     /// lane is empty and it is ready, and at the end of the run).
-    mutating func keepBackground(_ b: Background, norm: NormLearner, spectral: SpectralState, wallUs: Int64)
+    mutating func keepBackground(_ b: Background, norm: NormLearner, spectral: SpectralState, shielding: ShieldingLearner, wallUs: Int64)
 }
 
 extension LaneSink {
-    public mutating func keepBackground(_ b: Background, norm: NormLearner, spectral: SpectralState, wallUs: Int64) {}
+    public mutating func keepBackground(_ b: Background, norm: NormLearner, spectral: SpectralState, shielding: ShieldingLearner, wallUs: Int64) {}
 }
 
 /// The OCR reads handed to one tick (the runner takes at most `capacity` a tick from the OCR
@@ -154,6 +154,11 @@ public struct LaneController: Sendable {
     /// Starts from what the spectral test learned before (multi-window panels); before the first tick.
     public mutating func restore(spectral s: SpectralState) {
         if engine.restore(spectral: s) { view.spectral = s }
+    }
+
+    /// Starts from what the lane learned of its vehicles' shielding before; before the first tick.
+    public mutating func restore(shielding l: ShieldingLearner) {
+        if engine.restore(shielding: l) { view.shielding = l }
     }
 
     /// Starts from what the lane learned of its NORM loads before; before the first tick.
@@ -428,7 +433,7 @@ public struct LaneController: Sendable {
         if !engine.isOccupied && engine.background.isReady(settings) && now >= maintenanceUntilUs
             && now - lastBackgroundKeptUs >= BackgroundStore.saveIntervalUs {
             lastBackgroundKeptUs = now
-            sink.keepBackground(engine.background, norm: engine.normLearner, spectral: engine.spectral, wallUs: clock.wallUs)
+            sink.keepBackground(engine.background, norm: engine.normLearner, spectral: engine.spectral, shielding: engine.shieldingLearner, wallUs: clock.wallUs)
         }
         if config.vm250 && !engine.isOccupied { vm.backgroundTick(k: k, background: engine.background, settings: settings, excluded: panels.excludedMask, sink: &sink) }
         if config.keepsRecords && (k == 1 || k % (60_000_000 / settings.sampleIntervalUs) == 0) {
@@ -465,7 +470,7 @@ public struct LaneController: Sendable {
         // The background as it is now (the lane was learning up to here), unless an occupancy
         // or a console test was holding it.
         if !engine.isOccupied && engine.background.isReady(settings) && clock.nowUs >= maintenanceUntilUs {
-            sink.keepBackground(engine.background, norm: engine.normLearner, spectral: engine.spectral, wallUs: clock.wallUs)
+            sink.keepBackground(engine.background, norm: engine.normLearner, spectral: engine.spectral, shielding: engine.shieldingLearner, wallUs: clock.wallUs)
         }
         if let d = engine.finish(atUs: clock.nowUs) { finished(d, clock, &sink) }
         if config.keepsRecords && batch.count > 0 {
@@ -546,6 +551,7 @@ public struct LaneController: Sendable {
         view.faultRaisedUs = faults.raisedUs
         view.background = engine.background
         view.normLearner = engine.normLearner
+        view.shielding = engine.shieldingLearner
         view.spectraTrusted = engine.spectraTrusted
         if settings.spectralWindowCount >= 3 {
             view.spectral = engine.spectral
