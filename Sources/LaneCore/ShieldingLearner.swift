@@ -70,15 +70,20 @@ public struct ShieldingLearner: Sendable, Equatable {
     /// True once it holds enough occupancies to stand for the lane.
     public var isReady: Bool { held >= Self.loadsMin }
 
-    /// The median of the held occupancies' kappa (Q16, the centre of its bin; 65,536 before it
-    /// is ready: the spectrum kept).
+    /// The median of the held occupancies' kappa (Q16, interpolated inside its bin as a grouped
+    /// median: a bin is 1/64 wide, and its centre alone would put a lane whose shadow keeps the
+    /// spectrum at 1.008; 65,536 before it is ready: the spectrum kept).
     public var kappaQ16: Int64 {
         guard isReady else { return 65_536 }
-        let target = (u64(held) + 1) / 2
+        let half = u64(held) * 512  // held / 2, in 1/1024 of an occupancy
         var seen: UInt64 = 0
         for i in 0..<Self.binCount {
-            seen &+= u64(bins[i])
-            if seen >= target { return Self.kappaMinQ16 + (i64(i) &<< 10) + 512 }
+            let f = u64(bins[i])
+            if f > 0 && (seen + f) * 1_024 >= half {
+                let inside = i64((half - seen * 1_024) / f)  // 0 ... 1,024
+                return Self.kappaMinQ16 + (i64(i) &<< 10) + (inside > 1_024 ? 1_024 : inside)
+            }
+            seen &+= f
         }
         return 65_536
     }

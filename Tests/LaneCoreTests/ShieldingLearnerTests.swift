@@ -38,14 +38,14 @@ import Testing
     func robust() {
         var l = ShieldingLearner()
         for _ in 0..<64 { add(&l, lowFall: 0.3, highFall: 0.3) }
-        #expect(abs(l.kappaQ16 - 65_536) <= 512)
+        #expect(abs(l.kappaQ16 - 65_536) <= 512, "\(Double(l.kappaQ16) / 65_536)")
         // 20 hard sub-threshold loads (+60 high, +20 low counts): each alone reads kappa 1.09.
         var contaminated = l
         for _ in 0..<20 { #expect(add(&contaminated, lowFall: 0.3, highFall: 0.3, extraLow: 20, extraHigh: 60)) }
         var alone = ShieldingLearner()
         for _ in 0..<40 { add(&alone, lowFall: 0.3, highFall: 0.3, extraLow: 20, extraHigh: 60) }
         #expect(alone.kappaQ16 > 70_000, "such loads alone: \(Double(alone.kappaQ16) / 65_536)")
-        #expect(contaminated.kappaQ16 == l.kappaQ16, "median \(Double(contaminated.kappaQ16) / 65_536)")
+        #expect(abs(contaminated.kappaQ16 - l.kappaQ16) <= 1_024, "median \(Double(contaminated.kappaQ16) / 65_536): within one bin (1/64) of where it was")
         var odd = ShieldingLearner()
         for _ in 0..<64 { add(&odd, lowFall: -0.5, highFall: 0.2) }  // low rising under a shadow
         #expect(odd.kappaQ16 == ShieldingLearner.kappaMinQ16 + 512)

@@ -84,6 +84,23 @@ public struct CommissioningResult: Sendable {
 
 extension Evaluation {
     public static func commission(_ member: Physics, settings base: EngineSettings, config: EvalConfig, plan: Commissioning) -> CommissioningResult {
+        // On a thread of its own with the passes' large stack (Evaluation.run): an engine and its
+        // learners are large values, and an unoptimised build keeps every temporary of these
+        // loops in one frame; a test calling this from a cooperative thread's small stack
+        // overflowed it (a corrupted settings value, "engine settings must be validated first").
+        nonisolated(unsafe) var result: CommissioningResult? = nil
+        let done = DispatchSemaphore(value: 0)
+        let t = Thread {
+            result = commissionOnThread(member, settings: base, config: config, plan: plan)
+            done.signal()
+        }
+        t.stackSize = 64 << 20
+        t.start()
+        done.wait()
+        return result!
+    }
+
+    static func commissionOnThread(_ member: Physics, settings base: EngineSettings, config: EvalConfig, plan: Commissioning) -> CommissioningResult {
         var physics = member
         if plan.splitKev > 0 && !physics.legacy { physics.windowSplitKev = plan.splitKev }
         var c = config
@@ -202,30 +219,7 @@ extension Evaluation {
         var rule = NormRule.initial
         var shielding = ShieldingLearner()
         if plan.shieldingPasses > 0 {
-            // Clean traffic first (the suite's mix: moving, stop-and-go, parked, queued): the
-            // shielding learner takes the occupancies that raise nothing.
-            let moving: [SpeedProfile] = [.steady05, .steady1, .steady22, .steady45]
-            let clean: [PassSpec] = (0..<plan.shieldingPasses).map { i in
-                let r = i % 10
-                let cls: CleanClass = r < 7 ? .moving : r == 7 ? .stopped : r == 8 ? .parked : .queued
-                let profile: SpeedProfile = cls == .moving || cls == .queued ? moving[i % 4] : cls == .stopped ? .stopAndGo : .parked
-                return PassSpec(kind: .clean(cls), profile: profile, seed: rng.next())
-            }
-            let cleanEvents = UnsafeMutableBufferPointer<[LaneEvent]>.allocate(capacity: clean.count)
-            cleanEvents.initialize(repeating: [])
-            defer { cleanEvents.deinitialize(); cleanEvents.deallocate() }
-            nonisolated(unsafe) let cleanOut = cleanEvents  // each index written by one iteration only
-            DispatchQueue.concurrentPerform(iterations: clean.count) { i in
-                let (scenario, _) = Suite.scenario(clean[i], c)
-                var e: [LaneEvent] = []
-                TraceGenerator.play(Suite.world(scenario, c)) { e.append($0) }
-                cleanOut[i] = e
-            }
-            for i in 0..<clean.count {
-                (_, learner, spectral, rule, shielding) = EngineDetector(settings: s, learner: learner, spectral: spectral, shielding: shielding)
-                    .runLearning(cleanEvents[i])
-                cleanEvents[i] = []
-            }
+            (learner, spectral, rule, shielding) = learnShielding(settings: s, config: c, passes: plan.shieldingPasses, rng: &rng)
         }
         for i in 0..<specs.count {
             (_, learner, spectral, rule, shielding) = EngineDetector(settings: s, learner: learner, spectral: spectral, shielding: shielding)
@@ -242,5 +236,38 @@ extension Evaluation {
         if s.spectralWindowCount >= 3 { r.spectral = spectral }
         if plan.shieldingPasses > 0 { r.shielding = shielding }
         return r
+    }
+
+    /// Clean traffic (the suite's mix: moving, stop-and-go, parked, queued) through the engine,
+    /// its learners carried along: the shielding learner takes the occupancies that raise nothing.
+    static func learnShielding(settings s: EngineSettings, config c: EvalConfig, passes: Int, rng: inout SeededRandom)
+        -> (NormLearner, SpectralState, NormRule, ShieldingLearner) {
+        var learner = NormLearner()
+        var spectral = SpectralState()
+        var rule = NormRule.initial
+        var shielding = ShieldingLearner()
+        let moving: [SpeedProfile] = [.steady05, .steady1, .steady22, .steady45]
+        let clean: [PassSpec] = (0..<passes).map { i in
+            let r = i % 10
+            let cls: CleanClass = r < 7 ? .moving : r == 7 ? .stopped : r == 8 ? .parked : .queued
+            let profile: SpeedProfile = cls == .moving || cls == .queued ? moving[i % 4] : cls == .stopped ? .stopAndGo : .parked
+            return PassSpec(kind: .clean(cls), profile: profile, seed: rng.next())
+        }
+        let cleanEvents = UnsafeMutableBufferPointer<[LaneEvent]>.allocate(capacity: clean.count)
+        cleanEvents.initialize(repeating: [])
+        defer { cleanEvents.deinitialize(); cleanEvents.deallocate() }
+        nonisolated(unsafe) let cleanOut = cleanEvents  // each index written by one iteration only
+        DispatchQueue.concurrentPerform(iterations: clean.count) { i in
+            let (scenario, _) = Suite.scenario(clean[i], c)
+            var e: [LaneEvent] = []
+            TraceGenerator.play(Suite.world(scenario, c)) { e.append($0) }
+            cleanOut[i] = e
+        }
+        for i in 0..<clean.count {
+            (_, learner, spectral, rule, shielding) = EngineDetector(settings: s, learner: learner, spectral: spectral, shielding: shielding)
+                .runLearning(cleanEvents[i])
+            cleanEvents[i] = []
+        }
+        return (learner, spectral, rule, shielding)
     }
 }
