@@ -5,47 +5,35 @@
 // NORM excesses lie: its panels' window split, gain and resolution, its cargo's down-scatter and
 // its local NORM mix included, none of which a fixed number can know.
 //
-// A histogram of 64 bins over shares 0...1, halved whenever it holds `capacity` loads: bounded
-// memory, fixed point, no allocation; it forgets slowly (half its weight every `capacity / 2`
-// loads), so it follows a gain drift over weeks while one rare threat among hundreds of loads
-// moves a 90th percentile by one bin (1/64) at most.
+// A `HalvingHistogram` of 64 bins over shares 0...1 (halved at 1,024 loads: it follows a gain
+// drift over weeks while one rare threat among hundreds of loads moves a 90th percentile by one
+// bin, 1/64, at most).
 
 public struct NormLearner: Sendable, Equatable {
     /// Bumped whenever the stored fields change (kept on disk beside the background).
     public static let layoutVersion = 1
-    public static let binCount = 64
+    public static let binCount = HalvingHistogram.binCount
     /// Loads held before the histogram is halved.
-    public static let capacity: UInt32 = 1_024
+    public static let capacity = HalvingHistogram.capacity
     /// Loads it must hold before its quantile stands for the lane (below: the cold-start rule).
     public static let loadsMin: UInt32 = 100
 
-    var bins: InlineArray<64, UInt32> = InlineArray(repeating: 0)
+    var histogram = HalvingHistogram()
     /// Loads held now (after halvings).
-    public private(set) var held: UInt32 = 0
+    public var held: UInt32 { histogram.held }
     /// Loads ever learned.
-    public private(set) var learned: UInt64 = 0
+    public var learned: UInt64 { histogram.learned }
 
     public init() {}
 
     /// One load's low-window share of its excess (Q16, clamped to 0...1).
     public mutating func add(shareQ16: Int64) {
         let s = shareQ16 < 0 ? 0 : shareQ16 > 65_535 ? 65_535 : shareQ16
-        let bin = int(s &>> 10)  // 65,536 / 64 = 1,024 per bin
-        let count = bins[bin]
-        bins[bin] = count &+ 1
-        held &+= 1
-        learned &+= 1
-        if held >= Self.capacity { halve() }
+        histogram.add(bin: int(s &>> 10))  // 65,536 / 64 = 1,024 per bin
     }
 
     /// Halves every bin (the learner forgets half its weight).
-    mutating func halve() {
-        held = 0
-        for i in 0..<Self.binCount {
-            bins[i] = bins[i] &>> 1
-            held &+= bins[i]
-        }
-    }
+    mutating func halve() { histogram.halve() }
 
     /// Runs every path of a learner once on a scratch one, at start-up: in unoptimised builds the
     /// first use of the histogram's generic operations instantiates type metadata on the heap
@@ -59,6 +47,10 @@ public struct NormLearner: Sendable, Equatable {
         _ = scratch.quantileQ16(perMille: 900)
         _ = scratch.loads(inBin: 0)
         _ = scratch == NormLearner()
+        var shielding = ShieldingLearner()
+        shielding.add(lowCounts: 1_600, lowExpectedQ16: 2_200 * 65_536, highCounts: 1_200, highExpectedQ16: 1_800 * 65_536)
+        _ = shielding.kappaQ16
+        _ = shielding == ShieldingLearner()
     }
 
     /// True once it holds enough loads to stand for the lane.
@@ -67,47 +59,23 @@ public struct NormLearner: Sendable, Equatable {
     /// The share below which `perMille` of the held loads lie (Q16, the upper edge of the bin
     /// where the quantile falls: conservative, never below it); nil while empty.
     public func quantileQ16(perMille: Int) -> Int64? {
-        guard held > 0 else { return nil }
-        let target = (u64(held) * u64(perMille) + 999) / 1_000
-        var seen: UInt64 = 0
-        for i in 0..<Self.binCount {
-            seen &+= u64(bins[i])
-            if seen >= target && seen > 0 { return i64(i + 1) &<< 10 }
-        }
-        return 65_536
+        guard let (bin, _) = histogram.quantileBin(perMille: perMille) else { return nil }
+        return i64(bin + 1) &<< 10
     }
 
     /// The held loads in one bin (for the console's histogram).
-    public func loads(inBin i: Int) -> UInt32 { i >= 0 && i < Self.binCount ? bins[i] : 0 }
+    public func loads(inBin i: Int) -> UInt32 { histogram.count(inBin: i) }
 
     /// Rebuilds a learner from stored fields (`field(_:)` order), or nil when they do not
     /// describe one (a bin count beyond what `held` says, a share histogram of another size).
     public init?(fields: (Int) -> UInt64) {
-        var sum: UInt64 = 0
-        for i in 0..<Self.binCount {
-            let v = fields(i)
-            guard v <= u64(Self.capacity) else { return nil }
-            bins[i] = u32(v)
-            sum &+= v
-        }
-        let h = fields(Self.binCount)
-        guard h == sum, h < u64(Self.capacity) else { return nil }
-        held = u32(h)
-        learned = fields(Self.binCount + 1)
-        guard learned >= u64(held) else { return nil }
-    }
-
-    public static func == (a: NormLearner, b: NormLearner) -> Bool {
-        for i in 0..<fieldCount where a.field(i) != b.field(i) { return false }
-        return true
+        guard let h = HalvingHistogram(fields: fields) else { return nil }
+        histogram = h
     }
 
     /// The state as numbered fields: the 64 bins, then `held`, then `learned`.
-    public static let fieldCount = binCount + 2
-    public func field(_ i: Int) -> UInt64 {
-        if i < Self.binCount { return u64(bins[i]) }
-        return i == Self.binCount ? u64(held) : learned
-    }
+    public static let fieldCount = HalvingHistogram.fieldCount
+    public func field(_ i: Int) -> UInt64 { histogram.field(i) }
 }
 
 /// The NORM rule one occupancy is judged by: fixed from the profile, or derived from what the

@@ -9,7 +9,7 @@
 // trucks (`lane-sim eval --shielding-tilt -0.05`). So the lane measures, on every screened
 // occupancy that raised nothing and stayed below the threshold, how far its low window fell below
 // its unshielded expectation (the deficit) against the fall the high window's R predicts for it;
-// their ratio kappa_i goes into a histogram, and its median kappa is the lane's: the low window's
+// their ratio kappa_i goes into a `HalvingHistogram`, and its median kappa is the lane's: the low window's
 // expected counts under shielding are then B_low (1 - kappa (1 - R)) instead of B_low R.
 //
 // Why a median and not a ratio of averages (built first, 2026-12-03): a NORM load below the
@@ -24,20 +24,17 @@
 public struct ShieldingLearner: Sendable, Equatable {
     /// Bumped whenever the stored fields change.
     public static let layoutVersion = 1
-    public static let binCount = 64
-    /// Occupancies held before the histogram is halved.
-    public static let capacity: UInt32 = 1_024
     /// Occupancies it must hold before its median is used (before: 1, the spectrum kept).
     public static let loadsMin: UInt32 = 32
     /// kappa's range (Q16): 0.5 ... 1.5, 64 bins of 1/64.
     public static let kappaMinQ16: Int64 = 32_768
     public static let kappaMaxQ16: Int64 = 98_304
 
-    var bins: InlineArray<64, UInt32> = InlineArray(repeating: 0)
+    var histogram = HalvingHistogram()
     /// Occupancies held now (after halvings).
-    public private(set) var held: UInt32 = 0
+    public var held: UInt32 { histogram.held }
     /// Occupancies ever learned.
-    public private(set) var learned: UInt64 = 0
+    public var learned: UInt64 { histogram.learned }
 
     public init() {}
 
@@ -56,14 +53,7 @@ public struct ShieldingLearner: Sendable, Equatable {
         guard d > 0, d < (1 &<< 31), d * d >= 64 * l else { return false }
         let k = deficit > (1 &<< 46) || deficit < -(1 &<< 46) ? (deficit > 0 ? Self.kappaMaxQ16 : Self.kappaMinQ16) : (deficit &<< 16) / predicted
         let c = k < Self.kappaMinQ16 ? Self.kappaMinQ16 : k >= Self.kappaMaxQ16 ? Self.kappaMaxQ16 - 1 : k
-        let bin = int((c - Self.kappaMinQ16) &>> 10)  // 65,536 / 64 = 1,024 per bin
-        bins[bin] = bins[bin] &+ 1
-        held &+= 1
-        learned &+= 1
-        if held >= Self.capacity {
-            held = 0
-            for i in 0..<Self.binCount { bins[i] = bins[i] &>> 1; held &+= bins[i] }
-        }
+        histogram.add(bin: int((c - Self.kappaMinQ16) &>> 10))  // 65,536 / 64 = 1,024 per bin
         return true
     }
 
@@ -74,22 +64,15 @@ public struct ShieldingLearner: Sendable, Equatable {
     /// median: a bin is 1/64 wide, and its centre alone would put a lane whose shadow keeps the
     /// spectrum at 1.008; 65,536 before it is ready: the spectrum kept).
     public var kappaQ16: Int64 {
-        guard isReady else { return 65_536 }
+        guard isReady, let (bin, below) = histogram.quantileBin(perMille: 500) else { return 65_536 }
+        let f = u64(histogram.count(inBin: bin))
         let half = u64(held) * 512  // held / 2, in 1/1024 of an occupancy
-        var seen: UInt64 = 0
-        for i in 0..<Self.binCount {
-            let f = u64(bins[i])
-            if f > 0 && (seen + f) * 1_024 >= half {
-                let inside = i64((half - seen * 1_024) / f)  // 0 ... 1,024
-                return Self.kappaMinQ16 + (i64(i) &<< 10) + (inside > 1_024 ? 1_024 : inside)
-            }
-            seen &+= f
-        }
-        return 65_536
+        let inside = f > 0 && half > below * 1_024 ? i64((half - below * 1_024) / f) : 0  // 0 ... 1,024
+        return Self.kappaMinQ16 + (i64(bin) &<< 10) + (inside > 1_024 ? 1_024 : inside)
     }
 
     /// The held occupancies in one bin (for the console).
-    public func loads(inBin i: Int) -> UInt32 { i >= 0 && i < Self.binCount ? bins[i] : 0 }
+    public func loads(inBin i: Int) -> UInt32 { histogram.count(inBin: i) }
 
     /// The correction a corrected test adds to its expectation (low window and total alike) for a
     /// window whose unshielded low expectation is `lowExpectedQ16` and whose suppression estimate
@@ -104,29 +87,11 @@ public struct ShieldingLearner: Sendable, Equatable {
     /// Rebuilds a learner from stored fields (`field(_:)` order), or nil when they do not
     /// describe one (a bin beyond the capacity, bins that do not add up to `held`).
     public init?(fields: (Int) -> UInt64) {
-        var sum: UInt64 = 0
-        for i in 0..<Self.binCount {
-            let v = fields(i)
-            guard v <= u64(Self.capacity) else { return nil }
-            bins[i] = u32(v)
-            sum &+= v
-        }
-        let h = fields(Self.binCount)
-        guard h == sum, h < u64(Self.capacity) else { return nil }
-        held = u32(h)
-        learned = fields(Self.binCount + 1)
-        guard learned >= u64(held) else { return nil }
-    }
-
-    public static func == (a: ShieldingLearner, b: ShieldingLearner) -> Bool {
-        for i in 0..<fieldCount where a.field(i) != b.field(i) { return false }
-        return true
+        guard let h = HalvingHistogram(fields: fields) else { return nil }
+        histogram = h
     }
 
     /// The state as numbered fields: the 64 bins, then `held`, then `learned`.
-    public static let fieldCount = binCount + 2
-    public func field(_ i: Int) -> UInt64 {
-        if i < Self.binCount { return u64(bins[i]) }
-        return i == Self.binCount ? u64(held) : learned
-    }
+    public static let fieldCount = HalvingHistogram.fieldCount
+    public func field(_ i: Int) -> UInt64 { histogram.field(i) }
 }
