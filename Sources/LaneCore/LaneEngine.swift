@@ -95,6 +95,12 @@ public struct LaneEngine: Sendable {
     /// occupancy's start (the learner changes them only when an occupancy ends): the NORM fit
     /// needs one per bin and window for each window it judges.
     var spreadRootQ16: InlineArray<256, Int64> = InlineArray(repeating: 0)
+    /// The learned NORM bins that may explain an excess this occupancy (bit b: bin b;
+    /// `beginSpectral` gives them).
+    var spectralExplainingBins: UInt32 = 0
+    /// The shielding learner's kappa for this occupancy (Q16; 65,536 before it is ready), fixed
+    /// at its start: the learner changes only between occupancies, and its median is a loop.
+    var occKappaQ16: Int64 = 65_536
     var maxShapeQ16: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var maxNoiseQ32: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var maxShapeValid = false
@@ -421,6 +427,7 @@ public struct LaneEngine: Sendable {
         occLastAccumulated = false
         occNeutron = 0
         occNeutronExpectedQ16 = 0
+        occKappaQ16 = shieldingLearner.kappaQ16
         beginSpectral()
     }
 
@@ -583,7 +590,7 @@ public struct LaneEngine: Sendable {
             if windowsComplete {
                 let corrected = gw.shielded == i64(gw.samples) && high > 0
                 let b0 = scaled(corrected ? shapeGamma[0] : bgGamma[0], gw.intervalUs)
-                let tilt = corrected ? shieldingLearner.correctionQ16(lowExpectedQ16: scaled(shapeLow[0], gw.intervalUs), suppressionQ16: r) : 0
+                let tilt = corrected ? ShieldingLearner.correctionQ16(lowExpectedQ16: scaled(shapeLow[0], gw.intervalUs), suppressionQ16: r, kappaQ16: occKappaQ16) : 0
                 spectralWindow = SpectralWindow(spectrum: sw!.totals.spectrum, expectedQ16: ((b0 &>> 8) * (corrected ? r : 65_536) &>> 8) + tilt)
             }
             for g in 0..<groupCount {
@@ -631,7 +638,7 @@ public struct LaneEngine: Sendable {
             var spectralWindow: SpectralWindow? = nil
             if k >= 3 && occSpectrumComplete {
                 let b0 = corrected ? occShapeQ16[0] : occExpectedQ16[0]
-                let tilt = corrected ? shieldingLearner.correctionQ16(lowExpectedQ16: occLowShapeQ16[0], suppressionQ16: r) : 0
+                let tilt = corrected ? ShieldingLearner.correctionQ16(lowExpectedQ16: occLowShapeQ16[0], suppressionQ16: r, kappaQ16: occKappaQ16) : 0
                 spectralWindow = SpectralWindow(spectrum: occSpectrum, expectedQ16: ((b0 &>> 8) * r &>> 8) + tilt)
             }
             for g in 0..<groupCount {
@@ -696,7 +703,7 @@ public struct LaneEngine: Sendable {
                                     expectedQ16: scaled(shapeGamma[0], w.intervalUs) - scaled(shapeLow[0], w.intervalUs))
         guard high > 0 else { return }
         let b = ((scaled(shapeGamma[0], w.intervalUs) &>> 8) * r &>> 8)
-            + shieldingLearner.correctionQ16(lowExpectedQ16: scaled(shapeLow[0], w.intervalUs), suppressionQ16: r)
+            + ShieldingLearner.correctionQ16(lowExpectedQ16: scaled(shapeLow[0], w.intervalUs), suppressionQ16: r, kappaQ16: occKappaQ16)
         let threshold = b + settings.gammaSigmaQ8 * integerSquareRoot(variance(expectedQ16: b, suppressionQ16: r, highCounts: high,
                                                                                windowInEstimate: false, learnedCounts: shapeCounts[0]))
         guard (w.gamma[0] &<< 16) > threshold else { return }
@@ -746,7 +753,7 @@ public struct LaneEngine: Sendable {
                             spectral: inout SpectralWindow?) {
         // Under an estimated shielding the low window's expectation is B_low (1 - kappa (1 - R)):
         // R plus the learned tilt's correction (0 until learned, or with R at 1).
-        let tilt = high > 0 ? shieldingLearner.correctionQ16(lowExpectedQ16: bLow0, suppressionQ16: r) : 0
+        let tilt = high > 0 ? ShieldingLearner.correctionQ16(lowExpectedQ16: bLow0, suppressionQ16: r, kappaQ16: occKappaQ16) : 0
         let b = ((b0 &>> 8) * r &>> 8) + tilt
         let bLow = ((bLow0 &>> 8) * r &>> 8) + tilt
         let sd = integerSquareRoot(variance(expectedQ16: b, suppressionQ16: r, highCounts: high, windowInEstimate: true,

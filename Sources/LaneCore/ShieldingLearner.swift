@@ -76,10 +76,11 @@ public struct ShieldingLearner: Sendable, Equatable {
 
     /// The correction a corrected test adds to its expectation (low window and total alike) for a
     /// window whose unshielded low expectation is `lowExpectedQ16` and whose suppression estimate
-    /// is `r` (Q16): B_low (1 - kappa) (1 - R); 0 with R at 1 or before the learner is ready.
+    /// is `r` (Q16), at `kappaQ16` (the engine fixes it at an occupancy's start):
+    /// B_low (1 - kappa) (1 - R); 0 with R or kappa at 1.
     @inline(__always)
-    public func correctionQ16(lowExpectedQ16 bLow: Int64, suppressionQ16 r: Int64) -> Int64 {
-        guard r < 65_536, isReady else { return 0 }
+    public static func correctionQ16(lowExpectedQ16 bLow: Int64, suppressionQ16 r: Int64, kappaQ16: Int64) -> Int64 {
+        guard r < 65_536, kappaQ16 != 65_536 else { return 0 }
         let factor = ((65_536 - kappaQ16) * (65_536 - r)) &>> 16  // Q16, |factor| < 0.5
         return ((bLow &>> 8) * factor) &>> 8
     }

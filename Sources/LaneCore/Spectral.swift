@@ -271,18 +271,7 @@ extension LaneEngine {
             w.noiseQ32[i] = (((w.spectrum[i] > 0 ? w.spectrum[i] : 1) &<< 16) / e &<< 16) / e
         }
         guard spectralOn else { return }
-        // A bin explains only when it holds `binLoadsMin` loads and a twentieth of them all: the
-        // rare threat among the lane's loads (the check source passing, a real one) does not
-        // make a bin of its own that explains the next one. Bins harder than the median load's
-        // explain from 1 / `spectralHardBinDivisor` of them (a site policy; 20 by default): the
-        // lane's hardest NORM (potassium-rich, little cargo scatter) had no bin of its own and
-        // the directed test took it for Co-60 (m4: 11 of its 24 NORM alarms). Never the soft
-        // side: there a fiftieth let the tail bins explain Cs-137 inside NORM (0.85-0.88 of
-        // clean in six of eight members; docs/DETECTION.md).
-        let loadsMin = u64(SpectralState.binLoadsMin) > spectral.loads / 20 ? u64(SpectralState.binLoadsMin) : spectral.loads / 20
-        let hardShare = spectral.loads / u64(settings.spectralHardBinDivisor > 0 ? settings.spectralHardBinDivisor : 20)
-        let hardMin = u64(SpectralState.binLoadsMin) > hardShare ? u64(SpectralState.binLoadsMin) : hardShare
-        let (chi0, directed, level) = normFit(x: x, e: e, spectrum: w.spectrum, loadsMin: loadsMin, hardLoadsMin: hardMin)
+        let (chi0, directed, level) = normFit(x: x, e: e, spectrum: w.spectrum)
         w.bestChi2Q16 = chi0
         w.levelZQ8 = level
         w.directedChi2Q16 = directed
@@ -305,8 +294,7 @@ extension LaneEngine {
     /// level's part c |g'| in sd (Q8; c is g''s coefficient after Gram-Schmidt too). Fixed point (Q8 per window,
     /// Q16 sums; Gram-Schmidt, each step fused with the sums that follow it: a helper for the
     /// step, unfused, cost 470 instructions per sample more), no allocation.
-    mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>, loadsMin: UInt64,
-                          hardLoadsMin: UInt64) -> (best0: Int64, directed: Int64, levelZQ8: Int64) {
+    mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>) -> (best0: Int64, directed: Int64, levelZQ8: Int64) {
         // Mutating and with the settings read once: a non-mutating call copied the engine, and
         // every read of a shape in the loops copied the settings (35 k instructions a call).
         let k = settings.spectralWindowCount
@@ -317,9 +305,9 @@ extension LaneEngine {
         // (`var`: a `let` copy was copied again per element read; so were the parameters.)
         var mean = spectral.meanQ16
         var root = spreadRootQ16
-        var binLoads = spectral.binLoads
+        let explaining = spectralExplainingBins
         var counts = spectrum, excess = x
-        mean[0] = mean[0]; root[0] = root[0]; binLoads[0] = binLoads[0]; counts[0] = counts[0]; excess[0] = excess[0]; shapeQ16[0] = shapeQ16[0]  // (kept vars: in memory)
+        mean[0] = mean[0]; root[0] = root[0]; counts[0] = counts[0]; excess[0] = excess[0]; shapeQ16[0] = shapeQ16[0]  // (kept vars: in memory)
         var best0 = Int64.max
         var bestGR: Int64 = 0, bestGG: Int64 = 0  // at the best bin: the level's sums, for its part in sd
         var best1 = InlineArray<4, Int64>(repeating: Int64.max)
@@ -328,14 +316,7 @@ extension LaneEngine {
         // copied whole per element read or written in the Embedded build (10 k instructions a call).
         var sd = InlineArray<16, Int64>(repeating: 1), u = InlineArray<16, Int64>(repeating: 0), g = InlineArray<16, Int64>(repeating: 0)
         var y = InlineArray<16, Int64>(repeating: 0), r = InlineArray<16, Int64>(repeating: 0), t = InlineArray<16, Int64>(repeating: 0)
-        // The median load's bin: bins below it (harder) explain from `hardLoadsMin` loads.
-        var total: UInt64 = 0, cumulative: UInt64 = 0, medianBin = 0
-        for b in 0..<SpectralState.binCount { total += u64(binLoads[b]) }
-        for b in 0..<SpectralState.binCount {
-            cumulative += u64(binLoads[b])
-            if cumulative * 2 >= total { medianBin = b; break }
-        }
-        for b in 0..<SpectralState.binCount where u64(binLoads[b]) >= (b < medianBin ? hardLoadsMin : loadsMin) {
+        for b in 0..<SpectralState.binCount where explaining & (1 &<< u32(b)) != 0 {
             var uu: Int64 = 0, uy: Int64 = 0, ug: Int64 = 0
             for i in 0..<k {
                 sd[i] = Self.windowSDQ8(spreadRootQ16: root[b &* windowCountMax &+ i], excess: e, counts: counts[i])
@@ -444,6 +425,28 @@ extension LaneEngine {
             for i in 0..<k { roots[b &* windowCountMax &+ i] = spread[b &* windowCountMax &+ i] > 0 ? integerSquareRoot(spread[b &* windowCountMax &+ i]) : 0 }
         }
         spreadRootQ16 = roots
+        // The bins that may explain an excess this occupancy (the learner changes only between
+        // occupancies). A bin explains only when it holds `binLoadsMin` loads and a twentieth of
+        // them all: the rare threat among the lane's loads (the check source passing, a real one)
+        // does not make a bin of its own that explains the next one. Bins harder than the median
+        // load's explain from 1 / `spectralHardBinDivisor` of them (a site policy; 20 by
+        // default): the lane's hardest NORM (potassium-rich, little cargo scatter) had no bin of
+        // its own and the directed test took it for Co-60 (m4: 11 of its 24 NORM alarms). Never
+        // the soft side: there a fiftieth let the tail bins explain Cs-137 inside NORM (0.85-0.88
+        // of clean in six of eight members; docs/DETECTION.md).
+        let loads = spectral.loads
+        let loadsMin = u64(SpectralState.binLoadsMin) > loads / 20 ? u64(SpectralState.binLoadsMin) : loads / 20
+        let hardShare = loads / u64(settings.spectralHardBinDivisor > 0 ? settings.spectralHardBinDivisor : 20)
+        let hardMin = u64(SpectralState.binLoadsMin) > hardShare ? u64(SpectralState.binLoadsMin) : hardShare
+        var held: UInt64 = 0, cumulative: UInt64 = 0, medianBin = 0
+        for b in 0..<SpectralState.binCount { held += u64(spectral.binLoads[b]) }
+        for b in 0..<SpectralState.binCount {
+            cumulative += u64(spectral.binLoads[b])
+            if cumulative * 2 >= held { medianBin = b; break }
+        }
+        var explaining: UInt32 = 0
+        for b in 0..<SpectralState.binCount where u64(spectral.binLoads[b]) >= (b < medianBin ? hardMin : loadsMin) { explaining |= 1 &<< u32(b) }
+        spectralExplainingBins = explaining
         // The matched test's weights: w_k = T_k / b_k - sum T / sum b (so that sum_k b_k w_k = 0:
         // the empty lane's spectrum at any level gives z = 0 on average), b_k at least 0.1 %.
         let shapes = settings.spectralMatchedSigmaQ8 > 0 ? settings.spectralThreatShapeCount : 0

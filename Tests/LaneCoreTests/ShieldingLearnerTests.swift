@@ -24,9 +24,9 @@ import Testing
         #expect(abs(Double(l.kappaQ16) / 65_536 - 0.27 / 0.33) < 0.01, "kappa \(Double(l.kappaQ16) / 65_536)")
         // The correction for a window of 1,000 expected low counts (Q16) at R = 0.67: 1000 (1 - kappa) 0.33.
         let k = Double(l.kappaQ16) / 65_536
-        let c = Double(l.correctionQ16(lowExpectedQ16: 1_000 * 65_536, suppressionQ16: 43_909)) / 65_536
+        let c = Double(ShieldingLearner.correctionQ16(lowExpectedQ16: 1_000 * 65_536, suppressionQ16: 43_909, kappaQ16: l.kappaQ16)) / 65_536
         #expect(abs(c - 1_000 * (1 - k) * (1 - 43_909.0 / 65_536)) < 1, "correction \(c)")
-        #expect(l.correctionQ16(lowExpectedQ16: 1_000 * 65_536, suppressionQ16: 65_536) == 0, "no shielding, no correction")
+        #expect(ShieldingLearner.correctionQ16(lowExpectedQ16: 1_000 * 65_536, suppressionQ16: 65_536, kappaQ16: l.kappaQ16) == 0, "no shielding, no correction")
 
         var light = ShieldingLearner()
         // 1 % of 2,200 counts: 22, under 8 sd (375): not taken.

@@ -246,13 +246,7 @@ extension Evaluation {
         var spectral = SpectralState()
         var rule = NormRule.initial
         var shielding = ShieldingLearner()
-        let moving: [SpeedProfile] = [.steady05, .steady1, .steady22, .steady45]
-        let clean: [PassSpec] = (0..<passes).map { i in
-            let r = i % 10
-            let cls: CleanClass = r < 7 ? .moving : r == 7 ? .stopped : r == 8 ? .parked : .queued
-            let profile: SpeedProfile = cls == .moving || cls == .queued ? moving[i % 4] : cls == .stopped ? .stopAndGo : .parked
-            return PassSpec(kind: .clean(cls), profile: profile, seed: rng.next())
-        }
+        let clean: [PassSpec] = (0..<passes).map { Suite.cleanPass($0, seed: rng.next()) }
         let cleanEvents = UnsafeMutableBufferPointer<[LaneEvent]>.allocate(capacity: clean.count)
         cleanEvents.initialize(repeating: [])
         defer { cleanEvents.deinitialize(); cleanEvents.deallocate() }

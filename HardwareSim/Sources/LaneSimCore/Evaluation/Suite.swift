@@ -105,14 +105,7 @@ enum Suite {
                 }
             }
         }
-        let moving: [SpeedProfile] = [.steady05, .steady1, .steady22, .steady45]
-        for i in 0..<c.cleanPasses {
-            // Traffic mix: 70 % moving, 10 % stop-and-go, 10 % parked, 10 % queued before entering.
-            let r = i % 10
-            let cls: CleanClass = r < 7 ? .moving : r == 7 ? .stopped : r == 8 ? .parked : .queued
-            let profile: SpeedProfile = cls == .moving || cls == .queued ? moving[i % 4] : cls == .stopped ? .stopAndGo : .parked
-            out.append(PassSpec(kind: .clean(cls), profile: profile, seed: rng.next()))
-        }
+        for i in 0..<c.cleanPasses { out.append(cleanPass(i, seed: rng.next())) }
         // Steel loads on top of the mix, one for every ten clean passes, at every speed and parked.
         let steelProfiles: [SpeedProfile] = [.steady1, .steady22, .steady45, .stopAndGo, .parked]
         for i in 0..<c.cleanPasses / 10 {
@@ -123,6 +116,16 @@ enum Suite {
             out.append(PassSpec(kind: .norm, profile: profiles[i % profiles.count], seed: rng.next()))
         }
         return out
+    }
+
+    /// The `i`-th clean pass of the traffic mix: 70 % moving, 10 % stop-and-go, 10 % parked,
+    /// 10 % queued before entering.
+    static func cleanPass(_ i: Int, seed: UInt64) -> PassSpec {
+        let moving: [SpeedProfile] = [.steady05, .steady1, .steady22, .steady45]
+        let r = i % 10
+        let cls: CleanClass = r < 7 ? .moving : r == 7 ? .stopped : r == 8 ? .parked : .queued
+        let profile: SpeedProfile = cls == .moving || cls == .queued ? moving[i % 4] : cls == .stopped ? .stopAndGo : .parked
+        return PassSpec(kind: .clean(cls), profile: profile, seed: seed)
     }
 
     /// The scenario of one pass: warm-up with an empty lane (or a vehicle queued near the
