@@ -17,7 +17,9 @@
 // learned afresh with a background that is not restored), for the lane's K windows. Version 4
 // adds, last, the `ShieldingLearner` (how the lane's vehicles shield its low window against the
 // high one), restored like the learner, whatever the age; a file of version 3 or older restores
-// none (the lane learns it again from its next clean vehicles).
+// none (the lane learns it again from its next clean vehicles). Its layout 2 adds each energy
+// window's histogram after the low window's; a file with layout 1 (the low window's alone, as
+// session 16 wrote it) still restores that, the windows' to learn afresh.
 
 import Foundation
 import LaneCore
@@ -101,9 +103,9 @@ public enum BackgroundStore {
         }
         if version >= 4 {
             // Last: the shielding learner.
-            let hsize = MemoryLayout<ShieldingLearner>.size
-            guard fields["shielding-layout"] == Int64(ShieldingLearner.layoutVersion), fields["shielding-size"] == Int64(hsize) else {
-                return .failure(.init("written by a build with another shielding learner layout (layout \(fields["shielding-layout"] ?? -1), \(fields["shielding-size"] ?? -1) bytes; this build \(ShieldingLearner.layoutVersion), \(hsize))"))
+            let hsize = shieldingSize(layout: fields["shielding-layout"])
+            guard hsize > 0, fields["shielding-size"] == Int64(hsize) else {
+                return .failure(.init("written by a build with another shielding learner layout (layout \(fields["shielding-layout"] ?? -1), \(fields["shielding-size"] ?? -1) bytes; this build \(ShieldingLearner.layoutVersion), \(MemoryLayout<ShieldingLearner>.size), or layout 1, \(MemoryLayout<HalvingHistogram>.size))"))
             }
             payload += hsize
         }
@@ -185,6 +187,13 @@ public enum BackgroundStore {
         }
     }
 
+    /// The stored shielding learner's size for a layout this build reads (0: none): layout 1 was
+    /// the low window's histogram alone.
+    static func shieldingSize(layout: Int64?) -> Int {
+        layout == Int64(ShieldingLearner.layoutVersion) ? MemoryLayout<ShieldingLearner>.size
+            : layout == 1 ? MemoryLayout<HalvingHistogram>.size : 0
+    }
+
     /// What the lane had learned of its vehicles' shielding, whatever the file's age: nil for a
     /// file of version 3 or older (none kept), or why it cannot be used.
     public static func decodeShielding(_ bytes: [UInt8], settings: EngineSettings) -> Result<ShieldingLearner?, BackgroundStoreError> {
@@ -194,12 +203,23 @@ public enum BackgroundStore {
             guard version >= 4 else { return .success(nil) }
             let at = start + MemoryLayout<Background>.size + MemoryLayout<NormLearner>.size
                 + (fields["windows"] != nil ? MemoryLayout<SpectralState>.size : 0)
-            var raw = ShieldingLearner()
-            withUnsafeMutableBytes(of: &raw) { dst in
-                bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[at..<(at + MemoryLayout<ShieldingLearner>.size)])) }
-            }
             // Rebuilt through its checked initialiser: values no learner holds are refused.
-            guard let l = ShieldingLearner(fields: { raw.field($0) }) else { return .failure(.init("the shielding learner's counts do not add up")) }
+            let l: ShieldingLearner?
+            if fields["shielding-layout"] == 1 {
+                // The low window's histogram alone: the windows' histograms start empty.
+                var raw = HalvingHistogram()
+                withUnsafeMutableBytes(of: &raw) { dst in
+                    bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[at..<(at + MemoryLayout<HalvingHistogram>.size)])) }
+                }
+                l = ShieldingLearner(fields: { $0 < HalvingHistogram.fieldCount ? raw.field($0) : 0 })
+            } else {
+                var raw = ShieldingLearner()
+                withUnsafeMutableBytes(of: &raw) { dst in
+                    bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[at..<(at + MemoryLayout<ShieldingLearner>.size)])) }
+                }
+                l = ShieldingLearner(fields: { raw.field($0) })
+            }
+            guard let l else { return .failure(.init("the shielding learner's counts do not add up")) }
             return .success(l)
         }
     }

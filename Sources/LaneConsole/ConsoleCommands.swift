@@ -385,6 +385,11 @@ extension ConsoleSession {
         say(sh.isReady
             ? "vehicle shielding: the low window takes \(fixed(Double(sh.kappaQ16) / 65_536, 3)) of the high window's shielding (learned from \(sh.learned) clean vehicles; 1.000 would keep the spectrum)"
             : "vehicle shielding: learning (\(sh.learned) clean vehicles of \(ShieldingLearner.loadsMin)); until then a vehicle's shadow is taken to keep the spectrum")
+        if v.settings.spectralWindowCount >= 3 {
+            let k = v.settings.spectralWindowCount
+            let each = (0..<k).map { sh.isReady(window: $0) ? fixed(Double(sh.kappaQ16(window: $0)) / 65_536, 2) : "-" }
+            say("shielding per window (the window's fall over the high window's; - not learned yet, taken as 1): \(each.joined(separator: " "))")
+        }
         say("slow average held \(b.slowHeldTotal) samples in all\(b.slowHeldRun > 0 ? ", holding now (the fast average is \(v.settings.backgroundHoldDropQ16 * 100 / 65_536) % or more below it: a vehicle waiting by the portal?)" : ""); \(b.gatedTotal) samples kept out of learning (far above the background: a source nearby, or a bad reading)")
     }
 

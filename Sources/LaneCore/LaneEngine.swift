@@ -101,6 +101,14 @@ public struct LaneEngine: Sendable {
     /// The shielding learner's kappa for this occupancy (Q16; 65,536 before it is ready), fixed
     /// at its start: the learner changes only between occupancies, and its median is a loop.
     var occKappaQ16: Int64 = 65_536
+    /// Multi-window panels, fixed at an occupancy's start: each window's kappa_k (Q16), whether
+    /// any is learned (else the spectral tests expect a shadow to keep the spectrum, as before),
+    /// m = sum_k b_k kappa_k and, per check source, a_j = sum_k w_jk b_k (kappa_k - 1) (Q16): under
+    /// a shadow of 1 - R = s the matched test's sum_k w_k C_k expects -C s a_j / (1 - s m).
+    var occWindowKappaQ16: InlineArray<16, Int64> = InlineArray(repeating: 65_536)
+    var occWindowShadow = false
+    var occShadowMassQ16: Int64 = 65_536
+    var matchedShadowQ16: InlineArray<4, Int64> = InlineArray(repeating: 0)
     var maxShapeQ16: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var maxNoiseQ32: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var maxShapeValid = false
@@ -456,6 +464,18 @@ public struct LaneEngine: Sendable {
             && d.gammaMaxSigmaQ8 < settings.gammaSigmaQ8 && occShieldedSamples >= Self.shieldingSamplesMin {
             shieldingLearner.add(lowCounts: occLow[0], lowExpectedQ16: occLowShapeQ16[0], highCounts: occGamma[0] - occLow[0],
                                  highExpectedQ16: occShapeQ16[0] - occLowShapeQ16[0])
+            // Multi-window panels: each window's fall against the fall R predicts for it.
+            let k = settings.spectralWindowCount
+            if k >= 3 && occSpectrumComplete {
+                let (r, high) = suppression()
+                if high > 0 {
+                    var spectrum = occSpectrum, share = spectralBackgroundShareQ16
+                    spectrum[0] = spectrum[0]; share[0] = share[0]  // (kept vars: in memory)
+                    for w in 0..<k {
+                        shieldingLearner.add(window: w, counts: spectrum[w], expectedQ16: ((occShapeQ16[0] &>> 8) * share[w]) &>> 8, suppressionQ16: r)
+                    }
+                }
+            }
         }
         if !d.notScreened && !d.truncated && !d.neutronAlarm && d.gammaMaxSigmaQ8 > settings.gammaSigmaQ8 {
             normLearner.add(shareQ16: d.gammaMaxLowShareQ16)
@@ -591,7 +611,8 @@ public struct LaneEngine: Sendable {
                 let corrected = gw.shielded == i64(gw.samples) && high > 0
                 let b0 = scaled(corrected ? shapeGamma[0] : bgGamma[0], gw.intervalUs)
                 let tilt = corrected ? ShieldingLearner.correctionQ16(lowExpectedQ16: scaled(shapeLow[0], gw.intervalUs), suppressionQ16: r, kappaQ16: occKappaQ16) : 0
-                spectralWindow = SpectralWindow(spectrum: sw!.totals.spectrum, expectedQ16: ((b0 &>> 8) * (corrected ? r : 65_536) &>> 8) + tilt)
+                spectralWindow = SpectralWindow(spectrum: sw!.totals.spectrum, expectedQ16: ((b0 &>> 8) * (corrected ? r : 65_536) &>> 8) + tilt,
+                                                shadowQ16: corrected ? 65_536 - r : 0)
             }
             for g in 0..<groupCount {
                 // Expected background over the window's actual length, Q16 counts.
@@ -639,7 +660,7 @@ public struct LaneEngine: Sendable {
             if k >= 3 && occSpectrumComplete {
                 let b0 = corrected ? occShapeQ16[0] : occExpectedQ16[0]
                 let tilt = corrected ? ShieldingLearner.correctionQ16(lowExpectedQ16: occLowShapeQ16[0], suppressionQ16: r, kappaQ16: occKappaQ16) : 0
-                spectralWindow = SpectralWindow(spectrum: occSpectrum, expectedQ16: ((b0 &>> 8) * r &>> 8) + tilt)
+                spectralWindow = SpectralWindow(spectrum: occSpectrum, expectedQ16: ((b0 &>> 8) * r &>> 8) + tilt, shadowQ16: corrected ? 65_536 - r : 0)
             }
             for g in 0..<groupCount {
                 grossTest(group: g, counts: occGamma[g], low: occLow[g],
@@ -707,7 +728,7 @@ public struct LaneEngine: Sendable {
         let threshold = b + settings.gammaSigmaQ8 * integerSquareRoot(variance(expectedQ16: b, suppressionQ16: r, highCounts: high,
                                                                                windowInEstimate: false, learnedCounts: shapeCounts[0]))
         guard (w.gamma[0] &<< 16) > threshold else { return }
-        var window = SpectralWindow(spectrum: spectrum, expectedQ16: b)
+        var window = SpectralWindow(spectrum: spectrum, expectedQ16: b, shadowQ16: 65_536 - r)
         evaluate(&window)
         if window.threat {
             current.gammaAlarm = true

@@ -50,6 +50,8 @@ public struct NormLearner: Sendable, Equatable {
         var shielding = ShieldingLearner()
         shielding.add(lowCounts: 1_600, lowExpectedQ16: 2_200 * 65_536, highCounts: 1_200, highExpectedQ16: 1_800 * 65_536)
         _ = shielding.kappaQ16
+        shielding.add(window: 0, counts: 400, expectedQ16: 600 * 65_536, suppressionQ16: 40_000)
+        _ = shielding.kappaQ16(window: 0)
         _ = shielding == ShieldingLearner()
     }
 

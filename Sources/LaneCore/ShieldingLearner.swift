@@ -20,10 +20,20 @@
 // predicted deficit is at least 8 sd of the low window's counting noise are taken (a light shadow
 // says nothing of the ratio). Fixed point, bounded memory (64 bins, halved at 1,024 occupancies
 // as the NORM learner's histogram), no allocation.
+//
+// Multi-window panels: the same ratio per energy window, kappa_k = window k's fall over the fall R
+// predicts for it (taken where that predicted fall is at least 4 sd of the window's counts), one
+// histogram per window. The spectral tests then expect window k's counts under a shadow at
+// b_k (1 - kappa_k (1 - R)): the matched test's statistic, level-free by construction, was still
+// biased by a shadow that changes the shape (its weights assume the empty lane's shape at any
+// level), and over a parked truck's minute that bias passed its limit (`--shielding-tilt -0.05`,
+// eight windows: 1-2 false alarms per 1,000 clean vehicles in three of eight members). Per window,
+// not one low/high ratio: a real shadow's tilt is smooth in energy (attenuation falls with it,
+// down-scatter piles up low), and the engine need not know where the panel splits its windows.
 
 public struct ShieldingLearner: Sendable, Equatable {
     /// Bumped whenever the stored fields change.
-    public static let layoutVersion = 1
+    public static let layoutVersion = 2
     /// Occupancies it must hold before its median is used (before: 1, the spectrum kept).
     public static let loadsMin: UInt32 = 32
     /// kappa's range (Q16): 0.5 ... 1.5, 64 bins of 1/64.
@@ -31,6 +41,10 @@ public struct ShieldingLearner: Sendable, Equatable {
     public static let kappaMaxQ16: Int64 = 98_304
 
     var histogram = HalvingHistogram()
+    /// Per energy window (multi-window panels): kappa_k's histograms.
+    var windowHistograms: InlineArray<16, HalvingHistogram> = InlineArray(repeating: HalvingHistogram())
+    /// A window's predicted fall must be at least this many sd of its counts to be taken.
+    public static let windowSigmaMin: Int64 = 4
     /// Occupancies held now (after halvings).
     public var held: UInt32 { histogram.held }
     /// Occupancies ever learned.
@@ -51,11 +65,39 @@ public struct ShieldingLearner: Sendable, Equatable {
         // The predicted deficit must be at least 8 sd of the low window's counts: D^2 >= 64 L.
         let d = predicted &>> 16, l = le &>> 16
         guard d > 0, d < (1 &<< 31), d * d >= 64 * l else { return false }
-        let k = deficit > (1 &<< 46) || deficit < -(1 &<< 46) ? (deficit > 0 ? Self.kappaMaxQ16 : Self.kappaMinQ16) : (deficit &<< 16) / predicted
-        let c = k < Self.kappaMinQ16 ? Self.kappaMinQ16 : k >= Self.kappaMaxQ16 ? Self.kappaMaxQ16 - 1 : k
-        histogram.add(bin: int((c - Self.kappaMinQ16) &>> 10))  // 65,536 / 64 = 1,024 per bin
+        histogram.add(bin: Self.bin(deficitQ16: deficit, predictedQ16: predicted))
         return true
     }
+
+    /// kappa_i = deficit / predicted (Q16 counts both, predicted > 0), as its histogram bin (clamped to 0.5 ... 1.5).
+    @inline(__always)
+    static func bin(deficitQ16 deficit: Int64, predictedQ16 predicted: Int64) -> Int {
+        let k = deficit > (1 &<< 46) || deficit < -(1 &<< 46) ? (deficit > 0 ? kappaMaxQ16 : kappaMinQ16) : (deficit &<< 16) / predicted
+        let c = k < kappaMinQ16 ? kappaMinQ16 : k >= kappaMaxQ16 ? kappaMaxQ16 - 1 : k
+        return int((c - kappaMinQ16) &>> 10)  // 65,536 / 64 = 1,024 per bin
+    }
+
+    /// One clean occupancy's energy window `window` (multi-window panels): its counts over the
+    /// shielded samples, their unshielded expectation (Q16) and the occupancy's suppression
+    /// estimate R (Q16, at most 1). False when it says nothing (the predicted fall E (1 - R) under
+    /// `windowSigmaMin` sd of the window's counts).
+    @discardableResult
+    public mutating func add(window i: Int, counts c: Int64, expectedQ16 e: Int64, suppressionQ16 r: Int64) -> Bool {
+        guard i >= 0, i < windowCountMax, e > 0, c >= 0, c < (1 &<< 30), r >= 0, r < 65_536 else { return false }
+        let predicted = e - (((e &>> 8) * r) &>> 8)  // Q16 counts
+        let d = predicted &>> 16, n = e &>> 16
+        guard d > 0, d < (1 &<< 31), d * d >= Self.windowSigmaMin * Self.windowSigmaMin * n else { return false }
+        windowHistograms[i].add(bin: Self.bin(deficitQ16: e - (c &<< 16), predictedQ16: predicted))
+        return true
+    }
+
+    /// Window i's kappa_k (Q16; 65,536 until its histogram holds `loadsMin` occupancies).
+    public func kappaQ16(window i: Int) -> Int64 {
+        i >= 0 && i < windowCountMax ? Self.median(windowHistograms[i]) : 65_536
+    }
+
+    /// Whether window i's kappa_k is learned.
+    public func isReady(window i: Int) -> Bool { i >= 0 && i < windowCountMax && windowHistograms[i].held >= Self.loadsMin }
 
     /// True once it holds enough occupancies to stand for the lane.
     public var isReady: Bool { held >= Self.loadsMin }
@@ -63,12 +105,15 @@ public struct ShieldingLearner: Sendable, Equatable {
     /// The median of the held occupancies' kappa (Q16, interpolated inside its bin as a grouped
     /// median: a bin is 1/64 wide, and its centre alone would put a lane whose shadow keeps the
     /// spectrum at 1.008; 65,536 before it is ready: the spectrum kept).
-    public var kappaQ16: Int64 {
-        guard isReady, let (bin, below) = histogram.quantileBin(perMille: 500) else { return 65_536 }
-        let f = u64(histogram.count(inBin: bin))
-        let half = u64(held) * 512  // held / 2, in 1/1024 of an occupancy
+    public var kappaQ16: Int64 { Self.median(histogram) }
+
+    /// A histogram's interpolated median kappa (Q16; 65,536 while it holds fewer than `loadsMin`).
+    public static func median(_ h: HalvingHistogram) -> Int64 {
+        guard h.held >= loadsMin, let (bin, below) = h.quantileBin(perMille: 500) else { return 65_536 }
+        let f = u64(h.count(inBin: bin))
+        let half = u64(h.held) * 512  // held / 2, in 1/1024 of an occupancy
         let inside = f > 0 && half > below * 1_024 ? i64((half - below * 1_024) / f) : 0  // 0 ... 1,024
-        return Self.kappaMinQ16 + (i64(bin) &<< 10) + (inside > 1_024 ? 1_024 : inside)
+        return kappaMinQ16 + (i64(bin) &<< 10) + (inside > 1_024 ? 1_024 : inside)
     }
 
     /// The held occupancies in one bin (for the console).
@@ -88,11 +133,28 @@ public struct ShieldingLearner: Sendable, Equatable {
     /// Rebuilds a learner from stored fields (`field(_:)` order), or nil when they do not
     /// describe one (a bin beyond the capacity, bins that do not add up to `held`).
     public init?(fields: (Int) -> UInt64) {
+        let n = HalvingHistogram.fieldCount
         guard let h = HalvingHistogram(fields: fields) else { return nil }
         histogram = h
+        for w in 0..<windowCountMax {
+            guard let hw = HalvingHistogram(fields: { fields(n * (1 + w) + $0) }) else { return nil }
+            windowHistograms[w] = hw
+        }
     }
 
-    /// The state as numbered fields: the 64 bins, then `held`, then `learned`.
-    public static let fieldCount = HalvingHistogram.fieldCount
-    public func field(_ i: Int) -> UInt64 { histogram.field(i) }
+    /// The state as numbered fields: the low window's histogram (64 bins, `held`, `learned`), then
+    /// each energy window's, in window order.
+    public static let fieldCount = HalvingHistogram.fieldCount * (1 + windowCountMax)
+    public func field(_ i: Int) -> UInt64 {
+        let n = HalvingHistogram.fieldCount
+        if i < n { return histogram.field(i) }
+        let w = i / n - 1
+        return w < windowCountMax ? windowHistograms[w].field(i % n) : 0
+    }
+
+    public static func == (a: ShieldingLearner, b: ShieldingLearner) -> Bool {
+        if a.histogram != b.histogram { return false }
+        for w in 0..<windowCountMax where a.windowHistograms[w] != b.windowHistograms[w] { return false }
+        return true
+    }
 }

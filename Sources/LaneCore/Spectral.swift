@@ -202,10 +202,14 @@ struct SpectralWindow {
     /// The excess's shares per window (Q16) and their counting noise (Q32), for the learner.
     var shape: InlineArray<16, Int64> = InlineArray(repeating: 0)
     var noiseQ32: InlineArray<16, Int64> = InlineArray(repeating: 0)
+    /// The vehicle's shadow on the window, 1 - R (Q16; 0: none, or not corrected): with the
+    /// windows' kappa_k learned, the expected spectrum is b_k (1 - kappa_k s), not b_k.
+    var shadowQ16: Int64 = 0
 
-    init(spectrum: InlineArray<16, Int64>, expectedQ16: Int64) {
+    init(spectrum: InlineArray<16, Int64>, expectedQ16: Int64, shadowQ16: Int64 = 0) {
         self.spectrum = spectrum
         self.expectedQ16 = expectedQ16
+        self.shadowQ16 = shadowQ16 > 0 ? shadowQ16 : 0
     }
 }
 
@@ -259,10 +263,18 @@ extension LaneEngine {
         let excess = (c &<< 16) - w.expectedQ16
         guard excess > 65_536 else { return }  // under one count: nothing to judge
         let e = excess &>> 16  // counts
-        // The excess per window (Q16) and its shares.
+        // The excess per window (Q16) and its shares; under a shadow, once the windows' kappa_k
+        // are learned, against the shadowed shape b_k (1 - kappa_k s) / (1 - s m).
         var x = InlineArray<16, Int64>(repeating: 0)
+        var share = spectralBackgroundShareQ16
+        if occWindowShadow && w.shadowQ16 > 0 {
+            var kappa = occWindowKappaQ16
+            kappa[0] = kappa[0]  // (kept var: in memory)
+            let den = Self.shadowDenominatorQ16(shadowQ16: w.shadowQ16, massQ16: occShadowMassQ16)
+            for i in 0..<k { share[i] = (((share[i] * (65_536 - ((kappa[i] * w.shadowQ16) &>> 16))) &>> 16) &<< 16) / den }
+        }
         for i in 0..<k {
-            x[i] = (w.spectrum[i] &<< 16) - ((w.expectedQ16 &>> 8) * spectralBackgroundShareQ16[i] &>> 8)
+            x[i] = (w.spectrum[i] &<< 16) - ((w.expectedQ16 &>> 8) * share[i] &>> 8)
             var s = x[i] / e  // Q16 share
             if s > 131_072 { s = 131_072 }
             if s < -131_072 { s = -131_072 }
@@ -383,6 +395,14 @@ extension LaneEngine {
         return sd > 0 ? sd : 1
     }
 
+    /// 1 - s m (Q16), the shadowed spectrum's total over the empty lane's (s = 1 - R, m =
+    /// sum_k b_k kappa_k), never below 1/16 (a shadow beyond what kappa can describe).
+    @inline(__always)
+    static func shadowDenominatorQ16(shadowQ16 s: Int64, massQ16 m: Int64) -> Int64 {
+        let d = 65_536 - ((s * m) &>> 16)
+        return d > 4_096 ? d : 4_096
+    }
+
     /// A value in sd (Q8) held within +-4096 sd: its square, summed over 16 windows, stays in Int64.
     @inline(__always)
     static func clampQ8(_ v: Int64) -> Int64 { v > (1 &<< 20) ? (1 &<< 20) : v < -(1 &<< 20) ? -(1 &<< 20) : v }
@@ -470,6 +490,24 @@ extension LaneEngine {
             matchedNormQ16[j] = norm
         }
         matchedWeightQ16 = weights
+        // The windows' kappa_k (shielding learner), and what a shadow does to the matched test.
+        var kappa = InlineArray<16, Int64>(repeating: 65_536)
+        var anyLearned = false
+        var mass: Int64 = 0
+        for w in 0..<k {
+            if shieldingLearner.isReady(window: w) { kappa[w] = shieldingLearner.kappaQ16(window: w); anyLearned = true }
+            mass += (share[w] * kappa[w]) &>> 16
+        }
+        occWindowKappaQ16 = kappa
+        occWindowShadow = anyLearned
+        occShadowMassQ16 = mass
+        var tilt = InlineArray<4, Int64>(repeating: 0)
+        for j in 0..<shapes where anyLearned {
+            var a: Int64 = 0
+            for w in 0..<k { a += (((weights[j * windowCountMax + w] * share[w]) &>> 16) * (kappa[w] - 65_536)) &>> 16 }
+            tilt[j] = a
+        }
+        matchedShadowQ16 = tilt
     }
 
     /// The matched test of one window (`EngineSettings.spectralMatchedSigmaQ8`): for each check
@@ -490,11 +528,16 @@ extension LaneEngine {
         var weight = matchedWeightQ16
         var norm = matchedNormQ16
         var spectrum = w.spectrum
-        weight[0] = weight[0]; norm[0] = norm[0]; spectrum[0] = spectrum[0]
+        var shadowTilt = matchedShadowQ16
+        weight[0] = weight[0]; norm[0] = norm[0]; spectrum[0] = spectrum[0]; shadowTilt[0] = shadowTilt[0]
         var c: Int64 = 0
         for i in 0..<k { c += spectrum[i] > 0 ? spectrum[i] : 0 }
         guard c > 0 else { return }
         let root = integerSquareRoot(multiplySaturating(c, 65_536))  // Q8
+        // Under a shadow that changes the shape (the windows' kappa_k learned), sum_k w_k C_k
+        // expects -C s a_j / (1 - s m): added back, so that a clean vehicle gives z = 0 again.
+        let shadowed = occWindowShadow && w.shadowQ16 > 0
+        let den = shadowed ? Self.shadowDenominatorQ16(shadowQ16: w.shadowQ16, massQ16: occShadowMassQ16) : 65_536
         var candidate = false
         var sourceQ16: Int64 = 0
         for j in 0..<shapes where norm[j] > 0 {
@@ -503,6 +546,7 @@ extension LaneEngine {
                 let term = multiplySaturating(weight[j &* windowCountMax &+ i], spectrum[i])
                 num &+= term > (1 &<< 58) ? (1 &<< 58) : term < -(1 &<< 58) ? -(1 &<< 58) : term  // 16 terms stay in Int64
             }
+            if shadowed { num &+= multiplySaturating(c, (((w.shadowQ16 * shadowTilt[j]) &>> 16) &<< 16) / den) }
             let den = multiplySaturating(integerSquareRoot(norm[j]), root)  // Q8 x Q8
             if den > 0 && Self.ratioQ16(num, den) &>> 8 > limit {
                 candidate = true

@@ -69,6 +69,7 @@ struct MultiWindowTests {
         let bg2 = console.run("background")
         #expect(bg2.contains("spectral test: 0 NORM loads learned") && bg2.contains("not ready yet"), "\(bg2)")
         #expect(bg2.contains("directed test: Cs-137, Co-60 over the NORM shapes, alarm beyond 2.50 sd"), "\(bg2)")
+        #expect(bg2.contains("shielding per window (the window's fall over the high window's; - not learned yet, taken as 1): - - - - - - - -"), "\(bg2)")
 
         // The check source against panel MU: its shape over the 8 windows, printed for the
         // profile's checkSourceShapes; the simulator's Cs-137 check source gives the shape the

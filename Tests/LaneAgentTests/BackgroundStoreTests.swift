@@ -85,7 +85,7 @@ import Testing
         } else { Issue.record("an inconsistent learner was accepted") }
     }
 
-    @Test("what the lane learned of its vehicles' shielding is kept last (version 4), on two-window and multi-window lanes, and restored whatever the background's age; a version-3 file gives none; a learner whose bins do not add up is refused; a restarted controller has it")
+    @Test("what the lane learned of its vehicles' shielding (the low window's kappa and each energy window's) is kept last (version 4), on two-window and multi-window lanes, and restored whatever the background's age; a file with the learner's layout 1 (the low window's alone, as session 16 wrote it) restores that, its windows' to learn; a version-3 file gives none; a learner whose bins do not add up is refused; a restarted controller has it")
     func shieldingKept() throws {
         for k in [0, 8] {
             var lane = VirtualLane(settings: { $0.spectralWindowCount = k })
@@ -95,7 +95,9 @@ import Testing
             var sh = ShieldingLearner()
             for _ in 0..<40 {
                 sh.add(lowCounts: 1_600, lowExpectedQ16: 2_200 * 65_536, highCounts: 1_200, highExpectedQ16: 1_800 * 65_536)
+                for w in 0..<8 { sh.add(window: w, counts: 300 - Int64(w) * 10, expectedQ16: 400 * 65_536, suppressionQ16: 45_000) }
             }
+            #expect(sh.isReady(window: 7) && sh.kappaQ16(window: 0) != sh.kappaQ16(window: 7))
             let t: Int64 = 5_000_000_000
             let bytes = BackgroundStore.encode(b, shielding: sh, settings: s, savedWallUs: t)
             #expect(String(decoding: bytes.prefix(18), as: UTF8.self) == "lane-background v4")
@@ -112,6 +114,20 @@ import Testing
             for i in 0..<4 { v3.append(UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i)))) }
             #expect(try BackgroundStore.decode(v3, settings: s, nowWallUs: t).get().background.samplesLearned == b.samplesLearned)
             #expect(try BackgroundStore.decodeShielding(v3, settings: s).get() == nil)
+            // Layout 1: the low window's histogram alone (a HalvingHistogram's bytes).
+            var h1 = HalvingHistogram()
+            for _ in 0..<40 { h1.add(bin: 40) }
+            var v41 = String(decoding: bytes[..<nl], as: UTF8.self)
+                .replacingOccurrences(of: "shielding-layout=\(ShieldingLearner.layoutVersion) shielding-size=\(MemoryLayout<ShieldingLearner>.size)",
+                                      with: "shielding-layout=1 shielding-size=\(MemoryLayout<HalvingHistogram>.size)")
+            v41 += "\n"
+            var old = Array(v41.utf8) + Array(bytes[(nl + 1)..<(bytes.count - 4 - MemoryLayout<ShieldingLearner>.size)])
+            withUnsafeBytes(of: &h1) { old.append(contentsOf: $0) }
+            let crc1 = old.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
+            for i in 0..<4 { old.append(UInt8(truncatingIfNeeded: crc1 >> (8 * UInt32(i)))) }
+            let fromOld = try BackgroundStore.decodeShielding(old, settings: s).get()
+            #expect(fromOld?.isReady == true && fromOld?.kappaQ16 == ShieldingLearner.median(h1) && fromOld?.isReady(window: 0) == false)
+            #expect(try BackgroundStore.decode(old, settings: s, nowWallUs: t).get().background.samplesLearned == b.samplesLearned)
             // A bin beyond the learner's capacity (CRC recomputed: a bad writer, not damage).
             var bad = Array(bytes.dropLast(4))
             let at = bad.count - MemoryLayout<ShieldingLearner>.size
