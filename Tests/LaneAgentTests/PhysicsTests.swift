@@ -4,6 +4,7 @@
 // its 477 keV edge, Co-60 is harder than Cs-137, cargo scatters counts down, a panel with more
 // gain reads harder; and lane-sim's member keeps its fixed shares.
 
+import Foundation
 import LaneSimCore
 import Testing
 
@@ -65,7 +66,7 @@ import Testing
         }
     }
 
-    @Test("a tilted shielding (lane.shieldingTilt, lane-sim eval --shielding-tilt) takes sup (1 + tilt) of the background below the split and sup (1 - tilt) above, on two and on eight windows; out of range it is refused naming the key")
+    @Test("a tilted shielding (lane.shieldingTilt, lane-sim eval --shielding-tilt) takes sup (1 + tilt) of the background below the split and sup (1 - tilt) above, on two and on eight windows; smooth (shieldingTiltShape), sup (1 + tilt x_j) with x_j from +1 to -1 through the windows in log energy; out of range it is refused naming the key, an unknown shape refused")
     func shieldingTilt() throws {
         // A parked truck of 30 % shielding fills the portal from 20 s to 110 s.
         func world(tilt: Double, windows: [Double]? = nil) -> LaneWorld {
@@ -91,6 +92,26 @@ import Testing
         for j in 0..<8 where o8[j] > 0 {
             #expect(abs(t8[j] / o8[j] - (j < split ? 0.73 : 0.67) / 0.7) < 1e-9, "window \(j): \(t8[j] / o8[j])")
         }
+        // Smooth: through the windows, +1 at the lowest and -1 at the highest in log energy.
+        func smoothWorld(_ tilt: Double) -> LaneWorld {
+            var lane = LaneSpec()
+            lane.physics = Physics.family(seed: 1, count: 1)[1]
+            lane.shieldingTilt = tilt
+            lane.shieldingTiltShape = .smooth
+            let v = VehicleSpec(at: 5, speed: 1.5, motion: .parked, stopS: 90, shielding: 0.3)
+            let sw = LaneWorld(scenario: Scenario(seed: 1, durationS: 200, lane: lane, vehicles: [v]))
+            #expect(sw.useWindows(boundaries))
+            return sw
+        }
+        let s8 = smoothWorld(-0.1).windowRates(at: 60, panel: 0)
+        let c = (0..<8).map { log(boundaries[$0] * boundaries[$0 + 1]) / 2 }
+        for j in 0..<8 where o8[j] > 0 {
+            let x = 1 - 2 * (c[j] - c[0]) / (c[7] - c[0])
+            #expect(abs(s8[j] / o8[j] - (1 - 0.3 * (1 - 0.1 * x)) / 0.7) < 1e-9, "smooth, window \(j): \(s8[j] / o8[j])")
+        }
+        #expect(abs(s8[0] / o8[0] - 0.73 / 0.7) < 1e-9 && abs(s8[7] / o8[7] - 0.67 / 0.7) < 1e-9, "the ends as the step's")
+        #expect(try Scenario.parse("seed: 1\nlane: {shieldingTiltShape: smooth}\n", source: "s.yaml").lane.shieldingTiltShape == .smooth)
+        #expect(throws: (any Error).self) { try Scenario.parse("seed: 1\nlane: {shieldingTiltShape: wavy}\n", source: "s.yaml") }
         #expect(throws: ScenarioError.self) { try Scenario.parse("seed: 1\nlane: {shieldingTilt: 1.5}\n", source: "s.yaml") }
         do { _ = try Scenario.parse("seed: 1\nlane: {shieldingTilt: 1.5}\n", source: "s.yaml") } catch {
             #expect("\(error)".contains("s.yaml: lane.shieldingTilt: must be -1...1"), "\(error)")

@@ -283,7 +283,18 @@ public final class LaneWorld {
         var out = shares.map { bg * $0 }
         if tilt != 0 {
             let open = lane.backgroundCps[p] * drift, split = lowWindowCount(panel: p)
-            out = shares.indices.map { j in open * shares[j] * (1 - sup * (j < split ? 1 + tilt : 1 - tilt)) }
+            let edges = energyWindowsKev[p], k = shares.count
+            if lane.shieldingTiltShape == .smooth && edges.count == k + 1 && k >= 2 {
+                // x_j from +1 to -1, linear in the log of the window's centre energy.
+                let centre = (0..<k).map { j in log(max(edges[j], 1) * max(edges[j + 1], 1)) / 2 }
+                let span = centre[k - 1] - centre[0]
+                out = shares.indices.map { j in
+                    let x = span > 0 ? 1 - 2 * (centre[j] - centre[0]) / span : 0
+                    return open * shares[j] * (1 - sup * (1 + tilt * x))
+                }
+            } else {
+                out = shares.indices.map { j in open * shares[j] * (1 - sup * (j < split ? 1 + tilt : 1 - tilt)) }
+            }
         }
         eachSource(at: t, panel: p) { k, si, s, r in
             guard s.type.gamma else { return }

@@ -101,6 +101,12 @@ public struct LaneSpec: Codable, Sendable {
     /// split lose `shielding x (1 + tilt)` of the background, those above `shielding x (1 - tilt)`
     /// (0: the shape is kept, the engine's assumption; negative: the high windows shielded more).
     public var shieldingTilt: Double = 0
+    /// `step` (the default): as above; `smooth`: on multi-window panels the tilt runs through the
+    /// windows, x_j from +1 (the lowest) to -1 (the highest) linear in the log of each window's
+    /// centre energy, window j losing `shielding x (1 + tilt x_j)` (a real shadow's tilt follows
+    /// the energy; two-window panels keep the step).
+    public var shieldingTiltShape: TiltShape = .step
+    public enum TiltShape: String, Codable, Sendable { case step, smooth }
     public var panelLabels: [String] = ["MU", "ML", "SU", "SL"]
     /// The spectral physics (docs/SIMULATOR.md, "The physics family"); nil: lane-sim's fixed
     /// shares, with `backgroundLowFraction`.
@@ -112,7 +118,7 @@ public struct LaneSpec: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case backgroundCps, backgroundLowFraction, neutronBackgroundCps, driftFraction, driftPeriodS, beamSpacingM,
-            portalWidthM, shielding, shieldingTilt, panelLabels
+            portalWidthM, shielding, shieldingTilt, shieldingTiltShape, panelLabels
     }
 
     public init(from d: Decoder) throws {
@@ -127,6 +133,7 @@ public struct LaneSpec: Codable, Sendable {
         portalWidthM = try c.decodeIfPresent(Double.self, forKey: .portalWidthM) ?? z.portalWidthM
         shielding = try c.decodeIfPresent(Double.self, forKey: .shielding) ?? z.shielding
         shieldingTilt = try c.decodeIfPresent(Double.self, forKey: .shieldingTilt) ?? z.shieldingTilt
+        shieldingTiltShape = try c.decodeIfPresent(TiltShape.self, forKey: .shieldingTiltShape) ?? z.shieldingTiltShape
         panelLabels = try c.decodeIfPresent([String].self, forKey: .panelLabels) ?? z.panelLabels
     }
 

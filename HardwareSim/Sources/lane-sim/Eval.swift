@@ -43,6 +43,8 @@ struct Eval: ParsableCommand {
     @Option(help: "With --commission --from-traffic: clean passes the lane's shielding learner sees first (default 100; 0: none, as every report before 2026-12-03).") var shieldingPasses: Int?
     @Option(help: "Tilt the vehicles' shielding across the spectrum, -1 to 1: the windows below the split lose shielding x (1 + tilt) of the background, those above x (1 - tilt) (default 0: the shape kept; a robustness probe).") var shieldingTilt: Double?
 
+    @Option(help: "With --shielding-tilt, on multi-window panels: step (the default; below and above the split) or smooth (through the windows, +1 at the lowest to -1 at the highest in log energy).") var shieldingTiltShape: String?
+
     func run() throws {
         guard passesPerCell > 0, clean >= 0, norm >= 0 else { throw ValidationError("counts must be positive") }
         guard warmupS >= 20 && warmupS <= 3600 else { throw ValidationError("--warmup-s must be 20...3600 seconds") }
@@ -77,6 +79,12 @@ struct Eval: ParsableCommand {
         if let shieldingTilt {
             guard shieldingTilt >= -1 && shieldingTilt <= 1 else { throw ValidationError("--shielding-tilt must be -1...1") }
             config.shieldingTilt = shieldingTilt
+        }
+        if let shieldingTiltShape {
+            guard let shape = LaneSpec.TiltShape(rawValue: shieldingTiltShape) else {
+                throw ValidationError("--shielding-tilt-shape must be step or smooth, not '\(shieldingTiltShape)'")
+            }
+            config.shieldingTiltShape = shape
         }
         if let dir = falseAlarmTraces {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -138,7 +146,8 @@ struct Eval: ParsableCommand {
         if let board { command += " --board \(board)" }
         if let windows { command += " --windows \(windows)" }
         if let ceiling { command += " --ceiling \(ceiling)" }
-        if let shieldingTilt { command += " --shielding-tilt \(shieldingTilt)" }
+        if let shieldingTilt { command += " --shielding-tilt=\(shieldingTilt)" }
+        if let shieldingTiltShape { command += " --shielding-tilt-shape \(shieldingTiltShape)" }
         if let shieldingPasses { command += " --shielding-passes \(shieldingPasses)" }
         if let spectralSigma { command += " --spectral-sigma \(spectralSigma)" }
         if let checkShapes { command += " --check-shapes \(checkShapes)" }

@@ -69,6 +69,8 @@ public struct EvalConfig: Sendable {
     public var warmupS = 40.0
     /// The vehicles' shielding tilted across the spectrum (LaneSpec.shieldingTilt; 0: shape kept).
     public var shieldingTilt = 0.0
+    /// Its shape across the windows (LaneSpec.shieldingTiltShape).
+    public var shieldingTiltShape = LaneSpec.TiltShape.step
     /// Per-occupancy false-alarm probability the matched-filter bound is held to.
     public var boundFalseAlarm = 1e-3
     /// When set, the trace of every clean pass on which this engine alarmed is written here, for
@@ -148,6 +150,7 @@ enum Suite {
         lane.neutronBackgroundCps = lane.neutronBackgroundCps.map { $0 * uniform(0.7, 1.3) }
         lane.driftPeriodS = uniform(300, 900)
         lane.shieldingTilt = c.shieldingTilt
+        lane.shieldingTiltShape = c.shieldingTiltShape
         if !physics.legacy { lane.physics = physics }
         var v = VehicleSpec(at: c.warmupS, speed: 2.2)
         v.attenuation = uniform(0.5, 0.9)
