@@ -55,6 +55,11 @@ public struct CommissioningResult: Sendable {
         guard let shielding else { return "" }
         return "; shielding learned from \(shielding.learned) clean occupancies: " + (shielding.isReady
             ? String(format: "the low window takes %.3f of the high window's shielding", Double(shielding.kappaQ16) / 65536) : "not ready")
+            + (settings.spectralWindowCount >= 3
+                ? ", per window " + (0..<settings.spectralWindowCount).map {
+                    shielding.isReady(window: $0) ? String(format: "%.2f", Double(shielding.kappaQ16(window: $0)) / 65536) : "-"
+                }.joined(separator: " ")
+                : "")
     }
 
     /// The spectral test's learned NORM: its loads and the hardness bins they fell in.
