@@ -43,6 +43,7 @@ struct Eval: ParsableCommand {
     @Option(help: "With --commission --from-traffic: clean passes the lane's shielding learner sees first (default 100; 0: none, as every report before 2026-12-03).") var shieldingPasses: Int?
     @Option(help: "Tilt the vehicles' shielding across the spectrum, -1 to 1: the windows below the split lose shielding x (1 + tilt) of the background, those above x (1 - tilt) (default 0: the shape kept; a robustness probe).") var shieldingTilt: Double?
 
+    @Option(help: "Each vehicle's tilt differs: --shielding-tilt plus this sd times a normal draw per pass (0 to 0.5; default 0: every vehicle alike).") var shieldingTiltSpread: Double?
     @Option(help: "With --shielding-tilt, on multi-window panels: step (the default; below and above the split) or smooth (through the windows, +1 at the lowest to -1 at the highest in log energy).") var shieldingTiltShape: String?
 
     func run() throws {
@@ -79,6 +80,10 @@ struct Eval: ParsableCommand {
         if let shieldingTilt {
             guard shieldingTilt >= -1 && shieldingTilt <= 1 else { throw ValidationError("--shielding-tilt must be -1...1") }
             config.shieldingTilt = shieldingTilt
+        }
+        if let shieldingTiltSpread {
+            guard shieldingTiltSpread >= 0 && shieldingTiltSpread <= 0.5 else { throw ValidationError("--shielding-tilt-spread must be 0...0.5") }
+            config.shieldingTiltSpread = shieldingTiltSpread
         }
         if let shieldingTiltShape {
             guard let shape = LaneSpec.TiltShape(rawValue: shieldingTiltShape) else {
@@ -148,6 +153,7 @@ struct Eval: ParsableCommand {
         if let ceiling { command += " --ceiling \(ceiling)" }
         if let shieldingTilt { command += " --shielding-tilt=\(shieldingTilt)" }
         if let shieldingTiltShape { command += " --shielding-tilt-shape \(shieldingTiltShape)" }
+        if let shieldingTiltSpread { command += " --shielding-tilt-spread \(shieldingTiltSpread)" }
         if let shieldingPasses { command += " --shielding-passes \(shieldingPasses)" }
         if let spectralSigma { command += " --spectral-sigma \(spectralSigma)" }
         if let checkShapes { command += " --check-shapes \(checkShapes)" }

@@ -71,6 +71,9 @@ public struct EvalConfig: Sendable {
     public var shieldingTilt = 0.0
     /// Its shape across the windows (LaneSpec.shieldingTiltShape).
     public var shieldingTiltShape = LaneSpec.TiltShape.step
+    /// Vehicle to vehicle: each pass's tilt is `shieldingTilt` plus this sd times a normal draw
+    /// (cargo by cargo; 0: every vehicle the same, and no draw, so old reports reproduce).
+    public var shieldingTiltSpread = 0.0
     /// Per-occupancy false-alarm probability the matched-filter bound is held to.
     public var boundFalseAlarm = 1e-3
     /// When set, the trace of every clean pass on which this engine alarmed is written here, for
@@ -204,6 +207,10 @@ enum Suite {
             v.shielding = uniform(0.15, 0.3)
         case .clean:
             break
+        }
+        if c.shieldingTiltSpread > 0 {
+            // Drawn last: every other draw of the pass stays what it was.
+            lane.shieldingTilt = max(-1, min(1, c.shieldingTilt + c.shieldingTiltSpread * rng.normal()))
         }
         var s = Scenario(name: "eval", seed: p.seed &+ 1, lane: lane, vehicles: [v])
         let world = LaneWorld(scenario: s)
