@@ -537,7 +537,7 @@ extension LaneEngine {
         // Under a shadow that changes the shape (the windows' kappa_k learned), sum_k w_k C_k
         // expects -C s a_j / (1 - s m): added back, so that a clean vehicle gives z = 0 again.
         let shadowed = occWindowShadow && w.shadowQ16 > 0
-        let den = shadowed ? Self.shadowDenominatorQ16(shadowQ16: w.shadowQ16, massQ16: occShadowMassQ16) : 65_536
+        let shadowDen = shadowed ? Self.shadowDenominatorQ16(shadowQ16: w.shadowQ16, massQ16: occShadowMassQ16) : 65_536
         var candidate = false
         var sourceQ16: Int64 = 0
         for j in 0..<shapes where norm[j] > 0 {
@@ -546,7 +546,7 @@ extension LaneEngine {
                 let term = multiplySaturating(weight[j &* windowCountMax &+ i], spectrum[i])
                 num &+= term > (1 &<< 58) ? (1 &<< 58) : term < -(1 &<< 58) ? -(1 &<< 58) : term  // 16 terms stay in Int64
             }
-            if shadowed { num &+= multiplySaturating(c, (((w.shadowQ16 * shadowTilt[j]) &>> 16) &<< 16) / den) }
+            if shadowed { num &+= multiplySaturating(c, (((w.shadowQ16 * shadowTilt[j]) &>> 16) &<< 16) / shadowDen) }
             let den = multiplySaturating(integerSquareRoot(norm[j]), root)  // Q8 x Q8
             if den > 0 && Self.ratioQ16(num, den) &>> 8 > limit {
                 candidate = true
