@@ -135,11 +135,7 @@ public enum BackgroundStore {
         let age = nowWallUs - saved
         guard age >= -60_000_000 else { return .failure(.init("saved \(-age / 1_000_000) s in the future (the clock was set back?)")) }
         guard age <= maxAgeUs else { return .failure(.init("saved \(age / 60_000_000) min ago, older than \(maxAgeUs / 60_000_000) min")) }
-        let size = MemoryLayout<Background>.size
-        var b = Background()
-        withUnsafeMutableBytes(of: &b) { dst in
-            bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[start..<(start + size)])) }
-        }
+        let b = value(Background(), from: bytes, at: start)
         guard b.isReady(settings) else { return .failure(.init("the saved background was not ready (\(b.samplesLearned) samples)")) }
         return .success((b, max(0, age)))
     }
@@ -152,10 +148,7 @@ public enum BackgroundStore {
         case let .success((_, start, version)):
             guard version >= 2 else { return .success(nil) }
             let at = start + MemoryLayout<Background>.size
-            var raw = NormLearner()
-            withUnsafeMutableBytes(of: &raw) { dst in
-                bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[at..<(at + MemoryLayout<NormLearner>.size)])) }
-            }
+            let raw = value(NormLearner(), from: bytes, at: at)
             // Rebuilt through its checked initialiser: counts that do not add up are refused.
             guard let n = NormLearner(fields: { raw.field($0) }) else { return .failure(.init("the NORM learner's counts do not add up")) }
             return .success(n)
@@ -174,10 +167,7 @@ public enum BackgroundStore {
                 return .failure(.init("kept for \(k) energy windows, this lane's panels have \(settings.spectralWindowCount)"))
             }
             let at = start + MemoryLayout<Background>.size + MemoryLayout<NormLearner>.size
-            var raw = SpectralState()
-            withUnsafeMutableBytes(of: &raw) { dst in
-                bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[at..<(at + MemoryLayout<SpectralState>.size)])) }
-            }
+            let raw = value(SpectralState(), from: bytes, at: at)
             // Rebuilt through its checked initialiser: values out of what the learner holds are refused.
             let n = settings.panelCount, kk = settings.spectralWindowCount
             guard let s = SpectralState(panels: n, windows: kk, fields: { raw.field($0, panels: n, windows: kk) }) else {
@@ -185,6 +175,15 @@ public enum BackgroundStore {
             }
             return .success(s)
         }
+    }
+
+    /// A fixed-size value of integers read from `bytes` at `at` (its layout checked by the header).
+    static func value<T>(_ initial: T, from bytes: [UInt8], at: Int) -> T {
+        var v = initial
+        withUnsafeMutableBytes(of: &v) { dst in
+            bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[at..<(at + MemoryLayout<T>.size)])) }
+        }
+        return v
     }
 
     /// The stored shielding learner's size for a layout this build reads (0: none): layout 1 was
@@ -207,16 +206,10 @@ public enum BackgroundStore {
             let l: ShieldingLearner?
             if fields["shielding-layout"] == 1 {
                 // The low window's histogram alone: the windows' histograms start empty.
-                var raw = HalvingHistogram()
-                withUnsafeMutableBytes(of: &raw) { dst in
-                    bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[at..<(at + MemoryLayout<HalvingHistogram>.size)])) }
-                }
+                let raw = value(HalvingHistogram(), from: bytes, at: at)
                 l = ShieldingLearner(fields: { $0 < HalvingHistogram.fieldCount ? raw.field($0) : 0 })
             } else {
-                var raw = ShieldingLearner()
-                withUnsafeMutableBytes(of: &raw) { dst in
-                    bytes.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[at..<(at + MemoryLayout<ShieldingLearner>.size)])) }
-                }
+                let raw = value(ShieldingLearner(), from: bytes, at: at)
                 l = ShieldingLearner(fields: { raw.field($0) })
             }
             guard let l else { return .failure(.init("the shielding learner's counts do not add up")) }

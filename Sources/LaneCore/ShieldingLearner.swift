@@ -60,21 +60,24 @@ public struct ShieldingLearner: Sendable, Equatable {
         // R = H / (H_expected / 65536), Q16 (as the engine's suppression estimate), at most 4.
         let r0 = (highCounts &<< 32) / he
         let r = r0 > 262_144 ? 262_144 : r0
-        let predicted = le - (((le &>> 8) * r) &>> 8)  // Q16 counts
-        let deficit = le - (lowCounts &<< 16)
         // The predicted deficit must be at least 8 sd of the low window's counts: D^2 >= 64 L.
-        let d = predicted &>> 16, l = le &>> 16
-        guard d > 0, d < (1 &<< 31), d * d >= 64 * l else { return false }
-        histogram.add(bin: Self.bin(deficitQ16: deficit, predictedQ16: predicted))
+        guard let b = Self.bin(counts: lowCounts, expectedQ16: le, suppressionQ16: r, sigmaMin: 8) else { return false }
+        histogram.add(bin: b)
         return true
     }
 
-    /// kappa_i = deficit / predicted (Q16 counts both, predicted > 0), as its histogram bin (clamped to 0.5 ... 1.5).
+    /// kappa_i of counts C against their unshielded expectation E (Q16) under suppression R (Q16):
+    /// the fall E - C over the fall E (1 - R) that R predicts, as its histogram bin (clamped to
+    /// 0.5 ... 1.5; 1,024 Q16 per bin); nil when that predicted fall is under `sigmaMin` sd of E.
     @inline(__always)
-    static func bin(deficitQ16 deficit: Int64, predictedQ16 predicted: Int64) -> Int {
+    static func bin(counts: Int64, expectedQ16 e: Int64, suppressionQ16 r: Int64, sigmaMin: Int64) -> Int? {
+        let predicted = e - (((e &>> 8) * r) &>> 8)  // Q16 counts
+        let d = predicted &>> 16, n = e &>> 16
+        guard d > 0, d < (1 &<< 31), d * d >= sigmaMin * sigmaMin * n else { return nil }
+        let deficit = e - (counts &<< 16)
         let k = deficit > (1 &<< 46) || deficit < -(1 &<< 46) ? (deficit > 0 ? kappaMaxQ16 : kappaMinQ16) : (deficit &<< 16) / predicted
         let c = k < kappaMinQ16 ? kappaMinQ16 : k >= kappaMaxQ16 ? kappaMaxQ16 - 1 : k
-        return int((c - kappaMinQ16) &>> 10)  // 65,536 / 64 = 1,024 per bin
+        return int((c - kappaMinQ16) &>> 10)
     }
 
     /// One clean occupancy's energy window `window` (multi-window panels): its counts over the
@@ -83,11 +86,9 @@ public struct ShieldingLearner: Sendable, Equatable {
     /// `windowSigmaMin` sd of the window's counts).
     @discardableResult
     public mutating func add(window i: Int, counts c: Int64, expectedQ16 e: Int64, suppressionQ16 r: Int64) -> Bool {
-        guard i >= 0, i < windowCountMax, e > 0, c >= 0, c < (1 &<< 30), r >= 0, r < 65_536 else { return false }
-        let predicted = e - (((e &>> 8) * r) &>> 8)  // Q16 counts
-        let d = predicted &>> 16, n = e &>> 16
-        guard d > 0, d < (1 &<< 31), d * d >= Self.windowSigmaMin * Self.windowSigmaMin * n else { return false }
-        windowHistograms[i].add(bin: Self.bin(deficitQ16: e - (c &<< 16), predictedQ16: predicted))
+        guard i >= 0, i < windowCountMax, e > 0, c >= 0, c < (1 &<< 30), r >= 0, r < 65_536,
+              let b = Self.bin(counts: c, expectedQ16: e, suppressionQ16: r, sigmaMin: Self.windowSigmaMin) else { return false }
+        windowHistograms[i].add(bin: b)
         return true
     }
 
