@@ -198,19 +198,7 @@ extension Evaluation {
                 specs.append(PassSpec(kind: .threat(.cs137, strengthIndex: 5), profile: profiles[(i / 2) % profiles.count], seed: rng.next()))
             }
         }
-        // The passes' events are generated in parallel (the physics is the slow part); the
-        // engine then runs them one after the other, its learner carried along.
-        let events = UnsafeMutableBufferPointer<[LaneEvent]>.allocate(capacity: specs.count)
-        events.initialize(repeating: [])
-        defer { events.deinitialize(); events.deallocate() }
-        nonisolated(unsafe) let out = events  // each index written by one iteration only
-        let all = specs
-        DispatchQueue.concurrentPerform(iterations: all.count) { i in
-            let (scenario, _) = Suite.scenario(all[i], c)
-            var e: [LaneEvent] = []
-            TraceGenerator.play(Suite.world(scenario, c)) { e.append($0) }
-            out[i] = e
-        }
+        var events = playAll(specs, c)
         if s.spectralWindowCount >= 3 {
             for (j, kind) in plan.checkShapes.prefix(EngineSettings.threatShapeCountMax).enumerated() {
                 let shape = checkSourceShape(c, settings: measuring, kind: kind, rng: &rng)
@@ -243,6 +231,26 @@ extension Evaluation {
         return r
     }
 
+    /// The passes' events, generated in parallel (the physics is the slow part); the engine then
+    /// runs them one after the other, its learners carried along.
+    static func playAll(_ specs: [PassSpec], _ c: EvalConfig) -> [[LaneEvent]] {
+        let events = UnsafeMutableBufferPointer<[LaneEvent]>.allocate(capacity: specs.count)
+        events.initialize(repeating: [])
+        defer { events.deinitialize(); events.deallocate() }
+        nonisolated(unsafe) let out = events  // each index written by one iteration only
+        DispatchQueue.concurrentPerform(iterations: specs.count) { i in
+            let (scenario, _) = Suite.scenario(specs[i], c)
+            var e: [LaneEvent] = []
+            TraceGenerator.play(Suite.world(scenario, c)) { e.append($0) }
+            out[i] = e
+        }
+        return (0..<specs.count).map { i in
+            var e: [LaneEvent] = []
+            swap(&e, &events[i])  // moved out, not copied
+            return e
+        }
+    }
+
     /// Clean traffic (the suite's mix: moving, stop-and-go, parked, queued) through the engine,
     /// its learners carried along: the shielding learner takes the occupancies that raise nothing.
     static func learnShielding(settings s: EngineSettings, config c: EvalConfig, passes: Int, rng: inout SeededRandom)
@@ -252,16 +260,7 @@ extension Evaluation {
         var rule = NormRule.initial
         var shielding = ShieldingLearner()
         let clean: [PassSpec] = (0..<passes).map { Suite.cleanPass($0, seed: rng.next()) }
-        let cleanEvents = UnsafeMutableBufferPointer<[LaneEvent]>.allocate(capacity: clean.count)
-        cleanEvents.initialize(repeating: [])
-        defer { cleanEvents.deinitialize(); cleanEvents.deallocate() }
-        nonisolated(unsafe) let cleanOut = cleanEvents  // each index written by one iteration only
-        DispatchQueue.concurrentPerform(iterations: clean.count) { i in
-            let (scenario, _) = Suite.scenario(clean[i], c)
-            var e: [LaneEvent] = []
-            TraceGenerator.play(Suite.world(scenario, c)) { e.append($0) }
-            cleanOut[i] = e
-        }
+        var cleanEvents = playAll(clean, c)
         for i in 0..<clean.count {
             (_, learner, spectral, rule, shielding) = EngineDetector(settings: s, learner: learner, spectral: spectral, shielding: shielding)
                 .runLearning(cleanEvents[i])
