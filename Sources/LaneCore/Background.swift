@@ -29,6 +29,10 @@ public struct Background: Sendable {
     /// Samples in a row the learning gate has kept out, and how many in all.
     public private(set) var gatedRun: Int = 0
     public private(set) var gatedTotal: Int = 0
+    /// The warm-up's hold: a short average of the ready panels' gamma deviation from the running
+    /// mean (Q16 counts per nominal interval). Only used before backgroundWarmupSamples; not a
+    /// field (a restored background starts it from 0).
+    var warmDipQ16: Int64 = 0
 
     public init() {}
 
@@ -106,10 +110,15 @@ public struct Background: Sendable {
         var g = InlineArray<8, Int64>(repeating: 0), l = InlineArray<8, Int64>(repeating: 0), nn = InlineArray<8, Int64>(repeating: 0)
         var sampleGamma: Int64 = 0, sampleNeutron: Int64 = 0
         var fastSum: Int64 = 0, slowSum: Int64 = 0, levelGamma: Int64 = 0, levelNeutron: Int64 = 0
+        var warmSample: Int64 = 0, warmMean: Int64 = 0
         for p in 0..<settings.panelCount where present & (1 &<< u32(p)) != 0 {
             g[p] = Self.normalizedQ16(s.gamma[p], intervalUs: s.intervalUs, nominalUs: nominal)
             l[p] = Self.normalizedQ16(s.gammaLow[p], intervalUs: s.intervalUs, nominalUs: nominal)
             nn[p] = Self.normalizedQ16(s.neutron[p], intervalUs: s.intervalUs, nominalUs: nominal)
+            if panelSamples[p] >= settings.backgroundReadySamples {
+                warmSample += g[p]
+                warmMean += gammaQ16[p]
+            }
             // The guards compare like with like: only panels past their own warm-up (a panel that
             // joins late would otherwise look like a source against its empty average).
             guard panelSamples[p] >= settings.backgroundWarmupSamples else { continue }
@@ -134,6 +143,30 @@ public struct Background: Sendable {
                 }
             } else {
                 gatedRun = 0
+            }
+        }
+        // The warm-up's hold. Until backgroundWarmupSamples the averages are one running mean, so
+        // the hold below (fast against slow) cannot see a dip; a vehicle that comes to wait by the
+        // portal a few seconds after the lane starts would leave a mix of the open and the shaded
+        // lane in every average, and the open lane it leaves behind would read as an excess. So,
+        // once ready, a sample is not learned at all while its gamma (the ready panels) lies below
+        // the running mean by more than the hold's drop plus `warmupSampleSigmaQ8` sd, or a short
+        // average of that deviation (time constant 8 samples) by more than the drop plus
+        // `warmupShortSigmaQ8` sd: the warm-up waits for the dip to end, for at most
+        // backgroundHoldMaxSamples in a row (a real drop is then learned). Counted with the
+        // hold's samples.
+        if settings.backgroundHoldDropQ16 > 0 && n < settings.backgroundWarmupSamples && warmMean > 0 {
+            let deviation = warmSample - warmMean
+            warmDipQ16 += (deviation - warmDipQ16) / 8
+            let drop = (warmMean &>> 16) * settings.backgroundHoldDropQ16, sd = integerSquareRoot(warmMean)
+            if deviation < -drop - Self.warmupSampleSigmaQ8 * sd || warmDipQ16 < -drop - Self.warmupShortSigmaQ8 * sd {
+                if slowHeldRun < Int.max { slowHeldRun += 1 }
+                if slowHeldRun <= settings.backgroundHoldMaxSamples {
+                    if slowHeldTotal < Int.max { slowHeldTotal += 1 }
+                    return
+                }
+            } else {
+                slowHeldRun = 0
             }
         }
         // The hold, for at most backgroundHoldMaxSamples in a row: a dip that lasts longer is
@@ -174,6 +207,14 @@ public struct Background: Sendable {
         gammaLongQ16[p] = 0; gammaLowLongQ16[p] = 0
         panelSamples[p] = 0
     }
+
+    /// The warm-up's hold (see `learn`): a sample this many sample sd (Q8) below the running mean
+    /// beyond the hold's drop, or the short average of the deviation this many (the short
+    /// average's own sd is a sample's over 3.9). At 300 counts per sample the drop is 0.5 sd: one
+    /// open-lane sample in 4,000 is kept out, a 27 % shadow's samples (5 sd) at once, a 15 %
+    /// shadow's once the short average has seen four or five of them.
+    static let warmupSampleSigmaQ8: Int64 = 3 * 256
+    static let warmupShortSigmaQ8: Int64 = 256
 
     @inlinable
     static func update(_ old: Int64, _ x: Int64, _ n: Int, _ warmup: Int, _ shift: Int) -> Int64 {

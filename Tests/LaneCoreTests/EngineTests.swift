@@ -162,6 +162,33 @@ struct FlatLane {
         #expect(lane.engine.background.slowHeldRun == 0)
     }
 
+    @Test("a vehicle that comes to wait by the portal inside the warm-up: its dip is not learned, the warm-up waits for it to leave, and the open lane it leaves behind is no excess")
+    func warmupHoldsThroughDip() {
+        var lane = FlatLane()
+        lane.ticks(35)  // ready (20 samples), still inside the 64-sample warm-up
+        lane.cps = 280  // a truck queued by the portal shades 30 % for five minutes
+        lane.ticks(3_000)
+        let bg = lane.engine.background
+        #expect(bg.gammaQ16[0] == 40 << 16 && bg.gammaSlowQ16[0] == 40 << 16 && bg.gammaLongQ16[0] == 40 << 16)
+        #expect(bg.samplesLearned == 35 && bg.slowHeldTotal == 3_000)
+        lane.cps = 400  // it leaves: the warm-up goes on from the open lane
+        lane.ticks(100)
+        #expect(lane.engine.background.slowHeldRun == 0)
+        #expect(lane.engine.background.gammaQ16[0] == 40 << 16)
+        _ = lane.pass(speedMmPerS: 2_200)
+        lane.ticks(30)
+        #expect(lane.decisions.count == 1 && !lane.decisions[0].gammaAlarm)
+        // A real drop inside the warm-up is learned after backgroundHoldMaxSamples held in a row.
+        var settings = EngineSettings()
+        settings.backgroundHoldMaxSamples = 500
+        var dropped = FlatLane(settings: settings)
+        dropped.ticks(30)
+        dropped.cps = 280
+        dropped.ticks(600)
+        #expect(dropped.engine.background.slowHeldTotal >= 500 && dropped.engine.background.slowHeldTotal < 520)
+        #expect(dropped.engine.background.gammaQ16[0] < 35 << 16)  // the running mean took the dip in
+    }
+
     @Test("the learning gate: one wild empty-lane sample is not learned; a 20 % step is learned at once; a tripled background is learned after 30 s of gated samples")
     func learningGate() {
         var lane = FlatLane()
