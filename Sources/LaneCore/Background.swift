@@ -135,15 +135,8 @@ public struct Background: Sendable {
             func above(_ c: Int64, _ b: Int64) -> Bool {
                 c - b > settings.backgroundGateSigmaQ8 * integerSquareRoot(b > 65_536 ? b : 65_536) + (10 &<< 16)
             }
-            if above(sampleGamma, levelGamma) || above(sampleNeutron, levelNeutron) {
-                if gatedRun < Int.max { gatedRun += 1 }
-                if gatedRun <= settings.backgroundGateMaxSamples {
-                    if gatedTotal < Int.max { gatedTotal += 1 }
-                    return
-                }
-            } else {
-                gatedRun = 0
-            }
+            if Self.keepsOut(above(sampleGamma, levelGamma) || above(sampleNeutron, levelNeutron),
+                             run: &gatedRun, total: &gatedTotal, max: settings.backgroundGateMaxSamples) { return }
         }
         // The warm-up's hold. Until backgroundWarmupSamples the averages are one running mean, so
         // the hold below (fast against slow) cannot see a dip; a vehicle that comes to wait by the
@@ -159,27 +152,15 @@ public struct Background: Sendable {
             let deviation = warmSample - warmMean
             warmDipQ16 += (deviation - warmDipQ16) / 8
             let drop = (warmMean &>> 16) * settings.backgroundHoldDropQ16, sd = integerSquareRoot(warmMean)
-            if deviation < -drop - Self.warmupSampleSigmaQ8 * sd || warmDipQ16 < -drop - Self.warmupShortSigmaQ8 * sd {
-                if slowHeldRun < Int.max { slowHeldRun += 1 }
-                if slowHeldRun <= settings.backgroundHoldMaxSamples {
-                    if slowHeldTotal < Int.max { slowHeldTotal += 1 }
-                    return
-                }
-            } else {
-                slowHeldRun = 0
-            }
+            if Self.keepsOut(deviation < -drop - Self.warmupSampleSigmaQ8 * sd || warmDipQ16 < -drop - Self.warmupShortSigmaQ8 * sd,
+                             run: &slowHeldRun, total: &slowHeldTotal, max: settings.backgroundHoldMaxSamples) { return }
         }
         // The hold, for at most backgroundHoldMaxSamples in a row: a dip that lasts longer is
         // learned (the run only ends when the dip does).
         var hold = false
         if settings.backgroundHoldDropQ16 > 0 && n >= settings.backgroundWarmupSamples {
-            if fastSum < slowSum - ((slowSum &>> 16) * settings.backgroundHoldDropQ16) {
-                if slowHeldRun < Int.max { slowHeldRun += 1 }
-                hold = slowHeldRun <= settings.backgroundHoldMaxSamples
-                if hold && slowHeldTotal < Int.max { slowHeldTotal += 1 }
-            } else {
-                slowHeldRun = 0
-            }
+            hold = Self.keepsOut(fastSum < slowSum - ((slowSum &>> 16) * settings.backgroundHoldDropQ16),
+                                 run: &slowHeldRun, total: &slowHeldTotal, max: settings.backgroundHoldMaxSamples)
         }
         for p in 0..<settings.panelCount where present & (1 &<< u32(p)) != 0 {
             let np = panelSamples[p]  // a panel's own count: one that joined late warms up on its own
@@ -196,6 +177,18 @@ public struct Background: Sendable {
             if panelSamples[p] < Int.max { panelSamples[p] += 1 }
         }
         if samplesLearned < Int.max { samplesLearned += 1 }
+    }
+
+    /// One guard's bookkeeping (the gate, the holds): while `condition` holds, its run grows, and
+    /// the sample is kept out (true, counted in `total`) for at most `max` samples in a row; the
+    /// run ends when the condition does. Both counters saturate.
+    @inline(__always)
+    static func keepsOut(_ condition: Bool, run: inout Int, total: inout Int, max: Int) -> Bool {
+        guard condition else { run = 0; return false }
+        if run < Int.max { run += 1 }
+        guard run <= max else { return false }
+        if total < Int.max { total += 1 }
+        return true
     }
 
     /// Forgets what panel p learned: it warms up again from its next empty-lane sample and is not
