@@ -33,6 +33,15 @@ public struct Background: Sendable {
     /// mean (Q16 counts per nominal interval). Only used before backgroundWarmupSamples; not a
     /// field (a restored background starts it from 0).
     var warmDipQ16: Int64 = 0
+    /// The open lane's level, kept from the start of a hold, for when the dip outlasts it (the
+    /// hold's limit): the slow and fast averages at that start, per panel, their gamma sum, how
+    /// long ago the dip was learned (0: none learned), and a short average of the sample's gamma
+    /// against that open level (Q16, as `warmDipQ16`). Not fields: a restart forgets them.
+    var openGammaQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    var openGammaLowQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    var openNeutronQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    var openSince: Int = 0
+    var openReturnQ16: Int64 = 0
 
     public init() {}
 
@@ -110,7 +119,7 @@ public struct Background: Sendable {
         var g = InlineArray<8, Int64>(repeating: 0), l = InlineArray<8, Int64>(repeating: 0), nn = InlineArray<8, Int64>(repeating: 0)
         var sampleGamma: Int64 = 0, sampleNeutron: Int64 = 0
         var fastSum: Int64 = 0, slowSum: Int64 = 0, levelGamma: Int64 = 0, levelNeutron: Int64 = 0
-        var warmSample: Int64 = 0, warmMean: Int64 = 0
+        var warmSample: Int64 = 0, warmMean: Int64 = 0, openSum: Int64 = 0
         for p in 0..<settings.panelCount where present & (1 &<< u32(p)) != 0 {
             g[p] = Self.normalizedQ16(s.gamma[p], intervalUs: s.intervalUs, nominalUs: nominal)
             l[p] = Self.normalizedQ16(s.gammaLow[p], intervalUs: s.intervalUs, nominalUs: nominal)
@@ -124,10 +133,30 @@ public struct Background: Sendable {
             guard panelSamples[p] >= settings.backgroundWarmupSamples else { continue }
             sampleGamma += g[p]
             sampleNeutron += nn[p]
+            openSum += openGammaQ16[p]
             fastSum += gammaQ16[p]
             slowSum += gammaSlowQ16[p]
             levelGamma += gammaQ16[p] > gammaSlowQ16[p] ? gammaQ16[p] : gammaSlowQ16[p]
             levelNeutron += neutronQ16[p] > neutronSlowQ16[p] ? neutronQ16[p] : neutronSlowQ16[p]
+        }
+        // The open lane's return. A dip that outlasted the hold was learned (a queue of more than
+        // backgroundHoldMaxSamples by the portal); when it ends, the level goes back to the open
+        // lane's, and the averages, which follow it at their time constants, would make the open
+        // lane an excess for the next occupancy (13 sd after a 30 % dip). So once the short
+        // average of the sample's gamma against the level kept at the hold's start comes within
+        // the hold's drop plus 1 sd of it, the averages go back to that level at once. Forgotten
+        // `openMemorySamples` after the dip was learned (the drop was real).
+        if openSince > 0 {
+            openSince += 1
+            let deviation = sampleGamma - openSum
+            openReturnQ16 += (deviation - openReturnQ16) / 8
+            let drop = (openSum &>> 16) * settings.backgroundHoldDropQ16
+            if openSince > Self.openMemorySamples || openSum <= 0 {
+                openSince = 0
+            } else if openReturnQ16 > -drop - Self.warmupShortSigmaQ8 * integerSquareRoot(openSum) {
+                reopen(settings)
+                return
+            }
         }
         // The gate: more than k sd + 10 counts above the learned level, gamma or neutron (Q16 per
         // nominal interval), for at most backgroundGateMaxSamples in a row.
@@ -159,8 +188,19 @@ public struct Background: Sendable {
         // learned (the run only ends when the dip does).
         var hold = false
         if settings.backgroundHoldDropQ16 > 0 && n >= settings.backgroundWarmupSamples {
-            hold = Self.keepsOut(fastSum < slowSum - ((slowSum &>> 16) * settings.backgroundHoldDropQ16),
-                                 run: &slowHeldRun, total: &slowHeldTotal, max: settings.backgroundHoldMaxSamples)
+            let dip = fastSum < slowSum - ((slowSum &>> 16) * settings.backgroundHoldDropQ16)
+            if dip && slowHeldRun == 0 && openSince == 0 {
+                // A hold begins: keep the open lane's level (the slow averages) for its return.
+                for p in 0..<settings.panelCount {
+                    openGammaQ16[p] = gammaSlowQ16[p]; openGammaLowQ16[p] = gammaLowSlowQ16[p]; openNeutronQ16[p] = neutronSlowQ16[p]
+                }
+            }
+            hold = Self.keepsOut(dip, run: &slowHeldRun, total: &slowHeldTotal, max: settings.backgroundHoldMaxSamples)
+            // The dip outlasted the hold and is learned from now on: watch for the open lane's return.
+            if dip && !hold && openSince == 0 && slowHeldRun == settings.backgroundHoldMaxSamples + 1 {
+                openSince = 1
+                openReturnQ16 = sampleGamma - openSum
+            }
         }
         for p in 0..<settings.panelCount where present & (1 &<< u32(p)) != 0 {
             let np = panelSamples[p]  // a panel's own count: one that joined late warms up on its own
@@ -177,6 +217,22 @@ public struct Background: Sendable {
             if panelSamples[p] < Int.max { panelSamples[p] += 1 }
         }
         if samplesLearned < Int.max { samplesLearned += 1 }
+    }
+
+    /// Back to the open lane's level kept at the start of a dip that outlasted the hold (fast and
+    /// slow averages; the long ones keep the shape and are left). The engine calls it as an
+    /// occupancy begins: the vehicle that waited by the portal is now in it, the lane around it is
+    /// open again, and an uncorrected test must expect too much rather than too little (nothing
+    /// when no learned dip is remembered).
+    public mutating func reopen(_ settings: EngineSettings) {
+        guard openSince > 0 else { return }
+        for p in 0..<settings.panelCount where panelSamples[p] >= settings.backgroundWarmupSamples {
+            gammaQ16[p] = openGammaQ16[p]; gammaSlowQ16[p] = openGammaQ16[p]
+            gammaLowQ16[p] = openGammaLowQ16[p]; gammaLowSlowQ16[p] = openGammaLowQ16[p]
+            neutronQ16[p] = openNeutronQ16[p]; neutronSlowQ16[p] = openNeutronQ16[p]
+        }
+        openSince = 0
+        slowHeldRun = 0
     }
 
     /// One guard's bookkeeping (the gate, the holds): while `condition` holds, its run grows, and
@@ -199,6 +255,7 @@ public struct Background: Sendable {
         gammaSlowQ16[p] = 0; gammaLowSlowQ16[p] = 0; neutronSlowQ16[p] = 0
         gammaLongQ16[p] = 0; gammaLowLongQ16[p] = 0
         panelSamples[p] = 0
+        openSince = 0  // the open level kept for a dip included this panel's old one
     }
 
     /// The warm-up's hold (see `learn`): a sample this many sample sd (Q8) below the running mean
@@ -208,6 +265,8 @@ public struct Background: Sendable {
     /// shadow's once the short average has seen four or five of them.
     static let warmupSampleSigmaQ8: Int64 = 3 * 256
     static let warmupShortSigmaQ8: Int64 = 256
+    /// How long (samples) the open lane's level is kept once a dip has outlasted the hold: 1 h.
+    static let openMemorySamples = 36_000
 
     @inlinable
     static func update(_ old: Int64, _ x: Int64, _ n: Int, _ warmup: Int, _ shift: Int) -> Int64 {

@@ -408,6 +408,7 @@ public struct LaneEngine: Sendable {
         current.startUs = t
         current.gammaWindowSamples = settings.gammaWindowSamples
         current.neutronWindowSamples = settings.neutronWindowSamples
+        background.reopen(settings)  // a queue that outlasted the hold has ended: its truck is here
         for g in 0..<groupCountMax {
             bgGamma[g] = g < groupCount ? background.gammaSumQ16(mask: groupMask[g], panelCount: settings.panelCount) : 0
             bgLow[g] = g < groupCount ? background.gammaLowSumQ16(mask: groupMask[g], panelCount: settings.panelCount) : 0

@@ -189,6 +189,39 @@ struct FlatLane {
         #expect(dropped.engine.background.gammaQ16[0] < 35 << 16)  // the running mean took the dip in
     }
 
+    @Test("a queue that outlasts the hold: the dip is learned, and the open lane's level comes back at once when the waiting truck drives in (no false alarm) or when the lane opens while empty; forgotten after an hour")
+    func openLaneReturns() {
+        var settings = EngineSettings()
+        settings.backgroundHoldMaxSamples = 1_000
+        func queued() -> FlatLane {
+            var lane = FlatLane(settings: settings)
+            lane.ticks(2_000)
+            lane.cps = 280  // a truck waits by the portal, shading 30 %, for longer than the hold
+            lane.ticks(3_000)
+            #expect(lane.engine.background.gammaSlowQ16[0] < 35 << 16 && lane.engine.background.gammaQ16[0] < 29 << 16)
+            return lane
+        }
+        // It drives in (its own shadow), leaves, and the open lane it leaves is no excess.
+        var lane = queued()
+        lane.cps = 290
+        _ = lane.pass(speedMmPerS: 2_200)
+        lane.cps = 400
+        lane.ticks(30)
+        #expect(lane.decisions.count == 1 && !lane.decisions[0].gammaAlarm, "\(lane.decisions.map { $0.gammaMaxSigmaQ8 / 256 })")
+        #expect(lane.engine.background.gammaQ16[0] > 39 << 16)
+        // The queue clears with the lane empty: back within two seconds.
+        var empty = queued()
+        empty.cps = 400
+        empty.ticks(20)
+        #expect(empty.engine.background.gammaQ16[0] > 39 << 16 && empty.engine.background.gammaSlowQ16[0] > 39 << 16)
+        // A drop that lasts an hour is real: a later rise to the old level is not taken for the open lane.
+        var dropped = queued()
+        dropped.ticks(36_100)
+        dropped.cps = 400
+        dropped.ticks(20)
+        #expect(dropped.engine.background.gammaSlowQ16[0] < 30 << 16)
+    }
+
     @Test("the learning gate: one wild empty-lane sample is not learned; a 20 % step is learned at once; a tripled background is learned after 30 s of gated samples")
     func learningGate() {
         var lane = FlatLane()
