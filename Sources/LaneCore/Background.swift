@@ -4,7 +4,7 @@
 public struct Background: Sendable {
     /// Bumped whenever the stored fields change: a background kept on disk by another layout is
     /// refused rather than misread (the agent's BackgroundStore).
-    public static let layoutVersion = 1
+    public static let layoutVersion = 2  // 2: the warm-up's hold and the open lane's level (session 18)
     public private(set) var gammaQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     public private(set) var gammaLowQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     public private(set) var neutronQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
@@ -30,13 +30,14 @@ public struct Background: Sendable {
     public private(set) var gatedRun: Int = 0
     public private(set) var gatedTotal: Int = 0
     /// The warm-up's hold: a short average of the ready panels' gamma deviation from the running
-    /// mean (Q16 counts per nominal interval). Only used before backgroundWarmupSamples; not a
-    /// field (a restored background starts it from 0).
+    /// mean (Q16 counts per nominal interval). Only used before backgroundWarmupSamples. Kept in
+    /// the background file (a raw copy of this struct), not among the start record's fields.
     var warmDipQ16: Int64 = 0
     /// The open lane's level, kept from the start of a hold, for when the dip outlasts it (the
     /// hold's limit): the slow and fast averages at that start, per panel, their gamma sum, how
     /// long ago the dip was learned (0: none learned), and a short average of the sample's gamma
-    /// against that open level (Q16, as `warmDipQ16`). Not fields: a restart forgets them.
+    /// against that open level (Q16, as `warmDipQ16`). Kept in the background file, not among
+    /// the start record's fields.
     var openGammaQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     var openGammaLowQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     var openNeutronQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
