@@ -4,7 +4,7 @@
 public struct Background: Sendable {
     /// Bumped whenever the stored fields change: a background kept on disk by another layout is
     /// refused rather than misread (the agent's BackgroundStore).
-    public static let layoutVersion = 2  // 2: the warm-up's hold and the open lane's level (session 18)
+    public static let layoutVersion = 1
     public private(set) var gammaQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     public private(set) var gammaLowQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     public private(set) var neutronQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
@@ -29,20 +29,6 @@ public struct Background: Sendable {
     /// Samples in a row the learning gate has kept out, and how many in all.
     public private(set) var gatedRun: Int = 0
     public private(set) var gatedTotal: Int = 0
-    /// The warm-up's hold: a short average of the ready panels' gamma deviation from the running
-    /// mean (Q16 counts per nominal interval). Only used before backgroundWarmupSamples. Kept in
-    /// the background file (a raw copy of this struct), not among the start record's fields.
-    var warmDipQ16: Int64 = 0
-    /// The open lane's level, kept from the start of a hold, for when the dip outlasts it (the
-    /// hold's limit): the slow and fast averages at that start, per panel, their gamma sum, how
-    /// long ago the dip was learned (0: none learned), and a short average of the sample's gamma
-    /// against that open level (Q16, as `warmDipQ16`). Kept in the background file, not among
-    /// the start record's fields.
-    var openGammaQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
-    var openGammaLowQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
-    var openNeutronQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
-    var openSince: Int = 0
-    var openReturnQ16: Int64 = 0
 
     public init() {}
 
@@ -109,6 +95,12 @@ public struct Background: Sendable {
     /// Panels in `s.absentMask` are left out: they learn nothing, and the guards' sums are over
     /// the present panels only.
     public mutating func learn(_ s: LaneSample, settings: EngineSettings) {
+        var guards = BackgroundGuards()
+        learn(s, settings: settings, guards: &guards)
+    }
+
+    /// As above, with what the guards remember (`BackgroundGuards`) kept between samples.
+    public mutating func learn(_ s: LaneSample, settings: EngineSettings, guards q: inout BackgroundGuards) {
         guard s.intervalUs > 0 else { return }
         let n = samplesLearned
         var present: UInt32 = 0
@@ -134,7 +126,7 @@ public struct Background: Sendable {
             guard panelSamples[p] >= settings.backgroundWarmupSamples else { continue }
             sampleGamma += g[p]
             sampleNeutron += nn[p]
-            openSum += openGammaQ16[p]
+            openSum += q.openGammaQ16[p]
             fastSum += gammaQ16[p]
             slowSum += gammaSlowQ16[p]
             levelGamma += gammaQ16[p] > gammaSlowQ16[p] ? gammaQ16[p] : gammaSlowQ16[p]
@@ -147,15 +139,15 @@ public struct Background: Sendable {
         // average of the sample's gamma against the level kept at the hold's start comes within
         // the hold's drop plus 1 sd of it, the averages go back to that level at once. Forgotten
         // `openMemorySamples` after the dip was learned (the drop was real).
-        if openSince > 0 {
-            openSince += 1
+        if q.openSince > 0 {
+            q.openSince += 1
             let deviation = sampleGamma - openSum
-            openReturnQ16 += (deviation - openReturnQ16) / 8
+            q.openReturnQ16 += (deviation - q.openReturnQ16) / 8
             let drop = (openSum &>> 16) * settings.backgroundHoldDropQ16
-            if openSince > Self.openMemorySamples || openSum <= 0 {
-                openSince = 0
-            } else if openReturnQ16 > -drop - Self.warmupShortSigmaQ8 * integerSquareRoot(openSum) {
-                reopen(settings)
+            if q.openSince > Self.openMemorySamples || openSum <= 0 {
+                q.openSince = 0
+            } else if q.openReturnQ16 > -drop - Self.warmupShortSigmaQ8 * integerSquareRoot(openSum) {
+                reopen(settings, guards: &q)
                 return
             }
         }
@@ -180,9 +172,9 @@ public struct Background: Sendable {
         // hold's samples.
         if settings.backgroundHoldDropQ16 > 0 && n < settings.backgroundWarmupSamples && warmMean > 0 {
             let deviation = warmSample - warmMean
-            warmDipQ16 += (deviation - warmDipQ16) / 8
+            q.warmDipQ16 += (deviation - q.warmDipQ16) / 8
             let drop = (warmMean &>> 16) * settings.backgroundHoldDropQ16, sd = integerSquareRoot(warmMean)
-            if Self.keepsOut(deviation < -drop - Self.warmupSampleSigmaQ8 * sd || warmDipQ16 < -drop - Self.warmupShortSigmaQ8 * sd,
+            if Self.keepsOut(deviation < -drop - Self.warmupSampleSigmaQ8 * sd || q.warmDipQ16 < -drop - Self.warmupShortSigmaQ8 * sd,
                              run: &slowHeldRun, total: &slowHeldTotal, max: settings.backgroundHoldMaxSamples) { return }
         }
         // The hold, for at most backgroundHoldMaxSamples in a row: a dip that lasts longer is
@@ -190,17 +182,17 @@ public struct Background: Sendable {
         var hold = false
         if settings.backgroundHoldDropQ16 > 0 && n >= settings.backgroundWarmupSamples {
             let dip = fastSum < slowSum - ((slowSum &>> 16) * settings.backgroundHoldDropQ16)
-            if dip && slowHeldRun == 0 && openSince == 0 {
+            if dip && slowHeldRun == 0 && q.openSince == 0 {
                 // A hold begins: keep the open lane's level (the slow averages) for its return.
                 for p in 0..<settings.panelCount {
-                    openGammaQ16[p] = gammaSlowQ16[p]; openGammaLowQ16[p] = gammaLowSlowQ16[p]; openNeutronQ16[p] = neutronSlowQ16[p]
+                    q.openGammaQ16[p] = gammaSlowQ16[p]; q.openGammaLowQ16[p] = gammaLowSlowQ16[p]; q.openNeutronQ16[p] = neutronSlowQ16[p]
                 }
             }
             hold = Self.keepsOut(dip, run: &slowHeldRun, total: &slowHeldTotal, max: settings.backgroundHoldMaxSamples)
             // The dip outlasted the hold and is learned from now on: watch for the open lane's return.
-            if dip && !hold && openSince == 0 && slowHeldRun == settings.backgroundHoldMaxSamples + 1 {
-                openSince = 1
-                openReturnQ16 = sampleGamma - openSum
+            if dip && !hold && q.openSince == 0 && slowHeldRun == settings.backgroundHoldMaxSamples + 1 {
+                q.openSince = 1
+                q.openReturnQ16 = sampleGamma - openSum
             }
         }
         for p in 0..<settings.panelCount where present & (1 &<< u32(p)) != 0 {
@@ -225,14 +217,14 @@ public struct Background: Sendable {
     /// occupancy begins: the vehicle that waited by the portal is now in it, the lane around it is
     /// open again, and an uncorrected test must expect too much rather than too little (nothing
     /// when no learned dip is remembered).
-    public mutating func reopen(_ settings: EngineSettings) {
-        guard openSince > 0 else { return }
+    public mutating func reopen(_ settings: EngineSettings, guards q: inout BackgroundGuards) {
+        guard q.openSince > 0 else { return }
         for p in 0..<settings.panelCount where panelSamples[p] >= settings.backgroundWarmupSamples {
-            gammaQ16[p] = openGammaQ16[p]; gammaSlowQ16[p] = openGammaQ16[p]
-            gammaLowQ16[p] = openGammaLowQ16[p]; gammaLowSlowQ16[p] = openGammaLowQ16[p]
-            neutronQ16[p] = openNeutronQ16[p]; neutronSlowQ16[p] = openNeutronQ16[p]
+            gammaQ16[p] = q.openGammaQ16[p]; gammaSlowQ16[p] = q.openGammaQ16[p]
+            gammaLowQ16[p] = q.openGammaLowQ16[p]; gammaLowSlowQ16[p] = q.openGammaLowQ16[p]
+            neutronQ16[p] = q.openNeutronQ16[p]; neutronSlowQ16[p] = q.openNeutronQ16[p]
         }
-        openSince = 0
+        q.openSince = 0
         slowHeldRun = 0
     }
 
@@ -256,7 +248,6 @@ public struct Background: Sendable {
         gammaSlowQ16[p] = 0; gammaLowSlowQ16[p] = 0; neutronSlowQ16[p] = 0
         gammaLongQ16[p] = 0; gammaLowLongQ16[p] = 0
         panelSamples[p] = 0
-        openSince = 0  // the open level kept for a dip included this panel's old one
     }
 
     /// The warm-up's hold (see `learn`): a sample this many sample sd (Q8) below the running mean
@@ -321,4 +312,24 @@ public struct Background: Sendable {
     /// The larger of the fast and slow neutron averages of panel p, Q16 per nominal interval.
     public func neutronPanelQ16(_ p: Int) -> Int64 { neutronQ16[p] > neutronSlowQ16[p] ? neutronQ16[p] : neutronSlowQ16[p] }
     public func neutronSumQ16(mask: UInt32, panelCount: Int) -> Int64 { sum(neutronQ16, neutronSlowQ16, mask: mask, panelCount: panelCount) }
+}
+
+/// What the background's guards remember between samples beyond the averages: not part of
+/// `Background` (whose bytes the background file keeps, and whose layout older files share), so
+/// a restart forgets it. The engine holds one and hands it to `Background.learn`.
+public struct BackgroundGuards: Sendable {
+    /// The warm-up's hold: a short average of the ready panels' gamma deviation from the running
+    /// mean (Q16 counts per nominal interval). Only used before backgroundWarmupSamples.
+    var warmDipQ16: Int64 = 0
+    /// The open lane's level, kept from the start of a hold, for when the dip outlasts it (the
+    /// hold's limit): the slow and fast averages at that start, per panel, their gamma sum, how
+    /// long ago the dip was learned (0: none learned), and a short average of the sample's gamma
+    /// against that open level (Q16, as `warmDipQ16`).
+    var openGammaQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    var openGammaLowQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    var openNeutronQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
+    var openSince: Int = 0
+    var openReturnQ16: Int64 = 0
+
+    public init() {}
 }

@@ -20,6 +20,9 @@ public struct LaneEngine: Sendable {
     /// How this lane's vehicles shield the low window against the high one, from its clean
     /// traffic (ShieldingLearner.swift): the corrected tests' low expectation under shielding.
     public private(set) var shieldingLearner = ShieldingLearner()
+    /// What the background's guards remember between samples (the warm-up's hold, the open
+    /// lane's level); not kept in the background file.
+    var backgroundGuards = BackgroundGuards()
     /// The shielded samples an occupancy needs to teach the shielding learner (1 s).
     static let shieldingSamplesMin = 10
     /// The NORM rule the current (or last) occupancy is judged by, fixed at its start.
@@ -231,7 +234,7 @@ public struct LaneEngine: Sendable {
             // instructions per sample in the Embedded build.)
             var before = withWindows ? background.panelSamples : InlineArray(repeating: 0)
             before[0] = before[0]
-            background.learn(s, settings: settings)
+            background.learn(s, settings: settings, guards: &backgroundGuards)
             // The spectrum learns from the samples the background took, panel by panel.
             if withWindows {
                 for p in 0..<settings.panelCount where background.panelSamples[p] != before[p] {
@@ -349,6 +352,7 @@ public struct LaneEngine: Sendable {
     public mutating func restore(background b: Background) -> Bool {
         guard state == .empty else { return false }
         background = b
+        backgroundGuards = BackgroundGuards()
         return true
     }
 
@@ -383,6 +387,7 @@ public struct LaneEngine: Sendable {
     public mutating func forgetBackground(panel p: Int) {
         guard p >= 0 && p < settings.panelCount else { return }
         background.forget(panel: p)
+        backgroundGuards.openSince = 0  // the open level kept for a dip held this panel's old one
         spectral.forget(panel: p)
     }
 
@@ -408,7 +413,7 @@ public struct LaneEngine: Sendable {
         current.startUs = t
         current.gammaWindowSamples = settings.gammaWindowSamples
         current.neutronWindowSamples = settings.neutronWindowSamples
-        background.reopen(settings)  // a queue that outlasted the hold has ended: its truck is here
+        background.reopen(settings, guards: &backgroundGuards)  // a queue that outlasted the hold has ended: its truck is here
         for g in 0..<groupCountMax {
             bgGamma[g] = g < groupCount ? background.gammaSumQ16(mask: groupMask[g], panelCount: settings.panelCount) : 0
             bgLow[g] = g < groupCount ? background.gammaLowSumQ16(mask: groupMask[g], panelCount: settings.panelCount) : 0
