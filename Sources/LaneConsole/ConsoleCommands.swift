@@ -390,7 +390,14 @@ extension ConsoleSession {
             let each = (0..<k).map { sh.isReady(window: $0) ? fixed(Double(sh.kappaQ16(window: $0)) / 65_536, 2) : "-" }
             say("shielding per window (the window's fall over the high window's; - not learned yet, taken as 1): \(each.joined(separator: " "))")
         }
-        say("slow average held \(b.slowHeldTotal) samples in all\(b.slowHeldRun > 0 ? ", holding now (the fast average is \(v.settings.backgroundHoldDropQ16 * 100 / 65_536) % or more below it: a vehicle waiting by the portal?)" : ""); \(b.gatedTotal) samples kept out of learning (far above the background: a source nearby, or a bad reading)")
+        let drop = v.settings.backgroundHoldDropQ16 * 100 / 65_536
+        let holding = b.slowHeldRun == 0 ? ""
+            : b.slowHeldRun > v.settings.backgroundHoldMaxSamples
+            ? ", a dip has lasted \(fixed(Double(b.slowHeldRun) * Double(v.settings.sampleIntervalUs) / 1e6, 0)) s, longer than the hold: learned, the open lane's level kept for an hour (it comes back with the next occupancy or when the lane does)"
+            : b.samplesLearned < v.settings.backgroundWarmupSamples
+            ? ", the warm-up waits (the samples lie \(drop) % or more below its running mean: a vehicle waiting by the portal?)"
+            : ", holding now (the fast average is \(drop) % or more below it: a vehicle waiting by the portal?)"
+        say("slow average held \(b.slowHeldTotal) samples in all\(holding); \(b.gatedTotal) samples kept out of learning (far above the background: a source nearby, or a bad reading)")
     }
 
     func thresholds() {
