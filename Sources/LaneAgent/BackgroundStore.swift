@@ -19,7 +19,9 @@
 // high one), restored like the learner, whatever the age; a file of version 3 or older restores
 // none (the lane learns it again from its next clean vehicles). Its layout 2 adds each energy
 // window's histogram after the low window's; a file with layout 1 (the low window's alone, as
-// session 16 wrote it) still restores that, the windows' to learn afresh.
+// session 16 wrote it) still restores that, the windows' to learn afresh. Layout 3 adds the
+// vehicle-to-vehicle spread's counts; a file of layout 2 (session 17) restores the histograms and
+// the spread is learned afresh.
 
 import Foundation
 import LaneCore
@@ -105,7 +107,7 @@ public enum BackgroundStore {
             // Last: the shielding learner.
             let hsize = shieldingSize(layout: fields["shielding-layout"])
             guard hsize > 0, fields["shielding-size"] == Int64(hsize) else {
-                return .failure(.init("written by a build with another shielding learner layout (layout \(fields["shielding-layout"] ?? -1), \(fields["shielding-size"] ?? -1) bytes; this build \(ShieldingLearner.layoutVersion), \(MemoryLayout<ShieldingLearner>.size), or layout 1, \(MemoryLayout<HalvingHistogram>.size))"))
+                return .failure(.init("written by a build with another shielding learner layout (layout \(fields["shielding-layout"] ?? -1), \(fields["shielding-size"] ?? -1) bytes; this build \(ShieldingLearner.layoutVersion), \(MemoryLayout<ShieldingLearner>.size), or layout 2, \(MemoryLayout<ShieldingLayout2>.size), or layout 1, \(MemoryLayout<HalvingHistogram>.size))"))
             }
             payload += hsize
         }
@@ -190,8 +192,12 @@ public enum BackgroundStore {
     /// the low window's histogram alone.
     static func shieldingSize(layout: Int64?) -> Int {
         layout == Int64(ShieldingLearner.layoutVersion) ? MemoryLayout<ShieldingLearner>.size
+            : layout == 2 ? MemoryLayout<ShieldingLayout2>.size
             : layout == 1 ? MemoryLayout<HalvingHistogram>.size : 0
     }
+
+    /// Layout 2 (session 17): the low window's histogram and each energy window's, no spread.
+    typealias ShieldingLayout2 = InlineArray<17, HalvingHistogram>
 
     /// What the lane had learned of its vehicles' shielding, whatever the file's age: nil for a
     /// file of version 3 or older (none kept), or why it cannot be used.
@@ -208,6 +214,11 @@ public enum BackgroundStore {
                 // The low window's histogram alone: the windows' histograms start empty.
                 let raw = value(HalvingHistogram(), from: bytes, at: at)
                 l = ShieldingLearner(fields: { $0 < HalvingHistogram.fieldCount ? raw.field($0) : 0 })
+            } else if fields["shielding-layout"] == 2 {
+                // The histograms without the spread: the spread starts afresh.
+                let raw = value(ShieldingLayout2(repeating: HalvingHistogram()), from: bytes, at: at)
+                let n = HalvingHistogram.fieldCount
+                l = ShieldingLearner(fields: { $0 < 17 * n ? raw[$0 / n].field($0 % n) : 0 })
             } else {
                 let raw = value(ShieldingLearner(), from: bytes, at: at)
                 l = ShieldingLearner(fields: { raw.field($0) })

@@ -176,7 +176,7 @@ public final class LaneRunner: @unchecked Sendable {
             case let .success(sh?)?:
                 controller.restore(shielding: sh)
                 log("shielding: restored what the lane learned of \(sh.learned) clean vehicles"
-                    + (sh.isReady ? String(format: " (the low window takes %.3f of the high window's shielding)", Double(sh.kappaQ16) / 65_536) : " (not ready)")
+                    + (sh.isReady ? String(format: " (the low window takes %.3f of the high window's shielding, vehicle to vehicle sd %.3f)", Double(sh.kappaQ16) / 65_536, Double(sh.kappaSpreadQ16) / 65_536) : " (not ready)")
                     + (settings.spectralWindowCount >= 3
                         ? "; per window " + (0..<settings.spectralWindowCount).map { sh.isReady(window: $0) ? String(format: "%.2f", Double(sh.kappaQ16(window: $0)) / 65_536) : "-" }.joined(separator: " ")
                         : ""))

@@ -104,6 +104,8 @@ public struct LaneEngine: Sendable {
     /// The shielding learner's kappa for this occupancy (Q16; 65,536 before it is ready), fixed
     /// at its start: the learner changes only between occupancies, and its median is a loop.
     var occKappaQ16: Int64 = 65_536
+    /// Its vehicle-to-vehicle sd (Q16; 0: none learned), fixed with it.
+    var occKappaSpreadQ16: Int64 = 0
     /// Multi-window panels, fixed at an occupancy's start: each window's kappa_k (Q16), whether
     /// any is learned (else the spectral tests expect a shadow to keep the spectrum, as before),
     /// m = sum_k b_k kappa_k and, per check source, a_j = sum_k w_jk b_k (kappa_k - 1) (Q16): under
@@ -442,6 +444,7 @@ public struct LaneEngine: Sendable {
         occNeutron = 0
         occNeutronExpectedQ16 = 0
         occKappaQ16 = shieldingLearner.kappaQ16
+        occKappaSpreadQ16 = shieldingLearner.isReady ? shieldingLearner.kappaSpreadQ16 : 0
         beginSpectral()
     }
 
@@ -732,7 +735,8 @@ public struct LaneEngine: Sendable {
         let b = ((scaled(shapeGamma[0], w.intervalUs) &>> 8) * r &>> 8)
             + ShieldingLearner.correctionQ16(lowExpectedQ16: scaled(shapeLow[0], w.intervalUs), suppressionQ16: r, kappaQ16: occKappaQ16)
         let threshold = b + settings.gammaSigmaQ8 * integerSquareRoot(variance(expectedQ16: b, suppressionQ16: r, highCounts: high,
-                                                                               windowInEstimate: false, learnedCounts: shapeCounts[0]))
+                                                                               windowInEstimate: false, learnedCounts: shapeCounts[0],
+                                                                               lowExpectedQ16: scaled(shapeLow[0], w.intervalUs)))
         guard (w.gamma[0] &<< 16) > threshold else { return }
         var window = SpectralWindow(spectrum: spectrum, expectedQ16: b, shadowQ16: 65_536 - r)
         evaluate(&window)
@@ -746,9 +750,12 @@ public struct LaneEngine: Sendable {
     /// estimate it was scaled by, H the high-window counts the estimate rests on, 0: none):
     /// B' + B'^2 / H - 2 B'^2 / Bo' when the window's counts are in the estimate (the window's
     /// own tests), B' + B'^2 / H when they are left out (the hard-source test), never below B'/4
-    /// with an estimate; plus B'^2 / N for the learned background's own uncertainty (N counts).
+    /// with an estimate; plus B'^2 / N for the learned background's own uncertainty (N counts);
+    /// plus, with an estimate, (B_low (1 - R) sd)^2 for the vehicle-to-vehicle spread of the
+    /// shadow's kappa (`ShieldingLearner.kappaSpreadQ16`; B_low the unshielded low expectation).
     @inline(__always)
-    func variance(expectedQ16 b: Int64, suppressionQ16 r: Int64, highCounts high: Int64, windowInEstimate: Bool, learnedCounts: Int64) -> Int64 {
+    func variance(expectedQ16 b: Int64, suppressionQ16 r: Int64, highCounts high: Int64, windowInEstimate: Bool, learnedCounts: Int64,
+                  lowExpectedQ16 bLow: Int64 = 0) -> Int64 {
         var v = b > 0 ? b : 1
         if high > 0 {
             // B'^2 / H and 2 B'^2 / Bo' as B' x (B' / H): never squared whole, so that a long
@@ -759,6 +766,10 @@ public struct LaneEngine: Sendable {
                 if occupancyExpected > 0 { v -= 2 * multiplySaturating(b &>> 8, (b / occupancyExpected) &>> 8) }
             }
             if v < (b > 0 ? b : 1) / 4 { v = (b > 0 ? b : 1) / 4 }  // guard: never below B/4
+            if occKappaSpreadQ16 > 0 {
+                let t = ShieldingLearner.correctionSpreadQ16(lowExpectedQ16: bLow, suppressionQ16: r, spreadQ16: occKappaSpreadQ16) &>> 8  // Q8
+                v += multiplySaturating(t, t)
+            }
         }
         // The learned background is itself an estimate: its relative variance is 1 / (the counts
         // it averaged), and a window of B counts carries B^2 times that.
@@ -784,7 +795,7 @@ public struct LaneEngine: Sendable {
         let b = ((b0 &>> 8) * r &>> 8) + tilt
         let bLow = ((bLow0 &>> 8) * r &>> 8) + tilt
         let sd = integerSquareRoot(variance(expectedQ16: b, suppressionQ16: r, highCounts: high, windowInEstimate: true,
-                                            learnedCounts: learnedCounts))  // Q8
+                                            learnedCounts: learnedCounts, lowExpectedQ16: bLow0))  // Q8
         let threshold = b + settings.gammaSigmaQ8 * sd
         let excess = (c &<< 16) - b
         let sigma = excess / sd

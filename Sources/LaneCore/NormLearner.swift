@@ -52,6 +52,7 @@ public struct NormLearner: Sendable, Equatable {
         _ = shielding.kappaQ16
         shielding.add(window: 0, counts: 400, expectedQ16: 600 * 65_536, suppressionQ16: 40_000)
         _ = shielding.kappaQ16(window: 0)
+        _ = shielding.kappaSpreadQ16
         _ = shielding == ShieldingLearner()
     }
 

@@ -21,6 +21,21 @@
 // says nothing of the ratio). Fixed point, bounded memory (64 bins, halved at 1,024 occupancies
 // as the NORM learner's histogram), no allocation.
 //
+// Vehicle to vehicle, the shadow's tilt differs (cargo by cargo); the median follows the typical
+// vehicle, and a parked truck whose kappa lies 0.06 from it is 8 sd off over its minute's dwell
+// (`lane-sim eval --shielding-tilt-spread 0.03`: 1-4.5 false alarms per 1,000 clean vehicles on
+// two-window lanes, the largest clean significance 7-12 sd). So the learner also measures that
+// spread, net of each occupancy's own counting noise, from the **precise** occupancies only
+// (kappa_i's counting sd at most 0.025: parked and slow vehicles; a moving truck's 3 s give
+// 0.05-0.09, as large as the spread sought): for 16 candidate sds c_j it counts the occupancies
+// within 0.6745 sd of the median at sd sqrt(c_j^2 + var_i); the smallest c_j that holds half of
+// them is the spread (a Gaussian's median absolute deviation). A spread under 0.02 counts as none:
+// NORM loads below the threshold among the occupancies (their kappa_i lies far off) and an error
+// in var_i give a few thousandths without any spread, and a spread that small shifts a parked
+// minute by under 2 sd. Where it is learned, the corrected tests carry (B_low (1 - R) sd)^2 in
+// their variance. (Session 17 took every occupancy and no floor: on lanes whose vehicles shade
+// alike it learned 0.017-0.071 and cost a tenth of the soft sources' Pd; docs/DETECTION.md.)
+//
 // Multi-window panels: the same ratio per energy window, kappa_k = window k's fall over the fall R
 // predicts for it (taken where that predicted fall is at least 4 sd of the window's counts), one
 // histogram per window. The spectral tests then expect window k's counts under a shadow at
@@ -33,7 +48,7 @@
 
 public struct ShieldingLearner: Sendable, Equatable {
     /// Bumped whenever the stored fields change.
-    public static let layoutVersion = 2
+    public static let layoutVersion = 3  // 3: the spread (session 18)
     /// Occupancies it must hold before its median is used (before: 1, the spectrum kept).
     public static let loadsMin: UInt32 = 32
     /// kappa's range (Q16): 0.5 ... 1.5, 64 bins of 1/64.
@@ -43,6 +58,10 @@ public struct ShieldingLearner: Sendable, Equatable {
     var histogram = HalvingHistogram()
     /// Per energy window (multi-window panels): kappa_k's histograms.
     var windowHistograms: InlineArray<16, HalvingHistogram> = InlineArray(repeating: HalvingHistogram())
+    /// For each candidate sd c_j (`spreadGridQ16`), the precise occupancies within 0.6745 sd of
+    /// the median at sqrt(c_j^2 + their own counting variance); how many were counted (halved with them).
+    var spreadWithin: InlineArray<16, UInt32> = InlineArray(repeating: 0)
+    var spreadHeld: UInt32 = 0
     /// A window's predicted fall must be at least this many sd of its counts to be taken.
     public static let windowSigmaMin: Int64 = 4
     /// Occupancies held now (after halvings).
@@ -61,23 +80,97 @@ public struct ShieldingLearner: Sendable, Equatable {
         let r0 = (highCounts &<< 32) / he
         let r = r0 > 262_144 ? 262_144 : r0
         // The predicted deficit must be at least 8 sd of the low window's counts: D^2 >= 64 L.
-        guard let b = Self.bin(counts: lowCounts, expectedQ16: le, suppressionQ16: r, sigmaMin: 8) else { return false }
-        histogram.add(bin: b)
+        guard let (kappa, predicted) = Self.kappa(counts: lowCounts, expectedQ16: le, suppressionQ16: r, sigmaMin: 8) else { return false }
+        // The spread, against the median as it stands (once there is one), from precise occupancies.
+        if isReady {
+            // kappa_i's counting variance (Q32): (L + (kappa E_l / E_h)^2 H) / P^2, P the predicted fall.
+            let ratio = (le &>> 8) / ((he &>> 16) > 0 ? he &>> 16 : 1)  // E_l / E_h, Q8
+            let kr = (kappa * (ratio < (1 &<< 14) ? ratio : (1 &<< 14))) &>> 8  // Q16 (E_l / E_h held under 64)
+            let kr2 = ((kr &>> 4) * (kr &>> 4)) &>> 8  // Q16
+            let n0 = lowCounts + (((kr2 &>> 8) * highCounts) &>> 8)  // counts
+            let noise = n0 < (1 &<< 31) ? n0 : (1 &<< 31)
+            let p16 = predicted &>> 16 > 0 ? predicted &>> 16 : 1  // counts
+            let v0 = ((((noise &<< 16) / p16) &<< 16) / p16)  // Q32
+            if v0 <= Self.spreadNoiseMaxQ32 {
+                let dev = kappa - kappaQ16
+                let dev2 = dev * dev  // Q32
+                for j in 0..<Self.spreadCandidates {
+                    let c = Self.spreadGridQ16(j)
+                    // |z| <= 0.6745: dev^2 <= 0.455 (c^2 + var_i); 0.455 = 29,819 / 65,536.
+                    let bound = ((c * c + v0) &>> 16) * 29_819
+                    if dev2 <= bound { spreadWithin[j] &+= 1 }
+                }
+                spreadHeld &+= 1
+                if spreadHeld >= HalvingHistogram.capacity {
+                    spreadHeld &>>= 1
+                    for j in 0..<Self.spreadCandidates { spreadWithin[j] &>>= 1 }
+                }
+            }
+        }
+        histogram.add(bin: Self.bin(ofKappaQ16: kappa))
         return true
     }
 
-    /// kappa_i of counts C against their unshielded expectation E (Q16) under suppression R (Q16):
-    /// the fall E - C over the fall E (1 - R) that R predicts, as its histogram bin (clamped to
-    /// 0.5 ... 1.5; 1,024 Q16 per bin); nil when that predicted fall is under `sigmaMin` sd of E.
+    /// An occupancy counts towards the spread when its kappa_i's counting variance is at most
+    /// this (Q32): sd 0.025.
+    public static let spreadNoiseMaxQ32: Int64 = 2_684_355
+    /// A spread under this (Q16, 0.02) counts as none.
+    public static let spreadFloorQ16: Int64 = 1_311
+    /// The candidate sds of kappa's vehicle-to-vehicle spread: c_j = j^2 x 82 (Q16): 0, 0.0013,
+    /// 0.005, 0.011, 0.020 ... 0.28.
+    public static let spreadCandidates = 16
     @inline(__always)
-    static func bin(counts: Int64, expectedQ16 e: Int64, suppressionQ16 r: Int64, sigmaMin: Int64) -> Int? {
+    static func spreadGridQ16(_ j: Int) -> Int64 { i64(j * j) * 82 }
+
+    /// The vehicle-to-vehicle sd of kappa (Q16), net of each occupancy's counting noise: the
+    /// smallest candidate within which half the precise occupancies lie, interpolated between
+    /// candidates; 0 until 32 were counted, or under `spreadFloorQ16`.
+    public var kappaSpreadQ16: Int64 {
+        guard spreadHeld >= Self.loadsMin else { return 0 }
+        let half = u64(spreadHeld)  // compare 2 x within with held
+        var previous: UInt64 = 0
+        var spread = Self.spreadGridQ16(Self.spreadCandidates - 1)
+        for j in 0..<Self.spreadCandidates {
+            let w = u64(spreadWithin[j]) * 2
+            if w >= half {
+                if j == 0 { return 0 }
+                let lo = Self.spreadGridQ16(j - 1), hi = Self.spreadGridQ16(j)
+                let f = w > previous ? i64((half - previous) * 1_024 / (w - previous)) : 1_024
+                spread = lo + (((hi - lo) * f) &>> 10)
+                break
+            }
+            previous = w
+        }
+        return spread < Self.spreadFloorQ16 ? 0 : spread
+    }
+
+    /// Precise occupancies counted towards the spread now (after halvings).
+    public var spreadOccupancies: UInt32 { spreadHeld }
+
+    /// The sd (Q16 counts) a corrected expectation of unshielded low counts `bLow` (Q16) under
+    /// suppression r (Q16) carries from the spread of kappa `spreadQ16`: B_low (1 - R) sd.
+    @inline(__always)
+    public static func correctionSpreadQ16(lowExpectedQ16 bLow: Int64, suppressionQ16 r: Int64, spreadQ16: Int64) -> Int64 {
+        guard r < 65_536, spreadQ16 > 0, bLow > 0 else { return 0 }
+        let factor = ((65_536 - r) * spreadQ16) &>> 16  // Q16
+        return ((bLow &>> 8) * factor) &>> 8
+    }
+
+    /// A clamped kappa's histogram bin (65,536 / 64 = 1,024 per bin).
+    @inline(__always)
+    static func bin(ofKappaQ16 c: Int64) -> Int { int((c - kappaMinQ16) &>> 10) }
+
+    /// kappa_i of counts C against their unshielded expectation E (Q16) under suppression R (Q16):
+    /// the fall E - C over the fall E (1 - R) that R predicts (Q16, clamped to 0.5 ... 1.5), and
+    /// that predicted fall (Q16 counts); nil when it is under `sigmaMin` sd of E.
+    @inline(__always)
+    static func kappa(counts: Int64, expectedQ16 e: Int64, suppressionQ16 r: Int64, sigmaMin: Int64) -> (Int64, Int64)? {
         let predicted = e - (((e &>> 8) * r) &>> 8)  // Q16 counts
         let d = predicted &>> 16, n = e &>> 16
         guard d > 0, d < (1 &<< 31), d * d >= sigmaMin * sigmaMin * n else { return nil }
         let deficit = e - (counts &<< 16)
         let k = deficit > (1 &<< 46) || deficit < -(1 &<< 46) ? (deficit > 0 ? kappaMaxQ16 : kappaMinQ16) : (deficit &<< 16) / predicted
-        let c = k < kappaMinQ16 ? kappaMinQ16 : k >= kappaMaxQ16 ? kappaMaxQ16 - 1 : k
-        return int((c - kappaMinQ16) &>> 10)
+        return (k < kappaMinQ16 ? kappaMinQ16 : k >= kappaMaxQ16 ? kappaMaxQ16 - 1 : k, predicted)
     }
 
     /// One clean occupancy's energy window `window` (multi-window panels): its counts over the
@@ -87,8 +180,8 @@ public struct ShieldingLearner: Sendable, Equatable {
     @discardableResult
     public mutating func add(window i: Int, counts c: Int64, expectedQ16 e: Int64, suppressionQ16 r: Int64) -> Bool {
         guard i >= 0, i < windowCountMax, e > 0, c >= 0, c < (1 &<< 30), r >= 0, r < 65_536,
-              let b = Self.bin(counts: c, expectedQ16: e, suppressionQ16: r, sigmaMin: Self.windowSigmaMin) else { return false }
-        windowHistograms[i].add(bin: b)
+              let (k, _) = Self.kappa(counts: c, expectedQ16: e, suppressionQ16: r, sigmaMin: Self.windowSigmaMin) else { return false }
+        windowHistograms[i].add(bin: Self.bin(ofKappaQ16: k))
         return true
     }
 
@@ -141,20 +234,34 @@ public struct ShieldingLearner: Sendable, Equatable {
             guard let hw = HalvingHistogram(fields: { fields(n * (1 + w) + $0) }) else { return nil }
             windowHistograms[w] = hw
         }
+        let at = n * (1 + windowCountMax)
+        let held = fields(at + Self.spreadCandidates)
+        guard held < u64(HalvingHistogram.capacity) else { return nil }
+        spreadHeld = u32(held)
+        for j in 0..<Self.spreadCandidates {
+            let v = fields(at + j)
+            guard v <= held else { return nil }
+            spreadWithin[j] = u32(v)
+        }
     }
 
     /// The state as numbered fields: the low window's histogram (64 bins, `held`, `learned`), then
-    /// each energy window's, in window order.
-    public static let fieldCount = HalvingHistogram.fieldCount * (1 + windowCountMax)
+    /// each energy window's, in window order, then the spread's 16 counts and how many it held.
+    public static let fieldCount = HalvingHistogram.fieldCount * (1 + windowCountMax) + spreadCandidates + 1
     public func field(_ i: Int) -> UInt64 {
         let n = HalvingHistogram.fieldCount
         if i < n { return histogram.field(i) }
-        let w = i / n - 1
-        return w < windowCountMax ? windowHistograms[w].field(i % n) : 0
+        let at = n * (1 + windowCountMax)
+        if i >= at {
+            let j = i - at
+            return j < Self.spreadCandidates ? u64(spreadWithin[j]) : j == Self.spreadCandidates ? u64(spreadHeld) : 0
+        }
+        return windowHistograms[i / n - 1].field(i % n)
     }
 
     public static func == (a: ShieldingLearner, b: ShieldingLearner) -> Bool {
-        if a.histogram != b.histogram { return false }
+        if a.histogram != b.histogram || a.spreadHeld != b.spreadHeld { return false }
+        for j in 0..<spreadCandidates where a.spreadWithin[j] != b.spreadWithin[j] { return false }
         for w in 0..<windowCountMax where a.windowHistograms[w] != b.windowHistograms[w] { return false }
         return true
     }

@@ -54,7 +54,8 @@ public struct CommissioningResult: Sendable {
     var shieldingSummary: String {
         guard let shielding else { return "" }
         return "; shielding learned from \(shielding.learned) clean occupancies: " + (shielding.isReady
-            ? String(format: "the low window takes %.3f of the high window's shielding", Double(shielding.kappaQ16) / 65536) : "not ready")
+            ? String(format: "the low window takes %.3f of the high window's shielding, vehicle to vehicle sd %.3f (from %d precise)",
+                     Double(shielding.kappaQ16) / 65536, Double(shielding.kappaSpreadQ16) / 65536, Int(shielding.spreadOccupancies)) : "not ready")
             + (settings.spectralWindowCount >= 3
                 ? ", per window " + (0..<settings.spectralWindowCount).map {
                     shielding.isReady(window: $0) ? String(format: "%.2f", Double(shielding.kappaQ16(window: $0)) / 65536) : "-"
