@@ -114,32 +114,29 @@ import Testing
             for i in 0..<4 { v3.append(UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i)))) }
             #expect(try BackgroundStore.decode(v3, settings: s, nowWallUs: t).get().background.samplesLearned == b.samplesLearned)
             #expect(try BackgroundStore.decodeShielding(v3, settings: s).get() == nil)
+            // The same file with an older shielding layout: `raw`'s bytes in the learner's place.
+            func older<T>(layout: Int, _ raw: T) -> [UInt8] {
+                var raw = raw
+                let header = String(decoding: bytes[..<nl], as: UTF8.self)
+                    .replacingOccurrences(of: "shielding-layout=\(ShieldingLearner.layoutVersion) shielding-size=\(MemoryLayout<ShieldingLearner>.size)",
+                                          with: "shielding-layout=\(layout) shielding-size=\(MemoryLayout<T>.size)") + "\n"
+                var file = Array(header.utf8) + Array(bytes[(nl + 1)..<(bytes.count - 4 - MemoryLayout<ShieldingLearner>.size)])
+                withUnsafeBytes(of: &raw) { file.append(contentsOf: $0) }
+                let crc = file.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
+                for i in 0..<4 { file.append(UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i)))) }
+                return file
+            }
             // Layout 1: the low window's histogram alone (a HalvingHistogram's bytes).
             var h1 = HalvingHistogram()
             for _ in 0..<40 { h1.add(bin: 40) }
-            var v41 = String(decoding: bytes[..<nl], as: UTF8.self)
-                .replacingOccurrences(of: "shielding-layout=\(ShieldingLearner.layoutVersion) shielding-size=\(MemoryLayout<ShieldingLearner>.size)",
-                                      with: "shielding-layout=1 shielding-size=\(MemoryLayout<HalvingHistogram>.size)")
-            v41 += "\n"
-            var old = Array(v41.utf8) + Array(bytes[(nl + 1)..<(bytes.count - 4 - MemoryLayout<ShieldingLearner>.size)])
-            withUnsafeBytes(of: &h1) { old.append(contentsOf: $0) }
-            let crc1 = old.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
-            for i in 0..<4 { old.append(UInt8(truncatingIfNeeded: crc1 >> (8 * UInt32(i)))) }
+            let old = older(layout: 1, h1)
             let fromOld = try BackgroundStore.decodeShielding(old, settings: s).get()
             #expect(fromOld?.isReady == true && fromOld?.kappaQ16 == ShieldingLearner.median(h1) && fromOld?.isReady(window: 0) == false)
             #expect(try BackgroundStore.decode(old, settings: s, nowWallUs: t).get().background.samplesLearned == b.samplesLearned)
             // Layout 2 (session 17): the 17 histograms without the spread.
             var h2 = InlineArray<17, HalvingHistogram>(repeating: HalvingHistogram())
             for _ in 0..<40 { h2[0].add(bin: 30); h2[8].add(bin: 36) }
-            var v42 = String(decoding: bytes[..<nl], as: UTF8.self)
-                .replacingOccurrences(of: "shielding-layout=\(ShieldingLearner.layoutVersion) shielding-size=\(MemoryLayout<ShieldingLearner>.size)",
-                                      with: "shielding-layout=2 shielding-size=\(MemoryLayout<InlineArray<17, HalvingHistogram>>.size)")
-            v42 += "\n"
-            var old2 = Array(v42.utf8) + Array(bytes[(nl + 1)..<(bytes.count - 4 - MemoryLayout<ShieldingLearner>.size)])
-            withUnsafeBytes(of: &h2) { old2.append(contentsOf: $0) }
-            let crc3 = old2.withUnsafeBufferPointer { CRC32C.update(0, $0.baseAddress!, $0.count) }
-            for i in 0..<4 { old2.append(UInt8(truncatingIfNeeded: crc3 >> (8 * UInt32(i)))) }
-            let fromOld2 = try BackgroundStore.decodeShielding(old2, settings: s).get()
+            let fromOld2 = try BackgroundStore.decodeShielding(older(layout: 2, h2), settings: s).get()
             #expect(fromOld2?.kappaQ16 == ShieldingLearner.median(h2[0]) && fromOld2?.kappaQ16(window: 7) == ShieldingLearner.median(h2[8])
                     && fromOld2?.isReady(window: 0) == false && fromOld2?.spreadOccupancies == 0)
             // A bin beyond the learner's capacity (CRC recomputed: a bad writer, not damage).
