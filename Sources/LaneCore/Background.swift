@@ -99,7 +99,9 @@ public struct Background: Sendable {
         learn(s, settings: settings, guards: &guards)
     }
 
-    /// As above, with what the guards remember (`BackgroundGuards`) kept between samples.
+    /// As above, with what the guards remember (`BackgroundGuards`) kept between samples (the
+    /// form above forgets it after each sample: its warm-up hold sees single samples only, and it
+    /// keeps no open lane's level).
     public mutating func learn(_ s: LaneSample, settings: EngineSettings, guards q: inout BackgroundGuards) {
         guard s.intervalUs > 0 else { return }
         let n = samplesLearned
@@ -148,6 +150,7 @@ public struct Background: Sendable {
                 q.openSince = 0
             } else if q.openReturnQ16 > -drop - Self.warmupShortSigmaQ8 * integerSquareRoot(openSum) {
                 reopen(settings, guards: &q)
+                q.openSince = 0  // the dip has ended
                 return
             }
         }
@@ -216,7 +219,9 @@ public struct Background: Sendable {
     /// slow averages; the long ones keep the shape and are left). The engine calls it as an
     /// occupancy begins: the vehicle that waited by the portal is now in it, the lane around it is
     /// open again, and an uncorrected test must expect too much rather than too little (nothing
-    /// when no learned dip is remembered).
+    /// when no learned dip is remembered). The memory stays, with its age: if the lane is still
+    /// low after the occupancy, the hold runs again, and a drop that was real is learned for good
+    /// once the memory is an hour old, however many occupancies came meanwhile.
     public mutating func reopen(_ settings: EngineSettings, guards q: inout BackgroundGuards) {
         guard q.openSince > 0 else { return }
         for p in 0..<settings.panelCount where panelSamples[p] >= settings.backgroundWarmupSamples {
@@ -224,7 +229,6 @@ public struct Background: Sendable {
             gammaLowQ16[p] = q.openGammaLowQ16[p]; gammaLowSlowQ16[p] = q.openGammaLowQ16[p]
             neutronQ16[p] = q.openNeutronQ16[p]; neutronSlowQ16[p] = q.openNeutronQ16[p]
         }
-        q.openSince = 0
         slowHeldRun = 0
     }
 
@@ -257,7 +261,8 @@ public struct Background: Sendable {
     /// shadow's once the short average has seen four or five of them.
     static let warmupSampleSigmaQ8: Int64 = 3 * 256
     static let warmupShortSigmaQ8: Int64 = 256
-    /// How long (samples) the open lane's level is kept once a dip has outlasted the hold: 1 h.
+    /// How long the open lane's level is kept once a dip has outlasted the hold: 36,000 empty-lane
+    /// samples (an hour of empty lane at 100 ms).
     static let openMemorySamples = 36_000
 
     @inlinable
@@ -322,9 +327,9 @@ public struct BackgroundGuards: Sendable {
     /// mean (Q16 counts per nominal interval). Only used before backgroundWarmupSamples.
     var warmDipQ16: Int64 = 0
     /// The open lane's level, kept from the start of a hold, for when the dip outlasts it (the
-    /// hold's limit): the slow and fast averages at that start, per panel, their gamma sum, how
-    /// long ago the dip was learned (0: none learned), and a short average of the sample's gamma
-    /// against that open level (Q16, as `warmDipQ16`).
+    /// hold's limit): the slow averages at that start, per panel; how many empty-lane samples ago
+    /// the dip was learned (0: none remembered; forgotten at `Background.openMemorySamples`); a
+    /// short average of the sample's gamma against that open level (Q16, as `warmDipQ16`).
     var openGammaQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     var openGammaLowQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)
     var openNeutronQ16: InlineArray<8, Int64> = InlineArray(repeating: 0)

@@ -220,6 +220,16 @@ struct FlatLane {
         dropped.cps = 400
         dropped.ticks(20)
         #expect(dropped.engine.background.gammaSlowQ16[0] < 30 << 16)
+        // A real drop with traffic: each truck that drives in brings the open level back for its
+        // occupancy, the hold runs again after it, and once the memory is an hour of empty lane
+        // old the drop is learned for good.
+        var busy = queued()
+        for _ in 0..<20 {  // a truck every 5 minutes for 100 minutes, the lane staying low
+            _ = busy.pass(speedMmPerS: 2_200)
+            busy.ticks(3_000)
+        }
+        #expect(busy.decisions.count == 20 && busy.decisions.allSatisfy { !$0.gammaAlarm })
+        #expect(busy.engine.background.gammaSlowQ16[0] < 30 << 16 && busy.engine.background.gammaQ16[0] < 29 << 16)
     }
 
     @Test("the learning gate: one wild empty-lane sample is not learned; a 20 % step is learned at once; a tripled background is learned after 30 s of gated samples")
