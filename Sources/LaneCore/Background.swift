@@ -166,19 +166,20 @@ public struct Background: Sendable {
         // The warm-up's hold. Until backgroundWarmupSamples the averages are one running mean, so
         // the hold below (fast against slow) cannot see a dip; a vehicle that comes to wait by the
         // portal a few seconds after the lane starts would leave a mix of the open and the shaded
-        // lane in every average, and the open lane it leaves behind would read as an excess. So,
-        // once ready, a sample is not learned at all while its gamma (the ready panels) lies below
-        // the running mean by more than the hold's drop plus `warmupSampleSigmaQ8` sd, or a short
-        // average of that deviation (time constant 8 samples) by more than the drop plus
-        // `warmupShortSigmaQ8` sd: the warm-up waits for the dip to end, for at most
-        // backgroundHoldMaxSamples in a row (a real drop is then learned). Counted with the
-        // hold's samples.
+        // lane in the fast and slow averages, and the open lane it leaves behind would read as an
+        // excess. So, once ready, the fast and slow averages do not learn a sample whose gamma (the
+        // ready panels) lies below the running mean by more than the hold's drop plus
+        // `warmupSampleSigmaQ8` sd, or while a short average of that deviation (time constant 8
+        // samples) does by more than the drop plus `warmupShortSigmaQ8` sd; the long averages and
+        // the spectrum (the shape, which a shadow barely changes) learn it, and it counts towards
+        // the warm-up, whose end hands the dip to the hold below. Counted with the hold's samples.
+        var warmHold = false
         if settings.backgroundHoldDropQ16 > 0 && n < settings.backgroundWarmupSamples && warmMean > 0 {
             let deviation = warmSample - warmMean
             q.warmDipQ16 += (deviation - q.warmDipQ16) / 8
             let drop = (warmMean &>> 16) * settings.backgroundHoldDropQ16, sd = integerSquareRoot(warmMean)
-            if Self.keepsOut(deviation < -drop - Self.warmupSampleSigmaQ8 * sd || q.warmDipQ16 < -drop - Self.warmupShortSigmaQ8 * sd,
-                             run: &slowHeldRun, total: &slowHeldTotal, max: settings.backgroundHoldMaxSamples) { return }
+            warmHold = Self.keepsOut(deviation < -drop - Self.warmupSampleSigmaQ8 * sd || q.warmDipQ16 < -drop - Self.warmupShortSigmaQ8 * sd,
+                                     run: &slowHeldRun, total: &slowHeldTotal, max: settings.backgroundHoldMaxSamples)
         }
         // The hold, for at most backgroundHoldMaxSamples in a row: a dip that lasts longer is
         // learned (the run only ends when the dip does).
@@ -200,10 +201,12 @@ public struct Background: Sendable {
         }
         for p in 0..<settings.panelCount where present & (1 &<< u32(p)) != 0 {
             let np = panelSamples[p]  // a panel's own count: one that joined late warms up on its own
-            gammaQ16[p] = Self.update(gammaQ16[p], g[p], np, settings.backgroundWarmupSamples, fast)
-            gammaLowQ16[p] = Self.update(gammaLowQ16[p], l[p], np, settings.backgroundWarmupSamples, fast)
-            neutronQ16[p] = Self.update(neutronQ16[p], nn[p], np, settings.backgroundWarmupSamples, fast)
-            if !hold {
+            if !warmHold {
+                gammaQ16[p] = Self.update(gammaQ16[p], g[p], np, settings.backgroundWarmupSamples, fast)
+                gammaLowQ16[p] = Self.update(gammaLowQ16[p], l[p], np, settings.backgroundWarmupSamples, fast)
+                neutronQ16[p] = Self.update(neutronQ16[p], nn[p], np, settings.backgroundWarmupSamples, fast)
+            }
+            if !hold && !warmHold {
                 gammaSlowQ16[p] = Self.update(gammaSlowQ16[p], g[p], np, settings.backgroundWarmupSamples, slow)
                 gammaLowSlowQ16[p] = Self.update(gammaLowSlowQ16[p], l[p], np, settings.backgroundWarmupSamples, slow)
                 neutronSlowQ16[p] = Self.update(neutronSlowQ16[p], nn[p], np, settings.backgroundWarmupSamples, slow)
