@@ -94,14 +94,8 @@ public struct Background: Sendable {
     /// fast one shows a queued vehicle's dip (`EngineSettings.backgroundHoldDropQ16`).
     /// Panels in `s.absentMask` are left out: they learn nothing, and the guards' sums are over
     /// the present panels only.
-    public mutating func learn(_ s: LaneSample, settings: EngineSettings) {
-        var guards = BackgroundGuards()
-        learn(s, settings: settings, guards: &guards)
-    }
-
-    /// As above, with what the guards remember (`BackgroundGuards`) kept between samples (the
-    /// form above forgets it after each sample: its warm-up hold sees single samples only, and it
-    /// keeps no open lane's level).
+    /// `guards`: what the guards remember between samples (the warm-up's hold, the open lane's
+    /// level), kept by the caller.
     public mutating func learn(_ s: LaneSample, settings: EngineSettings, guards q: inout BackgroundGuards) {
         guard s.intervalUs > 0 else { return }
         let n = samplesLearned

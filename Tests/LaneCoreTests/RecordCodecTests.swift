@@ -64,10 +64,11 @@ func learnedBackground() -> Background {
     var bg = Background()
     var e = EngineSettings()
     e.panelCount = 4
+    var guards = BackgroundGuards()
     for k in 0..<300 {
         var s = LaneSample(tUs: Int64(k) * 100_000, intervalUs: 100_000)
         for p in 0..<4 { s.gamma[p] = 160 + UInt32((k * 7 + p * 3) % 23); s.gammaLow[p] = 80 + UInt32(k % 5); s.neutron[p] = UInt32(k % 3 == 0 ? 1 : 0) }
-        bg.learn(s, settings: e)
+        bg.learn(s, settings: e, guards: &guards)
     }
     return bg
 }
