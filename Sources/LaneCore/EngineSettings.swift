@@ -140,7 +140,9 @@ public struct EngineSettings: Sendable {
     /// lane's, C the counts); z beyond `spectralMatchedSigmaQ8` sd is a candidate, below the gross
     /// threshold too, and it alarms when the directed test finds the source's shape beyond
     /// `spectralMatchedDirectedSigmaQ8` sd over the lane's NORM (docs/DETECTION.md, "The matched
-    /// test": Co-60's MDS95 about half the baseline's, parked Cs-137 4-16 x smaller).
+    /// test": Co-60's MDS95 about half the baseline's, parked Cs-137 4-16 x smaller). A candidate
+    /// that the same shape with the level known (the window's expectation, within its own sd) also
+    /// puts beyond the limit is judged with the level held there ("The held level").
     public var spectralMatchedSigmaQ8: Int64 = 5 * 256
     public var spectralMatchedDirectedSigmaQ8: Int64 = 896  // 3.5
 

@@ -125,6 +125,8 @@ public struct LaneEngine: Sendable {
     /// `beginSpectral` gives them, Q16) and their norms (sum_k b_k w_k^2, Q16), from the empty lane's shares.
     var matchedWeightQ16: InlineArray<64, Int64> = InlineArray(repeating: 0)
     var matchedNormQ16: InlineArray<4, Int64> = InlineArray(repeating: 0)
+    /// And each shape's sum of shares, sum_k T_k (Q16), for the held level's test.
+    var matchedSumQ16: InlineArray<4, Int64> = InlineArray(repeating: 0)
 
     public init(settings: EngineSettings) {
         precondition(settings.firstProblem() == nil, "engine settings must be validated first")
@@ -799,6 +801,13 @@ public struct LaneEngine: Sendable {
         let threshold = b + settings.gammaSigmaQ8 * sd
         let excess = (c &<< 16) - b
         let sigma = excess / sd
+        if g == 0 && spectral != nil {
+            // What the expected level's own variance rests on, for the matched test (all panels).
+            spectral!.levelSuppressionQ16 = r
+            spectral!.levelHighCounts = high
+            spectral!.levelLearnedCounts = learnedCounts
+            spectral!.levelLowExpectedQ16 = bLow0
+        }
         let lowExcess = (low &<< 16) - bLow
         let lowPart = lowExcess > 0 ? lowExcess : 0
         let lowShare = excess <= 0 ? 0 : lowPart < (1 &<< 46) ? lowPart * 65_536 / excess : lowPart / (excess &>> 16 > 0 ? excess &>> 16 : 1)

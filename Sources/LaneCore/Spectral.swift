@@ -205,6 +205,17 @@ struct SpectralWindow {
     /// The vehicle's shadow on the window, 1 - R (Q16; 0: none, or not corrected): with the
     /// windows' kappa_k learned, the expected spectrum is b_k (1 - kappa_k s), not b_k.
     var shadowQ16: Int64 = 0
+    /// What the expected level's own variance rests on (group 0's gross test gives them: the
+    /// suppression estimate R, Q16, the high-window counts H behind it, 0: none, the learned
+    /// background's counts N and the unshielded low expectation, Q16), for the matched test's
+    /// held level (`matchedTest`).
+    var levelSuppressionQ16: Int64 = 65_536
+    var levelHighCounts: Int64 = 0
+    var levelLearnedCounts: Int64 = 0
+    var levelLowExpectedQ16: Int64 = 0
+    /// The NORM fit's level held to the expectation (Q8: the expected counts over their sd, a
+    /// pseudo-window that costs a level error in sd squared; 0: the level is free).
+    var levelHeldQ8: Int64 = 0
 
     init(spectrum: InlineArray<16, Int64>, expectedQ16: Int64, shadowQ16: Int64 = 0) {
         self.spectrum = spectrum
@@ -283,7 +294,7 @@ extension LaneEngine {
             w.noiseQ32[i] = (((w.spectrum[i] > 0 ? w.spectrum[i] : 1) &<< 16) / e &<< 16) / e
         }
         guard spectralOn else { return }
-        let (chi0, directed, level) = normFit(x: x, e: e, spectrum: w.spectrum)
+        let (chi0, directed, level) = normFit(x: x, e: e, spectrum: w.spectrum, levelHeldQ8: w.levelHeldQ8)
         w.bestChi2Q16 = chi0
         w.levelZQ8 = level
         w.directedChi2Q16 = directed
@@ -306,7 +317,15 @@ extension LaneEngine {
     /// level's part c |g'| in sd (Q8; c is g''s coefficient after Gram-Schmidt too). Fixed point (Q8 per window,
     /// Q16 sums; Gram-Schmidt, each step fused with the sums that follow it: a helper for the
     /// step, unfused, cost 470 instructions per sample more), no allocation.
-    mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>) -> (best0: Int64, directed: Int64, levelZQ8: Int64) {
+    ///
+    /// With the level held (`levelHeldQ8` = h > 0, the matched test's candidates whose excess
+    /// the expected level itself shows, `matchedTest`), c is no longer free: a pseudo-window
+    /// with g = h and y = u = t = 0 costs (c h)^2, a level error in its own sd squared, and the
+    /// load's strength a is held at 0 or above (a bin whose NORM-only fit wants it negative drops
+    /// out of the fit: a load never takes counts away). In the sums only: |g'|^2 gains h^2,
+    /// chi^2_0 the pseudo-window's residual (gamma h)^2 and |t'|^2 its (alpha2 h)^2.
+    mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>,
+                          levelHeldQ8 held: Int64 = 0) -> (best0: Int64, directed: Int64, levelZQ8: Int64) {
         // Mutating and with the settings read once: a non-mutating call copied the engine, and
         // every read of a shape in the loops copied the settings (35 k instructions a call).
         let k = settings.spectralWindowCount
@@ -341,15 +360,17 @@ extension LaneEngine {
             // Gram-Schmidt: r = y less its part along u, g made orthogonal to u, then r less its
             // part along g (a projection's residual is never longer than what it projects:
             // values held within +-2^20, sums of squares in Int64).
-            let beta = Self.ratioQ16(uy, uu)
+            let noLoad = held > 0 && uy < 0  // a held fit keeps a >= 0: this bin explains nothing
+            let beta = noLoad ? 0 : Self.ratioQ16(uy, uu)
             for i in 0..<k { r[i] = y[i] - (multiplySaturating(beta, u[i]) &>> 16); ug += u[i] * g[i] }
-            let alphaG = Self.ratioQ16(ug, uu)
-            var gg: Int64 = 0, gr: Int64 = 0
+            let alphaG = noLoad ? 0 : Self.ratioQ16(ug, uu)
+            var gg: Int64 = multiplySaturating(held, held), gr: Int64 = 0
             for i in 0..<k { g[i] -= multiplySaturating(alphaG, u[i]) &>> 16; gg += g[i] * g[i]; gr += g[i] * r[i] }
             var chi0: Int64 = 0
             if gg > 0 {
                 let gamma = Self.ratioQ16(gr, gg)
                 for i in 0..<k { r[i] -= multiplySaturating(gamma, g[i]) &>> 16 }
+                if held > 0 { let rp = Self.clampQ8(multiplySaturating(gamma, held) &>> 16); chi0 += rp * rp }
             }
             for i in 0..<k { chi0 += r[i] * r[i] }
             if chi0 < best0 { best0 = chi0; bestGR = gr; bestGG = gg }
@@ -360,14 +381,16 @@ extension LaneEngine {
                     t[i] = Self.clampQ8(multiplySaturating(e, shapeQ16[j * windowCountMax + i]) / sd[i])
                     ut += u[i] * t[i]
                 }
-                let alpha = Self.ratioQ16(ut, uu)
+                let alpha = noLoad ? 0 : Self.ratioQ16(ut, uu)
                 var gt: Int64 = 0
                 for i in 0..<k { t[i] -= multiplySaturating(alpha, u[i]) &>> 16; gt += g[i] * t[i] }
+                var tp: Int64 = 0  // the pseudo-window's part of t' (held level)
                 if gg > 0 {
                     let alpha2 = Self.ratioQ16(gt, gg)
                     for i in 0..<k { t[i] -= multiplySaturating(alpha2, g[i]) &>> 16 }
+                    if held > 0 { tp = Self.clampQ8(multiplySaturating(alpha2, held) &>> 16) }
                 }
-                var tt: Int64 = 0, ty: Int64 = 0
+                var tt: Int64 = tp * tp, ty: Int64 = 0
                 for i in 0..<k { tt += t[i] * t[i]; ty += t[i] * y[i] }
                 guard tt > 0 else { continue }  // the source's shape is NORM's and the background's: nothing to tell
                 let root = integerSquareRoot(tt)  // Q8
@@ -488,6 +511,7 @@ extension LaneEngine {
                 norm += ((share[w] * weight) &>> 16) * weight &>> 16
             }
             matchedNormQ16[j] = norm
+            matchedSumQ16[j] = sumT
         }
         matchedWeightQ16 = weights
         // The windows' kappa_k (shielding learner), and what a shadow does to the matched test.
@@ -539,7 +563,10 @@ extension LaneEngine {
         let shadowed = occWindowShadow && w.shadowQ16 > 0
         let shadowDen = shadowed ? Self.shadowDenominatorQ16(shadowQ16: w.shadowQ16, massQ16: occShadowMassQ16) : 65_536
         var candidate = false
+        var held = false
         var sourceQ16: Int64 = 0
+        var sums = matchedSumQ16
+        sums[0] = sums[0]
         for j in 0..<shapes where norm[j] > 0 {
             var num: Int64 = 0  // Q16 counts
             for i in 0..<k {
@@ -552,16 +579,36 @@ extension LaneEngine {
                 candidate = true
                 // The source's counts, s = num / sum_k w_k T_k (= the norm, as sum_k b_k w_k = 0).
                 sourceQ16 = Self.ratioQ16(num, norm[j])
+                // Does the expected level itself show the excess? The same shape with the level
+                // known: sum_k (T_k / b_k) (C_k - E b_k) = num + sum T (C - E), of variance
+                // E (|w|^2_b + (sum T)^2) + (sum T)^2 V, V the expected level's own variance (the
+                // suppression estimate's, the learned background's, the shielding's spread).
+                // Beyond the same limit the candidate is judged with its level held to E within
+                // V; below it (a hard source that raised the shielding estimate, which lowers E;
+                // a NORM load whose level the estimate overstates) with the level free, as before.
+                let st = sums[j]
+                let st2 = (st * st) &>> 16
+                let e = w.expectedQ16 > 65_536 ? w.expectedQ16 : 65_536
+                let v0 = variance(expectedQ16: e, suppressionQ16: w.levelSuppressionQ16, highCounts: w.levelHighCounts, windowInEstimate: false,
+                                  learnedCounts: w.levelLearnedCounts, lowExpectedQ16: w.levelLowExpectedQ16) - e
+                let vLevel = v0 > 65_536 ? v0 : 65_536  // at least one count squared
+                let known = num &+ (multiplySaturating(st &>> 4, (c &<< 16) - w.expectedQ16) &>> 12)
+                let vKnown = multiplySaturating(e &>> 8, (norm[j] + st2) &>> 8) + multiplySaturating(st2 &>> 8, vLevel &>> 8)
+                let sdKnown = integerSquareRoot(vKnown > 0 ? vKnown : 1)  // Q8
+                if known / sdKnown > limit {
+                    held = true
+                    w.levelHeldQ8 = Self.clampQ8(e / integerSquareRoot(vLevel))
+                }
                 break
             }
         }
         guard candidate else { return }
-        // The spectral tests judge the excess over the background at the level the counts give
-        // with the source's part taken out (C - s), where that is lower than the window's
-        // expectation: the level is what this test leaves free, and a shielding the estimate
-        // missed would otherwise leave no excess to judge.
+        // With the level free, the spectral tests judge the excess over the background at the
+        // level the counts give with the source's part taken out (C - s), where that is lower
+        // than the window's expectation: a shielding the estimate missed would otherwise leave
+        // no excess to judge. With the level held, over the expectation itself.
         let level = multiplySaturating(c, 65_536) - sourceQ16
-        if level < w.expectedQ16 { w.expectedQ16 = level > 0 ? level : 0 }
+        if !held && level < w.expectedQ16 { w.expectedQ16 = level > 0 ? level : 0 }
         evaluate(&w)
         // The verdict is the directed test's alone, at its own limit: a NORM bin plus the source's
         // shape must explain the window better than any bin alone by more than
