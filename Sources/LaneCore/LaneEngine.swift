@@ -127,6 +127,10 @@ public struct LaneEngine: Sendable {
     var matchedNormQ16: InlineArray<4, Int64> = InlineArray(repeating: 0)
     /// And each shape's sum of shares, sum_k T_k (Q16), for the held level's test.
     var matchedSumQ16: InlineArray<4, Int64> = InlineArray(repeating: 0)
+    /// The check sources (bit j: shape j) whose matched candidates may be judged with the level
+    /// held: at most a quarter of the shape above the split (`beginSpectral`), fixed at an
+    /// occupancy's start.
+    public internal(set) var matchedHeldShapes: UInt32 = 0
 
     public init(settings: EngineSettings) {
         precondition(settings.firstProblem() == nil, "engine settings must be validated first")

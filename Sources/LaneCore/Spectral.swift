@@ -494,13 +494,33 @@ extension LaneEngine {
         // the empty lane's spectrum at any level gives z = 0 on average), b_k at least 0.1 %.
         let shapes = settings.spectralMatchedSigmaQ8 > 0 ? settings.spectralThreatShapeCount : 0
         // Local copies, once (see `matchedTest`).
-        let shapeQ16 = settings.spectralThreatShapesQ16
+        var shapeQ16 = settings.spectralThreatShapesQ16
+        shapeQ16[0] = shapeQ16[0]  // (a var kept in memory: a `let` copy was copied again per element read)
         var share = spectralBackgroundShareQ16
         for w in 0..<k where share[w] < 66 { share[w] = 66 }
+        // The shapes whose candidates may be judged with the level held: those with at most a
+        // quarter of their counts above the split, in the windows the shielding estimate rests on
+        // (the low window is the first L windows: L where their learned shares sum closest to the
+        // learned low window's share). A harder source's own counts move that estimate, and the
+        // lane's NORM is hard too: held Co-60 candidates raised 3-17 NORM alarms more in 300 loads
+        // per member (docs/DETECTION.md, "The held level").
+        let lowShare = shapeGamma[0] > 0 ? Self.ratioQ16(shapeLow[0], shapeGamma[0]) : 0
+        var lowSum: Int64 = 0, nearest = Int64.max, split = k
+        for w in 0..<k {
+            lowSum += share[w]
+            let d = lowSum > lowShare ? lowSum - lowShare : lowShare - lowSum
+            if d < nearest { nearest = d; split = w + 1 }
+        }
+        var heldMask: UInt32 = 0
         var weights = InlineArray<64, Int64>(repeating: 0)
         for j in 0..<shapes {
-            var sumT: Int64 = 0, sumB: Int64 = 0
-            for w in 0..<k { sumT += shapeQ16[j * windowCountMax + w]; sumB += share[w] }
+            var sumT: Int64 = 0, sumB: Int64 = 0, above: Int64 = 0
+            for w in 0..<k {
+                let t = shapeQ16[j * windowCountMax + w]
+                sumT += t; sumB += share[w]
+                if w >= split { above += t }
+            }
+            if sumT > 0 && above * 4 <= sumT { heldMask |= 1 &<< u32(j) }
             let mean = sumB > 0 ? sumT * 65_536 / sumB : 0  // Q16
             var norm: Int64 = 0
             for w in 0..<k {
@@ -514,6 +534,7 @@ extension LaneEngine {
             matchedSumQ16[j] = sumT
         }
         matchedWeightQ16 = weights
+        matchedHeldShapes = heldMask
         // The windows' kappa_k (shielding learner), and what a shadow does to the matched test.
         var kappa = InlineArray<16, Int64>(repeating: 65_536)
         var anyLearned = false
@@ -586,6 +607,7 @@ extension LaneEngine {
                 // Beyond the same limit the candidate is judged with its level held to E within
                 // V; below it (a hard source that raised the shielding estimate, which lowers E;
                 // a NORM load whose level the estimate overstates) with the level free, as before.
+                guard matchedHeldShapes & (1 &<< u32(j)) != 0 else { break }
                 let st = sums[j]
                 let st2 = (st * st) &>> 16
                 let e = w.expectedQ16 > 65_536 ? w.expectedQ16 : 65_536

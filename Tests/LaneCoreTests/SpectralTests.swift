@@ -399,6 +399,24 @@ struct WindowLane {
         #expect(!short.gammaAlarm, "1.5 s: \(short)")
     }
 
+    @Test("the held level is for soft check sources only: with a soft shape (0.8/0.2/0/0, nothing above the split between windows 1 and 2) and a Co-60-like one (0.05/0.15/0.7/0.1: 0.8 above it) the lane finds its split from the learned shares (the low window is the first two) and holds the level for the first only; a shape with a third above the split is not held, one with a fifth is")
+    func matchedHeldShapes() {
+        func held(_ shapes: [[Double]]) -> UInt32 {
+            var lane = WindowLane.learned(loads: WindowLane.norm) { s in
+                for (j, shape) in shapes.enumerated() {
+                    for (w, x) in shape.enumerated() { s.spectralThreatShapesQ16[j * windowCountMax + w] = Int64((x * 65536).rounded()) }
+                }
+                s.spectralThreatShapeCount = shapes.count
+                s.spectralMatchedSigmaQ8 = 5 * 256
+            }
+            _ = lane.occupancy([0, 0, 0, 0])
+            return lane.engine.matchedHeldShapes
+        }
+        #expect(held([[0.8, 0.2, 0, 0], [0.05, 0.15, 0.7, 0.1]]) == 0b01)
+        #expect(held([[0.3, 0.37, 0.33, 0]]) == 0)
+        #expect(held([[0.3, 0.5, 0.1, 0.1]]) == 1)
+    }
+
     @Test("a shadow that changes the spectrum (per panel and sample the windows keep 16/8/4/3 of the background's 20/10/6/4: heavier on the high windows): a parked truck's minute under it raises the matched test (a very soft check source's shape) on a lane that has learned the low window's kappa but not the windows' kappa_k (a layout-1 file, or a two-window learner); once 40 clean 3 s vehicles taught each window's fall (kappa_k 0.67 / 0.67 / 1.11 / 0.83) the same truck passes, and that truck with a weak source of the check source's shape still alarms")
     func windowShadow() {
         let soft = [0.6, 0.3, 0.07, 0.03], shadow: [UInt32] = [16, 8, 4, 3]
