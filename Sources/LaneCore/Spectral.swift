@@ -502,8 +502,9 @@ extension LaneEngine {
         // quarter of their counts above the split, in the windows the shielding estimate rests on
         // (the low window is the first L windows: L where their learned shares sum closest to the
         // learned low window's share). A harder source's own counts move that estimate, and the
-        // lane's NORM is hard too: held Co-60 candidates raised 3-17 NORM alarms more in 300 loads
-        // per member (docs/DETECTION.md, "The held level").
+        // lane's NORM is hard too: with every shape held the matched test raised 4-18 NORM alarms
+        // in 300 loads per member, against 1-8 with the soft ones only (docs/DETECTION.md, "The
+        // held level").
         let lowShare = shapeGamma[0] > 0 ? Self.ratioQ16(shapeLow[0], shapeGamma[0]) : 0
         var lowSum: Int64 = 0, nearest = Int64.max, split = k
         for w in 0..<k {
