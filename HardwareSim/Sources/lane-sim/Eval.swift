@@ -35,6 +35,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Multi-window panels: 8 (the contract's default boundaries, reference-panel-mw-v1), 2 (two windows, the default), or the boundaries in keV separated by commas (K + 1 values, K = 3 to 16). The engine's spectral test gets the K windows, and so does the matched-filter bound.")
     var windows: String?
     @Option(help: "The gamma ceiling, sigma (default: the board profile's or the shipped 20).") var ceiling: Double?
+    @Option(help: "The gross test's n, sigma (default: the board profile's or the shipped 7).") var gammaSigma: Double?
     @Option(help: "The spectral test's limit, in sd of chi^2 with K - 2 degrees of freedom (multi-window panels; default 3).") var spectralSigma: Double?
     @Option(help: "A chi^2 at or below K - 2 + this many sd is a confident NORM verdict that overrules the two-window rule's surplus test (multi-window panels; default -10: never; below -8: never).") var spectralNormSigma: Double?
     @Option(help: "A learned NORM bin harder than the median load's explains once it holds 1/this of all loads (multi-window panels; 20 to 200; default 20, as every bin).") var hardBinDivisor: Int?
@@ -56,6 +57,10 @@ struct Eval: ParsableCommand {
         if let ceiling {
             guard ceiling >= 1 && ceiling <= 1_000_000 else { throw ValidationError("--ceiling must be 1 to 1000000 sigma") }
             settings.gammaCeilingSigmaQ8 = Int64((ceiling * 256).rounded())
+        }
+        if let gammaSigma {
+            guard gammaSigma >= 1 && gammaSigma <= 50 else { throw ValidationError("--gamma-sigma must be 1 to 50 sigma") }
+            settings.gammaSigmaQ8 = Int64((gammaSigma * 256).rounded())
         }
         if let spectralSigma { settings.spectralSigmaQ8 = Int64((spectralSigma * 256).rounded()) }
         if let spectralNormSigma { settings.spectralNormSigmaQ8 = Int64((spectralNormSigma * 256).rounded()) }
@@ -151,6 +156,7 @@ struct Eval: ParsableCommand {
         if let board { command += " --board \(board)" }
         if let windows { command += " --windows \(windows)" }
         if let ceiling { command += " --ceiling \(ceiling)" }
+        if let gammaSigma { command += " --gamma-sigma \(gammaSigma)" }
         if let shieldingTilt { command += " --shielding-tilt=\(shieldingTilt)" }
         if let shieldingTiltShape { command += " --shielding-tilt-shape \(shieldingTiltShape)" }
         if let shieldingTiltSpread { command += " --shielding-tilt-spread \(shieldingTiltSpread)" }
