@@ -397,7 +397,7 @@ public struct BoardProfile: Sendable {
     }
 
     package static let detectionKeys = [
-        "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "neutronWindowS", "neutronSigma",
+        "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "learnSigma", "neutronWindowS", "neutronSigma",
         "neutronMinExcessCounts", "neutronBurstClip", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin", "normShareMax", "normTestSigma", "normFromTraffic", "checkSourceLowShare",
         "gammaCeilingSigma", "spectralSigma", "spectralNormSigma", "spectralNormShareSigma", "hardBinDivisor", "directedSigma", "matchedSigma", "matchedDirectedSigma", "checkSourceShapes", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
         "backgroundSlowTimeConstantS", "backgroundHoldDrop", "backgroundHoldMaxS", "backgroundGateSigma", "backgroundGateMaxS", "dwellIntegration", "suppressionMinCounts", "backgroundUncertainty",
@@ -451,6 +451,9 @@ public struct BoardProfile: Sendable {
         e = values.engine
         if e.gammaCeilingSigmaQ8 < e.gammaSigmaQ8 {
             throw det.error("gammaCeilingSigma", "must not be below gammaSigma", at: det.value("gammaCeilingSigma"))
+        }
+        if e.learnSigmaQ8 != 0 && e.learnSigmaQ8 < e.gammaSigmaQ8 {
+            throw det.error("learnSigma", "must be 0 (gammaSigma) or not below gammaSigma", at: det.value("learnSigma"))
         }
         if e.gammaBackgroundHighCps > 0 && e.gammaBackgroundHighCps <= e.gammaBackgroundLowCps {
             throw det.error("gammaBackgroundHighCps", "must be above gammaBackgroundLowCps", at: det.value("gammaBackgroundHighCps"))
@@ -566,6 +569,7 @@ extension EngineSettings.Problem: CustomStringConvertible {
         case .sampleInterval: return "detection.sampleIntervalMs out of range"
         case .gammaWindow: return "detection.gammaWindowS out of range"
         case .gammaSigma: return "detection.gammaSigma out of range"
+        case .learnSigma: return "detection.learnSigma must be 0 (gammaSigma) or from gammaSigma to 50"
         case .neutronWindow: return "detection.neutronWindowS out of range"
         case .neutronSigma: return "detection.neutronSigma out of range"
         case .neutronExcess: return "detection.neutronMinExcessCounts out of range"

@@ -19,6 +19,16 @@ public struct EngineSettings: Sendable {
     public var viewLengthMm: Int64 = 3_000
     public var gammaWindowSamplesMin: Int = 5
     public var gammaSigmaQ8: Int64 = 7 * 256
+    /// What the lane learns from, apart from what alarms (Q8 sd; 0: `gammaSigmaQ8`, as every lane
+    /// before 2026-12-04): its NORM (the share learner and the spectral test's bins) from loads
+    /// whose largest significance passed this, and its vehicles' shielding from quiet occupancies
+    /// below it. Lowering n alone makes the lane learn NORM from weaker, noisier loads: on the
+    /// 8-window family n = 6 learning at 6 cost Co-60 and Cs-137 inside NORM some of their Pd,
+    /// learning at 7 gained on every source type (docs/DETECTION.md, "The gross n on 8-window
+    /// lanes"). Not below `gammaSigmaQ8`.
+    public var learnSigmaQ8: Int64 = 0
+    /// The significance the learners use: `learnSigmaQ8`, or n where that is 0.
+    @inline(__always) public var learningSigmaQ8: Int64 { learnSigmaQ8 > 0 ? learnSigmaQ8 : gammaSigmaQ8 }
     /// Neutron test: its own, longer window, its own n, and a minimum excess in counts so that
     /// a near-zero background cannot alarm on a couple of counts.
     public var neutronWindowSamples: Int = 20
@@ -180,7 +190,7 @@ public struct EngineSettings: Sendable {
 
     public enum Problem: Sendable, Equatable {
         case panelCount, pillar, beamSpacing, holdIn, sampleInterval, gammaWindow, gammaSigma,
-            neutronWindow, neutronSigma, neutronExcess, background, normShare, ceiling, spectral, checkSourceShapes, faultLimits
+            learnSigma, neutronWindow, neutronSigma, neutronExcess, background, normShare, ceiling, spectral, checkSourceShapes, faultLimits
     }
 
     /// The first setting out of range, or nil. Messages for people live in the agent.
@@ -195,6 +205,7 @@ public struct EngineSettings: Sendable {
             return .gammaWindow
         }
         if gammaSigmaQ8 < 256 || gammaSigmaQ8 > 50 * 256 { return .gammaSigma }
+        if learnSigmaQ8 != 0 && (learnSigmaQ8 < gammaSigmaQ8 || learnSigmaQ8 > 50 * 256) { return .learnSigma }
         if neutronWindowSamples < 1 || neutronWindowSamples > Self.windowSamplesMax { return .neutronWindow }
         if neutronSigmaQ8 < 256 || neutronSigmaQ8 > 50 * 256 { return .neutronSigma }
         if neutronExcessMin < 0 || neutronExcessMin > 10_000 || neutronBurstClip < 0 || neutronBurstClip > 1_000_000 { return .neutronExcess }

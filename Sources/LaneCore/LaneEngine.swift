@@ -476,7 +476,7 @@ public struct LaneEngine: Sendable {
         // A screened occupancy that raised nothing and stayed below the threshold (at a seaport:
         // a clean vehicle) tells how its shadow fell on the low window against the high one.
         if !d.notScreened && !d.truncated && !d.gammaAlarm && !d.neutronAlarm && !d.normSuspect
-            && d.gammaMaxSigmaQ8 < settings.gammaSigmaQ8 && occShieldedSamples >= Self.shieldingSamplesMin {
+            && d.gammaMaxSigmaQ8 < settings.learningSigmaQ8 && occShieldedSamples >= Self.shieldingSamplesMin {
             shieldingLearner.add(lowCounts: occLow[0], lowExpectedQ16: occLowShapeQ16[0], highCounts: occGamma[0] - occLow[0],
                                  highExpectedQ16: occShapeQ16[0] - occLowShapeQ16[0])
             // Multi-window panels: each window's fall against the fall R predicts for it.
@@ -492,7 +492,7 @@ public struct LaneEngine: Sendable {
                 }
             }
         }
-        if !d.notScreened && !d.truncated && !d.neutronAlarm && d.gammaMaxSigmaQ8 > settings.gammaSigmaQ8 {
+        if !d.notScreened && !d.truncated && !d.neutronAlarm && d.gammaMaxSigmaQ8 > settings.learningSigmaQ8 {
             normLearner.add(shareQ16: d.gammaMaxLowShareQ16)
             if maxShapeValid && settings.spectralWindowCount >= 3 {
                 spectral.learn(shape: maxShapeQ16, noiseQ32: maxNoiseQ32, windows: settings.spectralWindowCount)
@@ -826,7 +826,7 @@ public struct LaneEngine: Sendable {
             // The shape the learner takes if this stays the most significant window: only for
             // an excess over the threshold (the learner takes no other).
             maxShapeValid = false
-            if (c &<< 16) > threshold, spectral != nil {
+            if (c &<< 16) > b + settings.learningSigmaQ8 * sd, spectral != nil {
                 evaluate(&spectral!)
                 maxShapeQ16 = spectral!.shape
                 maxNoiseQ32 = spectral!.noiseQ32

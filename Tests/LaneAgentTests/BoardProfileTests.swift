@@ -59,6 +59,7 @@ func profileError(_ text: String) -> String? {
         ("  registerMap: reference-panel-v1", "  registerMap: acme-9000", "no register map 'acme-9000'"),
         ("  driver: sim", "  driver: gpiod", "gpio.socket: unknown key"),
         ("  gammaCeilingSigma: 35", "  gammaCeilingSigma: 5", "must not be below gammaSigma"),
+        ("  gammaSigma: 7.0", "  gammaSigma: 7.0\n  learnSigma: 6", "detection.learnSigma: must be 0 (gammaSigma) or not below gammaSigma"),
         ("  gammaBackgroundLowCps: 400", "  gammaBackgroundLowCps: 5000", "must be above gammaBackgroundLowCps"),
         ("  normDiscrimination: true", "  normDiscrimination: maybe", "expected true or false, found 'maybe'"),
         ("lane:\n  site: DEMO-PORT", "lane:\n  site: [a, b]", "lane.site: expected text, found a list"),

@@ -90,3 +90,46 @@ import Testing
         #expect(NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55), spectraTrusted: true).on)
     }
 }
+
+/// Proves that `learnSigma` separates what the lane learns its NORM from and what alarms: with
+/// n = 6, a soft-poor load between 6 and 7 sd is learned when the lane learns at n (0, the
+/// default) and not when it learns at 7; a load over 7 sd is learned either way; a learning
+/// significance below n is refused.
+@Suite struct LearnSigmaTests {
+    /// One 1.5 s NORM-like occupancy (30 % of the excess in the low window) of `extra` counts per
+    /// panel and sample, after 30 s of empty lane; the engine after it.
+    func load(extra: UInt32, learnSigmaQ8: Int64) -> (Decision, LaneEngine) {
+        var s = FlatLane.classic
+        s.gammaSigmaQ8 = 6 * 256
+        s.learnSigmaQ8 = learnSigmaQ8
+        var lane = FlatLane(settings: s)
+        lane.cps = 3_200  // 320 counts per panel and sample: a count more moves the significance by about a third of an sd
+        lane.ticks(300)
+        lane.edge(0, true, at: lane.t + 1)
+        lane.ticks(15, extraGamma: extra, extraLowPercent: 30)
+        lane.edge(0, false, at: lane.t + 1)
+        lane.ticks(25)
+        return (lane.decisions[0], lane.engine)
+    }
+
+    @Test("n = 6: a NORM load at 6-7 sd is learned at learnSigma 0 (n) and not at 7; one over 7 sd is learned at both; learnSigma below n is refused")
+    func learnSigma() throws {
+        // The strengths whose largest significance lies between 6 and 7 sd, and over 7.
+        let between = try #require((1...80).map { UInt32($0) }.first {
+            let m = load(extra: $0, learnSigmaQ8: 0).0.gammaMaxSigmaQ8
+            return m > 6 * 256 + 32 && m < 7 * 256 - 32
+        })
+        let over = try #require((1...80).map { UInt32($0) }.first { load(extra: $0, learnSigmaQ8: 0).0.gammaMaxSigmaQ8 > 7 * 256 + 32 })
+        #expect(load(extra: between, learnSigmaQ8: 0).1.normLearner.learned == 1, "learned at n = 6")
+        #expect(load(extra: between, learnSigmaQ8: 7 * 256).1.normLearner.learned == 0, "not learned at 7")
+        #expect(load(extra: over, learnSigmaQ8: 7 * 256).1.normLearner.learned == 1)
+        var s = EngineSettings()
+        s.gammaSigmaQ8 = 6 * 256
+        s.learnSigmaQ8 = 5 * 256
+        #expect(s.firstProblem() == .learnSigma)
+        s.learnSigmaQ8 = 7 * 256
+        #expect(s.firstProblem() == nil && s.learningSigmaQ8 == 7 * 256)
+        s.learnSigmaQ8 = 0
+        #expect(s.learningSigmaQ8 == 6 * 256)
+    }
+}
