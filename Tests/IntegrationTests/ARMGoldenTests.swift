@@ -1,7 +1,7 @@
 // Proves the engine computes the same bits on ARM: LaneCore built in Embedded Swift for aarch64
 // and for armv7 (32-bit), linked into a C harness with Debian's cross compilers and run under
 // qemu-user, gives exactly the decisions of the x86_64 build on every golden trace and on a multi-window one (the spectral test learning and deciding, with
-// and without the 8-window profile's site policies), down to which gamma test alarmed; and those are the package's own decisions.
+// and without the 8-window profile's site policies, and as Boards/sim-8w.yaml ships it: n = 6, NORM learned at 7), down to which gamma test alarmed; and those are the package's own decisions.
 
 import Foundation
 import Testing
@@ -23,7 +23,7 @@ struct ARMGoldenTests {
         func testBits(_ g: [String: Any]) -> Int64 {
             (g["gammaTests"] as? [String] ?? []).reduce(0) { $0 | Int64(1 << (testNames.firstIndex(of: $1) ?? 62)) }
         }
-        for name in ["demo", "e2e", "parked", "queued", "norm-traffic-8w", "norm-traffic-8w-directed", "norm-traffic-8w-profile"] {
+        for name in ["demo", "e2e", "parked", "queued", "norm-traffic-8w", "norm-traffic-8w-directed", "norm-traffic-8w-profile", "norm-traffic-8w-shipped"] {
             for arch in ["aarch64", "armv7"] {
                 #expect(text.contains("golden-arm: \(name):") && text.contains("identical on x86_64 and \(arch)"), "\(text)")
                 let a = try String(contentsOfFile: dir + "/\(name).\(arch).txt", encoding: .utf8)

@@ -76,8 +76,8 @@ public func laneSetWindows(_ k: Int64) {
 /// The directed test (multi-window panels; after `lane_set_windows`): `fields` holds the
 /// omnibus test's sigma and the directed test's (Q8), the two-window rule's shares (Q16; the
 /// rule on), the number of check-source shapes, then 16 shares per shape (Q16), then, when
-/// present, the matched test's sigma and its verdict's (Q8), the confident NORM overrules (Q8) and the
-/// hard bins' divisor. The engine starts afresh with those settings.
+/// present, the matched test's sigma and its verdict's (Q8), the confident NORM overrules (Q8), the
+/// hard bins' divisor, the gross n and the learning significance (Q8). The engine starts afresh with those settings.
 @_cdecl("lane_set_directed")
 public func laneSetDirected(_ fields: UnsafePointer<Int64>, _ count: Int64) {
     var s = harnessEngine.settings
@@ -98,6 +98,9 @@ public func laneSetDirected(_ fields: UnsafePointer<Int64>, _ count: Int64) {
     if 7 + shapes * 16 < Int(truncatingIfNeeded: count) { s.spectralNormSigmaQ8 = fields[7 + shapes * 16] }
     if 8 + shapes * 16 < Int(truncatingIfNeeded: count) { s.spectralNormShareSigmaQ8 = fields[8 + shapes * 16] }
     if 9 + shapes * 16 < Int(truncatingIfNeeded: count) { s.spectralHardBinDivisor = Int(truncatingIfNeeded: fields[9 + shapes * 16]) }
+    // Then the gross n and the learning significance (Q8; a board profile's gammaSigma, learnSigma).
+    if 10 + shapes * 16 < Int(truncatingIfNeeded: count) { s.gammaSigmaQ8 = fields[10 + shapes * 16] }
+    if 11 + shapes * 16 < Int(truncatingIfNeeded: count) { s.learnSigmaQ8 = fields[11 + shapes * 16] }
     harnessEngine = LaneEngine(settings: s)
 }
 

@@ -121,7 +121,8 @@ final class LineSink: @unchecked Sendable {
 /// test (`--check-shape`), a 'T' record follows 'K': 0, the number of fields n, then n Int64:
 /// spectral sigma and directed sigma (Q8), the two-window rule's shares (Q16; the rule on), the
 /// number of shapes, 16 shares per shape (Q16), and with `--matched-sigma` the matched test's sigma and its verdict's (Q8),
-/// then, when given, the confident NORM overrules of the surplus and the share tests (Q8) and the hard bins' divisor.
+/// then, when given, the confident NORM overrules of the surplus and the share tests (Q8), the hard bins' divisor, the
+/// gross n and the learning significance (Q8).
 struct Vectors: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Convert a lane trace into golden vectors for the embedded-engine harness.")
     @Option(help: "The lane trace (JSON Lines).") var trace: String
@@ -136,6 +137,8 @@ struct Vectors: ParsableCommand {
     @Option(help: "With --matched-sigma: the confident NORM verdict's overrule of the surplus test, sd (not written: the engine's default, never).") var spectralNormSigma: Double?
     @Option(help: "With --spectral-norm-sigma: its overrule of the share test, sd.") var spectralNormShareSigma: Double?
     @Option(help: "With --spectral-norm-share-sigma: the hard tail's bin divisor (20 to 200).") var hardBinDivisor: Int?
+    @Option(help: "With --hard-bin-divisor: the gross test's n.") var gammaSigma: Double?
+    @Option(help: "With --gamma-sigma: the significance the lane learns its NORM and shielding from (0: n).") var learnSigma: Double?
 
     func run() throws {
         guard let text = try? String(contentsOfFile: trace, encoding: .utf8) else { throw ValidationError("cannot read \(trace)") }
@@ -168,11 +171,12 @@ struct Vectors: ParsableCommand {
                             if matchedSigma > 0 { fields += [Int64((matchedSigma * 256).rounded()), Int64((matchedDirectedSigma * 256).rounded())] }
                             // Positional, each after the one before: the confident NORM overrules and the hard bins.
                             let tail: [Int64?] = [spectralNormSigma.map { Int64(($0 * 256).rounded()) },
-                                                  spectralNormShareSigma.map { Int64(($0 * 256).rounded()) }, hardBinDivisor.map { Int64($0) }]
+                                                  spectralNormShareSigma.map { Int64(($0 * 256).rounded()) }, hardBinDivisor.map { Int64($0) },
+                                                  gammaSigma.map { Int64(($0 * 256).rounded()) }, learnSigma.map { Int64(($0 * 256).rounded()) }]
                             for (i, v) in tail.enumerated() {
                                 guard let v else { continue }
                                 guard matchedSigma > 0 && tail[..<i].allSatisfy({ $0 != nil }) else {
-                                    throw ValidationError("--spectral-norm-sigma, --spectral-norm-share-sigma and --hard-bin-divisor follow --matched-sigma and each other, in that order")
+                                    throw ValidationError("--spectral-norm-sigma, --spectral-norm-share-sigma, --hard-bin-divisor, --gamma-sigma and --learn-sigma follow --matched-sigma and each other, in that order")
                                 }
                                 fields.append(v)
                             }
