@@ -824,7 +824,8 @@ public struct LaneEngine: Sendable {
             current.gammaMaxLowShareQ16 = lowShare
             current.gammaMaxWindowSamples = samples
             // The shape the learner takes if this stays the most significant window: only for
-            // an excess over the threshold (the learner takes no other).
+            // an excess over the learning significance (`learningSigmaQ8`: n unless learnSigma
+            // sets it higher; the learner takes no other).
             maxShapeValid = false
             if (c &<< 16) > b + settings.learningSigmaQ8 * sd, spectral != nil {
                 evaluate(&spectral!)
