@@ -21,8 +21,8 @@ public struct EngineSettings: Sendable {
     public var gammaSigmaQ8: Int64 = 7 * 256
     /// What the lane learns from, apart from what alarms (Q8 sd; 0: `gammaSigmaQ8`, as every lane
     /// before 2026-12-04): its NORM (the share learner and the spectral test's bins) from loads
-    /// whose largest significance passed this, and its vehicles' shielding from quiet occupancies
-    /// below it. Lowering n alone makes the lane learn NORM from weaker, noisier loads: on the
+    /// whose largest significance passed this. (The shielding learner takes quiet occupancies,
+    /// below n: one over n alarmed or was NORM-suspect, whatever this says.) Lowering n alone makes the lane learn NORM from weaker, noisier loads: on the
     /// 8-window family n = 6 learning at 6 cost Co-60 and Cs-137 inside NORM some of their Pd,
     /// learning at 7 gained on every source type (docs/DETECTION.md, "The gross n on 8-window
     /// lanes"). Not below `gammaSigmaQ8`.

@@ -476,7 +476,7 @@ public struct LaneEngine: Sendable {
         // A screened occupancy that raised nothing and stayed below the threshold (at a seaport:
         // a clean vehicle) tells how its shadow fell on the low window against the high one.
         if !d.notScreened && !d.truncated && !d.gammaAlarm && !d.neutronAlarm && !d.normSuspect
-            && d.gammaMaxSigmaQ8 < settings.learningSigmaQ8 && occShieldedSamples >= Self.shieldingSamplesMin {
+            && d.gammaMaxSigmaQ8 < settings.gammaSigmaQ8 && occShieldedSamples >= Self.shieldingSamplesMin {
             shieldingLearner.add(lowCounts: occLow[0], lowExpectedQ16: occLowShapeQ16[0], highCounts: occGamma[0] - occLow[0],
                                  highExpectedQ16: occShapeQ16[0] - occLowShapeQ16[0])
             // Multi-window panels: each window's fall against the fall R predicts for it.

@@ -36,7 +36,7 @@ struct Eval: ParsableCommand {
     var windows: String?
     @Option(help: "The gamma ceiling, sigma (default: the board profile's or the shipped 20).") var ceiling: Double?
     @Option(help: "The gross test's n, sigma (default: the board profile's or the shipped 7).") var gammaSigma: Double?
-    @Option(help: "The significance the lane learns its NORM from (loads over it) and its shielding (quiet occupancies below it), sigma (0: the gross n; default: the board profile's or 0).") var learnSigma: Double?
+    @Option(help: "The significance the lane learns its NORM from (loads over it), sigma (0: the gross n; default: the board profile's or 0).") var learnSigma: Double?
     @Option(help: "The spectral test's limit, in sd of chi^2 with K - 2 degrees of freedom (multi-window panels; default 3).") var spectralSigma: Double?
     @Option(help: "A chi^2 at or below K - 2 + this many sd is a confident NORM verdict that overrules the two-window rule's surplus test (multi-window panels; default -10: never; below -8: never).") var spectralNormSigma: Double?
     @Option(help: "A learned NORM bin harder than the median load's explains once it holds 1/this of all loads (multi-window panels; 20 to 200; default 20, as every bin).") var hardBinDivisor: Int?
@@ -201,7 +201,7 @@ struct Eval: ParsableCommand {
     static let contractWindows: [Double] = [30, 80, 150, 250, 400, 650, 1000, 1500, 3000]
 
     func describe(_ e: EngineSettings) -> String {
-        "window \(e.gammaWindowSamples) samples, n = \(Double(e.gammaSigmaQ8) / 256)" + (e.learnSigmaQ8 > 0 ? " (NORM and shielding learned at \(Double(e.learnSigmaQ8) / 256))" : "") + ", neutron window \(e.neutronWindowSamples), "
+        "window \(e.gammaWindowSamples) samples, n = \(Double(e.gammaSigmaQ8) / 256)" + (e.learnSigmaQ8 > 0 ? " (NORM learned at \(Double(e.learnSigmaQ8) / 256))" : "") + ", neutron window \(e.neutronWindowSamples), "
             + "neutron n = \(Double(e.neutronSigmaQ8) / 256), NORM share \(String(format: "%.2f", Double(e.normLowShareMinQ16) / 65536)), "
             + "ceiling \(Double(e.gammaCeilingSigmaQ8) / 256) sigma"
             + (e.spectralWindowCount >= 3 ? ", spectral test on \(e.spectralWindowCount) windows at \(Double(e.spectralSigmaQ8) / 256) sigma"
