@@ -191,7 +191,7 @@ struct Eval: ParsableCommand {
             try md.write(toFile: out + "/members/\(physics.name).md", atomically: true, encoding: .utf8)
             try report.json().write(toFile: out + "/members/\(physics.name).json", atomically: true, encoding: .utf8)
         }
-        let md = fam.markdown(command: command)
+        let md = fam.markdown(command: command, gammaSigma: Double(settings.gammaSigmaQ8) / 256)
         try md.write(toFile: out + "/report.md", atomically: true, encoding: .utf8)
         print(md.components(separatedBy: "## Members")[0])
         print("report: \(out)/report.md, one report per member in \(out)/members/")

@@ -108,14 +108,15 @@ public struct FamilyReport: Sendable {
     static func f(_ x: Double, _ digits: Int = 2) -> String { x.isInfinite ? "never" : String(format: "%.\(digits)f", x) }
 
     /// The family table: one row per member, then the worst member and the median per column.
-    public func markdown(command: String) -> String {
+    /// `gammaSigma`: the gross test's n the engine ran with, for the text.
+    public func markdown(command: String, gammaSigma: Double) -> String {
         let fs = figures
         var s = "# Detection evaluation over a family of physics\n\n"
         s += "Reproduce with `\(command)`.\n\n"
         s += "Each member is a plausible PVT lane (docs/SIMULATOR.md, \"The physics family\"); the same suite is played in each. "
         s += "Ratios are this engine's MDS95 over the VM-250-style baseline's (below 1 is better), except parked (baseline over engine: above 3 is the goal) "
         s += "and NORM (the share of the baseline's NORM alarms the engine avoids). "
-        s += "The last column is the engine's largest gamma significance on clean passes at its 99.9th percentile: the threshold n that 1 false alarm per 1,000 would need (the engine uses 7). "
+        s += "The last column is the engine's largest gamma significance on clean passes at its 99.9th percentile: the threshold n that 1 false alarm per 1,000 would need (the engine uses \(String(format: "%g", gammaSigma))). "
         s += "\"Cs-137 in NORM / clean\" adds the probability of detection over the strengths in NORM cargo and divides by the same in clean cargo (worst speed); "
         s += "\"bound, in NORM / clean\" is that ratio for the matched-filter bound: what the NORM load's own counts cost an ideal detector on this grid.\n\n"
         s += "| member | gamma FA / 1,000 | neutron FA / 10,000 | NORM alarms fewer | soft sources, worst | soft cells worse than baseline | Co-60, worst | parked Cs-137 gain | Cs-137 in NORM / clean | bound, in NORM / clean | Cf-252 at equal FA, worst | soft / bound, worst | clean sigma, 99.9 % |\n"
