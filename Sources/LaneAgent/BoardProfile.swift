@@ -452,9 +452,6 @@ public struct BoardProfile: Sendable {
         if e.gammaCeilingSigmaQ8 < e.gammaSigmaQ8 {
             throw det.error("gammaCeilingSigma", "must not be below gammaSigma", at: det.value("gammaCeilingSigma"))
         }
-        if e.learnSigmaQ8 != 0 && e.learnSigmaQ8 < e.gammaSigmaQ8 {
-            throw det.error("learnSigma", "must be 0 (gammaSigma) or not below gammaSigma", at: det.value("learnSigma"))
-        }
         if e.gammaBackgroundHighCps > 0 && e.gammaBackgroundHighCps <= e.gammaBackgroundLowCps {
             throw det.error("gammaBackgroundHighCps", "must be above gammaBackgroundLowCps", at: det.value("gammaBackgroundHighCps"))
         }
@@ -569,7 +566,7 @@ extension EngineSettings.Problem: CustomStringConvertible {
         case .sampleInterval: return "detection.sampleIntervalMs out of range"
         case .gammaWindow: return "detection.gammaWindowS out of range"
         case .gammaSigma: return "detection.gammaSigma out of range"
-        case .learnSigma: return "detection.learnSigma must be 0 (gammaSigma) or from gammaSigma to 50"
+        case .learnSigma: return "detection.learnSigma must be 0 to 50 (below gammaSigma: learned at gammaSigma)"
         case .neutronWindow: return "detection.neutronWindowS out of range"
         case .neutronSigma: return "detection.neutronSigma out of range"
         case .neutronExcess: return "detection.neutronMinExcessCounts out of range"

@@ -25,10 +25,11 @@ public struct EngineSettings: Sendable {
     /// below n: one over n alarmed or was NORM-suspect, whatever this says.) Lowering n alone makes the lane learn NORM from weaker, noisier loads: on the
     /// 8-window family n = 6 learning at 6 cost Co-60 and Cs-137 inside NORM some of their Pd,
     /// learning at 7 gained on every source type (docs/DETECTION.md, "The gross n on 8-window
-    /// lanes"). Not below `gammaSigmaQ8`.
+    /// lanes"). Never below n: a value under `gammaSigmaQ8` (0 above all) learns at n, so that
+    /// raising n (a candidate, maintenance) never needs this changed first.
     public var learnSigmaQ8: Int64 = 0
-    /// The significance the learners use: `learnSigmaQ8`, or n where that is 0.
-    @inline(__always) public var learningSigmaQ8: Int64 { learnSigmaQ8 > 0 ? learnSigmaQ8 : gammaSigmaQ8 }
+    /// The significance the learners use: the larger of `learnSigmaQ8` and n.
+    @inline(__always) public var learningSigmaQ8: Int64 { learnSigmaQ8 > gammaSigmaQ8 ? learnSigmaQ8 : gammaSigmaQ8 }
     /// Neutron test: its own, longer window, its own n, and a minimum excess in counts so that
     /// a near-zero background cannot alarm on a couple of counts.
     public var neutronWindowSamples: Int = 20
@@ -205,7 +206,7 @@ public struct EngineSettings: Sendable {
             return .gammaWindow
         }
         if gammaSigmaQ8 < 256 || gammaSigmaQ8 > 50 * 256 { return .gammaSigma }
-        if learnSigmaQ8 != 0 && (learnSigmaQ8 < gammaSigmaQ8 || learnSigmaQ8 > 50 * 256) { return .learnSigma }
+        if learnSigmaQ8 < 0 || learnSigmaQ8 > 50 * 256 { return .learnSigma }
         if neutronWindowSamples < 1 || neutronWindowSamples > Self.windowSamplesMax { return .neutronWindow }
         if neutronSigmaQ8 < 256 || neutronSigmaQ8 > 50 * 256 { return .neutronSigma }
         if neutronExcessMin < 0 || neutronExcessMin > 10_000 || neutronBurstClip < 0 || neutronBurstClip > 1_000_000 { return .neutronExcess }

@@ -11,7 +11,7 @@ import Testing
     func brokenBoard() throws {
         let dir = scratch("cli-board")
         let text = try String(contentsOfFile: packageRoot + "/Boards/sim.yaml", encoding: .utf8)
-            .replacingOccurrences(of: "gammaSigma: 7.0", with: "gammaSigma: seven")
+            .replacingOccurrences(of: "gammaSigma: 6.0", with: "gammaSigma: seven")
         try text.write(toFile: dir + "/broken.yaml", atomically: true, encoding: .utf8)
         for args in [["check-board", dir + "/broken.yaml"], ["run", "--board", dir + "/broken.yaml", "--duration", "5"]] {
             let p = try Child("lane-agent", args, dir: dir, name: args[0])

@@ -37,7 +37,7 @@ func profileError(_ text: String) -> String? {
         #expect(sim.transport == .tcp(host: "127.0.0.1", port: 1502))
         #expect(sim.timeouts == ModbusTimeouts(responseUs: 30_000, byteUs: 10_000))
         #expect(sim.registerMap == .referencePanelV1)
-        #expect(sim.engine.gammaSigmaQ8 == 1792 && sim.engine.gammaWindowSamples == 10 && sim.engine.holdInUs == 2_000_000)
+        #expect(sim.engine.gammaSigmaQ8 == 1536 && sim.engine.learnSigmaQ8 == 1792 && sim.engine.gammaWindowSamples == 10 && sim.engine.holdInUs == 2_000_000)
         let pi = try BoardProfile.load(path: packageRoot + "/Boards/rpi4-rs485.yaml")
         guard case let .gpiod(cfg) = pi.gpio else { Issue.record("rpi4 profile does not use libgpiod"); return }
         #expect(cfg.beams == [.offset(17), .offset(27)] && cfg.outputs.count == 6 && cfg.outputs.last == LaneOutputLine(output: .heartbeat, line: .offset(16)))
@@ -50,7 +50,7 @@ func profileError(_ text: String) -> String? {
         ("  port: 1502", "  port: 70000", "test.yaml:16:9: modbus.port: 70000 is out of range (1 to 65535)"),
         ("  port: 1502", "  port: fifteen", "modbus.port: expected a whole number, found 'fifteen'"),
         ("  port: 1502", "  prot: 1502", "modbus.prot: unknown key (did you mean 'port'?)"),
-        ("  gammaSigma: 7.0", "  gammaSigma: -3", "detection.gammaSigma: -3 is out of range"),
+        ("  gammaSigma: 6.0", "  gammaSigma: -3", "detection.gammaSigma: -3 is out of range"),
         ("  gammaWindowS: 1.0", "  gammaWindowS: 20", "detection.gammaWindowS: 20.0 s is 200 samples at 100 ms; allowed 1 to 128 samples"),
         ("  transport: tcp", "  transport: udp", "modbus.transport: 'udp' is not one of: tcp, rtu"),
         ("  labels: [MU, ML, SU, SL]     # main pillar upper/lower, second pillar upper/lower", "  labels: [MU, ML]", "panels.labels: has 2 labels for 4 panels"),
@@ -59,7 +59,7 @@ func profileError(_ text: String) -> String? {
         ("  registerMap: reference-panel-v1", "  registerMap: acme-9000", "no register map 'acme-9000'"),
         ("  driver: sim", "  driver: gpiod", "gpio.socket: unknown key"),
         ("  gammaCeilingSigma: 35", "  gammaCeilingSigma: 5", "must not be below gammaSigma"),
-        ("  gammaSigma: 7.0", "  gammaSigma: 7.0\n  learnSigma: 6", "detection.learnSigma: must be 0 (gammaSigma) or not below gammaSigma"),
+        ("  learnSigma: 7.0", "  learnSigma: 51", "detection.learnSigma: 51"),
         ("  gammaBackgroundLowCps: 400", "  gammaBackgroundLowCps: 5000", "must be above gammaBackgroundLowCps"),
         ("  normDiscrimination: true", "  normDiscrimination: maybe", "expected true or false, found 'maybe'"),
         ("lane:\n  site: DEMO-PORT", "lane:\n  site: [a, b]", "lane.site: expected text, found a list"),

@@ -191,11 +191,11 @@ struct ConsoleUnderTest {
         c.lane.tick(600)
         let beats = c.lane.lane.sink.records.compactMap { if case let .heartbeat(h) = $0 { return h } else { return nil } }
         #expect(beats.last.map { $0.flags & HeartbeatRecord.flagUnlocked != 0 } == true)
-        // Two minutes pass: the mode ends by itself, the threshold goes back to the profile's 7
+        // Two minutes pass: the mode ends by itself, the threshold goes back to the profile's 6
         // (and the next heartbeat, at 3 minutes, is after that).
         c.lane.tick(1_000)
         #expect(!c.lane.lane.controller.view.faults.contains(.detectionUnlocked))
-        #expect(c.lane.lane.controller.view.settings.gammaSigmaQ8 == 7 * 256)
+        #expect(c.lane.lane.controller.view.settings.gammaSigmaQ8 == 6 * 256)
         let audits = c.lane.lane.sink.records.compactMap { if case let .audit(a) = $0 { return a } else { return nil } }
         #expect(audits.contains { $0.action == ShortText("maintenance mode ended") })
         #expect(c.run("config diff").text.contains("running settings match"), "the console's copy went back too")

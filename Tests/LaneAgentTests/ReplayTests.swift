@@ -166,7 +166,7 @@ func simulatedTrace(_ scenario: Scenario) -> (lines: [String], truths: [VehicleT
     func boardSettings() throws {
         let scenario = try Scenario.load(path: packageRoot + "/HardwareSim/scenarios/demo.yaml")
         let (lines, _) = simulatedTrace(scenario)
-        let deaf = try BoardProfile.parse(simProfile.replacingOccurrences(of: "gammaSigma: 7.0", with: "gammaSigma: 50")
+        let deaf = try BoardProfile.parse(simProfile.replacingOccurrences(of: "gammaSigma: 6.0", with: "gammaSigma: 50")
             .replacingOccurrences(of: "gammaCeilingSigma: 35", with: "gammaCeilingSigma: 60"), file: "deaf.yaml", mapDirectory: packageRoot + "/Boards/panels",
             enforceFloors: false)
         let decisions = replay(lines, board: deaf).decisions

@@ -94,7 +94,7 @@ import Testing
 /// Proves that `learnSigma` separates what the lane learns its NORM from and what alarms: with
 /// n = 6, a soft-poor load between 6 and 7 sd is learned when the lane learns at n (0, the
 /// default) and not when it learns at 7; a load over 7 sd is learned either way; a learning
-/// significance below n is refused.
+/// significance below n learns at n (so raising n never needs learnSigma changed first).
 @Suite struct LearnSigmaTests {
     /// One 1.5 s NORM-like occupancy (30 % of the excess in the low window) of `extra` counts per
     /// panel and sample, after 30 s of empty lane; the engine after it.
@@ -112,7 +112,7 @@ import Testing
         return (lane.decisions[0], lane.engine)
     }
 
-    @Test("n = 6: a NORM load at 6-7 sd is learned at learnSigma 0 (n) and not at 7; one over 7 sd is learned at both; learnSigma below n is refused")
+    @Test("n = 6: a NORM load at 6-7 sd is learned at learnSigma 0 (n) and not at 7; one over 7 sd is learned at both; learnSigma below n learns at n; beyond 50 is refused")
     func learnSigma() throws {
         // The strengths whose largest significance lies between 6 and 7 sd, and over 7.
         let between = try #require((1...80).map { UInt32($0) }.first {
@@ -125,7 +125,16 @@ import Testing
         #expect(load(extra: over, learnSigmaQ8: 7 * 256).1.normLearner.learned == 1)
         var s = EngineSettings()
         s.gammaSigmaQ8 = 6 * 256
+        // learnSigma 5 under n = 6 learns at 6: a load at 5-6 sd is not learned, one at 6-7 is.
+        let under = try #require((1...80).map { UInt32($0) }.first {
+            let m = load(extra: $0, learnSigmaQ8: 0).0.gammaMaxSigmaQ8
+            return m > 5 * 256 + 32 && m < 6 * 256 - 32
+        })
+        #expect(load(extra: under, learnSigmaQ8: 5 * 256).1.normLearner.learned == 0, "not learned below n")
+        #expect(load(extra: between, learnSigmaQ8: 5 * 256).1.normLearner.learned == 1, "learned at n")
         s.learnSigmaQ8 = 5 * 256
+        #expect(s.firstProblem() == nil && s.learningSigmaQ8 == 6 * 256)
+        s.learnSigmaQ8 = 50 * 256 + 1
         #expect(s.firstProblem() == .learnSigma)
         s.learnSigmaQ8 = 7 * 256
         #expect(s.firstProblem() == nil && s.learningSigmaQ8 == 7 * 256)

@@ -83,7 +83,7 @@ public struct Tunable: Sendable {
                 help: "gamma alarm threshold: counts above background, in standard deviations",
                 get: { q8($0.engine.gammaSigmaQ8) }, put: { $0.engine.gammaSigmaQ8 = fromHundredthsQ8($1) }),
         Tunable(section: "detection", key: "learnSigma", unit: "sigma", decimals: 2, min: 0, max: 5_000, safe: 0...1_200,
-                help: "the lane learns its NORM from loads over this (0: at gammaSigma; not below it)",
+                help: "the lane learns its NORM from loads over this, never below gammaSigma (0: at gammaSigma)",
                 get: { q8($0.engine.learnSigmaQ8) }, put: { $0.engine.learnSigmaQ8 = fromHundredthsQ8($1) }),
         Tunable(section: "detection", key: "gammaCeilingSigma", unit: "sigma", decimals: 2, min: 100, max: 100_000, safe: 100...4_000,
                 help: "above this, any gamma excess alarms, NORM-like or not (not below gammaSigma)",
