@@ -10,8 +10,12 @@
 public func integerSquareRoot(_ n: UInt64) -> UInt64 {
     if n < 2 { return n }
     // Newton's iteration from an over-estimate converges monotonically down to floor(sqrt(n)).
-    let bits = 64 - n.leadingZeroBitCount
-    var x: UInt64 = 1 &<< u64((bits + 1) / 2)
+    // The start is one Newton step from a = 2^h, h = bits / 2 (within a factor sqrt 2 of the
+    // root), taken with shifts: floor((a + floor(n / a)) / 2) = floor((a^2 + n) / 2a) >=
+    // floor(sqrt(n)) (AM-GM). It is within 6 % of the root, where 2^ceil(bits / 2) was within a
+    // factor 2: two to three fewer divisions (the NORM fit takes 128 roots a call).
+    let h = u64((64 - n.leadingZeroBitCount) / 2)
+    var x: UInt64 = ((1 &<< h) &+ (n &>> h)) &>> 1
     while true {
         let y = (x + n / x) &>> 1
         if y >= x { return x }

@@ -5,7 +5,7 @@ import LaneCore
 import Testing
 
 @Suite struct FixedPointTests {
-    @Test("integerSquareRoot is floor(sqrt(n)) for every n below 70,000 and around every perfect square edge")
+    @Test("integerSquareRoot is floor(sqrt(n)) for every n below 70,000, around every perfect square edge and power of two, and for 100,000 draws over every magnitude")
     func squareRootExact() {
         for n in UInt64(0)..<70_000 {
             let r = integerSquareRoot(n)
@@ -17,6 +17,23 @@ import Testing
             #expect(integerSquareRoot(r * r + 2 * r) == r)
         }
         #expect(integerSquareRoot(UInt64.max) == 4_294_967_295)
+        // Around every power of two (where the start's shift changes) and every square near one.
+        for k in 1..<64 {
+            let p = UInt64(1) << UInt64(k)
+            for n in [p - 1, p, p + 1] {
+                let r = integerSquareRoot(n)
+                let (sq, over) = (r + 1).multipliedReportingOverflow(by: r + 1)
+                #expect(r * r <= n && (over || sq > n), "n = \(n), r = \(r)")
+            }
+        }
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<100_000 {  // xorshift draws over the whole range, every magnitude
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            let n = state >> (state & 63)
+            let r = integerSquareRoot(n)
+            let (sq, over) = (r + 1).multipliedReportingOverflow(by: r + 1)
+            #expect(r * r <= n && (over || sq > n), "n = \(n), r = \(r)")
+        }
     }
 
     @Test("Q8 and Q16 hundredths saturate at the ends of Int64 instead of trapping (a fuzzed replay crashed the decision writer)")
