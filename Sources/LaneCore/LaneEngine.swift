@@ -392,7 +392,9 @@ public struct LaneEngine: Sendable {
     }
 
     /// `nextNormRule` for `begin` (mutating, though it changes nothing: a non-mutating read copied
-    /// 42 KB of the engine in the Embedded build, 21 k instructions per occupancy).
+    /// 42 KB of the engine in the Embedded build, 21 k instructions per occupancy; a static helper
+    /// taking the engine `borrowing` copied it too, measured). The getter above copies the engine
+    /// once to call it: it is read once a minute (heartbeat) and by the console.
     mutating func normRuleNow() -> NormRule {
         NormRule.current(settings, learner: normLearner, backgroundLowShareQ16: background.lowShareQ16(mask: groupMask[0], panelCount: settings.panelCount),
                          spectraTrusted: spectraTrusted)

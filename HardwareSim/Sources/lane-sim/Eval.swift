@@ -201,7 +201,7 @@ struct Eval: ParsableCommand {
     static let contractWindows: [Double] = [30, 80, 150, 250, 400, 650, 1000, 1500, 3000]
 
     func describe(_ e: EngineSettings) -> String {
-        "window \(e.gammaWindowSamples) samples, n = \(Double(e.gammaSigmaQ8) / 256)" + (e.learnSigmaQ8 > 0 ? " (NORM learned at \(Double(e.learnSigmaQ8) / 256))" : "") + ", neutron window \(e.neutronWindowSamples), "
+        "window \(e.gammaWindowSamples) samples, n = \(Double(e.gammaSigmaQ8) / 256)" + (e.learningSigmaQ8 > e.gammaSigmaQ8 ? " (NORM learned at \(Double(e.learningSigmaQ8) / 256))" : "") + ", neutron window \(e.neutronWindowSamples), "
             + "neutron n = \(Double(e.neutronSigmaQ8) / 256), NORM share \(String(format: "%.2f", Double(e.normLowShareMinQ16) / 65536)), "
             + "ceiling \(Double(e.gammaCeilingSigmaQ8) / 256) sigma"
             + (e.spectralWindowCount >= 3 ? ", spectral test on \(e.spectralWindowCount) windows at \(Double(e.spectralSigmaQ8) / 256) sigma"

@@ -138,7 +138,7 @@ struct Vectors: ParsableCommand {
     @Option(help: "With --spectral-norm-sigma: its overrule of the share test, sd.") var spectralNormShareSigma: Double?
     @Option(help: "With --spectral-norm-share-sigma: the hard tail's bin divisor (20 to 200).") var hardBinDivisor: Int?
     @Option(help: "With --hard-bin-divisor: the gross test's n.") var gammaSigma: Double?
-    @Option(help: "With --gamma-sigma: the significance the lane learns its NORM from (0: n).") var learnSigma: Double?
+    @Option(help: "With --gamma-sigma: the significance the lane learns its NORM from (never below n; 0: n).") var learnSigma: Double?
 
     func run() throws {
         guard let text = try? String(contentsOfFile: trace, encoding: .utf8) else { throw ValidationError("cannot read \(trace)") }
