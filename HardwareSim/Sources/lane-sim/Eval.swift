@@ -36,6 +36,7 @@ struct Eval: ParsableCommand {
     var windows: String?
     @Option(help: "The gamma ceiling, sigma (default: the board profile's or the shipped 20).") var ceiling: Double?
     @Option(help: "The gross test's n, sigma (default: the board profile's or the shipped 7).") var gammaSigma: Double?
+    @Option(help: "The neutron window's least length, s (the gamma speed window when longer; default: the board profile's or the shipped 2).") var neutronWindow: Double?
     @Option(help: "The significance the lane learns its NORM from (loads over it), sigma (0: the gross n; default: the board profile's or 0).") var learnSigma: Double?
     @Option(help: "The spectral test's limit, in sd of chi^2 with K - 2 degrees of freedom (multi-window panels; default 3).") var spectralSigma: Double?
     @Option(help: "A chi^2 at or below K - 2 + this many sd is a confident NORM verdict that overrules the two-window rule's surplus test (multi-window panels; default -10: never; below -8: never).") var spectralNormSigma: Double?
@@ -62,6 +63,11 @@ struct Eval: ParsableCommand {
         if let gammaSigma {
             guard gammaSigma >= 1 && gammaSigma <= 50 else { throw ValidationError("--gamma-sigma must be 1 to 50 sigma") }
             settings.gammaSigmaQ8 = Int64((gammaSigma * 256).rounded())
+        }
+        if let neutronWindow {
+            let n = Int((neutronWindow * 1_000_000 / Double(settings.sampleIntervalUs)).rounded())
+            guard n >= 1 && n <= EngineSettings.windowSamplesMax else { throw ValidationError("--neutron-window must be one sample to \(EngineSettings.windowSamplesMax) samples") }
+            settings.neutronWindowSamples = n
         }
         if let learnSigma {
             guard learnSigma == 0 || (learnSigma >= 1 && learnSigma <= 50) else { throw ValidationError("--learn-sigma must be 0 or 1 to 50 sigma") }
@@ -162,6 +168,7 @@ struct Eval: ParsableCommand {
         if let windows { command += " --windows \(windows)" }
         if let ceiling { command += " --ceiling \(ceiling)" }
         if let gammaSigma { command += " --gamma-sigma \(gammaSigma)" }
+        if let neutronWindow { command += " --neutron-window \(neutronWindow)" }
         if let learnSigma { command += " --learn-sigma \(learnSigma)" }
         if let shieldingTilt { command += " --shielding-tilt=\(shieldingTilt)" }
         if let shieldingTiltShape { command += " --shielding-tilt-shape \(shieldingTiltShape)" }
