@@ -87,11 +87,11 @@ check "$profile"
 shipped=norm-traffic-8w-shipped
 sed -n '1,/^detection:/p' Boards/sim-8w.yaml > "$out/$shipped.yaml"
 printf '%s\n' "  normDiscrimination: true" "  normLowShareMin: 0.75" "  normShareMax: 0.6" "  gammaSigma: 6" "  learnSigma: 7" \
-  "  spectralSigma: 4" "  directedSigma: 2.5" "  matchedSigma: 5" "  matchedDirectedSigma: 3.5" "  spectralNormSigma: 0" "  spectralNormShareSigma: 0" \
+  "  spectralSigma: 4" "  directedSigma: 2.5" "  matchedSigma: 5" "  matchedDirectedSigma: 3.5" "  spectralNormSigma: 2" "  spectralNormShareSigma: 2" \
   "  hardBinDivisor: 50" "  checkSourceShapes:" "    - {source: Cs-137, shares: [$cs]}" "    - {source: Co-60, shares: [$co]}" >> "$out/$shipped.yaml"
 .build/debug/lane-agent replay "$out/$name.trace.jsonl" --board "$out/$shipped.yaml" > "$out/$shipped.decisions.jsonl"
 .build/debug/lane-sim vectors --trace "$out/$name.trace.jsonl" --out "$out/$shipped.bin" --check-shape="$cs" --check-shape="$co" \
   --spectral-sigma 4 --directed-sigma 2.5 --matched-sigma 5 --matched-directed-sigma 3.5 --norm-shares 0.75,0.6 \
-  --spectral-norm-sigma 0 --spectral-norm-share-sigma 0 --hard-bin-divisor 50 --gamma-sigma 6 --learn-sigma 7
+  --spectral-norm-sigma 2 --spectral-norm-share-sigma 2 --hard-bin-divisor 50 --gamma-sigma 6 --learn-sigma 7
 check "$shipped"
 exit $status

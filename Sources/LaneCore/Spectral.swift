@@ -240,11 +240,13 @@ extension LaneEngine {
 
     /// A confident NORM verdict (it overrules the surplus test at `spectralNormSigmaQ8`, the share
     /// test at `spectralNormShareSigmaQ8`) also needs the directed test's statistic at or below
-    /// this (chi^2, Q16: 0.5 sd squared): a hint of a check source's shape inside the load, though
-    /// below the directed test's own limit, keeps the two-window rule's alarm. Without it, over the
-    /// medium family, the overrule cost Cs-137 inside NORM 12.6 of its Pd summed (m6 0.88 -> 0.71
-    /// of clean); docs/DETECTION.md, "Confident NORM overruling the surplus test only".
-    static let confidentNormDirectedMaxQ16: Int64 = 16_384
+    /// this (chi^2, Q16: 1 sd squared): a hint of a check source's shape inside the load beyond
+    /// 1 sd, though below the directed test's own limit, keeps the two-window rule's alarm. Without
+    /// it, over the medium family, the overrule cost Cs-137 inside NORM 12.6 of its Pd summed (m6
+    /// 0.88 -> 0.71 of clean); docs/DETECTION.md, "Confident NORM overruling the surplus test
+    /// only". It was 0.5 sd until 2026-12-04: that held 15 of m2's 36 share-test NORM alarms on a
+    /// hint of 0.5-0.87 sd ("What holds m2's NORM alarms on 8 windows").
+    static let confidentNormDirectedMaxQ16: Int64 = 65_536
 
     /// ... and the free background level's part at most this (sd, Q8: 1 sd). The level is free
     /// for the errors of the shielding estimate, which a NORM load's own high counts push up

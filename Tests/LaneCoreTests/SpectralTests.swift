@@ -173,7 +173,7 @@ struct WindowLane {
         #expect(soft.gammaAlarm, "\(soft)")
     }
 
-    @Test("a confident NORM verdict needs the directed test to find no hint of a check source: with a soft check source's shape known, the lane's softer NORM (share 0.575, a surplus over the 0.55 hypothesis) is overruled once learned, but that load with a little of the source inside (4 + 2 counts per panel and sample in the two lowest windows: under the directed test's own limit, overruled without this guard) keeps the surplus test's alarm")
+    @Test("a confident NORM verdict needs the directed test to find no hint of a check source beyond 1 sd: with a soft check source's shape known, the lane's softer NORM (share 0.575, a surplus over the 0.55 hypothesis) is overruled once learned, and so is that load with 0 + 1 counts more per panel and sample in the two lowest windows (a hint under 1 sd: the guard at 0.5 sd kept its alarm), but with 0 + 2, 1 + 2, 4 + 2 or 6 + 3 (under the directed test's own limit, overruled without the guard) it keeps the surplus test's alarm")
     func confidentNormGuard() {
         let softNorm: [UInt32] = [40, 52, 44, 24]  // 92 of 160 below the split: 0.575
         var lane = WindowLane.learned(loads: softNorm) { s in
@@ -182,6 +182,22 @@ struct WindowLane {
         }
         let norm = lane.occupancy(softNorm)
         #expect(!norm.gammaAlarm && norm.normSuspect, "the lane's own softer NORM, overruled: \(norm)")
+        // A hint of the source within 1 sd: 0 + 1 counts more per panel and sample (a fresh lane:
+        // each load is learned).
+        var hint = WindowLane.learned(loads: softNorm) { s in
+            s.spectralNormSigmaQ8 = 0
+            WindowLane.checkSource([0.6, 0.35, 0.05, 0.0], into: &s)
+        }
+        let h = hint.occupancy(zip(softNorm, [0, 1, 0, 0]).map { $0 + $1 })
+        #expect(!h.gammaAlarm && h.normSuspect, "NORM + 0/1/0/0, a hint within 1 sd, overruled: \(h)")
+        for extra in [[0, 2, 0, 0], [1, 2, 0, 0]] as [[UInt32]] {
+            var fresh = WindowLane.learned(loads: softNorm) { s in
+                s.spectralNormSigmaQ8 = 0
+                WindowLane.checkSource([0.6, 0.35, 0.05, 0.0], into: &s)
+            }
+            let d = fresh.occupancy(zip(softNorm, extra).map { $0 + $1 })
+            #expect(d.gammaAlarm && d.gammaTests == .surplus, "NORM + \(extra) of the source: \(d)")
+        }
         for extra in [[4, 2, 0, 0], [6, 3, 0, 0]] as [[UInt32]] {
             let d = lane.occupancy(zip(softNorm, extra).map { $0 + $1 })
             #expect(d.gammaAlarm && d.gammaTests == .surplus, "NORM + \(extra) of the source: \(d)")
