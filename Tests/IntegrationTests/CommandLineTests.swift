@@ -95,6 +95,17 @@ import Testing
         #expect(short.wait(timeoutS: 30) != 0 && short.stderr.contains("--check-shape: 2 shares for 8 windows"), "\(short.stderr)")
     }
 
+    @Test("lane-sim eval refuses a neutron window that is not one to 128 samples (NaN, 0, negative, huge, 13 s) with the option, its range and the value, before it plays a pass (NaN and 1e300 trapped in the conversion to Int)")
+    func evalNeutronWindow() throws {
+        let dir = scratch("cli-eval")
+        for bad in ["nan", "0", "-1", "1e300", "13"] {
+            let c = try Child("lane-sim", ["eval", "--neutron-window=\(bad)", "--family", "0", "--out", dir + "/out"], dir: dir, name: "eval-\(bad)")
+            let status = c.wait(timeoutS: 30)
+            #expect(status != 0 && c.stderr.contains("--neutron-window must be one sample to 128 samples (12.8 s), not"), "\(bad): \(status) \(c.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/out/report.md"))
+        }
+    }
+
     @Test("lane-collector decode reads a journal segment; a corrupt one is refused frame by frame with exit status 1")
     func decode() throws {
         let dir = scratch("cli-decode")

@@ -65,9 +65,12 @@ struct Eval: ParsableCommand {
             settings.gammaSigmaQ8 = Int64((gammaSigma * 256).rounded())
         }
         if let neutronWindow {
-            let n = Int((neutronWindow * 1_000_000 / Double(settings.sampleIntervalUs)).rounded())
-            guard n >= 1 && n <= EngineSettings.windowSamplesMax else { throw ValidationError("--neutron-window must be one sample to \(EngineSettings.windowSamplesMax) samples") }
-            settings.neutronWindowSamples = n
+            // Checked as seconds first: NaN or a huge value must not reach the conversion to Int.
+            let samples = neutronWindow * 1_000_000 / Double(settings.sampleIntervalUs)
+            guard samples >= 0.5 && samples < Double(EngineSettings.windowSamplesMax) + 0.5 else {
+                throw ValidationError("--neutron-window must be one sample to \(EngineSettings.windowSamplesMax) samples (\(Double(EngineSettings.windowSamplesMax) * Double(settings.sampleIntervalUs) / 1_000_000) s), not \(neutronWindow)")
+            }
+            settings.neutronWindowSamples = Int(samples.rounded())
         }
         if let learnSigma {
             guard learnSigma == 0 || (learnSigma >= 1 && learnSigma <= 50) else { throw ValidationError("--learn-sigma must be 0 or 1 to 50 sigma") }
