@@ -399,7 +399,7 @@ public struct BoardProfile: Sendable {
     package static let detectionKeys = [
         "sampleIntervalMs", "holdInS", "gammaWindowS", "gammaSigma", "learnSigma", "neutronWindowS", "neutronSigma",
         "neutronMinExcessCounts", "neutronBurstClip", "backgroundWarmupS", "backgroundTimeConstantS", "normDiscrimination", "normLowShareMin", "normShareMax", "normTestSigma", "normFromTraffic", "checkSourceLowShare",
-        "gammaCeilingSigma", "spectralSigma", "spectralNormSigma", "spectralNormShareSigma", "hardBinDivisor", "directedSigma", "matchedSigma", "matchedDirectedSigma", "checkSourceShapes", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
+        "gammaCeilingSigma", "spectralSigma", "spectralNormSigma", "spectralNormShareSigma", "hardBinDivisor", "directedSigma", "matchedSigma", "matchedDirectedSigma", "matchedMisfitSigma", "checkSourceShapes", "gammaBackgroundHighCps", "gammaBackgroundLowCps", "viewLengthM", "gammaWindowMinS",
         "backgroundSlowTimeConstantS", "backgroundHoldDrop", "backgroundHoldMaxS", "backgroundGateSigma", "backgroundGateMaxS", "dwellIntegration", "suppressionMinCounts", "backgroundUncertainty",
     ]
 
@@ -574,7 +574,7 @@ extension EngineSettings.Problem: CustomStringConvertible {
         case .normShare: return "detection.normLowShareMin out of range"
         case .ceiling: return "detection.gammaCeilingSigma is below gammaSigma"
         case .spectral: return "the spectral test's settings are out of range (3 to 16 energy windows, spectralSigma 0 to 50, spectralNormSigma -50 to spectralSigma, spectralNormShareSigma -50 to spectralSigma, hardBinDivisor 20 to 200)"
-        case .checkSourceShapes: return "detection.checkSourceShapes: at most 4 shapes of K shares each (-2 to 2), only on multi-window panels; directedSigma, matchedSigma and matchedDirectedSigma 0 to 50"
+        case .checkSourceShapes: return "detection.checkSourceShapes: at most 4 shapes of K shares each (-2 to 2), only on multi-window panels; directedSigma, matchedSigma and matchedDirectedSigma 0 to 50, matchedMisfitSigma -50 to 50"
         case .faultLimits: return "detection.gammaBackgroundHighCps must be above gammaBackgroundLowCps"
         }
     }

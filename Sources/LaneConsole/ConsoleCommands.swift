@@ -378,6 +378,7 @@ extension ConsoleSession {
             if !names.isEmpty {
                 say(v.settings.spectralMatchedSigmaQ8 > 0
                     ? "matched test: \(names.joined(separator: ", ")) against the empty lane's shape, candidates beyond \(fixed(Double(v.settings.spectralMatchedSigmaQ8) / 256, 2)) sd (below the gross threshold too), alarm when the directed test finds the source beyond \(fixed(Double(v.settings.spectralMatchedDirectedSigmaQ8) / 256, 2)) sd"
+                        + (v.settings.spectralMatchedMisfitSigmaQ8 >= 0 ? ", in units of a misfit the NORM shapes leave beyond \(fixed(Double(v.settings.spectralMatchedMisfitSigmaQ8) / 256, 2)) sd" : "")
                     : "matched test: off (detection.matchedSigma)")
             }
         }

@@ -156,6 +156,14 @@ public struct EngineSettings: Sendable {
     /// puts beyond the limit is judged with the level held there ("The held level").
     public var spectralMatchedSigmaQ8: Int64 = 5 * 256
     public var spectralMatchedDirectedSigmaQ8: Int64 = 896  // 3.5
+    /// The matched test's verdict on a load no NORM bin fits (below 0: off, the default): where
+    /// the fit with the check source's shape still leaves chi^2_1 beyond q = d + n sqrt(2 d) (d its
+    /// degrees of freedom, n this in sd), the lane's NORM model does not describe the window, and
+    /// the source's gain is judged in units of that misfit, (chi^2_0 - chi^2_1) q / chi^2_1 (a
+    /// quasi-likelihood test, the dispersion estimated from the residual). The directed test over
+    /// the gross threshold keeps its own limit. A site policy: at 0 it held 14-20 NORM alarms per
+    /// member and cost 6.6 % of Cs-137's Pd inside NORM (docs/DETECTION.md, "A load no bin fits").
+    public var spectralMatchedMisfitSigmaQ8: Int64 = -256
 
     /// Background suppression is estimated from the high energy window once the occupancy has
     /// this many high-window counts (below, no correction).
@@ -236,6 +244,7 @@ public struct EngineSettings: Sendable {
             || spectralDirectedSigmaQ8 < 0 || spectralDirectedSigmaQ8 > 50 * 256
             || spectralMatchedSigmaQ8 < 0 || spectralMatchedSigmaQ8 > 50 * 256
             || spectralMatchedDirectedSigmaQ8 < 0 || spectralMatchedDirectedSigmaQ8 > 50 * 256
+            || spectralMatchedMisfitSigmaQ8 < -50 * 256 || spectralMatchedMisfitSigmaQ8 > 50 * 256
         {
             return .checkSourceShapes
         }

@@ -194,6 +194,9 @@ struct SpectralWindow {
     /// The directed test's statistic: how much better a NORM bin plus the best check source's
     /// shape explains the excess than a bin alone (chi^2, Q16; 0: no source's part positive).
     var directedChi2Q16: Int64 = 0
+    /// The same with the misfit allowance (`EngineSettings.spectralMatchedMisfitSigmaQ8`) applied: the
+    /// matched test's verdict.
+    var directedJudgedQ16: Int64 = 0
     /// The smallest chi^2 over the bins that explain (Q16; Int64.max: none, or not judged).
     var bestChi2Q16 = Int64.max
     /// At that bin, the free background level's part in sd (Q8): positive when the fit needed
@@ -296,10 +299,11 @@ extension LaneEngine {
             w.noiseQ32[i] = (((w.spectrum[i] > 0 ? w.spectrum[i] : 1) &<< 16) / e &<< 16) / e
         }
         guard spectralOn else { return }
-        let (chi0, directed, level) = normFit(x: x, e: e, spectrum: w.spectrum, levelHeldQ8: w.levelHeldQ8)
+        let (chi0, directed, judged, level) = normFit(x: x, e: e, spectrum: w.spectrum, levelHeldQ8: w.levelHeldQ8)
         w.bestChi2Q16 = chi0
         w.levelZQ8 = level
         w.directedChi2Q16 = directed
+        w.directedJudgedQ16 = judged
         w.threat = chi0 > spectralChi2LimitQ16  // Int64.max: no bin explains it
         let limit = multiplySaturating(settings.spectralDirectedSigmaQ8, settings.spectralDirectedSigmaQ8)  // Q16
         if !w.threat && directed > limit { w.threat = true; w.directed = true }
@@ -327,7 +331,7 @@ extension LaneEngine {
     /// out of the fit: a load never takes counts away). In the sums only: |g'|^2 gains h^2,
     /// chi^2_0 the pseudo-window's residual (gamma h)^2 and |t'|^2 its (alpha2 h)^2.
     mutating func normFit(x: InlineArray<16, Int64>, e: Int64, spectrum: InlineArray<16, Int64>,
-                          levelHeldQ8 held: Int64 = 0) -> (best0: Int64, directed: Int64, levelZQ8: Int64) {
+                          levelHeldQ8 held: Int64 = 0) -> (best0: Int64, directed: Int64, judged: Int64, levelZQ8: Int64) {
         // Mutating and with the settings read once: a non-mutating call copied the engine, and
         // every read of a shape in the loops copied the settings (35 k instructions a call).
         let k = settings.spectralWindowCount
@@ -401,12 +405,25 @@ extension LaneEngine {
                 if chi1 < best1[j] { best1[j] = chi1; positive[j] = z > 0 }
             }
         }
-        guard best0 < Int64.max else { return (best0, 0, 0) }
+        guard best0 < Int64.max else { return (best0, 0, 0, 0) }
         var directed: Int64 = 0
-        for j in 0..<shapes where positive[j] && best1[j] < Int64.max && best0 - best1[j] > directed { directed = best0 - best1[j] }
+        // For the matched test's verdict, a load no bin fits (`spectralMatchedMisfitSigmaQ8`): the
+        // source's gain in units of the misfit the fit with it leaves, where that is beyond q = d
+        // + n sqrt(2 d), d = K - 3 (the load, the level, the source; K - 2 with the level held:
+        // its pseudo-window). A few instructions per call, not per bin.
+        let misfit = settings.spectralMatchedMisfitSigmaQ8
+        let dof = i64(held > 0 ? k - 2 : k - 3)
+        let q = misfit >= 0 && dof > 0 ? (dof &<< 16) + misfit * integerSquareRoot((2 * dof) &<< 16) : Int64.max  // Q16
+        var judged: Int64 = 0
+        for j in 0..<shapes where positive[j] && best1[j] < Int64.max {
+            var gain = best0 - best1[j]
+            if gain > directed { directed = gain }
+            if best1[j] > q { gain = multiplySaturating(Self.ratioQ16(gain, best1[j]), q) &>> 16 }
+            if gain > judged { judged = gain }
+        }
         // The level's part at the best bin, c |g'| = g'.r / |g'| (Q16 / Q8 = Q8 sd): one root per call.
         let rootG = bestGG > 0 ? integerSquareRoot(bestGG) : 0
-        return (best0, directed, rootG > 0 ? bestGR / rootG : 0)
+        return (best0, directed, judged, rootG > 0 ? bestGR / rootG : 0)
     }
 
     /// A window's sd under a bin's NORM hypothesis (Q8 counts, at least 1): its counts (Poisson)
@@ -640,9 +657,11 @@ extension LaneEngine {
         // `spectralMatchedDirectedSigmaQ8` sd. Candidates below the gross threshold are many
         // windows of a NORM load each: judged as an excess over the threshold is (the omnibus
         // test at its limit, the directed at 2.5 sd) they raised 6-35 NORM alarms in 300 loads
-        // per member, the omnibus test most of them; this way 0-2 (docs/DETECTION.md).
+        // per member, the omnibus test most of them; this way 0-2 (docs/DETECTION.md). With the
+        // misfit allowance set, the directed statistic judged in units of a misfit no NORM bin
+        // explains (`normFit`).
         let verdict = multiplySaturating(settings.spectralMatchedDirectedSigmaQ8, settings.spectralMatchedDirectedSigmaQ8)  // Q16
-        if w.directedChi2Q16 > verdict {
+        if w.directedJudgedQ16 > verdict {
             current.gammaAlarm = true
             current.gammaTests.insert(.matched)
         }

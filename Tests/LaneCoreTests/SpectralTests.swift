@@ -292,6 +292,40 @@ struct WindowLane {
         #expect(!c.gammaAlarm && c.normSuspect, "less in window 3: \(c)")
     }
 
+    @Test("the matched test's misfit allowance: with a Co-60-like check source's shape known, in a vehicle shielding 30 % of the background, weak loads no NORM bin fits (3/2/5/3 and 2/1/4/2 counts per panel and sample against the lane's NORM 4/6/6/4; the source's shape explains part of the misfit and leaves the rest) alarm by the matched test with the allowance off and pass with it at 0 sd (the source's gain judged in units of the misfit it leaves); at 2 sd the first passes and the second, whose misfit is within what 2 sd allow, keeps its alarm; the source alone (0/0/3/0) and half the lane's NORM with the source inside (2/3/6/2), which a NORM bin and the source fit, alarm by the matched test either way; the directed test over the gross threshold keeps its own limit (5/4/9/5 unshielded alarms by it with the allowance on)")
+    func matchedMisfit() {
+        let unfitted: [[UInt32]] = [[3, 2, 5, 3], [2, 1, 4, 2]]
+        let fitted: [[UInt32]] = [[0, 0, 3, 0], [2, 3, 6, 2]]
+        func lane(misfit: Int64, directed: Int64 = 50 * 256) -> WindowLane {
+            WindowLane.learned(loads: WindowLane.norm) { s in
+                s.spectralSigmaQ8 = 40 * 256  // the omnibus test out of the way
+                s.spectralDirectedSigmaQ8 = directed  // and, but in the last check, the directed test over the threshold
+                s.spectralMatchedMisfitSigmaQ8 = misfit
+                WindowLane.checkSource([0.05, 0.15, 0.7, 0.1], into: &s)
+            }
+        }
+        var off = lane(misfit: -256)
+        for load in unfitted + fitted {
+            let a = off.occupancy(load, backgroundPercent: 70)
+            #expect(a.gammaAlarm && a.gammaTests == .matched, "allowance off, \(load): \(a)")
+        }
+        for n: Int64 in [0, 2 * 256] {
+            var on = lane(misfit: n)
+            for (i, load) in unfitted.enumerated() {
+                let b = on.occupancy(load, backgroundPercent: 70)
+                #expect(b.gammaAlarm == (n > 0 && i == 1), "allowance at \(n / 256) sd, \(load): \(b)")
+            }
+            for load in fitted {
+                let c = on.occupancy(load, backgroundPercent: 70)
+                #expect(c.gammaAlarm && c.gammaTests == .matched, "allowance at \(n / 256) sd, \(load): \(c)")
+            }
+            #expect(!on.occupancy(WindowLane.norm).gammaAlarm)
+        }
+        var overThreshold = lane(misfit: 0, directed: 640)
+        let d = overThreshold.occupancy([5, 4, 9, 5])
+        #expect(d.gammaAlarm && d.gammaTests == .directed, "the directed test over the threshold: \(d)")
+    }
+
     @Test("the hard-source test: a vehicle halving the background (4 s under the beam) carries a Co-60-like source for 1 s; with the window's own counts in the shielding estimate (the occupancy so far: over 1, no shielding) the window shows no excess; left out, 800 counts over B' = 800 (15 sd), and the spectral test finds the shape threat-like; the same vehicle without a source, or with the lane's NORM inside, passes")
     func hardSourceTest() {
         // The shielding estimate on (FlatLane.classic has it off).
@@ -335,7 +369,7 @@ struct WindowLane {
         #expect(!norm.gammaAlarm, "\(norm)")
     }
 
-    @Test("check-source shapes: at most 4, only with multi-window panels, shares within -2 to 2 and 0 beyond K; the directed and matched tests' sigma 0 to 50")
+    @Test("check-source shapes: at most 4, only with multi-window panels, shares within -2 to 2 and 0 beyond K; the directed and matched tests' sigma 0 to 50, the misfit allowance -50 to 50 (below 0: off)")
     func checkSourceShapeSettings() {
         var s = EngineSettings()
         s.spectralThreatShapeCount = 1
@@ -358,6 +392,12 @@ struct WindowLane {
         #expect(s.firstProblem() == .checkSourceShapes, "the matched test's sigma")
         s.spectralMatchedSigmaQ8 = -1
         #expect(s.firstProblem() == .checkSourceShapes)
+        s.spectralMatchedSigmaQ8 = 5 * 256
+        let allowances: [(Int64, Bool)] = [(-12_800, true), (12_800, true), (0, true), (-12_801, false), (12_801, false)]
+        for (v, ok) in allowances {
+            s.spectralMatchedMisfitSigmaQ8 = v
+            #expect((s.firstProblem() == nil) == ok, "the misfit allowance at \(v)")
+        }
     }
 
     @Test("the background's level free: a NORM load (3 x the lane's NORM) in a vehicle that shields half the background, with no shielding estimate to correct it, leaves an excess of another shape (0.05/0.33/0.38/0.25 against NORM's 0.2/0.3/0.3/0.2); the NORM fit with the load's strength and the background's level free explains it exactly (NORM; with the level fixed, as before, it alarmed); a Co-60-like load under the same vehicle still alarms, and the lane's NORM unshielded passes")

@@ -30,6 +30,7 @@ struct Eval: ParsableCommand {
     @Option(help: "The directed test's limit in sd (multi-window panels with --check-shapes; default 2.5).") var directedSigma: Double?
     @Option(help: "The matched test's candidate limit in sd (multi-window panels with --check-shapes; 0: off; default 5).") var matchedSigma: Double?
     @Option(help: "The directed test's limit for the matched test's candidates, sd (default 3.5).") var matchedDirectedSigma: Double?
+    @Option(help: "The matched test's misfit allowance, sd: where the fit with the check source's shape leaves chi^2 beyond d + n sqrt(2 d), its verdict judges the source's gain in units of that misfit (below 0: off, the default).") var matchedMisfitSigma: Double?
     @Option(help: "The window split the lane asks its panels for, keV (holding register 257; 0: each member's own). Default: 600 with --commission (above Cs-137's Compton edge: docs/DETECTION.md), each member's own without.")
     var splitKev: Double?
     @Option(help: "Multi-window panels: 8 (the contract's default boundaries, reference-panel-mw-v1), 2 (two windows, the default), or the boundaries in keV separated by commas (K + 1 values, K = 3 to 16). The engine's spectral test gets the K windows, and so does the matched-filter bound.")
@@ -83,6 +84,10 @@ struct Eval: ParsableCommand {
         if let directedSigma { settings.spectralDirectedSigmaQ8 = Int64((directedSigma * 256).rounded()) }
         if let matchedSigma { settings.spectralMatchedSigmaQ8 = Int64((matchedSigma * 256).rounded()) }
         if let matchedDirectedSigma { settings.spectralMatchedDirectedSigmaQ8 = Int64((matchedDirectedSigma * 256).rounded()) }
+        if let matchedMisfitSigma {
+            guard matchedMisfitSigma >= -50 && matchedMisfitSigma <= 50 else { throw ValidationError("--matched-misfit-sigma must be -50 to 50 sd (below 0: off), not \(matchedMisfitSigma)") }
+            settings.spectralMatchedMisfitSigmaQ8 = Int64((matchedMisfitSigma * 256).rounded())
+        }
         var config = EvalConfig()
         if let windows, windows != "2" {
             let b = windows == "8" ? Self.contractWindows : try parseWindows(windows)
@@ -182,6 +187,7 @@ struct Eval: ParsableCommand {
         if let directedSigma { command += " --directed-sigma \(directedSigma)" }
         if let matchedSigma { command += " --matched-sigma \(matchedSigma)" }
         if let matchedDirectedSigma { command += " --matched-directed-sigma \(matchedDirectedSigma)" }
+        if let matchedMisfitSigma { command += " --matched-misfit-sigma \(matchedMisfitSigma)" }
         if let spectralNormSigma { command += " --spectral-norm-sigma \(spectralNormSigma)" }
         if let spectralNormShareSigma { command += " --spectral-norm-share-sigma \(spectralNormShareSigma)" }
         if let hardBinDivisor { command += " --hard-bin-divisor \(hardBinDivisor)" }
