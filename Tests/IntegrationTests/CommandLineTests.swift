@@ -106,6 +106,24 @@ import Testing
         }
     }
 
+    @Test("lane-sim eval refuses --learn-passes outside 10 to 20000 or without --commission, and --matched-misfit-sigma outside -50 to 50 (NaN too), each with a message naming the option and the value, and writes no report")
+    func evalLearningOptions() throws {
+        let dir = scratch("cli-eval-learn")
+        let cases: [([String], String)] = [
+            (["--commission", "--learn-passes", "9"], "--learn-passes must be 10 to 20000 NORM passes, not 9"),
+            (["--commission", "--learn-passes", "20001"], "--learn-passes must be 10 to 20000 NORM passes, not 20001"),
+            (["--learn-passes", "500"], "--learn-passes needs --commission"),
+            (["--matched-misfit-sigma=nan"], "--matched-misfit-sigma must be -50 to 50 sd (below 0: off), not nan"),
+            (["--matched-misfit-sigma=51"], "--matched-misfit-sigma must be -50 to 50 sd (below 0: off), not 51.0"),
+        ]
+        for (args, message) in cases {
+            let c = try Child("lane-sim", ["eval"] + args + ["--family", "0", "--out", dir + "/out"], dir: dir, name: "eval-\(args.joined(separator: "_"))")
+            let status = c.wait(timeoutS: 30)
+            #expect(status != 0 && c.stderr.contains(message), "\(args): \(status) \(c.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/out/report.md"))
+        }
+    }
+
     @Test("lane-collector decode reads a journal segment; a corrupt one is refused frame by frame with exit status 1")
     func decode() throws {
         let dir = scratch("cli-decode")
