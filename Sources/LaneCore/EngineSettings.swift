@@ -161,7 +161,7 @@ public struct EngineSettings: Sendable {
     /// degrees of freedom, n this in sd), the lane's NORM model does not describe the window, and
     /// the source's gain is judged in units of that misfit, (chi^2_0 - chi^2_1) q / chi^2_1 (a
     /// quasi-likelihood test, the dispersion estimated from the residual). The directed test over
-    /// the gross threshold keeps its own limit. A site policy: at 0 it held 14-20 NORM alarms per
+    /// the gross threshold keeps its own limit. A site policy: at 0 it held 12-18 NORM alarms per
     /// member and cost 6.6 % of Cs-137's Pd inside NORM (docs/DETECTION.md, "A load no bin fits").
     public var spectralMatchedMisfitSigmaQ8: Int64 = -256
 

@@ -15,7 +15,7 @@ import Testing
 struct MultiWindowTests {
     static let profileBoundaries: [UInt16] = [30, 80, 150, 250, 400, 650, 1000, 1500, 3000]
 
-    @Test("8-window panels: boundaries set and read back (the split first where needed), a locked panel named and the spectral test off until it takes them, windows on the console and in every journaled sample")
+    @Test("8-window panels: boundaries set and read back (the split first where needed), a locked panel named and the spectral test off until it takes them, windows on the console and in every journaled sample; the matched test's misfit allowance, off in the profile, set on the console and shown by background")
     func eightWindowLane() async throws {
         let dir = scratch("mw")
         let port = freePort()
@@ -77,6 +77,14 @@ struct MultiWindowTests {
         console.send("login tech\r")
         console.expect("password: ")
         #expect(console.run("lane-demo-1").contains("logged in as tech"))
+        // The matched test's misfit allowance: off in the profile; set, the console says so.
+        #expect(bg2.contains("matched test: Cs-137, Co-60 against the empty lane's shape") && !bg2.contains("misfit"), "\(bg2)")
+        console.send("set matchedMisfitSigma 2\r")
+        console.expect("[y/N] ")
+        #expect(console.run("y").contains("detection.matchedMisfitSigma = 2"), "\(console.transcript)")
+        usleep(300_000)
+        let bg3 = console.run("background")
+        #expect(bg3.contains("alarm when the directed test finds the source beyond 3.50 sd, in units of a misfit the NORM shapes leave beyond 2.00 sd"), "\(bg3)")
         console.send("sourcecheck MU\r")
         console.expect("Place the check source against panel MU, then press Enter: ")
         try simulatorControl(dir, "checksource 1 3000", reply: "OK checksource")
