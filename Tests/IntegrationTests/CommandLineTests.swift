@@ -106,7 +106,7 @@ import Testing
         }
     }
 
-    @Test("lane-sim eval refuses --learn-passes outside 10 to 20000 or without --commission, and --matched-misfit-sigma outside -50 to 50 (NaN too), each with a message naming the option and the value, and writes no report")
+    @Test("lane-sim eval refuses --learn-passes outside 10 to 20000 or without --commission, and --matched-misfit-sigma outside -50 to 50 (NaN too), and a spectral sigma that is not a finite number (NaN, 1e300, -inf trapped in the conversion before), each with a message naming the option and the value, and writes no report")
     func evalLearningOptions() throws {
         let dir = scratch("cli-eval-learn")
         let cases: [([String], String)] = [
@@ -115,6 +115,9 @@ import Testing
             (["--learn-passes", "500"], "--learn-passes needs --commission"),
             (["--matched-misfit-sigma=nan"], "--matched-misfit-sigma must be -50 to 50 sd (below 0: off), not nan"),
             (["--matched-misfit-sigma=51"], "--matched-misfit-sigma must be -50 to 50 sd (below 0: off), not 51.0"),
+            (["--directed-sigma=nan"], "--directed-sigma must be a finite number of sd, not nan"),
+            (["--spectral-sigma=1e300"], "--spectral-sigma must be a finite number of sd, not 1e+300"),
+            (["--matched-directed-sigma=-inf"], "--matched-directed-sigma must be a finite number of sd, not -inf"),
         ]
         for (args, message) in cases {
             let c = try Child("lane-sim", ["eval"] + args + ["--family", "0", "--out", dir + "/out"], dir: dir, name: "eval-\(args.joined(separator: "_"))")

@@ -78,16 +78,22 @@ struct Eval: ParsableCommand {
             guard learnSigma == 0 || (learnSigma >= 1 && learnSigma <= 50) else { throw ValidationError("--learn-sigma must be 0 or 1 to 50 sigma") }
             settings.learnSigmaQ8 = Int64((learnSigma * 256).rounded())
         }
-        if let spectralSigma { settings.spectralSigmaQ8 = Int64((spectralSigma * 256).rounded()) }
-        if let spectralNormSigma { settings.spectralNormSigmaQ8 = Int64((spectralNormSigma * 256).rounded()) }
-        if let spectralNormShareSigma { settings.spectralNormShareSigmaQ8 = Int64((spectralNormShareSigma * 256).rounded()) }
+        // The spectral settings' ranges are the engine's (`firstProblem`, below); here only what the
+        // conversion to Q8 needs: a finite number (NaN or 1e300 trapped in Int64()).
+        func q8(_ v: Double, _ option: String) throws -> Int64 {
+            guard v.isFinite && abs(v) <= 1_000_000 else { throw ValidationError("--\(option) must be a finite number of sd, not \(v)") }
+            return Int64((v * 256).rounded())
+        }
+        if let spectralSigma { settings.spectralSigmaQ8 = try q8(spectralSigma, "spectral-sigma") }
+        if let spectralNormSigma { settings.spectralNormSigmaQ8 = try q8(spectralNormSigma, "spectral-norm-sigma") }
+        if let spectralNormShareSigma { settings.spectralNormShareSigmaQ8 = try q8(spectralNormShareSigma, "spectral-norm-share-sigma") }
         if let hardBinDivisor { settings.spectralHardBinDivisor = hardBinDivisor }
-        if let directedSigma { settings.spectralDirectedSigmaQ8 = Int64((directedSigma * 256).rounded()) }
-        if let matchedSigma { settings.spectralMatchedSigmaQ8 = Int64((matchedSigma * 256).rounded()) }
-        if let matchedDirectedSigma { settings.spectralMatchedDirectedSigmaQ8 = Int64((matchedDirectedSigma * 256).rounded()) }
+        if let directedSigma { settings.spectralDirectedSigmaQ8 = try q8(directedSigma, "directed-sigma") }
+        if let matchedSigma { settings.spectralMatchedSigmaQ8 = try q8(matchedSigma, "matched-sigma") }
+        if let matchedDirectedSigma { settings.spectralMatchedDirectedSigmaQ8 = try q8(matchedDirectedSigma, "matched-directed-sigma") }
         if let matchedMisfitSigma {
             guard matchedMisfitSigma >= -50 && matchedMisfitSigma <= 50 else { throw ValidationError("--matched-misfit-sigma must be -50 to 50 sd (below 0: off), not \(matchedMisfitSigma)") }
-            settings.spectralMatchedMisfitSigmaQ8 = Int64((matchedMisfitSigma * 256).rounded())
+            settings.spectralMatchedMisfitSigmaQ8 = try q8(matchedMisfitSigma, "matched-misfit-sigma")
         }
         var config = EvalConfig()
         if let windows, windows != "2" {
