@@ -100,6 +100,8 @@ public struct LaneView: Sendable {
     public var normLearner = NormLearner()
     /// What the lane learned of its vehicles' shielding (the console's `background`).
     public var shielding = ShieldingLearner()
+    /// Vehicles the shielding learner left out as NORM-like since the agent started (`LaneEngine.shieldingNormLikeLeftOut`).
+    public var shieldingNormLikeLeftOut: UInt64 = 0
     /// False while a panel has not confirmed the window split the profile asks for.
     public var spectraTrusted = true
     /// The background was restored from disk at start, this old then (-1: learned afresh).

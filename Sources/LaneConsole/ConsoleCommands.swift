@@ -385,6 +385,7 @@ extension ConsoleSession {
         let sh = v.shielding
         say(sh.isReady
             ? "vehicle shielding: the low window takes \(fixed(Double(sh.kappaQ16) / 65_536, 3)) of the high window's shielding, vehicle to vehicle sd \(fixed(Double(sh.kappaSpreadQ16) / 65_536, 3)) (from \(sh.spreadOccupancies) parked or slow vehicles; under 0.020 counts as none) (learned from \(sh.learned) clean vehicles; 1.000 would keep the spectrum, sd 0 that they shade alike)"
+                + (v.shieldingNormLikeLeftOut > 0 ? "; \(v.shieldingNormLikeLeftOut) NORM-like vehicles under the threshold left out since start" : "")
             : "vehicle shielding: learning (\(sh.learned) clean vehicles of \(ShieldingLearner.loadsMin)); until then a vehicle's shadow is taken to keep the spectrum")
         if v.settings.spectralWindowCount >= 3 {
             let k = v.settings.spectralWindowCount

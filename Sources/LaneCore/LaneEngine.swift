@@ -20,6 +20,10 @@ public struct LaneEngine: Sendable {
     /// How this lane's vehicles shield the low window against the high one, from its clean
     /// traffic (ShieldingLearner.swift): the corrected tests' low expectation under shielding.
     public private(set) var shieldingLearner = ShieldingLearner()
+    /// Occupancies the shielding learner did not take because their spectrum leaned towards the
+    /// lane's NORM (`ShieldingLearner.normLikeSigmaQ8`), since the engine started (not kept: the
+    /// learner's stored layout is unchanged).
+    public private(set) var shieldingNormLikeLeftOut: UInt64 = 0
     /// What the background's guards remember between samples (the warm-up's hold, the open
     /// lane's level); not kept in the background file.
     var backgroundGuards = BackgroundGuards()
@@ -486,17 +490,23 @@ public struct LaneEngine: Sendable {
         // a clean vehicle) tells how its shadow fell on the low window against the high one.
         if !d.notScreened && !d.truncated && !d.gammaAlarm && !d.neutronAlarm && !d.normSuspect
             && d.gammaMaxSigmaQ8 < settings.gammaSigmaQ8 && occShieldedSamples >= Self.shieldingSamplesMin {
-            shieldingLearner.add(lowCounts: occLow[0], lowExpectedQ16: occLowShapeQ16[0], highCounts: occGamma[0] - occLow[0],
-                                 highExpectedQ16: occShapeQ16[0] - occLowShapeQ16[0])
-            // Multi-window panels: each window's fall against the fall R predicts for it.
             let k = settings.spectralWindowCount
-            if k >= 3 && occSpectrumComplete {
-                let (r, high) = suppression()
-                if high > 0 {
-                    var spectrum = occSpectrum, share = spectralBackgroundShareQ16
-                    spectrum[0] = spectrum[0]; share[0] = share[0]  // (kept vars: in memory)
-                    for w in 0..<k {
-                        shieldingLearner.add(window: w, counts: spectrum[w], expectedQ16: ((occShapeQ16[0] &>> 8) * share[w]) &>> 8, suppressionQ16: r)
+            let (r, high) = suppression()
+            // A NORM load under the threshold is no clean vehicle: on multi-window lanes its
+            // spectrum leans towards the lane's NORM (ShieldingLearner.swift, "NORM under the threshold").
+            if let z = normLikeZQ8(shadowQ16: 65_536 - r), z > ShieldingLearner.normLikeSigmaQ8 {
+                shieldingNormLikeLeftOut &+= 1
+            } else {
+                shieldingLearner.add(lowCounts: occLow[0], lowExpectedQ16: occLowShapeQ16[0], highCounts: occGamma[0] - occLow[0],
+                                     highExpectedQ16: occShapeQ16[0] - occLowShapeQ16[0])
+                // Multi-window panels: each window's fall against the fall R predicts for it.
+                if k >= 3 && occSpectrumComplete {
+                    if high > 0 {
+                        var spectrum = occSpectrum, share = spectralBackgroundShareQ16
+                        spectrum[0] = spectrum[0]; share[0] = share[0]  // (kept vars: in memory)
+                        for w in 0..<k {
+                            shieldingLearner.add(window: w, counts: spectrum[w], expectedQ16: ((occShapeQ16[0] &>> 8) * share[w]) &>> 8, suppressionQ16: r)
+                        }
                     }
                 }
             }

@@ -46,7 +46,24 @@
 // not one low/high ratio: a real shadow's tilt is smooth in energy (attenuation falls with it,
 // down-scatter piles up low), and the engine need not know where the panel splits its windows.
 
+//
+// NORM under the threshold (2026-12-05). The median ignores a minority of NORM loads below the
+// threshold, not a majority: a lane whose sub-threshold traffic was mostly NORM-bearing (1,000
+// NORM passes after 100 clean ones, `lane-sim eval --learn-passes 1000`) took 58-92 of them
+// beside 84-89 clean vehicles (most at kappa_i's bound, 1.5), its kappa went to 1.06-1.16 and clean
+// vehicles alarmed (3.6-120 per 1,000). On multi-window lanes the engine now leaves out an
+// occupancy whose whole spectrum leans towards the lane's learned NORM beyond `normLikeSigmaQ8`
+// (`LaneEngine.normLikeZQ8`: the matched test's level-free z with the NORM bins' mean shape,
+// under the vehicle's shadow): there clean vehicles gave z within -1.9 ... 1.8 (5th-95th
+// percentile; none beyond 3 in 272), the NORM loads the learner took a median of 4-5.5, and 3-10
+// of 58-92 stayed under 3 (docs/DETECTION.md, "A lane that learns from NORM-only traffic").
+// Two-window lanes have no such shape: there the median's robustness is all there is.
+
 public struct ShieldingLearner: Sendable, Equatable {
+    /// An occupancy whose spectrum leans towards the lane's NORM beyond this (sd, Q8: 3 sd) is
+    /// left out (multi-window lanes; see "NORM under the threshold").
+    public static let normLikeSigmaQ8: Int64 = 768  // (the engine counts those it left out: `LaneEngine.shieldingNormLikeLeftOut`)
+
     /// Bumped whenever the stored fields change.
     public static let layoutVersion = 3  // 3: the spread (session 18)
     /// Occupancies it must hold before its median is used (before: 1, the spectrum kept).

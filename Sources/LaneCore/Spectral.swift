@@ -534,22 +534,16 @@ extension LaneEngine {
         var heldMask: UInt32 = 0
         var weights = InlineArray<64, Int64>(repeating: 0)
         for j in 0..<shapes {
-            var sumT: Int64 = 0, sumB: Int64 = 0, above: Int64 = 0
+            var sumT: Int64 = 0, above: Int64 = 0
+            var t = InlineArray<16, Int64>(repeating: 0)
             for w in 0..<k {
-                let t = shapeQ16[j * windowCountMax + w]
-                sumT += t; sumB += share[w]
-                if w >= split { above += t }
+                t[w] = shapeQ16[j * windowCountMax + w]
+                sumT += t[w]
+                if w >= split { above += t[w] }
             }
             if sumT > 0 && above * 4 <= sumT { heldMask |= 1 &<< u32(j) }
-            let mean = sumB > 0 ? sumT * 65_536 / sumB : 0  // Q16
-            var norm: Int64 = 0
-            for w in 0..<k {
-                var weight = shapeQ16[j * windowCountMax + w] * 65_536 / share[w] - mean
-                if weight > (1 &<< 26) { weight = 1 &<< 26 }
-                if weight < -(1 &<< 26) { weight = -(1 &<< 26) }
-                weights[j * windowCountMax + w] = weight
-                norm += ((share[w] * weight) &>> 16) * weight &>> 16
-            }
+            let (weight, norm) = Self.matchedWeights(shape: t, shares: share, windows: k)
+            for w in 0..<k { weights[j * windowCountMax + w] = weight[w] }
             matchedNormQ16[j] = norm
             matchedSumQ16[j] = sumT
         }
@@ -573,6 +567,71 @@ extension LaneEngine {
             tilt[j] = a
         }
         matchedShadowQ16 = tilt
+    }
+
+    /// The matched test's weights for a shape T (Q16 per window) against shares b (Q16, each at
+    /// least 66): w_k = T_k / b_k - sum T / sum b, within +-1,024 (Q16), so that sum_k b_k w_k = 0
+    /// (the shares' spectrum at any level gives z = 0 on average); and their norm sum_k b_k w_k^2
+    /// (Q16), z's variance per count.
+    @inline(__always)
+    static func matchedWeights(shape t: InlineArray<16, Int64>, shares share: InlineArray<16, Int64>, windows k: Int)
+        -> (weights: InlineArray<16, Int64>, norm: Int64) {
+        var sumT: Int64 = 0, sumB: Int64 = 0
+        for w in 0..<k { sumT += t[w]; sumB += share[w] }
+        let mean = sumB > 0 ? sumT * 65_536 / sumB : 0  // Q16
+        var weights = InlineArray<16, Int64>(repeating: 0)
+        var norm: Int64 = 0
+        for w in 0..<k {
+            var weight = t[w] * 65_536 / share[w] - mean
+            if weight > (1 &<< 26) { weight = 1 &<< 26 }
+            if weight < -(1 &<< 26) { weight = -(1 &<< 26) }
+            weights[w] = weight
+            norm += ((share[w] * weight) &>> 16) * weight &>> 16
+        }
+        return (weights, norm)
+    }
+
+    /// How far the whole occupancy's spectrum leans towards the lane's own NORM, in sd (Q8), for
+    /// the shielding learner (ShieldingLearner.swift, "NORM under the threshold"): the matched
+    /// test's level-free z with the lane's learned NORM for the shape (the explaining bins' mean
+    /// shares, weighted by their loads) against the empty lane's shape under the vehicle's
+    /// shadow s = 1 - R (Q16; 0: none), b_k (1 - kappa_k s) / (1 - s m) once the windows' kappa_k
+    /// are learned. A clean vehicle's shadow gives z = 0 on average at any level (N(0, 1) from
+    /// its counts); a NORM load below the threshold adds counts of that shape. nil where there is
+    /// nothing to judge with: fewer than 3 windows, the spectral test not deciding this occupancy
+    /// (not ready, spectra untrusted), the windows' kappa_k not learned yet (a shadow that hardens
+    /// the spectrum would read as NORM, and a parked truck's minute beyond 3 sd: left out, the
+    /// vehicles that would teach kappa_k could all be), a window missing in a sample, no
+    /// explaining bin, no counts.
+    func normLikeZQ8(shadowQ16 s: Int64) -> Int64? {
+        let k = settings.spectralWindowCount
+        guard k >= 3 && spectralOn && occSpectrumComplete && occWindowShadow else { return nil }
+        var u = InlineArray<16, Int64>(repeating: 0)
+        var loads: Int64 = 0
+        for b in 0..<SpectralState.binCount where spectralExplainingBins & (1 &<< u32(b)) != 0 {
+            let n = i64(spectral.binLoads[b])
+            loads += n
+            for w in 0..<k { u[w] += n * spectral.meanQ16[b &* windowCountMax &+ w] }
+        }
+        guard loads > 0 else { return nil }
+        for w in 0..<k { u[w] /= loads }
+        var share = spectralBackgroundShareQ16
+        if s > 0 {
+            let den = Self.shadowDenominatorQ16(shadowQ16: s, massQ16: occShadowMassQ16)
+            for w in 0..<k { share[w] = (((share[w] * (65_536 - ((occWindowKappaQ16[w] * s) &>> 16))) &>> 16) &<< 16) / den }
+        }
+        for w in 0..<k where share[w] < 66 { share[w] = 66 }
+        let (weights, norm) = Self.matchedWeights(shape: u, shares: share, windows: k)
+        var c: Int64 = 0, num: Int64 = 0
+        for w in 0..<k {
+            let x = occSpectrum[w] > 0 ? occSpectrum[w] : 0
+            c += x
+            let term = multiplySaturating(weights[w], x)
+            num &+= term > (1 &<< 58) ? (1 &<< 58) : term < -(1 &<< 58) ? -(1 &<< 58) : term
+        }
+        guard c > 0 && norm > 0 else { return nil }
+        let den = multiplySaturating(integerSquareRoot(norm), integerSquareRoot(multiplySaturating(c, 65_536)))  // Q8 x Q8
+        return den > 0 ? Self.ratioQ16(num, den) &>> 8 : nil
     }
 
     /// The matched test of one window (`EngineSettings.spectralMatchedSigmaQ8`): for each check

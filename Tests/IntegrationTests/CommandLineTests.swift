@@ -106,13 +106,16 @@ import Testing
         }
     }
 
-    @Test("lane-sim eval refuses --learn-passes outside 10 to 20000 or without --commission, and --matched-misfit-sigma outside -50 to 50 (NaN too), and a spectral sigma that is not a finite number (NaN, 1e300, -inf trapped in the conversion before), each with a message naming the option and the value, and writes no report")
+    @Test("lane-sim eval refuses --learn-passes outside 10 to 20000 or without --commission, --learn-clean-per-norm outside 0 to 20 (NaN too) or without --commission --from-traffic, and --matched-misfit-sigma outside -50 to 50 (NaN too), and a spectral sigma that is not a finite number (NaN, 1e300, -inf trapped in the conversion before), each with a message naming the option and the value, and writes no report")
     func evalLearningOptions() throws {
         let dir = scratch("cli-eval-learn")
         let cases: [([String], String)] = [
             (["--commission", "--learn-passes", "9"], "--learn-passes must be 10 to 20000 NORM passes, not 9"),
             (["--commission", "--learn-passes", "20001"], "--learn-passes must be 10 to 20000 NORM passes, not 20001"),
             (["--learn-passes", "500"], "--learn-passes needs --commission"),
+            (["--commission", "--learn-clean-per-norm", "1"], "--learn-clean-per-norm needs --commission --from-traffic"),
+            (["--commission", "--from-traffic", "--learn-clean-per-norm=-1"], "--learn-clean-per-norm must be 0 to 20 clean passes per NORM pass, not -1.0"),
+            (["--commission", "--from-traffic", "--learn-clean-per-norm=nan"], "--learn-clean-per-norm must be 0 to 20 clean passes per NORM pass, not nan"),
             (["--matched-misfit-sigma=nan"], "--matched-misfit-sigma must be -50 to 50 sd (below 0: off), not nan"),
             (["--matched-misfit-sigma=51"], "--matched-misfit-sigma must be -50 to 50 sd (below 0: off), not 51.0"),
             (["--directed-sigma=nan"], "--directed-sigma must be a finite number of sd, not nan"),

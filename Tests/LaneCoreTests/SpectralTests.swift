@@ -511,6 +511,45 @@ struct WindowLane {
         #expect(c.gammaAlarm, "a weak soft source in the same truck: \(c)")
     }
 
+    @Test("NORM under the threshold is kept out of the shielding learner: after 40 clean vehicles under a shadow that changes the spectrum (16/8/4/3 of 20/10/6/4, kappa 0.67), 100 vehicles under the same shadow carrying a weak load of the lane's NORM (its 4/6/6/4 per panel in one sample of 8: under the threshold, kappa_i about 0.9, z 3.5; clean ones 0.07) are left out as NORM-like (beyond 3 sd) and the learned kappa stays 0.67 (taken, they carry it beyond 0.8: the defect); clean vehicles after them still teach it; a lane whose windows' kappa_k are not learned yet takes them (nothing to judge the shadow's shape with)")
+    func normUnderThresholdLeftOut() {
+        let shadow: [UInt32] = [16, 8, 4, 3]
+        func lane() -> WindowLane {
+            WindowLane.learned(loads: WindowLane.norm) { s in
+                s.suppressionCountsMin = EngineSettings().suppressionCountsMin
+                s.dwellIntegration = true
+            }
+        }
+        /// A 12 s vehicle under the shadow with the lane's NORM in one sample of 8.
+        func loaded(_ l: inout WindowLane) -> Decision {
+            let before = l.decisions.count
+            l.edge(true)
+            for i in 0..<120 { l.tick(shadow: i % 8 == 0 ? zip(shadow, WindowLane.norm).map { $0 + $1 } : shadow) }
+            l.edge(false)
+            for _ in 0..<30 { l.tick() }
+            return l.decisions[before]
+        }
+        var taught = lane()
+        for _ in 0..<40 { #expect(!taught.occupancy([0, 0, 0, 0], shadow: shadow, samples: 30).gammaAlarm) }
+        let before = taught.engine.shieldingLearner
+        #expect(before.isReady && abs(Double(before.kappaQ16) / 65_536 - 2.0 / 3) < 0.02, "kappa \(before.kappaQ16)")
+        for i in 0..<100 {
+            let d = loaded(&taught)
+            #expect(!d.gammaAlarm && !d.normSuspect && d.gammaMaxSigmaQ8 < taught.engine.settings.gammaSigmaQ8, "NORM load \(i) under the threshold: \(d)")
+        }
+        let after = taught.engine.shieldingLearner
+        #expect(taught.engine.shieldingNormLikeLeftOut == 100, "left out \(taught.engine.shieldingNormLikeLeftOut)")
+        #expect(after.learned == before.learned && after.kappaQ16 == before.kappaQ16, "kappa \(before.kappaQ16) -> \(after.kappaQ16)")
+        for _ in 0..<5 { _ = taught.occupancy([0, 0, 0, 0], shadow: shadow, samples: 30) }
+        #expect(taught.engine.shieldingLearner.learned == before.learned + 5 && taught.engine.shieldingNormLikeLeftOut == 100)
+
+        // The same loads on a lane that has not learned its windows' kappa_k: taken.
+        var fresh = lane()
+        for _ in 0..<32 { _ = loaded(&fresh) }
+        #expect(fresh.engine.shieldingLearner.learned == 32 && fresh.engine.shieldingNormLikeLeftOut == 0)
+        #expect(Double(fresh.engine.shieldingLearner.kappaQ16) / 65_536 > 0.8, "kappa \(fresh.engine.shieldingLearner.kappaQ16)")
+    }
+
     @Test("settings: 3 to 16 windows (0: off), sigma 0 to 50")
     func settings() {
         var s = EngineSettings()

@@ -44,6 +44,7 @@ struct Eval: ParsableCommand {
     @Option(help: "A learned NORM bin harder than the median load's explains once it holds 1/this of all loads (multi-window panels; 20 to 200; default 20, as every bin).") var hardBinDivisor: Int?
     @Option(help: "The confident NORM verdict overrules the share test too at or below K - 2 + this many sd (with --check-shapes; default -10: never; not above --spectral-sigma).") var spectralNormShareSigma: Double?
 
+    @Option(help: "With --commission --from-traffic: clean passes (the suite's traffic mix) interleaved among the learning NORM passes, per NORM pass (0 to 20; default 0: NORM loads only; 1 makes half the learning traffic NORM).") var learnCleanPerNorm: Double?
     @Option(help: "With --commission: the NORM passes the lane learns its NORM from (10 to 20000; default 200, about 130 of them over the threshold: a lane a few hours in service).") var learnPasses: Int?
     @Option(help: "With --commission --from-traffic: clean passes the lane's shielding learner sees first (default 100; 0: none, as every report before 2026-12-03).") var shieldingPasses: Int?
     @Option(help: "Tilt the vehicles' shielding across the spectrum, -1 to 1: the windows below the split lose shielding x (1 + tilt) of the background, those above x (1 - tilt) (default 0: the shape kept; a robustness probe).") var shieldingTilt: Double?
@@ -135,6 +136,7 @@ struct Eval: ParsableCommand {
         }
         guard commission || !fromTraffic else { throw ValidationError("--from-traffic needs --commission") }
         guard commission || learnPasses == nil else { throw ValidationError("--learn-passes needs --commission") }
+        guard (commission && fromTraffic) || learnCleanPerNorm == nil else { throw ValidationError("--learn-clean-per-norm needs --commission --from-traffic") }
         if let checkShapes {
             guard fromTraffic && settings.spectralWindowCount >= 3 else { throw ValidationError("--check-shapes needs --commission --from-traffic and --windows with 3 to 16 windows") }
             let names = checkShapes.split(separator: ",").map(String.init)
@@ -167,6 +169,12 @@ struct Eval: ParsableCommand {
                 guard learnPasses >= 10 && learnPasses <= 20_000 else { throw ValidationError("--learn-passes must be 10 to 20000 NORM passes, not \(learnPasses)") }
                 p.normPasses = learnPasses
             }
+            if let learnCleanPerNorm {
+                guard learnCleanPerNorm.isFinite && learnCleanPerNorm >= 0 && learnCleanPerNorm <= 20 else {
+                    throw ValidationError("--learn-clean-per-norm must be 0 to 20 clean passes per NORM pass, not \(learnCleanPerNorm)")
+                }
+                p.cleanPerNormPass = learnCleanPerNorm
+            }
             if let shieldingPasses {
                 guard shieldingPasses >= 0 && shieldingPasses <= 10_000 else { throw ValidationError("--shielding-passes must be 0...10000") }
                 p.shieldingPasses = shieldingPasses
@@ -195,6 +203,7 @@ struct Eval: ParsableCommand {
         if let shieldingTiltSpread { command += " --shielding-tilt-spread \(shieldingTiltSpread)" }
         if let shieldingPasses { command += " --shielding-passes \(shieldingPasses)" }
         if let learnPasses { command += " --learn-passes \(learnPasses)" }
+        if let learnCleanPerNorm { command += " --learn-clean-per-norm \(learnCleanPerNorm)" }
         if let spectralSigma { command += " --spectral-sigma \(spectralSigma)" }
         if let checkShapes { command += " --check-shapes \(checkShapes)" }
         if let directedSigma { command += " --directed-sigma \(directedSigma)" }

@@ -552,6 +552,7 @@ public struct LaneController: Sendable {
         view.background = engine.background
         view.normLearner = engine.normLearner
         view.shielding = engine.shieldingLearner
+        view.shieldingNormLikeLeftOut = engine.shieldingNormLikeLeftOut
         view.spectraTrusted = engine.spectraTrusted
         if settings.spectralWindowCount >= 3 {
             view.spectral = engine.spectral
