@@ -52,6 +52,32 @@ public struct HalvingHistogram: Sendable, Equatable {
         return (Self.binCount - 1, seen)
     }
 
+    /// The densest half of the entries in bins `first ... last`: the fewest adjacent bins that
+    /// hold at least half of the entries there (of equal spans the one holding most, then the
+    /// lowest; the shortest half, or shorth), as its first and last bin, the entries in it and
+    /// those in `first ... last`; nil while those bins are empty. Its median is a location that a
+    /// spread-out minority, even a near-half, barely moves (it falls outside the densest half),
+    /// where the median of all moves by half the minority's share.
+    public func densestHalf(first: Int, last: Int) -> (lo: Int, hi: Int, count: UInt64, total: UInt64)? {
+        let a = first < 0 ? 0 : first, z = last >= Self.binCount ? Self.binCount - 1 : last
+        guard a <= z else { return nil }
+        var total: UInt64 = 0
+        for i in a...z { total &+= u64(bins[i]) }
+        guard total > 0 else { return nil }
+        var lo = a, sum: UInt64 = 0
+        var best = (lo: a, hi: z, count: total)
+        for hi in a...z {
+            sum &+= u64(bins[hi])
+            // Drop bins from the left while the rest still holds half.
+            while lo < hi && (sum - u64(bins[lo])) * 2 >= total { sum -= u64(bins[lo]); lo += 1 }
+            if sum * 2 >= total {
+                let span = hi - lo, bestSpan = best.hi - best.lo
+                if span < bestSpan || (span == bestSpan && sum > best.count) { best = (lo, hi, sum) }
+            }
+        }
+        return (best.lo, best.hi, best.count, total)
+    }
+
     /// Rebuilds a histogram from stored fields (`field(_:)` order), or nil when they do not
     /// describe one (a bin beyond the capacity, bins that do not add up to `held`, fewer
     /// learned than held).

@@ -186,9 +186,9 @@ extension Evaluation {
                 return (0..<windowCountMax).map { run.spectral.meanQ16[b * windowCountMax + $0] }
             }
             let v = run.verdict
-            FileHandle.standardError.write(Data(String(format: "commission: %@ check-source pass %d of %d taught no load (largest gross significance %.1f sd, gamma alarm %@, neutron alarm %@, NORM suspect %@)%@\n",
-                                                       "\(kind)", attempt, checkSourceAttempts, v.maxSigma, v.gamma ? "yes" : "no", v.neutron ? "yes" : "no",
-                                                       v.normSuspect ? "yes" : "no", attempt < checkSourceAttempts ? "; playing another" : "; its shape stays all zero: the tests that use it are off for it").utf8))
+            FileHandle.standardError.write(Data(String(format: "commission: %@ check-source pass %d of %d taught no load (largest gross significance %.1f sd, in group %d over %d samples%@, gamma alarm %@, neutron alarm %@, NORM suspect %@)%@\n",
+                                                       "\(kind)", attempt, checkSourceAttempts, v.maxSigma, v.maxSigmaGroup, v.maxSigmaSamples, v.maxSigmaDwell ? " (the dwell)" : "",
+                                                       v.gamma ? "yes" : "no", v.neutron ? "yes" : "no", v.normSuspect ? "yes" : "no", attempt < checkSourceAttempts ? "; playing another" : "; its shape stays all zero: the tests that use it are off for it").utf8))
         }
         return Array(repeating: 0, count: 16)
     }
