@@ -54,28 +54,47 @@ public struct HalvingHistogram: Sendable, Equatable {
 
     /// The densest half of the entries in bins `first ... last`: the fewest adjacent bins that
     /// hold at least half of the entries there (of equal spans the one holding most, then the
-    /// lowest; the shortest half, or shorth), as its first and last bin, the entries in it and
-    /// those in `first ... last`; nil while those bins are empty. Its median is a location that a
-    /// spread-out minority, even a near-half, barely moves (it falls outside the densest half),
-    /// where the median of all moves by half the minority's share.
-    public func densestHalf(first: Int, last: Int) -> (lo: Int, hi: Int, count: UInt64, total: UInt64)? {
+    /// lowest; the shortest half, or shorth), widened by its own span on either side within
+    /// `first ... last`; returned as the median of the entries in that widened run, a bin and the
+    /// fraction of it below the median (0 ... 1,024, interpolated as a grouped median), with the
+    /// entries in `first ... last`; nil while those bins are empty. A location that a spread-out
+    /// minority, even a near-half, barely moves (it falls outside), where the median of all moves
+    /// by half the minority's share; widened, it keeps near a median's precision and bias where
+    /// the majority leans to one side (the densest half alone is a mode).
+    public func densestHalfMedian(first: Int, last: Int) -> (bin: Int, fraction: Int64, total: UInt64)? {
         let a = first < 0 ? 0 : first, z = last >= Self.binCount ? Self.binCount - 1 : last
         guard a <= z else { return nil }
+        // A local copy, read element by element (reads of the field copied it whole per read).
+        var b = bins
+        b[0] = b[0]  // (a var kept in memory)
         var total: UInt64 = 0
-        for i in a...z { total &+= u64(bins[i]) }
+        for i in a...z { total &+= u64(b[i]) }
         guard total > 0 else { return nil }
         var lo = a, sum: UInt64 = 0
-        var best = (lo: a, hi: z, count: total)
+        var bestLo = a, bestHi = z, bestSum = total
         for hi in a...z {
-            sum &+= u64(bins[hi])
+            sum &+= u64(b[hi])
             // Drop bins from the left while the rest still holds half.
-            while lo < hi && (sum - u64(bins[lo])) * 2 >= total { sum -= u64(bins[lo]); lo += 1 }
-            if sum * 2 >= total {
-                let span = hi - lo, bestSpan = best.hi - best.lo
-                if span < bestSpan || (span == bestSpan && sum > best.count) { best = (lo, hi, sum) }
+            while lo < hi && (sum - u64(b[lo])) * 2 >= total { sum -= u64(b[lo]); lo += 1 }
+            if sum * 2 >= total && (hi - lo < bestHi - bestLo || (hi - lo == bestHi - bestLo && sum > bestSum)) {
+                bestLo = lo; bestHi = hi; bestSum = sum
             }
         }
-        return (best.lo, best.hi, best.count, total)
+        let span = bestHi - bestLo + 1
+        let from = bestLo - span < a ? a : bestLo - span, to = bestHi + span > z ? z : bestHi + span
+        var inside: UInt64 = 0
+        for i in from...to { inside &+= u64(b[i]) }
+        let half = inside * 512  // half of those in it, in 1/1024 of an entry
+        var below: UInt64 = 0
+        for i in from...to {
+            let f = u64(b[i])
+            if f > 0 && (below + f) * 1_024 >= half {
+                let x = half > below * 1_024 ? i64((half - below * 1_024) / f) : 0
+                return (i, x > 1_024 ? 1_024 : x, total)
+            }
+            below &+= f
+        }
+        return (to, 1_024, total)
     }
 
     /// Rebuilds a histogram from stored fields (`field(_:)` order), or nil when they do not

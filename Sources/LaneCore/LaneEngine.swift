@@ -24,6 +24,9 @@ public struct LaneEngine: Sendable {
     /// lane's NORM (`ShieldingLearner.normLikeSigmaQ8`), since the engine started (not kept: the
     /// learner's stored layout is unchanged).
     public private(set) var shieldingNormLikeLeftOut: UInt64 = 0
+    /// The shielding learner's low-window kappa (Q16), computed when the learner changes (its
+    /// robust estimate costs about 4,000 instructions; every occupancy starts from it).
+    public private(set) var shieldingKappaQ16: Int64 = 65_536
     /// What the background's guards remember between samples (the warm-up's hold, the open
     /// lane's level); not kept in the background file.
     var backgroundGuards = BackgroundGuards()
@@ -379,6 +382,7 @@ public struct LaneEngine: Sendable {
     public mutating func restore(shielding l: ShieldingLearner) -> Bool {
         guard state == .empty else { return false }
         shieldingLearner = l
+        shieldingKappaQ16 = l.kappaQ16
         return true
     }
 
@@ -462,7 +466,7 @@ public struct LaneEngine: Sendable {
         occLastAccumulated = false
         occNeutron = 0
         occNeutronExpectedQ16 = 0
-        occKappaQ16 = shieldingLearner.kappaQ16
+        occKappaQ16 = shieldingKappaQ16
         occKappaSpreadQ16 = shieldingLearner.isReady ? shieldingLearner.kappaSpreadQ16 : 0
         beginSpectral()
     }
@@ -497,8 +501,10 @@ public struct LaneEngine: Sendable {
             if let z = normLikeZQ8(shadowQ16: 65_536 - r), z > ShieldingLearner.normLikeSigmaQ8 {
                 shieldingNormLikeLeftOut &+= 1
             } else {
-                shieldingLearner.add(lowCounts: occLow[0], lowExpectedQ16: occLowShapeQ16[0], highCounts: occGamma[0] - occLow[0],
-                                     highExpectedQ16: occShapeQ16[0] - occLowShapeQ16[0])
+                if shieldingLearner.add(lowCounts: occLow[0], lowExpectedQ16: occLowShapeQ16[0], highCounts: occGamma[0] - occLow[0],
+                                        highExpectedQ16: occShapeQ16[0] - occLowShapeQ16[0]) {
+                    shieldingKappaQ16 = shieldingLearner.kappaQ16
+                }
                 // Multi-window panels: each window's fall against the fall R predicts for it.
                 if k >= 3 && occSpectrumComplete {
                     if high > 0 {

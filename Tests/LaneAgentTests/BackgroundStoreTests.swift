@@ -131,13 +131,13 @@ import Testing
             for _ in 0..<40 { h1.add(bin: 40) }
             let old = older(layout: 1, h1)
             let fromOld = try BackgroundStore.decodeShielding(old, settings: s).get()
-            #expect(fromOld?.isReady == true && fromOld?.kappaQ16 == ShieldingLearner.median(h1) && fromOld?.isReady(window: 0) == false)
+            #expect(fromOld?.isReady == true && fromOld?.kappaQ16 == ShieldingLearner.robustMedian(h1) && fromOld?.isReady(window: 0) == false)
             #expect(try BackgroundStore.decode(old, settings: s, nowWallUs: t).get().background.samplesLearned == b.samplesLearned)
             // Layout 2 (session 17): the 17 histograms without the spread.
             var h2 = InlineArray<17, HalvingHistogram>(repeating: HalvingHistogram())
             for _ in 0..<40 { h2[0].add(bin: 30); h2[8].add(bin: 36) }
             let fromOld2 = try BackgroundStore.decodeShielding(older(layout: 2, h2), settings: s).get()
-            #expect(fromOld2?.kappaQ16 == ShieldingLearner.median(h2[0]) && fromOld2?.kappaQ16(window: 7) == ShieldingLearner.median(h2[8])
+            #expect(fromOld2?.kappaQ16 == ShieldingLearner.robustMedian(h2[0]) && fromOld2?.kappaQ16(window: 7) == ShieldingLearner.median(h2[8])
                     && fromOld2?.isReady(window: 0) == false && fromOld2?.spreadOccupancies == 0)
             // A bin beyond the learner's capacity (CRC recomputed: a bad writer, not damage).
             var bad = Array(bytes.dropLast(4))
