@@ -54,9 +54,10 @@
 // vehicles alarmed (3.6-120 per 1,000). On multi-window lanes the engine now leaves out an
 // occupancy whose whole spectrum leans towards the lane's learned NORM beyond `normLikeSigmaQ8`
 // (`LaneEngine.normLikeZQ8`: the matched test's level-free z with the NORM bins' mean shape,
-// under the vehicle's shadow): there clean vehicles gave z within -1.9 ... 1.8 (5th-95th
-// percentile; none beyond 3 in 272), the NORM loads the learner took a median of 4-5.5, and 3-10
-// of 58-92 stayed under 3 (docs/DETECTION.md, "A lane that learns from NORM-only traffic").
+// under the vehicle's shadow): there clean vehicles gave z within -1.9 ... 2.0 (5th-95th
+// percentile; none beyond 3 in 349, a tilted member included), the NORM loads the learner took a median of 4-5.5, and 3-10
+// of 58-92 stayed under 3 (docs/DETECTION.md, "NORM under the threshold kept out of the
+// shielding learner").
 // Two-window lanes have no such shape: every deviation of an occupancy from the clean line could
 // be its own shadow or a load. There the estimate itself is made robust: kappa is the median of
 // the histogram's densest half (the shortest run of bins holding half the occupancies inside
