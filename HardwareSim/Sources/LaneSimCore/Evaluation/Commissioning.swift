@@ -161,6 +161,10 @@ extension Evaluation {
         var (scenario, _) = Suite.scenario(check, c)
         scenario.vehicles[0].attenuation = 1
         scenario.vehicles[0].stopS = 60
+        // The pass's length follows the vehicle it now has: taken from the drawn one (a parked
+        // dwell of 30-120 s), a trace could end with the source still parked, the occupancy cut
+        // ("truncated") and no load taught (2026-12-05: the Co-60 pass of seed 2's m5, m6, m8).
+        scenario.durationS = (LaneWorld(scenario: scenario).truths.first?.exitS ?? c.warmupS) + 4
         var events: [LaneEvent] = []
         TraceGenerator.play(Suite.world(scenario, c)) { events.append($0) }
         return events
@@ -186,9 +190,10 @@ extension Evaluation {
                 return (0..<windowCountMax).map { run.spectral.meanQ16[b * windowCountMax + $0] }
             }
             let v = run.verdict
-            FileHandle.standardError.write(Data(String(format: "commission: %@ check-source pass %d of %d taught no load (largest gross significance %.1f sd, in group %d over %d samples%@, gamma alarm %@, neutron alarm %@, NORM suspect %@)%@\n",
+            FileHandle.standardError.write(Data(String(format: "commission: %@ check-source pass %d of %d taught no load (largest gross significance %.1f sd, in group %d over %d samples%@, gamma alarm %@, neutron alarm %@, NORM suspect %@, truncated %@, not screened %@)%@\n",
                                                        "\(kind)", attempt, checkSourceAttempts, v.maxSigma, v.maxSigmaGroup, v.maxSigmaSamples, v.maxSigmaDwell ? " (the dwell)" : "",
-                                                       v.gamma ? "yes" : "no", v.neutron ? "yes" : "no", v.normSuspect ? "yes" : "no", attempt < checkSourceAttempts ? "; playing another" : "; its shape stays all zero: the tests that use it are off for it").utf8))
+                                                       v.gamma ? "yes" : "no", v.neutron ? "yes" : "no", v.normSuspect ? "yes" : "no",
+                                                       v.truncated ? "yes" : "no", v.notScreened ? "yes" : "no", attempt < checkSourceAttempts ? "; playing another" : "; its shape stays all zero: the tests that use it are off for it").utf8))
         }
         return Array(repeating: 0, count: 16)
     }

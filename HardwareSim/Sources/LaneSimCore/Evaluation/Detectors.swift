@@ -8,6 +8,10 @@ public struct PassVerdict: Sendable {
     public var gamma = false
     public var neutron = false
     public var normSuspect = false
+    /// Some occupancy of the pass was cut at the dwell limit, or not screened (its background not
+    /// ready, no panel's counts in half its samples): the learners take neither.
+    public var truncated = false
+    public var notScreened = false
     /// The engine only: the most significant gamma window's significance (sigma) and the
     /// low-window share of its excess (what the NORM rules look at).
     public var maxSigma = 0.0
@@ -55,6 +59,8 @@ struct EngineDetector {
             v.gamma = v.gamma || d.gammaAlarm
             v.neutron = v.neutron || d.neutronAlarm
             v.normSuspect = v.normSuspect || d.normSuspect
+            v.truncated = v.truncated || d.truncated
+            v.notScreened = v.notScreened || d.notScreened
             v.gammaTests |= d.gammaTests.bits
             v.ceilingSigma = max(v.ceilingSigma, Double(d.gammaCeilingSigmaQ8) / 256)
             let sigma = Double(d.gammaMaxSigmaQ8) / 256
