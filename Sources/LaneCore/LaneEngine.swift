@@ -506,13 +506,11 @@ public struct LaneEngine: Sendable {
                     shieldingKappaQ16 = shieldingLearner.kappaQ16
                 }
                 // Multi-window panels: each window's fall against the fall R predicts for it.
-                if k >= 3 && occSpectrumComplete {
-                    if high > 0 {
-                        var spectrum = occSpectrum, share = spectralBackgroundShareQ16
-                        spectrum[0] = spectrum[0]; share[0] = share[0]  // (kept vars: in memory)
-                        for w in 0..<k {
-                            shieldingLearner.add(window: w, counts: spectrum[w], expectedQ16: ((occShapeQ16[0] &>> 8) * share[w]) &>> 8, suppressionQ16: r)
-                        }
+                if k >= 3 && occSpectrumComplete && high > 0 {
+                    var spectrum = occSpectrum, share = spectralBackgroundShareQ16
+                    spectrum[0] = spectrum[0]; share[0] = share[0]  // (kept vars: in memory)
+                    for w in 0..<k {
+                        shieldingLearner.add(window: w, counts: spectrum[w], expectedQ16: ((occShapeQ16[0] &>> 8) * share[w]) &>> 8, suppressionQ16: r)
                     }
                 }
             }

@@ -49,22 +49,21 @@
 //
 // NORM under the threshold (2026-12-05). The median ignores a minority of NORM loads below the
 // threshold, not a majority: a lane whose sub-threshold traffic was mostly NORM-bearing (1,000
-// NORM passes after 100 clean ones, `lane-sim eval --learn-passes 1000`) took 58-92 of them
-// beside 84-89 clean vehicles (most at kappa_i's bound, 1.5), its kappa went to 1.06-1.16 and clean
+// NORM passes after 100 clean ones, `lane-sim eval --learn-passes 1000`) took 58-92 of them beside
+// 84-89 clean vehicles (most at kappa_i's bound, 1.5), its kappa went to 1.06-1.16 and clean
 // vehicles alarmed (3.6-120 per 1,000). On multi-window lanes the engine now leaves out an
 // occupancy whose whole spectrum leans towards the lane's learned NORM beyond `normLikeSigmaQ8`
-// (`LaneEngine.normLikeZQ8`: the matched test's level-free z with the NORM bins' mean shape,
-// under the vehicle's shadow): there clean vehicles gave z within -1.9 ... 2.0 (5th-95th
-// percentile; none beyond 3 in 349, a tilted member included), the NORM loads the learner took a median of 4-5.5, and 3-10
-// of 58-92 stayed under 3 (docs/DETECTION.md, "NORM under the threshold kept out of the
-// shielding learner").
+// (`LaneEngine.normLikeZQ8`: the matched test's level-free z with the NORM bins' mean shape, under
+// the vehicle's shadow): there clean vehicles gave z within -1.9 ... 2.0 (5th-95th percentile;
+// none beyond 3 in 349, a tilted member included), the NORM loads the learner took a median of
+// 4-5.5, and 3-10 of 58-92 stayed under 3 (docs/DETECTION.md, "NORM under the threshold kept out
+// of the shielding learner").
 // Two-window lanes have no such shape: every deviation of an occupancy from the clean line could
-// be its own shadow or a load. There the estimate itself is made robust: kappa is the median of
-// the histogram's densest half (the shortest run of bins holding half the occupancies inside
-// kappa's bounds), widened by its own span on either side (`robustMedian(_:)`), which a spread-out
-// near-half of such loads barely moves, where the
-// median of all followed them (1,000 NORM learning passes, seed 1: 1.07-1.11 and 7-49 false
-// alarms per 1,000 clean vehicles).
+// be its own shadow or a load. There the low window's estimate itself is robust: the median of the
+// histogram's densest half (the shortest run of bins holding half the occupancies inside kappa's
+// bounds) widened by its own span on either side (`robustMedian(_:)`), which a spread-out
+// near-half of such loads barely moves, where the median of all followed them (1,000 NORM
+// learning passes, seed 1: 1.07-1.11 and 7-49 false alarms per 1,000 clean vehicles).
 
 public struct ShieldingLearner: Sendable, Equatable {
     /// An occupancy whose spectrum leans towards the lane's NORM beyond this (sd, Q8: 3 sd) is

@@ -283,12 +283,7 @@ extension LaneEngine {
         // are learned, against the shadowed shape b_k (1 - kappa_k s) / (1 - s m).
         var x = InlineArray<16, Int64>(repeating: 0)
         var share = spectralBackgroundShareQ16
-        if occWindowShadow && w.shadowQ16 > 0 {
-            var kappa = occWindowKappaQ16
-            kappa[0] = kappa[0]  // (kept var: in memory)
-            let den = Self.shadowDenominatorQ16(shadowQ16: w.shadowQ16, massQ16: occShadowMassQ16)
-            for i in 0..<k { share[i] = (((share[i] * (65_536 - ((kappa[i] * w.shadowQ16) &>> 16))) &>> 16) &<< 16) / den }
-        }
+        if occWindowShadow { shadow(&share, shadowQ16: w.shadowQ16) }
         for i in 0..<k {
             x[i] = (w.spectrum[i] &<< 16) - ((w.expectedQ16 &>> 8) * share[i] &>> 8)
             var s = x[i] / e  // Q16 share
@@ -435,6 +430,17 @@ extension LaneEngine {
         let variance = (c > 1 ? c : 1) + multiplySaturating(es, es)
         let sd = integerSquareRoot(multiplySaturating(variance, 65_536))
         return sd > 0 ? sd : 1
+    }
+
+    /// The empty lane's shares per window `share` put under a vehicle's shadow s = 1 - R (Q16; 0:
+    /// none, left as they are), once the windows' kappa_k are learned: b_k (1 - kappa_k s) / (1 - s m).
+    @inline(__always)
+    func shadow(_ share: inout InlineArray<16, Int64>, shadowQ16 s: Int64) {
+        guard s > 0 else { return }
+        var kappa = occWindowKappaQ16
+        kappa[0] = kappa[0]  // (kept var: in memory)
+        let den = Self.shadowDenominatorQ16(shadowQ16: s, massQ16: occShadowMassQ16)
+        for i in 0..<settings.spectralWindowCount { share[i] = (((share[i] * (65_536 - ((kappa[i] * s) &>> 16))) &>> 16) &<< 16) / den }
     }
 
     /// 1 - s m (Q16), the shadowed spectrum's total over the empty lane's (s = 1 - R, m =
@@ -616,10 +622,7 @@ extension LaneEngine {
         guard loads > 0 else { return nil }
         for w in 0..<k { u[w] /= loads }
         var share = spectralBackgroundShareQ16
-        if s > 0 {
-            let den = Self.shadowDenominatorQ16(shadowQ16: s, massQ16: occShadowMassQ16)
-            for w in 0..<k { share[w] = (((share[w] * (65_536 - ((occWindowKappaQ16[w] * s) &>> 16))) &>> 16) &<< 16) / den }
-        }
+        shadow(&share, shadowQ16: s)
         for w in 0..<k where share[w] < 66 { share[w] = 66 }
         let (weights, norm) = Self.matchedWeights(shape: u, shares: share, windows: k)
         var c: Int64 = 0, num: Int64 = 0
