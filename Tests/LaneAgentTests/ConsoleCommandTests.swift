@@ -227,4 +227,48 @@ struct ConsoleUnderTest {
         #expect(c.run("whoami").text.contains("not logged in"))
         #expect(c.log.recent(10).contains { $0.contains("tech: login failed") })
     }
+
+    @Test("background on a 4-window lane: after NORM loads, clean shadowed vehicles and NORM under the threshold, it counts the NORM-like vehicles the shielding learner left out (none before them)")
+    func backgroundCountsNormLikeLeftOut() throws {
+        let c = try ConsoleUnderTest()
+        let background: [UInt32] = [20, 10, 6, 4], norm: [UInt32] = [4, 6, 6, 4], shadow: [UInt32] = [16, 8, 4, 3]
+        var lane = VirtualLane { s in
+            s.gammaBackgroundLowCps = 0
+            s.viewLengthMm = 0
+            s.backgroundUncertainty = false
+            s.dwellIntegration = true
+            s.normDiscrimination = true
+            s.normLowShareMinQ16 = 39_322
+            s.normShareMaxQ16 = 36_045
+            s.gammaCeilingSigmaQ8 = 1_000 * 256
+            s.spectralWindowCount = 4
+        }
+        lane.fixedWindows = background
+        c.lane.lane = lane
+        c.lane.tick(300)
+        /// A vehicle in both beams for `samples` ticks, its windows given per tick; then 3 s empty.
+        func vehicle(samples: Int, _ windows: (Int) -> [UInt32]) {
+            let t = c.lane.lane.nowUs + 50_000
+            c.lane.lane.pendingEdges += [BeamEdge(tUs: t, beam: 0, blocked: true), BeamEdge(tUs: t, beam: 1, blocked: true)]
+            for i in 0..<samples { c.lane.lane.fixedWindows = windows(i); c.lane.tick() }
+            let u = c.lane.lane.nowUs + 50_000
+            c.lane.lane.pendingEdges += [BeamEdge(tUs: u, beam: 0, blocked: false), BeamEdge(tUs: u, beam: 1, blocked: false)]
+            c.lane.lane.fixedWindows = background
+            c.lane.tick(30)
+        }
+        for _ in 0..<110 { vehicle(samples: 15) { _ in zip(background, norm).map { $0 + $1 } } }
+        #expect(c.lane.lane.controller.engine.spectralTestReady)
+        for _ in 0..<40 { vehicle(samples: 30) { _ in shadow } }
+        let learned = c.lane.lane.controller.engine.shieldingLearner
+        #expect(learned.isReady, "\(learned.learned) clean vehicles")
+        var r = c.run("background")
+        #expect(r.lines.contains { $0.hasPrefix("vehicle shielding: the low window takes 0.6") && !$0.contains("NORM-like") }, "\(r.text)")
+        let decided = c.lane.lane.sink.decisions.count
+        for _ in 0..<6 { vehicle(samples: 120) { i in i % 8 == 0 ? zip(shadow, norm).map { $0 + $1 } : shadow } }
+        let loads = c.lane.lane.sink.decisions[decided...]
+        #expect(loads.count == 6 && loads.allSatisfy { !$0.gammaAlarm }, "\(Array(loads))")
+        #expect(c.lane.lane.controller.engine.shieldingLearner.learned == learned.learned)
+        r = c.run("background")
+        #expect(r.lines.contains { $0.hasPrefix("vehicle shielding: the low window takes 0.6") && $0.hasSuffix("; 6 NORM-like vehicles under the threshold left out since start") }, "\(r.text)")
+    }
 }
