@@ -54,7 +54,8 @@ struct VirtualLane {
     var windows = 0
     var windowExcess = [0, 0, 0, 0]
     /// Counts per window a panel reads each tick, the same on every panel, without noise
-    /// (replaces `gammaCps` and `windows`' spread; the low window is the lower half of them).
+    /// (replaces `gammaCps`, `extraGamma` and `windows`' spread; the low window is the lower
+    /// half of them; leave `windows` at 0).
     var fixedWindows: [UInt32]? = nil
     var lastLevels = InlineArray<6, Bool>(repeating: false)
     var lastFaults = Faults()
@@ -96,20 +97,6 @@ struct VirtualLane {
         nowUs += 100_000
         for p in 0..<4 {
             guard answering[p] else { slots[p].consecutiveErrors += 1; slots[p].errors += 1; continue }
-            if let fixed = fixedWindows {
-                for (w, c) in fixed.enumerated() {
-                    slots[p].reading.windows[w] &+= c
-                    slots[p].reading.gammaTotal &+= c
-                    if w < fixed.count / 2 { slots[p].reading.gammaLow &+= c }
-                }
-                slots[p].reading.windowCount = UInt16(fixed.count)
-                slots[p].reading.neutron &+= poisson(neutronCps[p] / 10)
-                slots[p].reading.status = panelStatus[p] ?? status
-                slots[p].sequence += 1
-                slots[p].polledUs = nowUs - 20_000
-                slots[p].consecutiveErrors = 0
-                continue
-            }
             let gammaBefore = slots[p].reading.gammaTotal
             defer {
                 if windows >= 3 {
@@ -126,7 +113,15 @@ struct VirtualLane {
                     slots[p].reading.windowCount = UInt16(windows)
                 }
             }
-            if !frozen[p], let share = extraLowShare {
+            if let fixed = fixedWindows {
+                for (w, c) in fixed.enumerated() {
+                    slots[p].reading.windows[w] &+= c
+                    slots[p].reading.gammaTotal &+= c
+                    if w < fixed.count / 2 { slots[p].reading.gammaLow &+= c }
+                }
+                slots[p].reading.windowCount = UInt16(fixed.count)
+                slots[p].reading.neutron &+= poisson(neutronCps[p] / 10)
+            } else if !frozen[p], let share = extraLowShare {
                 let g = poisson(gammaCps[p] / 10), x = poisson(extraGamma[p] / 10)
                 slots[p].reading.gammaTotal &+= g &+ x
                 slots[p].reading.gammaLow &+= g / 2 &+ UInt32((Double(x) * share).rounded())
