@@ -354,7 +354,7 @@ extension LaneEngine {
         // Local arrays, declared once: fields of a struct, or values not in memory, were
         // copied whole per element read or written in the Embedded build (10 k instructions a call).
         var sd = InlineArray<16, Int64>(repeating: 1), u = InlineArray<16, Int64>(repeating: 0), g = InlineArray<16, Int64>(repeating: 0)
-        var y = InlineArray<16, Int64>(repeating: 0), r = InlineArray<16, Int64>(repeating: 0), t = InlineArray<16, Int64>(repeating: 0)
+        var y = InlineArray<16, Int64>(repeating: 0), r = InlineArray<16, Int64>(repeating: 0)
         for b in 0..<SpectralState.binCount where explaining & (1 &<< u32(b)) != 0 {
             var uu: Int64 = 0, uy: Int64 = 0, ug: Int64 = 0
             for i in 0..<k {
@@ -381,36 +381,34 @@ extension LaneEngine {
                 for i in 0..<k { r[i] -= multiplySaturating(gamma, g[i]) &>> 16 }
                 if held > 0 { rp = Self.clampQ8(multiplySaturating(gamma, held) &>> 16); chi0 += rp * rp }
             }
-            for i in 0..<k { chi0 += r[i] * r[i] }
+            // u.r and g'.r: zero in exact arithmetic, what rounding left (for the sources' z).
+            var ur: Int64 = 0, gr0: Int64 = -held * rp
+            for i in 0..<k { chi0 += r[i] * r[i]; ur += u[i] * r[i]; gr0 += g[i] * r[i] }
             if chi0 < best0 { best0 = chi0; bestGR = gr; bestGG = gg }
             for j in 0..<shapes {
-                // t, the source's shape, made orthogonal to u and g.
-                var ut: Int64 = 0
+                // t, the source's shape; t' = t - alpha u - alpha2 g' (g' is orthogonal to u
+                // already), never formed: in one pass over the windows, |t'|^2 = |t|^2 - (u.t)^2 /
+                // |u|^2 - (g'.t)^2 / |g'|^2 (with the held pseudo-window: |g'|^2 holds h^2, t has
+                // no part there) and t'.r = t.r - alpha u.r - alpha2 g'.r. z = t'.r / |t'|: from
+                // the residual r, not y, equal in exact arithmetic, but y's part along u, a strong
+                // load's, leaked through the rounding (Q8 per window) of a t' formed window by
+                // window (docs/DETECTION.md, "The NORM fit's rounding"); and forming it (two
+                // passes more) cost 460 instructions per sample on the NORM-only vector.
+                var ut: Int64 = 0, gt: Int64 = 0, tt: Int64 = 0, ty: Int64 = 0
                 for i in 0..<k {
-                    t[i] = Self.clampQ8(multiplySaturating(scale, shapeQ16[j * windowCountMax + i]) / sd[i])
-                    ut += u[i] * t[i]
+                    let ti = Self.clampQ8(multiplySaturating(scale, shapeQ16[j &* windowCountMax &+ i]) / sd[i])
+                    ut += u[i] * ti; gt += g[i] * ti; tt += ti * ti; ty += ti * r[i]
                 }
-                let alpha = noLoad ? 0 : Self.ratioQ16(ut, uu)
-                var gt: Int64 = 0
-                for i in 0..<k { t[i] -= multiplySaturating(alpha, u[i]) &>> 16; gt += g[i] * t[i] }
-                var tp: Int64 = 0  // the pseudo-window's part of t' (held level)
-                if gg > 0 {
-                    let alpha2 = Self.ratioQ16(gt, gg)
-                    for i in 0..<k { t[i] -= multiplySaturating(alpha2, g[i]) &>> 16 }
-                    if held > 0 { tp = Self.clampQ8(multiplySaturating(alpha2, held) &>> 16) }
-                }
-                // z from the residual r, not y: equal in exact arithmetic (t' is orthogonal to u
-                // and g), but t' is orthogonal only to rounding (Q8 per window), and y's part
-                // along u, a strong load's, leaked through it: the directed statistic came out
-                // above chi^2_0 itself in 3.5 % of the windows judged (seed 2, m5), 0.16 sd^2 off
-                // the exact fit at the 95th percentile (NormFitTests). With r, z^2 <= |r|^2. The
-                // pseudo-window: t'_p = -tp, r_p = -rp.
-                var tt: Int64 = tp * tp, ty: Int64 = tp * rp
-                for i in 0..<k { tt += t[i] * t[i]; ty += t[i] * r[i] }
-                guard tt > 0 else { continue }  // the source's shape is NORM's and the background's: nothing to tell
-                let root = integerSquareRoot(tt)  // Q8
+                var perp = tt
+                if !noLoad { perp -= Self.squareOver(ut, uu); ty -= multiplySaturating(Self.ratioQ16(ut, uu), ur) &>> 16 }
+                if gg > 0 { perp -= Self.squareOver(gt, gg); ty -= multiplySaturating(Self.ratioQ16(gt, gg), gr0) &>> 16 }
+                // Under 1/4,096 of |t|^2 (t' under 1.6 % of t: rounding's size) the source's shape
+                // is NORM's and the background's: nothing to tell.
+                guard perp > tt &>> 12 && perp > 0 else { continue }
+                let root = integerSquareRoot(perp)  // Q8
                 let z = ty / (root > 0 ? root : 1)  // Q16 / Q8 = Q8
-                let chi1 = z > 0 ? chi0 - multiplySaturating(z, z) : chi0
+                var chi1 = z > 0 ? chi0 - multiplySaturating(z, z) : chi0
+                if chi1 < 0 { chi1 = 0 }  // z^2 <= |r|^2 but for rounding
                 if chi1 < best1[j] { best1[j] = chi1; positive[j] = z > 0 }
             }
         }
@@ -468,6 +466,15 @@ extension LaneEngine {
     /// A value in sd (Q8) held within +-4096 sd: its square, summed over 16 windows, stays in Int64.
     @inline(__always)
     static func clampQ8(_ v: Int64) -> Int64 { v > (1 &<< 20) ? (1 &<< 20) : v < -(1 &<< 20) ? -(1 &<< 20) : v }
+
+    /// a^2 / b for b > 0 (Q16 sums: a projection's length squared, (u.t)^2 / |u|^2), without
+    /// overflowing: a is halved (b quartered) until a^2 fits. Int64.max when b runs out.
+    @inline(__always)
+    static func squareOver(_ a: Int64, _ b: Int64) -> Int64 {
+        var x = a < 0 ? -a : a, d = b
+        while x >= 3_037_000_499 { x &>>= 1; d &>>= 2 }  // x^2 < 2^63
+        return d > 0 ? x * x / d : Int64.max
+    }
 
     /// a / b in Q16 for a, b of the same scale (b > 0), without overflow for |a| up to 2^47.
     @inline(__always)
