@@ -393,7 +393,7 @@ extension LaneEngine {
                 // the residual r, not y, equal in exact arithmetic, but y's part along u, a strong
                 // load's, leaked through the rounding (Q8 per window) of a t' formed window by
                 // window (docs/DETECTION.md, "The NORM fit's rounding"); and forming it (two
-                // passes more) cost 460 instructions per sample on the NORM-only vector.
+                // passes more) cost 330 instructions per sample more on the NORM-only vector.
                 var ut: Int64 = 0, gt: Int64 = 0, tt: Int64 = 0, ty: Int64 = 0
                 for i in 0..<k {
                     let ti = Self.clampQ8(multiplySaturating(scale, shapeQ16[j &* windowCountMax &+ i]) / sd[i])
