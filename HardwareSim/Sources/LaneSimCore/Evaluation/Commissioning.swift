@@ -164,7 +164,7 @@ extension Evaluation {
         // The pass's length follows the vehicle it now has: taken from the drawn one (a parked
         // dwell of 30-120 s), a trace could end with the source still parked, the occupancy cut
         // ("truncated") and no load taught (2026-12-05: the Co-60 pass of seed 2's m5, m6, m8).
-        scenario.durationS = (LaneWorld(scenario: scenario).truths.first?.exitS ?? c.warmupS) + 4
+        scenario.durationS = Suite.passDurationS(scenario, c)
         var events: [LaneEvent] = []
         TraceGenerator.play(Suite.world(scenario, c)) { events.append($0) }
         return events

@@ -213,11 +213,15 @@ enum Suite {
             lane.shieldingTilt = max(-1, min(1, c.shieldingTilt + c.shieldingTiltSpread * rng.normal()))
         }
         var s = Scenario(name: "eval", seed: p.seed &+ 1, lane: lane, vehicles: [v])
-        let world = LaneWorld(scenario: s)
-        s.durationS = (world.truths.first?.exitS ?? c.warmupS) + 4
+        s.durationS = passDurationS(s, c)
         var bare = s
         bare.vehicles[0].sources = p.kind == .norm || { if case .threat(.cs137InNorm, _) = p.kind { return true } else { return false } }()
             ? v.sources.filter { $0.type == .norm } : []
         return (s, bare)
+    }
+
+    /// A pass lasts until its vehicle has left the lane, and 4 s more (its hold-in and decision).
+    static func passDurationS(_ s: Scenario, _ c: EvalConfig) -> Double {
+        (LaneWorld(scenario: s).truths.first?.exitS ?? c.warmupS) + 4
     }
 }
