@@ -127,6 +127,31 @@ struct CollectorTestError: Error, CustomStringConvertible {
         #expect(nowhere.stderr.contains("safe-outputs: could not set"), "\(nowhere.stderr)")
     }
 
+    @Test("a GPIO client that sets its lines and leaves at once is heard even when the simulator writes to it first (a chattering beam): none of 12 settings lost")
+    func leavingClientHeard() throws {
+        let dir = scratch("leaving")
+        try "name: quiet\nseed: 3\nvehicles: []\ndurationS: 60\n".write(toFile: dir + "/quiet.yaml", atomically: true, encoding: .utf8)
+        let sim = try Child("lane-sim", ["serve", "--scenario", dir + "/quiet.yaml", "--tcp-port", String(freePort()), "--gpio-socket", dir + "/gpio.sock",
+                                         "--control-socket", dir + "/control.sock"], dir: dir, name: "sim")
+        defer { sim.stop() }
+        #expect(waitFor(dir + "/gpio.sock"), "the simulator did not start: \(sim.stderr)")
+        // 200 Hz: every 10 ms poll writes an EDGE to the client before it reads the client.
+        let control = try ConsoleTerminal(socket: dir + "/control.sock")
+        control.send("fault beam 0 chatter 200\n")
+        control.expect("OK fault", timeoutS: 5)
+        for i in 0..<12 {
+            do {
+                let client = try ConsoleTerminal(socket: dir + "/gpio.sock")
+                client.expect("HELLO lane-sim-gpio 1", timeoutS: 5)  // accepted and greeted: what follows comes after
+                client.send("SET siren \(i % 2 == 0 ? 1 : 0)\n")
+            }  // it leaves at once without reading more, as safe-outputs does
+            usleep(60_000)
+        }
+        var waited = 0.0
+        while sim.stderr.components(separatedBy: "output siren").count - 1 < 12 && waited < 5 { usleep(50_000); waited += 0.05 }
+        #expect(sim.stderr.components(separatedBy: "output siren").count - 1 == 12, "\(sim.stderr)")
+    }
+
     @Test("the systemd unit verifies with systemd-analyze (its binaries where they will be)")
     func unitVerifies() throws {
         let dir = scratch("unit")

@@ -31,18 +31,29 @@ final class GPIOService {
         guard client >= 0 else { return }
         let data = Array((line + "\n").utf8)
         let n = data.withUnsafeBytes { (try? Sys.write(client, $0)) ?? -1 }
-        if n != data.count { Sys.close(client); client = -1 }
+        if n != data.count { dropClient() }
+    }
+
+    /// The client has gone (or cannot be written to): what it sent before leaving still counts
+    /// (`lane-agent safe-outputs` sets its lines and leaves without reading the greeting), so its
+    /// socket is read to the end before it is closed.
+    func dropClient() {
+        guard client >= 0 else { return }
+        _ = Sys.drain(client, into: &inbox)
+        Sys.close(client)
+        client = -1
+        readLines()
     }
 
     /// Accepts a new client, reads its SET lines. Never blocks.
     func poll(nowUs: Int64) {
         if let c = try? Sys.accept(listener, path) {
-            Sys.close(client)
+            dropClient()  // the one it replaces: its last lines first
+            inbox.removeAll()  // and not a partial line of it
             client = c
-            inbox.removeAll()
             // What it sent before we greet it first: a client that set its lines and left at
             // once (`lane-agent safe-outputs`) would otherwise lose them to the failed greeting.
-            if !Sys.drain(c, into: &inbox) { readLines(); Sys.close(c); client = -1 }
+            if !Sys.drain(c, into: &inbox) { dropClient() }
             send("HELLO lane-sim-gpio 1")
             for (b, level) in sentLevels.enumerated() { send("EDGE \(b) \(level ? 1 : 0) \(nowUs)") }
         }
@@ -53,7 +64,7 @@ final class GPIOService {
             }
         }
         guard client >= 0 else { return }
-        if !Sys.drain(client, into: &inbox) { Sys.close(client); client = -1 }
+        if !Sys.drain(client, into: &inbox) { dropClient() }
         readLines()
     }
 
