@@ -4,7 +4,7 @@
 
 import Foundation
 import LaneCore
-import LaneSimCore
+@testable import LaneSimCore
 import Testing
 
 @Suite struct EvaluationTests {
@@ -65,6 +65,11 @@ import Testing
         #expect(abs(figures.inNormWorst - worstRatio(.engine)) < 1e-12)
         #expect(abs(figures.inNormBoundWorst - worstRatio(.bound)) < 1e-12)
         #expect(figures.inNormBoundWorst < 1 && figures.inNormBoundWorst > 0.5, "\(figures.inNormBoundWorst)")
+        // Their sampling-noise intervals hold them, and the family table prints them.
+        #expect(figures.normFewerInterval.contains(figures.normFewer), "\(figures.normFewerInterval) \(figures.normFewer)")
+        #expect(figures.inNormInterval.contains(figures.inNormWorst), "\(figures.inNormInterval) \(figures.inNormWorst)")
+        let table = FamilyReport(members: [(c.physics, a)]).markdown(command: "x", gammaSigma: 6)
+        #expect(table.contains("## Sampling noise") && table.contains("| \(c.physics.name) | \(FamilyReport.f(figures.normFewer * 100, 0)) % |"), "\(table)")
         // The baseline's neutron test at this engine's false-alarm count: never below its own 6 sd,
         // and no clean pass above it beyond the engine's own false alarms.
         #expect(a.neutronEqualFAThreshold >= 6)
@@ -72,6 +77,36 @@ import Testing
         #expect(a.goals.contains { $0.goal.hasPrefix("neutron MDS95 at most the baseline's at equal false-alarm rate") })
         #expect(a.markdown(settingsText: "x", command: "y", pictures: []).contains("## Goals"))
         #expect(a.svg(kind: .cs137).hasPrefix("<svg"))
+    }
+
+    @Test("the family report's sampling-noise intervals cover the true figure in 93-98 % of binomial draws (NORM fewer at a worst member's rates, an in-NORM ratio of 20-pass cells), narrow about by half with four times the passes")
+    func samplingNoiseIntervals() {
+        var rng = SeededRandom(seed: 26)
+        func binomial(_ n: Int, _ p: Double) -> Int { (0..<n).reduce(0) { acc, _ in acc + (rng.unit() < p ? 1 : 0) } }
+        // NORM: 500 passes, the engine alarming on 7.6 %, the baseline on 64 % (m4 after 1,000 passes).
+        let (pe, pb) = (0.076, 0.642)
+        let trueFewer = 1 - pe / pb
+        var covered = 0, width500 = 0.0
+        for _ in 0..<2_000 {
+            let i = SamplingNoise.fewerInterval(engine: binomial(500, pe), baseline: binomial(500, pb), passes: 500)
+            if i.contains(trueFewer) { covered += 1 }
+            width500 += i.upperBound - i.lowerBound
+        }
+        #expect(covered >= 1_860 && covered <= 1_940, "\(covered) of 2,000 intervals hold the true figure")
+        let wide = SamplingNoise.fewerInterval(engine: 38, baseline: 321, passes: 500), narrow = SamplingNoise.fewerInterval(engine: 152, baseline: 1_284, passes: 2_000)
+        let shrink = (narrow.upperBound - narrow.lowerBound) / (wide.upperBound - wide.lowerBound)
+        #expect(shrink > 0.45 && shrink < 0.55, "\(shrink)")
+        #expect(wide.contains(1 - 38.0 / 321) && wide.lowerBound > 0.8 && wide.upperBound < 0.95, "\(wide)")
+        #expect(SamplingNoise.fewerInterval(engine: 0, baseline: 300, passes: 500) == (1 - 3.689 / 300)...1)
+        // In NORM over clean: six strengths, 20 passes each.
+        let clean = [0.1, 0.3, 0.6, 0.85, 0.95, 1.0], load = [0.05, 0.25, 0.5, 0.8, 0.95, 1.0]
+        let trueRatio = load.reduce(0, +) / clean.reduce(0, +)
+        covered = 0
+        for _ in 0..<2_000 {
+            let l = load.map { Double(binomial(20, $0)) / 20 }, c = clean.map { Double(binomial(20, $0)) / 20 }
+            if SamplingNoise.ratioInterval(load: l, clean: c, passes: 20).contains(trueRatio) { covered += 1 }
+        }
+        #expect(covered >= 1_860 && covered <= 1_960, "\(covered) of 2,000 intervals hold the true ratio")
     }
 
     @Test("commissioning: lane-sim's member gets discrimination (its NORM and check source are apart); a member whose check source is clearly softer than its NORM gets rules between the two; one where they coincide gets discrimination off")

@@ -35,6 +35,39 @@ public struct MemberFigures: Sendable {
     /// The engine's largest gamma significance on clean passes, 99.9th percentile: the n that
     /// 1 false alarm per 1,000 would need.
     public var cleanSigma999: Double
+    /// 95 % intervals of `normFewer` and of `inNormWorst` (at its worst speed) from the passes'
+    /// own sampling noise (`SamplingNoise`).
+    public var normFewerInterval: ClosedRange<Double> = 0...0
+    public var inNormInterval: ClosedRange<Double> = 0...0
+}
+
+/// How far a member's figures move with the passes' own sampling noise: 95 % intervals, normal
+/// approximation on the log of a ratio (delta method). What they leave out is larger still: the
+/// lane's learning history and the member's other draws (docs/DETECTION.md, "The whole 8-window
+/// family after 1,000 learning passes").
+public enum SamplingNoise {
+    static let z95 = 1.959964
+
+    /// NORM alarms fewer than the baseline, 1 - ke / kb, each an alarm count of `passes` NORM
+    /// passes (binomial). With no engine alarm, from the Poisson 95 % upper limit (3.69) up to 1.
+    public static func fewerInterval(engine ke: Int, baseline kb: Int, passes n: Int) -> ClosedRange<Double> {
+        guard kb > 0, n > 0 else { return 0...0 }
+        if ke == 0 { return max(0, 1 - 3.689 / Double(kb))...1 }
+        let r = Double(ke) / Double(kb)
+        let v = (1 - Double(ke) / Double(n)) / Double(ke) + (1 - Double(kb) / Double(n)) / Double(kb)
+        let spread = exp(z95 * v.squareRoot())
+        return (1 - r * spread)...(1 - r / spread)
+    }
+
+    /// The ratio of two sums of detection probabilities (per strength, each the mean of `passes`
+    /// passes: binomial), sum load / sum clean.
+    public static func ratioInterval(load: [Double], clean: [Double], passes n: Int) -> ClosedRange<Double> {
+        let a = load.reduce(0, +), b = clean.reduce(0, +)
+        guard a > 0, b > 0, n > 0 else { return 0...0 }
+        let va = load.reduce(0) { $0 + $1 * (1 - $1) } / Double(n), vb = clean.reduce(0) { $0 + $1 * (1 - $1) } / Double(n)
+        let spread = exp(z95 * (va / (a * a) + vb / (b * b)).squareRoot())
+        return (a / b / spread)...(a / b * spread)
+    }
 }
 
 public struct FamilyReport: Sendable {
@@ -77,24 +110,32 @@ public struct FamilyReport: Sendable {
         }
         let pk = r.mds95[CellKey(kind: .cs137, profile: .parked)] ?? [:]
         let parked = (ratio(pk[.engine], pk[.vm250])).map { $0 > 0 ? 1 / $0 : 0 } ?? 0
-        // Pd summed over the strengths in NORM cargo over the same in clean cargo, worst speed.
+        // Pd summed over the strengths in NORM cargo over the same in clean cargo, worst speed
+        // (and the interval of the engine's there).
+        var inNormInterval: ClosedRange<Double> = 0...0
         func inNormWorst(_ d: DetectorName) -> Double {
             var worst = Double.infinity
             for profile in SpeedProfile.allCases {
                 let clean = r.pd[CellKey(kind: .cs137, profile: profile)]?[d] ?? []
                 let load = r.pd[CellKey(kind: .cs137InNorm, profile: profile)]?[d] ?? []
                 let a = clean.reduce(0, +)
-                if a > 0 { worst = min(worst, load.reduce(0, +) / a) }
+                if a > 0 && load.reduce(0, +) / a < worst {
+                    worst = load.reduce(0, +) / a
+                    if d == .engine { inNormInterval = SamplingNoise.ratioInterval(load: load, clean: clean, passes: r.config.passesPerCell) }
+                }
             }
             return worst.isFinite ? worst : 0
         }
+        let engineInNorm = inNormWorst(.engine)
         return MemberFigures(
             name: p.name, summary: p.summary,
             gammaFalseAlarms: 1000 * Double(fa.0) / Double(max(1, fa.2)), neutronFalseAlarms: 10_000 * Double(fa.1) / Double(max(1, fa.2)),
             normFewer: nb.alarms > 0 ? 1 - Double(ne.alarms) / Double(nb.alarms) : 0,
             softWorst: softWorst, softWorseCells: worse, co60Worst: co60, parkedGain: parked,
-            inNormWorst: inNormWorst(.engine), inNormBoundWorst: inNormWorst(.bound), neutronWorst: neutron, boundWorst: bound,
-            cleanSigma999: r.cleanSigmaQuantile(0.999) ?? .nan)
+            inNormWorst: engineInNorm, inNormBoundWorst: inNormWorst(.bound), neutronWorst: neutron, boundWorst: bound,
+            cleanSigma999: r.cleanSigmaQuantile(0.999) ?? .nan,
+            normFewerInterval: SamplingNoise.fewerInterval(engine: ne.alarms, baseline: nb.alarms, passes: ne.passes),
+            inNormInterval: inNormInterval)
     }
 
     public var figures: [MemberFigures] { members.map { Self.figures($0.physics, $0.report) } }
@@ -157,6 +198,14 @@ public struct FamilyReport: Sendable {
         s += "| (the matched-filter bound's own Cs-137 in NORM / clean) | \(Self.f(worst[11], 3)) | \(Self.f(med[11], 3)) | \(worst[11] >= 0.9 ? "yes" : "**no**") |\n"
         goal("Cf-252 at most the baseline's MDS95 at equal false-alarm rate", 8) { $0 <= 1 }
         goal("soft sources within 2 x of the matched-filter bound", 9) { $0 <= 2 }
+        s += "\n## Sampling noise\n\n"
+        s += "The passes' own noise: 95 % intervals (normal approximation on the log of the ratio) of the two figures whose goals lie closest to them. "
+        s += "They leave out what moves a member more: the lane's learning history and the member's other draws (docs/DETECTION.md, \"The whole 8-window family after 1,000 learning passes\").\n\n"
+        s += "| member | NORM alarms fewer | 95 % interval | Cs-137 in NORM / clean (worst speed) | 95 % interval |\n| --- | ---: | ---: | ---: | ---: |\n"
+        for m in fs {
+            let a = m.normFewerInterval, b = m.inNormInterval
+            s += "| \(m.name) | \(Self.f(m.normFewer * 100, 0)) % | \(Self.f(a.lowerBound * 100, 0))-\(Self.f(a.upperBound * 100, 0)) % | \(Self.f(m.inNormWorst, 3)) | \(Self.f(b.lowerBound, 3))-\(Self.f(b.upperBound, 3)) |\n"
+        }
         if let sweep = members.first?.report.ceilingCurve, !sweep.isEmpty {
             s += "\n## The ceiling's trade-off over the family (NORM alarms against Co-60)\n\n"
             s += "Per gamma ceiling (1 s window, whatever the spectrum): the NORM alarms the engine avoids against the baseline, and Co-60's MDS95 over the baseline's at the worst speed. "
