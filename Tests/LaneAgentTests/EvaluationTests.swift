@@ -109,6 +109,26 @@ import Testing
         #expect(covered >= 1_860 && covered <= 1_960, "\(covered) of 2,000 intervals hold the true ratio")
     }
 
+    @Test("a check source's shape is measured without a vehicle's shadow, as sourcecheck measures it against the empty lane: Co-60's two lowest windows keep a positive share (its own down-scatter) in each of 12 check passes of an 8-window member (8 of 12 went negative with the shadow)")
+    func checkShapeWithoutShadow() {
+        var c = EvalConfig()
+        c.windows = [30, 80, 150, 250, 400, 650, 1000, 1500, 3000]
+        var physics = Physics.family(seed: 1, count: 8)[8]  // m8, where a shadow put -0.47 into the lowest window
+        physics.windowSplitKev = 600
+        c.physics = physics
+        var s = EngineSettings()
+        s.spectralWindowCount = 8
+        s.normFromTraffic = false
+        s.normDiscrimination = false
+        var rng = SeededRandom(seed: 11)
+        var lowest: [Double] = []
+        for _ in 0..<12 {
+            let shape = Evaluation.checkSourceShape(c, settings: s, kind: .co60, rng: &rng)
+            lowest.append(min(Double(shape[0]), Double(shape[1])) / 65_536)
+        }
+        #expect(lowest.allSatisfy { $0 > 0 }, "the two lowest windows' smaller share per check pass: \(lowest)")
+    }
+
     @Test("commissioning: lane-sim's member gets discrimination (its NORM and check source are apart); a member whose check source is clearly softer than its NORM gets rules between the two; one where they coincide gets discrimination off")
     func commissioning() {
         var c = EvalConfig()
