@@ -119,8 +119,10 @@ public struct FamilyReport: Sendable {
                 let clean = r.pd[CellKey(kind: .cs137, profile: profile)]?[d] ?? []
                 let load = r.pd[CellKey(kind: .cs137InNorm, profile: profile)]?[d] ?? []
                 let a = clean.reduce(0, +)
-                if a > 0 && load.reduce(0, +) / a < worst {
-                    worst = load.reduce(0, +) / a
+                guard a > 0 else { continue }
+                let ratio = load.reduce(0, +) / a
+                if ratio < worst {
+                    worst = ratio
                     if d == .engine { inNormInterval = SamplingNoise.ratioInterval(load: load, clean: clean, passes: r.config.passesPerCell) }
                 }
             }
