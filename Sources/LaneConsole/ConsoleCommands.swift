@@ -419,7 +419,11 @@ extension ConsoleSession {
         } else {
             let from = rule.source == .learned ? "the 90th percentile of the lane's own NORM loads" : "cold start: the background's own share, until \(NormLearner.loadsMin) loads are learned"
             say("NORM:    from traffic: NORM share \(share(rule.shareMaxQ16)) (\(from)); check source \(s.checkSourceLowShareQ16 > 0 ? share(s.checkSourceLowShareQ16) : "not measured")")
-            say("         discrimination \(rule.on ? "on: an excess with a low-energy share under \(share(rule.lowShareMinQ16)) is NORM-like" : "OFF: every excess alarms (the check source is not at least \(share(NormRule.separationMinQ16)) above the NORM share)"); any excess above \(Tunable.named("gammaCeilingSigma")!.text(hub.values)) sigma alarms")
+            let spectralBehind = rule.tooClose && s.spectralWindowCount >= 3 && s.spectralThreatShapeCount > 0
+            let state = rule.on ? "on: an excess with a low-energy share under \(share(rule.lowShareMinQ16)) is NORM-like"
+                : spectralBehind ? "two windows too close (the check source is not at least \(share(NormRule.separationMinQ16)) above the NORM share): once the spectral test has learned, an excess with a low-energy share under \(share(rule.lowShareMinQ16)) is NORM-like unless the spectral tests find a check source's shape in it; until then every excess alarms"
+                : "OFF: every excess alarms (the check source is not at least \(share(NormRule.separationMinQ16)) above the NORM share)"
+            say("         discrimination \(state); any excess above \(Tunable.named("gammaCeilingSigma")!.text(hub.values)) sigma alarms")
         }
         say("         learned: \(learner.learned) loads over the threshold (\(learner.held) held); their low-energy shares: median \(learner.quantileQ16(perMille: 500).map(share) ?? "-"), 90th percentile \(learner.quantileQ16(perMille: 900).map(share) ?? "-")")
         say("neutron: alarm above background + \(Tunable.named("neutronSigma")!.text(hub.values)) sigma (+ \(fixed(Double(s.neutronSigmaQ8 * s.neutronSigmaQ8 - 65_536) / 6 / 65_536, 1)) counts for Poisson skew) and at least \(s.neutronExcessMin) counts over \(fixed(Double(s.neutronWindowSamples) * Double(s.sampleIntervalUs) / 1e6)) s; \(s.neutronBurstClip > 0 ? "a panel's counts per sample taken up to its background + \(s.neutronBurstClip) (ship-effect bursts)" : "no burst clipping")")

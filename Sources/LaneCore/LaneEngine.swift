@@ -859,10 +859,19 @@ public struct LaneEngine: Sendable {
             }
         }
         if (c &<< 16) > threshold {
-            // The two-window rule (off: every excess is threat-like) ...
-            var threatLike = !normRule.on || lowShare >= normRule.lowShareMinQ16
-            var test: GammaTests = !normRule.on ? .gross : .share
-            if threatLike && normRule.on && settings.spectralThreatShapeCount > 0 && spectralNormShareChi2Q16 >= 0 && spectralOn
+            // The two-window rule (off: every excess is threat-like) ... Off only because the
+            // check source's share lies within `NormRule.separationMinQ16` of the lane's NORM
+            // (`NormRule.tooClose`), it still runs where the spectral tests with the check
+            // sources' shapes stand behind it (multi-window panels): two windows alone cannot
+            // tell a Cs-137 source from this lane's NORM, the K windows can (the directed test
+            // looks for the source's shape in every load the rule takes for NORM). The
+            // shadow-free check source of 2026-12-05 left m2 of seed 2 with its rule off and 24 %
+            // more NORM alarms than the baseline (docs/DETECTION.md, "A lane whose two windows
+            // cannot separate").
+            let ruleOn = normRule.on || (normRule.tooClose && spectralOn && settings.spectralThreatShapeCount > 0 && spectral != nil)
+            var threatLike = !ruleOn || lowShare >= normRule.lowShareMinQ16
+            var test: GammaTests = !ruleOn ? .gross : .share
+            if threatLike && ruleOn && settings.spectralThreatShapeCount > 0 && spectralNormShareChi2Q16 >= 0 && spectralOn
                 && spectral != nil
             {
                 // Multi-window panels with the check sources' shapes: an excess softer than the

@@ -90,12 +90,20 @@ public struct NormRule: Sendable, Equatable {
     /// Where the NORM share came from, for the console and the log.
     public enum Source: Sendable, Equatable { case profile, learned, coldStart }
     public var source: Source
+    /// Off only because the check source's share lies within `separationMinQ16` of the lane's
+    /// NORM (learned from traffic, the check source measured, the window split confirmed): the
+    /// two windows cannot tell them apart, but on multi-window panels with the check sources'
+    /// shapes the spectral test's confident NORM verdict may still judge an excess (`grossTest`,
+    /// docs/DETECTION.md, "A lane whose two windows cannot separate"). Never for a rule the
+    /// profile switched off.
+    public var tooClose: Bool
 
     /// The rule of a lane before its first occupancy: off, from the profile.
     public static let initial = NormRule(on: false, lowShareMinQ16: 0, shareMaxQ16: 0, source: .profile)
 
-    public init(on: Bool, lowShareMinQ16: Int64, shareMaxQ16: Int64, source: Source) {
+    public init(on: Bool, lowShareMinQ16: Int64, shareMaxQ16: Int64, source: Source, tooClose: Bool = false) {
         self.on = on; self.lowShareMinQ16 = lowShareMinQ16; self.shareMaxQ16 = shareMaxQ16; self.source = source
+        self.tooClose = tooClose && !on && source != .profile
     }
 
     /// Two windows can tell the check source from NORM on this lane only when its share is at
@@ -119,7 +127,9 @@ public struct NormRule: Sendable, Equatable {
         let learned = learner.isReady ? learner.quantileQ16(perMille: 900) : nil
         let norm = learned ?? backgroundLowShareQ16
         let check = s.checkSourceLowShareQ16
-        let on = spectraTrusted && check > 0 && norm > 0 && check - norm >= separationMinQ16
-        return NormRule(on: on, lowShareMinQ16: (norm + check) / 2, shareMaxQ16: norm, source: learned != nil ? .learned : .coldStart)
+        let measured = spectraTrusted && check > 0 && norm > 0
+        let on = measured && check - norm >= separationMinQ16
+        return NormRule(on: on, lowShareMinQ16: (norm + check) / 2, shareMaxQ16: norm, source: learned != nil ? .learned : .coldStart,
+                        tooClose: measured && !on)
     }
 }

@@ -43,7 +43,10 @@
 //   in 4 of 8 physics members (a bin's learned spread makes chi^2 scale-free for strong
 //   sources: a shape within a few spreads of a NORM bin stays NORM at any strength), where the
 //   two-window rule at a 600 keV split catches them in every member; with the two-window rule
-//   off every excess alarms, as before.
+//   off every excess alarms, as before, except where it is off only because the check source's
+//   share lies too close to the lane's NORM (`NormRule.tooClose`) on a lane with check sources'
+//   shapes: there the rule runs from halfway between the two, the spectral tests behind it
+//   (`grossTest`).
 //
 // Fixed point, no allocation: storage for 8 panels x 16 windows and 16 bins.
 

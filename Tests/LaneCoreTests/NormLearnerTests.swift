@@ -57,17 +57,21 @@ import Testing
         #expect(NormLearner(fields: { $0 == NormLearner.binCount + 1 ? 0 : l.field($0) }) == nil, "fewer learned than held")
     }
 
-    @Test("the rule from traffic: off without a check source or with one too close; halfway when they separate; the background's share before 100 loads")
+    @Test("the rule from traffic: off without a check source or with one too close (tooClose only then: not without a check source, an unconfirmed split or from the profile); halfway when they separate; the background's share before 100 loads")
     func rule() {
         var s = EngineSettings()
         s.normDiscrimination = true
         // From the profile when not from traffic.
         var r = NormRule.current(s, learner: NormLearner(), backgroundLowShareQ16: q16(0.55))
-        #expect(r.source == .profile && r.on && r.lowShareMinQ16 == s.normLowShareMinQ16)
-        s.normFromTraffic = true
-        // Cold start, no check source: off.
+        #expect(r.source == .profile && r.on && r.lowShareMinQ16 == s.normLowShareMinQ16 && !r.tooClose)
+        s.normDiscrimination = false
         r = NormRule.current(s, learner: NormLearner(), backgroundLowShareQ16: q16(0.55))
-        #expect(r.source == .coldStart && !r.on)
+        #expect(r.source == .profile && !r.on && !r.tooClose, "switched off by the profile: never tooClose")
+        s.normDiscrimination = true
+        s.normFromTraffic = true
+        // Cold start, no check source: off, and not for being too close.
+        r = NormRule.current(s, learner: NormLearner(), backgroundLowShareQ16: q16(0.55))
+        #expect(r.source == .coldStart && !r.on && !r.tooClose)
         // Cold start with a check source 0.80: on, NORM share = the background's.
         s.checkSourceLowShareQ16 = q16(0.80)
         r = NormRule.current(s, learner: NormLearner(), backgroundLowShareQ16: q16(0.55))
@@ -76,12 +80,13 @@ import Testing
         var l = NormLearner()
         for _ in 0..<200 { l.add(shareQ16: q16(0.745)) }
         r = NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55))
-        #expect(r.source == .learned && !r.on, "0.80 against 0.75 is within 0.08")
+        #expect(r.source == .learned && !r.on && r.tooClose, "0.80 against 0.75 is within 0.08")
+        #expect(!NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55), spectraTrusted: false).tooClose, "the split not confirmed")
         // Learned loads at 0.35: on, from halfway.
         l = NormLearner()
         for _ in 0..<200 { l.add(shareQ16: q16(0.35)) }
         r = NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55))
-        #expect(r.on && r.shareMaxQ16 == 23 << 10, "the upper edge of 0.35's bin: \(r.shareMaxQ16)")
+        #expect(r.on && !r.tooClose && r.shareMaxQ16 == 23 << 10, "the upper edge of 0.35's bin: \(r.shareMaxQ16)")
         #expect(r.lowShareMinQ16 == (Int64(23 << 10) + q16(0.80)) / 2)
         // A panel that has not confirmed the window split: off, from traffic or from the profile.
         #expect(!NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55), spectraTrusted: false).on)

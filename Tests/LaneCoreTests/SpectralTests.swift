@@ -221,6 +221,39 @@ struct WindowLane {
         }
     }
 
+    @Test("a lane whose two windows cannot separate (NORM learned from traffic at a low-window share of 0.5, the check source measured at 0.55: the rule off, too close): with the check sources' shapes, once the spectral test has learned, the two-window rule runs from halfway between the two and the spectral tests stand behind it: the lane's own NORM is NORM, a soft source alone and inside that NORM alarm; before the spectral test has learned, without the shapes, or with the rule switched off in the profile instead, NORM alarms on the gross test")
+    func tooCloseJudgedBySpectra() {
+        func lane(shapes: Bool = true, fromTraffic: Bool = true) -> (lane: WindowLane, first: Decision) {
+            var l = WindowLane.learned { s in
+                s.normFromTraffic = fromTraffic
+                s.normDiscrimination = false
+                s.checkSourceLowShareQ16 = 36_045  // 0.55
+                s.spectralNormSigmaQ8 = 0
+                s.spectralNormShareSigmaQ8 = 0
+                if shapes { WindowLane.checkSource([0.6, 0.35, 0.05, 0.0], into: &s) }
+            }
+            let first = l.occupancy(WindowLane.norm)
+            for _ in 0..<110 { _ = l.occupancy(WindowLane.norm) }
+            #expect(l.engine.spectralTestReady)
+            return (l, first)
+        }
+        var (close, first) = lane()
+        #expect(first.gammaAlarm && first.gammaTests == .gross, "before the spectral test has learned: \(first)")
+        #expect(close.engine.normRule.tooClose && !close.engine.normRule.on && close.engine.normRule.source == .learned,
+                "\(close.engine.normRule)")
+        let norm = close.occupancy(WindowLane.norm)
+        #expect(!norm.gammaAlarm && norm.normSuspect, "the lane's own NORM: \(norm)")
+        let soft = close.occupancy([14, 4, 1, 1])
+        #expect(soft.gammaAlarm && soft.gammaTests == .share, "a soft source: \(soft)")
+        let inside = close.occupancy([10, 9, 6, 4])  // NORM + 6 / 3 / 0 / 0: the source's shape
+        #expect(inside.gammaAlarm && !inside.normSuspect, "a soft source inside NORM: \(inside)")
+        for (name, l) in [("no shapes", lane(shapes: false).lane), ("switched off in the profile", lane(fromTraffic: false).lane)] {
+            var other = l
+            let d = other.occupancy(WindowLane.norm)
+            #expect(d.gammaAlarm && d.gammaTests == .gross, "\(name): \(d)")
+        }
+    }
+
     @Test("spectralHardBinDivisor: after 110 loads of the lane's NORM, three loads harder than all of them (bin 4) make a bin that explains the fourth at 50 (3 loads, a fiftieth of 113) but not at 20 (the default: a twentieth, 5 loads), where the spectral test alarms; three loads softer than the NORM (bin 8) never explain the fourth at either: the soft side keeps a twentieth")
     func hardBinDivisor() {
         let hard: [UInt32] = [3, 3, 8, 6]  // 0.15 + 0.15 in the lower half: bin 4, under the NORM's 7
