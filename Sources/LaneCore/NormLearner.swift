@@ -90,12 +90,12 @@ public struct NormRule: Sendable, Equatable {
     /// Where the NORM share came from, for the console and the log.
     public enum Source: Sendable, Equatable { case profile, learned, coldStart }
     public var source: Source
-    /// Off only because the check source's share lies within `separationMinQ16` of the lane's
-    /// NORM (learned from traffic, the check source measured, the window split confirmed): the
-    /// two windows cannot tell them apart, but on multi-window panels with the check sources'
-    /// shapes the spectral test's confident NORM verdict may still judge an excess (`grossTest`,
-    /// docs/DETECTION.md, "A lane whose two windows cannot separate"). Never for a rule the
-    /// profile switched off.
+    /// Off only because the check source's share lies above the lane's NORM's but within
+    /// `separationMinQ16` of it (learned from traffic, the check source measured, the window
+    /// split confirmed): the two windows alone cannot tell them apart, but on multi-window panels
+    /// with the check sources' shapes the rule still runs, the spectral tests behind it
+    /// (`grossTest`, docs/DETECTION.md, "A lane whose two windows cannot separate"). Never for a
+    /// rule the profile switched off, nor for a check source no softer than the NORM.
     public var tooClose: Bool
 
     /// The rule of a lane before its first occupancy: off, from the profile.
@@ -130,6 +130,6 @@ public struct NormRule: Sendable, Equatable {
         let measured = spectraTrusted && check > 0 && norm > 0
         let on = measured && check - norm >= separationMinQ16
         return NormRule(on: on, lowShareMinQ16: (norm + check) / 2, shareMaxQ16: norm, source: learned != nil ? .learned : .coldStart,
-                        tooClose: measured && !on)
+                        tooClose: measured && check > norm && !on)
     }
 }

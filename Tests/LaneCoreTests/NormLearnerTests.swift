@@ -57,7 +57,7 @@ import Testing
         #expect(NormLearner(fields: { $0 == NormLearner.binCount + 1 ? 0 : l.field($0) }) == nil, "fewer learned than held")
     }
 
-    @Test("the rule from traffic: off without a check source or with one too close (tooClose only then: not without a check source, an unconfirmed split or from the profile); halfway when they separate; the background's share before 100 loads")
+    @Test("the rule from traffic: off without a check source or with one too close (tooClose only then: not without a check source, for one harder than the NORM, with an unconfirmed split or from the profile); halfway when they separate; the background's share before 100 loads")
     func rule() {
         var s = EngineSettings()
         s.normDiscrimination = true
@@ -82,6 +82,10 @@ import Testing
         r = NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55))
         #expect(r.source == .learned && !r.on && r.tooClose, "0.80 against 0.75 is within 0.08")
         #expect(!NormRule.current(s, learner: l, backgroundLowShareQ16: q16(0.55), spectraTrusted: false).tooClose, "the split not confirmed")
+        var harder = s
+        harder.checkSourceLowShareQ16 = q16(0.70)
+        r = NormRule.current(harder, learner: l, backgroundLowShareQ16: q16(0.55))
+        #expect(!r.on && !r.tooClose, "a check source harder than the NORM (0.70 against 0.75): off, and not merely too close")
         // Learned loads at 0.35: on, from halfway.
         l = NormLearner()
         for _ in 0..<200 { l.add(shareQ16: q16(0.35)) }
