@@ -103,7 +103,7 @@ public struct NormRule: Sendable, Equatable {
 
     public init(on: Bool, lowShareMinQ16: Int64, shareMaxQ16: Int64, source: Source, tooClose: Bool = false) {
         self.on = on; self.lowShareMinQ16 = lowShareMinQ16; self.shareMaxQ16 = shareMaxQ16; self.source = source
-        self.tooClose = tooClose && !on && source != .profile
+        self.tooClose = tooClose
     }
 
     /// Two windows can tell the check source from NORM on this lane only when its share is at
